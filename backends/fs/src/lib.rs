@@ -1,0 +1,1 @@
+//! Filesystem storage backend. Work in progress.

@@ -1,0 +1,1 @@
+//! S3 storage backend (aws-sdk-s3). Work in progress.

@@ -1,0 +1,113 @@
+//! What a backend knows about a stored object, and what a caller asks of an upload.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use crate::key::ObjectKey;
+
+/// A SHA-256 digest. Printed as lowercase hex, the form Haiku's repository `checksum` attribute and
+/// `repo.sha256` use, and the form stored as object metadata.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sha256Digest(pub [u8; 32]);
+
+impl Sha256Digest {
+    /// Parses 64 hex digits (either case).
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut out).ok()?;
+        Some(Self(out))
+    }
+
+    /// Lowercase hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        use sha2::Digest;
+        Self(sha2::Sha256::digest(bytes).into())
+    }
+}
+
+impl fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.to_hex())
+    }
+}
+
+/// What a backend reports about one stored object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// The key, relative to the backend's prefix.
+    pub key: ObjectKey,
+    /// Size in bytes.
+    pub size: u64,
+    /// The SHA-256 recorded when the object was stored. `head` and `put` return it without downloading
+    /// the object; `list` may leave it out (S3 listings carry no user metadata) and then it is `None`.
+    pub sha256: Option<Sha256Digest>,
+    /// When the object was last written, if the backend knows. Used for grace periods when pruning.
+    pub modified: Option<SystemTime>,
+}
+
+/// How long clients and caches may keep an object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CacheControl {
+    /// No header: the store's default.
+    #[default]
+    Unspecified,
+    /// Content-addressed by name and never rewritten (packages): cache for a year, immutable.
+    Immutable,
+    /// Rewritten in place (index files `repo`, `repo.info`, `repo.sha256`): always revalidate.
+    NoCache,
+}
+
+impl CacheControl {
+    /// The HTTP `Cache-Control` value, if any.
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Self::Unspecified => None,
+            Self::Immutable => Some("public, max-age=31536000, immutable"),
+            Self::NoCache => Some("no-cache"),
+        }
+    }
+}
+
+/// What a caller asks of an upload.
+#[derive(Clone, Debug, Default)]
+pub struct PutOptions {
+    /// `Content-Type` to store with the object; `application/octet-stream` when absent.
+    pub content_type: Option<String>,
+    /// `Cache-Control` to store with the object.
+    pub cache_control: CacheControl,
+    /// The SHA-256 the caller expects the body to have. When given, the backend records it up front
+    /// (S3 metadata must be known when the upload starts) and the upload fails, leaving no object, if the
+    /// streamed bytes hash differently. When absent the backend computes it while streaming.
+    pub sha256: Option<Sha256Digest>,
+}
+
+impl PutOptions {
+    /// Options for an immutable package file.
+    pub fn package(sha256: Option<Sha256Digest>) -> Self {
+        Self {
+            content_type: Some("application/x-vnd.haiku-package".into()),
+            cache_control: CacheControl::Immutable,
+            sha256,
+        }
+    }
+
+    /// Options for an index file that is rewritten in place.
+    pub fn index(content_type: &str) -> Self {
+        Self {
+            content_type: Some(content_type.into()),
+            cache_control: CacheControl::NoCache,
+            sha256: None,
+        }
+    }
+}

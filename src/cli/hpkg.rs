@@ -1,0 +1,74 @@
+//! `buildmaster hpkg list|create`: Haiku's `package list` and `package create`, natively.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+
+/// `buildmaster hpkg …`
+#[derive(Debug, Args)]
+pub struct HpkgArgs {
+    /// Which package operation.
+    #[command(subcommand)]
+    pub command: HpkgCommand,
+}
+
+/// Package operations.
+#[derive(Debug, Subcommand)]
+pub enum HpkgCommand {
+    /// Print a package's attributes and contents exactly as Haiku's `package list` does.
+    List {
+        /// Print only the package attributes (`package list -i`).
+        #[arg(short = 'i')]
+        info_only: bool,
+        /// The `.hpkg` file.
+        file: PathBuf,
+    },
+    /// Create a package from a `.PackageInfo` file and a directory tree (like `package create`).
+    Create {
+        /// The package info file (default: `.PackageInfo` in the source directory).
+        #[arg(short = 'i')]
+        info: Option<PathBuf>,
+        /// The directory whose contents go into the package (default: the current directory).
+        #[arg(short = 'C')]
+        directory: Option<PathBuf>,
+        /// Heap compression.
+        #[arg(long, value_enum, default_value = "zlib")]
+        compression: CompressionArg,
+        /// The package file to write.
+        output: PathBuf,
+    },
+}
+
+/// Heap compression choices for `hpkg create`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CompressionArg {
+    /// No compression.
+    None,
+    /// zlib, level 9 (Haiku's default).
+    Zlib,
+    /// zstd.
+    Zstd,
+}
+
+/// Runs `buildmaster hpkg …`.
+pub fn run(args: HpkgArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        HpkgCommand::List { info_only, file } => list(info_only, file),
+        HpkgCommand::Create { info, directory, compression, output } => create(info, directory, compression, output),
+    }
+}
+
+fn list(_info_only: bool, _file: PathBuf) -> anyhow::Result<ExitCode> {
+    bail!("hpkg list is not implemented yet")
+}
+
+fn create(
+    _info: Option<PathBuf>,
+    _directory: Option<PathBuf>,
+    _compression: CompressionArg,
+    _output: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    bail!("hpkg create is not implemented yet")
+}

@@ -1,0 +1,79 @@
+//! The command-line surface. Each subcommand group has its own file; this one holds the top-level
+//! parser, the global options and the dispatch.
+
+pub mod hpkg;
+pub mod repo;
+pub mod storage;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// `buildmaster`: build-farm coordinator with pluggable object storage.
+#[derive(Debug, Parser)]
+#[command(name = "buildmaster", version, about, long_about = None)]
+pub struct Cli {
+    /// Options every subcommand understands.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by all subcommands.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// JSON storage backend config (HaikuPorter's format). Empty or unset: the filesystem backend in
+    /// `<state-dir>/storage`.
+    #[arg(long, env = "STORAGE_BACKEND_CONFIG", global = true)]
+    pub storage_backend_config: Option<PathBuf>,
+    /// The instance's state directory.
+    #[arg(long, env = "BUILDMASTER_STATE_DIR", default_value = "buildmaster-state", global = true)]
+    pub state_dir: PathBuf,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    /// More log output (-v info, -vv debug, -vvv trace). `RUST_LOG` overrides.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Operator access to the configured storage backend: put, get, ls, rm.
+    Storage(storage::StorageArgs),
+    /// Haiku packages: list (like `package list`), create (like `package create`).
+    Hpkg(hpkg::HpkgArgs),
+    /// Haiku repositories: create, update, list (like `package_repo`).
+    Repo(repo::RepoArgs),
+}
+
+/// Sets up `tracing` on stderr, as text or JSON.
+pub fn init_tracing(global: &GlobalArgs) {
+    let default = match global.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if global.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Runs the parsed command; the exit code distinguishes "ran and found a problem" from errors.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Storage(args) => storage::run(args, &cli.global),
+        Command::Hpkg(args) => hpkg::run(args),
+        Command::Repo(args) => repo::run(args),
+    }
+}

@@ -1,0 +1,1 @@
+//! Configuration files. Work in progress.

@@ -1,0 +1,22 @@
+//! buildmaster: a build-farm coordinator with pluggable object storage.
+//!
+//! It schedules package builds on SSH builders, streams each build's dependencies from object storage
+//! into a verified per-builder cache, uploads the built packages through a
+//! [`StorageBackend`](buildmaster_storage::StorageBackend), stubs the local copies, regenerates the
+//! repository index natively, and prunes orphaned objects safely. See `docs/` for the operator guide.
+//!
+//! # Layout
+//! - [`config`]: configuration files — the HaikuPorter-compatible storage JSON.
+//! - [`storage`]: opening the configured [`StorageBackend`](buildmaster_storage::StorageBackend) (the
+//!   trait and the backends themselves live in `backends/`).
+//! - [`haiku`]: Haiku's package formats — `.hpkg` packages, the HPKR repository index, `repo.info`,
+//!   `repo.sha256`, versions and resolvables.
+//! - [`cli`]: the command-line surface (`buildmaster storage|hpkg|repo …`); `main.rs` only parses and
+//!   dispatches.
+
+pub mod cli;
+pub mod config;
+pub mod haiku;
+pub mod storage;
+
+pub use buildmaster_storage as storage_api;

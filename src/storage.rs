@@ -1,0 +1,1 @@
+//! Opening the configured storage backend. Work in progress.
