@@ -56,7 +56,12 @@ pub enum CompressionArg {
 pub fn run(args: HpkgArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         HpkgCommand::List { info_only, file } => list(info_only, file),
-        HpkgCommand::Create { info, directory, compression, output } => create(info, directory, compression, output),
+        HpkgCommand::Create {
+            info,
+            directory,
+            compression,
+            output,
+        } => create(info, directory, compression, output),
     }
 }
 

@@ -30,7 +30,12 @@ pub struct GlobalArgs {
     #[arg(long, env = "STORAGE_BACKEND_CONFIG", global = true)]
     pub storage_backend_config: Option<PathBuf>,
     /// The instance's state directory.
-    #[arg(long, env = "BUILDMASTER_STATE_DIR", default_value = "buildmaster-state", global = true)]
+    #[arg(
+        long,
+        env = "BUILDMASTER_STATE_DIR",
+        default_value = "buildmaster-state",
+        global = true
+    )]
     pub state_dir: PathBuf,
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, global = true)]
@@ -61,7 +66,9 @@ pub fn init_tracing(global: &GlobalArgs) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if global.log_json {
         builder.json().init();
     } else {

@@ -65,11 +65,25 @@ pub enum RepoCommand {
 /// Runs `buildmaster repo …`.
 pub fn run(args: RepoArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-        RepoCommand::Create { directory, verbose, repo_info, packages } => create(directory, verbose, repo_info, packages),
-        RepoCommand::Update { directory, verbose, trust, source_repo, new_repo, package_list } => {
-            update(directory, verbose, trust, source_repo, new_repo, package_list)
-        }
-        RepoCommand::List { verbose, file_names, repo } => list(verbose, file_names, repo),
+        RepoCommand::Create {
+            directory,
+            verbose,
+            repo_info,
+            packages,
+        } => create(directory, verbose, repo_info, packages),
+        RepoCommand::Update {
+            directory,
+            verbose,
+            trust,
+            source_repo,
+            new_repo,
+            package_list,
+        } => update(directory, verbose, trust, source_repo, new_repo, package_list),
+        RepoCommand::List {
+            verbose,
+            file_names,
+            repo,
+        } => list(verbose, file_names, repo),
     }
 }
 

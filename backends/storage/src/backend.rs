@@ -21,7 +21,9 @@ pub struct ObjectReader {
 
 impl Debug for ObjectReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObjectReader").field("meta", &self.meta).finish_non_exhaustive()
+        f.debug_struct("ObjectReader")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,7 +70,12 @@ pub trait StorageBackend: Send + Sync + Debug + 'static {
     fn describe(&self) -> String;
 
     /// Uploads an in-memory body (index files).
-    async fn put_bytes(&self, key: &ObjectKey, bytes: &[u8], opts: &PutOptions) -> Result<ObjectMeta, StorageError> {
+    async fn put_bytes(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        opts: &PutOptions,
+    ) -> Result<ObjectMeta, StorageError> {
         let mut body = bytes;
         self.put(key, &mut body, bytes.len() as u64, opts).await
     }
@@ -81,11 +88,18 @@ pub trait StorageBackend: Send + Sync + Debug + 'static {
                 Operation::Get,
                 Some(key),
                 crate::ErrorKind::Permanent,
-                format!("object is {} bytes, more than the {limit} bytes expected here", reader.meta.size),
+                format!(
+                    "object is {} bytes, more than the {limit} bytes expected here",
+                    reader.meta.size
+                ),
             ));
         }
         let mut out = Vec::with_capacity(reader.meta.size as usize);
-        reader.body.read_to_end(&mut out).await.map_err(|e| StorageError::io(Operation::Get, Some(key), e))?;
+        reader
+            .body
+            .read_to_end(&mut out)
+            .await
+            .map_err(|e| StorageError::io(Operation::Get, Some(key), e))?;
         Ok(out)
     }
 }

@@ -74,7 +74,13 @@ pub struct StorageError {
 impl StorageError {
     /// A new error without an underlying cause.
     pub fn new(op: Operation, key: Option<&ObjectKey>, kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { op, key: key.cloned(), kind, message: message.into(), source: None }
+        Self {
+            op,
+            key: key.cloned(),
+            kind,
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// Attaches the underlying cause.
@@ -114,7 +120,9 @@ impl StorageError {
         match self.kind {
             ErrorKind::Transient => " (transient: retrying may help; check that the storage endpoint is up)",
             ErrorKind::NotFound => " (no such object)",
-            ErrorKind::BadBody => " (the data did not match its declared size or checksum; nothing was stored)",
+            ErrorKind::BadBody => {
+                " (the data did not match its declared size or checksum; nothing was stored)"
+            }
             ErrorKind::Permanent => " (check the storage configuration and credentials)",
             ErrorKind::Cancelled => " (cancelled)",
         }

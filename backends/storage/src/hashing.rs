@@ -20,7 +20,11 @@ pub struct ExactReader<'a> {
 impl<'a> ExactReader<'a> {
     /// Wraps `body`, which must yield exactly `size` bytes.
     pub fn new(body: &'a mut (dyn AsyncRead + Send + Unpin), size: u64) -> Self {
-        Self { body, remaining: size, hasher: Sha256::new() }
+        Self {
+            body,
+            remaining: size,
+            hasher: Sha256::new(),
+        }
     }
 
     /// Bytes still expected.
@@ -31,14 +35,19 @@ impl<'a> ExactReader<'a> {
     /// Fills `buf` completely, or with all remaining bytes if fewer remain; returns how many bytes were
     /// read (0 only when nothing remains). A body that ends early is an `UnexpectedEof` error.
     pub async fn read_full(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         let mut filled = 0;
         while filled < want {
             let n = self.body.read(&mut buf[filled..want]).await?;
             if n == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("body ended {} bytes short of its declared size", self.remaining - filled as u64),
+                    format!(
+                        "body ended {} bytes short of its declared size",
+                        self.remaining - filled as u64
+                    ),
                 ));
             }
             filled += n;
@@ -59,7 +68,10 @@ impl<'a> ExactReader<'a> {
         }
         let mut probe = [0u8; 1];
         if self.body.read(&mut probe).await? != 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "body is longer than its declared size"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "body is longer than its declared size",
+            ));
         }
         let digest = Sha256Digest(self.hasher.finalize().into());
         match expected {
@@ -101,17 +113,26 @@ mod tests {
         let mut body: &[u8] = &data;
         let mut reader = ExactReader::new(&mut body, 4);
         let mut buf = [0u8; 8];
-        assert_eq!(reader.read_full(&mut buf).await.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            reader.read_full(&mut buf).await.unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
 
         let mut body: &[u8] = &data;
         let mut reader = ExactReader::new(&mut body, 2);
         assert_eq!(reader.read_full(&mut buf).await.unwrap(), 2);
-        assert_eq!(reader.finish(None).await.unwrap_err().kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            reader.finish(None).await.unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
 
         let mut body: &[u8] = &data;
         let mut reader = ExactReader::new(&mut body, 3);
         reader.read_full(&mut buf).await.unwrap();
         let wrong = Sha256Digest::of(b"xyz");
-        assert_eq!(reader.finish(Some(&wrong)).await.unwrap_err().kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            reader.finish(Some(&wrong)).await.unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
     }
 }

@@ -33,7 +33,10 @@ impl ObjectKey {
     pub fn new(key: impl Into<String>) -> Result<Self, KeyError> {
         let key = key.into();
         if key.ends_with('/') {
-            return Err(KeyError { key, reason: "an object key must not end with '/'" });
+            return Err(KeyError {
+                key,
+                reason: "an object key must not end with '/'",
+            });
         }
         validate(&key, false)?;
         Ok(Self(key))
@@ -75,9 +78,18 @@ impl ObjectKey {
 }
 
 fn validate(key: &str, is_prefix: bool) -> Result<(), KeyError> {
-    let fail = |reason| Err(KeyError { key: key.to_owned(), reason });
+    let fail = |reason| {
+        Err(KeyError {
+            key: key.to_owned(),
+            reason,
+        })
+    };
     if key.is_empty() {
-        return if is_prefix { Ok(()) } else { fail("an object key must not be empty") };
+        return if is_prefix {
+            Ok(())
+        } else {
+            fail("an object key must not be empty")
+        };
     }
     if key.len() > MAX_KEY_BYTES {
         return fail("longer than 900 bytes");
@@ -88,7 +100,11 @@ fn validate(key: &str, is_prefix: bool) -> Result<(), KeyError> {
     if key.chars().any(|c| c.is_control() || c == '\\') {
         return fail("contains a control character or a backslash");
     }
-    let body = if is_prefix { key.strip_suffix('/').unwrap_or(key) } else { key };
+    let body = if is_prefix {
+        key.strip_suffix('/').unwrap_or(key)
+    } else {
+        key
+    };
     for segment in body.split('/') {
         match segment {
             "" => return fail("contains an empty segment ('//')"),
@@ -131,7 +147,10 @@ impl KeyPrefix {
             return Ok(Self(String::new()));
         }
         let joined = segments.join("/");
-        validate(&joined, false).map_err(|e| KeyError { key: raw.to_owned(), reason: e.reason })?;
+        validate(&joined, false).map_err(|e| KeyError {
+            key: raw.to_owned(),
+            reason: e.reason,
+        })?;
         Ok(Self(format!("{joined}/")))
     }
 
@@ -147,7 +166,8 @@ impl KeyPrefix {
 
     /// The relative key for a full backend key, if it lies under this prefix and is a valid key.
     pub fn strip(&self, full: &str) -> Option<ObjectKey> {
-        full.strip_prefix(&self.0).and_then(|rel| ObjectKey::new(rel).ok())
+        full.strip_prefix(&self.0)
+            .and_then(|rel| ObjectKey::new(rel).ok())
     }
 }
 
@@ -169,8 +189,15 @@ mod tests {
     #[test]
     fn prefix_is_joined_with_exactly_one_slash() {
         let key = ObjectKey::new("repo").unwrap();
-        for raw in ["master/x86_64/current", "master/x86_64/current/", "/master//x86_64/current//"] {
-            assert_eq!(KeyPrefix::new(raw).unwrap().join(&key), "master/x86_64/current/repo");
+        for raw in [
+            "master/x86_64/current",
+            "master/x86_64/current/",
+            "/master//x86_64/current//",
+        ] {
+            assert_eq!(
+                KeyPrefix::new(raw).unwrap().join(&key),
+                "master/x86_64/current/repo"
+            );
         }
         assert_eq!(KeyPrefix::new("").unwrap().join(&key), "repo");
         assert_eq!(KeyPrefix::new("/").unwrap().join(&key), "repo");

@@ -21,21 +21,30 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { attempts: 5, base_delay: Duration::from_millis(200), max_delay: Duration::from_secs(5) }
+        Self {
+            attempts: 5,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+        }
     }
 }
 
 impl RetryPolicy {
     /// A policy that never retries.
     pub fn none() -> Self {
-        Self { attempts: 1, ..Self::default() }
+        Self {
+            attempts: 1,
+            ..Self::default()
+        }
     }
 
     /// The delay before retry number `retry` (1-based): a uniformly random duration up to
     /// `min(max_delay, base_delay * 2^(retry-1))` ("full jitter", so that many clients that failed
     /// together do not come back together).
     pub fn delay(&self, retry: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << retry.saturating_sub(1).min(16));
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << retry.saturating_sub(1).min(16));
         let cap = exp.min(self.max_delay);
         cap.mul_f64(fastrand::f64())
     }
@@ -70,7 +79,11 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn fast() -> RetryPolicy {
-        RetryPolicy { attempts: 4, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(2) }
+        RetryPolicy {
+            attempts: 4,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        }
     }
 
     #[tokio::test]
@@ -79,7 +92,12 @@ mod tests {
         let result = fast()
             .run(|| async {
                 if calls.fetch_add(1, Ordering::SeqCst) < 2 {
-                    Err(StorageError::new(Operation::Get, None, ErrorKind::Transient, "flaky"))
+                    Err(StorageError::new(
+                        Operation::Get,
+                        None,
+                        ErrorKind::Transient,
+                        "flaky",
+                    ))
                 } else {
                     Ok(7)
                 }
@@ -95,7 +113,12 @@ mod tests {
         let err = fast()
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err::<(), _>(StorageError::new(Operation::Get, None, ErrorKind::Permanent, "denied"))
+                Err::<(), _>(StorageError::new(
+                    Operation::Get,
+                    None,
+                    ErrorKind::Permanent,
+                    "denied",
+                ))
             })
             .await
             .unwrap_err();
@@ -106,7 +129,12 @@ mod tests {
         fast()
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err::<(), _>(StorageError::new(Operation::Get, None, ErrorKind::Transient, "down"))
+                Err::<(), _>(StorageError::new(
+                    Operation::Get,
+                    None,
+                    ErrorKind::Transient,
+                    "down",
+                ))
             })
             .await
             .unwrap_err();
