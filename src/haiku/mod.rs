@@ -10,8 +10,20 @@
 //! - [`version`]: `Version`, Haiku's natural version ordering and text form.
 //! - [`resolvable`]: provides / requires expressions and Haiku's matching rule.
 //! - [`package_info`]: the `PackageInfo` model of every package attribute; canonical file names.
+//! - [`driver_settings`]: Haiku's driver-settings text syntax (`repo.info`).
+//! - [`bmessage`]: the flattened `BMessage` (repository-info section), encoder and decoder.
+//! - [`repo_info`]: `RepositoryInfo` from `repo.info` and to/from the repository-info BMessage.
+//! - [`section_writer`]: LEB128, string-table and attribute-tree writing for one section.
+//! - [`package_attributes_writer`]: `PackageInfo` → attribute tree in Haiku's canonical order.
+//! - [`heap_writer`]: the chunked, compressed heap (zlib/zstd, chunks compressed in parallel).
 
 pub mod attributes;
+pub mod bmessage;
+pub mod driver_settings;
+pub mod heap_writer;
+pub mod package_attributes_writer;
 pub mod package_info;
+pub mod repo_info;
 pub mod resolvable;
+pub mod section_writer;
 pub mod version;
