@@ -1,0 +1,111 @@
+//! Parallel ranged download of a large object, delivered in order as one `AsyncRead`.
+//!
+//! One HTTP stream is limited by a single connection's round trips and by the server's per-request
+//! pipeline; fetching `parts_in_flight` ranges of `part_size` bytes at once keeps several busy. The
+//! ranges go through `futures`' `buffered`, which runs up to N fetches at once but yields their results
+//! strictly in order, so the caller reads the object front to back while memory stays bounded at about
+//! `(parts_in_flight + 1) × part_size` (N ranges being fetched plus the one being read out).
+//!
+//! Every range after the first carries `If-Match: <ETag of the first answer>`: if the object is
+//! replaced mid-download the server answers 412 and the read fails (transient: fetch it again) instead
+//! of silently splicing two versions together. Each range is replayable, so each goes through
+//! `RetryPolicy` on its own.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::primitives::{AggregatedBytes, ByteStream};
+use buildmaster_storage::{ErrorKind, ObjectKey, Operation, StorageError};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{stream, FutureExt, StreamExt, TryStreamExt};
+use tokio::io::AsyncRead;
+use tokio_util::io::StreamReader;
+
+use crate::backend::Shared;
+
+/// The body of a ranged download. `first` is the answer to the ranged GET of bytes
+/// `0..first_len`; `total` is the object's size.
+pub(crate) fn ranged_body(
+    shared: Arc<Shared>,
+    key: ObjectKey,
+    full_key: String,
+    first: GetObjectOutput,
+    first_len: u64,
+    total: u64,
+) -> Pin<Box<dyn AsyncRead + Send>> {
+    let etag = first.e_tag.clone();
+    let step = shared.part_size;
+    let in_flight = shared.parts_in_flight;
+    let first_fetch: BoxFuture<'static, Result<AggregatedBytes, StorageError>> = {
+        let (shared, key) = (shared.clone(), key.clone());
+        async move { collect(&shared, &key, first.body, first_len).await }.boxed()
+    };
+    let rest = (first_len..total).step_by(step as usize).map(move |start| {
+        let end = (start + step).min(total); // exclusive
+        let (shared, key, full_key, etag) = (shared.clone(), key.clone(), full_key.clone(), etag.clone());
+        async move { fetch_range(&shared, &key, &full_key, etag.as_deref(), start, end).await }.boxed()
+    });
+    let chunks = stream::iter(std::iter::once(first_fetch).chain(rest))
+        .buffered(in_flight)
+        .map_ok(|bytes| stream::iter(bytes.into_segments().map(Ok::<Bytes, StorageError>)))
+        .try_flatten()
+        .map_err(io::Error::other);
+    Box::pin(StreamReader::new(chunks))
+}
+
+/// GETs bytes `start..end` (exclusive end), with retries.
+async fn fetch_range(
+    shared: &Shared,
+    key: &ObjectKey,
+    full_key: &str,
+    etag: Option<&str>,
+    start: u64,
+    end: u64,
+) -> Result<AggregatedBytes, StorageError> {
+    shared
+        .retry
+        .run(|| async {
+            let out = shared
+                .client
+                .get_object()
+                .bucket(&shared.bucket)
+                .key(full_key)
+                .range(format!("bytes={start}-{}", end - 1))
+                .set_if_match(etag.map(str::to_owned))
+                .send()
+                .await
+                .map_err(|e| shared.errors.sdk(Operation::Get, Some(key), &e))?;
+            collect(shared, key, out.body, end - start).await
+        })
+        .await
+}
+
+/// Reads a range's body into memory and checks its length.
+async fn collect(
+    shared: &Shared,
+    key: &ObjectKey,
+    body: ByteStream,
+    expected: u64,
+) -> Result<AggregatedBytes, StorageError> {
+    let bytes = body.collect().await.map_err(|e| {
+        shared.errors.other(
+            Operation::Get,
+            Some(key),
+            ErrorKind::Transient,
+            &format!("download interrupted: {e}"),
+        )
+    })?;
+    let got = bytes::Buf::remaining(&bytes) as u64;
+    if got != expected {
+        return Err(shared.errors.other(
+            Operation::Get,
+            Some(key),
+            ErrorKind::Transient,
+            &format!("range answer had {got} bytes, expected {expected}"),
+        ));
+    }
+    Ok(bytes)
+}
