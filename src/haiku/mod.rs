@@ -16,6 +16,7 @@
 //! - [`section_writer`]: LEB128, string-table and attribute-tree writing for one section.
 //! - [`package_attributes_writer`]: `PackageInfo` → attribute tree in Haiku's canonical order.
 //! - [`heap_writer`]: the chunked, compressed heap (zlib/zstd, chunks compressed in parallel).
+//! - [`package_info_lexer`], [`package_info_file`]: `.PackageInfo` files → `PackageInfo`.
 
 pub mod attributes;
 pub mod bmessage;
@@ -23,6 +24,8 @@ pub mod driver_settings;
 pub mod heap_writer;
 pub mod package_attributes_writer;
 pub mod package_info;
+pub mod package_info_file;
+pub mod package_info_lexer;
 pub mod repo_info;
 pub mod resolvable;
 pub mod section_writer;
