@@ -1,8 +1,16 @@
-//! `buildmaster storage put|get|ls|rm`. Work in progress.
+//! `buildmaster storage put|get|ls|rm`: operator access to the configured backend, the same one the
+//! publisher uses, so what these commands show is what clients see.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use anyhow::{bail, Context};
+use buildmaster_storage::{ObjectKey, PutOptions, StorageBackend};
 use clap::{Args, Subcommand};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::GlobalArgs;
 
@@ -14,14 +22,175 @@ pub struct StorageArgs {
     pub command: StorageCommand,
 }
 
-/// Storage operations.
+/// Storage operations. Keys are relative to the configured prefix.
 #[derive(Debug, Subcommand)]
 pub enum StorageCommand {
-    /// List keys.
-    Ls,
+    /// Upload a file. Packages (`*.hpkg`) get immutable cache headers, index files (`repo`,
+    /// `repo.info`, `repo.sha256`, `package.list`) get `no-cache`.
+    Put {
+        /// The local file.
+        file: PathBuf,
+        /// The object key, e.g. `packages/foo-1.0-1-x86_64.hpkg`.
+        key: String,
+    },
+    /// Download an object to a file (`-` for standard output), verifying its recorded SHA-256.
+    Get {
+        /// The object key.
+        key: String,
+        /// The local file to write.
+        file: PathBuf,
+    },
+    /// List objects: size, SHA-256 (when recorded; `-` otherwise) and key, one per line.
+    Ls {
+        /// Only keys starting with this.
+        #[arg(default_value = "")]
+        prefix: String,
+        /// Also ask each object's recorded SHA-256 (one HEAD request per object on S3).
+        #[arg(short = 'l', long)]
+        long: bool,
+    },
+    /// Delete objects (succeeds for keys that are already absent).
+    Rm {
+        /// The object keys.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
 }
 
 /// Runs `buildmaster storage …`.
-pub fn run(_args: StorageArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: StorageArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let backend =
+            crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
+        match args.command {
+            StorageCommand::Put { file, key } => put(&*backend, &file, &key).await,
+            StorageCommand::Get { key, file } => get(&*backend, &key, &file).await,
+            StorageCommand::Ls { prefix, long } => ls(backend, &prefix, long).await,
+            StorageCommand::Rm { keys } => rm(&*backend, &keys).await,
+        }?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn object_key(key: &str) -> anyhow::Result<ObjectKey> {
+    Ok(ObjectKey::new(key)?)
+}
+
+/// Content headers by what the key holds.
+fn options_for(key: &ObjectKey) -> PutOptions {
+    match key.file_name() {
+        name if name.ends_with(".hpkg") => PutOptions::package(None),
+        "repo" | "repo.sha256" | "repo.minisig" => PutOptions::index("application/octet-stream"),
+        "repo.info" | "package.list" => PutOptions::index("text/plain; charset=utf-8"),
+        _ => PutOptions::default(),
+    }
+}
+
+async fn put(backend: &dyn StorageBackend, file: &Path, key: &str) -> anyhow::Result<()> {
+    let key = object_key(key)?;
+    let mut body = tokio::fs::File::open(file)
+        .await
+        .with_context(|| format!("cannot open {}", file.display()))?;
+    let size = body.metadata().await?.len();
+    let meta = backend.put(&key, &mut body, size, &options_for(&key)).await?;
+    let sha = meta.sha256.map(|d| d.to_hex()).unwrap_or_default();
+    println!(
+        "uploaded {} ({} bytes, sha256 {sha}) to {}",
+        file.display(),
+        meta.size,
+        backend.describe()
+    );
+    Ok(())
+}
+
+async fn get(backend: &dyn StorageBackend, key: &str, file: &Path) -> anyhow::Result<()> {
+    let key = object_key(key)?;
+    let mut object = backend.get(&key).await?;
+    let to_stdout = file.as_os_str() == "-";
+    // Write to a temporary sibling and rename, so a failed or corrupt download never leaves a file that
+    // looks complete.
+    let tmp = file.with_file_name(format!(
+        ".{}.download",
+        file.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let mut out: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = if to_stdout {
+        Box::new(tokio::io::stdout())
+    } else {
+        Box::new(
+            tokio::fs::File::create(&tmp)
+                .await
+                .with_context(|| format!("cannot create {}", tmp.display()))?,
+        )
+    };
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    let copied: anyhow::Result<()> = async {
+        loop {
+            let n = object
+                .body
+                .read(&mut buf)
+                .await
+                .with_context(|| format!("reading {key}"))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            total += n as u64;
+            out.write_all(&buf[..n]).await?;
+        }
+        out.flush().await?;
+        if total != object.meta.size {
+            bail!(
+                "{key}: received {total} bytes, the store announced {}",
+                object.meta.size
+            );
+        }
+        if let Some(expected) = object.meta.sha256 {
+            let actual = hex::encode(hasher.finalize());
+            if actual != expected.to_hex() {
+                bail!("{key}: downloaded data has SHA-256 {actual}, the store recorded {expected}");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    drop(out);
+    if to_stdout {
+        return copied;
+    }
+    if let Err(err) = copied {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(err);
+    }
+    tokio::fs::rename(&tmp, file)
+        .await
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(())
+}
+
+async fn ls(backend: Arc<dyn StorageBackend>, prefix: &str, long: bool) -> anyhow::Result<()> {
+    let prefix = ObjectKey::prefix(prefix)?;
+    let mut listing = backend.list(&prefix);
+    while let Some(meta) = listing.next().await {
+        let mut meta = meta?;
+        if long && meta.sha256.is_none() {
+            if let Some(full) = backend.head(&meta.key).await? {
+                meta = full;
+            }
+        }
+        let sha = meta.sha256.map(|d| d.to_hex()).unwrap_or_else(|| "-".into());
+        println!("{:>12}  {sha}  {}", meta.size, meta.key);
+    }
+    Ok(())
+}
+
+async fn rm(backend: &dyn StorageBackend, keys: &[String]) -> anyhow::Result<()> {
+    for key in keys {
+        backend.delete(&object_key(key)?).await?;
+    }
+    Ok(())
 }

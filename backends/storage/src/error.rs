@@ -89,6 +89,12 @@ impl StorageError {
         self
     }
 
+    /// Prefixes the message with what was being done (`"creating /srv/bucket: …"`).
+    pub fn context(mut self, what: impl std::fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
     /// Wraps an I/O error, classifying it.
     pub fn io(op: Operation, key: Option<&ObjectKey>, err: std::io::Error) -> Self {
         use std::io::ErrorKind as Io;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs and is not on a fresh machine, caching it outside the checkout so
+# that later runs (and CI, which runs on the developer's machine) reuse it:
+#   - garage 2.5.0, the S3 server the storage tests talk to (about 11 minutes to build once).
+#   - OpenSSH server, sftp-server and client: the builder tests start real sshd on 127.0.0.1 (~18 s).
+# Prints the environment to export (GARAGE_BIN) on stdout.
+set -euo pipefail
+
+TOOLS="${BUILDMASTER_TOOLS:-$HOME/.cache/buildmaster-test-tools}"
+GARAGE_VERSION=2.5.0
+
+if [ ! -x "$TOOLS/bin/garage" ] || ! "$TOOLS/bin/garage" --version 2>/dev/null | grep -q "v$GARAGE_VERSION"; then
+    echo "installing garage $GARAGE_VERSION into $TOOLS (one-time, ~11 min on 2 cores)" >&2
+    cargo install --locked "garage@$GARAGE_VERSION" --root "$TOOLS" >&2
+fi
+if [ ! -x /usr/sbin/sshd ]; then
+    echo "installing OpenSSH server and client for the builder tests" >&2
+    apt-get update >&2
+    apt-get install -y --no-install-recommends openssh-server openssh-sftp-server openssh-client >&2
+fi
+echo "export GARAGE_BIN=$TOOLS/bin/garage"
