@@ -65,8 +65,11 @@ pub fn run(args: HpkgArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn list(_info_only: bool, _file: PathBuf) -> anyhow::Result<ExitCode> {
-    bail!("hpkg list is not implemented yet")
+fn list(info_only: bool, file: PathBuf) -> anyhow::Result<ExitCode> {
+    let package = crate::haiku::hpkg_reader::read_package(&file)?;
+    let text = crate::haiku::listing::list_package(&package, info_only);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn create(

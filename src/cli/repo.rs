@@ -52,8 +52,10 @@ pub enum RepoCommand {
     /// Print a repository's contents exactly as `package_repo list` does.
     List {
         /// Verbose: every attribute of every package.
-        #[arg(short = 'v')]
-        verbose: bool,
+        // Declared like the global `-v` (same id, a count) so clap neither sees two `-v` nor two
+        // types for one id; any count > 0 means verbose.
+        #[arg(short = 'v', action = clap::ArgAction::Count)]
+        verbose: u8,
         /// Only the packages' canonical file names.
         #[arg(short = 'f')]
         file_names: bool,
@@ -107,6 +109,9 @@ fn update(
     bail!("repo update is not implemented yet")
 }
 
-fn list(_verbose: bool, _file_names: bool, _repo: PathBuf) -> anyhow::Result<ExitCode> {
-    bail!("repo list is not implemented yet")
+fn list(verbose: u8, file_names: bool, repo: PathBuf) -> anyhow::Result<ExitCode> {
+    let repository = crate::haiku::hpkr_reader::read_repository(&repo)?;
+    let text = crate::haiku::listing::list_repository(&repository, verbose > 0, file_names);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }

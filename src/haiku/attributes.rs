@@ -198,6 +198,31 @@ impl AttributeId {
         Self::ALL.get(usize::from(id)).copied()
     }
 
+    /// The value type Haiku requires for this ID (`kAttributeTypes`, from `PackageAttributes.h`);
+    /// readers reject an attribute whose tag carries another type.
+    pub fn value_type(self) -> AttributeType {
+        use AttributeId::*;
+        match self {
+            FileType
+            | FilePermissions
+            | FileAtime
+            | FileMtime
+            | FileCrtime
+            | FileAtimeNanos
+            | FileMtimeNanos
+            | FileCrtimeNanos
+            | FileAttributeType
+            | PackageFlags
+            | PackageArchitecture
+            | PackageVersionRevision
+            | PackageResolvableOperator
+            | PackageWritableFileUpdateType
+            | PackageIsWritableDirectory => AttributeType::Uint,
+            Data => AttributeType::Raw,
+            _ => AttributeType::String,
+        }
+    }
+
     /// Haiku's name for the attribute (`kAttributeNames` in `ReaderImplBase.cpp`), for diagnostics.
     pub fn name(self) -> &'static str {
         use AttributeId::*;
@@ -591,6 +616,24 @@ mod tests {
             has_children: false,
         };
         assert_eq!(tag.compose(), 0x0990);
+    }
+
+    #[test]
+    fn value_types_follow_package_attributes_h() {
+        assert_eq!(AttributeId::DirectoryEntry.value_type(), AttributeType::String);
+        assert_eq!(AttributeId::Data.value_type(), AttributeType::Raw);
+        assert_eq!(
+            AttributeId::PackageVersionRevision.value_type(),
+            AttributeType::Uint
+        );
+        assert_eq!(
+            AttributeId::PackageIsWritableDirectory.value_type(),
+            AttributeType::Uint
+        );
+        assert_eq!(
+            AttributeId::PackagePreUninstallScript.value_type(),
+            AttributeType::String
+        );
     }
 
     #[test]

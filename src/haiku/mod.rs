@@ -17,16 +17,36 @@
 //! - [`package_attributes_writer`]: `PackageInfo` → attribute tree in Haiku's canonical order.
 //! - [`heap_writer`]: the chunked, compressed heap (zlib/zstd, chunks compressed in parallel).
 //! - [`package_info_lexer`], [`package_info_file`]: `.PackageInfo` files → `PackageInfo`.
+//! - [`format_error`]: `FormatError`: what is malformed, in which file, at which byte offset.
+//! - [`leb128`]: unsigned LEB128 numbers.
+//! - [`header`]: the HPKG and HPKR headers, their checks and Haiku's section size limits.
+//! - [`heap`]: random access to the chunked, compressed heap (none, zlib, zstd).
+//! - [`section`]: a section's string table and attribute-entry cursor.
+//! - [`package_attributes_reader`]: package attributes in file order, folded into `PackageInfo`.
+//! - [`toc`]: the HPKG table of contents: entries, attributes, data references.
+//! - [`hpkg_reader`]: `read_package`, `PackageFile` (file data, licence files).
+//! - [`hpkr_reader`]: `read_repository`, the raw repository-info section.
+//! - [`listing`]: `package list` / `package_repo list` output, byte-identical to Haiku's tools.
 
 pub mod attributes;
 pub mod bmessage;
 pub mod driver_settings;
+pub mod format_error;
+pub mod header;
+pub mod heap;
 pub mod heap_writer;
+pub mod hpkg_reader;
+pub mod hpkr_reader;
+pub mod leb128;
+pub mod listing;
+pub mod package_attributes_reader;
 pub mod package_attributes_writer;
 pub mod package_info;
 pub mod package_info_file;
 pub mod package_info_lexer;
 pub mod repo_info;
 pub mod resolvable;
+pub mod section;
 pub mod section_writer;
+pub mod toc;
 pub mod version;
