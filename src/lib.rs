@@ -11,9 +11,12 @@
 //!   trait and the backends themselves live in `backends/`).
 //! - [`haiku`]: Haiku's package formats — `.hpkg` packages, the HPKR repository index, `repo.info`,
 //!   `repo.sha256`, versions and resolvables.
+//! - [`builders`]: SSH and local builders — pinned connections, the verified package cache, fast SFTP,
+//!   builds with live output and verified results.
 //! - [`cli`]: the command-line surface (`buildmaster storage|hpkg|repo …`); `main.rs` only parses and
 //!   dispatches.
 
+pub mod builders;
 pub mod cli;
 pub mod config;
 pub mod haiku;

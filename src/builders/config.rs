@@ -1,0 +1,659 @@
+//! Builder configuration: the `[[builders]]` section of the daemon's TOML config, and HaikuPorter's
+//! per-builder JSON files (`<ports tree>/buildmaster/builders/*.json`) accepted unchanged. Both are
+//! resolved into one [`BuilderSpec`], the only form the rest of `builders` sees.
+//!
+//! HaikuPorter's JSON (reference report §3.1): `name`; `ssh.host/port/user/privateKey` (base64 of the
+//! OpenSSH private key text) or the older `privateKeyFile`; optional `ssh.jump` with the same fields;
+//! `portstree.path/packagesPath/packagesCachePath/builderConfig`; `haikuporter.path/args`. Host keys come
+//! from the `known_hosts` file next to the JSON files, shared by every builder and jump host.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use super::error::ConfigError;
+
+/// Default SSH port.
+pub const DEFAULT_SSH_PORT: u16 = 22;
+/// Default connect timeout (HaikuPorter uses `timeout=10` for paramiko's connect).
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// Default keepalive interval (HaikuPorter's `transport.set_keepalive(15)`).
+pub const DEFAULT_KEEPALIVE_INTERVAL_SECS: u64 = 15;
+/// Default number of unanswered keepalives after which the connection counts as lost.
+pub const DEFAULT_KEEPALIVE_MAX: usize = 3;
+/// Default idle-output timeout of a build: some link steps print nothing for many minutes.
+pub const DEFAULT_IDLE_OUTPUT_TIMEOUT_SECS: u64 = 30 * 60;
+/// Default wall-clock limit of one build (the largest ports take a few hours on slow builders).
+pub const DEFAULT_BUILD_TIMEOUT_SECS: u64 = 8 * 60 * 60;
+/// Default timeout of the short housekeeping commands (sync, purge, `df`).
+pub const DEFAULT_COMMAND_TIMEOUT_SECS: u64 = 10 * 60;
+
+/// One builder in the daemon's TOML config (`[[builders]]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuilderSection {
+    /// Unique name, used in logs, status and log file names.
+    pub name: String,
+    /// How to reach it. Absent: a local builder running processes on the master.
+    #[serde(default)]
+    pub ssh: Option<SshSection>,
+    /// Where the builder keeps its ports tree and packages.
+    pub portstree: PortsTreeSection,
+    /// The build tool on the builder.
+    #[serde(default)]
+    pub haikuporter: HaikuPorterSection,
+    /// Timeouts; every field has a default.
+    #[serde(default)]
+    pub timeouts: TimeoutsSection,
+    /// The build command template, one argument per element. Placeholders: `{haikuporter}`,
+    /// `{config}`, `{port}` (the `name-version` being built), `{args}` (expands to the split
+    /// `haikuporter.args`). Default: HaikuPorter's builder contract, see [`default_build_command`].
+    #[serde(default = "default_build_command")]
+    pub build_command: Vec<String>,
+}
+
+/// `[builders.ssh]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshSection {
+    /// Host name or address.
+    pub host: String,
+    /// Port; default 22.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Login user.
+    pub user: String,
+    /// The client's private key file (OpenSSH format; ed25519, ECDSA or RSA).
+    pub private_key_file: PathBuf,
+    /// Pinned host key, as in a `.pub` file or `known_hosts` (`ssh-ed25519 AAAA…`). Takes precedence
+    /// over `known_hosts`.
+    #[serde(default)]
+    pub host_key: Option<String>,
+    /// A `known_hosts` file holding the host's key (`[host]:port` entries for ports other than 22).
+    #[serde(default)]
+    pub known_hosts: Option<PathBuf>,
+    /// Optional jump host, reached first; the builder is then reached through a direct-tcpip channel.
+    #[serde(default)]
+    pub jump: Option<Box<SshSection>>,
+}
+
+/// `[builders.portstree]`: paths on the builder.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortsTreeSection {
+    /// The haikuports checkout on the builder.
+    pub path: String,
+    /// What the build tool sees as its packages directory; default `<path>/packages`.
+    #[serde(default)]
+    pub packages_path: Option<String>,
+    /// The package cache; default `<packages_path>/.cache`.
+    #[serde(default)]
+    pub packages_cache_path: Option<String>,
+    /// The builder config file the master writes; default `<path>/builder.conf`.
+    #[serde(default)]
+    pub builder_config: Option<String>,
+}
+
+/// `[builders.haikuporter]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HaikuPorterSection {
+    /// The build tool; default `haikuporter` (found through `PATH`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Extra arguments, whitespace-separated (e.g. `-j2`); default none.
+    #[serde(default)]
+    pub args: String,
+}
+
+/// `[builders.timeouts]`, in seconds.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsSection {
+    /// TCP connect plus SSH handshake and authentication; default 10.
+    #[serde(default = "default_connect")]
+    pub connect: u64,
+    /// Keepalive interval; default 15.
+    #[serde(default = "default_keepalive")]
+    pub keepalive_interval: u64,
+    /// Unanswered keepalives before the connection counts as lost; default 3.
+    #[serde(default = "default_keepalive_max")]
+    pub keepalive_max: usize,
+    /// A build that prints nothing for this long is killed; default 1800.
+    #[serde(default = "default_idle")]
+    pub idle_output: u64,
+    /// Wall-clock limit of one build; default 28800.
+    #[serde(default = "default_build")]
+    pub build: u64,
+    /// Limit for housekeeping commands (sync, purge, checks); default 600.
+    #[serde(default = "default_command")]
+    pub command: u64,
+}
+
+impl Default for TimeoutsSection {
+    fn default() -> Self {
+        Self {
+            connect: default_connect(),
+            keepalive_interval: default_keepalive(),
+            keepalive_max: default_keepalive_max(),
+            idle_output: default_idle(),
+            build: default_build(),
+            command: default_command(),
+        }
+    }
+}
+
+fn default_port() -> u16 {
+    DEFAULT_SSH_PORT
+}
+fn default_connect() -> u64 {
+    DEFAULT_CONNECT_TIMEOUT_SECS
+}
+fn default_keepalive() -> u64 {
+    DEFAULT_KEEPALIVE_INTERVAL_SECS
+}
+fn default_keepalive_max() -> usize {
+    DEFAULT_KEEPALIVE_MAX
+}
+fn default_idle() -> u64 {
+    DEFAULT_IDLE_OUTPUT_TIMEOUT_SECS
+}
+fn default_build() -> u64 {
+    DEFAULT_BUILD_TIMEOUT_SECS
+}
+fn default_command() -> u64 {
+    DEFAULT_COMMAND_TIMEOUT_SECS
+}
+
+/// HaikuPorter's builder contract (`RemoteBuilderSSH.runBuild`): resolve dependencies only from the
+/// packages the master made visible, never obsolete packages, never stop for messages.
+pub fn default_build_command() -> Vec<String> {
+    [
+        "{haikuporter}",
+        "--config={config}",
+        "--no-system-packages",
+        "--no-package-obsoletion",
+        "--ignore-messages",
+        "{args}",
+        "{port}",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Timeouts as durations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP connect + handshake + authentication.
+    pub connect: Duration,
+    /// Keepalive interval.
+    pub keepalive_interval: Duration,
+    /// Unanswered keepalives before the connection is lost.
+    pub keepalive_max: usize,
+    /// Longest silence of a running build.
+    pub idle_output: Duration,
+    /// Wall-clock limit of a build.
+    pub build: Duration,
+    /// Limit of housekeeping commands.
+    pub command: Duration,
+}
+
+impl From<&TimeoutsSection> for Timeouts {
+    fn from(t: &TimeoutsSection) -> Self {
+        Self {
+            connect: Duration::from_secs(t.connect),
+            keepalive_interval: Duration::from_secs(t.keepalive_interval.max(1)),
+            keepalive_max: t.keepalive_max.max(1),
+            idle_output: Duration::from_secs(t.idle_output),
+            build: Duration::from_secs(t.build),
+            command: Duration::from_secs(t.command),
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        (&TimeoutsSection::default()).into()
+    }
+}
+
+/// How the host key of an SSH endpoint is pinned.
+#[derive(Clone, Debug)]
+pub enum HostKeyPin {
+    /// Exactly this key (OpenSSH public key text).
+    Key(String),
+    /// Whatever `known_hosts` lists for `[host]:port` (or `host` on port 22).
+    KnownHosts(PathBuf),
+}
+
+/// One SSH endpoint, resolved.
+#[derive(Clone, Debug)]
+pub struct SshTarget {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Login user.
+    pub user: String,
+    /// OpenSSH private key text (never logged).
+    pub private_key: String,
+    /// How the host key is checked; there is no "accept anything" option.
+    pub host_key: HostKeyPin,
+    /// Jump host, reached first.
+    pub jump: Option<Box<SshTarget>>,
+}
+
+/// Paths on the builder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuilderPaths {
+    /// The ports tree checkout.
+    pub ports_tree: String,
+    /// The directory the build tool reads dependencies from and writes results to.
+    pub packages: String,
+    /// The package cache (real files).
+    pub cache: String,
+    /// The builder config file the master writes.
+    pub builder_config: String,
+}
+
+/// A builder, resolved from either config form.
+#[derive(Clone, Debug)]
+pub struct BuilderSpec {
+    /// Unique name.
+    pub name: String,
+    /// SSH endpoint; `None` for the local builder.
+    pub ssh: Option<SshTarget>,
+    /// Paths on the builder.
+    pub paths: BuilderPaths,
+    /// The build tool.
+    pub haikuporter: String,
+    /// Extra build tool arguments, already split.
+    pub haikuporter_args: Vec<String>,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// The build command template (see [`BuilderSection::build_command`]).
+    pub build_command: Vec<String>,
+}
+
+impl BuilderPaths {
+    /// Fills in HaikuPorter's defaults.
+    pub fn new(
+        path: &str,
+        packages: Option<&str>,
+        cache: Option<&str>,
+        builder_config: Option<&str>,
+    ) -> Self {
+        let path = path.trim_end_matches('/').to_string();
+        let packages = packages
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{path}/packages"));
+        let cache = cache
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{packages}/.cache"));
+        let builder_config = builder_config
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{path}/builder.conf"));
+        Self {
+            ports_tree: path,
+            packages,
+            cache,
+            builder_config,
+        }
+    }
+}
+
+impl BuilderSection {
+    /// Resolves the TOML form (reading key files now, so that a bad path fails at startup).
+    pub fn resolve(&self) -> Result<BuilderSpec, ConfigError> {
+        let ssh = self
+            .ssh
+            .as_ref()
+            .map(|s| resolve_ssh_section(&self.name, s))
+            .transpose()?;
+        let p = &self.portstree;
+        Ok(BuilderSpec {
+            name: self.name.clone(),
+            ssh,
+            paths: BuilderPaths::new(
+                &p.path,
+                p.packages_path.as_deref(),
+                p.packages_cache_path.as_deref(),
+                p.builder_config.as_deref(),
+            ),
+            haikuporter: self
+                .haikuporter
+                .path
+                .clone()
+                .unwrap_or_else(|| "haikuporter".into()),
+            haikuporter_args: self
+                .haikuporter
+                .args
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            timeouts: (&self.timeouts).into(),
+            build_command: self.build_command.clone(),
+        })
+    }
+}
+
+fn resolve_ssh_section(builder: &str, s: &SshSection) -> Result<SshTarget, ConfigError> {
+    let private_key = std::fs::read_to_string(&s.private_key_file).map_err(|e| ConfigError::KeyFile {
+        builder: builder.into(),
+        path: s.private_key_file.clone(),
+        source: e,
+    })?;
+    let host_key = match (&s.host_key, &s.known_hosts) {
+        (Some(key), _) => HostKeyPin::Key(key.clone()),
+        (None, Some(path)) => HostKeyPin::KnownHosts(path.clone()),
+        (None, None) => {
+            return Err(ConfigError::NoHostKey {
+                builder: builder.into(),
+                host: s.host.clone(),
+            })
+        }
+    };
+    Ok(SshTarget {
+        host: s.host.clone(),
+        port: s.port,
+        user: s.user.clone(),
+        private_key,
+        host_key,
+        jump: s
+            .jump
+            .as_ref()
+            .map(|j| resolve_ssh_section(builder, j))
+            .transpose()?
+            .map(Box::new),
+    })
+}
+
+/// HaikuPorter's builder JSON, field for field (extra fields are ignored, as HaikuPorter does).
+#[derive(Debug, Deserialize)]
+struct HpBuilder {
+    name: String,
+    ssh: HpSsh,
+    portstree: HpPortsTree,
+    #[serde(default)]
+    haikuporter: HpHaikuPorter,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HpSsh {
+    host: String,
+    #[serde(default)]
+    port: Option<PortValue>,
+    user: String,
+    #[serde(default)]
+    private_key: Option<String>,
+    #[serde(default)]
+    private_key_file: Option<String>,
+    #[serde(default)]
+    jump: Option<Box<HpSsh>>,
+}
+
+/// HaikuPorter's sample writes the port as a string and applies `int()`; accept both.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum PortValue {
+    Number(u16),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HpPortsTree {
+    path: String,
+    #[serde(default)]
+    packages_path: Option<String>,
+    #[serde(default)]
+    packages_cache_path: Option<String>,
+    #[serde(default)]
+    builder_config: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct HpHaikuPorter {
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    args: Option<String>,
+}
+
+/// Loads one HaikuPorter builder JSON file. `known_hosts` is the shared file of the builders
+/// directory; relative `privateKeyFile` paths are relative to the JSON file's directory.
+pub fn load_haikuporter_json(path: &Path, known_hosts: &Path) -> Result<BuilderSpec, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.into(),
+        source: e,
+    })?;
+    parse_haikuporter_json(&text, path, known_hosts)
+}
+
+/// Parses HaikuPorter's builder JSON text (see [`load_haikuporter_json`]).
+pub fn parse_haikuporter_json(
+    text: &str,
+    path: &Path,
+    known_hosts: &Path,
+) -> Result<BuilderSpec, ConfigError> {
+    let hp: HpBuilder = serde_json::from_str(text).map_err(|e| ConfigError::Json {
+        path: path.into(),
+        source: e,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let ssh = resolve_hp_ssh(&hp.name, &hp.ssh, base, known_hosts)?;
+    let p = &hp.portstree;
+    Ok(BuilderSpec {
+        name: hp.name.clone(),
+        ssh: Some(ssh),
+        paths: BuilderPaths::new(
+            &p.path,
+            p.packages_path.as_deref(),
+            p.packages_cache_path.as_deref(),
+            p.builder_config.as_deref(),
+        ),
+        haikuporter: hp
+            .haikuporter
+            .path
+            .clone()
+            .unwrap_or_else(|| "haikuporter".into()),
+        haikuporter_args: hp
+            .haikuporter
+            .args
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        timeouts: Timeouts::default(),
+        build_command: default_build_command(),
+    })
+}
+
+fn resolve_hp_ssh(
+    builder: &str,
+    s: &HpSsh,
+    base: &Path,
+    known_hosts: &Path,
+) -> Result<SshTarget, ConfigError> {
+    let port = match &s.port {
+        None => DEFAULT_SSH_PORT,
+        Some(PortValue::Number(n)) => *n,
+        Some(PortValue::Text(t)) => t.trim().parse().map_err(|_| ConfigError::Invalid {
+            builder: builder.into(),
+            what: format!("ssh.port {t:?} is not a port number"),
+        })?,
+    };
+    let private_key = match (&s.private_key, &s.private_key_file) {
+        (Some(b64), _) => {
+            let cleaned: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(cleaned.as_bytes())
+                .map_err(|e| ConfigError::Invalid {
+                    builder: builder.into(),
+                    what: format!("ssh.privateKey is not base64: {e}"),
+                })?;
+            String::from_utf8(bytes).map_err(|_| ConfigError::Invalid {
+                builder: builder.into(),
+                what: "ssh.privateKey does not decode to OpenSSH key text".into(),
+            })?
+        }
+        (None, Some(file)) => {
+            let path = base.join(file);
+            std::fs::read_to_string(&path).map_err(|e| ConfigError::KeyFile {
+                builder: builder.into(),
+                path,
+                source: e,
+            })?
+        }
+        (None, None) => {
+            return Err(ConfigError::Invalid {
+                builder: builder.into(),
+                what: "ssh needs privateKey (base64) or privateKeyFile".into(),
+            })
+        }
+    };
+    Ok(SshTarget {
+        host: s.host.clone(),
+        port,
+        user: s.user.clone(),
+        private_key,
+        host_key: HostKeyPin::KnownHosts(known_hosts.into()),
+        jump: s
+            .jump
+            .as_ref()
+            .map(|j| resolve_hp_ssh(builder, j, base, known_hosts))
+            .transpose()?
+            .map(Box::new),
+    })
+}
+
+/// Loads every `*.json` in HaikuPorter's builders directory with its shared `known_hosts`. Invalid
+/// files are returned as errors next to the good ones, so one bad file does not take the others down
+/// (HaikuPorter logs and skips them too).
+pub fn load_haikuporter_dir(dir: &Path) -> Result<Vec<Result<BuilderSpec, ConfigError>>, ConfigError> {
+    let known_hosts = dir.join("known_hosts");
+    let entries = std::fs::read_dir(dir).map_err(|e| ConfigError::Read {
+        path: dir.into(),
+        source: e,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    Ok(files
+        .iter()
+        .map(|f| load_haikuporter_json(f, &known_hosts))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n";
+
+    #[test]
+    fn haikuporter_json_is_accepted_unchanged() {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(KEY);
+        let json = format!(
+            r#"{{"name": "builder_x86_64", "ssh": {{"host": "haikuhost", "port": "2222", "user": "user",
+                "privateKey": "{b64}", "jump": {{"host": "gate", "user": "j", "privateKey": "{b64}"}}}},
+                "portstree": {{"path": "/boot/home/haikuports/"}},
+                "haikuporter": {{"path": "/boot/home/haikuporter/haikuporter", "args": "-j2 --quiet"}}}}"#
+        );
+        let spec =
+            parse_haikuporter_json(&json, Path::new("/b/x.json"), Path::new("/b/known_hosts")).unwrap();
+        let ssh = spec.ssh.unwrap();
+        assert_eq!(
+            (ssh.host.as_str(), ssh.port, ssh.user.as_str()),
+            ("haikuhost", 2222, "user")
+        );
+        assert_eq!(ssh.private_key, KEY);
+        assert!(matches!(ssh.host_key, HostKeyPin::KnownHosts(ref p) if p == Path::new("/b/known_hosts")));
+        let jump = ssh.jump.unwrap();
+        assert_eq!((jump.host.as_str(), jump.port), ("gate", 22));
+        assert_eq!(
+            spec.paths,
+            BuilderPaths {
+                ports_tree: "/boot/home/haikuports".into(),
+                packages: "/boot/home/haikuports/packages".into(),
+                cache: "/boot/home/haikuports/packages/.cache".into(),
+                builder_config: "/boot/home/haikuports/builder.conf".into(),
+            }
+        );
+        assert_eq!(spec.haikuporter, "/boot/home/haikuporter/haikuporter");
+        assert_eq!(spec.haikuporter_args, ["-j2", "--quiet"]);
+    }
+
+    #[test]
+    fn haikuporter_json_with_key_file_and_numeric_port() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), KEY).unwrap();
+        let json = r#"{"name": "b", "ssh": {"host": "h", "port": 22, "user": "u", "privateKeyFile": "k"},
+                       "portstree": {"path": "/p", "packagesPath": "/pk"}}"#;
+        let spec = parse_haikuporter_json(json, &dir.path().join("b.json"), Path::new("kh")).unwrap();
+        assert_eq!(spec.ssh.unwrap().private_key, KEY);
+        assert_eq!(spec.paths.cache, "/pk/.cache");
+        assert_eq!(spec.build_command, default_build_command());
+    }
+
+    #[test]
+    fn bad_haikuporter_json_names_the_problem() {
+        let json = r#"{"name": "b", "ssh": {"host": "h", "port": "ssh", "user": "u", "privateKey": "eA=="},
+                       "portstree": {"path": "/p"}}"#;
+        let err = parse_haikuporter_json(json, Path::new("b.json"), Path::new("kh")).unwrap_err();
+        assert!(err.to_string().contains("ssh.port"), "{err}");
+        let json = r#"{"name": "b", "ssh": {"host": "h", "user": "u"}, "portstree": {"path": "/p"}}"#;
+        let err = parse_haikuporter_json(json, Path::new("b.json"), Path::new("kh")).unwrap_err();
+        assert!(err.to_string().contains("privateKey"), "{err}");
+    }
+
+    #[test]
+    fn toml_section_rejects_unknown_fields_and_fills_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id");
+        std::fs::write(&key, KEY).unwrap();
+        let text = format!(
+            "name = \"b1\"\n[ssh]\nhost = \"127.0.0.1\"\nport = 2200\nuser = \"root\"\n\
+             private_key_file = \"{}\"\nhost_key = \"ssh-ed25519 AAAA\"\n[portstree]\npath = \"/w\"\n\
+             [timeouts]\nidle_output = 5\n",
+            key.display()
+        );
+        let section: BuilderSection = toml::from_str(&text).unwrap();
+        let spec = section.resolve().unwrap();
+        assert_eq!(spec.timeouts.idle_output, Duration::from_secs(5));
+        assert_eq!(
+            spec.timeouts.connect,
+            Duration::from_secs(DEFAULT_CONNECT_TIMEOUT_SECS)
+        );
+        assert_eq!(spec.build_command, default_build_command());
+        assert!(matches!(spec.ssh.unwrap().host_key, HostKeyPin::Key(_)));
+
+        let bad = text.replace("idle_output = 5", "idle_output = 5\nidel = 3");
+        assert!(toml::from_str::<BuilderSection>(&bad).is_err());
+    }
+
+    #[test]
+    fn toml_section_without_host_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id");
+        std::fs::write(&key, KEY).unwrap();
+        let text = format!(
+            "name = \"b1\"\n[ssh]\nhost = \"h\"\nuser = \"u\"\nprivate_key_file = \"{}\"\n\
+             [portstree]\npath = \"/w\"\n",
+            key.display()
+        );
+        let err = toml::from_str::<BuilderSection>(&text)
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert!(err.to_string().contains("host key"), "{err}");
+    }
+}

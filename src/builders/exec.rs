@@ -1,0 +1,306 @@
+//! Running a command on a builder: built from an argument vector, output streamed live to a sink as it
+//! arrives, bounded by idle-output and total timeouts, and cancellable — cancelling (or timing out)
+//! kills the remote process group, not just the channel.
+//!
+//! How the remote process is killed: sshd starts every session command in a new session (`setsid`),
+//! so the shell that runs our command line leads its own process group. The command line first prints
+//! that shell's pid (`$$`) on a marker line, then `exec`s the command, which keeps the pid. To kill,
+//! we run `kill -KILL -- -<pid>` on a second channel (which reaches every process the build started
+//! in that group) and also send the SSH `signal` request for servers that honour it.
+
+use std::time::Duration;
+
+use russh::{ChannelMsg, Sig};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::connection::Connection;
+use super::error::BuilderError;
+use super::quote::{command_line, shell_quote};
+
+/// First line our wrapper prints on stdout; it is stripped from the output.
+const PID_MARKER: &str = "buildmaster-pgid ";
+/// How long the kill command may take on a live builder.
+const KILL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Output captured by [`run_capture`] is capped: housekeeping commands print little, and an error
+/// message only needs the end.
+const CAPTURE_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// Which stream a chunk of output came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// Where live output goes (the per-build log, subscribers).
+pub type OutputSink<'a> = &'a mut (dyn FnMut(Stream, &[u8]) + Send);
+
+/// Limits and cancellation for one command.
+#[derive(Clone, Debug)]
+pub struct ExecLimits {
+    /// Kill the command if it prints nothing for this long.
+    pub idle_output: Option<Duration>,
+    /// Kill the command after this long.
+    pub total: Duration,
+    /// Cancelling kills the command.
+    pub cancel: CancellationToken,
+    /// A timeout of this command is a build failure (the build itself) rather than an infrastructure
+    /// error (housekeeping).
+    pub is_build: bool,
+    /// How long to wait for a live-ness probe after an idle timeout.
+    pub probe: Duration,
+}
+
+/// How a command ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// Exit status; a command killed by a signal reports 128 + its number as shells do.
+    pub status: u32,
+    /// The signal name, if it was killed by one.
+    pub signal: Option<String>,
+}
+
+/// The full remote command line for `argv`, run in `cwd` if given, with the pid marker.
+pub fn remote_command_line<S: AsRef<str>>(argv: &[S], cwd: Option<&str>) -> String {
+    let cd = cwd
+        .map(|d| format!("cd -- {} && ", shell_quote(d)))
+        .unwrap_or_default();
+    format!("echo \"{PID_MARKER}$$\" && {cd}exec {}", command_line(argv))
+}
+
+/// Runs `argv` on the builder, streaming output to `sink`. Returns the exit status; a connection that
+/// ends without one is [`BuilderError::Lost`].
+pub async fn run(
+    conn: &Connection,
+    argv: &[String],
+    cwd: Option<&str>,
+    limits: &ExecLimits,
+    sink: OutputSink<'_>,
+) -> Result<Exit, BuilderError> {
+    let shown = command_line(argv);
+    let mut channel = conn.session_channel(&shown).await?;
+    channel
+        .exec(true, remote_command_line(argv, cwd))
+        .await
+        .map_err(|_| conn.lost(&shown))?;
+    let started = Instant::now();
+    let deadline = started + limits.total;
+    let mut pgid: Option<u32> = None;
+    let mut marker = Vec::new();
+    let mut status = None;
+    let mut signal = None;
+    loop {
+        let idle = limits.idle_output.map(|d| Instant::now() + d).unwrap_or(deadline);
+        let wake = idle.min(deadline);
+        tokio::select! {
+            _ = limits.cancel.cancelled() => {
+                kill(conn, &channel, pgid).await;
+                return Err(BuilderError::Cancelled { builder: conn.builder().into(), what: shown });
+            }
+            _ = tokio::time::sleep_until(wake) => {
+                let ran_too_long = Instant::now() >= deadline;
+                // A silent command on a hung builder is a lost builder, not a failed build: ask the
+                // builder whether it still answers before blaming the command.
+                if !ran_too_long && !conn.probe(limits.probe).await {
+                    return Err(conn.lost(&shown));
+                }
+                kill(conn, &channel, pgid).await;
+                return Err(BuilderError::Timeout {
+                    builder: conn.builder().into(),
+                    command: shown,
+                    what: if ran_too_long { "ran too long" } else { "printed nothing" },
+                    after: if ran_too_long { limits.total } else { limits.idle_output.unwrap_or_default() },
+                    is_build: limits.is_build,
+                });
+            }
+            msg = channel.wait() => match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    let rest = if pgid.is_none() { take_marker(&mut marker, &data, &mut pgid) } else { &data[..] };
+                    if !rest.is_empty() {
+                        sink(Stream::Stdout, rest);
+                    }
+                }
+                Some(ChannelMsg::ExtendedData { data, .. }) => sink(Stream::Stderr, &data),
+                Some(ChannelMsg::ExitStatus { exit_status }) => status = Some(exit_status),
+                Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                    signal = Some(format!("{signal_name:?}"));
+                    status = Some(128 + signal_number(&signal_name));
+                }
+                Some(ChannelMsg::Close) | None => break,
+                Some(_) => {}
+            }
+        }
+    }
+    match status {
+        Some(status) => Ok(Exit { status, signal }),
+        None => Err(conn.lost(&shown)),
+    }
+}
+
+/// Consumes the marker line from the first stdout bytes; returns what follows it.
+fn take_marker<'a>(buf: &mut Vec<u8>, data: &'a [u8], pgid: &mut Option<u32>) -> &'a [u8] {
+    let before = buf.len();
+    buf.extend_from_slice(data);
+    let Some(nl) = buf.iter().position(|b| *b == b'\n') else {
+        return &[];
+    };
+    let line = String::from_utf8_lossy(&buf[..nl]).to_string();
+    *pgid = line
+        .strip_prefix(PID_MARKER)
+        .and_then(|p| p.trim().parse().ok())
+        .or(Some(0));
+    let consumed_from_data = nl + 1 - before;
+    buf.clear();
+    &data[consumed_from_data..]
+}
+
+fn signal_number(sig: &Sig) -> u32 {
+    match sig {
+        Sig::HUP => 1,
+        Sig::INT => 2,
+        Sig::QUIT => 3,
+        Sig::ILL => 4,
+        Sig::ABRT => 6,
+        Sig::FPE => 8,
+        Sig::KILL => 9,
+        Sig::SEGV => 11,
+        Sig::PIPE => 13,
+        Sig::ALRM => 14,
+        Sig::TERM => 15,
+        _ => 0,
+    }
+}
+
+/// Kills the remote process group (best effort: the builder may already be gone).
+async fn kill(conn: &Connection, channel: &russh::Channel<russh::client::Msg>, pgid: Option<u32>) {
+    let _ = channel.signal(Sig::KILL).await;
+    if let Some(pgid) = pgid.filter(|p| *p > 1) {
+        let cmd = format!("kill -KILL -- -{pgid}");
+        let fut = async {
+            if let Ok(mut ch) = conn.session_channel("kill").await {
+                if ch.exec(true, cmd.as_str()).await.is_ok() {
+                    while let Some(msg) = ch.wait().await {
+                        if matches!(msg, ChannelMsg::Close) {
+                            break;
+                        }
+                    }
+                }
+            }
+        };
+        if tokio::time::timeout(KILL_TIMEOUT, fut).await.is_err() {
+            tracing::warn!(
+                builder = conn.builder(),
+                pgid,
+                "could not kill the remote process group in time"
+            );
+        }
+    }
+    let _ = channel.close().await;
+}
+
+/// What a short command printed.
+#[derive(Clone, Debug, Default)]
+pub struct Output {
+    /// Exit status.
+    pub status: u32,
+    /// Standard output (capped).
+    pub stdout: Vec<u8>,
+    /// Standard error (capped).
+    pub stderr: Vec<u8>,
+}
+
+/// Runs a housekeeping command and captures its output.
+pub async fn run_capture(
+    conn: &Connection,
+    argv: &[String],
+    cwd: Option<&str>,
+    limits: &ExecLimits,
+) -> Result<Output, BuilderError> {
+    let mut out = Output::default();
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut sink = |stream: Stream, data: &[u8]| {
+        let buf = match stream {
+            Stream::Stdout => &mut stdout,
+            Stream::Stderr => &mut stderr,
+        };
+        if buf.len() < CAPTURE_LIMIT_BYTES {
+            buf.extend_from_slice(data);
+        }
+    };
+    out.status = run(conn, argv, cwd, limits, &mut sink).await?.status;
+    out.stdout = stdout;
+    out.stderr = stderr;
+    Ok(out)
+}
+
+/// Runs a housekeeping command that must succeed.
+pub async fn run_checked(
+    conn: &Connection,
+    argv: &[String],
+    cwd: Option<&str>,
+    limits: &ExecLimits,
+) -> Result<Output, BuilderError> {
+    let out = run_capture(conn, argv, cwd, limits).await?;
+    if out.status != 0 {
+        let text = String::from_utf8_lossy(if out.stderr.is_empty() {
+            &out.stdout
+        } else {
+            &out.stderr
+        });
+        let tail: String = text
+            .chars()
+            .rev()
+            .take(2000)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Err(BuilderError::Command {
+            builder: conn.builder().into(),
+            command: command_line(argv),
+            status: format!("exit status {}", out.status),
+            output: tail.trim().to_string(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_is_stripped_across_chunks() {
+        let mut buf = Vec::new();
+        let mut pgid = None;
+        assert_eq!(take_marker(&mut buf, b"buildmaster-pg", &mut pgid), b"");
+        assert_eq!(pgid, None);
+        assert_eq!(take_marker(&mut buf, b"id 4242\nhello", &mut pgid), b"hello");
+        assert_eq!(pgid, Some(4242));
+    }
+
+    #[test]
+    fn wrapper_runs_exactly_the_argv_in_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let weird = dir.path().join("d i'r;$x");
+        std::fs::create_dir(&weird).unwrap();
+        let argv: Vec<String> = ["sh", "-c", "pwd; printf '%s|' \"$@\"", "sh", "a b", "$(id)", "'"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let line = remote_command_line(&argv, Some(weird.to_str().unwrap()));
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&line)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut lines = text.lines();
+        assert!(lines.next().unwrap().starts_with(PID_MARKER));
+        assert_eq!(lines.next().unwrap(), weird.to_str().unwrap());
+        assert_eq!(lines.next().unwrap(), "a b|$(id)|'|");
+    }
+}

@@ -1,0 +1,29 @@
+//! Builders: machines reached over SSH (or the master itself) that build packages. Everything a build
+//! needs comes from the master over the builder's SSH connection — the ports tree, the builder config,
+//! every dependency package — and the results come back the same way, verified before anything trusts
+//! them. HaikuPorter's `RemoteBuilderSSH` is the model (reference report §3); its weaknesses (§9) are
+//! fixed here.
+//!
+//! # Layout
+//! - [`config`]: the `[[builders]]` TOML section and HaikuPorter's per-builder JSON, resolved into one
+//!   [`config::BuilderSpec`].
+//! - [`error`]: typed errors and their [`error::ErrorClass`] (transport, infrastructure, build failure).
+//! - [`hostkey`]: host-key pinning (pinned key or `known_hosts`), fingerprints for error messages.
+//! - [`connection`]: the russh connection (keys, timeouts, keepalive, `TCP_NODELAY`, jump hosts).
+//! - [`quote`]: argument vectors to strictly quoted shell command lines.
+//! - [`exec`]: remote commands with live output, idle/total timeouts and cancellation.
+//! - [`state`]: builder states and reconnect backoff.
+//! - [`task`]: the named-task spawn helper.
+
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod exec;
+pub mod hostkey;
+pub mod quote;
+pub mod state;
+pub mod task;
+
+pub use config::{BuilderSection, BuilderSpec};
+pub use error::{BuilderError, ErrorClass};
+pub use state::BuilderState;

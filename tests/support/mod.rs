@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests: real servers started per test.
+
+pub mod sshd;
