@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use buildmaster_storage::{
-    ErrorKind, ObjectKey, PutOptions, Sha256Digest, StorageBackend, StorageError,
-};
+use buildmaster_storage::{ErrorKind, ObjectKey, PutOptions, Sha256Digest, StorageBackend, StorageError};
 use futures::{StreamExt, TryStreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
@@ -37,10 +35,18 @@ impl Factory for Fs {
         })
     }
     fn no_leftovers(&self, prefix: &str) -> Pin<Box<dyn Future<Output = Vec<String>> + Send + '_>> {
-        let tmp = self.0.path().join(prefix).join(buildmaster_storage_fs::backend::TMP_DIR);
+        let tmp = self
+            .0
+            .path()
+            .join(prefix)
+            .join(buildmaster_storage_fs::backend::TMP_DIR);
         Box::pin(async move {
             std::fs::read_dir(tmp)
-                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().display().to_string()).collect())
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .map(|e| e.path().display().to_string())
+                        .collect()
+                })
                 .unwrap_or_default()
         })
     }
@@ -57,12 +63,17 @@ impl Factory for S3 {
         settings.part_size = 5 * MIB as u64;
         settings.parts_in_flight = 4;
         Box::pin(async move {
-            Arc::new(buildmaster_storage_s3::S3Backend::new(&settings).await.unwrap()) as Arc<dyn StorageBackend>
+            Arc::new(buildmaster_storage_s3::S3Backend::new(&settings).await.unwrap())
+                as Arc<dyn StorageBackend>
         })
     }
     fn no_leftovers(&self, prefix: &str) -> Pin<Box<dyn Future<Output = Vec<String>> + Send + '_>> {
         let prefix = format!("conformance/{prefix}/");
-        Box::pin(async move { support::garage::Garage::shared().unfinished_multipart_uploads(&prefix).await })
+        Box::pin(async move {
+            support::garage::Garage::shared()
+                .unfinished_multipart_uploads(&prefix)
+                .await
+        })
     }
 }
 
@@ -81,13 +92,22 @@ async fn read_all(backend: &dyn StorageBackend, k: &ObjectKey) -> Vec<u8> {
     let mut object = backend.get(k).await.unwrap();
     let mut out = Vec::new();
     object.body.read_to_end(&mut out).await.unwrap();
-    assert_eq!(out.len() as u64, object.meta.size, "get announced a different size for {k}");
+    assert_eq!(
+        out.len() as u64,
+        object.meta.size,
+        "get announced a different size for {k}"
+    );
     out
 }
 
 async fn keys_under(backend: &dyn StorageBackend, prefix: &str) -> Vec<String> {
     let prefix = ObjectKey::prefix(prefix).unwrap();
-    backend.list(&prefix).map_ok(|m| m.key.to_string()).try_collect().await.unwrap()
+    backend
+        .list(&prefix)
+        .map_ok(|m| m.key.to_string())
+        .try_collect()
+        .await
+        .unwrap()
 }
 
 async fn sizes_round_trip(f: &dyn Factory) {
@@ -97,11 +117,22 @@ async fn sizes_round_trip(f: &dyn Factory) {
         let digest = Sha256Digest::of(&data);
         let k = key(&format!("packages/object-{size}.bin"));
         // Alternate between a caller-supplied digest and one the backend computes while streaming.
-        let opts = PutOptions { sha256: (i % 2 == 0).then_some(digest), ..PutOptions::package(None) };
+        let opts = PutOptions {
+            sha256: (i % 2 == 0).then_some(digest),
+            ..PutOptions::package(None)
+        };
         let put = backend.put_bytes(&k, &data, &opts).await.unwrap();
-        assert_eq!((put.size, put.sha256), (size as u64, Some(digest)), "put of {size} bytes");
+        assert_eq!(
+            (put.size, put.sha256),
+            (size as u64, Some(digest)),
+            "put of {size} bytes"
+        );
         let head = backend.head(&k).await.unwrap().expect("object exists after put");
-        assert_eq!((head.size, head.sha256), (size as u64, Some(digest)), "head of {size} bytes");
+        assert_eq!(
+            (head.size, head.sha256),
+            (size as u64, Some(digest)),
+            "head of {size} bytes"
+        );
         let back = read_all(&*backend, &k).await;
         assert!(back == data, "{size} bytes came back different");
     }
@@ -114,8 +145,14 @@ async fn missing_objects(f: &dyn Factory) {
     assert_eq!(backend.head(&k).await.unwrap(), None);
     let err = backend.get(&k).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
-    assert!(err.to_string().contains("packages/absent.hpkg"), "error names the key: {err}");
-    assert!(keys_under(&*backend, "").await.is_empty(), "an empty store lists nothing");
+    assert!(
+        err.to_string().contains("packages/absent.hpkg"),
+        "error names the key: {err}"
+    );
+    assert!(
+        keys_under(&*backend, "").await.is_empty(),
+        "an empty store lists nothing"
+    );
     assert!(keys_under(&*backend, "packages/").await.is_empty());
 }
 
@@ -127,19 +164,32 @@ async fn listing_pages(f: &dyn Factory) {
             let backend = backend.clone();
             async move {
                 let k = key(&format!("packages/p{i:05}.hpkg"));
-                backend.put_bytes(&k, format!("{i}").as_bytes(), &PutOptions::default()).await.unwrap();
+                backend
+                    .put_bytes(&k, format!("{i}").as_bytes(), &PutOptions::default())
+                    .await
+                    .unwrap();
             }
         })
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;
-    backend.put_bytes(&key("repo"), b"index", &PutOptions::index("application/octet-stream")).await.unwrap();
+    backend
+        .put_bytes(
+            &key("repo"),
+            b"index",
+            &PutOptions::index("application/octet-stream"),
+        )
+        .await
+        .unwrap();
     let listed = keys_under(&*backend, "packages/").await;
     let expected: Vec<String> = (0..COUNT).map(|i| format!("packages/p{i:05}.hpkg")).collect();
-    assert_eq!(listed, expected, "listing is complete, in key order, and only under the prefix");
+    assert_eq!(
+        listed, expected,
+        "listing is complete, in key order, and only under the prefix"
+    );
     let all = keys_under(&*backend, "").await;
     assert_eq!(all.len(), COUNT + 1);
-    assert_eq!(keys_under(&*backend, "packages/p0110").await.len(), 10);
+    assert_eq!(keys_under(&*backend, "packages/p0100").await.len(), 10);
 }
 
 async fn prefixes_are_isolated(f: &dyn Factory) {
@@ -163,11 +213,21 @@ async fn copy_keeps_content_and_digest(f: &dyn Factory) {
     let data = random_bytes(300_000, 7);
     let from = key("packages/a-1.0-1-x86_64.hpkg");
     let to = key("packages/.obsolete/a-1.0-1-x86_64.hpkg");
-    backend.put_bytes(&from, &data, &PutOptions::package(None)).await.unwrap();
+    backend
+        .put_bytes(&from, &data, &PutOptions::package(None))
+        .await
+        .unwrap();
     let copied = backend.copy(&from, &to).await.unwrap();
-    assert_eq!((copied.size, copied.sha256), (data.len() as u64, Some(Sha256Digest::of(&data))));
+    assert_eq!(
+        (copied.size, copied.sha256),
+        (data.len() as u64, Some(Sha256Digest::of(&data)))
+    );
     let head = backend.head(&to).await.unwrap().unwrap();
-    assert_eq!(head.sha256, Some(Sha256Digest::of(&data)), "the copy carries the recorded digest");
+    assert_eq!(
+        head.sha256,
+        Some(Sha256Digest::of(&data)),
+        "the copy carries the recorded digest"
+    );
     assert_eq!(read_all(&*backend, &to).await, data);
     assert_eq!(read_all(&*backend, &from).await, data, "the source is untouched");
     let err = backend.copy(&key("packages/absent"), &to).await.unwrap_err();
@@ -177,7 +237,10 @@ async fn copy_keeps_content_and_digest(f: &dyn Factory) {
 async fn delete_is_idempotent(f: &dyn Factory) {
     let backend = f.make("delete").await;
     let k = key("packages/gone.hpkg");
-    backend.put_bytes(&k, b"bytes", &PutOptions::default()).await.unwrap();
+    backend
+        .put_bytes(&k, b"bytes", &PutOptions::default())
+        .await
+        .unwrap();
     backend.delete(&k).await.unwrap();
     assert_eq!(backend.head(&k).await.unwrap(), None);
     backend.delete(&k).await.unwrap();
@@ -195,13 +258,28 @@ async fn bad_bodies_leave_nothing(f: &dyn Factory) {
         let data = random_bytes(size, 3);
         let k = key(&format!("packages/short-{size}"));
         let mut short = &data[..size / 2];
-        assert_bad_body(backend.put(&k, &mut short, size as u64, &PutOptions::default()).await, "short body");
+        assert_bad_body(
+            backend
+                .put(&k, &mut short, size as u64, &PutOptions::default())
+                .await,
+            "short body",
+        );
         let mut long = &data[..];
         let declared = (size - 1) as u64;
-        assert_bad_body(backend.put(&k, &mut long, declared, &PutOptions::default()).await, "long body");
-        let wrong = PutOptions { sha256: Some(Sha256Digest::of(b"other")), ..PutOptions::default() };
+        assert_bad_body(
+            backend.put(&k, &mut long, declared, &PutOptions::default()).await,
+            "long body",
+        );
+        let wrong = PutOptions {
+            sha256: Some(Sha256Digest::of(b"other")),
+            ..PutOptions::default()
+        };
         assert_bad_body(backend.put_bytes(&k, &data, &wrong).await, "wrong digest");
-        assert_eq!(backend.head(&k).await.unwrap(), None, "no object after a failed put of {size} bytes");
+        assert_eq!(
+            backend.head(&k).await.unwrap(),
+            None,
+            "no object after a failed put of {size} bytes"
+        );
     }
     assert!(keys_under(&*backend, "").await.is_empty());
     assert_eq!(f.no_leftovers("badbody").await, Vec::<String>::new());
@@ -214,7 +292,11 @@ struct StallingBody {
 }
 
 impl AsyncRead for StallingBody {
-    fn poll_read(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         if self.pos >= self.data.len() {
             return Poll::Pending;
         }
@@ -230,9 +312,16 @@ async fn cancelled_upload_leaves_nothing(f: &dyn Factory) {
     let backend = f.make("cancel").await;
     for (size, ready) in [(1000usize, 10usize), (40 * MIB, 17 * MIB)] {
         let k = key(&format!("packages/cancelled-{size}"));
-        let mut body = StallingBody { data: random_bytes(ready, 5), pos: 0 };
-        let put = backend.put(&k, &mut body, size as u64, &PutOptions::default());
-        assert!(tokio::time::timeout(Duration::from_secs(3), put).await.is_err(), "the put stalls");
+        let mut body = StallingBody {
+            data: random_bytes(ready, 5),
+            pos: 0,
+        };
+        let opts = PutOptions::default();
+        let put = backend.put(&k, &mut body, size as u64, &opts);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(3), put).await.is_err(),
+            "the put stalls"
+        );
         // Cleanup of a dropped upload may run in the background; give it a moment.
         let mut leftovers = Vec::new();
         for _ in 0..50 {
@@ -242,7 +331,11 @@ async fn cancelled_upload_leaves_nothing(f: &dyn Factory) {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert_eq!(leftovers, Vec::<String>::new(), "a cancelled {size}-byte upload left something behind");
+        assert_eq!(
+            leftovers,
+            Vec::<String>::new(),
+            "a cancelled {size}-byte upload left something behind"
+        );
         assert_eq!(backend.head(&k).await.unwrap(), None);
     }
 }

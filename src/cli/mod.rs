@@ -27,7 +27,8 @@ pub struct Cli {
 pub struct GlobalArgs {
     /// JSON storage backend config (HaikuPorter's format). Empty or unset: the filesystem backend in
     /// `<state-dir>/storage`.
-    #[arg(long, env = "STORAGE_BACKEND_CONFIG", global = true)]
+    #[arg(long, env = "STORAGE_BACKEND_CONFIG", global = true,
+          value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     pub storage_backend_config: Option<PathBuf>,
     /// The instance's state directory.
     #[arg(

@@ -106,8 +106,9 @@ impl StorageError {
             Io::UnexpectedEof | Io::InvalidData => ErrorKind::BadBody,
             _ => ErrorKind::Transient,
         };
-        let message = err.to_string();
-        Self::new(op, key, kind, message).with_source(err)
+        // The message carries the I/O error's text; attaching it as `source` too would print it twice in
+        // `{:#}` chains.
+        Self::new(op, key, kind, err.to_string())
     }
 
     /// Whether trying the same operation again can succeed.
