@@ -1,3 +1,4 @@
 //! Helpers shared by the integration tests: real servers started per test.
 
+pub mod garage;
 pub mod sshd;

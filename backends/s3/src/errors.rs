@@ -51,7 +51,20 @@ impl ErrorContext {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let (kind, advice) = self.classify(err);
-        let detail = self.scrub(&DisplayErrorContext(err).to_string());
+        let detail = match err {
+            // The server's own words are the useful part; `DisplayErrorContext` would add a Debug dump
+            // of the raw response (headers, XML body) that buries them.
+            SdkError::ServiceError(service) => format!(
+                "HTTP {} {}: {}",
+                service.raw().status().as_u16(),
+                err.code().unwrap_or("(no error code)"),
+                err.message().unwrap_or("(no message)")
+            ),
+            // Connector, timeout and construction failures: the whole source chain (connection
+            // refused, DNS, TLS) is what explains them.
+            _ => DisplayErrorContext(err).to_string(),
+        };
+        let detail = self.scrub(&detail);
         StorageError::new(op, key, kind, format!("{advice} ({}): {detail}", self.location))
     }
 
