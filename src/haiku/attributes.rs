@@ -390,7 +390,7 @@ pub const FILE_TYPE_DIRECTORY: u64 = 1;
 pub const FILE_TYPE_SYMLINK: u64 = 2;
 
 /// A package architecture (`BPackageArchitecture`, `PackageArchitecture.h`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 pub enum Architecture {
     /// `any`: architecture-independent.
@@ -478,7 +478,7 @@ impl fmt::Display for Architecture {
 
 /// A version comparison operator in a requires/supplements/conflicts/freshens expression
 /// (`BPackageResolvableOperator`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 pub enum ResolvableOperator {
     /// `<`
@@ -540,7 +540,7 @@ impl fmt::Display for ResolvableOperator {
 
 /// How a global writable file that ships in the package is updated when the package is
 /// (`BWritableFileUpdateType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 pub enum WritableFileUpdateType {
     /// `keep-old`: keep the user's file.

@@ -9,7 +9,7 @@ use crate::haiku::resolvable::{Provides, ResolvableExpression};
 use crate::haiku::version::Version;
 
 /// A global writable file (`package:global-writable-file` and children; `BGlobalWritableFileInfo`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct GlobalWritableFile {
     /// Path relative to the installation location, e.g. `settings/foo.conf`.
     pub path: String,
@@ -20,7 +20,7 @@ pub struct GlobalWritableFile {
 }
 
 /// A per-user settings file (`package:user-settings-file` and children; `BUserSettingsFileInfo`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserSettingsFile {
     /// Path relative to the user's settings directory.
     pub path: String,
@@ -31,7 +31,7 @@ pub struct UserSettingsFile {
 }
 
 /// A user the package needs (`package:user` and children; `BUserInfo`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct User {
     /// Login name.
     pub name: String,
@@ -46,7 +46,7 @@ pub struct User {
 }
 
 /// Everything a package declares about itself (`BPackageInfo`). Lists keep file order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PackageInfo {
     /// `package:name`.
     pub name: String,

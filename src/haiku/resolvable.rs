@@ -11,7 +11,7 @@ use crate::haiku::attributes::ResolvableOperator;
 use crate::haiku::version::Version;
 
 /// Something a package provides (`package:provides` and its children).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct Provides {
     /// The resolvable's name, e.g. `lib:libfoo` or `cmd:bash`.
     pub name: String,
@@ -23,7 +23,7 @@ pub struct Provides {
 
 /// A requirement-like expression: `name [operator version]` (`package:requires`, `supplements`,
 /// `conflicts`, `freshens`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResolvableExpression {
     /// The resolvable's name.
     pub name: String,

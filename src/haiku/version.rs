@@ -10,7 +10,7 @@ use std::fmt;
 
 /// A package version (`BPackageVersion`). A version whose `major` is empty is "unset"
 /// (Haiku's `InitCheck() != B_OK`): it prints as the empty string.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct Version {
     /// Major component; non-empty for a set version.
     pub major: String,
