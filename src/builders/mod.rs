@@ -12,6 +12,7 @@
 //! - [`connection`]: the russh connection (keys, timeouts, keepalive, `TCP_NODELAY`, jump hosts).
 //! - [`quote`]: argument vectors to strictly quoted shell command lines.
 //! - [`exec`]: remote commands with live output, idle/total timeouts and cancellation.
+//! - [`sftp`]: pipelined SFTP uploads/downloads verified by size and SHA-256 while streaming.
 //! - [`state`]: builder states and reconnect backoff.
 //! - [`task`]: the named-task spawn helper.
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod exec;
 pub mod hostkey;
 pub mod quote;
+pub mod sftp;
 pub mod state;
 pub mod task;
 

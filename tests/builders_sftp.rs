@@ -1,0 +1,128 @@
+//! Verified, pipelined SFTP against a real OpenSSH sshd on 127.0.0.1.
+
+mod support;
+
+use std::time::Duration;
+
+use buildmaster::builders::config::{HostKeyPin, SshTarget, Timeouts};
+use buildmaster::builders::connection::Connection;
+use buildmaster::builders::error::{BuilderError, ErrorClass};
+use buildmaster::builders::sftp::{Expected, Sftp, CHUNK_BYTES};
+use buildmaster_storage::Sha256Digest;
+use support::sshd::{current_user, Sshd};
+
+async fn open(sshd: &Sshd) -> (Connection, Sftp) {
+    let target = SshTarget {
+        host: "127.0.0.1".into(),
+        port: sshd.port,
+        user: current_user(),
+        private_key: std::fs::read_to_string(&sshd.client_key).unwrap(),
+        host_key: HostKeyPin::KnownHosts(sshd.known_hosts.clone()),
+        jump: None,
+    };
+    let conn = Connection::open("b1", &target, &Timeouts::default())
+        .await
+        .unwrap();
+    let sftp = Sftp::open(&conn, Duration::from_secs(30)).await.unwrap();
+    (conn, sftp)
+}
+
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(len as u64);
+    (0..len).map(|_| rng.u8(..)).collect()
+}
+
+#[tokio::test]
+async fn upload_verifies_renames_and_download_round_trips() {
+    let sshd = Sshd::start();
+    let (_conn, sftp) = open(&sshd).await;
+    let dir = sshd.work.join("cache/nested");
+    sftp.mkdir_p(dir.to_str().unwrap()).await.unwrap();
+    // Not a multiple of the chunk size, so the last request is short.
+    let data = random_bytes(3 * CHUNK_BYTES + 12345);
+    let expected = Expected {
+        size: data.len() as u64,
+        sha256: Sha256Digest::of(&data),
+    };
+    let dest = dir.join("p-1-1-x86_64.hpkg");
+    let got = sftp
+        .upload(&mut data.as_slice(), dest.to_str().unwrap(), expected)
+        .await
+        .unwrap();
+    assert_eq!((got.size, got.sha256), (expected.size, expected.sha256));
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+    assert!(!dir.join("p-1-1-x86_64.hpkg.upload").exists());
+
+    // Replacing an existing file works (plain SFTP RENAME refuses existing targets on OpenSSH).
+    sftp.upload(&mut data.as_slice(), dest.to_str().unwrap(), expected)
+        .await
+        .unwrap();
+
+    let local = tempfile::tempdir().unwrap();
+    let back = local.path().join("back.hpkg");
+    let got = sftp
+        .download(dest.to_str().unwrap(), &back, Some(expected))
+        .await
+        .unwrap();
+    assert_eq!(got.sha256, expected.sha256);
+    assert_eq!(std::fs::read(&back).unwrap(), data);
+
+    let listed = sftp.list(dir.to_str().unwrap()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].name.as_str(), listed[0].size, listed[0].is_file),
+        ("p-1-1-x86_64.hpkg", data.len() as u64, true)
+    );
+
+    let link = sshd.work.join("link.hpkg");
+    sftp.symlink(dest.to_str().unwrap(), link.to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_link(&link).unwrap(), dest);
+    assert!(
+        sftp.free_bytes(sshd.work.to_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            > 0
+    );
+}
+
+#[tokio::test]
+async fn wrong_size_or_digest_is_refused_and_leaves_nothing() {
+    let sshd = Sshd::start();
+    let (_conn, sftp) = open(&sshd).await;
+    let data = random_bytes(CHUNK_BYTES + 1);
+    let dest = sshd.work.join("x.hpkg");
+    let wrong_digest = Expected {
+        size: data.len() as u64,
+        sha256: Sha256Digest::of(b"other"),
+    };
+    let short = Expected {
+        size: data.len() as u64 + 1,
+        sha256: Sha256Digest::of(&data),
+    };
+    let long = Expected {
+        size: data.len() as u64 - 1,
+        sha256: Sha256Digest::of(&data[1..]),
+    };
+    for expected in [wrong_digest, short, long] {
+        let err = sftp
+            .upload(&mut data.as_slice(), dest.to_str().unwrap(), expected)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BuilderError::Verify { .. }), "{err}");
+        assert_eq!(err.class(), ErrorClass::Infrastructure);
+        assert!(!dest.exists());
+        assert!(
+            std::fs::read_dir(&sshd.work).unwrap().next().is_none(),
+            "a temp file was left behind"
+        );
+    }
+    let missing = tempfile::tempdir().unwrap();
+    let err = sftp
+        .download("/nonexistent/x.hpkg", &missing.path().join("x"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BuilderError::Sftp { .. }), "{err}");
+}
