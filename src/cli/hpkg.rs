@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::bail;
 use clap::{Args, Subcommand};
 
 /// `buildmaster hpkg …`
@@ -36,6 +35,9 @@ pub enum HpkgCommand {
         /// Heap compression.
         #[arg(long, value_enum, default_value = "zlib")]
         compression: CompressionArg,
+        /// The package's install path (`package create -I`); `.PackageInfo` cannot set it.
+        #[arg(short = 'I', value_name = "PATH")]
+        install_path: Option<String>,
         /// The package file to write.
         output: PathBuf,
     },
@@ -60,8 +62,9 @@ pub fn run(args: HpkgArgs) -> anyhow::Result<ExitCode> {
             info,
             directory,
             compression,
+            install_path,
             output,
-        } => create(info, directory, compression, output),
+        } => create(info, directory, compression, install_path, output),
     }
 }
 
@@ -73,10 +76,23 @@ fn list(info_only: bool, file: PathBuf) -> anyhow::Result<ExitCode> {
 }
 
 fn create(
-    _info: Option<PathBuf>,
-    _directory: Option<PathBuf>,
-    _compression: CompressionArg,
-    _output: PathBuf,
+    info: Option<PathBuf>,
+    directory: Option<PathBuf>,
+    compression: CompressionArg,
+    install_path: Option<String>,
+    output: PathBuf,
 ) -> anyhow::Result<ExitCode> {
-    bail!("hpkg create is not implemented yet")
+    use crate::haiku::heap_writer::Compression;
+    let options = crate::haiku::hpkg_writer::CreateOptions {
+        info_file: info,
+        directory: directory.unwrap_or_else(|| PathBuf::from(".")),
+        compression: match compression {
+            CompressionArg::None => Compression::None,
+            CompressionArg::Zlib => Compression::Zlib,
+            CompressionArg::Zstd => Compression::Zstd,
+        },
+        install_path,
+    };
+    crate::haiku::hpkg_writer::create_package(&options, &output)?;
+    Ok(ExitCode::SUCCESS)
 }

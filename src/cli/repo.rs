@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::bail;
 use clap::{Args, Subcommand};
 
 /// `buildmaster repo …`
@@ -22,9 +21,13 @@ pub enum RepoCommand {
         /// Change to this directory before reading packages.
         #[arg(short = 'C')]
         directory: Option<PathBuf>,
-        /// Be verbose.
-        #[arg(short = 'v')]
-        verbose: bool,
+        /// Be verbose (a count, sharing the global `-v`'s id so clap sees one `-v`).
+        #[arg(short = 'v', action = clap::ArgAction::Count)]
+        verbose: u8,
+        /// Also write the repository's SHA-256 here (`repo.sha256`: 64 lowercase hex characters,
+        /// no newline).
+        #[arg(long, value_name = "PATH")]
+        checksum_file: Option<PathBuf>,
         /// The repository info file (`repo.info`).
         repo_info: PathBuf,
         /// The packages, in the order they go into the repository.
@@ -36,9 +39,12 @@ pub enum RepoCommand {
         /// Change to this directory before reading packages.
         #[arg(short = 'C')]
         directory: Option<PathBuf>,
-        /// Be verbose.
-        #[arg(short = 'v')]
-        verbose: bool,
+        /// Be verbose (a count, sharing the global `-v`'s id so clap sees one `-v`).
+        #[arg(short = 'v', action = clap::ArgAction::Count)]
+        verbose: u8,
+        /// Also write the new repository's SHA-256 here (`repo.sha256` format).
+        #[arg(long, value_name = "PATH")]
+        checksum_file: Option<PathBuf>,
         /// Reuse entries of the old repository by canonical file name; read only new packages.
         #[arg(short = 't')]
         trust: bool,
@@ -70,17 +76,29 @@ pub fn run(args: RepoArgs) -> anyhow::Result<ExitCode> {
         RepoCommand::Create {
             directory,
             verbose,
+            checksum_file,
             repo_info,
             packages,
-        } => create(directory, verbose, repo_info, packages),
+        } => create(directory, verbose > 0, checksum_file, repo_info, packages),
         RepoCommand::Update {
             directory,
             verbose,
+            checksum_file,
             trust,
             source_repo,
             new_repo,
             package_list,
-        } => update(directory, verbose, trust, source_repo, new_repo, package_list),
+        } => update(
+            directory,
+            verbose > 0,
+            checksum_file,
+            trust,
+            UpdatePaths {
+                source_repo,
+                new_repo,
+                package_list,
+            },
+        ),
         RepoCommand::List {
             verbose,
             file_names,
@@ -90,23 +108,61 @@ pub fn run(args: RepoArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn create(
-    _directory: Option<PathBuf>,
-    _verbose: bool,
-    _repo_info: PathBuf,
-    _packages: Vec<PathBuf>,
+    directory: Option<PathBuf>,
+    verbose: bool,
+    checksum_file: Option<PathBuf>,
+    repo_info: PathBuf,
+    packages: Vec<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    bail!("repo create is not implemented yet")
+    let summary = crate::haiku::repo_tool::create(directory.as_deref(), &repo_info, &packages)?;
+    finish(&summary, verbose, checksum_file)
+}
+
+/// The three positional paths of `repo update`.
+struct UpdatePaths {
+    source_repo: PathBuf,
+    new_repo: PathBuf,
+    package_list: PathBuf,
 }
 
 fn update(
-    _directory: Option<PathBuf>,
-    _verbose: bool,
-    _trust: bool,
-    _source_repo: PathBuf,
-    _new_repo: PathBuf,
-    _package_list: PathBuf,
+    directory: Option<PathBuf>,
+    verbose: bool,
+    checksum_file: Option<PathBuf>,
+    trust: bool,
+    paths: UpdatePaths,
 ) -> anyhow::Result<ExitCode> {
-    bail!("repo update is not implemented yet")
+    let summary = crate::haiku::repo_tool::update(
+        directory.as_deref(),
+        trust,
+        &paths.source_repo,
+        &paths.new_repo,
+        &paths.package_list,
+    )?;
+    finish(&summary, verbose, checksum_file)
+}
+
+/// Writes the optional checksum file and reports what was done, like `package_repo -v`.
+fn finish(
+    summary: &crate::haiku::repo_tool::RepoSummary,
+    verbose: bool,
+    checksum_file: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    if let Some(path) = checksum_file {
+        crate::haiku::repo_tool::write_checksum_file(&path, &summary.checksum)?;
+    }
+    if verbose {
+        println!(
+            "wrote {} ({} packages: {} reused, {} read; {} licences)\nsha256 {}",
+            summary.output.display(),
+            summary.package_file_names.len(),
+            summary.reused,
+            summary.read,
+            summary.licenses,
+            summary.checksum
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list(verbose: u8, file_names: bool, repo: PathBuf) -> anyhow::Result<ExitCode> {

@@ -4,8 +4,7 @@
 //! chunk-size table. Chunks are compressed in parallel on the available cores; the output does not
 //! depend on the number of threads.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use crate::haiku::parallel::map_in_order;
 
 /// Uncompressed chunk size in bytes (`kChunkSize` in `PackageFileHeapAccessorBase.h`); readers
 /// hard-wire it, so it is not a tunable.
@@ -136,37 +135,10 @@ impl StoredChunk {
     }
 }
 
-/// Compresses every chunk, spreading the work over the available cores; results keep chunk order.
+/// Compresses every chunk on all cores; results keep chunk order.
 fn compress_chunks(chunks: &[&[u8]], compression: Compression) -> std::io::Result<Vec<StoredChunk>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(chunks.len())
-        .max(1);
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<std::io::Result<StoredChunk>>>> =
-        Mutex::new((0..chunks.len()).map(|_| None).collect());
-    let work = || loop {
-        let index = next.fetch_add(1, Ordering::Relaxed);
-        let Some(chunk) = chunks.get(index) else {
-            return;
-        };
-        let stored = store_chunk(index, chunk, compression);
-        results.lock().expect("no panics while holding the lock")[index] = Some(stored);
-    };
-    if threads == 1 {
-        work();
-    } else {
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(work);
-            }
-        });
-    }
-    results
-        .into_inner()
-        .expect("workers finished")
+    map_in_order(chunks, |index, chunk| store_chunk(index, chunk, compression))
         .into_iter()
-        .map(|r| r.expect("every chunk was processed"))
         .collect()
 }
 

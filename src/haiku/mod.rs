@@ -27,6 +27,14 @@
 //! - [`hpkg_reader`]: `read_package`, `PackageFile` (file data, licence files).
 //! - [`hpkr_reader`]: `read_repository`, the raw repository-info section.
 //! - [`listing`]: `package list` / `package_repo list` output, byte-identical to Haiku's tools.
+//! - [`parallel`]: mapping a function over items on all cores, results in order.
+//! - [`toc_writer`]: an HPKG table of contents from a directory tree.
+//! - [`hpkg_writer`]: `.hpkg` packages (`package create`).
+//! - [`hpkr_writer`]: HPKR repository files from `RepositoryInfo` and packages.
+//! - [`output_file`]: atomic replacement of output files.
+//! - [`package_scan`]: reading, hashing and decoding packages for a repository, in parallel.
+//! - [`repo_checks`]: `package_repo`'s per-package checks, in Haiku's order.
+//! - [`repo_tool`]: `package_repo create|update`, `repo.sha256`, `package.list`.
 
 pub mod attributes;
 pub mod bmessage;
@@ -36,17 +44,25 @@ pub mod header;
 pub mod heap;
 pub mod heap_writer;
 pub mod hpkg_reader;
+pub mod hpkg_writer;
 pub mod hpkr_reader;
+pub mod hpkr_writer;
 pub mod leb128;
 pub mod listing;
+pub mod output_file;
 pub mod package_attributes_reader;
 pub mod package_attributes_writer;
 pub mod package_info;
 pub mod package_info_file;
 pub mod package_info_lexer;
+pub mod package_scan;
+pub mod parallel;
+pub mod repo_checks;
 pub mod repo_info;
+pub mod repo_tool;
 pub mod resolvable;
 pub mod section;
 pub mod section_writer;
 pub mod toc;
+pub mod toc_writer;
 pub mod version;
