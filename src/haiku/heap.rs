@@ -146,7 +146,9 @@ impl HeapReader {
             let start = (self.heap_offset + offset) as usize;
             return Ok(file[start..start + length as usize].to_vec());
         }
-        let mut out = Vec::with_capacity(length as usize);
+        // Grow with the data actually decompressed rather than trusting the requested length up front:
+        // a tiny file can claim a 64 MiB section whose first chunk is already corrupt.
+        let mut out = Vec::with_capacity(length.min(HEAP_CHUNK_SIZE) as usize);
         let mut position = offset;
         while position < end {
             let index = position / HEAP_CHUNK_SIZE;

@@ -148,11 +148,14 @@ fn utc_fields(seconds: u64) -> (i64, u32, u32, u32, u32, u32) {
 fn print_entry(out: &mut String, entry: &TocEntry, level: usize) {
     let indentation = level * 2;
     let width = NAME_COLUMN_WIDTH.saturating_sub(indentation);
+    // printf's `%-*s` pads by bytes, not characters: pad by hand so UTF-8 names line up as in Haiku.
+    let padding = width.saturating_sub(entry.name.len());
     let _ = write!(
         out,
-        "{:indentation$}{:<width$}  {:>8}",
+        "{:indentation$}{}{:padding$}  {:>8}",
         "",
         entry.name,
+        "",
         entry.size()
     );
     let (year, month, day, hour, minute, second) = utc_fields(entry.mtime);
@@ -253,6 +256,19 @@ mod tests {
         assert_eq!(utc_fields(951_868_799), (2000, 2, 29, 23, 59, 59));
         // Negative time_t: 1969-12-31 23:59:59.
         assert_eq!(utc_fields(u64::MAX), (1969, 12, 31, 23, 59, 59));
+    }
+
+    #[test]
+    fn name_column_pads_by_bytes_like_printf() {
+        let entry = TocEntry {
+            name: "größe".into(),
+            ..TocEntry::default()
+        };
+        let mut out = String::new();
+        print_entry(&mut out, &entry, 1);
+        // 2 spaces of indentation, the 7-byte name padded to 30 bytes, then the size column.
+        let expected = format!("  größe{}         0  1970-01-01", " ".repeat(23));
+        assert!(out.starts_with(&expected), "{out:?}");
     }
 
     #[test]
