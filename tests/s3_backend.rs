@@ -446,3 +446,66 @@ async fn ranged_download_fails_rather_than_splicing_a_replaced_object() {
     let err = reader.body.read_to_end(&mut got).await.unwrap_err();
     assert!(err.to_string().contains("changed"), "{err}");
 }
+
+#[tokio::test]
+async fn objects_over_the_copy_object_limit_are_copied_part_by_part() {
+    let garage = Garage::shared();
+    let prefix = unique("multipart-copy");
+    // Pretend CopyObject stops at 6 MiB (it stops at 5 GiB): a 13 MiB object then takes the
+    // UploadPartCopy path, in three parts, both when `put` moves its temporary into place and in `copy`.
+    let backend = backend(garage, &prefix)
+        .await
+        .with_max_copy_object_size_for_tests(6 * MIB as u64);
+    let data = random_bytes(13 * MIB + 1, 7);
+    let digest = Sha256Digest::of(&data);
+    let meta = backend
+        .put_bytes(&key("packages/big.hpkg"), &data, &PutOptions::package(None))
+        .await
+        .unwrap();
+    assert_eq!(meta.sha256, Some(digest));
+    let copied = backend
+        .copy(&key("packages/big.hpkg"), &key("other/big.hpkg"))
+        .await
+        .unwrap();
+    assert_eq!((copied.size, copied.sha256), (data.len() as u64, Some(digest)));
+
+    for k in ["packages/big.hpkg", "other/big.hpkg"] {
+        let raw = garage
+            .sdk_client()
+            .head_object()
+            .bucket(garage.bucket())
+            .key(format!("{prefix}/{k}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(raw.content_type(), Some("application/x-vnd.haiku-package"), "{k}");
+        assert_eq!(
+            raw.cache_control(),
+            PutOptions::package(None).cache_control.header(),
+            "{k}"
+        );
+        assert_eq!(
+            raw.metadata().and_then(|m| m.get("sha256")),
+            Some(&digest.to_hex()),
+            "{k}"
+        );
+        let mut got = Vec::new();
+        backend
+            .get(&key(k))
+            .await
+            .unwrap()
+            .body
+            .read_to_end(&mut got)
+            .await
+            .unwrap();
+        assert!(got == data, "{k}: copied bytes differ");
+    }
+    assert_eq!(
+        garage.unfinished_multipart_uploads(&prefix).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        raw_keys(garage, &format!("{prefix}/{UPLOADS_DIR}")).await,
+        Vec::<String>::new()
+    );
+}

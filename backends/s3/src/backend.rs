@@ -13,6 +13,7 @@ use buildmaster_storage::{
 use tokio::io::AsyncRead;
 
 use crate::client::build_client;
+use crate::copy::MAX_COPY_OBJECT_SIZE;
 use crate::errors::ErrorContext;
 use crate::settings::S3Settings;
 
@@ -39,6 +40,9 @@ pub(crate) struct Shared {
     pub(crate) part_size: u64,
     /// Parts (or ranges) in flight per transfer.
     pub(crate) parts_in_flight: usize,
+    /// Objects above this size are copied with UploadPartCopy instead of CopyObject, in bytes;
+    /// [`MAX_COPY_OBJECT_SIZE`] except in tests.
+    pub(crate) max_copy_object_size: u64,
     /// The one retry policy for every replayable request.
     pub(crate) retry: RetryPolicy,
     /// Names the bucket in errors and scrubs the secret from them.
@@ -76,6 +80,7 @@ impl S3Backend {
                 multipart_threshold: settings.multipart_threshold,
                 part_size: settings.part_size,
                 parts_in_flight: settings.parts_in_flight,
+                max_copy_object_size: MAX_COPY_OBJECT_SIZE,
                 retry,
                 errors,
             }),
@@ -102,6 +107,16 @@ impl S3Backend {
             })
             .await
             .map(drop)
+    }
+
+    /// Lowers the size above which copies go part by part, so tests can exercise the multipart copy of
+    /// objects over 5 GiB with small ones. Not for production use.
+    #[doc(hidden)]
+    pub fn with_max_copy_object_size_for_tests(mut self, bytes: u64) -> Self {
+        Arc::get_mut(&mut self.shared)
+            .expect("called right after S3Backend::new, before any clone")
+            .max_copy_object_size = bytes;
+        self
     }
 
     /// The underlying SDK client, for tests and tools that need a raw S3 call (it carries the

@@ -1,14 +1,25 @@
-//! Server-side copy (CopyObject) and idempotent delete.
+//! Server-side copy (CopyObject, or UploadPartCopy for objects above its 5 GiB limit) and idempotent
+//! delete.
 
-use aws_sdk_s3::types::MetadataDirective;
-use buildmaster_storage::{ErrorKind, ObjectKey, ObjectMeta, Operation, StorageError};
+use std::sync::Arc;
+
+use aws_sdk_s3::types::{CompletedPart, MetadataDirective};
+use buildmaster_storage::{CacheControl, ErrorKind, ObjectKey, ObjectMeta, Operation, StorageError};
+use futures::{stream, StreamExt, TryStreamExt};
 
 use crate::backend::Shared;
+use crate::cleanup::{Cleanup, Undo};
+use crate::multipart::part_size_for;
 use crate::put::{ObjectHeaders, META_SHA256};
+use crate::settings::MIN_PART_SIZE;
 
-/// Largest object a single CopyObject may copy, in bytes (5 GiB); larger ones need UploadPartCopy.
-/// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html>
+/// Largest object a single CopyObject may copy, in bytes (5 GiB); larger ones are copied part by part
+/// with UploadPartCopy. <https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html>
 pub const MAX_COPY_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Part size of a multipart copy, in bytes (512 MiB; grown if the object would need more than 10,000
+/// parts). Nothing passes through this process, so large parts only mean fewer requests.
+const COPY_PART_SIZE: u64 = 512 * 1024 * 1024;
 
 /// Percent-encodes a key for `x-amz-copy-source`, keeping `/` and RFC 3986 unreserved characters.
 /// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html#API_CopyObject_RequestSyntax>
@@ -27,7 +38,11 @@ fn encode_copy_source(bucket: &str, key: &str) -> String {
 
 impl Shared {
     /// `StorageBackend::copy`: metadata (digest, content type, cache control) is copied along.
-    pub(crate) async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> Result<ObjectMeta, StorageError> {
+    pub(crate) async fn copy(
+        self: &Arc<Self>,
+        from: &ObjectKey,
+        to: &ObjectKey,
+    ) -> Result<ObjectMeta, StorageError> {
         let source = self.head(from).await?.ok_or_else(|| {
             self.errors.other(
                 Operation::Copy,
@@ -48,26 +63,22 @@ impl Shared {
         })
     }
 
-    /// CopyObject from the full key `source` to `target`; with `replace`, the target gets those headers
-    /// instead of the source's (`MetadataDirective: REPLACE`). `key` names the target in errors.
+    /// Copies the full key `source` (of `size` bytes) to `target`; with `replace`, the target gets those
+    /// headers instead of the source's (`MetadataDirective: REPLACE`). `key` names the target in errors.
     pub(crate) async fn copy_full(
-        &self,
+        self: &Arc<Self>,
         source: &str,
         target: &str,
         size: u64,
         replace: Option<&ObjectHeaders>,
         key: &ObjectKey,
     ) -> Result<(), StorageError> {
-        if size > MAX_COPY_OBJECT_SIZE {
-            return Err(self.errors.other(
-                Operation::Copy,
-                Some(key),
-                ErrorKind::Permanent,
-                &format!(
-                    "server-side copy of {size} bytes is not supported (CopyObject stops at 5 GiB and \
-                     multipart copy is not implemented); pass the SHA-256 to put to avoid the copy"
-                ),
-            ));
+        if size > self.max_copy_object_size {
+            let headers = match replace {
+                Some(headers) => headers.clone(),
+                None => self.source_headers(source, key).await?,
+            };
+            return self.copy_multipart(source, target, size, &headers, key).await;
         }
         let copy_source = encode_copy_source(&self.bucket, source);
         self.retry
@@ -96,6 +107,135 @@ impl Shared {
             })
             .await
             .map(drop)
+    }
+
+    /// The headers `source` is stored with, for a multipart copy (which, unlike CopyObject, does not
+    /// carry them over by itself). Only the headers this backend sets are kept.
+    async fn source_headers(&self, source: &str, key: &ObjectKey) -> Result<ObjectHeaders, StorageError> {
+        let out = self
+            .retry
+            .run(|| async {
+                self.client
+                    .head_object()
+                    .bucket(&self.bucket)
+                    .key(source)
+                    .send()
+                    .await
+                    .map_err(|e| self.errors.sdk(Operation::Copy, Some(key), &e))
+            })
+            .await?;
+        let cache_control = out.cache_control.as_deref().and_then(|value| {
+            [CacheControl::Immutable, CacheControl::NoCache]
+                .into_iter()
+                .filter_map(CacheControl::header)
+                .find(|known| *known == value)
+        });
+        Ok(ObjectHeaders {
+            content_type: out
+                .content_type
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            cache_control,
+            sha256: out
+                .metadata
+                .as_ref()
+                .and_then(|m| m.get(META_SHA256))
+                .and_then(|hex| buildmaster_storage::Sha256Digest::from_hex(hex)),
+        })
+    }
+
+    /// Multipart copy: CreateMultipartUpload with `headers`, UploadPartCopy of each byte range
+    /// (`parts_in_flight` at a time), CompleteMultipartUpload; aborted on error and on cancellation.
+    async fn copy_multipart(
+        self: &Arc<Self>,
+        source: &str,
+        target: &str,
+        size: u64,
+        headers: &ObjectHeaders,
+        key: &ObjectKey,
+    ) -> Result<(), StorageError> {
+        // Tests lower `max_copy_object_size` to get several parts out of a small object.
+        let base = COPY_PART_SIZE.min(self.max_copy_object_size).max(MIN_PART_SIZE);
+        let part_size = part_size_for(size, base).ok_or_else(|| {
+            self.errors.other(
+                Operation::Copy,
+                Some(key),
+                ErrorKind::Permanent,
+                "object too large to copy",
+            )
+        })?;
+        let upload_id = self.create_upload(key, target, headers).await?;
+        let cleanup = Cleanup::new(
+            self.clone(),
+            Undo::AbortUpload {
+                key: target.to_owned(),
+                upload_id: upload_id.clone(),
+            },
+        );
+        let copy_source = encode_copy_source(&self.bucket, source);
+        let ranges = (0..size).step_by(part_size as usize).enumerate();
+        let copied: Result<Vec<CompletedPart>, StorageError> = stream::iter(ranges)
+            .map(|(index, start)| {
+                let end = (start + part_size).min(size) - 1; // inclusive
+                self.upload_part_copy(
+                    key,
+                    target,
+                    &upload_id,
+                    &copy_source,
+                    index as i32 + 1,
+                    start,
+                    end,
+                )
+            })
+            .buffered(self.parts_in_flight)
+            .try_collect()
+            .await;
+        let result = match copied {
+            Ok(parts) => self.complete_upload(key, target, &upload_id, parts, size).await,
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(()) => {
+                cleanup.disarm();
+                Ok(())
+            }
+            Err(err) => {
+                cleanup.run_now().await;
+                Err(err)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // one S3 request's worth of parameters
+    async fn upload_part_copy(
+        &self,
+        key: &ObjectKey,
+        target: &str,
+        upload_id: &str,
+        copy_source: &str,
+        number: i32,
+        start: u64,
+        end: u64,
+    ) -> Result<CompletedPart, StorageError> {
+        let out = self
+            .retry
+            .run(|| async {
+                self.client
+                    .upload_part_copy()
+                    .bucket(&self.bucket)
+                    .key(target)
+                    .upload_id(upload_id)
+                    .part_number(number)
+                    .copy_source(copy_source)
+                    .copy_source_range(format!("bytes={start}-{end}"))
+                    .send()
+                    .await
+                    .map_err(|e| self.errors.sdk(Operation::Copy, Some(key), &e))
+            })
+            .await?;
+        Ok(CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(out.copy_part_result.and_then(|r| r.e_tag))
+            .build())
     }
 
     /// `StorageBackend::delete`: deleting an absent key succeeds.

@@ -85,7 +85,7 @@ impl Shared {
         Ok((digest, cleanup))
     }
 
-    async fn create_upload(
+    pub(crate) async fn create_upload(
         &self,
         key: &ObjectKey,
         target: &str,
@@ -219,7 +219,7 @@ impl Shared {
     /// Completes the upload. If an attempt's answer was lost and a retry finds the upload gone
     /// (`NoSuchUpload`), the object is checked instead: present with the right size means the lost
     /// attempt succeeded.
-    async fn complete_upload(
+    pub(crate) async fn complete_upload(
         &self,
         key: &ObjectKey,
         target: &str,

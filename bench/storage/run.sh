@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Storage benchmark: upload and download of a 1 GiB file to a garage S3 server on 127.0.0.1, through
+# buildmaster's S3 backend ("ours", bench/storage/storage_bench.rs built in release) and through
+# `aws s3 cp`, in the same run, ROUNDS times; prints the medians, the ratios and our peak memory.
+#
+# Every timed upload carries fresh bytes: garage deduplicates stored data in 1 MiB blocks, so each upload
+# gets the base file rotated by a different offset that is not a multiple of 1 MiB (no block repeats).
+# Both tools are timed the same way, from outside, with /usr/bin/time -v (wall clock and peak RSS).
+#
+# Environment: ROUNDS (3), SIZE_MIB (1024), PART_SIZE_MIB (16), PARTS_IN_FLIGHT (4), GARAGE_BIN.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+ROUNDS="${ROUNDS:-3}"
+SIZE_MIB="${SIZE_MIB:-1024}"
+PART_SIZE_MIB="${PART_SIZE_MIB:-16}"
+PARTS_IN_FLIGHT="${PARTS_IN_FLIGHT:-4}"
+GARAGE="${GARAGE_BIN:-$HOME/.cache/buildmaster-test-tools/bin/garage}"
+# Fixed throw-away credentials of this loopback-only server.
+ACCESS_KEY=GK0123456789abcdef01234567
+SECRET_KEY=a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1
+BUCKET=packages
+
+[ -x "$GARAGE" ] || { echo "garage not found at $GARAGE: run .ci/run or scripts/install-test-tools.sh" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install -y time" >&2; exit 1; }
+command -v aws >/dev/null || pip install --quiet awscli
+
+cargo build --quiet --release -p buildmaster-storage-s3 --example storage-bench
+OURS="${CARGO_TARGET_DIR:-target}/release/examples/storage-bench"
+
+WORK="$(mktemp -d /tmp/buildmaster-storage-bench.XXXXXX)"
+GARAGE_PID=
+cleanup() {
+    [ -n "$GARAGE_PID" ] && kill "$GARAGE_PID" 2>/dev/null && wait "$GARAGE_PID" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- garage, single node on loopback (docs/test-infra.md) ---
+read -r P_RPC P_S3 P_WEB P_ADMIN < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])')
+cat >"$WORK/garage.toml" <<EOF
+metadata_dir = "$WORK/meta"
+data_dir = "$WORK/data"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:$P_RPC"
+rpc_public_addr = "127.0.0.1:$P_RPC"
+rpc_secret = "$(openssl rand -hex 32)"
+[s3_api]
+s3_region = "us-east-1"
+api_bind_addr = "127.0.0.1:$P_S3"
+root_domain = ".s3.test"
+[s3_web]
+bind_addr = "127.0.0.1:$P_WEB"
+root_domain = ".web.test"
+index = "index.html"
+[admin]
+api_bind_addr = "127.0.0.1:$P_ADMIN"
+admin_token = "$(openssl rand -hex 16)"
+EOF
+"$GARAGE" -c "$WORK/garage.toml" server >"$WORK/garage.log" 2>&1 &
+GARAGE_PID=$!
+G() { "$GARAGE" -c "$WORK/garage.toml" "$@" >/dev/null; }
+for _ in $(seq 100); do NODE=$("$GARAGE" -c "$WORK/garage.toml" node id -q 2>/dev/null) && break; sleep 0.1; done
+G layout assign -z dc1 -c 10G "${NODE%%@*}"
+G layout apply --version 1
+G key import --yes -n bench "$ACCESS_KEY" "$SECRET_KEY"
+G bucket create "$BUCKET"
+G bucket allow --read --write --owner "$BUCKET" --key bench
+ENDPOINT="http://127.0.0.1:$P_S3"
+
+# --- both clients' settings ---
+cat >"$WORK/ours.json" <<EOF
+{"endpoint_url": "$ENDPOINT", "region_name": "us-east-1", "access_key_id": "$ACCESS_KEY",
+ "secret_access_key": "$SECRET_KEY", "bucket_name": "$BUCKET", "prefix": "bench",
+ "part_size": $((PART_SIZE_MIB << 20)), "multipart_threshold": $((PART_SIZE_MIB << 20)),
+ "parts_in_flight": $PARTS_IN_FLIGHT}
+EOF
+printf '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n' >"$WORK/aws.config"
+export AWS_CONFIG_FILE="$WORK/aws.config" AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export AWS_ACCESS_KEY_ID="$ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$SECRET_KEY"
+AWS=(aws --endpoint-url "$ENDPOINT" --only-show-errors)
+for _ in $(seq 100); do "${AWS[@]}" s3 ls "s3://$BUCKET" >/dev/null 2>&1 && break; sleep 0.1; done
+
+# --- data ---
+head -c "$((SIZE_MIB << 20))" /dev/urandom >"$WORK/base.bin"
+VARIANT=0
+fresh() { # a rotation of base.bin no earlier upload shares a 1 MiB block with
+    VARIANT=$((VARIANT + 1))
+    local off=$((VARIANT * ((1 << 20) + 4099)))
+    { tail -c +"$((off + 1))" "$WORK/base.bin"; head -c "$off" "$WORK/base.bin"; } >"$WORK/up.bin"
+    sync "$WORK/up.bin"
+}
+
+RESULTS="$WORK/results.tsv"
+# measure NAME ROUND COMMAND...: appends "name round seconds max_rss_kib"
+measure() {
+    local name=$1 round=$2
+    shift 2
+    /usr/bin/time -v -o "$WORK/time.txt" "$@" 2>"$WORK/cmd.err" || { cat "$WORK/cmd.err" >&2; exit 1; }
+    python3 - "$WORK/time.txt" "$name" "$round" >>"$RESULTS" <<'PY'
+import sys
+wall = rss = None
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line.startswith("Elapsed (wall clock) time"):
+        parts = [float(p) for p in line.rsplit(" ", 1)[1].split(":")]
+        wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    elif line.startswith("Maximum resident set size"):
+        rss = int(line.rsplit(" ", 1)[1])
+print(sys.argv[2], sys.argv[3], wall, rss, sep="\t")
+PY
+    tail -n 1 "$RESULTS" >&2
+}
+
+for round in $(seq "$ROUNDS"); do
+    # Alternate who goes first, so neither side always meets a warmer or busier machine.
+    if [ $((round % 2)) -eq 1 ]; then order="ours aws"; else order="aws ours"; fi
+    for who in $order; do
+        fresh
+        if [ "$who" = ours ]; then
+            measure ours-put "$round" "$OURS" put "$WORK/ours.json" "$WORK/up.bin" "r$round/ours.bin"
+            cp "$WORK/up.bin" "$WORK/ours-uploaded.bin"
+        else
+            measure aws-put "$round" "${AWS[@]}" s3 cp "$WORK/up.bin" "s3://$BUCKET/bench/r$round/aws.bin"
+        fi
+    done
+    fresh
+    measure ours-put-known-digest "$round" "$OURS" put "$WORK/ours.json" "$WORK/up.bin" "r$round/known.bin" --known-digest
+    for who in $order; do
+        rm -f "$WORK/down.bin"
+        if [ "$who" = ours ]; then
+            measure ours-get "$round" "$OURS" get "$WORK/ours.json" "r$round/ours.bin" "$WORK/down.bin"
+        else
+            measure aws-get "$round" "${AWS[@]}" s3 cp "s3://$BUCKET/bench/r$round/ours.bin" "$WORK/down.bin"
+        fi
+        cmp "$WORK/down.bin" "$WORK/ours-uploaded.bin" || { echo "$who: downloaded bytes differ" >&2; exit 1; }
+    done
+    "${AWS[@]}" s3 rm --recursive "s3://$BUCKET/bench/r$round/" >/dev/null
+done
+
+python3 - "$RESULTS" "$SIZE_MIB" "$PART_SIZE_MIB" "$PARTS_IN_FLIGHT" "$ROUNDS" <<'PY'
+import statistics, sys
+path, size_mib, part_mib, in_flight, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+rows = [line.split("\t") for line in open(path).read().splitlines()]
+runs = {}
+for name, _round, wall, rss in rows:
+    runs.setdefault(name, []).append((float(wall), int(rss)))
+mb = size_mib * 1024 * 1024 / 1e6
+med = {n: statistics.median(w for w, _ in r) for n, r in runs.items()}
+print(f"\n{size_mib} MiB, {rounds} rounds, ours: part_size {part_mib} MiB, parts_in_flight {in_flight}\n")
+print("| run | seconds (each round) | median s | MB/s (median) | peak RSS MiB (max) |")
+print("|---|---|---|---|---|")
+for name, r in runs.items():
+    walls = ", ".join(f"{w:.2f}" for w, _ in r)
+    print(f"| {name} | {walls} | {med[name]:.2f} | {mb / med[name]:.0f} | {max(m for _, m in r) / 1024:.0f} |")
+print()
+print(f"upload ratio (aws time / ours time): {med['aws-put'] / med['ours-put']:.2f}x"
+      f" (digest known: {med['aws-put'] / med['ours-put-known-digest']:.2f}x); target >= 1.2x")
+print(f"download ratio: {med['aws-get'] / med['ours-get']:.2f}x; target >= 1.0x")
+limit = int(in_flight) * part_mib + 64
+peak = max(m for n, r in runs.items() if n.startswith("ours") for _, m in r) / 1024
+print(f"ours peak RSS: {peak:.0f} MiB; target < parts_in_flight x part_size + 64 MiB = {limit} MiB")
+print(f"load average at the end: {open('/proc/loadavg').read().split()[:3]}")
+PY

@@ -1,0 +1,97 @@
+//! The "ours" side of the storage benchmark (`bench/storage/run.sh`): one upload or one download of a
+//! file through [`S3Backend`], the same code path `buildmaster storage put|get` and the publisher use.
+//! `run.sh` times it from outside with `/usr/bin/time -v`, exactly like `aws s3 cp`, so both sides pay
+//! process start-up and are measured the same way.
+//!
+//! Usage:
+//!   storage-bench put <settings.json> <file> <key> [--known-digest]
+//!   storage-bench get <settings.json> <key> <file>
+//!
+//! `settings.json` is the S3 section of a storage config (without `backend_type`). With
+//! `--known-digest` the file is hashed first (not timed separately: it is part of the run, as it would be
+//! for a caller that had to compute it) and the digest is passed in `PutOptions`, which skips the
+//! server-side copy that a digest-less multipart upload needs.
+
+use std::path::Path;
+use std::time::Instant;
+
+use buildmaster_storage::{ObjectKey, PutOptions, Sha256Digest, StorageBackend};
+use buildmaster_storage_s3::{S3Backend, S3Settings};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+
+/// Buffer between the network and the file on download, in bytes.
+const IO_BUFFER: usize = 4 << 20;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mode, config) = match args.as_slice() {
+        [mode, config, ..] => (mode.as_str(), config),
+        _ => return Err(usage()),
+    };
+    let settings: S3Settings = serde_json::from_str(&std::fs::read_to_string(config)?)?;
+    let backend = S3Backend::new(&settings).await?;
+    let started = Instant::now();
+    let bytes = match (mode, &args[2..]) {
+        ("put", [file, key, rest @ ..]) => {
+            let known = rest.iter().any(|a| a == "--known-digest");
+            put(&backend, Path::new(file), &ObjectKey::new(key.as_str())?, known).await?
+        }
+        ("get", [key, file]) => get(&backend, &ObjectKey::new(key.as_str())?, Path::new(file)).await?,
+        _ => return Err(usage()),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{mode}: {bytes} bytes in {seconds:.3} s = {:.1} MB/s",
+        bytes as f64 / seconds / 1e6
+    );
+    Ok(())
+}
+
+fn usage() -> Error {
+    "usage: storage-bench put <settings.json> <file> <key> [--known-digest] | get <settings.json> <key> <file>"
+        .into()
+}
+
+async fn put(backend: &S3Backend, path: &Path, key: &ObjectKey, known: bool) -> Result<u64, Error> {
+    let digest = if known { Some(hash_file(path).await?) } else { None };
+    let mut file = tokio::fs::File::open(path).await?;
+    // Let each blocking read fill a whole part-sized chunk rather than tokio's default 2 MiB.
+    file.set_max_buf_size(16 << 20);
+    let size = file.metadata().await?.len();
+    let meta = backend
+        .put(key, &mut file, size, &PutOptions::package(digest))
+        .await?;
+    Ok(meta.size)
+}
+
+async fn get(backend: &S3Backend, key: &ObjectKey, path: &Path) -> Result<u64, Error> {
+    let reader = backend.get(key).await?;
+    let mut body = BufReader::with_capacity(IO_BUFFER, reader.body);
+    let mut file = tokio::fs::File::create(path).await?;
+    file.set_max_buf_size(IO_BUFFER);
+    let copied = tokio::io::copy_buf(&mut body, &mut file).await?;
+    file.flush().await?;
+    if copied != reader.meta.size {
+        return Err(format!("got {copied} bytes, expected {}", reader.meta.size).into());
+    }
+    Ok(copied)
+}
+
+async fn hash_file(path: &Path) -> Result<Sha256Digest, Error> {
+    use sha2::Digest;
+    let mut file = tokio::fs::File::open(path).await?;
+    file.set_max_buf_size(IO_BUFFER);
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; IO_BUFFER];
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(Sha256Digest(hasher.finalize().into()))
+}
