@@ -13,6 +13,9 @@
 //!   `repo.sha256`, versions and resolvables.
 //! - [`builders`]: SSH and local builders — pinned connections, the verified package cache, fast SFTP,
 //!   builds with live output and verified results.
+//! - [`state`]: the state directory (`packages/`, `repository/`) and the SQLite database of package
+//!   records — the source of truth for what is published.
+//! - [`publish`]: upload → verify → stub, index regeneration and upload, prune, recover.
 //! - [`cli`]: the command-line surface (`buildmaster storage|hpkg|repo …`); `main.rs` only parses and
 //!   dispatches.
 
@@ -20,6 +23,8 @@ pub mod builders;
 pub mod cli;
 pub mod config;
 pub mod haiku;
+pub mod publish;
+pub mod state;
 pub mod storage;
 
 pub use buildmaster_storage as storage_api;

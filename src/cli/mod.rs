@@ -2,6 +2,7 @@
 //! parser, the global options and the dispatch.
 
 pub mod hpkg;
+pub mod publish;
 pub mod repo;
 pub mod storage;
 
@@ -55,6 +56,12 @@ pub enum Command {
     Hpkg(hpkg::HpkgArgs),
     /// Haiku repositories: create, update, list (like `package_repo`).
     Repo(repo::RepoArgs),
+    /// Upload new packages, verify, stub the local copies, regenerate and upload the index.
+    Publish(publish::PublishArgs),
+    /// Move packages no recent index names to `packages/.obsolete/`; expire old ones.
+    Prune(publish::PruneArgs),
+    /// Rebuild the state database from a published index (lost state dir, HaikuPorter takeover).
+    Recover(publish::RecoverArgs),
 }
 
 /// Sets up `tracing` on stderr, as text or JSON.
@@ -83,5 +90,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Storage(args) => storage::run(args, &cli.global),
         Command::Hpkg(args) => hpkg::run(args),
         Command::Repo(args) => repo::run(args),
+        Command::Publish(args) => publish::run_publish(args, &cli.global),
+        Command::Prune(args) => publish::run_prune(args, &cli.global),
+        Command::Recover(args) => publish::run_recover(args, &cli.global),
     }
 }

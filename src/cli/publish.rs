@@ -1,0 +1,181 @@
+//! `buildmaster publish`, `prune` and `recover`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::GlobalArgs;
+use crate::publish::prune::{prune, PruneReport};
+use crate::publish::recover::{recover, RecoverSource};
+use crate::publish::{publish, PublishReport, PublishSettings, Publisher};
+use crate::state::{Database, StateDir};
+
+/// `buildmaster publish`
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Show what would be uploaded and indexed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `buildmaster prune`
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Show what would be moved and deleted; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Move more than the configured share of packages in one run.
+    #[arg(long)]
+    pub force: bool,
+    /// Keep objects named by any index published within this many hours.
+    #[arg(long, default_value_t = 24.0)]
+    pub grace_hours: f64,
+    /// Delete objects from `packages/.obsolete/` after this many days.
+    #[arg(long, default_value_t = 30.0)]
+    pub retention_days: f64,
+    /// Largest share of packages one run may move without `--force` (0–1).
+    #[arg(long, default_value_t = 0.10)]
+    pub max_share: f64,
+}
+
+/// `buildmaster recover`
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Where the published index is read from: the bucket (state directory lost) or
+    /// `<state>/repository/repo` (taking over a HaikuPorter instance).
+    #[arg(long = "from", value_enum, default_value = "bucket")]
+    pub source: RecoverSource,
+}
+
+async fn publisher(global: &GlobalArgs, settings: PublishSettings) -> anyhow::Result<Publisher> {
+    let state = StateDir::new(&global.state_dir);
+    state
+        .create()
+        .with_context(|| format!("cannot create the state directory {}", state.root().display()))?;
+    let db = Database::open(&state.database())?;
+    let storage = crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
+    Ok(Publisher {
+        state,
+        db,
+        storage,
+        settings,
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("starting the async runtime")
+}
+
+/// Runs `buildmaster publish`.
+pub fn run_publish(args: PublishArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let mut p = publisher(global, PublishSettings::default()).await?;
+        let report = publish(&mut p, args.dry_run).await?;
+        print_publish(&report);
+        Ok(if report.rejected.is_empty() && report.left_out.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(3)
+        })
+    })
+}
+
+fn print_publish(r: &PublishReport) {
+    let verb = if r.dry_run { "would publish" } else { "published" };
+    for name in &r.uploaded {
+        println!("uploaded {name}");
+    }
+    for name in &r.already_stored {
+        println!("already in storage: {name}");
+    }
+    if r.dry_run {
+        for name in &r.new_packages {
+            println!("would upload {name}");
+        }
+    }
+    for rejected in &r.rejected {
+        eprintln!("rejected {}: {}", rejected.path.display(), rejected.reason);
+    }
+    for problem in &r.left_out {
+        eprintln!("left out of the index: {problem}");
+    }
+    println!(
+        "{verb} index of {} packages (sha256 {}){}",
+        r.index_packages,
+        r.repo_sha256,
+        if r.dry_run || r.index_uploaded {
+            ""
+        } else {
+            ", unchanged"
+        }
+    );
+}
+
+/// Runs `buildmaster prune`.
+pub fn run_prune(args: PruneArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.max_share),
+        "--max-share must be between 0 and 1"
+    );
+    let settings = PublishSettings {
+        grace: Duration::from_secs_f64(args.grace_hours.max(0.0) * 3600.0),
+        obsolete_retention: Duration::from_secs_f64(args.retention_days.max(0.0) * 86400.0),
+        max_prune_share: args.max_share,
+        ..PublishSettings::default()
+    };
+    runtime()?.block_on(async {
+        let mut p = publisher(global, settings).await?;
+        let report = prune(&mut p, args.dry_run, args.force).await?;
+        print_prune(&report);
+        Ok(if report.refused.is_some() {
+            ExitCode::from(3)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}
+
+fn print_prune(r: &PruneReport) {
+    let (moved, expired) = if r.dry_run {
+        ("would move", "would delete")
+    } else {
+        ("moved", "deleted")
+    };
+    for name in &r.moved {
+        println!("{moved} packages/{name} to packages/.obsolete/");
+    }
+    for name in &r.expired {
+        println!("{expired} packages/.obsolete/{name}");
+    }
+    if let Some(why) = &r.refused {
+        eprintln!("prune refused: {why}");
+    }
+    println!(
+        "{} packages, {} unreferenced kept within the grace period, {} {moved}, {} {expired}",
+        r.packages,
+        r.kept_in_grace.len(),
+        r.moved.len(),
+        r.expired.len()
+    );
+}
+
+/// Runs `buildmaster recover`.
+pub fn run_recover(args: RecoverArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let mut p = publisher(global, PublishSettings::default()).await?;
+        let report = recover(&mut p, args.source).await?;
+        for name in &report.missing_in_storage {
+            eprintln!("not in storage: packages/{name}");
+        }
+        for name in &report.package_list_mismatches {
+            eprintln!("package.list and repo disagree on {name}");
+        }
+        println!(
+            "recovered {} packages ({} stubs created)",
+            report.recovered, report.stubs_created
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}

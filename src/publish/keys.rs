@@ -1,0 +1,47 @@
+//! The bucket layout HaikuPorter established and `pkgman` reads:
+//! `repo`, `repo.info`, `repo.sha256`, `package.list` at the top, packages under `packages/`, pruned
+//! packages under `packages/.obsolete/`.
+
+use buildmaster_storage::ObjectKey;
+
+/// Directory of package objects.
+pub const PACKAGES: &str = "packages/";
+/// Directory of pruned package objects awaiting deletion.
+pub const OBSOLETE: &str = "packages/.obsolete/";
+/// The HPKR index.
+pub const REPO: &str = "repo";
+/// Repository description.
+pub const REPO_INFO: &str = "repo.info";
+/// SHA-256 of `repo`.
+pub const REPO_SHA256: &str = "repo.sha256";
+/// Canonical file names of the packages in `repo`, one per line.
+pub const PACKAGE_LIST: &str = "package.list";
+/// The publish lock object.
+pub const LOCK: &str = "buildmaster.lock";
+
+/// `packages/<file_name>`.
+pub fn package(file_name: &str) -> Result<ObjectKey, buildmaster_storage::KeyError> {
+    ObjectKey::new(format!("{PACKAGES}{file_name}"))
+}
+
+/// `packages/.obsolete/<file_name>`.
+pub fn obsolete(file_name: &str) -> Result<ObjectKey, buildmaster_storage::KeyError> {
+    ObjectKey::new(format!("{OBSOLETE}{file_name}"))
+}
+
+/// A fixed top-level key.
+pub fn top(name: &str) -> ObjectKey {
+    ObjectKey::new(name).expect("layout keys are valid")
+}
+
+/// The package file name of a key directly under `packages/` (not under `.obsolete/`), if it is one.
+pub fn package_file_name(key: &ObjectKey) -> Option<&str> {
+    let name = key.as_str().strip_prefix(PACKAGES)?;
+    (!name.contains('/') && name.ends_with(".hpkg")).then_some(name)
+}
+
+/// The package file name of a key directly under `packages/.obsolete/`, if it is one.
+pub fn obsolete_file_name(key: &ObjectKey) -> Option<&str> {
+    let name = key.as_str().strip_prefix(OBSOLETE)?;
+    (!name.contains('/') && name.ends_with(".hpkg")).then_some(name)
+}

@@ -1,0 +1,91 @@
+//! Publishing into object storage: upload, verify, stub, regenerate the index, prune — with the
+//! invariants of `docs/publishing.md`, so that clients reading the bucket never see a broken repository.
+//!
+//! - [`settings`]: [`PublishSettings`] (grace period, retention, prune cap).
+//! - [`lock`]: the publish lock, in the state directory and in the bucket.
+//! - [`crashpoint`]: named points where tests kill the process to prove crash consistency.
+//! - [`spool`]: finding new packages in `packages/`, parsing and checking them.
+//! - [`upload`]: upload → verify → record → stub, one package at a time.
+//! - [`index`]: choosing the index's packages from the database, writing and uploading the index files.
+//! - [`run`]: `buildmaster publish`, the whole pipeline.
+//! - [`prune`]: `buildmaster prune`: moving orphans to `packages/.obsolete/`, expiring them later.
+//! - [`recover`]: rebuilding the database from the bucket, and taking over a HaikuPorter instance.
+//! - [`keys`]: the object keys of the bucket layout.
+
+pub mod crashpoint;
+pub mod index;
+pub mod keys;
+pub mod lock;
+pub mod prune;
+pub mod recover;
+pub mod run;
+pub mod settings;
+pub mod spool;
+pub mod upload;
+
+pub use run::{publish, PublishReport};
+pub use settings::PublishSettings;
+
+use std::sync::Arc;
+
+use buildmaster_storage::StorageBackend;
+
+use crate::state::{Database, StateDir};
+
+/// What every publishing step works on.
+pub struct Publisher {
+    /// The state directory.
+    pub state: StateDir,
+    /// The state database.
+    pub db: Database,
+    /// Where packages and the index go.
+    pub storage: Arc<dyn StorageBackend>,
+    /// Tunables.
+    pub settings: PublishSettings,
+}
+
+/// Why publishing (or pruning, or recovering) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Storage failed; nothing unverified was stubbed.
+    #[error(transparent)]
+    Storage(#[from] buildmaster_storage::StorageError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] crate::state::DbError),
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Another publish or prune holds the lock.
+    #[error("{0}")]
+    Locked(String),
+    /// Publishing would be unsafe; the message says why and what to do.
+    #[error("{0}")]
+    Refused(String),
+    /// The index could not be built.
+    #[error("cannot build the repository index: {0}")]
+    Index(String),
+}
+
+impl PublishError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

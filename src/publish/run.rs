@@ -1,0 +1,139 @@
+//! `buildmaster publish`: ingest the spool, upload → verify → stub, regenerate and upload the index.
+
+use std::collections::HashSet;
+
+use buildmaster_storage::ErrorKind;
+
+use super::crashpoint::crash_point;
+use super::lock::PublishLock;
+use super::spool::{self, Rejected};
+use super::upload::upload_and_stub;
+use super::{index, keys, now, PublishError, Publisher};
+use crate::state::{PackageRecord, PackageState};
+
+/// What a publish did (or, with `--dry-run`, would do).
+#[derive(Debug, Default)]
+pub struct PublishReport {
+    /// Nothing was changed.
+    pub dry_run: bool,
+    /// New packages found in the spool.
+    pub new_packages: Vec<String>,
+    /// Packages uploaded.
+    pub uploaded: Vec<String>,
+    /// Packages already in storage with the right digest (not uploaded again).
+    pub already_stored: Vec<String>,
+    /// Local files stubbed.
+    pub stubbed: Vec<String>,
+    /// Spool files that cannot be published, with the reason.
+    pub rejected: Vec<Rejected>,
+    /// Packages left out of the index by `package_repo`'s checks.
+    pub left_out: Vec<String>,
+    /// Packages in the index.
+    pub index_packages: usize,
+    /// SHA-256 of the index.
+    pub repo_sha256: String,
+    /// Whether the index in storage changed.
+    pub index_uploaded: bool,
+}
+
+/// Publishes the spool.
+pub async fn publish(p: &mut Publisher, dry_run: bool) -> Result<PublishReport, PublishError> {
+    p.state
+        .create()
+        .map_err(|e| PublishError::io(p.state.root(), e))?;
+    refuse_if_state_lost(p).await?;
+    if dry_run {
+        return publish_locked(p, true).await;
+    }
+    let lock = PublishLock::acquire(&p.state, &*p.storage, p.settings.lock_ttl).await?;
+    let result = publish_locked(p, false).await;
+    let released = lock.release(&*p.storage).await;
+    let report = result?;
+    released?;
+    Ok(report)
+}
+
+/// An empty database next to a bucket that holds a published repository means the state directory
+/// was lost (or this is a HaikuPorter instance being taken over): publishing now would publish an index
+/// without the existing packages. Refuse and say how to recover.
+pub async fn refuse_if_state_lost(p: &Publisher) -> Result<(), PublishError> {
+    if p.db.package_count()? > 0 {
+        return Ok(());
+    }
+    let published = match p.storage.head(&keys::top(keys::REPO)).await {
+        Ok(meta) => meta.is_some(),
+        Err(e) if e.kind == ErrorKind::NotFound => false,
+        Err(e) => return Err(e.into()),
+    };
+    if published {
+        return Err(PublishError::Refused(format!(
+            "the state database {} is empty but {} already holds a published repository; run `buildmaster \
+             recover` first so that its packages are known (nothing was changed)",
+            p.state.database().display(),
+            p.storage.describe()
+        )));
+    }
+    Ok(())
+}
+
+async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishReport, PublishError> {
+    let (repo_info, repo_info_text) = index::load_repo_info(&p.state)?;
+    let spool = spool::list(&p.state.packages())?;
+    let (fresh, mut rejected) = spool::ingest(&mut p.db, &spool, dry_run)?;
+    let mut report = PublishReport {
+        dry_run,
+        new_packages: fresh.iter().map(|r| r.file_name.clone()).collect(),
+        ..Default::default()
+    };
+    if !dry_run {
+        let outcome = upload_and_stub(&mut p.db, &*p.storage, &spool).await?;
+        rejected.extend(outcome.rejected);
+        report.uploaded = outcome.uploaded;
+        report.already_stored = outcome.already_stored;
+        report.stubbed = outcome.stubbed;
+    }
+    report.rejected = rejected;
+
+    let rejected_names: HashSet<String> = report
+        .rejected
+        .iter()
+        .filter_map(|r| r.path.file_name().and_then(|n| n.to_str()).map(str::to_owned))
+        .collect();
+    let in_spool: HashSet<&str> = spool.iter().map(|e| e.file_name.as_str()).collect();
+    let mut records = p.db.all()?;
+    if dry_run {
+        // Show the index as it would be once the new packages are stored.
+        records.extend(fresh.into_iter().map(|r| PackageRecord {
+            state: PackageState::Uploaded,
+            ..r
+        }));
+    }
+    records.retain(|r| in_spool.contains(r.file_name.as_str()));
+    let chosen: Vec<&PackageRecord> = index::select(&records)
+        .into_iter()
+        .filter(|r| !(rejected_names.contains(&r.file_name) && r.state == PackageState::Spooled))
+        .collect();
+    let (files, left_out) = index::build(repo_info, repo_info_text, &chosen)?;
+    crash_point("index-built");
+    report.left_out = left_out;
+    report.index_packages = files.file_names.len();
+    report.repo_sha256 = files.repo_sha256.clone();
+    if dry_run {
+        return Ok(report);
+    }
+
+    let published_sha = match p.storage.get_bytes(&keys::top(keys::REPO_SHA256), 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_ascii_lowercase(),
+        Err(e) if e.kind == ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e.into()),
+    };
+    index::write_local(&p.state.repository(), &files)?;
+    crash_point("after-write-local");
+    if published_sha != files.repo_sha256 {
+        index::upload(&*p.storage, &files).await?;
+        report.index_uploaded = true;
+    }
+    p.db.record_publish(now(), &files.repo_sha256, &files.file_names)?;
+    crash_point("after-record-publish");
+    Ok(report)
+}

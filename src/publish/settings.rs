@@ -1,0 +1,28 @@
+//! Publishing tunables.
+
+use std::time::Duration;
+
+/// How publishing and pruning behave.
+#[derive(Clone, Debug)]
+pub struct PublishSettings {
+    /// An object stays in `packages/` while any index published within this period named it. Clients
+    /// that fetched an older index can still download what it names. Default: 24 h.
+    pub grace: Duration,
+    /// How long pruned objects stay in `packages/.obsolete/` before they are deleted. Default: 30 days.
+    pub obsolete_retention: Duration,
+    /// The largest share of `packages/` one prune run may move without `--force`. Default: 0.10.
+    pub max_prune_share: f64,
+    /// How long a bucket lock is honoured before it is considered abandoned. Default: 1 h.
+    pub lock_ttl: Duration,
+}
+
+impl Default for PublishSettings {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(24 * 3600),
+            obsolete_retention: Duration::from_secs(30 * 24 * 3600),
+            max_prune_share: 0.10,
+            lock_ttl: Duration::from_secs(3600),
+        }
+    }
+}

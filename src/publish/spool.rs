@@ -1,0 +1,157 @@
+//! The spool: `<state>/packages/`, where builds deliver packages. Real files are new (or not yet
+//! stubbed); zero-byte files are stubs of uploaded packages.
+//!
+//! New real files are parsed and checked here before anything is uploaded: the file name must be the
+//! package's own canonical name, and a name already recorded with other bytes is refused (packages are
+//! immutable: publish a new revision instead). A bad package is reported by name and left untouched;
+//! it never reaches storage.
+
+use std::path::{Path, PathBuf};
+
+use super::{now, PublishError};
+use crate::haiku::package_scan::scan_packages;
+use crate::state::{Database, PackageRecord, PackageState};
+
+/// One `.hpkg` file in the spool.
+#[derive(Clone, Debug)]
+pub struct SpoolEntry {
+    /// Its path.
+    pub path: PathBuf,
+    /// Its file name.
+    pub file_name: String,
+    /// Its size (0 for a stub).
+    pub size: u64,
+}
+
+/// A package the spool holds that cannot be published, and why.
+#[derive(Clone, Debug)]
+pub struct Rejected {
+    /// The file.
+    pub path: PathBuf,
+    /// Why, and what to do.
+    pub reason: String,
+}
+
+/// Every `*.hpkg` in `dir`, sorted by name.
+pub fn list(dir: &Path) -> Result<Vec<SpoolEntry>, PublishError> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(PublishError::io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| PublishError::io(dir, e))?;
+        let Ok(file_name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if !file_name.ends_with(".hpkg") {
+            continue;
+        }
+        let meta = entry.metadata().map_err(|e| PublishError::io(entry.path(), e))?;
+        if meta.is_file() {
+            out.push(SpoolEntry {
+                path: entry.path(),
+                file_name,
+                size: meta.len(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.file_name.cmp(&b.file_name));
+    Ok(out)
+}
+
+/// Parses and checks the real files that the database does not know yet (or knows as something
+/// else), and records the good ones as [`PackageState::Spooled`] (unless `dry_run`). Returns the new
+/// records and the rejected files.
+pub fn ingest(
+    db: &mut Database,
+    spool: &[SpoolEntry],
+    dry_run: bool,
+) -> Result<(Vec<PackageRecord>, Vec<Rejected>), PublishError> {
+    let mut candidates = Vec::new();
+    for entry in spool.iter().filter(|e| e.size > 0) {
+        match db.get(&entry.file_name)? {
+            // Known and already in storage with this size: an identical file re-delivered, or a
+            // crash before stubbing. The upload step verifies the digest before stubbing.
+            Some(record) if record.size == entry.size => {}
+            _ => candidates.push(entry.path.clone()),
+        }
+    }
+    let mut rejected = Vec::new();
+    let mut fresh = Vec::new();
+    // Parse one at a time on failure so that one bad file does not hide the others.
+    let scanned = match scan_packages(&candidates) {
+        Ok(all) => all.into_iter().map(Ok).collect::<Vec<_>>(),
+        Err(_) => candidates
+            .iter()
+            .map(|p| crate::haiku::package_scan::scan_package(p))
+            .collect(),
+    };
+    for (path, result) in candidates.iter().zip(scanned) {
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let package = match result {
+            Ok(package) => package,
+            Err(e) => {
+                rejected.push(Rejected {
+                    path: path.clone(),
+                    reason: format!(
+                        "not a valid Haiku package ({e}); rebuild it or remove it from the spool"
+                    ),
+                });
+                continue;
+            }
+        };
+        let canonical = package.info.canonical_file_name();
+        if canonical != file_name {
+            rejected.push(Rejected {
+                path: path.clone(),
+                reason: format!(
+                    "its file name does not match the package's own name, version and architecture (expected \
+                     {canonical}); rename or rebuild it"
+                ),
+            });
+            continue;
+        }
+        if let Some(existing) = db.get(&file_name)? {
+            if existing.sha256 != package.info.checksum {
+                rejected.push(Rejected {
+                    path: path.clone(),
+                    reason: format!(
+                        "{file_name} is already published with different contents (sha256 {}); packages are \
+                         immutable: bump the revision and rebuild",
+                        existing.sha256
+                    ),
+                });
+                continue;
+            }
+            continue;
+        }
+        let size = std::fs::metadata(path)
+            .map_err(|e| PublishError::io(path, e))?
+            .len();
+        fresh.push(PackageRecord {
+            file_name,
+            size,
+            sha256: package.info.checksum.clone(),
+            licenses: package
+                .licenses
+                .iter()
+                .map(|l| (l.name.clone(), String::from_utf8_lossy(&l.data).into_owned()))
+                .collect(),
+            info: package.info,
+            state: PackageState::Spooled,
+            added_at: now(),
+            last_indexed_at: None,
+        });
+    }
+    if !dry_run {
+        db.upsert(&fresh)?;
+        super::crashpoint::crash_point("spool-recorded");
+    }
+    Ok((fresh, rejected))
+}

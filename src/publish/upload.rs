@@ -1,0 +1,169 @@
+//! Upload → verify → record → stub, for one package at a time.
+//!
+//! The order is the safety argument: the object is verified in storage (size and SHA-256 via `head`)
+//! before the database says "uploaded", and the database says "uploaded" durably before the local file
+//! is truncated. A crash anywhere leaves either a real local file or a verified object, never neither;
+//! the next run picks up where this one stopped (an object already present with the right digest is not
+//! uploaded again).
+
+use std::path::Path;
+
+use buildmaster_storage::{PutOptions, Sha256Digest, StorageBackend};
+
+use super::crashpoint::crash_point;
+use super::spool::{Rejected, SpoolEntry};
+use super::{keys, PublishError};
+use crate::state::{Database, PackageRecord, PackageState};
+
+/// What happened to the spool's packages in one run.
+#[derive(Debug, Default)]
+pub struct UploadOutcome {
+    /// Packages uploaded by this run.
+    pub uploaded: Vec<String>,
+    /// Packages found already in storage with the right digest (not uploaded again).
+    pub already_stored: Vec<String>,
+    /// Local files truncated to stubs by this run.
+    pub stubbed: Vec<String>,
+    /// Files that could not be published.
+    pub rejected: Vec<Rejected>,
+}
+
+/// Brings every spooled package to [`PackageState::Stubbed`].
+pub async fn upload_and_stub(
+    db: &mut Database,
+    storage: &dyn StorageBackend,
+    spool: &[SpoolEntry],
+) -> Result<UploadOutcome, PublishError> {
+    let mut outcome = UploadOutcome::default();
+    for entry in spool {
+        let Some(record) = db.get(&entry.file_name)? else {
+            continue;
+        };
+        match (record.state, entry.size > 0) {
+            (PackageState::Stubbed, false) => {}
+            (PackageState::Uploaded, false) => db.set_state(&record.file_name, PackageState::Stubbed)?,
+            (_, true) => {
+                if !local_file_matches(&entry.path, &record)? {
+                    outcome.rejected.push(Rejected {
+                        path: entry.path.clone(),
+                        reason: format!(
+                            "{} is recorded with sha256 {} but this file differs; packages are immutable: bump \
+                             the revision and rebuild",
+                            record.file_name, record.sha256
+                        ),
+                    });
+                    continue;
+                }
+                if record.state == PackageState::Spooled {
+                    if store(storage, &entry.path, &record).await? {
+                        outcome.uploaded.push(record.file_name.clone());
+                    } else {
+                        outcome.already_stored.push(record.file_name.clone());
+                    }
+                    crash_point("after-upload");
+                    verify(storage, &record).await?;
+                    crash_point("after-verify");
+                    db.set_state(&record.file_name, PackageState::Uploaded)?;
+                    crash_point("after-record-uploaded");
+                }
+                stub(&entry.path)?;
+                crash_point("after-stub");
+                db.set_state(&record.file_name, PackageState::Stubbed)?;
+                crash_point("after-record-stubbed");
+                outcome.stubbed.push(record.file_name.clone());
+            }
+            (PackageState::Spooled, false) => {
+                // Truncated by hand before it was uploaded: recoverable only if storage has it.
+                verify(storage, &record).await.map_err(|_| {
+                    PublishError::Refused(format!(
+                        "{} is a zero-byte stub but was never uploaded; its contents are lost: rebuild the package \
+                         and remove the stub",
+                        entry.path.display()
+                    ))
+                })?;
+                db.set_state(&record.file_name, PackageState::Stubbed)?;
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// Uploads one package unless storage already holds it with the same digest; returns whether it
+/// uploaded.
+async fn store(
+    storage: &dyn StorageBackend,
+    path: &Path,
+    record: &PackageRecord,
+) -> Result<bool, PublishError> {
+    let key = keys::package(&record.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
+    let digest = digest_of(record)?;
+    if let Some(existing) = storage.head(&key).await? {
+        match existing.sha256 {
+            Some(d) if d == digest && existing.size == record.size => return Ok(false),
+            // Objects uploaded by HaikuPorter carry no digest; its uploads are atomic, so the right
+            // size means the object is the file it uploaded. The index still states our digest, which
+            // pkgman verifies after download.
+            None if existing.size == record.size => return Ok(false),
+            _ => {
+                return Err(PublishError::Refused(format!(
+                    "storage already holds {key} with different contents (size {}, sha256 {}); packages are \
+                     immutable: bump the revision and rebuild",
+                    existing.size,
+                    existing
+                        .sha256
+                        .map(|d| d.to_hex())
+                        .unwrap_or_else(|| "unknown".into())
+                )))
+            }
+        }
+    }
+    crash_point("before-upload");
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| PublishError::io(path, e))?;
+    storage
+        .put(&key, &mut file, record.size, &PutOptions::package(Some(digest)))
+        .await?;
+    Ok(true)
+}
+
+/// Checks that storage holds the package whole: size and SHA-256 via `head`.
+async fn verify(storage: &dyn StorageBackend, record: &PackageRecord) -> Result<(), PublishError> {
+    let key = keys::package(&record.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
+    let digest = digest_of(record)?;
+    let meta = storage.head(&key).await?.ok_or_else(|| {
+        PublishError::Refused(format!(
+            "{key} is missing from storage right after its upload; not stubbing it"
+        ))
+    })?;
+    let digest_ok = meta.sha256.is_none_or(|d| d == digest);
+    if meta.size != record.size || !digest_ok {
+        return Err(PublishError::Refused(format!(
+            "{key} in storage does not match the local package (size {} vs {}); not stubbing it",
+            meta.size, record.size
+        )));
+    }
+    Ok(())
+}
+
+fn digest_of(record: &PackageRecord) -> Result<Sha256Digest, PublishError> {
+    Sha256Digest::from_hex(&record.sha256)
+        .ok_or_else(|| PublishError::Refused(format!("{}: recorded sha256 is malformed", record.file_name)))
+}
+
+/// Whether the real file at `path` is the recorded package (size, then SHA-256).
+fn local_file_matches(path: &Path, record: &PackageRecord) -> Result<bool, PublishError> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).map_err(|e| PublishError::io(path, e))?;
+    Ok(bytes.len() as u64 == record.size && hex::encode(sha2::Sha256::digest(&bytes)) == record.sha256)
+}
+
+/// Truncates a verified, recorded package to a zero-byte stub, durably.
+fn stub(path: &Path) -> Result<(), PublishError> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| PublishError::io(path, e))?;
+    file.set_len(0).map_err(|e| PublishError::io(path, e))?;
+    file.sync_all().map_err(|e| PublishError::io(path, e))
+}

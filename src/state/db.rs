@@ -1,0 +1,338 @@
+//! The SQLite database (embedded, `rusqlite` with bundled SQLite): one record per package, and the
+//! history of published indexes.
+//!
+//! Every state change is one committed transaction with `synchronous = FULL`, so that after a crash the
+//! database never claims more than happened: a package is recorded as uploaded only after its object was
+//! verified, and a local file is stubbed only after that record is durable.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::record::{PackageRecord, PackageState};
+use crate::haiku::package_info::PackageInfo;
+
+/// Schema version stored in `PRAGMA user_version`; bump with a migration when the schema changes.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS packages (
+    file_name       TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    sha256          TEXT NOT NULL,
+    info            TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    added_at        INTEGER NOT NULL,
+    last_indexed_at INTEGER,
+    licenses        TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS packages_by_name ON packages(name);
+CREATE TABLE IF NOT EXISTS publishes (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    published_at  INTEGER NOT NULL,
+    repo_sha256   TEXT NOT NULL,
+    package_count INTEGER NOT NULL
+);
+";
+
+/// A database error, naming the database file.
+#[derive(Debug, thiserror::Error)]
+#[error("state database {path}: {message}")]
+pub struct DbError {
+    /// The database file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// One published index, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishRecord {
+    /// When it was published (Unix seconds).
+    pub published_at: i64,
+    /// SHA-256 of the `repo` file.
+    pub repo_sha256: String,
+    /// How many packages it names.
+    pub package_count: u64,
+}
+
+/// The state database.
+pub struct Database {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("path", &self.path).finish()
+    }
+}
+
+impl Database {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, DbError> {
+        let fail = |e: rusqlite::Error| DbError {
+            path: path.into(),
+            message: e.to_string(),
+        };
+        let conn = Connection::open(path).map_err(fail)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+        )
+        .map_err(fail)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(fail)?;
+        if version > SCHEMA_VERSION {
+            return Err(DbError {
+                path: path.into(),
+                message: format!(
+                    "schema version {version} is newer than this buildmaster understands ({SCHEMA_VERSION}); \
+                     upgrade buildmaster"
+                ),
+            });
+        }
+        conn.execute_batch(SCHEMA).map_err(fail)?;
+        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+            .map_err(fail)?;
+        Ok(Self {
+            conn,
+            path: path.into(),
+        })
+    }
+
+    fn fail(&self, e: impl std::fmt::Display) -> DbError {
+        DbError {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Number of package records.
+    pub fn package_count(&self) -> Result<u64, DbError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM packages", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.fail(e))
+    }
+
+    /// The record for `file_name`, if any.
+    pub fn get(&self, file_name: &str) -> Result<Option<PackageRecord>, DbError> {
+        self.conn
+            .query_row(
+                "SELECT file_name, size, sha256, info, state, added_at, last_indexed_at, licenses FROM packages WHERE file_name = ?1",
+                [file_name],
+                row_to_parts,
+            )
+            .optional()
+            .map_err(|e| self.fail(e))?
+            .map(|parts| self.record(parts))
+            .transpose()
+    }
+
+    /// Every record, ordered by file name.
+    pub fn all(&self) -> Result<Vec<PackageRecord>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT file_name, size, sha256, info, state, added_at, last_indexed_at, licenses FROM packages ORDER BY file_name")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt.query_map([], row_to_parts).map_err(|e| self.fail(e))?;
+        let mut out = Vec::new();
+        for parts in rows {
+            out.push(self.record(parts.map_err(|e| self.fail(e))?)?);
+        }
+        Ok(out)
+    }
+
+    fn record(&self, parts: RowParts) -> Result<PackageRecord, DbError> {
+        let info: PackageInfo = serde_json::from_str(&parts.3)
+            .map_err(|e| self.fail(format!("package {}: unreadable info: {e}", parts.0)))?;
+        let state = PackageState::parse(&parts.4)
+            .ok_or_else(|| self.fail(format!("package {}: unknown state {:?}", parts.0, parts.4)))?;
+        let licenses: Vec<(String, String)> = serde_json::from_str(&parts.7)
+            .map_err(|e| self.fail(format!("package {}: unreadable licences: {e}", parts.0)))?;
+        Ok(PackageRecord {
+            licenses,
+            file_name: parts.0,
+            size: parts.1 as u64,
+            sha256: parts.2,
+            info,
+            state,
+            added_at: parts.5,
+            last_indexed_at: parts.6,
+        })
+    }
+
+    /// Inserts or replaces records, in one transaction.
+    pub fn upsert(&mut self, records: &[PackageRecord]) -> Result<(), DbError> {
+        let tx = self.conn.transaction().map_err(|e| fail_path(&self.path, e))?;
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT INTO packages (file_name, name, size, sha256, info, state, added_at, last_indexed_at,
+                         licenses)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT(file_name) DO UPDATE SET name = ?2, size = ?3, sha256 = ?4, info = ?5,
+                         state = ?6, added_at = ?7, last_indexed_at = ?8, licenses = ?9",
+                )
+                .map_err(|e| fail_path(&self.path, e))?;
+            for r in records {
+                let info = serde_json::to_string(&r.info).map_err(|e| fail_path(&self.path, e))?;
+                let licenses = serde_json::to_string(&r.licenses).map_err(|e| fail_path(&self.path, e))?;
+                stmt.execute(params![
+                    r.file_name,
+                    r.info.name,
+                    r.size as i64,
+                    r.sha256,
+                    info,
+                    r.state.as_str(),
+                    r.added_at,
+                    r.last_indexed_at,
+                    licenses
+                ])
+                .map_err(|e| fail_path(&self.path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| fail_path(&self.path, e))
+    }
+
+    /// Moves one record to `state`.
+    pub fn set_state(&mut self, file_name: &str, state: PackageState) -> Result<(), DbError> {
+        self.conn
+            .execute(
+                "UPDATE packages SET state = ?2 WHERE file_name = ?1",
+                params![file_name, state.as_str()],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Records a published index: its checksum, and that each of `file_names` was named by it at `at`.
+    pub fn record_publish(
+        &mut self,
+        at: i64,
+        repo_sha256: &str,
+        file_names: &[String],
+    ) -> Result<(), DbError> {
+        let tx = self.conn.transaction().map_err(|e| fail_path(&self.path, e))?;
+        {
+            let mut stmt = tx
+                .prepare("UPDATE packages SET last_indexed_at = ?2 WHERE file_name = ?1")
+                .map_err(|e| fail_path(&self.path, e))?;
+            for name in file_names {
+                stmt.execute(params![name, at])
+                    .map_err(|e| fail_path(&self.path, e))?;
+            }
+            tx.execute(
+                "INSERT INTO publishes (published_at, repo_sha256, package_count) VALUES (?1, ?2, ?3)",
+                params![at, repo_sha256, file_names.len() as i64],
+            )
+            .map_err(|e| fail_path(&self.path, e))?;
+        }
+        tx.commit().map_err(|e| fail_path(&self.path, e))
+    }
+
+    /// The most recent publish, if any.
+    pub fn last_publish(&self) -> Result<Option<PublishRecord>, DbError> {
+        self.conn
+            .query_row(
+                "SELECT published_at, repo_sha256, package_count FROM publishes ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(PublishRecord {
+                        published_at: r.get(0)?,
+                        repo_sha256: r.get(1)?,
+                        package_count: r.get::<_, i64>(2)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Forgets records (objects pruned for good).
+    pub fn remove(&mut self, file_names: &[String]) -> Result<(), DbError> {
+        let tx = self.conn.transaction().map_err(|e| fail_path(&self.path, e))?;
+        {
+            let mut stmt = tx
+                .prepare("DELETE FROM packages WHERE file_name = ?1")
+                .map_err(|e| fail_path(&self.path, e))?;
+            for name in file_names {
+                stmt.execute([name]).map_err(|e| fail_path(&self.path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| fail_path(&self.path, e))
+    }
+}
+
+type RowParts = (String, i64, String, String, String, i64, Option<i64>, String);
+
+fn row_to_parts(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowParts> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+fn fail_path(path: &Path, e: impl std::fmt::Display) -> DbError {
+    DbError {
+        path: path.into(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::haiku::version::Version;
+
+    fn record(name: &str, state: PackageState) -> PackageRecord {
+        let info = PackageInfo {
+            name: name.into(),
+            version: Version::new("1", "0", "", "", 1),
+            ..Default::default()
+        };
+        PackageRecord {
+            file_name: format!("{name}-1.0-1-x86_64.hpkg"),
+            size: 10,
+            sha256: "ab".repeat(32),
+            info,
+            state,
+            added_at: 5,
+            last_indexed_at: None,
+            licenses: vec![("MIT".into(), "text".into())],
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_publishes_are_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Database::open(&dir.path().join("db.sqlite")).unwrap();
+        assert_eq!(db.package_count().unwrap(), 0);
+        let a = record("a", PackageState::Spooled);
+        db.upsert(&[a.clone(), record("b", PackageState::Stubbed)])
+            .unwrap();
+        assert_eq!(db.get(&a.file_name).unwrap(), Some(a.clone()));
+        db.set_state(&a.file_name, PackageState::Uploaded).unwrap();
+        assert_eq!(
+            db.get(&a.file_name).unwrap().unwrap().state,
+            PackageState::Uploaded
+        );
+        db.record_publish(100, "cd", std::slice::from_ref(&a.file_name))
+            .unwrap();
+        assert_eq!(db.get(&a.file_name).unwrap().unwrap().last_indexed_at, Some(100));
+        assert_eq!(db.last_publish().unwrap().unwrap().package_count, 1);
+        drop(db);
+        let mut db = Database::open(&dir.path().join("db.sqlite")).unwrap();
+        assert_eq!(db.all().unwrap().len(), 2);
+        db.remove(std::slice::from_ref(&a.file_name)).unwrap();
+        assert_eq!(db.package_count().unwrap(), 1);
+    }
+}

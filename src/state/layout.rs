@@ -1,0 +1,48 @@
+//! The state directory's layout. `packages/` and `repository/` are laid out as in a HaikuPorter
+//! instance, so an operator can point buildmaster at an existing one.
+
+use std::path::{Path, PathBuf};
+
+/// Paths inside an instance's state directory.
+#[derive(Clone, Debug)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+impl StateDir {
+    /// The state directory at `root` (not created).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Creates the directories that must exist.
+    pub fn create(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(self.packages())?;
+        std::fs::create_dir_all(self.repository())
+    }
+
+    /// The state directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Built packages: real files until uploaded and verified, zero-byte stubs after.
+    pub fn packages(&self) -> PathBuf {
+        self.root.join("packages")
+    }
+
+    /// The local copy of the published index: `repo`, `repo.info`, `repo.sha256`, `package.list`.
+    pub fn repository(&self) -> PathBuf {
+        self.root.join("repository")
+    }
+
+    /// The SQLite database.
+    pub fn database(&self) -> PathBuf {
+        self.root.join("buildmaster.sqlite")
+    }
+
+    /// The lock file held while publishing or pruning.
+    pub fn publish_lock(&self) -> PathBuf {
+        self.root.join("publish.lock")
+    }
+}

@@ -1,0 +1,15 @@
+//! The instance's durable state: the state directory and the SQLite database in it.
+//!
+//! The database — not stub files, not a bucket listing — is the source of truth for what is published.
+//!
+//! - [`layout`]: [`StateDir`], the paths operators know from HaikuPorter (`packages/`, `repository/`).
+//! - [`db`]: [`Database`], package records and published indexes.
+//! - [`record`]: [`PackageRecord`] and its lifecycle [`PackageState`].
+
+pub mod db;
+pub mod layout;
+pub mod record;
+
+pub use db::{Database, DbError};
+pub use layout::StateDir;
+pub use record::{PackageRecord, PackageState};
