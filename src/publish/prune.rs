@@ -85,9 +85,9 @@ async fn prune_locked(p: &mut Publisher, dry_run: bool, force: bool) -> Result<P
                 continue;
             }
             let recent = match records.get(name) {
-                Some((Some(indexed), _)) => *indexed >= grace_start,
-                Some((None, added)) => *added >= grace_start,
-                None => modified_secs(object).is_none_or(|m| m >= grace_start),
+                Some((Some(indexed), _)) => *indexed > grace_start,
+                Some((None, added)) => *added > grace_start,
+                None => modified_secs(object).is_none_or(|m| m > grace_start),
             };
             if recent {
                 report.kept_in_grace.push(name.to_owned());
