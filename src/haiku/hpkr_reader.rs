@@ -89,10 +89,53 @@ fn info_bytes(bytes: &[u8], layout: &Layout) -> FormatResult<Vec<u8>> {
         .read(bytes, layout.info_offset, u64::from(layout.header.info_length))
 }
 
+/// Size of a flattened BMessage header before its hash table, in bytes (`message_header`).
+const BMESSAGE_HEADER_SIZE: usize = 48;
+/// Size of one flattened BMessage field header, in bytes (`field_header`).
+const BMESSAGE_FIELD_HEADER_SIZE: usize = 24;
+/// `FIELD_FLAG_FIXED_SIZE` of a BMessage field header.
+const BMESSAGE_FIELD_FIXED_SIZE: u16 = 0x0002;
+
+/// Rejects a fixed-size field that claims items but stores no bytes: no Haiku writer produces one,
+/// and [`RepositoryInfo::decode`] cannot split such a field (it would divide the data into
+/// zero-byte items). Everything else is left to the decoder.
+fn check_fixed_size_fields(section: &[u8]) -> Result<(), String> {
+    let u32_at = |at: usize| -> Option<u32> {
+        section
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let (Some(field_count), Some(hash_table_size)) = (u32_at(40), u32_at(44)) else {
+        return Ok(()); // too short: the decoder reports it
+    };
+    let fields_start = (hash_table_size as usize)
+        .saturating_mul(4)
+        .saturating_add(BMESSAGE_HEADER_SIZE);
+    for index in 0..field_count as usize {
+        let at = index
+            .saturating_mul(BMESSAGE_FIELD_HEADER_SIZE)
+            .saturating_add(fields_start);
+        let Some(header) = section.get(at..at.saturating_add(BMESSAGE_FIELD_HEADER_SIZE)) else {
+            return Ok(());
+        };
+        let flags = u16::from_le_bytes([header[0], header[1]]);
+        let count = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+        let size = u32::from_le_bytes([header[12], header[13], header[14], header[15]]);
+        if flags & BMESSAGE_FIELD_FIXED_SIZE != 0 && count > 0 && size < count {
+            return Err(format!(
+                "field {index} holds {count} fixed-size items in {size} bytes"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn parse(bytes: &[u8]) -> FormatResult<Repository> {
     let layout = layout(bytes)?;
     let header = layout.header;
     let info_section = info_bytes(bytes, &layout)?;
+    check_fixed_size_fields(&info_section)
+        .map_err(|e| FormatError::at_heap(layout.info_offset, FormatErrorKind::BadRepositoryInfo(e)))?;
     let info = RepositoryInfo::decode(&info_section).map_err(|e| {
         FormatError::at_heap(
             layout.info_offset,
@@ -174,4 +217,23 @@ pub fn repository_info_section_bytes(bytes: &[u8]) -> FormatResult<Vec<u8>> {
 pub fn repository_info_section(path: &Path) -> FormatResult<Vec<u8>> {
     let bytes = read_file(path)?;
     repository_info_section_bytes(&bytes).map_err(|e| e.in_file(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::haiku::bmessage::Message;
+
+    #[test]
+    fn fixed_size_field_without_bytes_is_rejected() {
+        let mut message = Message::default();
+        message.add_u8("priority", 1);
+        let mut bytes = message.flatten();
+        assert_eq!(check_fixed_size_fields(&bytes), Ok(()));
+        // The first field header follows the 48-byte header and the 5-slot hash table; its data size
+        // is at +12.
+        let size_at = BMESSAGE_HEADER_SIZE + 4 * 5 + 12;
+        bytes[size_at..size_at + 4].copy_from_slice(&0u32.to_le_bytes());
+        assert!(check_fixed_size_fields(&bytes).is_err());
+    }
 }
