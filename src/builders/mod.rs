@@ -5,6 +5,9 @@
 //! fixed here.
 //!
 //! # Layout
+//! - [`package`]: [`package::WantedPackage`] — a package record as the builders need it, and where
+//!   its bytes are (spool file or storage object).
+//! - [`cache`]: the builder's package cache: send only what is missing, verify, prune, make visible.
 //! - [`config`]: the `[[builders]]` TOML section and HaikuPorter's per-builder JSON, resolved into one
 //!   [`config::BuilderSpec`].
 //! - [`error`]: typed errors and their [`error::ErrorClass`] (transport, infrastructure, build failure).
@@ -13,15 +16,30 @@
 //! - [`quote`]: argument vectors to strictly quoted shell command lines.
 //! - [`exec`]: remote commands with live output, idle/total timeouts and cancellation.
 //! - [`sftp`]: pipelined SFTP uploads/downloads verified by size and SHA-256 while streaming.
+//! - [`ports_tree`]: bringing the builder's ports tree to the master's revision (fetch or bundle).
+//! - [`builder_conf`]: the builder config file the build tool reads.
+//! - [`results`]: fetching results to staging, verifying them, committing the set all-or-nothing.
+//! - [`build`]: one build, step by step; the build command template.
+//! - [`remote`]: [`remote::RemoteBuilder`] — connection, setup, health, and the one place a builder is
+//!   lost.
+//! - [`check`]: `buildmaster builder check` — reachability, cache, disk, tool, latency.
 //! - [`state`]: builder states and reconnect backoff.
 //! - [`task`]: the named-task spawn helper.
 
+pub mod build;
+pub mod builder_conf;
+pub mod cache;
+pub mod check;
 pub mod config;
 pub mod connection;
 pub mod error;
 pub mod exec;
 pub mod hostkey;
+pub mod package;
+pub mod ports_tree;
 pub mod quote;
+pub mod remote;
+pub mod results;
 pub mod sftp;
 pub mod state;
 pub mod task;

@@ -353,10 +353,17 @@ impl Sftp {
     /// Writes a small file atomically (builder config): `.upload` then rename.
     pub async fn write_small(&self, path: &str, bytes: &[u8]) -> Result<(), BuilderError> {
         let temp = format!("{path}{UPLOAD_SUFFIX}");
-        self.session
-            .write(temp.clone(), bytes)
+        let mut file = self
+            .session
+            .create(temp.clone())
             .await
-            .map_err(|e| self.err("write", &temp, e))?;
+            .map_err(|e| self.err("create", &temp, e))?;
+        file.write_all(bytes)
+            .await
+            .map_err(|e| self.io_err("write", &temp, e))?;
+        file.shutdown()
+            .await
+            .map_err(|e| self.io_err("close", &temp, e))?;
         self.rename_replacing(&temp, path).await
     }
 

@@ -1,9 +1,11 @@
 //! The command-line surface. Each subcommand group has its own file; this one holds the top-level
 //! parser, the global options and the dispatch.
 
+pub mod builder;
 pub mod hpkg;
 pub mod publish;
 pub mod repo;
+pub mod repo_check;
 pub mod storage;
 
 use std::path::PathBuf;
@@ -62,6 +64,8 @@ pub enum Command {
     Prune(publish::PruneArgs),
     /// Rebuild the state database from a published index (lost state dir, HaikuPorter takeover).
     Recover(publish::RecoverArgs),
+    /// Builders: check that one is reachable and ready.
+    Builder(builder::BuilderArgs),
 }
 
 /// Sets up `tracing` on stderr, as text or JSON.
@@ -93,5 +97,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => publish::run_publish(args, &cli.global),
         Command::Prune(args) => publish::run_prune(args, &cli.global),
         Command::Recover(args) => publish::run_recover(args, &cli.global),
+        Command::Builder(args) => builder::run(args, &cli.global),
     }
 }

@@ -1,0 +1,114 @@
+//! `buildmaster builder check NAME`: connect (which verifies the host key), then report what an
+//! operator needs to trust a builder: cache size and count, free disk, whether the build tool is
+//! there, and the round-trip latency of the connection.
+
+use std::time::{Duration, Instant};
+
+use super::cache::PackageCache;
+use super::config::BuilderSpec;
+use super::connection::Connection;
+use super::error::BuilderError;
+use super::exec::{self, ExecLimits};
+use super::sftp::Sftp;
+
+/// Round trips measured for the latency figure (the median is reported).
+const LATENCY_SAMPLES: usize = 5;
+
+/// What a check found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckReport {
+    /// `user@host:port`.
+    pub endpoint: String,
+    /// Packages in the cache.
+    pub cached_packages: usize,
+    /// Their total size.
+    pub cached_bytes: u64,
+    /// Stale `.upload` files removed while listing.
+    pub removed_uploads: usize,
+    /// Free bytes on the cache's file system, if the server reports it.
+    pub free_bytes: Option<u64>,
+    /// The build tool as configured.
+    pub build_tool: String,
+    /// Whether it was found (executable, or on `PATH`).
+    pub build_tool_found: bool,
+    /// Median SFTP round trip.
+    pub latency: Duration,
+}
+
+impl std::fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "connected:   {} (host key verified)", self.endpoint)?;
+        writeln!(
+            f,
+            "cache:       {} packages, {} bytes{}",
+            self.cached_packages,
+            self.cached_bytes,
+            if self.removed_uploads > 0 {
+                format!(" ({} stale uploads removed)", self.removed_uploads)
+            } else {
+                String::new()
+            }
+        )?;
+        match self.free_bytes {
+            Some(free) => writeln!(f, "free disk:   {free} bytes")?,
+            None => writeln!(f, "free disk:   unknown (no statvfs@openssh.com)")?,
+        }
+        writeln!(
+            f,
+            "build tool:  {} ({})",
+            self.build_tool,
+            if self.build_tool_found { "found" } else { "MISSING" }
+        )?;
+        write!(f, "round trip:  {:.2} ms", self.latency.as_secs_f64() * 1000.0)
+    }
+}
+
+/// Checks `spec`'s builder.
+pub async fn check(spec: &BuilderSpec) -> Result<CheckReport, BuilderError> {
+    let target = spec.ssh.as_ref().ok_or_else(|| BuilderError::Key {
+        builder: spec.name.clone(),
+        reason: "no [ssh] section: this is a local builder".into(),
+    })?;
+    let conn = Connection::open(&spec.name, target, &spec.timeouts).await?;
+    let sftp = Sftp::open(&conn, spec.timeouts.command).await?;
+    let cache = PackageCache::new(&spec.name, &sftp, &spec.paths.cache, &spec.paths.packages, None);
+    let listing = cache.scan().await?;
+    let free_bytes = sftp.free_bytes(&spec.paths.cache).await?;
+    let limits = ExecLimits {
+        idle_output: None,
+        total: spec.timeouts.command,
+        cancel: Default::default(),
+        is_build: false,
+        probe: spec.timeouts.connect,
+    };
+    // `command -v` is a shell builtin, so it runs through `sh -c` with the tool as a positional
+    // argument — never spliced into the script.
+    let probe = [
+        "sh",
+        "-c",
+        "command -v \"$1\" >/dev/null 2>&1 || test -x \"$1\"",
+        "sh",
+        &spec.haikuporter,
+    ];
+    let argv: Vec<String> = probe.iter().map(|s| s.to_string()).collect();
+    let build_tool_found = exec::run_capture(&conn, &argv, None, &limits).await?.status == 0;
+    let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
+    for _ in 0..LATENCY_SAMPLES {
+        let start = Instant::now();
+        sftp.size(&spec.paths.cache).await?;
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    sftp.close().await;
+    conn.close().await;
+    Ok(CheckReport {
+        endpoint: format!("{}@{}:{}", target.user, target.host, target.port),
+        cached_packages: listing.packages.len(),
+        cached_bytes: listing.total_bytes(),
+        removed_uploads: listing.removed_uploads.len(),
+        free_bytes,
+        build_tool: spec.haikuporter.clone(),
+        build_tool_found,
+        latency: samples[samples.len() / 2],
+    })
+}

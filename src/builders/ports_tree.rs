@@ -1,0 +1,181 @@
+//! Bringing the builder's ports tree to the master's revision.
+//!
+//! Builders may have no network (walled gardens are normal), and git over the builder's own SSH
+//! connection back to the master is not available, so there are two ways, chosen per builder:
+//! - [`PortsTreeSync::Fetch`]: the builder has network; `git fetch` from its `origin` and check out the
+//!   revision (what HaikuPorter does).
+//! - [`PortsTreeSync::Bundle`]: the master writes a `git bundle` of the revision — incremental from the
+//!   builder's current commit when the master has it, whole otherwise — sends it over SFTP, and the
+//!   builder fetches from (or clones) the bundle file. Only git is needed on the builder, no network.
+//!
+//! Either way the checkout is forced and detached at the exact commit, so local edits on the builder
+//! cannot leak into a build.
+
+use std::path::{Path, PathBuf};
+
+use super::connection::Connection;
+use super::error::BuilderError;
+use super::exec::{self, ExecLimits};
+use super::sftp::{Expected, Sftp};
+use buildmaster_storage::Sha256Digest;
+
+/// How to bring the ports tree up to date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortsTreeSync {
+    /// Leave the builder's tree as it is.
+    Skip,
+    /// `git fetch` from the builder's `origin`, then check out `revision`.
+    Fetch {
+        /// Commit to check out.
+        revision: String,
+    },
+    /// Send a bundle made from the master's checkout `repo`, then check out `revision`.
+    Bundle {
+        /// The master's ports tree checkout.
+        repo: PathBuf,
+        /// Commit to check out.
+        revision: String,
+    },
+}
+
+fn argv(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+/// Runs git on the master; returns its trimmed standard output.
+async fn local_git(repo: &Path, args: &[&str]) -> Result<String, BuilderError> {
+    let out = local_git_bytes(repo, args).await?;
+    Ok(String::from_utf8_lossy(&out).trim().to_string())
+}
+
+/// Runs git on the master; returns its raw standard output.
+async fn local_git_bytes(repo: &Path, args: &[&str]) -> Result<Vec<u8>, BuilderError> {
+    let out = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| BuilderError::Local {
+            op: "run git in",
+            path: repo.into(),
+            source: e,
+        })?;
+    if !out.status.success() {
+        return Err(BuilderError::Local {
+            op: "git",
+            path: repo.into(),
+            source: std::io::Error::other(format!(
+                "git {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        });
+    }
+    Ok(out.stdout)
+}
+
+/// Brings `ports_tree` on the builder to the requested revision.
+pub async fn sync(
+    conn: &Connection,
+    sftp: &Sftp,
+    ports_tree: &str,
+    how: &PortsTreeSync,
+    limits: &ExecLimits,
+) -> Result<(), BuilderError> {
+    match how {
+        PortsTreeSync::Skip => Ok(()),
+        PortsTreeSync::Fetch { revision } => {
+            exec::run_checked(
+                conn,
+                &argv(&["git", "-C", ports_tree, "fetch", "--quiet", "origin"]),
+                None,
+                limits,
+            )
+            .await?;
+            checkout(conn, ports_tree, revision, limits).await
+        }
+        PortsTreeSync::Bundle { repo, revision } => {
+            sync_bundle(conn, sftp, ports_tree, repo, revision, limits).await
+        }
+    }
+}
+
+async fn checkout(
+    conn: &Connection,
+    tree: &str,
+    revision: &str,
+    limits: &ExecLimits,
+) -> Result<(), BuilderError> {
+    let args = argv(&[
+        "git", "-C", tree, "checkout", "--quiet", "--force", "--detach", revision,
+    ]);
+    exec::run_checked(conn, &args, None, limits).await?;
+    Ok(())
+}
+
+async fn sync_bundle(
+    conn: &Connection,
+    sftp: &Sftp,
+    tree: &str,
+    repo: &Path,
+    revision: &str,
+    limits: &ExecLimits,
+) -> Result<(), BuilderError> {
+    let wanted = local_git(
+        repo,
+        &["rev-parse", "--verify", &format!("{revision}^{{commit}}")],
+    )
+    .await?;
+    let head = ["git", "-C", tree, "rev-parse", "--verify", "HEAD^{commit}"];
+    let current = exec::run_capture(conn, &argv(&head), None, limits).await?;
+    let current = (current.status == 0).then(|| String::from_utf8_lossy(&current.stdout).trim().to_string());
+    if current.as_deref() == Some(wanted.as_str()) {
+        return checkout(conn, tree, &wanted, limits).await;
+    }
+    // A bundle needs a ref for its tip; one ref per builder so that concurrent syncs do not race.
+    let sync_ref = format!(
+        "refs/buildmaster/sync-{}",
+        conn.builder().replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    );
+    local_git(repo, &["update-ref", &sync_ref, &wanted]).await?;
+    let base = match &current {
+        Some(c)
+            if local_git(repo, &["merge-base", "--is-ancestor", c, &wanted])
+                .await
+                .is_ok() =>
+        {
+            Some(c.clone())
+        }
+        _ => None,
+    };
+    let range = match &base {
+        Some(b) => format!("{b}..{sync_ref}"),
+        None => sync_ref.clone(),
+    };
+    // Written to stdout: a ports tree bundle is tens of MB at most, and no temporary file can be left.
+    let bytes = local_git_bytes(repo, &["bundle", "create", "--quiet", "-", &range]).await?;
+    let remote_bundle = format!("{}.bundle", tree.trim_end_matches('/'));
+    let expected = Expected {
+        size: bytes.len() as u64,
+        sha256: Sha256Digest::of(&bytes),
+    };
+    sftp.upload(&mut bytes.as_slice(), &remote_bundle, expected)
+        .await?;
+    // No repository yet: `git init` rather than `git clone`, because the directory may already hold
+    // the builder config the master wrote into it.
+    let init = ["git", "init", "--quiet", tree];
+    let fetch = ["git", "-C", tree, "fetch", "--quiet", &remote_bundle, &sync_ref];
+    let fetched = async {
+        if current.is_none() {
+            exec::run_checked(conn, &argv(&init), None, limits).await?;
+        }
+        exec::run_checked(conn, &argv(&fetch), None, limits)
+            .await
+            .map(|_| ())
+    }
+    .await;
+    let _ = sftp.remove(&remote_bundle).await;
+    fetched?;
+    checkout(conn, tree, &wanted, limits).await
+}
