@@ -16,6 +16,7 @@
 //! - [`state`]: the state directory (`packages/`, `repository/`) and the SQLite database of package
 //!   records — the source of truth for what is published.
 //! - [`publish`]: upload → verify → stub, index regeneration and upload, prune, recover.
+//! - [`repository`]: repository-level checks (`repo check`: every requires resolvable).
 //! - [`cli`]: the command-line surface (`buildmaster storage|hpkg|repo …`); `main.rs` only parses and
 //!   dispatches.
 
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod haiku;
 pub mod publish;
+pub mod repository;
 pub mod state;
 pub mod storage;
 

@@ -68,6 +68,18 @@ pub enum RepoCommand {
         /// The repository file.
         repo: PathBuf,
     },
+    /// Check that every package's `requires` is resolvable within the repository plus the system
+    /// packages (HaikuPorter's consistency report). Exit code 3 when something is unresolvable.
+    Check {
+        /// A directory of system packages (`.hpkg`) whose provides count too.
+        #[arg(long)]
+        system_packages: Option<PathBuf>,
+        /// Print JSON for scripts instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The repository file.
+        repo: PathBuf,
+    },
 }
 
 /// Runs `buildmaster repo …`.
@@ -104,6 +116,11 @@ pub fn run(args: RepoArgs) -> anyhow::Result<ExitCode> {
             file_names,
             repo,
         } => list(verbose, file_names, repo),
+        RepoCommand::Check {
+            system_packages,
+            json,
+            repo,
+        } => super::repo_check::run(&repo, system_packages.as_deref(), json),
     }
 }
 
