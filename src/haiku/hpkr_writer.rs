@@ -8,7 +8,7 @@ use crate::haiku::heap_writer::{Compression, HeapWriter, CHUNK_SIZE};
 use crate::haiku::package_attributes_writer::package_attributes;
 use crate::haiku::package_info::PackageInfo;
 use crate::haiku::repo_info::RepositoryInfo;
-use crate::haiku::section_writer::{encode_section, AttrNode, AttrValue};
+use crate::haiku::section_writer::{AttrNode, AttrValue, StringCounter};
 
 /// `hpkr` (`B_HPKG_REPO_MAGIC`).
 const HPKR_MAGIC: &[u8; 4] = b"hpkr";
@@ -46,16 +46,24 @@ pub enum HpkrWriteError {
 pub fn encode_repository(info: &RepositoryInfo, packages: &[PackageInfo]) -> Result<Vec<u8>, HpkrWriteError> {
     let info_section = info.encode();
     check_size("repository info", info_section.len(), MAX_REPOSITORY_INFO_SIZE)?;
-    let nodes: Vec<AttrNode> = packages
-        .iter()
-        .map(|package| AttrNode {
-            id: AttributeId::Package,
-            value: AttrValue::Str(package.name.clone()),
-            children: package_attributes(package),
-        })
-        .collect();
-    let section = encode_section(&nodes);
-    drop(nodes);
+    // Two passes over per-package trees, so only one package's tree exists at a time: a 10,000-package
+    // repository as one tree would take several times the memory of the encoded section.
+    let package_node = |package: &PackageInfo| AttrNode {
+        id: AttributeId::Package,
+        value: AttrValue::Str(package.name.clone()),
+        children: package_attributes(package),
+    };
+    let mut counter = StringCounter::default();
+    for package in packages {
+        counter.count(&[package_node(package)]);
+    }
+    let table = counter.into_table();
+    let mut attributes = Vec::new();
+    for package in packages {
+        table.write_nodes(&mut attributes, &[package_node(package)]);
+    }
+    attributes.push(0);
+    let section = table.into_section(attributes);
     check_size("packages", section.len(), MAX_PACKAGES_SIZE)?;
 
     let mut heap = HeapWriter::new(Compression::Zlib);

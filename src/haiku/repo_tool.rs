@@ -235,3 +235,45 @@ fn resolve(directory: Option<&Path>, path: &Path) -> PathBuf {
         None => path.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_list_round_trip_and_checksum_file_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("package.list");
+        let names = vec!["a-1-x86_64.hpkg".to_owned(), "b-2.0-3-any.hpkg".to_owned()];
+        write_package_list(&list, &names).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&list).unwrap(),
+            "a-1-x86_64.hpkg\nb-2.0-3-any.hpkg\n"
+        );
+        std::fs::write(&list, "  a-1-x86_64.hpkg \r\n\n\tb-2.0-3-any.hpkg\n").unwrap();
+        assert_eq!(read_package_list(&list).unwrap(), names);
+
+        let sha = dir.path().join("repo.sha256");
+        let checksum = sha256_hex(b"repo bytes");
+        write_checksum_file(&sha, &checksum).unwrap();
+        let written = std::fs::read(&sha).unwrap();
+        assert_eq!(written.len(), 64);
+        assert!(written
+            .iter()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    }
+
+    #[test]
+    fn errors_name_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_package_list(&dir.path().join("nope")).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+        let info = dir.path().join("repo.info");
+        std::fs::write(&info, "name x\n").unwrap();
+        let err = create(None, &info, &[PathBuf::from("p.hpkg")]).unwrap_err();
+        assert!(
+            err.to_string().contains("repo.info") && err.to_string().contains("identifier"),
+            "{err}"
+        );
+    }
+}

@@ -1,6 +1,6 @@
-//! Writing one HPKG/HPKR section: unsigned LEB128, the section's string table, and the attribute
-//! tree that follows it (`haiku-formats.md` §1.4; Haiku's `WriterImplBase::WriteCachedStrings`,
-//! `WriteAttributeValue`, `_WritePackageAttributes`).
+//! Writing one HPKG/HPKR section: the section's string table and the attribute tree that follows it,
+//! numbers as unsigned LEB128 ([`crate::haiku::leb128`]); `haiku-formats.md` §1.4, Haiku's
+//! `WriterImplBase::WriteCachedStrings`, `WriteAttributeValue`, `_WritePackageAttributes`.
 //!
 //! A section is built in memory as a tree of [`AttrNode`]s, then [`encode_section`] counts string
 //! uses, puts every non-empty string used at least twice into the table (most used first) and writes
@@ -13,6 +13,7 @@ use crate::haiku::attributes::{
     ENCODING_INT_8_BIT, ENCODING_RAW_HEAP, ENCODING_RAW_INLINE, ENCODING_STRING_INLINE,
     ENCODING_STRING_TABLE,
 };
+use crate::haiku::leb128::write_unsigned as write_uleb128;
 
 /// A string goes into the table only if the section uses it at least this often
 /// (`WriteCachedStrings(cache, 2)` in `WriterImplBase.cpp`); rarer strings are written inline.
@@ -96,69 +97,100 @@ impl EncodedSection {
     }
 }
 
-/// Appends `value` as unsigned LEB128: 7 bits per byte, low group first, 0x80 = more follow
-/// (`WriterImplBase::WriteUnsignedLEB128`).
-pub fn write_uleb128(out: &mut Vec<u8>, mut value: u64) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 /// Encodes a section: string table (strings used ≥ 2 times, most used first; ties in first-use
 /// order), then the attribute tree.
 pub fn encode_section(nodes: &[AttrNode]) -> EncodedSection {
-    let mut uses: HashMap<&str, (u32, usize)> = HashMap::new();
-    count_strings(nodes, &mut uses);
-    let mut table: Vec<(&str, u32, usize)> = uses
-        .into_iter()
-        .filter(|(_, (count, _))| *count >= MIN_STRING_TABLE_USES)
-        .map(|(s, (count, first))| (s, count, first))
-        .collect();
-    table.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
-    let mut strings = Vec::new();
-    let mut index: HashMap<&str, u64> = HashMap::with_capacity(table.len());
-    for (i, (s, _, _)) in table.iter().enumerate() {
-        strings.extend_from_slice(s.as_bytes());
-        strings.push(0);
-        index.insert(s, i as u64);
-    }
-    strings.push(0);
+    let mut counter = StringCounter::default();
+    counter.count(nodes);
+    let table = counter.into_table();
     let mut attributes = Vec::new();
-    write_list(&mut attributes, nodes, &index);
-    EncodedSection {
-        strings,
-        strings_count: table.len() as u64,
-        attributes,
-    }
+    table.write_nodes(&mut attributes, nodes);
+    attributes.push(0);
+    table.into_section(attributes)
 }
 
-/// Counts each non-empty string's uses and remembers where it was first seen.
-fn count_strings<'a>(nodes: &'a [AttrNode], uses: &mut HashMap<&'a str, (u32, usize)>) {
-    for node in nodes {
-        if let AttrValue::Str(s) = &node.value {
-            if !s.is_empty() {
-                let next = uses.len();
-                uses.entry(s.as_str()).or_insert((0, next)).0 += 1;
+/// First pass over a section: how often each non-empty string is used and where it first appears.
+/// Keys are owned, so a large section can be counted in pieces that are dropped after counting
+/// (the repository writer builds one package's tree at a time).
+#[derive(Debug, Default)]
+pub struct StringCounter {
+    uses: HashMap<String, (u32, usize)>,
+}
+
+impl StringCounter {
+    /// Counts the strings of `nodes` and all their descendants.
+    pub fn count(&mut self, nodes: &[AttrNode]) {
+        for node in nodes {
+            if let AttrValue::Str(s) = &node.value {
+                if !s.is_empty() {
+                    // Look up by `&str` first so repeated strings cost no allocation.
+                    if let Some(entry) = self.uses.get_mut(s.as_str()) {
+                        entry.0 += 1;
+                    } else {
+                        let next = self.uses.len();
+                        self.uses.insert(s.clone(), (1, next));
+                    }
+                }
             }
+            self.count(&node.children);
         }
-        count_strings(&node.children, uses);
+    }
+
+    /// The string table: strings used at least twice, most used first, ties in first-use order.
+    pub fn into_table(self) -> StringTable {
+        let mut table: Vec<(String, u32, usize)> = self
+            .uses
+            .into_iter()
+            .filter(|(_, (count, _))| *count >= MIN_STRING_TABLE_USES)
+            .map(|(s, (count, first))| (s, count, first))
+            .collect();
+        table.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+        let mut strings = Vec::new();
+        let mut index = HashMap::with_capacity(table.len());
+        for (i, (s, _, _)) in table.into_iter().enumerate() {
+            strings.extend_from_slice(s.as_bytes());
+            strings.push(0);
+            index.insert(s, i as u64);
+        }
+        strings.push(0);
+        StringTable { strings, index }
     }
 }
 
-fn write_list(out: &mut Vec<u8>, nodes: &[AttrNode], index: &HashMap<&str, u64>) {
+/// Second pass: the finished string table, used to write attribute entries.
+#[derive(Debug)]
+pub struct StringTable {
+    strings: Vec<u8>,
+    index: HashMap<String, u64>,
+}
+
+impl StringTable {
+    /// Appends `nodes` (with their children and the children's end markers) to `out`; the caller
+    /// writes the final 0 that ends the top-level list.
+    pub fn write_nodes(&self, out: &mut Vec<u8>, nodes: &[AttrNode]) {
+        for node in nodes {
+            write_node(out, node, &self.index);
+        }
+    }
+
+    /// The section made of this table and the written `attributes` (ending with their 0 byte).
+    pub fn into_section(self, attributes: Vec<u8>) -> EncodedSection {
+        EncodedSection {
+            strings: self.strings,
+            strings_count: self.index.len() as u64,
+            attributes,
+        }
+    }
+}
+
+fn write_list(out: &mut Vec<u8>, nodes: &[AttrNode], index: &HashMap<String, u64>) {
     for node in nodes {
         write_node(out, node, index);
     }
     out.push(0);
 }
 
-fn write_node(out: &mut Vec<u8>, node: &AttrNode, index: &HashMap<&str, u64>) {
+fn write_node(out: &mut Vec<u8>, node: &AttrNode, index: &HashMap<String, u64>) {
     let has_children = !node.children.is_empty();
     let tag = |type_: AttributeType, encoding: u8| Tag {
         id: node.id as u8,
@@ -216,20 +248,6 @@ fn uint_encoding(value: u64) -> (u8, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn leb128_examples() {
-        let enc = |v| {
-            let mut out = Vec::new();
-            write_uleb128(&mut out, v);
-            out
-        };
-        assert_eq!(enc(0), [0]);
-        assert_eq!(enc(127), [0x7f]);
-        assert_eq!(enc(128), [0x80, 0x01]);
-        assert_eq!(enc(624_485), [0xe5, 0x8e, 0x26]);
-        assert_eq!(enc(u64::MAX).len(), 10);
-    }
 
     #[test]
     fn strings_used_twice_go_to_the_table_most_used_first() {
