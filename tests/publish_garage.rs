@@ -490,3 +490,66 @@ fn taking_over_a_haikuporter_instance_uploads_nothing_twice() {
     expected.sort();
     assert_eq!(names(&refreshed), expected);
 }
+
+#[test]
+fn dry_run_changes_nothing_and_concurrent_publishes_are_refused() {
+    let garage = Garage::shared();
+    let instance = Instance::new(garage, "locks");
+    let name = instance.add_package("solo", "1.0-1", 3_000);
+    let out = instance.ok(&["publish", "--dry-run"]);
+    assert!(
+        out.contains(&format!("would upload {name}")) && out.contains("would publish index of 1"),
+        "{out}"
+    );
+    assert!(instance.bucket().is_empty(), "a dry run uploads nothing");
+    assert!(
+        std::fs::metadata(instance.packages().join(&name)).unwrap().len() > 0,
+        "and stubs nothing"
+    );
+
+    // Another process holds the state directory's lock.
+    let lock = std::fs::File::create(instance.state().join("publish.lock")).unwrap();
+    lock.lock().unwrap();
+    let out = instance.run(&["publish"]);
+    assert!(
+        !out.status.success() && text(&out.stderr).contains("another publish or prune is running"),
+        "{}",
+        text(&out.stderr)
+    );
+    drop(lock);
+
+    // Another instance holds the bucket's lock.
+    let foreign = instance.work.path().join("lock.json");
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    std::fs::write(
+        &foreign,
+        format!(r#"{{"token": "t", "instance": "/elsewhere", "pid": 1, "acquired_at": 0, "expires_at": {expires}}}"#),
+    )
+    .unwrap();
+    instance.ok(&["storage", "put", foreign.to_str().unwrap(), "buildmaster.lock"]);
+    let out = instance.run(&["publish"]);
+    assert!(
+        !out.status.success()
+            && text(&out.stderr).contains("locked by another buildmaster instance (/elsewhere"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !instance.bucket().iter().any(|k| k.starts_with("packages/")),
+        "a refused publish uploads nothing"
+    );
+    instance.ok(&["storage", "rm", "buildmaster.lock"]);
+    instance.ok(&["publish"]);
+    assert_eq!(
+        names(&refresh_and_download(&instance.web_base).unwrap()),
+        vec![name]
+    );
+    assert!(
+        !instance.bucket().contains(&"buildmaster.lock".to_owned()),
+        "the lock is released"
+    );
+}
