@@ -9,7 +9,7 @@ set -euo pipefail
 TOOLS="${BUILDMASTER_TOOLS:-$HOME/.cache/buildmaster-test-tools}"
 GARAGE_VERSION=2.5.0
 
-if [ ! -x "$TOOLS/bin/garage" ] || ! "$TOOLS/bin/garage" --version 2>/dev/null | grep -q "v$GARAGE_VERSION"; then
+if [ ! -x "$TOOLS/bin/garage" ] || ! "$TOOLS/bin/garage" --version 2>/dev/null | grep -q "cargo:$GARAGE_VERSION"; then
     echo "installing garage $GARAGE_VERSION into $TOOLS (one-time, ~11 min on 2 cores)" >&2
     cargo install --locked "garage@$GARAGE_VERSION" --root "$TOOLS" >&2
 fi
