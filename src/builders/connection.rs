@@ -15,10 +15,11 @@ use super::hostkey::{self, Verdict};
 
 /// Ciphers in order of preference. AES-GCM first: with AES-NI it costs the least CPU per byte, and on
 /// loopback CPU is the limit (test-infra notes: ≈ 301 MB/s with AES-256-GCM vs ≈ 236 MB/s with
-/// chacha20-poly1305 for the same SFTP transfer). The rest keep russh's defaults for other servers.
+/// chacha20-poly1305 for the same SFTP transfer); the 128-bit key runs 10 AES rounds instead of 14.
+/// The rest keep russh's defaults for servers without GCM.
 const CIPHERS: &[cipher::Name] = &[
-    cipher::AES_256_GCM,
     cipher::AES_128_GCM,
+    cipher::AES_256_GCM,
     cipher::CHACHA20_POLY1305,
     cipher::AES_256_CTR,
     cipher::AES_128_CTR,
