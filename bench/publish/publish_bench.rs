@@ -73,14 +73,19 @@ impl StorageBackend for Counting {
     }
 }
 
-const REPO_INFO: &str = "name HaikuPorts\nvendor \"Haiku Project\"\nsummary \"Benchmark repository\"\npriority 1\n\
+const REPO_INFO: &str =
+    "name HaikuPorts\nvendor \"Haiku Project\"\nsummary \"Benchmark repository\"\npriority 1\n\
 identifier tag:haikuports.org,2013:repositories/haikuports/master/x86_64\narchitecture x86_64\n";
 
 /// Writes `name-version-x86_64.hpkg` into the spool, with one small data file.
 fn make_package(work: &Path, spool: &Path, name: &str, version: &str) {
     let dir = work.join("src").join(name);
     std::fs::create_dir_all(dir.join("data")).unwrap();
-    std::fs::write(dir.join("data").join("payload"), format!("{name} {version}\n").repeat(20)).unwrap();
+    std::fs::write(
+        dir.join("data").join("payload"),
+        format!("{name} {version}\n").repeat(20),
+    )
+    .unwrap();
     let info = work.join("info").join(format!("{name}-{version}"));
     std::fs::create_dir_all(info.parent().unwrap()).unwrap();
     std::fs::write(
@@ -113,8 +118,11 @@ async fn main() {
     let [_, config, state_dir, packages, changed, rounds] = &args[..] else {
         panic!("usage: publish-bench <storage.json> <state-dir> <packages> <changed> <rounds>")
     };
-    let (packages, changed, rounds): (usize, usize, usize) =
-        (packages.parse().unwrap(), changed.parse().unwrap(), rounds.parse().unwrap());
+    let (packages, changed, rounds): (usize, usize, usize) = (
+        packages.parse().unwrap(),
+        changed.parse().unwrap(),
+        rounds.parse().unwrap(),
+    );
     let state = StateDir::new(PathBuf::from(state_dir));
     state.create().unwrap();
     std::fs::write(state.repository().join("repo.info"), REPO_INFO).unwrap();
@@ -124,14 +132,25 @@ async fn main() {
     for i in 0..packages {
         make_package(&work, &state.packages(), &format!("pkg{i:05}"), "1.0-1");
     }
-    eprintln!("made {packages} packages in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "made {packages} packages in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let config = StorageConfig::load(Path::new(config)).unwrap();
     let counts = Arc::new(Counts::default());
     let inner = buildmaster::storage::open_config(&config).await.unwrap();
-    let storage: Arc<dyn StorageBackend> = Arc::new(Counting { inner, counts: counts.clone() });
+    let storage: Arc<dyn StorageBackend> = Arc::new(Counting {
+        inner,
+        counts: counts.clone(),
+    });
     let db = Database::open(&state.database()).unwrap();
-    let mut publisher = Publisher { state: state.clone(), db, storage, settings: PublishSettings::default() };
+    let mut publisher = Publisher {
+        state: state.clone(),
+        db,
+        storage,
+        settings: PublishSettings::default(),
+    };
 
     let started = Instant::now();
     let report = publish(&mut publisher, false).await.unwrap();
@@ -148,18 +167,39 @@ async fn main() {
         for j in 0..changed {
             if j % 2 == 0 {
                 // A new version of an existing package.
-                make_package(&work, &state.packages(), &format!("pkg{:05}", round * changed + j), &format!("1.{}-1", round + 1));
+                make_package(
+                    &work,
+                    &state.packages(),
+                    &format!("pkg{:05}", round * changed + j),
+                    &format!("1.{}-1", round + 1),
+                );
             } else {
-                make_package(&work, &state.packages(), &format!("new{round:02}x{j:02}"), "1.0-1");
+                make_package(
+                    &work,
+                    &state.packages(),
+                    &format!("new{round:02}x{j:02}"),
+                    "1.0-1",
+                );
             }
         }
-        for c in [&counts.put, &counts.get, &counts.head, &counts.list, &counts.copy, &counts.delete] {
+        for c in [
+            &counts.put,
+            &counts.get,
+            &counts.head,
+            &counts.list,
+            &counts.copy,
+            &counts.delete,
+        ] {
             c.store(0, Ordering::Relaxed);
         }
         let started = Instant::now();
         let report = publish(&mut publisher, false).await.unwrap();
         let seconds = started.elapsed().as_secs_f64();
-        assert_eq!(report.uploaded.len(), changed, "each round uploads exactly the changed packages");
+        assert_eq!(
+            report.uploaded.len(),
+            changed,
+            "each round uploads exactly the changed packages"
+        );
         times.push(seconds);
         println!(
             "{round}\t{seconds:.3}\t{}\t{}\t{}\t{}\t{}",
@@ -170,5 +210,8 @@ async fn main() {
             report.index_packages
         );
     }
-    println!("median publish time for {changed} changed of {packages}: {:.3} s", median(times));
+    println!(
+        "median publish time for {changed} changed of {packages}: {:.3} s",
+        median(times)
+    );
 }
