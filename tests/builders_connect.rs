@@ -266,3 +266,53 @@ async fn killed_and_stopped_sshd_are_detected_as_transport_within_the_keepalive_
     }
     stopped.cont();
 }
+
+#[tokio::test]
+async fn stalled_cut_and_dropping_links_are_transport_errors_within_the_timeouts() {
+    use support::sshd::{Proxy, ProxyMode};
+    let sshd = Sshd::start();
+    let proxy = Proxy::start(sshd.port).await;
+    // Through the proxy the port differs from the known_hosts entry, so pin the key itself.
+    let mut via_proxy = target(&sshd, HostKeyPin::Key(sshd.host_key_line()));
+    via_proxy.port = proxy.port;
+    let lim = limits(Some(Duration::from_secs(120)), Duration::from_secs(120));
+    let sleep = argv(&["sleep", "100"]);
+
+    for fault in ["stall", "cut"] {
+        proxy.set_mode(ProxyMode::Pass);
+        let conn = Connection::open("b1", &via_proxy, &fast_timeouts())
+            .await
+            .unwrap();
+        let run = exec::run_capture(&conn, &sleep, None, &lim);
+        let inject = async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            match fault {
+                "stall" => proxy.set_mode(ProxyMode::Stall),
+                _ => proxy.cut(),
+            }
+            Instant::now()
+        };
+        let ((result, at), injected) = tokio::join!(async { (run.await, Instant::now()) }, inject);
+        let err = result.unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Transport, "{fault}: {err}");
+        let after = at.saturating_duration_since(injected);
+        assert!(after < Duration::from_secs(10), "{fault} noticed after {after:?}");
+    }
+
+    // A link that drops every new connection: connecting fails as a transport error, quickly.
+    proxy.set_mode(ProxyMode::Drop);
+    let started = Instant::now();
+    let err = Connection::open("b1", &via_proxy, &fast_timeouts())
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Transport, "{err}");
+    assert!(started.elapsed() <= fast_timeouts().connect + Duration::from_secs(1));
+    // And a stalled one hits the connect timeout rather than hanging.
+    proxy.set_mode(ProxyMode::Stall);
+    let started = Instant::now();
+    let err = Connection::open("b1", &via_proxy, &fast_timeouts())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BuilderError::Connect { .. }), "{err}");
+    assert!(started.elapsed() < fast_timeouts().connect + Duration::from_secs(2));
+}

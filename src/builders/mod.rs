@@ -22,6 +22,7 @@
 //! - [`build`]: one build, step by step; the build command template.
 //! - [`remote`]: [`remote::RemoteBuilder`] — connection, setup, health, and the one place a builder is
 //!   lost.
+//! - [`local`]: [`local::LocalBuilder`] — the same contract with processes on the master.
 //! - [`check`]: `buildmaster builder check` — reachability, cache, disk, tool, latency.
 //! - [`state`]: builder states and reconnect backoff.
 //! - [`task`]: the named-task spawn helper.
@@ -35,6 +36,7 @@ pub mod connection;
 pub mod error;
 pub mod exec;
 pub mod hostkey;
+pub mod local;
 pub mod package;
 pub mod ports_tree;
 pub mod quote;
