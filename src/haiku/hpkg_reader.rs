@@ -44,7 +44,9 @@ pub struct LicenseFile {
 /// A package file held in memory with its decoded contents, for reading file data.
 #[derive(Debug, Clone)]
 pub struct PackageFile {
+    /// The whole file.
     bytes: Vec<u8>,
+    /// The heap layout, for reading file data out of `bytes`.
     heap: HeapReader,
     /// The decoded package.
     pub package: Package,

@@ -50,9 +50,13 @@ impl Repository {
 
 /// The parts of a repository file located before decoding: header, heap and section offsets.
 struct Layout {
+    /// The checked header.
     header: HpkrHeader,
+    /// The heap layout.
     heap: HeapReader,
+    /// Heap offset of the repository-info section.
     info_offset: u64,
+    /// Heap offset of the packages section.
     packages_offset: u64,
 }
 
