@@ -316,3 +316,34 @@ async fn stalled_cut_and_dropping_links_are_transport_errors_within_the_timeouts
     assert!(matches!(err, BuilderError::Connect { .. }), "{err}");
     assert!(started.elapsed() < fast_timeouts().connect + Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn a_builder_behind_a_jump_host_is_reached_through_direct_tcpip_with_both_keys_pinned() {
+    let jump = Sshd::start();
+    let builder = Sshd::start();
+    let mut via_jump = target(&builder, HostKeyPin::KnownHosts(builder.known_hosts.clone()));
+    via_jump.jump = Some(Box::new(target(
+        &jump,
+        HostKeyPin::KnownHosts(jump.known_hosts.clone()),
+    )));
+    let conn = Connection::open("b1", &via_jump, &fast_timeouts()).await.unwrap();
+    let marker = builder.work.join("via-jump");
+    exec::run_checked(
+        &conn,
+        &argv(&["touch", marker.to_str().unwrap()]),
+        None,
+        &limits(None, Duration::from_secs(20)),
+    )
+    .await
+    .unwrap();
+    assert!(marker.exists());
+    assert!(jump.log().contains("Accepted publickey") && builder.log().contains("Accepted publickey"));
+
+    // The builder's key is still checked when it is reached through the jump host.
+    let mut wrong = via_jump.clone();
+    wrong.host_key = HostKeyPin::Key(jump.host_key_line());
+    let err = Connection::open("b1", &wrong, &fast_timeouts())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BuilderError::HostKey { .. }), "{err}");
+}
