@@ -440,6 +440,9 @@ fn prune_respects_grace_cap_dry_run_and_survives_a_lost_state_dir() {
     let out = instance.ok(&["publish"]);
     assert!(out.contains("unchanged") && !out.contains("uploaded"), "{out}");
 
+    // Object times have one-second resolution: make sure the old objects are strictly older than "now"
+    // for the zero grace period below.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     // Now with the default cap (10 % of 22 = 2) and no grace: the two old objects move to .obsolete.
     // (The recovered database no longer knows the old objects; they are judged by their age, so
     // with zero grace they are orphans.)

@@ -96,7 +96,7 @@ async fn prune_locked(p: &mut Publisher, dry_run: bool, force: bool) -> Result<P
             }
         } else if let Some(name) = keys::obsolete_file_name(&object.key) {
             let retention_start = now_s - p.settings.obsolete_retention.as_secs() as i64;
-            if modified_secs(object).is_some_and(|m| m < retention_start) {
+            if modified_secs(object).is_some_and(|m| m <= retention_start) {
                 obsolete.push(name.to_owned());
             }
         }

@@ -86,7 +86,8 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
         ..Default::default()
     };
     if !dry_run {
-        let outcome = upload_and_stub(&mut p.db, &*p.storage, &spool).await?;
+        let verified_now: HashSet<String> = fresh.iter().map(|r| r.file_name.clone()).collect();
+        let outcome = upload_and_stub(&mut p.db, &*p.storage, &spool, &verified_now).await?;
         rejected.extend(outcome.rejected);
         report.uploaded = outcome.uploaded;
         report.already_stored = outcome.already_stored;

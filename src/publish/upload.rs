@@ -6,9 +6,11 @@
 //! the next run picks up where this one stopped (an object already present with the right digest is not
 //! uploaded again).
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use buildmaster_storage::{PutOptions, Sha256Digest, StorageBackend};
+use futures::StreamExt;
 
 use super::crashpoint::crash_point;
 use super::spool::{Rejected, SpoolEntry};
@@ -28,13 +30,21 @@ pub struct UploadOutcome {
     pub rejected: Vec<Rejected>,
 }
 
-/// Brings every spooled package to [`PackageState::Stubbed`].
+/// Packages uploaded at the same time. Each upload streams from its file with bounded memory (the S3
+/// backend's own part limit), so this bounds requests in flight, not memory; four keep a loopback or
+/// LAN link busy while one package is being verified.
+const UPLOAD_CONCURRENCY: usize = 4;
+
+/// Brings every spooled package to [`PackageState::Stubbed`]. `verified_now` names the packages whose
+/// local file was parsed and hashed by this run, so they are not read again before stubbing.
 pub async fn upload_and_stub(
     db: &mut Database,
     storage: &dyn StorageBackend,
     spool: &[SpoolEntry],
+    verified_now: &HashSet<String>,
 ) -> Result<UploadOutcome, PublishError> {
     let mut outcome = UploadOutcome::default();
+    let mut work = Vec::new();
     for entry in spool {
         let Some(record) = db.get(&entry.file_name)? else {
             continue;
@@ -43,7 +53,7 @@ pub async fn upload_and_stub(
             (PackageState::Stubbed, false) => {}
             (PackageState::Uploaded, false) => db.set_state(&record.file_name, PackageState::Stubbed)?,
             (_, true) => {
-                if !local_file_matches(&entry.path, &record)? {
+                if !verified_now.contains(&record.file_name) && !local_file_matches(&entry.path, &record)? {
                     outcome.rejected.push(Rejected {
                         path: entry.path.clone(),
                         reason: format!(
@@ -54,23 +64,7 @@ pub async fn upload_and_stub(
                     });
                     continue;
                 }
-                if record.state == PackageState::Spooled {
-                    if store(storage, &entry.path, &record).await? {
-                        outcome.uploaded.push(record.file_name.clone());
-                    } else {
-                        outcome.already_stored.push(record.file_name.clone());
-                    }
-                    crash_point("after-upload");
-                    verify(storage, &record).await?;
-                    crash_point("after-verify");
-                    db.set_state(&record.file_name, PackageState::Uploaded)?;
-                    crash_point("after-record-uploaded");
-                }
-                stub(&entry.path)?;
-                crash_point("after-stub");
-                db.set_state(&record.file_name, PackageState::Stubbed)?;
-                crash_point("after-record-stubbed");
-                outcome.stubbed.push(record.file_name.clone());
+                work.push((entry, record));
             }
             (PackageState::Spooled, false) => {
                 // Truncated by hand before it was uploaded: recoverable only if storage has it.
@@ -84,6 +78,39 @@ pub async fn upload_and_stub(
                 db.set_state(&record.file_name, PackageState::Stubbed)?;
             }
         }
+    }
+
+    // Uploads and verifications run concurrently; recording and stubbing happen here, one package at a
+    // time, strictly after that package's verification. On the first error the remaining uploads are
+    // dropped, which aborts them (the backends clean up cancelled puts).
+    let mut finished = futures::stream::iter(work)
+        .map(|(entry, record)| async move {
+            let mut uploaded = None;
+            if record.state == PackageState::Spooled {
+                uploaded = Some(store(storage, &entry.path, &record).await?);
+                crash_point("after-upload");
+                verify(storage, &record).await?;
+                crash_point("after-verify");
+            }
+            Ok::<_, PublishError>((entry, record, uploaded))
+        })
+        .buffer_unordered(UPLOAD_CONCURRENCY);
+    while let Some(done) = finished.next().await {
+        let (entry, record, uploaded) = done?;
+        match uploaded {
+            Some(true) => outcome.uploaded.push(record.file_name.clone()),
+            Some(false) => outcome.already_stored.push(record.file_name.clone()),
+            None => {}
+        }
+        if uploaded.is_some() {
+            db.set_state(&record.file_name, PackageState::Uploaded)?;
+            crash_point("after-record-uploaded");
+        }
+        stub(&entry.path)?;
+        crash_point("after-stub");
+        db.set_state(&record.file_name, PackageState::Stubbed)?;
+        crash_point("after-record-stubbed");
+        outcome.stubbed.push(record.file_name.clone());
     }
     Ok(outcome)
 }
