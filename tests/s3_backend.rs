@@ -509,3 +509,27 @@ async fn objects_over_the_copy_object_limit_are_copied_part_by_part() {
         Vec::<String>::new()
     );
 }
+
+#[tokio::test]
+async fn the_server_verifies_the_crc32c_that_replaces_payload_signing() {
+    // The backend sends uploads as UNSIGNED-PAYLOAD with an `x-amz-checksum-crc32c` header: that only
+    // protects the bytes if the server checks it. A wrong checksum must be refused.
+    let garage = Garage::shared();
+    let target = format!("{}/bad-crc", unique("crc32c"));
+    let result = garage
+        .sdk_client()
+        .put_object()
+        .bucket(garage.bucket())
+        .key(&target)
+        .checksum_crc32_c("AAAAAA==")
+        .body(b"these bytes do not have CRC32C 0"[..].to_vec().into())
+        .customize()
+        .disable_payload_signing()
+        .send()
+        .await;
+    assert!(
+        result.is_err(),
+        "garage accepted a body whose CRC32C does not match"
+    );
+    assert_eq!(raw_keys(garage, &target).await, Vec::<String>::new());
+}

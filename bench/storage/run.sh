@@ -65,7 +65,9 @@ EOF
 "$GARAGE" -c "$WORK/garage.toml" server >"$WORK/garage.log" 2>&1 &
 GARAGE_PID=$!
 G() { "$GARAGE" -c "$WORK/garage.toml" "$@" >/dev/null; }
+for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$P_S3") 2>/dev/null && break; sleep 0.1; done
 for _ in $(seq 100); do NODE=$("$GARAGE" -c "$WORK/garage.toml" node id -q 2>/dev/null) && break; sleep 0.1; done
+for _ in $(seq 100); do G status 2>/dev/null && break; sleep 0.1; done
 G layout assign -z dc1 -c 10G "${NODE%%@*}"
 G layout apply --version 1
 G key import --yes -n bench "$ACCESS_KEY" "$SECRET_KEY"

@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     pub(crate) part_size: u64,
     /// Parts (or ranges) in flight per transfer.
     pub(crate) parts_in_flight: usize,
+    /// CRC32C checksum headers and unsigned payloads (see `integrity.rs`) instead of signed payloads.
+    pub(crate) upload_checksums: bool,
     /// Objects above this size are copied with UploadPartCopy instead of CopyObject, in bytes;
     /// [`MAX_COPY_OBJECT_SIZE`] except in tests.
     pub(crate) max_copy_object_size: u64,
@@ -81,6 +83,7 @@ impl S3Backend {
                 part_size: settings.part_size,
                 parts_in_flight: settings.parts_in_flight,
                 max_copy_object_size: MAX_COPY_OBJECT_SIZE,
+                upload_checksums: settings.upload_checksums,
                 retry,
                 errors,
             }),

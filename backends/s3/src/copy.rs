@@ -163,7 +163,8 @@ impl Shared {
                 "object too large to copy",
             )
         })?;
-        let upload_id = self.create_upload(key, target, headers).await?;
+        // Copied parts carry no checksum of ours, so the upload is created without a checksum algorithm.
+        let upload_id = self.create_upload(key, target, headers, false).await?;
         let cleanup = Cleanup::new(
             self.clone(),
             Undo::AbortUpload {

@@ -95,6 +95,14 @@ impl ErrorContext {
                 "could not build the S3 request (are credentials configured?)".into(),
             ),
             SdkError::TimeoutError(_) => (ErrorKind::Transient, "S3 request timed out".into()),
+            // The credential chain fails inside the dispatch step; its error type is not exposed by the
+            // SDK, but its message is stable ("an error occurred while loading credentials").
+            SdkError::DispatchFailure(_) if DisplayErrorContext(err).to_string().contains("credentials") => (
+                ErrorKind::Permanent,
+                "no usable S3 credentials: set access_key_id and secret_access_key, or configure the \
+                 AWS credential chain (environment, profile, SSO, role)"
+                    .into(),
+            ),
             SdkError::DispatchFailure(failure) if failure.is_user() => (
                 ErrorKind::Permanent,
                 "S3 request could not be sent (check endpoint_url and the credential chain)".into(),

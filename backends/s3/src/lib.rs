@@ -13,6 +13,7 @@
 //! - `get`: `get` and `head`; `ranged`: parallel ranged download delivered in order.
 //! - `list`: lazy ListObjectsV2 paging.
 //! - `copy`: server-side copy and idempotent delete.
+//! - `integrity`: CRC32C checksums verified by the server instead of signed payloads.
 //! - `errors`: SDK errors to [`StorageError`](buildmaster_storage::StorageError), secrets scrubbed.
 
 mod backend;
@@ -21,6 +22,7 @@ mod client;
 mod copy;
 mod errors;
 mod get;
+mod integrity;
 mod list;
 mod multipart;
 mod put;

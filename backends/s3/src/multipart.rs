@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use buildmaster_storage::{ErrorKind, ExactReader, ObjectKey, Operation, Sha256Digest, StorageError};
 use bytes::Bytes;
 use tokio::task::JoinSet;
@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use crate::backend::Shared;
 use crate::cleanup::{Cleanup, Undo};
+use crate::integrity::crc32c_base64;
 use crate::put::{body_error, finish, ObjectHeaders, META_SHA256};
 use crate::settings::{MAX_PART_SIZE, MAX_UPLOAD_PARTS};
 
@@ -56,7 +57,9 @@ impl Shared {
                 &format!("{size} bytes is more than S3 accepts in one object"),
             )
         })?;
-        let upload_id = self.create_upload(key, target, headers).await?;
+        let upload_id = self
+            .create_upload(key, target, headers, self.upload_checksums)
+            .await?;
         let mut cleanup = Cleanup::new(
             self.clone(),
             Undo::AbortUpload {
@@ -85,11 +88,13 @@ impl Shared {
         Ok((digest, cleanup))
     }
 
+    /// CreateMultipartUpload; with `checksums`, parts must carry CRC32C checksums (see `integrity.rs`).
     pub(crate) async fn create_upload(
         &self,
         key: &ObjectKey,
         target: &str,
         headers: &ObjectHeaders,
+        checksums: bool,
     ) -> Result<String, StorageError> {
         let output = self
             .retry
@@ -105,6 +110,7 @@ impl Shared {
                             .sha256
                             .map(|d| [(META_SHA256.to_owned(), d.to_hex())].into()),
                     )
+                    .set_checksum_algorithm(checksums.then_some(ChecksumAlgorithm::Crc32C))
                     .send()
                     .await
                     .map_err(|e| self.errors.sdk(Operation::Put, Some(key), &e))
@@ -195,16 +201,26 @@ impl Shared {
         number: i32,
         body: Bytes,
     ) -> Result<CompletedPart, StorageError> {
+        let crc32c = self.upload_checksums.then(|| crc32c_base64(&body));
         let output = self
             .retry
             .run(|| async {
-                self.client
+                let request = self
+                    .client
                     .upload_part()
                     .bucket(&self.bucket)
                     .key(target)
                     .upload_id(upload_id)
                     .part_number(number)
+                    .set_checksum_crc32_c(crc32c.clone())
                     .body(ByteStream::from(body.clone()))
+                    .customize();
+                let request = if crc32c.is_some() {
+                    request.disable_payload_signing()
+                } else {
+                    request
+                };
+                request
                     .send()
                     .await
                     .map_err(|e| self.errors.sdk(Operation::Put, Some(key), &e))
@@ -213,6 +229,7 @@ impl Shared {
         Ok(CompletedPart::builder()
             .part_number(number)
             .set_e_tag(output.e_tag)
+            .set_checksum_crc32_c(crc32c)
             .build())
     }
 

@@ -30,6 +30,7 @@ use bytes::Bytes;
 use tokio::io::AsyncRead;
 
 use crate::backend::Shared;
+use crate::integrity::crc32c_base64;
 
 /// Name of the user-metadata entry holding the lowercase-hex SHA-256 (`x-amz-meta-sha256`).
 pub(crate) const META_SHA256: &str = "sha256";
@@ -126,16 +127,26 @@ impl Shared {
         let headers = ObjectHeaders::new(opts, Some(digest));
         let body = Bytes::from(buf);
         let full_key = self.full_key(key);
+        let crc32c = self.upload_checksums.then(|| crc32c_base64(&body));
         self.retry
             .run(|| async {
-                self.client
+                let request = self
+                    .client
                     .put_object()
                     .bucket(&self.bucket)
                     .key(&full_key)
                     .content_type(&headers.content_type)
                     .set_cache_control(headers.cache_control.map(str::to_owned))
                     .metadata(META_SHA256, digest.to_hex())
+                    .set_checksum_crc32_c(crc32c.clone())
                     .body(ByteStream::from(body.clone()))
+                    .customize();
+                let request = if crc32c.is_some() {
+                    request.disable_payload_signing()
+                } else {
+                    request
+                };
+                request
                     .send()
                     .await
                     .map_err(|e| self.errors.sdk(Operation::Put, Some(key), &e))

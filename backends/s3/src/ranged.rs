@@ -16,9 +16,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
-use aws_sdk_s3::primitives::{AggregatedBytes, ByteStream};
+use aws_sdk_s3::primitives::ByteStream;
 use buildmaster_storage::{ErrorKind, ObjectKey, Operation, StorageError};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
 use futures::{stream, FutureExt, StreamExt, TryStreamExt};
 use tokio::io::AsyncRead;
@@ -39,7 +39,7 @@ pub(crate) fn ranged_body(
     let etag = first.e_tag.clone();
     let step = shared.part_size;
     let in_flight = shared.parts_in_flight;
-    let first_fetch: BoxFuture<'static, Result<AggregatedBytes, StorageError>> = {
+    let first_fetch: BoxFuture<'static, Result<Bytes, StorageError>> = {
         let (shared, key) = (shared.clone(), key.clone());
         async move { collect(&shared, &key, first.body, first_len).await }.boxed()
     };
@@ -50,8 +50,6 @@ pub(crate) fn ranged_body(
     });
     let chunks = stream::iter(std::iter::once(first_fetch).chain(rest))
         .buffered(in_flight)
-        .map_ok(|bytes| stream::iter(bytes.into_segments().map(Ok::<Bytes, StorageError>)))
-        .try_flatten()
         .map_err(io::Error::other);
     Box::pin(StreamReader::new(chunks))
 }
@@ -64,7 +62,7 @@ async fn fetch_range(
     etag: Option<&str>,
     start: u64,
     end: u64,
-) -> Result<AggregatedBytes, StorageError> {
+) -> Result<Bytes, StorageError> {
     shared
         .retry
         .run(|| async {
@@ -83,29 +81,36 @@ async fn fetch_range(
         .await
 }
 
-/// Reads a range's body into memory and checks its length.
+/// Reads a range's body into one buffer of exactly the expected length. Copying the network's small
+/// chunks into a single allocation keeps memory at one `part_size` block per range, instead of a long
+/// tail of small buffers that fragment the allocator.
 async fn collect(
     shared: &Shared,
     key: &ObjectKey,
-    body: ByteStream,
+    mut body: ByteStream,
     expected: u64,
-) -> Result<AggregatedBytes, StorageError> {
-    let bytes = body.collect().await.map_err(|e| {
-        shared.errors.other(
-            Operation::Get,
-            Some(key),
-            ErrorKind::Transient,
-            &format!("download interrupted: {e}"),
-        )
-    })?;
-    let got = bytes::Buf::remaining(&bytes) as u64;
-    if got != expected {
-        return Err(shared.errors.other(
-            Operation::Get,
-            Some(key),
-            ErrorKind::Transient,
-            &format!("range answer had {got} bytes, expected {expected}"),
-        ));
+) -> Result<Bytes, StorageError> {
+    let fail = |message: String| {
+        shared
+            .errors
+            .other(Operation::Get, Some(key), ErrorKind::Transient, &message)
+    };
+    // `expected` ≤ part_size ≤ 5 GiB.
+    let mut buf = BytesMut::with_capacity(expected as usize);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| fail(format!("download interrupted: {e}")))?;
+        if (buf.len() + chunk.len()) as u64 > expected {
+            return Err(fail(format!(
+                "range answer is longer than the {expected} bytes asked for"
+            )));
+        }
+        buf.extend_from_slice(&chunk);
     }
-    Ok(bytes)
+    if buf.len() as u64 != expected {
+        return Err(fail(format!(
+            "range answer had {} bytes, expected {expected}",
+            buf.len()
+        )));
+    }
+    Ok(buf.freeze())
 }

@@ -103,6 +103,11 @@ pub struct S3Settings {
     /// jitter. Default: 5 ([`default_max_attempts`]).
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// Protect uploads with an `x-amz-checksum-crc32c` header that the server verifies, and send the
+    /// payload unsigned; `false` signs the payload with SHA-256 instead (much more CPU on both ends)
+    /// for servers that reject checksum headers. Default: `true` ([`default_upload_checksums`]).
+    #[serde(default = "default_upload_checksums")]
+    pub upload_checksums: bool,
 }
 
 /// Default of [`S3Settings::force_path_style`]: `true`.
@@ -132,6 +137,11 @@ pub fn default_max_attempts() -> u32 {
     5
 }
 
+/// Default of [`S3Settings::upload_checksums`]: `true`.
+pub fn default_upload_checksums() -> bool {
+    true
+}
+
 impl S3Settings {
     /// Settings for `bucket_name` with every optional key at its default.
     pub fn new(bucket_name: impl Into<String>) -> Self {
@@ -147,6 +157,7 @@ impl S3Settings {
             part_size: default_part_size(),
             parts_in_flight: default_parts_in_flight(),
             max_attempts: default_max_attempts(),
+            upload_checksums: default_upload_checksums(),
         }
     }
 
