@@ -3,7 +3,9 @@
 # buildmaster's SFTP upload ("ours", bench/sftp/sftp_bench.rs built in release: pipelined 255 KiB writes,
 # SHA-256 and size verified while streaming, .upload then rename) and through OpenSSH's `sftp` client with
 # its default settings (`put`), in the same run, ROUNDS times, alternating; prints the medians and the
-# ratio. Both are timed the same way, from outside, including connection setup, with /usr/bin/time.
+# ratio. Both are timed the same way, from outside, including connection setup, with /usr/bin/time: wall
+# clock, and the client's CPU time (user + system), which is what the two cores limit on loopback and
+# is less disturbed by other load on the machine than the wall clock. The load average is printed too.
 #
 # Environment: ROUNDS (3), SIZE_MIB (1024).
 set -euo pipefail
@@ -56,32 +58,35 @@ head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom >"$WORK/package.hpkg"
 SHA=$(sha256sum "$WORK/package.hpkg" | cut -d' ' -f1)
 BYTES=$(stat -c %s "$WORK/package.hpkg")
 
-timed() { # prints wall seconds of "$@"
-    /usr/bin/time -f "%e" -o "$WORK/time" "$@" >/dev/null 2>>"$WORK/run.log"
-    cat "$WORK/time"
+timed() { # prints "wall cpu" seconds of "$@"
+    /usr/bin/time -f "%e %U %S" -o "$WORK/time" "$@" >/dev/null 2>>"$WORK/run.log"
+    awk '{printf "%s %.2f\n", $1, $2 + $3}' "$WORK/time"
 }
-ours=(); openssh=()
+ours=(); openssh=(); ours_cpu=(); openssh_cpu=()
 for round in $(seq "$ROUNDS"); do
     rm -f "$WORK/remote/"*; sync
-    ours+=("$(timed "$OURS" "$PORT" "$USER_NAME" "$WORK/clientkey" "$WORK/known_hosts" \
-        "$WORK/package.hpkg" "$WORK/remote/ours.hpkg" "$SHA")")
+    read -r wall cpu < <(timed "$OURS" "$PORT" "$USER_NAME" "$WORK/clientkey" "$WORK/known_hosts" \
+        "$WORK/package.hpkg" "$WORK/remote/ours.hpkg" "$SHA")
+    ours+=("$wall"); ours_cpu+=("$cpu")
     [ "$(sha256sum "$WORK/remote/ours.hpkg" | cut -d' ' -f1)" = "$SHA" ] || { echo "ours: corrupt upload" >&2; exit 1; }
     rm -f "$WORK/remote/"*; sync
     echo "put $WORK/package.hpkg $WORK/remote/openssh.hpkg" >"$WORK/batch"
-    openssh+=("$(timed sftp -q -b "$WORK/batch" -i "$WORK/clientkey" -P "$PORT" \
+    read -r wall cpu < <(timed sftp -q -b "$WORK/batch" -i "$WORK/clientkey" -P "$PORT" \
         -o UserKnownHostsFile="$WORK/known_hosts" -o StrictHostKeyChecking=yes -o BatchMode=yes \
-        "$USER_NAME@127.0.0.1")")
+        "$USER_NAME@127.0.0.1")
+    openssh+=("$wall"); openssh_cpu+=("$cpu")
     [ "$(stat -c %s "$WORK/remote/openssh.hpkg")" = "$BYTES" ] || { echo "openssh: short upload" >&2; exit 1; }
-    echo "round $round: ours ${ours[-1]} s, openssh sftp ${openssh[-1]} s" >&2
+    echo "round $round: ours ${ours[-1]} s (cpu ${ours_cpu[-1]} s), openssh sftp ${openssh[-1]} s (cpu ${openssh_cpu[-1]} s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 O=$(median "${ours[@]}"); S=$(median "${openssh[@]}")
-python3 - "$BYTES" "$O" "$S" "${ours[*]}" "${openssh[*]}" <<'PY'
+OC=$(median "${ours_cpu[@]}"); SC=$(median "${openssh_cpu[@]}")
+python3 - "$BYTES" "$O" "$S" "$OC" "$SC" "${ours[*]}" "${openssh[*]}" <<'PY'
 import sys
-size, o, s = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-print(f"size: {size} bytes; rounds ours: {sys.argv[4]} s; rounds openssh sftp: {sys.argv[5]} s")
-print(f"ours (buildmaster SFTP upload): median {o:.2f} s = {size / o / 1e6:.1f} MB/s")
-print(f"OpenSSH sftp (defaults):        median {s:.2f} s = {size / s / 1e6:.1f} MB/s")
-print(f"ratio ours/openssh: {s / o:.2f}x")
+size, o, s, oc, sc = int(sys.argv[1]), *map(float, sys.argv[2:6])
+print(f"size: {size} bytes; rounds ours: {sys.argv[6]} s; rounds openssh sftp: {sys.argv[7]} s")
+print(f"ours (buildmaster SFTP upload): median {o:.2f} s = {size / o / 1e6:.1f} MB/s, client CPU {oc:.2f} s")
+print(f"OpenSSH sftp (defaults):        median {s:.2f} s = {size / s / 1e6:.1f} MB/s, client CPU {sc:.2f} s")
+print(f"throughput ratio ours/openssh: {s / o:.2f}x; client CPU per byte ours/openssh: {oc / sc:.2f}")
 PY

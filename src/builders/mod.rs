@@ -19,6 +19,7 @@
 //! - [`ports_tree`]: bringing the builder's ports tree to the master's revision (fetch or bundle).
 //! - [`builder_conf`]: the builder config file the build tool reads.
 //! - [`results`]: fetching results to staging, verifying them, committing the set all-or-nothing.
+//! - [`build_log`]: the per-build log file with live subscribers.
 //! - [`build`]: one build, step by step; the build command template.
 //! - [`remote`]: [`remote::RemoteBuilder`] — connection, setup, health, and the one place a builder is
 //!   lost.
@@ -28,6 +29,7 @@
 //! - [`task`]: the named-task spawn helper.
 
 pub mod build;
+pub mod build_log;
 pub mod builder_conf;
 pub mod cache;
 pub mod check;

@@ -187,7 +187,19 @@ impl RemoteBuilder {
         };
         match &result {
             Err(err) if err.class() == ErrorClass::Transport => self.lose(err),
-            _ => self.health.set_busy(false),
+            Err(err) if err.class() == ErrorClass::Infrastructure => {
+                let state = self
+                    .health
+                    .infrastructure_failed(&err.to_string(), Instant::now());
+                tracing::warn!(builder = self.spec.name, %err, ?state, "builder infrastructure failure");
+                if state == BuilderState::Lost {
+                    self.live = None;
+                }
+            }
+            _ => {
+                self.health.infrastructure_ok();
+                self.health.set_busy(false);
+            }
         }
         result
     }

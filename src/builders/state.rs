@@ -72,6 +72,9 @@ pub struct Health {
     pub state: BuilderState,
     /// Consecutive connection failures (reset by a successful connect).
     pub failures: u32,
+    /// Consecutive infrastructure failures (setup, sync, cache) on a live connection; reset by a build
+    /// that got past them. Too many make the builder lost like connection failures do.
+    pub infrastructure_failures: u32,
     /// When the next connection attempt is due (reconnecting and lost only).
     pub next_attempt: Option<Instant>,
     /// The last failure, for status pages.
@@ -86,6 +89,7 @@ impl Health {
         Self {
             state: BuilderState::Reconnecting,
             failures: 0,
+            infrastructure_failures: 0,
             next_attempt: Some(now),
             last_error: None,
             policy,
@@ -112,6 +116,25 @@ impl Health {
         } else {
             BuilderState::Available
         };
+    }
+
+    /// A build got past setup, sync and cache on this builder (whatever the build's own outcome).
+    pub fn infrastructure_ok(&mut self) {
+        self.infrastructure_failures = 0;
+    }
+
+    /// Setup, sync or cache failed on a live connection: counts against the builder. Returns the new
+    /// state (available again, or lost after too many in a row).
+    pub fn infrastructure_failed(&mut self, reason: &str, now: Instant) -> BuilderState {
+        self.infrastructure_failures += 1;
+        self.last_error = Some(reason.to_string());
+        if self.infrastructure_failures >= self.policy.lost_after {
+            self.state = BuilderState::Lost;
+            self.next_attempt = Some(now + self.policy.reprobe_lost);
+        } else {
+            self.state = BuilderState::Available;
+        }
+        self.state
     }
 
     /// The connection failed or was lost: the one place that decides reconnecting vs lost.
@@ -155,6 +178,12 @@ mod tests {
         assert!(h.attempt_due(t0 + Duration::from_secs(60)));
         h.connected();
         assert_eq!((h.state, h.failures), (BuilderState::Available, 0));
+        assert_eq!(h.infrastructure_failed("sync", t0), BuilderState::Available);
+        h.infrastructure_ok();
+        assert_eq!(h.infrastructure_failed("sync", t0), BuilderState::Available);
+        assert_eq!(h.infrastructure_failed("sync", t0), BuilderState::Available);
+        assert_eq!(h.infrastructure_failed("sync", t0), BuilderState::Lost);
+        h.connected();
         h.set_busy(true);
         assert_eq!(h.state, BuilderState::Busy);
         assert!(!h.attempt_due(t0));
