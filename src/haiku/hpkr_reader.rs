@@ -134,7 +134,9 @@ fn check_fixed_size_fields(section: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn parse(bytes: &[u8]) -> FormatResult<Repository> {
+/// `keep_attributes`: whether to keep each package's attribute list (listings need it; the
+/// repository writer needs only the model, and the lists double the memory of a large repository).
+fn parse(bytes: &[u8], keep_attributes: bool) -> FormatResult<Repository> {
     let layout = layout(bytes)?;
     let header = layout.header;
     let info_section = info_bytes(bytes, &layout)?;
@@ -188,7 +190,7 @@ fn parse(bytes: &[u8]) -> FormatResult<Repository> {
             Vec::new()
         };
         packages.push(build_package_info(&attributes));
-        package_attributes.push(attributes);
+        package_attributes.push(if keep_attributes { attributes } else { Vec::new() });
     }
     section.finish()?;
     Ok(Repository {
@@ -202,12 +204,19 @@ fn parse(bytes: &[u8]) -> FormatResult<Repository> {
 /// Reads and decodes the repository file at `path`; errors name the file.
 pub fn read_repository(path: &Path) -> FormatResult<Repository> {
     let bytes = read_file(path)?;
-    parse(&bytes).map_err(|e| e.in_file(path))
+    parse(&bytes, true).map_err(|e| e.in_file(path))
 }
 
 /// Decodes a repository file held in memory.
 pub fn read_repository_bytes(bytes: &[u8]) -> FormatResult<Repository> {
-    parse(bytes)
+    parse(bytes, true)
+}
+
+/// Like [`read_repository`], but every `package_attributes` list is left empty: for tools that only
+/// need the [`PackageInfo`] models (the repository writer), at about half the memory.
+pub fn read_repository_models(path: &Path) -> FormatResult<Repository> {
+    let bytes = read_file(path)?;
+    parse(&bytes, false).map_err(|e| e.in_file(path))
 }
 
 /// The raw bytes of the repository-info section (the flattened BMessage) of a repository file held

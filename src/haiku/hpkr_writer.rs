@@ -3,6 +3,8 @@
 //! one `package` entry per package whose children are the package's attributes in canonical order.
 //! The heap is always zlib-compressed, as `package_repo` does.
 
+use std::borrow::Cow;
+
 use crate::haiku::attributes::AttributeId;
 use crate::haiku::heap_writer::{Compression, HeapWriter, CHUNK_SIZE};
 use crate::haiku::package_attributes_writer::package_attributes;
@@ -48,11 +50,6 @@ pub fn encode_repository(info: &RepositoryInfo, packages: &[PackageInfo]) -> Res
     check_size("repository info", info_section.len(), MAX_REPOSITORY_INFO_SIZE)?;
     // Two passes over per-package trees, so only one package's tree exists at a time: a 10,000-package
     // repository as one tree would take several times the memory of the encoded section.
-    let package_node = |package: &PackageInfo| AttrNode {
-        id: AttributeId::Package,
-        value: AttrValue::Str(package.name.clone()),
-        children: package_attributes(package),
-    };
     let mut counter = StringCounter::default();
     for package in packages {
         counter.count(&[package_node(package)]);
@@ -100,4 +97,13 @@ fn check_size(section: &'static str, size: usize, limit: usize) -> Result<(), Hp
         return Err(HpkrWriteError::TooLarge { section, size, limit });
     }
     Ok(())
+}
+
+/// A repository entry: `package = <name>` with the package's attributes as children.
+fn package_node(package: &PackageInfo) -> AttrNode<'_> {
+    AttrNode {
+        id: AttributeId::Package,
+        value: AttrValue::Str(Cow::Borrowed(package.name.as_str())),
+        children: package_attributes(package),
+    }
 }

@@ -10,7 +10,7 @@ use crate::haiku::section_writer::AttrNode;
 use crate::haiku::version::Version;
 
 /// The attribute list of one package, in canonical order.
-pub fn package_attributes(info: &PackageInfo) -> Vec<AttrNode> {
+pub fn package_attributes(info: &PackageInfo) -> Vec<AttrNode<'_>> {
     let mut list = vec![
         AttrNode::string(Id::PackageName, &info.name),
         AttrNode::string(Id::PackageSummary, &info.summary),
@@ -97,7 +97,7 @@ pub fn package_attributes(info: &PackageInfo) -> Vec<AttrNode> {
 
 /// A version subtree: `id` = major, children minor (if set), micro (only after a minor),
 /// pre-release (if set), revision (if ≠ 0).
-fn version_node(id: Id, version: &Version) -> AttrNode {
+fn version_node(id: Id, version: &Version) -> AttrNode<'_> {
     let mut node = AttrNode::string(id, &version.major);
     if !version.minor.is_empty() {
         node.children
@@ -119,7 +119,7 @@ fn version_node(id: Id, version: &Version) -> AttrNode {
 }
 
 /// Resolvable expressions: the name, and only with a set version the operator and the version.
-fn push_expressions(list: &mut Vec<AttrNode>, id: Id, expressions: &[ResolvableExpression]) {
+fn push_expressions<'a>(list: &mut Vec<AttrNode<'a>>, id: Id, expressions: &'a [ResolvableExpression]) {
     for expression in expressions {
         let mut node = AttrNode::string(id, &expression.name);
         if let Some(version) = expression.version.as_ref().filter(|v| v.is_set()) {
@@ -134,11 +134,11 @@ fn push_expressions(list: &mut Vec<AttrNode>, id: Id, expressions: &[ResolvableE
     }
 }
 
-fn push_strings(list: &mut Vec<AttrNode>, id: Id, values: &[String]) {
+fn push_strings<'a>(list: &mut Vec<AttrNode<'a>>, id: Id, values: &'a [String]) {
     list.extend(values.iter().map(|v| AttrNode::string(id, v)));
 }
 
-fn push_if_not_empty(list: &mut Vec<AttrNode>, id: Id, value: &str) {
+fn push_if_not_empty<'a>(list: &mut Vec<AttrNode<'a>>, id: Id, value: &'a str) {
     if !value.is_empty() {
         list.push(AttrNode::string(id, value));
     }

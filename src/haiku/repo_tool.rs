@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::haiku::format_error::FormatError;
-use crate::haiku::hpkr_reader::read_repository;
+use crate::haiku::hpkr_reader::read_repository_models;
 use crate::haiku::hpkr_writer::{encode_repository, HpkrWriteError};
 use crate::haiku::output_file::write_atomically;
 use crate::haiku::package_info::PackageInfo;
@@ -109,7 +109,7 @@ pub fn update(
     new_repo: &Path,
     package_list: &Path,
 ) -> Result<RepoSummary, RepoToolError> {
-    let source = read_repository(source_repo).map_err(RepoToolError::SourceRepository)?;
+    let source = read_repository_models(source_repo).map_err(RepoToolError::SourceRepository)?;
     let info_path = PathBuf::from(format!("{}{INFO_SUFFIX}", new_repo.display()));
     let info = if info_path.exists() {
         RepositoryInfo::load(&info_path)?

@@ -6,7 +6,9 @@
 //! uses, puts every non-empty string used at least twice into the table (most used first) and writes
 //! the tree with each integer in its smallest encoding.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::haiku::attributes::{
     AttributeId, AttributeType, Tag, ENCODING_INT_16_BIT, ENCODING_INT_32_BIT, ENCODING_INT_64_BIT,
@@ -21,11 +23,11 @@ const MIN_STRING_TABLE_USES: u32 = 2;
 
 /// An attribute value, before encoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttrValue {
+pub enum AttrValue<'a> {
     /// An unsigned integer, written in the smallest of 1/2/4/8 big-endian bytes that holds it.
     Uint(u64),
     /// A string, written from the string table if used often enough, otherwise inline.
-    Str(String),
+    Str(Cow<'a, str>),
     /// Raw bytes written inline (at most `MAX_INLINE_DATA_SIZE` bytes by convention).
     RawInline(Vec<u8>),
     /// Raw bytes stored in the heap: their size and offset in the uncompressed heap.
@@ -39,27 +41,36 @@ pub enum AttrValue {
 
 /// One attribute: an ID, a value and its child attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttrNode {
+pub struct AttrNode<'a> {
     /// The attribute ID.
     pub id: AttributeId,
     /// The value.
-    pub value: AttrValue,
+    pub value: AttrValue<'a>,
     /// Child attributes, written after the value and closed by a 0 byte.
-    pub children: Vec<AttrNode>,
+    pub children: Vec<AttrNode<'a>>,
 }
 
-impl AttrNode {
-    /// A string attribute without children.
-    pub fn string(id: AttributeId, value: &str) -> AttrNode {
+impl<'a> AttrNode<'a> {
+    /// A string attribute without children, borrowing its value (no copy while encoding).
+    pub fn string(id: AttributeId, value: &'a str) -> AttrNode<'a> {
         AttrNode {
             id,
-            value: AttrValue::Str(value.to_owned()),
+            value: AttrValue::Str(Cow::Borrowed(value)),
+            children: Vec::new(),
+        }
+    }
+
+    /// A string attribute without children that owns its value.
+    pub fn owned_string(id: AttributeId, value: String) -> AttrNode<'a> {
+        AttrNode {
+            id,
+            value: AttrValue::Str(Cow::Owned(value)),
             children: Vec::new(),
         }
     }
 
     /// An unsigned-integer attribute without children.
-    pub fn uint(id: AttributeId, value: u64) -> AttrNode {
+    pub fn uint(id: AttributeId, value: u64) -> AttrNode<'a> {
         AttrNode {
             id,
             value: AttrValue::Uint(value),
@@ -68,7 +79,7 @@ impl AttrNode {
     }
 
     /// Adds a child and returns `self`, for building small trees inline.
-    pub fn with_child(mut self, child: AttrNode) -> AttrNode {
+    pub fn with_child(mut self, child: AttrNode<'a>) -> AttrNode<'a> {
         self.children.push(child);
         self
     }
@@ -97,9 +108,44 @@ impl EncodedSection {
     }
 }
 
+/// String → table index.
+type Index<'a> = HashMap<Cow<'a, str>, u64, FastHash>;
+
+/// Hash maps keyed by strings we wrote ourselves need no protection against crafted collisions, and
+/// SipHash showed up in profiles of 10,000-package repositories; this is the Fx multiply-rotate hash
+/// (as in rustc), 8 bytes at a time.
+type FastHash = BuildHasherDefault<FxHasher>;
+
+#[derive(Default)]
+struct FxHasher(u64);
+
+/// Fx's multiplier (rustc-hash).
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+        }
+        for &byte in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(FX_SEED);
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(FX_SEED);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Encodes a section: string table (strings used ≥ 2 times, most used first; ties in first-use
 /// order), then the attribute tree.
-pub fn encode_section(nodes: &[AttrNode]) -> EncodedSection {
+pub fn encode_section(nodes: &[AttrNode<'_>]) -> EncodedSection {
     let mut counter = StringCounter::default();
     counter.count(nodes);
     let table = counter.into_table();
@@ -113,18 +159,18 @@ pub fn encode_section(nodes: &[AttrNode]) -> EncodedSection {
 /// Keys are owned, so a large section can be counted in pieces that are dropped after counting
 /// (the repository writer builds one package's tree at a time).
 #[derive(Debug, Default)]
-pub struct StringCounter {
-    uses: HashMap<String, (u32, usize)>,
+pub struct StringCounter<'a> {
+    uses: HashMap<Cow<'a, str>, (u32, usize), FastHash>,
 }
 
-impl StringCounter {
+impl<'a> StringCounter<'a> {
     /// Counts the strings of `nodes` and all their descendants.
-    pub fn count(&mut self, nodes: &[AttrNode]) {
+    pub fn count(&mut self, nodes: &[AttrNode<'a>]) {
         for node in nodes {
             if let AttrValue::Str(s) = &node.value {
                 if !s.is_empty() {
                     // Look up by `&str` first so repeated strings cost no allocation.
-                    if let Some(entry) = self.uses.get_mut(s.as_str()) {
+                    if let Some(entry) = self.uses.get_mut(s.as_ref()) {
                         entry.0 += 1;
                     } else {
                         let next = self.uses.len();
@@ -137,8 +183,8 @@ impl StringCounter {
     }
 
     /// The string table: strings used at least twice, most used first, ties in first-use order.
-    pub fn into_table(self) -> StringTable {
-        let mut table: Vec<(String, u32, usize)> = self
+    pub fn into_table(self) -> StringTable<'a> {
+        let mut table: Vec<(Cow<'a, str>, u32, usize)> = self
             .uses
             .into_iter()
             .filter(|(_, (count, _))| *count >= MIN_STRING_TABLE_USES)
@@ -146,7 +192,7 @@ impl StringCounter {
             .collect();
         table.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
         let mut strings = Vec::new();
-        let mut index = HashMap::with_capacity(table.len());
+        let mut index = HashMap::with_capacity_and_hasher(table.len(), FastHash::default());
         for (i, (s, _, _)) in table.into_iter().enumerate() {
             strings.extend_from_slice(s.as_bytes());
             strings.push(0);
@@ -159,15 +205,15 @@ impl StringCounter {
 
 /// Second pass: the finished string table, used to write attribute entries.
 #[derive(Debug)]
-pub struct StringTable {
+pub struct StringTable<'a> {
     strings: Vec<u8>,
-    index: HashMap<String, u64>,
+    index: HashMap<Cow<'a, str>, u64, FastHash>,
 }
 
-impl StringTable {
+impl StringTable<'_> {
     /// Appends `nodes` (with their children and the children's end markers) to `out`; the caller
     /// writes the final 0 that ends the top-level list.
-    pub fn write_nodes(&self, out: &mut Vec<u8>, nodes: &[AttrNode]) {
+    pub fn write_nodes(&self, out: &mut Vec<u8>, nodes: &[AttrNode<'_>]) {
         for node in nodes {
             write_node(out, node, &self.index);
         }
@@ -183,14 +229,14 @@ impl StringTable {
     }
 }
 
-fn write_list(out: &mut Vec<u8>, nodes: &[AttrNode], index: &HashMap<String, u64>) {
+fn write_list(out: &mut Vec<u8>, nodes: &[AttrNode<'_>], index: &Index<'_>) {
     for node in nodes {
         write_node(out, node, index);
     }
     out.push(0);
 }
 
-fn write_node(out: &mut Vec<u8>, node: &AttrNode, index: &HashMap<String, u64>) {
+fn write_node(out: &mut Vec<u8>, node: &AttrNode<'_>, index: &Index<'_>) {
     let has_children = !node.children.is_empty();
     let tag = |type_: AttributeType, encoding: u8| Tag {
         id: node.id as u8,
@@ -204,7 +250,7 @@ fn write_node(out: &mut Vec<u8>, node: &AttrNode, index: &HashMap<String, u64>) 
             write_uleb128(out, tag(AttributeType::Uint, encoding).compose());
             out.extend_from_slice(&value.to_be_bytes()[8 - width..]);
         }
-        AttrValue::Str(s) => match index.get(s.as_str()) {
+        AttrValue::Str(s) => match index.get(s.as_ref()) {
             Some(&i) => {
                 write_uleb128(out, tag(AttributeType::String, ENCODING_STRING_TABLE).compose());
                 write_uleb128(out, i);

@@ -53,7 +53,7 @@ pub fn build_toc(
     root: &Path,
     package_info: &PackageInfoEntry,
     heap: &mut HeapWriter,
-) -> Result<Vec<AttrNode>, TocError> {
+) -> Result<Vec<AttrNode<'static>>, TocError> {
     let mut entries = Vec::new();
     for name in sorted_names(root)? {
         if name == PACKAGE_INFO_FILE_NAME {
@@ -90,7 +90,7 @@ fn sorted_names(dir: &Path) -> Result<Vec<String>, TocError> {
 }
 
 /// One entry and, for a directory, its children.
-fn entry(path: &Path, name: &str, heap: &mut HeapWriter) -> Result<AttrNode, TocError> {
+fn entry(path: &Path, name: &str, heap: &mut HeapWriter) -> Result<AttrNode<'static>, TocError> {
     let metadata = std::fs::symlink_metadata(path).map_err(io_error(path))?;
     let file_type = metadata.file_type();
     if file_type.is_file() {
@@ -103,8 +103,10 @@ fn entry(path: &Path, name: &str, heap: &mut HeapWriter) -> Result<AttrNode, Toc
     } else if file_type.is_symlink() {
         let target = std::fs::read_link(path).map_err(io_error(path))?;
         let mut node = entry_node(name, &metadata, FILE_TYPE_SYMLINK);
-        node.children
-            .push(AttrNode::string(Id::SymlinkPath, &target.to_string_lossy()));
+        node.children.push(AttrNode::owned_string(
+            Id::SymlinkPath,
+            target.to_string_lossy().into_owned(),
+        ));
         Ok(node)
     } else if file_type.is_dir() {
         let mut node = entry_node(name, &metadata, FILE_TYPE_DIRECTORY);
@@ -121,8 +123,8 @@ fn entry(path: &Path, name: &str, heap: &mut HeapWriter) -> Result<AttrNode, Toc
 }
 
 /// A `dir:entry` with the stat data Haiku's writer records, in its order.
-fn entry_node(name: &str, metadata: &Metadata, file_type: u64) -> AttrNode {
-    let mut node = AttrNode::string(Id::DirectoryEntry, name);
+fn entry_node(name: &str, metadata: &Metadata, file_type: u64) -> AttrNode<'static> {
+    let mut node = AttrNode::owned_string(Id::DirectoryEntry, name.to_owned());
     let default_permissions = match file_type {
         FILE_TYPE_DIRECTORY => DEFAULT_DIRECTORY_PERMISSIONS,
         FILE_TYPE_SYMLINK => DEFAULT_SYMLINK_PERMISSIONS,
@@ -149,7 +151,7 @@ fn entry_node(name: &str, metadata: &Metadata, file_type: u64) -> AttrNode {
 }
 
 /// Adds a `data` attribute: inline up to 8 bytes, otherwise a heap reference.
-fn add_data(node: &mut AttrNode, data: &[u8], heap: &mut HeapWriter) {
+fn add_data(node: &mut AttrNode<'_>, data: &[u8], heap: &mut HeapWriter) {
     if data.is_empty() {
         return;
     }
