@@ -17,6 +17,8 @@
 //!   records — the source of truth for what is published.
 //! - [`publish`]: upload → verify → stub, index regeneration and upload, prune, recover.
 //! - [`repository`]: repository-level checks (`repo check`: every requires resolvable).
+//! - [`scheduler`]: build graphs, scheduling policies (critical path; FIFO baseline) and the
+//!   event-driven simulation behind `bench/schedule`.
 //! - [`cli`]: the command-line surface (`buildmaster storage|hpkg|repo …`); `main.rs` only parses and
 //!   dispatches.
 
@@ -26,6 +28,7 @@ pub mod config;
 pub mod haiku;
 pub mod publish;
 pub mod repository;
+pub mod scheduler;
 pub mod state;
 pub mod storage;
 

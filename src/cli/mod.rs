@@ -44,8 +44,9 @@ pub struct GlobalArgs {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, global = true)]
     pub log_json: bool,
-    /// More log output (-v info, -vv debug, -vvv trace). `RUST_LOG` overrides.
-    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    /// More log output (-v info, -vv debug, -vvv trace), given before the subcommand. `RUST_LOG`
+    /// overrides. Not global: `repo list -v` and friends keep Haiku's meaning of `-v`.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
 

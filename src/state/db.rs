@@ -166,7 +166,7 @@ impl Database {
 
     /// Inserts or replaces records, in one transaction.
     pub fn upsert(&mut self, records: &[PackageRecord]) -> Result<(), DbError> {
-        let tx = self.conn.transaction().map_err(|e| fail_path(&self.path, e))?;
+        let tx = self.conn.transaction().map_err(fail_at(&self.path))?;
         {
             let mut stmt = tx
                 .prepare(
@@ -176,10 +176,10 @@ impl Database {
                      ON CONFLICT(file_name) DO UPDATE SET name = ?2, size = ?3, sha256 = ?4, info = ?5,
                          state = ?6, added_at = ?7, last_indexed_at = ?8, licenses = ?9",
                 )
-                .map_err(|e| fail_path(&self.path, e))?;
+                .map_err(fail_at(&self.path))?;
             for r in records {
-                let info = serde_json::to_string(&r.info).map_err(|e| fail_path(&self.path, e))?;
-                let licenses = serde_json::to_string(&r.licenses).map_err(|e| fail_path(&self.path, e))?;
+                let info = serde_json::to_string(&r.info).map_err(fail_at(&self.path))?;
+                let licenses = serde_json::to_string(&r.licenses).map_err(fail_at(&self.path))?;
                 stmt.execute(params![
                     r.file_name,
                     r.info.name,
@@ -191,10 +191,10 @@ impl Database {
                     r.last_indexed_at,
                     licenses
                 ])
-                .map_err(|e| fail_path(&self.path, e))?;
+                .map_err(fail_at(&self.path))?;
             }
         }
-        tx.commit().map_err(|e| fail_path(&self.path, e))
+        tx.commit().map_err(fail_at(&self.path))
     }
 
     /// Moves one record to `state`.
@@ -215,22 +215,21 @@ impl Database {
         repo_sha256: &str,
         file_names: &[String],
     ) -> Result<(), DbError> {
-        let tx = self.conn.transaction().map_err(|e| fail_path(&self.path, e))?;
+        let tx = self.conn.transaction().map_err(fail_at(&self.path))?;
         {
             let mut stmt = tx
                 .prepare("UPDATE packages SET last_indexed_at = ?2 WHERE file_name = ?1")
-                .map_err(|e| fail_path(&self.path, e))?;
+                .map_err(fail_at(&self.path))?;
             for name in file_names {
-                stmt.execute(params![name, at])
-                    .map_err(|e| fail_path(&self.path, e))?;
+                stmt.execute(params![name, at]).map_err(fail_at(&self.path))?;
             }
             tx.execute(
                 "INSERT INTO publishes (published_at, repo_sha256, package_count) VALUES (?1, ?2, ?3)",
                 params![at, repo_sha256, file_names.len() as i64],
             )
-            .map_err(|e| fail_path(&self.path, e))?;
+            .map_err(fail_at(&self.path))?;
         }
-        tx.commit().map_err(|e| fail_path(&self.path, e))
+        tx.commit().map_err(fail_at(&self.path))
     }
 
     /// The most recent publish, if any.
@@ -253,16 +252,16 @@ impl Database {
 
     /// Forgets records (objects pruned for good).
     pub fn remove(&mut self, file_names: &[String]) -> Result<(), DbError> {
-        let tx = self.conn.transaction().map_err(|e| fail_path(&self.path, e))?;
+        let tx = self.conn.transaction().map_err(fail_at(&self.path))?;
         {
             let mut stmt = tx
                 .prepare("DELETE FROM packages WHERE file_name = ?1")
-                .map_err(|e| fail_path(&self.path, e))?;
+                .map_err(fail_at(&self.path))?;
             for name in file_names {
-                stmt.execute([name]).map_err(|e| fail_path(&self.path, e))?;
+                stmt.execute([name]).map_err(fail_at(&self.path))?;
             }
         }
-        tx.commit().map_err(|e| fail_path(&self.path, e))
+        tx.commit().map_err(fail_at(&self.path))
     }
 }
 
@@ -281,8 +280,9 @@ fn row_to_parts(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowParts> {
     ))
 }
 
-fn fail_path(path: &Path, e: impl std::fmt::Display) -> DbError {
-    DbError {
+/// An error mapper naming `path`, for `map_err` inside transactions (which borrow the connection).
+fn fail_at<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> DbError + '_ {
+    move |e| DbError {
         path: path.into(),
         message: e.to_string(),
     }
