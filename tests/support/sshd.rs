@@ -6,6 +6,10 @@
 //! daemon runs in the foreground (`-D -e`) so the test owns the process; faults are injected with
 //! signals sent to the listener *and* every per-connection process below it (sshd gives each
 //! connection its own session, so signalling the listener alone would leave live connections alone).
+//!
+//! Sessions get `HOME` set to the builder's own directory, so the login shell reads none of the test
+//! user's dotfiles: this machine's root `.bashrc` runs `pyenv rehash`, which takes a lock file that a
+//! session killed by a fault test would leave behind, stalling every later session for 60 s.
 #![allow(dead_code)]
 
 use std::io::Write as _;
@@ -122,7 +126,7 @@ impl Sshd {
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {root}/hostkey\nPidFile {root}/sshd.pid\n\
              AuthorizedKeysFile {root}/authorized_keys\nPermitRootLogin prohibit-password\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-             Subsystem sftp internal-sftp\nMaxSessions 64\nMaxStartups 64\n",
+             Subsystem sftp internal-sftp\nMaxSessions 64\nMaxStartups 64\nSetEnv HOME={root}\n",
             root = root.display()
         );
         std::fs::write(root.join("sshd_config"), config).unwrap();
