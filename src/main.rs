@@ -5,12 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // Behave like other Unix tools when the reader of our output goes away (`buildmaster … | head`):
-    // die quietly of SIGPIPE instead of panicking in `println!`. Rust ignores SIGPIPE by default.
-    // SAFETY: setting a signal's disposition to the default before any thread starts is sound.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    quiet_on_closed_stdout();
     let cli = buildmaster::cli::Cli::parse();
     buildmaster::cli::init_tracing(&cli.global);
     match buildmaster::cli::run(cli) {
@@ -20,4 +15,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Ends the process quietly, like other Unix tools, when the reader of our output goes away
+/// (`buildmaster repo list … | head`): `println!` panics on a closed pipe, and this hook turns exactly that
+/// panic into exit status 141 (128 + SIGPIPE). SIGPIPE itself stays ignored, as Rust sets it: restoring
+/// its default would let any write to a socket whose peer died (an S3 server, a builder) kill the process
+/// instead of returning an error.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info)
+    }));
 }
