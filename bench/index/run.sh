@@ -24,15 +24,17 @@ FIXTURES="$TARGET/examples/index_bench"
 WORK="$(mktemp -d /tmp/buildmaster-index-bench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 
-# measure NAME CMD...: runs CMD RUNS times; prints "NAME: median X s (min A, max B), peak RSS Y MB".
+# measure NAME CMD...: runs CMD RUNS times; prints the median wall time (min, max), the median CPU time
+# (user + system: what the run costs when the machine is busy with other work) and the peak RSS.
 measure() {
     local name="$1"; shift
-    local times=() peak=0
+    local times=() cpus=() peak=0
     for _ in $(seq "$RUNS"); do
         /usr/bin/time -v -o "$WORK/time.txt" "$@" >/dev/null
         local wall rss
         wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time.txt")
         rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+        cpus+=("$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u+s}' "$WORK/time.txt")")
         # m:ss.cc → seconds
         times+=("$(echo "$wall" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')")
         [ "$rss" -gt "$peak" ] && peak="$rss"
@@ -43,11 +45,13 @@ measure() {
     median=$(echo "$sorted" | awk -v n="$RUNS" 'NR==int((n+1)/2) {print}')
     min=$(echo "$sorted" | head -1)
     max=$(echo "$sorted" | tail -1)
-    printf '%s: median %s s (min %s, max %s; %s runs), peak RSS %.1f MB\n' \
-        "$name" "$median" "$min" "$max" "$RUNS" "$(echo "$peak" | awk '{print $1/1024}')"
+    local cpu
+    cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | awk -v n="$RUNS" 'NR==int((n+1)/2) {print}')
+    printf '%s: median %s s wall (min %s, max %s; %s runs), median CPU %s s, peak RSS %.1f MB\n' \
+        "$name" "$median" "$min" "$max" "$RUNS" "$cpu" "$(echo "$peak" | awk '{print $1/1024}')"
 }
 
-echo "machine: $(nproc) cores, $(uname -r)"
+echo "machine: $(nproc) cores, $(uname -r), load average $(cut -d" " -f1-3 /proc/loadavg)"
 
 # (a) update -t
 A="$WORK/update"; mkdir -p "$A"
