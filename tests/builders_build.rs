@@ -265,7 +265,10 @@ async fn two_builders_get_exactly_the_missing_dependencies_verified_results_and_
         [deps.spool.file_name.clone(), deps.stored.file_name.clone()],
         "builder 1 sent"
     );
-    assert_eq!(o1.transfer.already_cached, std::slice::from_ref(&deps.system.file_name));
+    assert_eq!(
+        o1.transfer.already_cached,
+        std::slice::from_ref(&deps.system.file_name)
+    );
     assert_eq!(o2.transfer.sent.len(), 3, "builder 2 started empty");
     // The storage-only package arrived whole although its spool file is a stub.
     let stored_on_builder = std::fs::read(cache1.join(&deps.stored.file_name)).unwrap();
