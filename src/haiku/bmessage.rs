@@ -284,7 +284,9 @@ fn split_items(values: &[u8], count: usize, fixed_size: bool) -> Result<Vec<Vec<
         return Ok(Vec::new());
     }
     if fixed_size {
-        if !values.len().is_multiple_of(count) {
+        // Items of zero bytes cannot be split (and `chunks(0)` would panic): a field claiming items
+        // but holding no data is malformed.
+        if values.is_empty() || !values.len().is_multiple_of(count) {
             return Err(BMessageError::Truncated("fixed-size items"));
         }
         return Ok(values.chunks(values.len() / count).map(<[u8]>::to_vec).collect());
