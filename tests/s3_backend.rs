@@ -533,3 +533,37 @@ async fn the_server_verifies_the_crc32c_that_replaces_payload_signing() {
     );
     assert_eq!(raw_keys(garage, &target).await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn the_web_endpoint_serves_objects_anonymously() {
+    // What package clients do: a plain HTTP GET with no credentials, bucket chosen by the Host header.
+    let garage = Garage::shared();
+    let prefix = unique("web");
+    let backend = backend(garage, &prefix).await;
+    backend
+        .put_bytes(
+            &key("repo.info"),
+            b"name Haiku\n",
+            &PutOptions::index("text/plain"),
+        )
+        .await
+        .unwrap();
+    let authority = garage.web_endpoint().trim_start_matches("http://").to_owned();
+    let port = authority.rsplit(':').next().unwrap();
+    let mut stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let request = format!("GET /{prefix}/repo.info HTTP/1.0\r\nHost: {authority}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(
+        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+        "{response}"
+    );
+    assert!(
+        response.to_ascii_lowercase().contains("cache-control: no-cache"),
+        "{response}"
+    );
+    assert!(response.ends_with("name Haiku\n"), "{response}");
+}

@@ -7,6 +7,10 @@
 # gets the base file rotated by a different offset that is not a multiple of 1 MiB (no block repeats).
 # Both tools are timed the same way, from outside, with /usr/bin/time -v (wall clock and peak RSS).
 #
+# Besides wall-clock time it records the client's CPU time (user + system): on a shared 2-core machine the
+# server and other work compete for the cores, and CPU per byte is the part of the cost the client owns.
+# "ours-put-signed" is ours with `upload_checksums: false` (SigV4-signed payloads instead of CRC32C).
+#
 # Environment: ROUNDS (3), SIZE_MIB (1024), PART_SIZE_MIB (16), PARTS_IN_FLIGHT (4), GARAGE_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -82,6 +86,7 @@ cat >"$WORK/ours.json" <<EOF
  "part_size": $((PART_SIZE_MIB << 20)), "multipart_threshold": $((PART_SIZE_MIB << 20)),
  "parts_in_flight": $PARTS_IN_FLIGHT}
 EOF
+sed 's/}$/, "upload_checksums": false}/' "$WORK/ours.json" >"$WORK/ours-signed.json"
 printf '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n' >"$WORK/aws.config"
 export AWS_CONFIG_FILE="$WORK/aws.config" AWS_SHARED_CREDENTIALS_FILE=/dev/null
 export AWS_ACCESS_KEY_ID="$ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$SECRET_KEY"
@@ -99,7 +104,7 @@ fresh() { # a rotation of base.bin no earlier upload shares a 1 MiB block with
 }
 
 RESULTS="$WORK/results.tsv"
-# measure NAME ROUND COMMAND...: appends "name round seconds max_rss_kib"
+# measure NAME ROUND COMMAND...: appends "name round seconds max_rss_kib cpu_seconds"
 measure() {
     local name=$1 round=$2
     shift 2
@@ -107,14 +112,17 @@ measure() {
     python3 - "$WORK/time.txt" "$name" "$round" >>"$RESULTS" <<'PY'
 import sys
 wall = rss = None
+cpu = 0.0
 for line in open(sys.argv[1]):
     line = line.strip()
-    if line.startswith("Elapsed (wall clock) time"):
+    if line.startswith(("User time (seconds)", "System time (seconds)")):
+        cpu += float(line.rsplit(" ", 1)[1])
+    elif line.startswith("Elapsed (wall clock) time"):
         parts = [float(p) for p in line.rsplit(" ", 1)[1].split(":")]
         wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
     elif line.startswith("Maximum resident set size"):
         rss = int(line.rsplit(" ", 1)[1])
-print(sys.argv[2], sys.argv[3], wall, rss, sep="\t")
+print(sys.argv[2], sys.argv[3], wall, rss, round(cpu, 2), sep="\t")
 PY
     tail -n 1 "$RESULTS" >&2
 }
@@ -133,6 +141,8 @@ for round in $(seq "$ROUNDS"); do
     done
     fresh
     measure ours-put-known-digest "$round" "$OURS" put "$WORK/ours.json" "$WORK/up.bin" "r$round/known.bin" --known-digest
+    fresh
+    measure ours-put-signed "$round" "$OURS" put "$WORK/ours-signed.json" "$WORK/up.bin" "r$round/signed.bin"
     for who in $order; do
         rm -f "$WORK/down.bin"
         if [ "$who" = ours ]; then
@@ -150,22 +160,26 @@ import statistics, sys
 path, size_mib, part_mib, in_flight, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 rows = [line.split("\t") for line in open(path).read().splitlines()]
 runs = {}
-for name, _round, wall, rss in rows:
-    runs.setdefault(name, []).append((float(wall), int(rss)))
+for name, _round, wall, rss, cpu in rows:
+    runs.setdefault(name, []).append((float(wall), int(rss), float(cpu)))
 mb = size_mib * 1024 * 1024 / 1e6
-med = {n: statistics.median(w for w, _ in r) for n, r in runs.items()}
+med = {n: statistics.median(w for w, _, _ in r) for n, r in runs.items()}
+cpu = {n: statistics.median(c for _, _, c in r) for n, r in runs.items()}
 print(f"\n{size_mib} MiB, {rounds} rounds, ours: part_size {part_mib} MiB, parts_in_flight {in_flight}\n")
-print("| run | seconds (each round) | median s | MB/s (median) | peak RSS MiB (max) |")
-print("|---|---|---|---|---|")
+print("| run | seconds (each round) | median s | MB/s (median) | client CPU s (median) | peak RSS MiB (max) |")
+print("|---|---|---|---|---|---|")
 for name, r in runs.items():
-    walls = ", ".join(f"{w:.2f}" for w, _ in r)
-    print(f"| {name} | {walls} | {med[name]:.2f} | {mb / med[name]:.0f} | {max(m for _, m in r) / 1024:.0f} |")
+    walls = ", ".join(f"{w:.2f}" for w, _, _ in r)
+    print(f"| {name} | {walls} | {med[name]:.2f} | {mb / med[name]:.0f} | {cpu[name]:.2f} "
+          f"| {max(m for _, m, _ in r) / 1024:.0f} |")
 print()
 print(f"upload ratio (aws time / ours time): {med['aws-put'] / med['ours-put']:.2f}x"
       f" (digest known: {med['aws-put'] / med['ours-put-known-digest']:.2f}x); target >= 1.2x")
 print(f"download ratio: {med['aws-get'] / med['ours-get']:.2f}x; target >= 1.0x")
+print(f"client CPU ratio (aws / ours): put {cpu['aws-put'] / cpu['ours-put']:.2f}x, "
+      f"get {cpu['aws-get'] / cpu['ours-get']:.2f}x")
 limit = int(in_flight) * part_mib + 64
-peak = max(m for n, r in runs.items() if n.startswith("ours") for _, m in r) / 1024
+peak = max(m for n, r in runs.items() if n.startswith("ours") for _, m, _ in r) / 1024
 print(f"ours peak RSS: {peak:.0f} MiB; target < parts_in_flight x part_size + 64 MiB = {limit} MiB")
 print(f"load average at the end: {open('/proc/loadavg').read().split()[:3]}")
 PY

@@ -17,10 +17,14 @@ use std::time::Instant;
 
 use buildmaster_storage::{ObjectKey, PutOptions, Sha256Digest, StorageBackend};
 use buildmaster_storage_s3::{S3Backend, S3Settings};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use std::io::{Read, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-/// Buffer between the network and the file on download, in bytes.
-const IO_BUFFER: usize = 4 << 20;
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+/// Buffer between the network and the file on download, and read size when hashing, in bytes.
+const IO_BUFFER: usize = 1 << 20;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -57,27 +61,50 @@ fn usage() -> Error {
 
 async fn put(backend: &S3Backend, path: &Path, key: &ObjectKey, known: bool) -> Result<u64, Error> {
     let digest = if known { Some(hash_file(path).await?) } else { None };
-    let mut file = tokio::fs::File::open(path).await?;
-    // Let each blocking read fill a whole part-sized chunk rather than tokio's default 2 MiB.
-    file.set_max_buf_size(16 << 20);
-    let size = file.metadata().await?.len();
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    let mut body = BlockingFile(file);
     let meta = backend
-        .put(key, &mut file, size, &PutOptions::package(digest))
+        .put(key, &mut body, size, &PutOptions::package(digest))
         .await?;
     Ok(meta.size)
 }
 
 async fn get(backend: &S3Backend, key: &ObjectKey, path: &Path) -> Result<u64, Error> {
-    let reader = backend.get(key).await?;
-    let mut body = BufReader::with_capacity(IO_BUFFER, reader.body);
-    let mut file = tokio::fs::File::create(path).await?;
-    file.set_max_buf_size(IO_BUFFER);
-    let copied = tokio::io::copy_buf(&mut body, &mut file).await?;
-    file.flush().await?;
+    let mut reader = backend.get(key).await?;
+    let mut file = std::fs::File::create(path)?;
+    let mut buf = vec![0u8; IO_BUFFER];
+    let mut copied = 0u64;
+    loop {
+        let n = reader.body.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        tokio::task::block_in_place(|| file.write_all(&buf[..n]))?;
+        copied += n as u64;
+    }
     if copied != reader.meta.size {
         return Err(format!("got {copied} bytes, expected {}", reader.meta.size).into());
     }
     Ok(copied)
+}
+
+/// A file read in place on the runtime's worker thread (`block_in_place`), straight into the caller's
+/// buffer: no copy through `tokio::fs::File`'s internal buffer and no hop to the blocking pool per read.
+/// Page-cache reads are short; this is what a CLI that owns its runtime can afford.
+struct BlockingFile(std::fs::File);
+
+impl AsyncRead for BlockingFile {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let file = &mut self.get_mut().0;
+        let n = tokio::task::block_in_place(|| file.read(buf.initialize_unfilled()))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
 }
 
 async fn hash_file(path: &Path) -> Result<Sha256Digest, Error> {

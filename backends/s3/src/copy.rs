@@ -135,6 +135,7 @@ impl Shared {
                 .content_type
                 .unwrap_or_else(|| "application/octet-stream".into()),
             cache_control,
+            crc32c: false,
             sha256: out
                 .metadata
                 .as_ref()
@@ -164,7 +165,11 @@ impl Shared {
             )
         })?;
         // Copied parts carry no checksum of ours, so the upload is created without a checksum algorithm.
-        let upload_id = self.create_upload(key, target, headers, false).await?;
+        let headers = ObjectHeaders {
+            crc32c: false,
+            ..headers.clone()
+        };
+        let upload_id = self.create_upload(key, target, &headers).await?;
         let cleanup = Cleanup::new(
             self.clone(),
             Undo::AbortUpload {

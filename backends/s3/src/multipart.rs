@@ -57,9 +57,7 @@ impl Shared {
                 &format!("{size} bytes is more than S3 accepts in one object"),
             )
         })?;
-        let upload_id = self
-            .create_upload(key, target, headers, self.upload_checksums)
-            .await?;
+        let upload_id = self.create_upload(key, target, headers).await?;
         let mut cleanup = Cleanup::new(
             self.clone(),
             Undo::AbortUpload {
@@ -68,7 +66,15 @@ impl Shared {
             },
         );
         let parts = match self
-            .send_parts(key, target, &upload_id, reader, part_size, expected)
+            .send_parts(
+                key,
+                target,
+                &upload_id,
+                reader,
+                part_size,
+                expected,
+                headers.crc32c,
+            )
             .await
         {
             Ok(parts) => parts,
@@ -88,13 +94,13 @@ impl Shared {
         Ok((digest, cleanup))
     }
 
-    /// CreateMultipartUpload; with `checksums`, parts must carry CRC32C checksums (see `integrity.rs`).
+    /// CreateMultipartUpload; with `headers.crc32c`, parts must carry CRC32C checksums (see
+    /// `integrity.rs`).
     pub(crate) async fn create_upload(
         &self,
         key: &ObjectKey,
         target: &str,
         headers: &ObjectHeaders,
-        checksums: bool,
     ) -> Result<String, StorageError> {
         let output = self
             .retry
@@ -110,7 +116,7 @@ impl Shared {
                             .sha256
                             .map(|d| [(META_SHA256.to_owned(), d.to_hex())].into()),
                     )
-                    .set_checksum_algorithm(checksums.then_some(ChecksumAlgorithm::Crc32C))
+                    .set_checksum_algorithm(headers.crc32c.then_some(ChecksumAlgorithm::Crc32C))
                     .send()
                     .await
                     .map_err(|e| self.errors.sdk(Operation::Put, Some(key), &e))
@@ -127,7 +133,8 @@ impl Shared {
     }
 
     /// Reads and uploads every part with at most `parts_in_flight` buffers alive; then checks the body's
-    /// end and digest. Returns the digest and the parts in order.
+    /// end and digest. Returns the digest and the parts in order. `crc32c`: see `integrity.rs`.
+    #[allow(clippy::too_many_arguments)] // the upload's identity, its body, and how to send it
     async fn send_parts(
         self: &Arc<Self>,
         key: &ObjectKey,
@@ -136,6 +143,7 @@ impl Shared {
         mut reader: ExactReader<'_>,
         part_size: u64,
         expected: Option<&Sha256Digest>,
+        crc32c: bool,
     ) -> Result<(Sha256Digest, Vec<CompletedPart>), StorageError> {
         let mut tasks: JoinSet<Result<CompletedPart, StorageError>> = JoinSet::new();
         let mut parts = Vec::new();
@@ -154,8 +162,12 @@ impl Shared {
                 let body = Bytes::from(buf);
                 let span = tracing::debug_span!("task", name = "s3-upload-part", part = number);
                 tasks.spawn(
-                    async move { shared.upload_part(&key, &target, &upload_id, number, body).await }
-                        .instrument(span),
+                    async move {
+                        shared
+                            .upload_part(&key, &target, &upload_id, number, body, crc32c)
+                            .await
+                    }
+                    .instrument(span),
                 );
                 number += 1;
             }
@@ -200,8 +212,9 @@ impl Shared {
         upload_id: &str,
         number: i32,
         body: Bytes,
+        crc32c: bool,
     ) -> Result<CompletedPart, StorageError> {
-        let crc32c = self.upload_checksums.then(|| crc32c_base64(&body));
+        let crc32c = crc32c.then(|| crc32c_base64(&body));
         let output = self
             .retry
             .run(|| async {

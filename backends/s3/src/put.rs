@@ -13,7 +13,8 @@
 //!   ([`UPLOADS_DIR`]`<random>` under the prefix), then a server-side CopyObject with
 //!   `MetadataDirective: REPLACE` creates the final key *with* the digest in one atomic step, and the
 //!   temporary object is deleted. So the final key never exists without its digest, and the data
-//!   crosses the network once (servers copy internally; garage just adds references to the blocks).
+//!   crosses the network once (servers copy internally; garage just adds references to the blocks,
+//!   which is why this upload goes without CRC32C part checksums: see `integrity.rs`).
 //!   Callers that know the digest (the publisher does: packages are verified at staging) should pass
 //!   it and skip the copy.
 //!
@@ -51,11 +52,14 @@ pub(crate) struct ObjectHeaders {
     pub(crate) cache_control: Option<&'static str>,
     /// The digest for `x-amz-meta-sha256`, if known when the upload starts.
     pub(crate) sha256: Option<Sha256Digest>,
+    /// Whether a multipart upload of this object uses CRC32C part checksums (see `integrity.rs`).
+    pub(crate) crc32c: bool,
 }
 
 impl ObjectHeaders {
-    /// The headers for `opts`, with `sha256` as the digest to record.
-    pub(crate) fn new(opts: &PutOptions, sha256: Option<Sha256Digest>) -> Self {
+    /// The headers for `opts`, with `sha256` as the digest to record and `crc32c` saying whether the
+    /// parts carry CRC32C checksums.
+    pub(crate) fn new(opts: &PutOptions, sha256: Option<Sha256Digest>, crc32c: bool) -> Self {
         Self {
             content_type: opts
                 .content_type
@@ -63,6 +67,7 @@ impl ObjectHeaders {
                 .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
             cache_control: opts.cache_control.header(),
             sha256,
+            crc32c,
         }
     }
 }
@@ -85,7 +90,7 @@ impl Shared {
         let digest = if size < self.multipart_threshold {
             self.put_single(key, reader, size, opts).await?
         } else if let Some(expected) = opts.sha256 {
-            let headers = ObjectHeaders::new(opts, Some(expected));
+            let headers = ObjectHeaders::new(opts, Some(expected), self.upload_checksums);
             let full_key = self.full_key(key);
             let (digest, cleanup) = self
                 .upload_multipart(key, &full_key, reader, size, &headers, Some(&expected))
@@ -124,7 +129,7 @@ impl Shared {
         let mut buf = vec![0u8; len];
         reader.read_full(&mut buf).await.map_err(|e| body_error(key, e))?;
         let digest = finish(reader, key, opts.sha256.as_ref()).await?;
-        let headers = ObjectHeaders::new(opts, Some(digest));
+        let headers = ObjectHeaders::new(opts, Some(digest), self.upload_checksums);
         let body = Bytes::from(buf);
         let full_key = self.full_key(key);
         let crc32c = self.upload_checksums.then(|| crc32c_base64(&body));
@@ -175,11 +180,15 @@ impl Shared {
                 &temp_key,
                 reader,
                 size,
-                &ObjectHeaders::new(opts, None),
+                // No CRC32C here: servers must re-read and rewrite a multipart object that has
+                // checksums when it is copied (AWS's rule, followed by garage), which would turn the
+                // cheap reference copy below into a second full write. The temporary's parts are
+                // protected by signed payloads instead.
+                &ObjectHeaders::new(opts, None, false),
                 None,
             )
             .await?;
-        let headers = ObjectHeaders::new(opts, Some(digest));
+        let headers = ObjectHeaders::new(opts, Some(digest), false);
         let final_key = self.full_key(key);
         if let Err(err) = self
             .copy_full(&temp_key, &final_key, size, Some(&headers), key)

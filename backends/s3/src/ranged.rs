@@ -1,10 +1,11 @@
 //! Parallel ranged download of a large object, delivered in order as one `AsyncRead`.
 //!
 //! One HTTP stream is limited by a single connection's round trips and by the server's per-request
-//! pipeline; fetching `parts_in_flight` ranges of `part_size` bytes at once keeps several busy. The
-//! ranges go through `futures`' `buffered`, which runs up to N fetches at once but yields their results
-//! strictly in order, so the caller reads the object front to back while memory stays bounded at about
-//! `(parts_in_flight + 1) × part_size` (N ranges being fetched plus the one being read out).
+//! pipeline; fetching several ranges of `part_size` bytes at once keeps several busy. The ranges go
+//! through `futures`' `buffered`, which runs up to N fetches at once but yields their results strictly
+//! in order, so the caller reads the object front to back while memory stays bounded at about
+//! `parts_in_flight × part_size` (`parts_in_flight − 1` ranges being fetched plus the one being read
+//! out; at least one of each).
 //!
 //! Every range after the first carries `If-Match: <ETag of the first answer>`: if the object is
 //! replaced mid-download the server answers 412 and the read fails (transient: fetch it again) instead
@@ -49,7 +50,9 @@ pub(crate) fn ranged_body(
         async move { fetch_range(&shared, &key, &full_key, etag.as_deref(), start, end).await }.boxed()
     });
     let chunks = stream::iter(std::iter::once(first_fetch).chain(rest))
-        .buffered(in_flight)
+        // One range more is held by the reader while it is read out, so fetch one fewer: memory stays
+        // at `parts_in_flight × part_size` like an upload's.
+        .buffered(in_flight.saturating_sub(1).max(1))
         .map_err(io::Error::other);
     Box::pin(StreamReader::new(chunks))
 }
