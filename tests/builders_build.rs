@@ -23,7 +23,7 @@ use buildmaster::builders::error::{BuilderError, ErrorClass};
 use buildmaster::builders::exec::Stream;
 use buildmaster::builders::package::WantedPackage;
 use buildmaster::builders::ports_tree::PortsTreeSync;
-use buildmaster::builders::remote::RemoteBuilder;
+use buildmaster::builders::remote::{spawn_health_task, RemoteBuilder};
 use buildmaster::builders::state::{BuilderState, ReconnectPolicy};
 use buildmaster_storage::{ObjectKey, PutOptions, Sha256Digest, StorageBackend};
 use buildmaster_storage_fs::FsBackend;
@@ -426,19 +426,42 @@ async fn killed_and_stopped_builders_mid_build_are_transient_and_come_back() {
     }
     killed.sshd.restart();
     stopped.sshd.cont();
-    for r in [&mut rk, &mut rs] {
+    // The background health task brings both back (reconnect with backoff / periodic re-probe).
+    let stop = CancellationToken::new();
+    let shared: Vec<_> = [rk, rs]
+        .into_iter()
+        .map(|r| Arc::new(tokio::sync::Mutex::new(r)))
+        .collect();
+    let tasks: Vec<_> = shared
+        .iter()
+        .map(|r| spawn_health_task(r.clone(), stop.clone()))
+        .collect();
+    for r in &shared {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while r.state() != BuilderState::Available {
-            assert!(
-                Instant::now() < deadline,
-                "{} did not come back: {:?}",
-                r.name(),
-                r.health().last_error
-            );
-            let _ = r.reprobe_if_due().await;
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        loop {
+            {
+                let b = r.lock().await;
+                if b.state() == BuilderState::Available {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{} did not come back: {:?}",
+                    b.name(),
+                    b.health().last_error
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    stop.cancel();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut rk = Arc::try_unwrap(shared.into_iter().next().unwrap())
+        .ok()
+        .unwrap()
+        .into_inner();
     // And it builds again.
     std::fs::write(killed.sshd.work.join("mode"), "ok").unwrap();
     rk.build(&req, &mut no_output(), &cancel).await.unwrap();

@@ -240,3 +240,32 @@ impl RemoteBuilder {
         }
     }
 }
+
+/// How often the health task looks at a builder's schedule; attempts themselves follow the backoff and
+/// re-probe intervals in [`Health`].
+pub const HEALTH_TICK: Duration = Duration::from_millis(250);
+
+/// Keeps a builder connected in the background: whenever a (re)connection attempt is due — reconnecting
+/// with backoff, or lost and due for its periodic re-probe — it tries. Stops when `cancel` fires. A
+/// failed attempt is logged by [`RemoteBuilder::connect`] and the loop carries on.
+pub fn spawn_health_task(
+    builder: Arc<tokio::sync::Mutex<RemoteBuilder>>,
+    cancel: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let name = match builder.try_lock() {
+        Ok(b) => b.name().to_string(),
+        Err(_) => "?".into(),
+    };
+    super::task::spawn_named("builder-health", &name, async move {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(HEALTH_TICK) => {}
+            }
+            // A busy builder is held by its build; never wait for it here.
+            if let Ok(mut b) = builder.try_lock() {
+                let _ = b.reprobe_if_due().await;
+            }
+        }
+    })
+}
