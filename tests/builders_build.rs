@@ -582,3 +582,45 @@ async fn walled_builder_gets_the_ports_tree_as_a_bundle() {
         "bundle left behind"
     );
 }
+
+#[tokio::test]
+async fn a_stubbed_dependency_streams_from_s3_garage_straight_to_the_builder() {
+    use buildmaster_storage_s3::S3Backend;
+    use support::garage::Garage;
+    let garage = Garage::start();
+    let s3: Arc<dyn StorageBackend> =
+        Arc::new(S3Backend::new(&garage.s3_settings("builders/")).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    // Larger than one SFTP chunk and than the test settings' multipart/range sizes.
+    let path = make_package(dir.path(), "libbig");
+    let noise: Vec<u8> = (0..20u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(&noise); // The cache checks size and SHA-256, not package structure.
+    let key = ObjectKey::new("packages/libbig-1.0-1-x86_64.hpkg").unwrap();
+    s3.put_bytes(&key, &bytes, &PutOptions::package(Some(Sha256Digest::of(&bytes))))
+        .await
+        .unwrap();
+    std::fs::write(&path, b"").unwrap(); // the spool copy is a stub
+    let dep = wanted(&path, Some(key), false, &bytes);
+
+    let tb = test_builder("b1");
+    let out = tempfile::tempdir().unwrap();
+    let mut r = remote(&tb, Some(s3), out.path());
+    let req = request(
+        "user-1.0",
+        std::slice::from_ref(&dep),
+        &["user-1.0-1-x86_64.hpkg"],
+    );
+    let outcome = r
+        .build(&req, &mut no_output(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(outcome.transfer.sent, [dep.file_name.clone()]);
+    assert_eq!(outcome.transfer.bytes, bytes.len() as u64);
+    let on_builder = std::fs::read(Path::new(&tb.spec.paths.cache).join(&dep.file_name)).unwrap();
+    assert_eq!(Sha256Digest::of(&on_builder), dep.sha256);
+    // The spool file is still the zero-byte stub: nothing was materialised in the spool.
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+}
