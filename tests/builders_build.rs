@@ -617,7 +617,7 @@ async fn a_stubbed_dependency_streams_from_s3_garage_straight_to_the_builder() {
         .build(&req, &mut no_output(), &CancellationToken::new())
         .await
         .unwrap();
-    assert_eq!(outcome.transfer.sent, [dep.file_name.clone()]);
+    assert_eq!(outcome.transfer.sent, std::slice::from_ref(&dep.file_name));
     assert_eq!(outcome.transfer.bytes, bytes.len() as u64);
     let on_builder = std::fs::read(Path::new(&tb.spec.paths.cache).join(&dep.file_name)).unwrap();
     assert_eq!(Sha256Digest::of(&on_builder), dep.sha256);
