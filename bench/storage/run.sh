@@ -9,7 +9,9 @@
 #
 # Besides wall-clock time it records the client's CPU time (user + system): on a shared 2-core machine the
 # server and other work compete for the cores, and CPU per byte is the part of the cost the client owns.
-# "ours-put-signed" is ours with `upload_checksums: false` (SigV4-signed payloads instead of CRC32C).
+# "ours-put" is a put without a known digest (temporary upload + server-side copy); "known-digest" passes
+# the SHA-256 (computed first, inside the timed run) and uploads straight to the key with CRC32C part
+# checksums; "ours-put-signed" is the same with `upload_checksums: false` (SigV4-signed payloads).
 #
 # Environment: ROUNDS (3), SIZE_MIB (1024), PART_SIZE_MIB (16), PARTS_IN_FLIGHT (4), GARAGE_BIN.
 set -euo pipefail
@@ -142,7 +144,7 @@ for round in $(seq "$ROUNDS"); do
     fresh
     measure ours-put-known-digest "$round" "$OURS" put "$WORK/ours.json" "$WORK/up.bin" "r$round/known.bin" --known-digest
     fresh
-    measure ours-put-signed "$round" "$OURS" put "$WORK/ours-signed.json" "$WORK/up.bin" "r$round/signed.bin"
+    measure ours-put-signed "$round" "$OURS" put "$WORK/ours-signed.json" "$WORK/up.bin" "r$round/signed.bin" --known-digest
     for who in $order; do
         rm -f "$WORK/down.bin"
         if [ "$who" = ours ]; then
