@@ -36,7 +36,10 @@ GARAGE_TOML
 "$GARAGE" -c "$WORK/garage.toml" server >"$WORK/garage.log" 2>&1 &
 GARAGE_PID=$!
 _garage() { "$GARAGE" -c "$WORK/garage.toml" "$@" >/dev/null; }
+# Wait for the S3 port, the node id and the RPC layer in turn: layout commands fail until RPC is up.
+for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$P_S3") 2>/dev/null && break; sleep 0.1; done
 for _ in $(seq 100); do NODE=$("$GARAGE" -c "$WORK/garage.toml" node id -q 2>/dev/null) && break; sleep 0.1; done
+for _ in $(seq 100); do _garage status 2>/dev/null && break; sleep 0.1; done
 _garage layout assign -z dc1 -c 10G "${NODE%%@*}"
 _garage layout apply --version 1
 _garage key import --yes -n bench "$ACCESS_KEY" "$SECRET_KEY"
