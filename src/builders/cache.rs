@@ -41,6 +41,16 @@ impl CacheListing {
     pub fn total_bytes(&self) -> u64 {
         self.packages.values().sum()
     }
+
+    /// Cached packages that are neither in `keep` (the repository's packages) nor system packages:
+    /// what a prune removes. System packages are never stale.
+    pub fn stale(&self, keep: &HashSet<String>, system: &HashSet<String>) -> Vec<String> {
+        self.packages
+            .keys()
+            .filter(|name| !keep.contains(*name) && !system.contains(*name))
+            .cloned()
+            .collect()
+    }
 }
 
 /// What [`PackageCache::ensure`] did.
@@ -183,12 +193,7 @@ impl<'a> PackageCache<'a> {
         keep: &HashSet<String>,
         system: &HashSet<String>,
     ) -> Result<Vec<String>, BuilderError> {
-        let stale: Vec<String> = listing
-            .packages
-            .keys()
-            .filter(|name| !keep.contains(*name) && !system.contains(*name))
-            .cloned()
-            .collect();
+        let stale = listing.stale(keep, system);
         for name in &stale {
             self.sftp.remove(&self.cache_path(name)).await?;
             listing.packages.remove(name);

@@ -218,12 +218,7 @@ impl LocalBuilder {
         keep: &HashSet<String>,
         system: &HashSet<String>,
     ) -> Result<Vec<String>, BuilderError> {
-        let stale: Vec<String> = listing
-            .packages
-            .keys()
-            .filter(|n| !keep.contains(*n) && !system.contains(*n))
-            .cloned()
-            .collect();
+        let stale = listing.stale(keep, system);
         for name in &stale {
             let path = self.cache_dir().join(name);
             tokio::fs::remove_file(&path)
