@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::backend::Shared;
-use crate::cleanup::{Cleanup, Undo};
+use crate::cleanup::{spawn_named, Cleanup, Undo};
 use crate::integrity::crc32c_base64;
 use crate::put::{body_error, finish, ObjectHeaders, META_SHA256};
 use crate::settings::{MAX_PART_SIZE, MAX_UPLOAD_PARTS};
@@ -94,9 +94,44 @@ impl Shared {
         Ok((digest, cleanup))
     }
 
+    /// CreateMultipartUpload, safe against cancellation: if the caller is dropped while the request is
+    /// in flight, the server may still create the upload after nobody is listening, and no cleanup
+    /// guard would know its id. So the request runs in its own named task, which aborts the upload
+    /// itself when the id has nobody left to go to.
+    pub(crate) async fn create_upload(
+        self: &Arc<Self>,
+        key: &ObjectKey,
+        target: &str,
+        headers: &ObjectHeaders,
+    ) -> Result<String, StorageError> {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let (shared, key_owned, target_owned, headers_owned) =
+            (self.clone(), key.clone(), target.to_owned(), headers.clone());
+        spawn_named("s3-create-upload", async move {
+            let created = shared
+                .send_create_upload(&key_owned, &target_owned, &headers_owned)
+                .await;
+            if let Err(Ok(upload_id)) = sender.send(created) {
+                let undo = Undo::AbortUpload {
+                    key: target_owned,
+                    upload_id,
+                };
+                Cleanup::new(shared, undo).run_now().await;
+            }
+        });
+        receiver.await.unwrap_or_else(|_| {
+            Err(self.errors.other(
+                Operation::Put,
+                Some(key),
+                ErrorKind::Transient,
+                "the CreateMultipartUpload task ended without an answer",
+            ))
+        })
+    }
+
     /// CreateMultipartUpload; with `headers.crc32c`, parts must carry CRC32C checksums (see
     /// `integrity.rs`).
-    pub(crate) async fn create_upload(
+    async fn send_create_upload(
         &self,
         key: &ObjectKey,
         target: &str,
