@@ -42,6 +42,12 @@ impl CacheListing {
         self.packages.values().sum()
     }
 
+    /// Whether the cache holds `package` with its recorded size (checked without reading the file;
+    /// its SHA-256 was verified when it was sent).
+    pub fn holds(&self, package: &WantedPackage) -> bool {
+        self.packages.get(&package.file_name) == Some(&package.size)
+    }
+
     /// Cached packages that are neither in `keep` (the repository's packages) nor system packages:
     /// what a prune removes. System packages are never stale.
     pub fn stale(&self, keep: &HashSet<String>, system: &HashSet<String>) -> Vec<String> {
@@ -126,7 +132,7 @@ impl<'a> PackageCache<'a> {
     ) -> Result<TransferReport, BuilderError> {
         let mut report = TransferReport::default();
         for package in wanted {
-            if listing.packages.get(&package.file_name) == Some(&package.size) {
+            if listing.holds(package) {
                 report.already_cached.push(package.file_name.clone());
                 continue;
             }

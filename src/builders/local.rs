@@ -103,7 +103,7 @@ impl LocalBuilder {
     ) -> Result<TransferReport, BuilderError> {
         let mut report = TransferReport::default();
         for package in wanted {
-            if listing.packages.get(&package.file_name) == Some(&package.size) {
+            if listing.holds(package) {
                 report.already_cached.push(package.file_name.clone());
                 continue;
             }
