@@ -11,6 +11,8 @@
 //!   trait and the backends themselves live in `backends/`).
 //! - [`haiku`]: Haiku's package formats — `.hpkg` packages, the HPKR repository index, `repo.info`,
 //!   `repo.sha256`, versions and resolvables.
+//! - [`ports`]: HaikuPorts-format ports trees — recipes evaluated with bash, cached, active versions.
+//! - [`plan`]: requirement resolution and the build plan (`buildmaster plan`).
 //! - [`builders`]: SSH and local builders — pinned connections, the verified package cache, fast SFTP,
 //!   builds with live output and verified results.
 //! - [`state`]: the state directory (`packages/`, `repository/`) and the SQLite database of package
@@ -26,6 +28,8 @@ pub mod builders;
 pub mod cli;
 pub mod config;
 pub mod haiku;
+pub mod plan;
+pub mod ports;
 pub mod publish;
 pub mod repository;
 pub mod scheduler;

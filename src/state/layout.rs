@@ -41,6 +41,17 @@ impl StateDir {
         self.root.join("buildmaster.sqlite")
     }
 
+    /// Buildrun output in HaikuPorter's frontend layout: `buildruns/<N>/{status.json, master.log,
+    /// builders/, builds/, records/}`, `buildruns/last_buildrun`, `buildruns/buildruns.txt`.
+    pub fn output(&self) -> PathBuf {
+        self.root.join("output")
+    }
+
+    /// Evaluated recipes, cached by recipe content.
+    pub fn recipe_cache(&self) -> PathBuf {
+        self.root.join("recipe-cache.sqlite")
+    }
+
     /// The lock file held while publishing or pruning.
     pub fn publish_lock(&self) -> PathBuf {
         self.root.join("publish.lock")

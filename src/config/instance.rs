@@ -1,0 +1,199 @@
+//! The instance config, `buildmaster.toml` (`--config` / `BUILDMASTER_CONFIG`; default
+//! `<state-dir>/buildmaster.toml` when it exists, else every default below): the ports tree and target
+//! architecture, buildrun policy, the daemon's HTTP server, and the builders. Storage stays in its own
+//! HaikuPorter-compatible JSON (`STORAGE_BACKEND_CONFIG`). Unknown keys are errors naming the key.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::builders::config::BuilderSection;
+
+/// The whole file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceConfig {
+    /// `[ports]`: the ports tree and what it is built for.
+    #[serde(default)]
+    pub ports: PortsSection,
+    /// `[buildrun]`: scheduling and retry policy.
+    #[serde(default)]
+    pub buildrun: BuildrunSection,
+    /// `[serve]`: the daemon (`buildmaster serve`).
+    #[serde(default)]
+    pub serve: ServeSection,
+    /// `[[builders]]`: SSH builders (see `docs/builders.md`). With none here and no HaikuPorter
+    /// builders directory, a local builder is used.
+    #[serde(default)]
+    pub builders: Vec<BuilderSection>,
+}
+
+/// `[ports]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortsSection {
+    /// The ports tree (a git checkout in HaikuPorts format). Default: `<state-dir>/haikuports`.
+    pub tree: Option<PathBuf>,
+    /// Target architecture. Default `x86_64`.
+    #[serde(default = "default_arch")]
+    pub target_architecture: String,
+    /// Secondary architectures (`["x86"]` on x86_gcc2 hybrids). Default none.
+    #[serde(default)]
+    pub secondary_architectures: Vec<String>,
+    /// Build ports whose status on the target architecture is untested (`?arch`). Default true, as
+    /// HaikuPorter's buildmaster does.
+    #[serde(default = "yes")]
+    pub allow_untested: bool,
+    /// Directory of system packages (`.hpkg`) that satisfy requirements without being built.
+    /// Default: `<state-dir>/system-packages` when it exists.
+    pub system_packages: Option<PathBuf>,
+}
+
+impl Default for PortsSection {
+    fn default() -> Self {
+        Self {
+            tree: None,
+            target_architecture: default_arch(),
+            secondary_architectures: Vec::new(),
+            allow_untested: true,
+            system_packages: None,
+        }
+    }
+}
+
+/// `[buildrun]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildrunSection {
+    /// Attempts per build for transient errors (lost connection, builder infrastructure), each
+    /// preferring another builder. Default 3.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+}
+
+impl Default for BuildrunSection {
+    fn default() -> Self {
+        Self {
+            max_attempts: default_attempts(),
+        }
+    }
+}
+
+/// `[serve]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    /// Address the HTTP server listens on. Default `127.0.0.1:8080`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+impl Default for ServeSection {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_arch() -> String {
+    "x86_64".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+/// Why the instance config could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceConfigError {
+    /// The file could not be read.
+    #[error("reading the instance config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid (syntax, unknown key, wrong type); the message names the key and line.
+    #[error("instance config {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+impl InstanceConfig {
+    /// Reads `path`.
+    pub fn load(path: &Path) -> Result<Self, InstanceConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| InstanceConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|err| InstanceConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        })
+    }
+
+    /// The config for a state directory: `explicit` if given, else `<state_dir>/buildmaster.toml` if it
+    /// exists, else the defaults.
+    pub fn locate(explicit: Option<&Path>, state_dir: &Path) -> Result<Self, InstanceConfigError> {
+        match explicit {
+            Some(path) => Self::load(path),
+            None => {
+                let default = state_dir.join("buildmaster.toml");
+                if default.is_file() {
+                    Self::load(&default)
+                } else {
+                    Ok(Self::default())
+                }
+            }
+        }
+    }
+
+    /// The ports tree: `[ports] tree`, default `<state_dir>/haikuports`.
+    pub fn ports_tree(&self, state_dir: &Path) -> PathBuf {
+        self.ports
+            .tree
+            .clone()
+            .unwrap_or_else(|| state_dir.join("haikuports"))
+    }
+
+    /// The system-packages directory, if configured or present at its default place.
+    pub fn system_packages(&self, state_dir: &Path) -> Option<PathBuf> {
+        self.ports.system_packages.clone().or_else(|| {
+            let default = state_dir.join("system-packages");
+            default.is_dir().then_some(default)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = toml::from_str::<InstanceConfig>("[ports]\ntarget_arch = \"x86\"\n").unwrap_err();
+        assert!(err.to_string().contains("target_arch"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_file_is_all_defaults() {
+        let config: InstanceConfig = toml::from_str("").unwrap();
+        assert_eq!(config.ports.target_architecture, "x86_64");
+        assert_eq!(config.buildrun.max_attempts, 3);
+        assert!(config.builders.is_empty());
+    }
+}
