@@ -21,12 +21,14 @@
 //! - [`repository`]: repository-level checks (`repo check`: every requires resolvable).
 //! - [`scheduler`]: build graphs, scheduling policies (critical path; FIFO baseline) and the
 //!   event-driven simulation behind `bench/schedule`.
+//! - [`daemon`]: `buildmaster serve`'s loop — ports-tree polling, trigger files, jobs, webhook.
 //! - [`cli`]: the command-line surface (`buildmaster storage|hpkg|repo …`); `main.rs` only parses and
 //!   dispatches.
 
 pub mod builders;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod haiku;
 pub mod plan;
 pub mod ports;

@@ -1,0 +1,57 @@
+//! The daemon's view of the ports tree's git checkout: its HEAD, and bringing it up to date
+//! (`git pull --ff-only`, as HaikuPorter's loop does). Commands run as argument vectors with no
+//! prompts; errors carry git's own message and the tree's path.
+
+use std::path::{Path, PathBuf};
+
+use tokio::process::Command;
+
+/// A git command failed.
+#[derive(Debug, thiserror::Error)]
+#[error("git {action} in {tree}: {message}")]
+pub struct GitError {
+    /// What was attempted.
+    pub action: &'static str,
+    /// The ports tree.
+    pub tree: PathBuf,
+    /// git's stderr, or why git could not run.
+    pub message: String,
+}
+
+async fn git(tree: &Path, action: &'static str, args: &[&str]) -> Result<String, GitError> {
+    let fail = |message: String| GitError {
+        action,
+        tree: tree.to_path_buf(),
+        message,
+    };
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(tree)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|err| fail(format!("cannot run git: {err}")))?;
+    if !out.status.success() {
+        return Err(fail(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The checked-out commit.
+pub async fn head(tree: &Path) -> Result<String, GitError> {
+    git(tree, "rev-parse HEAD", &["rev-parse", "--verify", "HEAD"]).await
+}
+
+/// Fast-forwards the checkout from its upstream when it has one; a tree without a remote (the example
+/// tree, a tree an operator manages by hand) is left as it is.
+pub async fn pull(tree: &Path) -> Result<(), GitError> {
+    let remotes = git(tree, "remote", &["remote"]).await?;
+    if remotes.is_empty() {
+        return Ok(());
+    }
+    git(tree, "pull --ff-only", &["pull", "--ff-only", "--quiet"])
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,12 @@
+//! The daemon behind `buildmaster serve`: one loop that watches the ports tree, takes requests (API
+//! and HaikuPorter's trigger files), runs one job at a time (a buildrun, or a publish), publishes after
+//! every buildrun, calls the webhook, and stops cleanly on SIGTERM with the buildrun resumable.
+//!
+//! # Layout
+//! - [`triggers`]: HaikuPorter's `stop`, `do-everything`, `do-packages`, `do-repository` files.
+//! - [`git`]: the ports tree's HEAD and `git pull --ff-only`.
+//! - [`webhook`]: the POST after each publish (`REPOSITORY_TRIGGER_URL`).
+
+pub mod git;
+pub mod triggers;
+pub mod webhook;
