@@ -3,10 +3,17 @@
 //! every buildrun, calls the webhook, and stops cleanly on SIGTERM with the buildrun resumable.
 //!
 //! # Layout
+//! - [`control`]: requests (API, trigger files) and the daemon's status.
+//! - [`run`]: the loop — one job at a time, publish after a buildrun, clean stop.
 //! - [`triggers`]: HaikuPorter's `stop`, `do-everything`, `do-packages`, `do-repository` files.
 //! - [`git`]: the ports tree's HEAD and `git pull --ff-only`.
 //! - [`webhook`]: the POST after each publish (`REPOSITORY_TRIGGER_URL`).
 
+pub mod control;
 pub mod git;
+pub mod run;
 pub mod triggers;
 pub mod webhook;
+
+#[cfg(test)]
+mod run_tests;

@@ -1,0 +1,148 @@
+//! Tests of the daemon loop with fake jobs: order of work, trigger files, pause, shutdown.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::control::{Activity, BuildrunRequest, DaemonStatus, Request};
+use super::run::{run, DaemonSettings, JobOutcome, Jobs};
+
+/// Records every call; a buildrun of port "slow" runs until cancelled.
+#[derive(Default)]
+struct FakeJobs {
+    calls: Mutex<Vec<String>>,
+}
+
+impl FakeJobs {
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Jobs for FakeJobs {
+    async fn resume(&self, _cancel: &CancellationToken) -> anyhow::Result<Option<JobOutcome>> {
+        self.calls.lock().unwrap().push("resume".into());
+        Ok(Some(JobOutcome {
+            built_packages: 1,
+            interrupted: false,
+        }))
+    }
+
+    async fn buildrun(
+        &self,
+        request: &BuildrunRequest,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<JobOutcome> {
+        self.calls.lock().unwrap().push(format!("buildrun {request:?}"));
+        if *request == BuildrunRequest::Ports(vec!["slow".into()]) {
+            cancel.cancelled().await;
+            self.calls.lock().unwrap().push("checkpointed".into());
+            return Ok(JobOutcome {
+                built_packages: 0,
+                interrupted: true,
+            });
+        }
+        let built = usize::from(matches!(request, BuildrunRequest::Ports(_)));
+        Ok(JobOutcome {
+            built_packages: built,
+            interrupted: false,
+        })
+    }
+
+    async fn publish(&self) -> anyhow::Result<()> {
+        self.calls.lock().unwrap().push("publish".into());
+        Ok(())
+    }
+}
+
+async fn wait_for(jobs: &FakeJobs, what: &str) {
+    for _ in 0..200 {
+        if jobs.calls().iter().any(|c| c == what) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("never saw {what:?}; calls: {:?}", jobs.calls());
+}
+
+#[tokio::test]
+async fn resumes_then_updates_honours_triggers_and_pause_and_stops_cleanly() {
+    let tree = tempfile::tempdir().unwrap();
+    let trigger_dir = tree.path().join("buildmaster");
+    std::fs::create_dir_all(&trigger_dir).unwrap();
+    let jobs = Arc::new(FakeJobs::default());
+    let (tx, rx) = mpsc::channel(8);
+    let (status_tx, status_rx) = watch::channel(DaemonStatus::default());
+    let shutdown = CancellationToken::new();
+    let settings = DaemonSettings {
+        tree: tree.path().to_path_buf(),
+        poll_interval: Duration::from_millis(30),
+        webhook_url: None,
+        pull: false,
+    };
+    let daemon = tokio::spawn(run(settings, jobs.clone(), rx, status_tx, shutdown.clone()));
+
+    // Start: the unfinished buildrun is resumed and published, then an --update buildrun looks at HEAD.
+    wait_for(&jobs, "buildrun Update").await;
+    assert_eq!(jobs.calls()[..3], ["resume", "publish", "buildrun Update"]);
+
+    // A do-packages trigger file starts a buildrun of its ports, then a publish.
+    std::fs::write(trigger_dir.join("do-packages"), "zlib\n").unwrap();
+    wait_for(&jobs, "buildrun Ports([\"zlib\"])").await;
+    assert!(
+        !trigger_dir.join("do-packages").exists(),
+        "the trigger file is consumed"
+    );
+
+    // Paused through the API: requests wait; resumed: they run.
+    tx.send(Request::Pause).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tx.send(Request::Publish).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(matches!(status_rx.borrow().activity, Activity::Paused { .. }));
+    let publishes = jobs.calls().iter().filter(|c| *c == "publish").count();
+    assert_eq!(publishes, 2, "no publish while paused: {:?}", jobs.calls());
+    tx.send(Request::Resume).await.unwrap();
+    for _ in 0..100 {
+        if jobs.calls().iter().filter(|c| *c == "publish").count() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(jobs.calls().iter().filter(|c| *c == "publish").count(), 3);
+
+    // A stop file pauses too.
+    std::fs::write(trigger_dir.join("stop"), "").unwrap();
+    std::fs::write(trigger_dir.join("do-repository"), "").unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(
+        trigger_dir.join("do-repository").exists(),
+        "no trigger is taken while stopped"
+    );
+    std::fs::remove_file(trigger_dir.join("stop")).unwrap();
+    for _ in 0..100 {
+        if !trigger_dir.join("do-repository").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!trigger_dir.join("do-repository").exists());
+
+    // Shutdown during a buildrun: the job is checkpointed, nothing is published, the loop ends.
+    tx.send(Request::Buildrun(BuildrunRequest::Ports(vec!["slow".into()])))
+        .await
+        .unwrap();
+    wait_for(&jobs, "buildrun Ports([\"slow\"])").await;
+    let before = jobs.calls().len();
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), daemon)
+        .await
+        .expect("the loop stops promptly")
+        .unwrap();
+    assert_eq!(jobs.calls()[before..], ["checkpointed"]);
+    assert_eq!(status_rx.borrow().activity, Activity::Stopping);
+}
