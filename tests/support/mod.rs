@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: real servers started per test.
 
+pub mod farm;
 pub mod garage;
 pub mod pkgman;
 pub mod sshd;
