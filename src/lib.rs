@@ -15,6 +15,8 @@
 //! - [`plan`]: requirement resolution and the build plan (`buildmaster plan`).
 //! - [`builders`]: SSH and local builders — pinned connections, the verified package cache, fast SFTP,
 //!   builds with live output and verified results.
+//! - [`buildrun`]: buildruns — the event-driven executor over the builders, durable state, HaikuPorter's
+//!   output tree, resume after a crash or stop (`buildmaster buildrun`).
 //! - [`state`]: the state directory (`packages/`, `repository/`) and the SQLite database of package
 //!   records — the source of truth for what is published.
 //! - [`publish`]: upload → verify → stub, index regeneration and upload, prune, recover.
@@ -25,6 +27,7 @@
 //! - [`cli`]: the command-line surface (`buildmaster storage|hpkg|repo …`); `main.rs` only parses and
 //!   dispatches.
 
+pub mod buildrun;
 pub mod builders;
 pub mod cli;
 pub mod config;

@@ -69,14 +69,51 @@ pub struct BuildrunSection {
     /// preferring another builder. Default 3.
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
+    /// How remote builders' ports trees are brought to the master's revision: `bundle` (a git bundle
+    /// sent over SFTP; builders need no network), `fetch` (`git fetch` from the builder's `origin`) or
+    /// `skip`. Default `bundle`; a ports tree that is not a git checkout is never synced.
+    #[serde(default)]
+    pub ports_tree_sync: PortsTreeSyncMode,
+    /// The build tool of the default local builder (used when no builders are configured). Default
+    /// `haikuporter` (found through `PATH`).
+    #[serde(default = "default_local_haikuporter")]
+    pub local_haikuporter: String,
+    /// Extra arguments of the default local builder's build tool, whitespace-separated. Default none.
+    #[serde(default)]
+    pub local_haikuporter_args: String,
+    /// The default local builder's build command template (placeholders as in `[[builders]]`
+    /// `build_command`). Default: HaikuPorter's builder contract.
+    #[serde(default = "crate::builders::config::default_build_command")]
+    pub local_build_command: Vec<String>,
+}
+
+/// `[buildrun] ports_tree_sync`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortsTreeSyncMode {
+    /// Send a git bundle over SFTP.
+    #[default]
+    Bundle,
+    /// `git fetch` on the builder.
+    Fetch,
+    /// Leave the builder's tree alone.
+    Skip,
 }
 
 impl Default for BuildrunSection {
     fn default() -> Self {
         Self {
             max_attempts: default_attempts(),
+            ports_tree_sync: PortsTreeSyncMode::default(),
+            local_haikuporter: default_local_haikuporter(),
+            local_haikuporter_args: String::new(),
+            local_build_command: crate::builders::config::default_build_command(),
         }
     }
+}
+
+fn default_local_haikuporter() -> String {
+    "haikuporter".into()
 }
 
 /// `[serve]`.
@@ -86,12 +123,31 @@ pub struct ServeSection {
     /// Address the HTTP server listens on. Default `127.0.0.1:8080`.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Seconds between polls of the ports tree (pull, HEAD, trigger files). Default 60, as
+    /// HaikuPorter's loop.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: u64,
+    /// Pull the ports tree from its upstream (`git pull --ff-only`) on every poll. Default true; a
+    /// tree without a remote is never pulled.
+    #[serde(default = "yes")]
+    pub pull: bool,
+    /// URL called with POST after every successful publish (HaikuPorter's `REPOSITORY_TRIGGER_URL`,
+    /// which is also honoured from the environment). Default none. Logged without its query.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// File holding the API bearer token for the mutating endpoints (`BUILDMASTER_API_TOKEN` takes
+    /// precedence). Default none: the API is read-only.
+    pub token_file: Option<PathBuf>,
 }
 
 impl Default for ServeSection {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            poll_interval: default_poll_interval(),
+            pull: true,
+            webhook_url: None,
+            token_file: None,
         }
     }
 }
@@ -106,6 +162,10 @@ fn yes() -> bool {
 
 fn default_attempts() -> u32 {
     3
+}
+
+fn default_poll_interval() -> u64 {
+    60
 }
 
 fn default_listen() -> String {

@@ -1,0 +1,189 @@
+//! Which builders a buildrun uses: the `[[builders]]` of the instance config (a section with
+//! `[builders.ssh]` is a remote builder, one without is a local builder), else HaikuPorter's builders
+//! directory (`--builders-dir`, default `<state>/builders`: one JSON per builder plus `known_hosts`),
+//! else one local builder on the master that builds in the configured ports tree with its packages
+//! under `<state>/local-builder/`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use buildmaster_storage::StorageBackend;
+
+use super::builder::{Builder, Local, Remote};
+use super::BuildrunError;
+use crate::builders::build::ResultDirs;
+use crate::builders::builder_conf::BuilderConfValues;
+use crate::builders::config::{load_haikuporter_dir, BuilderPaths, BuilderSpec, Timeouts};
+use crate::builders::local::LocalBuilder;
+use crate::builders::remote::RemoteBuilder;
+use crate::builders::state::ReconnectPolicy;
+use crate::config::instance::InstanceConfig;
+use crate::state::StateDir;
+
+/// Name of the default local builder.
+pub const DEFAULT_LOCAL_NAME: &str = "local";
+
+/// Where verified results are staged (same file system as the spool they are committed to).
+pub fn result_dirs(state: &StateDir) -> ResultDirs {
+    ResultDirs {
+        staging: state.root().join("staging"),
+        commit: state.packages(),
+    }
+}
+
+/// What the builder config file tells the build tool, from `[ports]`.
+pub fn conf_values(config: &InstanceConfig) -> BuilderConfValues {
+    BuilderConfValues {
+        target_architecture: config.ports.target_architecture.clone(),
+        secondary_architectures: config.ports.secondary_architectures.clone(),
+        allow_untested: config.ports.allow_untested,
+        ..BuilderConfValues::default()
+    }
+}
+
+/// The default local builder's spec: the master's ports tree, packages and cache under
+/// `<state>/local-builder/`, the build tool and template from `[buildrun]`.
+pub fn default_local_spec(state: &StateDir, config: &InstanceConfig) -> BuilderSpec {
+    let base = state.root().join("local-builder");
+    let packages = base.join("packages");
+    let tree = config.ports_tree(state.root());
+    let b = &config.buildrun;
+    BuilderSpec {
+        name: DEFAULT_LOCAL_NAME.into(),
+        ssh: None,
+        paths: BuilderPaths::new(
+            &tree.to_string_lossy(),
+            Some(&packages.to_string_lossy()),
+            Some(&packages.join(".cache").to_string_lossy()),
+            Some(&base.join("builder.conf").to_string_lossy()),
+        ),
+        haikuporter: b.local_haikuporter.clone(),
+        haikuporter_args: b
+            .local_haikuporter_args
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        timeouts: Timeouts::default(),
+        build_command: b.local_build_command.clone(),
+    }
+}
+
+/// The specs of the builders to use (see the module doc for the order of precedence).
+pub fn builder_specs(
+    state: &StateDir,
+    config: &InstanceConfig,
+    builders_dir: Option<&Path>,
+) -> Result<Vec<BuilderSpec>, BuildrunError> {
+    if !config.builders.is_empty() {
+        return config
+            .builders
+            .iter()
+            .map(|section| {
+                section
+                    .resolve()
+                    .map_err(|e| BuildrunError::Config(format!("[[builders]] {}: {e}", section.name)))
+            })
+            .collect();
+    }
+    let dir: PathBuf = builders_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| state.root().join("builders"));
+    if builders_dir.is_some() || dir.is_dir() {
+        let loaded = load_haikuporter_dir(&dir).map_err(|e| BuildrunError::Config(e.to_string()))?;
+        let mut specs = Vec::new();
+        for spec in loaded {
+            match spec {
+                Ok(spec) => specs.push(spec),
+                Err(err) => tracing::warn!(%err, "skipping an invalid builder file"),
+            }
+        }
+        if !specs.is_empty() {
+            return Ok(specs);
+        }
+        if builders_dir.is_some() {
+            return Err(BuildrunError::Config(format!(
+                "the builders directory {} holds no valid builder (*.json); fix the files or remove \
+                 --builders-dir to use the local builder",
+                dir.display()
+            )));
+        }
+    }
+    Ok(vec![default_local_spec(state, config)])
+}
+
+/// Builders ready for the executor: remote ones for specs with SSH, local ones otherwise. `storage`
+/// serves dependencies whose spool files are already stubs.
+pub fn make_builders(
+    specs: Vec<BuilderSpec>,
+    state: &StateDir,
+    config: &InstanceConfig,
+    storage: Option<Arc<dyn StorageBackend>>,
+) -> Result<Vec<Arc<dyn Builder>>, BuildrunError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<Arc<dyn Builder>> = Vec::new();
+    for spec in specs {
+        if !seen.insert(spec.name.clone()) {
+            return Err(BuildrunError::Config(format!(
+                "two builders are called {:?}; builder names must be unique",
+                spec.name
+            )));
+        }
+        let conf = conf_values(config);
+        let dirs = result_dirs(state);
+        if spec.ssh.is_some() {
+            out.push(Arc::new(Remote::new(RemoteBuilder::new(
+                spec,
+                storage.clone(),
+                conf,
+                dirs,
+                ReconnectPolicy::default(),
+            ))));
+        } else {
+            let name = spec.name.clone();
+            let builder = LocalBuilder::new(spec, storage.clone(), conf, dirs);
+            out.push(Arc::new(Local::new(&name, builder, ReconnectPolicy::default())));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_builders_anywhere_means_one_local_builder_in_the_ports_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path());
+        let config: InstanceConfig =
+            toml::from_str("[ports]\ntree = \"/src/haikuports\"\n[buildrun]\nlocal_haikuporter = \"/t/hp\"\n")
+                .unwrap();
+        let specs = builder_specs(&state, &config, None).unwrap();
+        assert_eq!(specs.len(), 1);
+        let spec = &specs[0];
+        assert_eq!((spec.name.as_str(), spec.ssh.is_none()), ("local", true));
+        assert_eq!(spec.paths.ports_tree, "/src/haikuports");
+        assert!(spec.paths.packages.ends_with("local-builder/packages"));
+        assert_eq!(spec.haikuporter, "/t/hp");
+        // A named but empty builders directory is an error, not a silent local build.
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let err = builder_specs(&state, &config, Some(&empty)).unwrap_err();
+        assert!(err.to_string().contains("no valid builder"), "{err}");
+    }
+
+    #[test]
+    fn a_builders_section_without_ssh_is_local() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path());
+        let config: InstanceConfig = toml::from_str(
+            "[[builders]]\nname = \"here\"\n[builders.portstree]\npath = \"/w/tree\"\n\
+             [[builders]]\nname = \"here\"\n[builders.portstree]\npath = \"/w/tree2\"\n",
+        )
+        .unwrap();
+        let specs = builder_specs(&state, &config, None).unwrap();
+        assert!(specs.iter().all(|s| s.ssh.is_none()));
+        let err = make_builders(specs, &state, &config, None).err().unwrap();
+        assert!(err.to_string().contains("unique"), "{err}");
+    }
+}

@@ -1,0 +1,50 @@
+//! Buildruns: a plan's builds run on the builders, event-driven and durable, with HaikuPorter's output
+//! tree, resumed after a crash or a stop. See `docs/buildruns.md`.
+//!
+//! # Layout
+//! - [`run`]: the entry points, [`run_buildrun`] and [`resume_unfinished`], and their [`Context`].
+//! - [`executor`]: the event loop: priority, affinity, retries, failure propagation, waiting for
+//!   builders.
+//! - [`worker`]: one task per builder: ready → job → outcome.
+//! - [`builder`]: the [`Builder`] trait over remote and local builders.
+//! - [`fleet`]: which builders a buildrun uses (`[[builders]]`, HaikuPorter's builders directory, or
+//!   one local builder).
+//! - [`deps`]: a build's dependencies as [`WantedPackage`](crate::builders::package::WantedPackage)s.
+//! - [`store`]: buildruns, builds, results and counters in the state database.
+//! - [`output`]: `output/buildruns/<N>/…`, logs, records, atomic status.json.
+//! - [`status`], [`report`]: HaikuPorter's status.json and record shapes, and assembling them.
+
+pub mod builder;
+pub mod deps;
+pub mod executor;
+pub mod fleet;
+pub mod output;
+pub mod report;
+pub mod run;
+pub mod status;
+pub mod store;
+pub mod worker;
+
+pub use builder::Builder;
+pub use run::{resume_unfinished, run_buildrun, Context, Summary};
+pub use store::{BuildState, BuildrunStore, RunState};
+
+/// Why a buildrun could not run (individual build failures are not errors: they are in the summary).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildrunError {
+    /// The durable state failed; nothing further was done.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The output tree could not be written.
+    #[error("writing the buildrun output: {0}")]
+    Output(std::io::Error),
+    /// The builders' configuration is invalid.
+    #[error("builders: {0}")]
+    Config(String),
+    /// The plan cannot be run (not in build order, or inconsistent with its records).
+    #[error("invalid plan: {0}")]
+    Plan(String),
+    /// The present dependencies could not be looked up.
+    #[error("dependencies: {0}")]
+    Dependencies(String),
+}

@@ -1,0 +1,260 @@
+//! Starting and resuming buildruns: the entry points the CLI and the daemon call.
+//!
+//! [`run_buildrun`] records a new buildrun for a plan (numbers continue after an adopted HaikuPorter
+//! output tree) and executes it; [`resume_unfinished`] picks up the buildrun a killed or stopped
+//! buildmaster left running: builds that were active run again (not counted as an attempt), complete
+//! builds are never rebuilt as long as their results are still in the spool or the package records.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::builder::Builder;
+use super::deps::{self, PresentPackages};
+use super::executor::{self, ExecParams};
+use super::output::{self, Output};
+use super::store::{BuildRow, BuildState, BuildrunStore, ResultRow, RunState};
+use super::BuildrunError;
+use crate::builders::ports_tree::PortsTreeSync;
+use crate::config::instance::{InstanceConfig, PortsTreeSyncMode};
+use crate::plan::model::Plan;
+use crate::state::{Database, StateDir};
+
+/// What a buildrun runs with.
+pub struct Context {
+    /// The state directory (database, spool, output).
+    pub state: StateDir,
+    /// The instance config (`[ports]`, `[buildrun]`).
+    pub config: InstanceConfig,
+    /// The builders (see [`super::fleet`]).
+    pub builders: Vec<Arc<dyn Builder>>,
+    /// Stops the run: builds in flight are cancelled, and the buildrun stays resumable.
+    pub cancel: CancellationToken,
+}
+
+/// How a buildrun ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Buildrun number.
+    pub id: u64,
+    /// The final `buildStatus` (`complete`, `complete (with 2 failures)`, `interrupted (resumable)`).
+    pub status: String,
+    /// Whether it was stopped with work left (resumable).
+    pub interrupted: bool,
+    /// Whether this call resumed an earlier run.
+    pub resumed: bool,
+    /// Ports built (`name-version`).
+    pub complete: Vec<String>,
+    /// Ports that failed, with the reason.
+    pub failed: Vec<(String, String)>,
+    /// Ports that could not be built because a dependency failed, with the reason.
+    pub lost: Vec<(String, String)>,
+    /// Requested ports the plan skipped, with HaikuPorter's reason.
+    pub skipped: Vec<(String, String)>,
+    /// Packages built by this buildrun (in the spool, ready to publish).
+    pub built_packages: Vec<String>,
+}
+
+impl Summary {
+    /// Whether any build failed or was lost.
+    pub fn has_failures(&self) -> bool {
+        !self.failed.is_empty() || !self.lost.is_empty()
+    }
+}
+
+async fn git(tree: &Path, args: &[&str]) -> Option<String> {
+    let out = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(tree)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .await
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// How builders bring their ports tree to `head`.
+fn ports_sync(config: &InstanceConfig, tree: &Path, head: Option<&str>) -> PortsTreeSync {
+    match (config.buildrun.ports_tree_sync, head) {
+        (PortsTreeSyncMode::Skip, _) | (_, None) => PortsTreeSync::Skip,
+        (PortsTreeSyncMode::Fetch, Some(head)) => PortsTreeSync::Fetch {
+            revision: head.into(),
+        },
+        (PortsTreeSyncMode::Bundle, Some(head)) => PortsTreeSync::Bundle {
+            repo: tree.to_path_buf(),
+            revision: head.into(),
+        },
+    }
+}
+
+fn open_store(state: &StateDir) -> Result<BuildrunStore, BuildrunError> {
+    state
+        .create()
+        .map_err(|e| BuildrunError::Output(std::io::Error::new(e.kind(), format!("{}: {e}", state.root().display()))))?;
+    Ok(BuildrunStore::open(&state.database())?)
+}
+
+/// Records and runs a new buildrun of `plan`; `request` says what was asked for (`update`,
+/// `everything`, `build a b`).
+pub async fn run_buildrun(ctx: &Context, plan: Plan, request: &str) -> Result<Summary, BuildrunError> {
+    let mut store = open_store(&ctx.state)?;
+    let out_root = ctx.state.output();
+    store.adopt_counters(
+        output::last_buildrun(&out_root),
+        output::highest_numbered(&out_root.join("records"), "json")
+            .max(output::highest_numbered(&out_root.join("builds"), "log")),
+    )?;
+    let tree = ctx.config.ports_tree(ctx.state.root());
+    let head = git(&tree, &["rev-parse", "HEAD"]).await;
+    let origin = git(&tree, &["remote", "get-url", "origin"]).await;
+    let id = store.create_buildrun(request, head.as_deref(), origin.as_deref(), &plan)?;
+    drive(ctx, store, id, plan, false).await
+}
+
+/// Resumes the newest unfinished buildrun, if there is one.
+pub async fn resume_unfinished(ctx: &Context) -> Result<Option<Summary>, BuildrunError> {
+    let store = open_store(&ctx.state)?;
+    let Some(info) = store.unfinished()? else {
+        return Ok(None);
+    };
+    let plan = store.plan(info.id)?;
+    drive(ctx, store, info.id, plan, true).await.map(Some)
+}
+
+/// Complete builds whose results are gone (neither in the spool nor recorded as packages) must run
+/// again: re-queued with the reason, their result rows dropped from the map.
+fn recheck_complete(
+    state: &StateDir,
+    rows: &mut [BuildRow],
+    results: &mut HashMap<usize, Vec<ResultRow>>,
+) -> Vec<(usize, String)> {
+    let db = Database::open(&state.database()).ok();
+    let mut requeued = Vec::new();
+    for row in rows.iter_mut().filter(|r| r.state == BuildState::Complete) {
+        let missing: Vec<String> = results
+            .get(&row.index)
+            .map(|rs| {
+                rs.iter()
+                    .filter(|r| !deps::result_exists(state, db.as_ref(), r))
+                    .map(|r| r.file_name.clone())
+                    .collect()
+            })
+            .unwrap_or_else(|| vec!["(no results recorded)".into()]);
+        if !missing.is_empty() {
+            let reason = format!("results missing after restart ({}); rebuilding", missing.join(", "));
+            row.state = BuildState::Scheduled;
+            row.failure_reason = Some(reason.clone());
+            results.remove(&row.index);
+            requeued.push((row.index, reason));
+        }
+    }
+    requeued
+}
+
+async fn drive(
+    ctx: &Context,
+    mut store: BuildrunStore,
+    id: u64,
+    plan: Plan,
+    resumed: bool,
+) -> Result<Summary, BuildrunError> {
+    let info = store
+        .buildrun(id)?
+        .ok_or_else(|| BuildrunError::Plan(format!("buildrun {id} is not recorded")))?;
+    let output = Output::open(&ctx.state.output(), id).map_err(BuildrunError::Output)?;
+    let mut rows = store.builds(id)?;
+    let mut results: HashMap<usize, Vec<ResultRow>> = HashMap::new();
+    for r in store.results(id)? {
+        results.entry(r.index).or_default().push(r);
+    }
+    if resumed {
+        output.master(&format!("resuming buildrun {id} ({})", info.request));
+        for (index, reason) in recheck_complete(&ctx.state, &mut rows, &mut results) {
+            output.master(&format!("{}: {reason}", rows[index].port));
+            store.save_build(id, &rows[index])?;
+        }
+    } else {
+        output.master(&format!("buildrun {id} ({}): planned {} builds", info.request, plan.builds.len()));
+    }
+    let outcome = async {
+        let present = PresentPackages::resolve(
+            &plan,
+            &ctx.state,
+            ctx.config.system_packages(ctx.state.root()),
+        )
+        .await
+        .map_err(BuildrunError::Dependencies)?;
+        let tree = ctx.config.ports_tree(ctx.state.root());
+        let params = ExecParams {
+            id,
+            plan: &plan,
+            rows,
+            results,
+            state: &ctx.state,
+            builders: &ctx.builders,
+            present: &present,
+            ports_sync: ports_sync(&ctx.config, &tree, info.ports_head.as_deref()),
+            max_attempts: ctx.config.buildrun.max_attempts.max(1),
+            origin: info.ports_origin.clone(),
+            head: info.ports_head.clone(),
+            started_at: info.started_at,
+            cancel: ctx.cancel.clone(),
+        };
+        executor::execute(&mut store, &output, params).await
+    }
+    .await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            let status = format!("failed: {err}");
+            output.master(&status);
+            let _ = store.set_run_state(id, RunState::Failed, &status);
+            return Err(err);
+        }
+    };
+    let state = if outcome.interrupted {
+        RunState::Interrupted
+    } else {
+        RunState::Complete
+    };
+    store.set_run_state(id, state, &outcome.status)?;
+    summarize(&store, id, &plan, outcome.status, outcome.interrupted, resumed)
+}
+
+fn summarize(
+    store: &BuildrunStore,
+    id: u64,
+    plan: &Plan,
+    status: String,
+    interrupted: bool,
+    resumed: bool,
+) -> Result<Summary, BuildrunError> {
+    let mut summary = Summary {
+        id,
+        status,
+        interrupted,
+        resumed,
+        ..Summary::default()
+    };
+    for row in store.builds(id)? {
+        let reason = row.failure_reason.clone().unwrap_or_default();
+        match row.state {
+            BuildState::Complete => summary.complete.push(row.port),
+            BuildState::Failed => summary.failed.push((row.port, reason)),
+            BuildState::Lost => summary.lost.push((row.port, reason)),
+            _ => {}
+        }
+    }
+    summary.built_packages = store.results(id)?.into_iter().map(|r| r.file_name).collect();
+    summary.skipped = plan
+        .skipped
+        .iter()
+        .map(|s| (s.port.clone(), super::status::skip_reason_text(&s.port, &s.reason)))
+        .collect();
+    Ok(summary)
+}

@@ -1,0 +1,269 @@
+//! HaikuPorter's JSON shapes (reference report §6.1), so its frontend and anything written against
+//! it keep working: `status.json` (`BuildMaster.status`) and `records/<n>.json` (`BuildRecord.status`).
+//!
+//! Two deliberate differences: every build carries `failureReason` (HaikuPorter has none, §9.18), and
+//! the builder status holds a cached-package *count* instead of the full `availablePackages` list that
+//! made HaikuPorter's once-a-second rewrite of status.json grow with the cache.
+
+use serde::Serialize;
+
+use crate::plan::model::{PlannedBuild, SkipReason, SkippedPort};
+use crate::ports::model::Port;
+
+/// `port` in a build's status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortJson {
+    /// Port name (with the secondary-architecture suffix).
+    pub name: String,
+    /// `portVersion`.
+    pub version: String,
+    /// `REVISION` (empty when only a name is known).
+    pub revision: String,
+    /// `name-version-revision`.
+    pub revisioned_name: String,
+    /// The recipe, relative to the ports tree.
+    pub recipe_file_path: String,
+}
+
+impl PortJson {
+    /// The status of `port`.
+    pub fn of(port: &Port) -> Self {
+        let name = match &port.secondary_arch {
+            Some(arch) => format!("{}_{arch}", port.name),
+            None => port.name.clone(),
+        };
+        Self {
+            name,
+            version: port.version.clone(),
+            revision: port.revision.to_string(),
+            revisioned_name: port.revisioned_name(),
+            recipe_file_path: port.recipe_path.to_string_lossy().into_owned(),
+        }
+    }
+}
+
+/// `ScheduledBuild.status`, plus `failureReason`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildJson {
+    /// The port.
+    pub port: PortJson,
+    /// Packages the build produces.
+    pub resulting_packages: Vec<String>,
+    /// Packages it needs that exist (present ones and those already built in this run), sorted.
+    pub required_packages: Vec<String>,
+    /// `name-version` IDs it still waits for, sorted.
+    pub missing_package_ids: Vec<String>,
+    /// Whether it waits for nothing.
+    pub buildable: bool,
+    /// Build numbers of its attempts.
+    pub build_numbers: Vec<u64>,
+    /// Whether it can never run.
+    pub lost: bool,
+    /// Why it failed or was lost (or why its last attempt was re-queued); null otherwise.
+    pub failure_reason: Option<String>,
+}
+
+/// `SkippedBuild.status`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedJson {
+    /// The port; fields are empty when only the requested name is known.
+    pub port: PortJson,
+    /// Packages it would have produced (empty: the plan does not evaluate skipped ports' packages).
+    pub resulting_packages: Vec<String>,
+    /// HaikuPorter's words for why.
+    pub reason: String,
+}
+
+impl SkippedJson {
+    /// The status of a skipped port.
+    pub fn of(skipped: &SkippedPort) -> Self {
+        let (name, version) = match skipped.port.rsplit_once('-') {
+            Some((n, v)) if v.starts_with(|c: char| c.is_ascii_digit()) => (n.to_string(), v.to_string()),
+            _ => (skipped.port.clone(), String::new()),
+        };
+        Self {
+            port: PortJson {
+                revisioned_name: skipped.port.clone(),
+                name,
+                version,
+                revision: String::new(),
+                recipe_file_path: skipped
+                    .recipe_path
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            },
+            resulting_packages: Vec::new(),
+            reason: skip_reason_text(&skipped.port, &skipped.reason),
+        }
+    }
+}
+
+/// A skip reason in HaikuPorter's words (`BuildMaster.addSkipped`, `Port X is broken on this
+/// architecture.`, …).
+pub fn skip_reason_text(port: &str, reason: &SkipReason) -> String {
+    match reason {
+        SkipReason::NotFound => "not found in tree".into(),
+        SkipReason::BrokenRecipe { message } => format!("recipe could not be evaluated: {message}"),
+        SkipReason::NotBuildableOnArchitecture { status } => {
+            format!("Port {port} is {status} on this architecture.")
+        }
+        SkipReason::Unresolvable {
+            requires,
+            required_by,
+        } => format!("resolving build dependencies failed: unresolvable {requires} (required by {required_by})"),
+        SkipReason::DependencyCannotBeBuilt { dependency, reason } => {
+            format!("Skipping {port}, dependency {dependency} cannot be built: {reason}")
+        }
+        SkipReason::Cycle { ports } => format!("dependency cycle: {}", ports.join(" -> ")),
+        SkipReason::AlreadyExists { packages } => format!(
+            "some packages already exist in package repository, revision bump required ({})",
+            packages.join(", ")
+        ),
+    }
+}
+
+/// `currentBuild` of a busy builder.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CurrentBuildJson {
+    /// The build's status.
+    pub build: BuildJson,
+    /// Its build number.
+    pub number: u64,
+}
+
+/// A builder's status (small: no cache listing).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuilderJson {
+    /// Name.
+    pub name: String,
+    /// `available`, `busy`, `reconnecting` or `lost`.
+    pub state: String,
+    /// Consecutive connection failures.
+    pub connection_errors: u32,
+    /// Connection failures after which the builder counts as lost (then re-probed).
+    pub max_connection_errors: u32,
+    /// The last error, if any.
+    pub last_error: Option<String>,
+    /// What it builds, if busy.
+    pub current_build: Option<CurrentBuildJson>,
+}
+
+/// `builds` in status.json: one list per state, as HaikuPorter's lists.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BuildListsJson {
+    /// Running.
+    pub active: Vec<BuildJson>,
+    /// Ready, waiting for a builder.
+    pub scheduled: Vec<BuildJson>,
+    /// Waiting for packages.
+    pub blocked: Vec<BuildJson>,
+    /// Built.
+    pub complete: Vec<BuildJson>,
+    /// Failed.
+    pub failed: Vec<BuildJson>,
+    /// Can never run.
+    pub lost: Vec<BuildJson>,
+    /// Never scheduled.
+    pub skipped: Vec<SkippedJson>,
+}
+
+/// `builders` in status.json.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BuilderListsJson {
+    /// Running a build.
+    pub active: Vec<BuilderJson>,
+    /// Connected, waiting for work (or reconnecting).
+    pub idle: Vec<BuilderJson>,
+    /// Lost (re-probed periodically).
+    pub lost: Vec<BuilderJson>,
+}
+
+/// status.json.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusJson {
+    /// The builds by state.
+    pub builds: BuildListsJson,
+    /// The builders by state.
+    pub builders: BuilderListsJson,
+    /// The next build number.
+    pub next_build_number: u64,
+    /// The ports tree's origin URL (empty when unknown).
+    #[serde(rename = "portsTreeOriginURL")]
+    pub ports_tree_origin_url: String,
+    /// The ports tree commit being built (empty when unknown).
+    pub ports_tree_head: String,
+    /// HaikuPorter's `buildStatus` text.
+    pub build_status: String,
+    /// Start (Unix seconds).
+    pub start_time: Option<f64>,
+    /// End (Unix seconds).
+    pub end_time: Option<f64>,
+}
+
+/// The port part of a record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordPortJson {
+    /// Port name.
+    pub name: String,
+    /// `portVersion`.
+    pub version: String,
+    /// `REVISION`.
+    pub revision: String,
+    /// `name-version-revision`.
+    pub revisioned_name: String,
+}
+
+/// records/<n>.json: one ended attempt.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordJson {
+    /// The port.
+    pub port: RecordPortJson,
+    /// Every build number of the build so far.
+    pub build_numbers: Vec<u64>,
+    /// Start of this attempt (Unix seconds).
+    pub start_time: f64,
+    /// Its duration in seconds.
+    pub duration: f64,
+    /// Whether it built.
+    pub build_success: bool,
+    /// The builder's name.
+    pub builder_id: String,
+    /// Why it did not build (null on success).
+    pub failure_reason: Option<String>,
+}
+
+impl RecordJson {
+    /// A record of an attempt of `build`.
+    pub fn of(
+        build: &PlannedBuild,
+        build_numbers: &[u64],
+        start_time: f64,
+        end_time: f64,
+        builder: &str,
+        failure_reason: Option<String>,
+    ) -> Self {
+        let port = PortJson::of(&build.port);
+        Self {
+            port: RecordPortJson {
+                name: port.name,
+                version: port.version,
+                revision: port.revision,
+                revisioned_name: port.revisioned_name,
+            },
+            build_numbers: build_numbers.to_vec(),
+            start_time,
+            duration: (end_time - start_time).max(0.0),
+            build_success: failure_reason.is_none(),
+            builder_id: builder.to_string(),
+            failure_reason,
+        }
+    }
+}
