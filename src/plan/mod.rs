@@ -1,8 +1,32 @@
 //! Build planning: resolving ports' requirements against the published repository, the system
 //! packages and the ports about to be built, and deciding what a buildrun builds, in which order, and
-//! why every other requested port is not built.
+//! why every other requested port is not built. See `docs/planning.md`.
 //!
 //! # Layout
 //! - [`model`]: the plan — builds with their edges, skipped ports with reasons.
+//! - [`catalog`]: what the planner needs from an evaluated ports tree ([`PortCatalog`]).
+//! - [`existing`]: packages that already exist (database records, the spool, system packages).
+//! - [`providers`]: which package satisfies a requirement, with pkgman's matching and our preferences.
+//! - [`closure`]: one port's BUILD_PREREQUIRES/BUILD_REQUIRES/REQUIRES closure.
+//! - [`graph`]: topological order and cycle detection, iterative.
+//! - [`request`]: [`Request`] (ports, everything, update) and how it maps to ports.
+//! - [`planner`]: [`plan`], tying it together.
+//! - [`revision`]: the processed ports-tree revision and the files changed since (`--update`).
+//! - [`words`]: skip reasons in HaikuPorter's words.
 
+pub mod catalog;
+pub mod closure;
+pub mod existing;
+pub mod graph;
 pub mod model;
+pub mod planner;
+pub mod providers;
+pub mod request;
+pub mod revision;
+pub mod words;
+
+pub use catalog::PortCatalog;
+pub use existing::{ExistingError, ExistingPackage, ExistingPackages};
+pub use planner::plan;
+pub use request::Request;
+pub use revision::{get_processed_revision, set_processed_revision};

@@ -1,0 +1,37 @@
+//! What the planner needs from an evaluated ports tree: every port, the recipes that failed, each
+//! name's active version, and how a request or a set of changed files maps to ports. The ports
+//! module's tree implements it; tests implement it over hand-made ports.
+
+use std::path::PathBuf;
+
+use crate::ports::model::{Port, RecipeProblem};
+
+/// An evaluated ports tree as the planner sees it.
+pub trait PortCatalog {
+    /// Every evaluated port (every version, every secondary architecture).
+    fn ports(&self) -> &[Port];
+    /// Recipes that could not be evaluated.
+    fn problems(&self) -> &[RecipeProblem];
+    /// The active version for a name (`name`, or `name_<secondary-arch>`), if any version is buildable.
+    fn active(&self, name: &str) -> Option<&Port>;
+    /// A request as the operator writes it: `name` (the active version) or `name-version`.
+    fn find(&self, spec: &str) -> Option<&Port>;
+    /// The active ports whose recipe directories contain any of the changed files (paths relative to the
+    /// tree root).
+    fn ports_for_files(&self, changed: &[PathBuf]) -> Vec<&Port>;
+}
+
+/// The key a port's active version is looked up by: its name with the secondary-arch suffix.
+pub fn active_key(port: &Port) -> String {
+    match &port.secondary_arch {
+        Some(arch) => format!("{}_{}", port.name, arch),
+        None => port.name.clone(),
+    }
+}
+
+/// Whether `port` is the active version of its name in `catalog`.
+pub fn is_active<C: PortCatalog + ?Sized>(catalog: &C, port: &Port) -> bool {
+    catalog
+        .active(&active_key(port))
+        .is_some_and(|active| std::ptr::eq(active, port) || active.recipe_path == port.recipe_path)
+}

@@ -1,0 +1,579 @@
+//! The planner on hand-made ports: closure, provider preference, skip reasons, order, requests.
+
+use std::path::{Path, PathBuf};
+
+use buildmaster::haiku::attributes::ResolvableOperator;
+use buildmaster::haiku::resolvable::{Provides, ResolvableExpression};
+use buildmaster::haiku::version::Version;
+use buildmaster::plan::existing::{ExistingPackage, ExistingPackages};
+use buildmaster::plan::model::{PackageOrigin, Plan, SkipReason};
+use buildmaster::plan::{plan, PortCatalog, Request};
+use buildmaster::ports::model::{ArchStatus, Port, PortPackage, RecipeProblem};
+
+/// A hand-made tree: active = the newest buildable version of a name.
+#[derive(Default)]
+struct Tree {
+    ports: Vec<Port>,
+    problems: Vec<RecipeProblem>,
+}
+
+impl PortCatalog for Tree {
+    fn ports(&self) -> &[Port] {
+        &self.ports
+    }
+    fn problems(&self) -> &[RecipeProblem] {
+        &self.problems
+    }
+    fn active(&self, name: &str) -> Option<&Port> {
+        self.ports
+            .iter()
+            .filter(|p| p.name == name && p.status.is_buildable())
+            .max_by(|a, b| {
+                Version::parse(&a.version)
+                    .unwrap()
+                    .compare(&Version::parse(&b.version).unwrap())
+            })
+    }
+    fn find(&self, spec: &str) -> Option<&Port> {
+        self.ports
+            .iter()
+            .find(|p| p.versioned_name() == spec)
+            .or_else(|| self.active(spec))
+    }
+    fn ports_for_files(&self, changed: &[PathBuf]) -> Vec<&Port> {
+        self.ports
+            .iter()
+            .filter(|p| changed.contains(&p.recipe_path) && self.active(&p.name) == Some(*p))
+            .collect()
+    }
+}
+
+/// `name [op version]`.
+fn req(text: &str) -> ResolvableExpression {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let operator = parts.get(1).map(|op| match *op {
+        ">=" => ResolvableOperator::GreaterEqual,
+        ">" => ResolvableOperator::Greater,
+        "==" => ResolvableOperator::Equal,
+        "<" => ResolvableOperator::Less,
+        "<=" => ResolvableOperator::LessEqual,
+        "!=" => ResolvableOperator::NotEqual,
+        other => panic!("operator {other}"),
+    });
+    ResolvableExpression {
+        name: parts[0].into(),
+        operator,
+        version: parts.get(2).map(|v| Version::parse(v).unwrap()),
+    }
+}
+
+/// `name [= version [compat >= version]]`.
+fn prov(text: &str) -> Provides {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    Provides {
+        name: parts[0].into(),
+        version: parts.get(2).map(|v| Version::parse(v).unwrap()),
+        compatible_version: parts.get(5).map(|v| Version::parse(v).unwrap()),
+    }
+}
+
+/// A port whose main package provides `name = version` plus `provides`, requires `requires`, and
+/// build-requires `build`.
+fn port(name: &str, version: &str, provides: &[&str], requires: &[&str], build: &[&str]) -> Port {
+    let mut all = vec![prov(&format!("{name} = {version}"))];
+    all.extend(provides.iter().map(|p| prov(p)));
+    Port {
+        name: name.into(),
+        version: version.into(),
+        revision: 1,
+        category: "dev-libs".into(),
+        recipe_path: PathBuf::from(format!("dev-libs/{name}/{name}-{version}.recipe")),
+        secondary_arch: None,
+        status: ArchStatus::Stable,
+        packages: vec![package(name, version, all, requires)],
+        build_requires: build.iter().map(|r| req(r)).collect(),
+        build_prerequires: Vec::new(),
+    }
+}
+
+fn package(name: &str, version: &str, provides: Vec<Provides>, requires: &[&str]) -> PortPackage {
+    PortPackage {
+        name: name.into(),
+        version: Version::parse(&format!("{version}-1")).unwrap(),
+        architecture: "x86_64".into(),
+        status: ArchStatus::Stable,
+        provides,
+        requires: requires.iter().map(|r| req(r)).collect(),
+    }
+}
+
+/// Adds a `_suffix` subpackage.
+fn with_sub(mut port: Port, suffix: &str, provides: &[&str], requires: &[&str]) -> Port {
+    let name = format!("{}_{suffix}", port.name);
+    let provides = provides.iter().map(|p| prov(p)).collect();
+    let sub = package(&name, &port.version, provides, requires);
+    port.packages.push(sub);
+    port
+}
+
+fn existing(name: &str, version: &str, provides: &[&str], origin: PackageOrigin) -> ExistingPackage {
+    ExistingPackage {
+        file_name: format!("{name}-{version}-x86_64.hpkg"),
+        name: name.into(),
+        origin,
+        provides: provides.iter().map(|p| prov(p)).collect(),
+        requires: Vec::new(),
+    }
+}
+
+fn ports(names: &[&str]) -> Request {
+    Request::Ports(names.iter().map(|n| n.to_string()).collect())
+}
+
+/// Versioned names of the builds, in order.
+fn order(plan: &Plan) -> Vec<String> {
+    plan.builds.iter().map(|b| b.port.versioned_name()).collect()
+}
+
+fn position(plan: &Plan, name: &str) -> usize {
+    plan.builds
+        .iter()
+        .position(|b| b.port.name == name)
+        .unwrap_or_else(|| panic!("{name} not planned: {plan:#?}"))
+}
+
+fn skip_reason<'a>(plan: &'a Plan, port: &str) -> &'a SkipReason {
+    &plan
+        .skipped
+        .iter()
+        .find(|s| s.port == port)
+        .unwrap_or_else(|| panic!("{port} not skipped: {plan:#?}"))
+        .reason
+}
+
+#[test]
+fn chain_is_built_bottom_up_with_edges() {
+    let tree = Tree {
+        ports: vec![
+            port("a", "1.0", &[], &[], &["b"]),
+            port("b", "1.0", &[], &[], &["c"]),
+            port("c", "1.0", &[], &[], &[]),
+        ],
+        ..Default::default()
+    };
+    let plan = plan(&tree, &ExistingPackages::new(), &ports(&["a"]));
+    assert_eq!(order(&plan), ["c-1.0", "b-1.0", "a-1.0"]);
+    assert_eq!(plan.builds[2].after, [1]);
+    assert_eq!(plan.builds[2].missing_ids, ["b-1.0-1"]);
+    assert_eq!(plan.builds[1].after, [0]);
+    assert!(plan.builds[0].after.is_empty());
+    assert!(plan.skipped.is_empty());
+}
+
+#[test]
+fn diamond_orders_both_middles_before_the_top() {
+    let tree = Tree {
+        ports: vec![
+            port("top", "1", &[], &[], &["left", "right"]),
+            port("left", "1", &[], &[], &["base"]),
+            port("right", "1", &[], &[], &["base"]),
+            port("base", "1", &[], &[], &[]),
+        ],
+        ..Default::default()
+    };
+    let plan = plan(&tree, &ExistingPackages::new(), &ports(&["top"]));
+    assert_eq!(plan.builds.len(), 4, "each port once: {plan:#?}");
+    let (top, left, right, base) = (
+        position(&plan, "top"),
+        position(&plan, "left"),
+        position(&plan, "right"),
+        position(&plan, "base"),
+    );
+    assert!(base < left && base < right && left < top && right < top);
+    let mut after = plan.builds[top].after.clone();
+    after.sort();
+    assert_eq!(after, {
+        let mut v = vec![left, right];
+        v.sort();
+        v
+    });
+}
+
+#[test]
+fn subpackage_requirement_pulls_the_main_package_of_the_same_port() {
+    let libfoo = with_sub(
+        port("libfoo", "2.0", &["lib:libfoo = 2.0"], &["haiku"], &[]),
+        "devel",
+        &["devel:libfoo = 2.0"],
+        &["lib:libfoo == 2.0"],
+    );
+    let app = port("app", "1", &[], &["lib:libfoo"], &["devel:libfoo >= 2"]);
+    let tree = Tree {
+        ports: vec![app, libfoo],
+        ..Default::default()
+    };
+    let mut have = ExistingPackages::new();
+    have.add(existing("haiku", "r1-1", &["haiku = r1"], PackageOrigin::System));
+    let plan = plan(&tree, &have, &ports(&["app"]));
+    assert_eq!(order(&plan), ["libfoo-2.0", "app-1"]);
+    let app = &plan.builds[1];
+    assert_eq!(app.missing_ids, ["libfoo_devel-2.0-1", "libfoo-2.0-1"]);
+    assert_eq!(app.after, [0]);
+    // libfoo's runtime requirement (haiku) is in app's closure, from the system packages.
+    assert_eq!(app.present.len(), 1);
+    assert_eq!(app.present[0].origin, PackageOrigin::System);
+    assert_eq!(
+        plan.builds[0].results,
+        ["libfoo-2.0-1-x86_64.hpkg", "libfoo_devel-2.0-1-x86_64.hpkg"]
+    );
+}
+
+#[test]
+fn compatible_versions_decide_whether_an_existing_package_satisfies() {
+    let tree = Tree {
+        ports: vec![
+            port("newer", "1", &[], &[], &["lib:libbar >= 2.1"]),
+            port("older", "1", &[], &[], &["lib:libbar >= 1.9"]),
+        ],
+        ..Default::default()
+    };
+    let mut have = ExistingPackages::new();
+    have.add(existing(
+        "libbar",
+        "2.5-1",
+        &["lib:libbar = 2.5 compat >= 2"],
+        PackageOrigin::Repository,
+    ));
+    let plan = plan(&tree, &have, &ports(&["newer", "older"]));
+    assert_eq!(order(&plan), ["newer-1"]);
+    assert_eq!(plan.builds[0].present[0].file_name, "libbar-2.5-1-x86_64.hpkg");
+    // 1.9 predates the compatible floor 2: the ABI broke in between.
+    assert_eq!(
+        skip_reason(&plan, "older"),
+        &SkipReason::Unresolvable {
+            requires: "lib:libbar>=1.9".into(),
+            required_by: "older-1".into()
+        }
+    );
+}
+
+#[test]
+fn an_existing_package_is_preferred_over_building_its_port() {
+    let tree = Tree {
+        ports: vec![
+            port("app", "1", &[], &[], &["lib:libz"]),
+            port("zlib", "1.3", &["lib:libz = 1.3"], &[], &[]),
+        ],
+        ..Default::default()
+    };
+    let built = plan(&tree, &ExistingPackages::new(), &ports(&["app"]));
+    assert_eq!(order(&built), ["zlib-1.3", "app-1"], "no zlib yet: an edge");
+    assert_eq!(built.builds[1].missing_ids, ["zlib-1.3-1"]);
+
+    let mut have = ExistingPackages::new();
+    have.add(existing(
+        "zlib",
+        "1.2-1",
+        &["lib:libz = 1.2"],
+        PackageOrigin::Repository,
+    ));
+    let present = plan(&tree, &have, &ports(&["app"]));
+    assert_eq!(order(&present), ["app-1"], "an existing zlib satisfies it");
+    assert!(present.builds[0].missing_ids.is_empty());
+    assert_eq!(present.builds[0].present[0].origin, PackageOrigin::Repository);
+}
+
+#[test]
+fn among_ports_the_active_version_is_preferred() {
+    let mut broken_new = port("libq", "3.0", &["lib:libq = 3.0"], &[], &[]);
+    broken_new.status = ArchStatus::Broken;
+    let tree = Tree {
+        ports: vec![
+            port("app", "1", &[], &[], &["lib:libq"]),
+            port("libq", "1.0", &["lib:libq = 1.0"], &[], &[]),
+            port("libq", "2.0", &["lib:libq = 2.0"], &[], &[]),
+            broken_new,
+        ],
+        ..Default::default()
+    };
+    let plan = plan(&tree, &ExistingPackages::new(), &ports(&["app"]));
+    assert_eq!(order(&plan), ["libq-2.0", "app-1"]);
+}
+
+#[test]
+fn unsatisfiable_requirement_propagates_to_dependents() {
+    let tree = Tree {
+        ports: vec![
+            port("x", "1", &["lib:libx = 1"], &["lib:nothing"], &[]),
+            port("y", "1", &[], &[], &["lib:libx"]),
+            port("z", "1", &[], &[], &["y"]),
+            port("ok", "1", &[], &[], &[]),
+        ],
+        ..Default::default()
+    };
+    let plan = plan(&tree, &ExistingPackages::new(), &ports(&["z", "x", "ok"]));
+    assert_eq!(order(&plan), ["ok-1"]);
+    assert_eq!(
+        skip_reason(&plan, "x"),
+        &SkipReason::Unresolvable {
+            requires: "lib:nothing".into(),
+            required_by: "x-1-1".into()
+        }
+    );
+    let SkipReason::DependencyCannotBeBuilt { dependency, reason } = skip_reason(&plan, "z") else {
+        panic!("{plan:#?}")
+    };
+    assert_eq!(dependency, "y-1");
+    assert!(
+        reason.contains("x-1") && reason.contains("lib:nothing"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn cycles_name_their_ports_and_block_dependents() {
+    let tree = Tree {
+        ports: vec![
+            port("p", "1", &[], &[], &["q"]),
+            port("q", "1", &[], &[], &["r"]),
+            port("r", "1", &[], &[], &["p"]),
+            port("user", "1", &[], &[], &["p"]),
+            port("selfish", "1", &["cmd:selfish"], &[], &["cmd:selfish"]),
+        ],
+        ..Default::default()
+    };
+    let plan = plan(&tree, &ExistingPackages::new(), &ports(&["user", "q", "selfish"]));
+    assert!(plan.builds.is_empty(), "{plan:#?}");
+    assert_eq!(
+        skip_reason(&plan, "q"),
+        &SkipReason::Cycle {
+            ports: vec!["q-1".into(), "r-1".into(), "p-1".into()]
+        }
+    );
+    assert!(matches!(
+        skip_reason(&plan, "user"),
+        SkipReason::DependencyCannotBeBuilt { dependency, .. } if dependency == "p-1"
+    ));
+    assert_eq!(
+        skip_reason(&plan, "selfish"),
+        &SkipReason::Cycle {
+            ports: vec!["selfish-1".into()]
+        }
+    );
+    assert!(
+        plan.skipped[0].to_string().contains("dependency cycle"),
+        "{}",
+        plan.skipped[0]
+    );
+}
+
+#[test]
+fn existing_packages_require_a_revision_bump() {
+    let tree = Tree {
+        ports: vec![
+            port("done", "1", &[], &[], &["dep"]),
+            port("dep", "1", &[], &[], &[]),
+        ],
+        ..Default::default()
+    };
+    let mut have = ExistingPackages::new();
+    have.add_file_name("done-1-1-x86_64.hpkg");
+    let plan = plan(&tree, &have, &ports(&["done"]));
+    assert!(
+        plan.builds.is_empty(),
+        "no dependency planned for a port that is not built"
+    );
+    assert_eq!(
+        skip_reason(&plan, "done"),
+        &SkipReason::AlreadyExists {
+            packages: vec!["done-1-1-x86_64.hpkg".into()]
+        }
+    );
+    assert!(plan.skipped[0].to_string().contains("revision bump required"));
+}
+
+#[test]
+fn explicit_requests_report_not_found_broken_and_unbuildable() {
+    let mut gone = port("gone", "1", &[], &[], &[]);
+    gone.status = ArchStatus::Unsupported;
+    let tree = Tree {
+        ports: vec![gone],
+        problems: vec![RecipeProblem {
+            recipe_path: "dev-libs/bad/bad-1.0.recipe".into(),
+            message: "line 3: syntax error near unexpected token `('".into(),
+        }],
+    };
+    let plan = plan(&tree, &ExistingPackages::new(), &ports(&["nope", "bad", "gone"]));
+    assert_eq!(skip_reason(&plan, "nope"), &SkipReason::NotFound);
+    assert!(
+        matches!(skip_reason(&plan, "bad"), SkipReason::BrokenRecipe { message } if message.contains("syntax error"))
+    );
+    assert_eq!(
+        skip_reason(&plan, "gone"),
+        &SkipReason::NotBuildableOnArchitecture {
+            status: "unsupported".into()
+        }
+    );
+    let words: Vec<String> = plan.skipped.iter().map(|s| s.to_string()).collect();
+    assert!(
+        words[2].contains("Port gone is unsupported on this architecture."),
+        "{words:?}"
+    );
+    assert!(words[1].contains("dev-libs/bad/bad-1.0.recipe"), "{words:?}");
+}
+
+#[test]
+fn everything_picks_only_active_ports_with_missing_packages() {
+    let mut broken = port("broken", "1", &[], &[], &[]);
+    broken.status = ArchStatus::Broken;
+    let tree = Tree {
+        ports: vec![
+            port("old", "1.0", &[], &[], &[]),
+            port("old", "2.0", &[], &[], &[]),
+            port("published", "1", &[], &[], &[]),
+            port("fresh", "1", &[], &[], &["old"]),
+            broken,
+        ],
+        problems: vec![RecipeProblem {
+            recipe_path: "dev-libs/bad/bad-1.0.recipe".into(),
+            message: "boom".into(),
+        }],
+    };
+    let mut have = ExistingPackages::new();
+    have.add(existing(
+        "published",
+        "1-1",
+        &["published = 1"],
+        PackageOrigin::Repository,
+    ));
+    let plan = plan(&tree, &have, &Request::Everything);
+    assert_eq!(order(&plan), ["old-2.0", "fresh-1"]);
+    assert_eq!(plan.skipped.len(), 2, "{plan:#?}");
+    assert!(matches!(
+        skip_reason(&plan, "broken-1"),
+        SkipReason::NotBuildableOnArchitecture { .. }
+    ));
+    assert!(matches!(
+        skip_reason(&plan, "bad-1.0"),
+        SkipReason::BrokenRecipe { .. }
+    ));
+}
+
+#[test]
+fn system_packages_from_a_real_hpkg_satisfy_requirements() {
+    use buildmaster::haiku::hpkg_writer::{create_package, CreateOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let content = dir.path().join("content");
+    std::fs::create_dir_all(content.join("lib")).unwrap();
+    std::fs::write(content.join("lib/libroot.so"), b"elf").unwrap();
+    let info = dir.path().join("haiku.PackageInfo");
+    std::fs::write(
+        &info,
+        "name haiku\nversion r1~beta5-1\narchitecture x86_64\nsummary \"Haiku\"\n\
+         description \"The system\"\npackager \"t <t@example.com>\"\nvendor \"Haiku\"\n\
+         copyrights { \"2025 Haiku\" }\nlicenses { MIT }\n\
+         provides {\n\thaiku = r1~beta5-1\n\tlib:libroot = r1~beta5 compat >= r1~alpha1\n}\n",
+    )
+    .unwrap();
+    let system = dir.path().join("system");
+    std::fs::create_dir_all(&system).unwrap();
+    create_package(
+        &CreateOptions {
+            info_file: Some(info),
+            directory: content,
+            compression: buildmaster::haiku::heap_writer::Compression::Zlib,
+            install_path: None,
+        },
+        &system.join("haiku-r1~beta5-1-x86_64.hpkg"),
+    )
+    .unwrap();
+    let db = buildmaster::state::Database::open(&dir.path().join("db.sqlite")).unwrap();
+    let spool = dir.path().join("packages");
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::write(spool.join("stub-1-1-x86_64.hpkg"), b"").unwrap();
+    let have = ExistingPackages::load(&db, &spool, Some(&system)).unwrap();
+    assert!(
+        have.contains("stub-1-1-x86_64.hpkg"),
+        "zero-byte spool stubs exist"
+    );
+
+    let tree = Tree {
+        ports: vec![
+            port(
+                "app",
+                "1",
+                &[],
+                &["lib:libroot >= r1~beta4"],
+                &["haiku >= r1~beta5"],
+            ),
+            port("stub", "1", &[], &[], &[]),
+        ],
+        ..Default::default()
+    };
+    let plan = plan(&tree, &have, &ports(&["app", "stub"]));
+    assert_eq!(order(&plan), ["app-1"]);
+    assert_eq!(plan.builds[0].present[0].origin, PackageOrigin::System);
+    assert_eq!(
+        plan.builds[0].present[0].file_name,
+        "haiku-r1~beta5-1-x86_64.hpkg"
+    );
+    assert!(matches!(
+        skip_reason(&plan, "stub"),
+        SkipReason::AlreadyExists { .. }
+    ));
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn update_plans_the_ports_changed_since_the_processed_revision() {
+    use buildmaster::plan::revision::{set_processed_revision, update_files, RevisionError};
+    let dir = tempfile::tempdir().unwrap();
+    let tree_dir = dir.path().join("tree");
+    let db = dir.path().join("state.sqlite");
+    let a = port("a", "1", &[], &[], &[]);
+    let b = port("b", "1", &[], &[], &[]);
+    for p in [&a, &b] {
+        let path = tree_dir.join(&p.recipe_path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "REVISION=1\n").unwrap();
+    }
+    git(&tree_dir, &["init", "-q"]);
+    git(&tree_dir, &["add", "."]);
+    git(&tree_dir, &["commit", "-qm", "first"]);
+    assert!(matches!(
+        update_files(&tree_dir, &db),
+        Err(RevisionError::NoProcessedRevision { .. })
+    ));
+    let first = git(&tree_dir, &["rev-parse", "HEAD"]);
+    set_processed_revision(&db, &first).unwrap();
+    std::fs::write(tree_dir.join(&b.recipe_path), "REVISION=2\n").unwrap();
+    git(&tree_dir, &["commit", "-qam", "bump b"]);
+
+    let (files, head) = update_files(&tree_dir, &db).unwrap();
+    assert_eq!(files, [b.recipe_path.clone()]);
+    assert_eq!(head, git(&tree_dir, &["rev-parse", "HEAD"]));
+    let tree = Tree {
+        ports: vec![a, b],
+        ..Default::default()
+    };
+    let plan = plan(&tree, &ExistingPackages::new(), &Request::Update { files });
+    assert_eq!(order(&plan), ["b-1"]);
+
+    set_processed_revision(&db, &head).unwrap();
+    assert!(update_files(&tree_dir, &db).unwrap().0.is_empty(), "nothing new");
+}
