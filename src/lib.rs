@@ -24,6 +24,8 @@
 //! - [`scheduler`]: build graphs, scheduling policies (critical path; FIFO baseline) and the
 //!   event-driven simulation behind `bench/schedule`.
 //! - [`daemon`]: `buildmaster serve`'s loop — ports-tree polling, trigger files, jobs, webhook.
+//! - [`server`]: the HTTP server of `buildmaster serve` — JSON API, live status and log tails (SSE),
+//!   metrics, bearer-token control endpoints, the embedded web UI.
 //! - [`cli`]: the command-line surface (`buildmaster storage|hpkg|repo …`); `main.rs` only parses and
 //!   dispatches.
 
@@ -38,6 +40,7 @@ pub mod ports;
 pub mod publish;
 pub mod repository;
 pub mod scheduler;
+pub mod server;
 pub mod state;
 pub mod storage;
 

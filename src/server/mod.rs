@@ -1,0 +1,98 @@
+//! The HTTP server of `buildmaster serve`: a JSON API over the output tree and the state database, live
+//! status and log tails over server-sent events, Prometheus metrics, bearer-token-protected control
+//! endpoints that hand requests to the daemon, and the embedded web UI. See `docs/api.md`.
+//!
+//! The output tree in HaikuPorter's layout is the contract with the buildrun executor: the server only
+//! reads it, so it serves an adopted HaikuPorter instance's history as well as ours.
+//!
+//! # Layout
+//! - [`state`]: [`AppState`] (shared by handlers), [`ServerConfig`], [`StatusNotifier`] for the daemon.
+//! - [`output`]: reading `output/buildruns/…`; path-parameter validation; credential stripping.
+//! - [`api`]: read-only JSON endpoints; [`logs`]: log ranges and the live log tail; [`events`]: status
+//!   events.
+//! - [`control`]: the mutating endpoints and [`ControlRequest`]; [`auth`]: the bearer token.
+//! - [`metrics`]: the [`Metrics`] handle and `/metrics`; [`packages`]: package search; [`records`]: build
+//!   records; [`ui`]: the embedded UI; [`error`]: [`ApiError`].
+
+pub mod api;
+pub mod auth;
+pub mod control;
+pub mod error;
+pub mod events;
+pub mod logs;
+pub mod metrics;
+pub mod output;
+pub mod packages;
+pub mod records;
+pub mod state;
+pub mod ui;
+
+use std::future::Future;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use auth::{ApiToken, TokenError};
+pub use control::{BuildSelection, ControlRequest};
+pub use error::ApiError;
+pub use metrics::{Direction, Metrics, Outcome};
+pub use state::{AppState, DaemonStatus, ServerConfig, StatusNotifier};
+
+/// Most bytes a request body may have (control requests are small JSON documents).
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The routes.
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .route("/", get(ui::index))
+        .route("/ui/app.js", get(ui::app_js))
+        .route("/ui/ansi.js", get(ui::ansi_js))
+        .route("/ui/style.css", get(ui::style_css))
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .route("/api/events", get(events::events))
+        .route("/api/daemon", get(api::daemon))
+        .route("/api/builders", get(api::builders))
+        .route("/api/packages", get(api::packages))
+        .route(
+            "/api/buildruns",
+            get(api::list_buildruns).post(control::start_buildrun),
+        )
+        .route("/api/buildruns/current", get(api::current_buildrun))
+        .route("/api/buildruns/{n}", get(api::get_buildrun))
+        .route("/api/buildruns/{n}/records", get(api::records))
+        .route("/api/buildruns/{n}/master.log", get(logs::master_log))
+        .route("/api/buildruns/{n}/builders/{name}/log", get(logs::builder_log))
+        .route("/api/buildruns/{n}/builds/{b}/log", get(logs::build_log))
+        .route(
+            "/api/buildruns/{n}/builds/{b}/log/stream",
+            get(logs::stream_build_log),
+        )
+        .route("/api/publish", post(control::publish))
+        .route("/api/pause", post(control::pause))
+        .route("/api/resume", post(control::resume))
+        .fallback(|| async { ApiError::NotFound("no such endpoint; see docs/api.md".into()) })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(app)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes; then open event streams end and the server
+/// finishes the requests in flight and returns.
+pub async fn serve(
+    listener: TcpListener,
+    app: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "HTTP server listening");
+    }
+    let streams = app.shutdown().clone();
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Event streams never end by themselves; without this the graceful shutdown would wait forever.
+            streams.cancel();
+        })
+        .await
+}
