@@ -4,5 +4,21 @@
 //!
 //! # Layout
 //! - [`model`]: evaluated ports, their packages and relations — what everything downstream reads.
+//! - [`tree`]: [`PortsTree::load`] and its options, figures and errors — the entry point.
+//! - [`scan`]: finding `category/port/port-version.recipe` files.
+//! - [`evaluate`] (+ `evaluator.sh`): the pool of long-lived bash workers that source recipes.
+//! - [`attributes`]: attribute values → ports, packages, provides and requires.
+//! - [`cache`]: the SQLite recipe cache keyed by recipe content and evaluation context.
+//! - [`active`]: each port's active version.
+//! - [`generate`]: a seeded generator of HaikuPorts-shaped trees for tests and benchmarks.
 
+pub mod active;
+pub mod attributes;
+pub mod cache;
+pub mod evaluate;
+pub mod generate;
 pub mod model;
+pub mod scan;
+pub mod tree;
+
+pub use tree::{EvalOptions, EvalStats, PortsError, PortsTree, DEFAULT_RECIPE_TIMEOUT};
