@@ -570,3 +570,46 @@ async fn the_web_endpoint_serves_objects_anonymously() {
     );
     assert!(response.ends_with("name Haiku\n"), "{response}");
 }
+
+/// What a killed process leaves (a temporary body under the uploads directory, an unfinished multipart
+/// upload) is swept once older than the cutoff, and left alone while younger: an upload in progress is
+/// never touched.
+#[tokio::test]
+async fn leftovers_of_killed_writes_are_swept_only_once_old_enough() {
+    let garage = Garage::shared();
+    let prefix = unique("sweep");
+    let store = backend(garage, &prefix).await;
+    let client = garage.sdk_client();
+    let temp_key = format!("{prefix}/{UPLOADS_DIR}killed-upload");
+    client
+        .put_object()
+        .bucket(garage.bucket())
+        .key(&temp_key)
+        .body(b"half a package".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    client
+        .create_multipart_upload()
+        .bucket(garage.bucket())
+        .key(format!("{prefix}/packages/killed.hpkg"))
+        .send()
+        .await
+        .unwrap();
+    store
+        .put_bytes(&key("packages/kept.hpkg"), b"kept", &PutOptions::default())
+        .await
+        .unwrap();
+
+    assert_eq!(store.sweep_leftovers(Duration::from_secs(3600)).await.unwrap(), 0);
+    assert!(raw_keys(garage, &prefix).await.contains(&temp_key));
+    assert_eq!(garage.unfinished_multipart_uploads(&prefix).await.len(), 1);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(store.sweep_leftovers(Duration::from_secs(1)).await.unwrap(), 2);
+    assert_eq!(
+        raw_keys(garage, &prefix).await,
+        [format!("{prefix}/packages/kept.hpkg")]
+    );
+    assert!(garage.unfinished_multipart_uploads(&prefix).await.is_empty());
+}

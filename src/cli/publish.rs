@@ -159,6 +159,9 @@ fn print_prune(r: &PruneReport) {
         r.moved.len(),
         r.expired.len()
     );
+    if r.leftovers_removed > 0 {
+        println!("{} leftovers of interrupted uploads removed", r.leftovers_removed);
+    }
 }
 
 /// Runs `buildmaster recover`.

@@ -7,7 +7,8 @@
 //! — when it was written within the grace period. One run moves at most `max_prune_share` of the
 //! packages unless forced, and an empty database refuses outright: losing the state directory must never
 //! turn into deleting the bucket. Only `packages/*.hpkg` and `packages/.obsolete/*.hpkg` are touched.
-//! The work is one paged listing and one read of the published `repo`; no per-object HEAD.
+//! The work is one paged listing and one read of the published `repo`; no per-object HEAD. Last, the
+//! backend sweeps leftovers of interrupted uploads older than the grace period.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
@@ -38,6 +39,9 @@ pub struct PruneReport {
     pub kept_in_grace: Vec<String>,
     /// Why the run stopped without moving anything, if it did.
     pub refused: Option<String>,
+    /// Leftovers of interrupted uploads (temporary objects, unfinished multipart uploads) older than
+    /// the grace period, removed.
+    pub leftovers_removed: u64,
 }
 
 /// Prunes the bucket.
@@ -127,6 +131,8 @@ async fn prune_locked(p: &mut Publisher, dry_run: bool, force: bool) -> Result<P
         p.storage.delete(&key).await?;
         crash_point("after-expire");
     }
+    // Uploads run under the publish lock we hold, so nothing this old can still be in progress.
+    report.leftovers_removed = p.storage.sweep_leftovers(p.settings.grace).await?;
     Ok(report)
 }
 

@@ -257,6 +257,28 @@ impl StorageBackend for FsBackend {
     fn describe(&self) -> String {
         format!("filesystem storage at {}", self.root.display())
     }
+
+    /// Temporary files of writes a crash interrupted (the guard removes them on every other path).
+    async fn sweep_leftovers(&self, older_than: std::time::Duration) -> Result<u64, StorageError> {
+        let dir = self.root.join(TMP_DIR);
+        let err = |e| StorageError::io(Operation::Delete, None, e);
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(err(e)),
+        };
+        let cutoff = std::time::SystemTime::now() - older_than;
+        let mut removed = 0;
+        while let Some(entry) = entries.next_entry().await.map_err(err)? {
+            let modified = entry.metadata().await.map_err(err)?.modified().map_err(err)?;
+            if modified <= cutoff {
+                tokio::fs::remove_file(entry.path()).await.map_err(err)?;
+                tracing::info!(file = %entry.path().display(), "removed a temporary file left by an interrupted write");
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
 }
 
 /// A temporary file removed on drop unless disarmed: the cleanup path for failed and cancelled puts.
@@ -297,4 +319,31 @@ async fn hash_file(path: &Path) -> std::io::Result<buildmaster_storage::Sha256Di
     let mut buf = vec![0u8; WRITE_CHUNK_BYTES];
     while reader.read_full(&mut buf).await? != 0 {}
     reader.finish(None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_old_temporary_files_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let backend = FsBackend::new(root).unwrap();
+        std::fs::create_dir_all(root.join(TMP_DIR)).unwrap();
+        std::fs::write(root.join(TMP_DIR).join("killed.part"), b"half").unwrap();
+        let kept = ObjectKey::new("packages/kept.hpkg").unwrap();
+        backend
+            .put_bytes(&kept, b"kept", &PutOptions::default())
+            .await
+            .unwrap();
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(backend.sweep_leftovers(hour).await.unwrap(), 0);
+        assert_eq!(
+            backend.sweep_leftovers(std::time::Duration::ZERO).await.unwrap(),
+            1
+        );
+        assert!(!root.join(TMP_DIR).join("killed.part").exists());
+        assert!(backend.head(&kept).await.unwrap().is_some());
+    }
 }

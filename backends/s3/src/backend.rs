@@ -184,6 +184,10 @@ impl StorageBackend for S3Backend {
     fn describe(&self) -> String {
         self.shared.errors.location.clone()
     }
+
+    async fn sweep_leftovers(&self, older_than: std::time::Duration) -> Result<u64, StorageError> {
+        self.shared.sweep_leftovers(older_than).await
+    }
 }
 
 #[cfg(test)]

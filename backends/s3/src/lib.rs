@@ -13,6 +13,7 @@
 //! - `get`: `get` and `head`; `ranged`: parallel ranged download delivered in order.
 //! - `list`: lazy ListObjectsV2 paging.
 //! - `copy`: server-side copy and idempotent delete.
+//! - `sweep`: removing leftovers of interrupted writes (temporaries, unfinished multipart uploads).
 //! - `integrity`: CRC32C checksums verified by the server instead of signed payloads.
 //! - `errors`: SDK errors to [`StorageError`](buildmaster_storage::StorageError), secrets scrubbed.
 
@@ -28,6 +29,7 @@ mod multipart;
 mod put;
 mod ranged;
 pub mod settings;
+mod sweep;
 
 pub use backend::S3Backend;
 pub use copy::MAX_COPY_OBJECT_SIZE;

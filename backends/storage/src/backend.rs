@@ -69,6 +69,15 @@ pub trait StorageBackend: Send + Sync + Debug + 'static {
     /// A one-line description for logs and status (never includes secrets).
     fn describe(&self) -> String;
 
+    /// Removes what this backend's own interrupted writes left behind (a crash between an upload and
+    /// its commit: temporary objects or files, unfinished multipart uploads) once older than
+    /// `older_than`, so that live writes are never touched. Returns how many were removed. Backends
+    /// that cannot leave anything behind keep the default.
+    async fn sweep_leftovers(&self, older_than: std::time::Duration) -> Result<u64, StorageError> {
+        let _ = older_than;
+        Ok(0)
+    }
+
     /// Uploads an in-memory body (index files).
     async fn put_bytes(
         &self,
