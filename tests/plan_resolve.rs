@@ -565,7 +565,7 @@ fn update_plans_the_ports_changed_since_the_processed_revision() {
     git(&tree_dir, &["commit", "-qam", "bump b"]);
 
     let (files, head) = update_files(&tree_dir, &db).unwrap();
-    assert_eq!(files, [b.recipe_path.clone()]);
+    assert_eq!(files, std::slice::from_ref(&b.recipe_path));
     assert_eq!(head, git(&tree_dir, &["rev-parse", "HEAD"]));
     let tree = Tree {
         ports: vec![a, b],

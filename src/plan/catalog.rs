@@ -35,3 +35,25 @@ pub fn is_active<C: PortCatalog + ?Sized>(catalog: &C, port: &Port) -> bool {
         .active(&active_key(port))
         .is_some_and(|active| std::ptr::eq(active, port) || active.recipe_path == port.recipe_path)
 }
+
+impl PortCatalog for crate::ports::PortsTree {
+    fn ports(&self) -> &[Port] {
+        &self.ports
+    }
+
+    fn problems(&self) -> &[RecipeProblem] {
+        &self.problems
+    }
+
+    fn active(&self, name: &str) -> Option<&Port> {
+        crate::ports::PortsTree::active(self, name)
+    }
+
+    fn find(&self, spec: &str) -> Option<&Port> {
+        crate::ports::PortsTree::find(self, spec)
+    }
+
+    fn ports_for_files(&self, changed: &[PathBuf]) -> Vec<&Port> {
+        crate::ports::PortsTree::ports_for_files(self, changed)
+    }
+}

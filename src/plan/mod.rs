@@ -11,6 +11,7 @@
 //! - [`graph`]: topological order and cycle detection, iterative.
 //! - [`request`]: [`Request`] (ports, everything, update) and how it maps to ports.
 //! - [`planner`]: [`plan`], tying it together.
+//! - [`instance`]: planning for an instance (config + state directory), as `buildmaster plan` does.
 //! - [`revision`]: the processed ports-tree revision and the files changed since (`--update`).
 //! - [`words`]: skip reasons in HaikuPorter's words.
 
@@ -18,6 +19,7 @@ pub mod catalog;
 pub mod closure;
 pub mod existing;
 pub mod graph;
+pub mod instance;
 pub mod model;
 pub mod planner;
 pub mod providers;

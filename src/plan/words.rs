@@ -43,8 +43,11 @@ impl fmt::Display for SkippedPort {
     /// `port — reason`, with the recipe path for broken recipes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} — {}", self.port, self.reason.describe(&self.port))?;
-        if let (SkipReason::BrokenRecipe { .. }, Some(path)) = (&self.reason, &self.recipe_path) {
-            write!(f, " ({})", path.display())?;
+        if let (SkipReason::BrokenRecipe { message }, Some(path)) = (&self.reason, &self.recipe_path) {
+            // The evaluator's message usually names the recipe already.
+            if !message.contains(&*path.to_string_lossy()) {
+                write!(f, " ({})", path.display())?;
+            }
         }
         Ok(())
     }

@@ -1,0 +1,118 @@
+//! `buildmaster plan [--update|--everything|PORT…] [--json]`: what a buildrun would build, in which
+//! order, and why every other requested port is not built.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::cli::GlobalArgs;
+use crate::config::instance::InstanceConfig;
+use crate::plan::instance::{plan_instance, InstancePlan, Wanted};
+use crate::plan::model::{Plan, SkipReason};
+use crate::plan::Request;
+use crate::state::StateDir;
+
+/// `buildmaster plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The instance config; default `<state-dir>/buildmaster.toml` when it exists, else defaults.
+    #[arg(long, env = "BUILDMASTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Plan the ports whose files changed since the last processed revision of the ports tree.
+    #[arg(long, conflicts_with_all = ["everything", "ports"])]
+    pub update: bool,
+    /// Plan every active port with a package missing from the repository.
+    #[arg(long, conflicts_with = "ports")]
+    pub everything: bool,
+    /// Print the plan as JSON (builds in order, skipped ports with reasons).
+    #[arg(long)]
+    pub json: bool,
+    /// Ports to plan: `name` (its active version) or `name-version`.
+    pub ports: Vec<String>,
+}
+
+/// Plans and prints. Exit 0 whenever planning worked, even if ports are skipped.
+pub fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let wanted = if args.update {
+        Wanted::Update
+    } else if args.everything {
+        Wanted::Everything
+    } else if !args.ports.is_empty() {
+        Wanted::Ports(args.ports.clone())
+    } else {
+        anyhow::bail!("nothing to plan: name ports, or use --everything or --update");
+    };
+    let state = StateDir::new(&global.state_dir);
+    let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
+    let planned = plan_instance(&config, &state, &wanted)
+        .with_context(|| format!("planning with state directory {}", state.root().display()))?;
+    tracing::info!(
+        recipes = planned.tree_stats.recipes,
+        evaluated = planned.tree_stats.evaluated,
+        cached = planned.tree_stats.cached,
+        load_ms = planned.tree_stats.elapsed.as_millis() as u64,
+        plan_ms = planned.planning.as_millis() as u64,
+        "planned"
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&planned.plan)?);
+    } else {
+        print_text(&planned, global.verbose > 0);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The plan for people: numbered builds with what they wait for, then the skipped ports.
+fn print_text(planned: &InstancePlan, verbose: bool) {
+    let plan: &Plan = &planned.plan;
+    if plan.builds.is_empty() {
+        println!("nothing to build");
+    }
+    for (i, build) in plan.builds.iter().enumerate() {
+        let needs: Vec<String> = build
+            .after
+            .iter()
+            .map(|&d| plan.builds[d].port.versioned_name())
+            .collect();
+        if needs.is_empty() {
+            println!("{}. {}", i + 1, build.port.versioned_name());
+        } else {
+            println!(
+                "{}. {}  (needs: {})",
+                i + 1,
+                build.port.versioned_name(),
+                needs.join(", ")
+            );
+        }
+    }
+    // With --everything, ports no version of which builds here are listed only on request: HaikuPorts
+    // has hundreds, and they are not news.
+    let everything = planned.request == Request::Everything;
+    let mut quiet = 0usize;
+    for skipped in &plan.skipped {
+        if everything && !verbose && matches!(skipped.reason, SkipReason::NotBuildableOnArchitecture { .. }) {
+            quiet += 1;
+            continue;
+        }
+        println!("skipped: {skipped}");
+    }
+    if quiet > 0 {
+        println!("({quiet} ports not buildable on this architecture not listed; -v lists them)");
+    }
+    if !everything {
+        for problem in &planned.problems {
+            println!(
+                "recipe problem: {}: {}",
+                problem.recipe_path.display(),
+                problem.message
+            );
+        }
+    }
+    if let Some(head) = &planned.head {
+        if let Request::Update { files } = &planned.request {
+            println!("{} changed files up to {head}", files.len());
+        }
+    }
+}

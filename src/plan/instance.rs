@@ -1,0 +1,104 @@
+//! Planning for an instance: its config and state directory in, a plan out. This is what
+//! `buildmaster plan` prints and what a buildrun starts from: load the ports tree (recipe cache in the
+//! state directory), read the existing packages, turn `--update` into changed files, plan.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::config::instance::InstanceConfig;
+use crate::plan::existing::{ExistingError, ExistingPackages};
+use crate::plan::model::Plan;
+use crate::plan::planner::plan;
+use crate::plan::request::Request;
+use crate::plan::revision::{update_files, RevisionError};
+use crate::ports::model::RecipeProblem;
+use crate::ports::{EvalOptions, EvalStats, PortsError, PortsTree};
+use crate::state::{Database, DbError, StateDir};
+
+/// What to plan, as the operator asks for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Wanted {
+    /// Named ports (`name` or `name-version`).
+    Ports(Vec<String>),
+    /// Every active port with missing packages.
+    Everything,
+    /// The ports changed since the processed revision.
+    Update,
+}
+
+/// A plan with what it was made from.
+#[derive(Debug)]
+pub struct InstancePlan {
+    /// The plan.
+    pub plan: Plan,
+    /// The request it answers (for `--update`: the changed files).
+    pub request: Request,
+    /// Every recipe of the tree that could not be evaluated.
+    pub problems: Vec<RecipeProblem>,
+    /// For `--update`: the tree's `HEAD`, to record as processed after a successful buildrun.
+    pub head: Option<String>,
+    /// Figures from loading the tree.
+    pub tree_stats: EvalStats,
+    /// Time spent reading existing packages and planning (after the tree was loaded).
+    pub planning: Duration,
+}
+
+/// Why an instance could not be planned; each names the file or directory to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The ports tree could not be loaded.
+    #[error(transparent)]
+    Ports(#[from] PortsError),
+    /// The state database could not be opened.
+    #[error(transparent)]
+    Database(#[from] DbError),
+    /// Existing packages could not be read.
+    #[error(transparent)]
+    Existing(#[from] ExistingError),
+    /// `--update` could not determine the changed files.
+    #[error(transparent)]
+    Revision(#[from] RevisionError),
+}
+
+/// The evaluation options for an instance: its `[ports]` section, the recipe cache in the state
+/// directory, one bash worker per core.
+pub fn eval_options(config: &InstanceConfig, state: &StateDir) -> EvalOptions {
+    EvalOptions {
+        target_arch: config.ports.target_architecture.clone(),
+        secondary_archs: config.ports.secondary_architectures.clone(),
+        allow_untested: config.ports.allow_untested,
+        cache: Some(state.recipe_cache()),
+        jobs: 0,
+    }
+}
+
+/// Loads the tree and the existing packages of the instance and plans `wanted`.
+pub fn plan_instance(
+    config: &InstanceConfig,
+    state: &StateDir,
+    wanted: &Wanted,
+) -> Result<InstancePlan, PlanError> {
+    let root: PathBuf = config.ports_tree(state.root());
+    let tree = PortsTree::load(&root, &eval_options(config, state))?;
+    let started = Instant::now();
+    let (request, head) = match wanted {
+        Wanted::Ports(ports) => (Request::Ports(ports.clone()), None),
+        Wanted::Everything => (Request::Everything, None),
+        Wanted::Update => {
+            let (files, head) = update_files(&root, &state.database())?;
+            (Request::Update { files }, Some(head))
+        }
+    };
+    let db = Database::open(&state.database())?;
+    let system = config.system_packages(state.root());
+    let existing = ExistingPackages::load(&db, &state.packages(), system.as_deref())?;
+    let plan = plan(&tree, &existing, &request);
+    Ok(InstancePlan {
+        plan,
+        request,
+        problems: tree.problems.clone(),
+        head,
+        tree_stats: tree.stats(),
+        planning: started.elapsed(),
+    })
+}
