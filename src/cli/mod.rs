@@ -2,6 +2,7 @@
 //! parser, the global options and the dispatch.
 
 pub mod builder;
+pub mod healthcheck;
 pub mod hpkg;
 pub mod plan;
 pub mod publish;
@@ -68,6 +69,8 @@ pub enum Command {
     Recover(publish::RecoverArgs),
     /// Builders: check that one is reachable and ready.
     Builder(builder::BuilderArgs),
+    /// Ask the running daemon's `/healthz` (the container's HEALTHCHECK); exit 0 if healthy.
+    Healthcheck(healthcheck::HealthcheckArgs),
     /// Plan a buildrun: the ports to build, their order, and why other requested ports are not built.
     Plan(plan::PlanArgs),
 }
@@ -102,6 +105,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Prune(args) => publish::run_prune(args, &cli.global),
         Command::Recover(args) => publish::run_recover(args, &cli.global),
         Command::Builder(args) => builder::run(args, &cli.global),
+        Command::Healthcheck(args) => healthcheck::run(args, &cli.global),
         Command::Plan(args) => plan::run(args, &cli.global),
     }
 }
