@@ -3,6 +3,8 @@
 # that later runs (and CI, which runs on the developer's machine) reuse it:
 #   - garage 2.5.0, the S3 server the storage tests talk to (about 11 minutes to build once).
 #   - OpenSSH server, sftp-server and client: the builder tests start real sshd on 127.0.0.1 (~18 s).
+#   - podman, runc, catatonit, mmdebstrap: scripts/container-smoke.sh builds and runs the image (~35 s);
+#     its image store and build cache live in ~/.cache/buildmaster-podman.
 # Prints the environment to export (GARAGE_BIN) on stdout.
 set -euo pipefail
 
@@ -17,5 +19,11 @@ if [ ! -x /usr/sbin/sshd ]; then
     echo "installing OpenSSH server and client for the builder tests" >&2
     apt-get update >&2
     apt-get install -y --no-install-recommends openssh-server openssh-sftp-server openssh-client >&2
+fi
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v mmdebstrap >/dev/null ||
+    [ ! -x /usr/libexec/podman/catatonit ]; then
+    echo "installing podman, runc, catatonit and mmdebstrap for the container smoke test" >&2
+    apt-get update >&2
+    apt-get install -y --no-install-recommends podman runc catatonit mmdebstrap >&2
 fi
 echo "export GARAGE_BIN=$TOOLS/bin/garage"
