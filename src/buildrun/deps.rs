@@ -63,8 +63,12 @@ fn from_record(db: &Database, state: &StateDir, file_name: &str) -> Result<Optio
     let Some(record) = db.get(file_name).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
-    let sha256 = Sha256Digest::from_hex(&record.sha256)
-        .ok_or_else(|| format!("the record of {file_name} has an invalid sha256 {:?}", record.sha256))?;
+    let sha256 = Sha256Digest::from_hex(&record.sha256).ok_or_else(|| {
+        format!(
+            "the record of {file_name} has an invalid sha256 {:?}",
+            record.sha256
+        )
+    })?;
     Ok(Some(WantedPackage {
         file_name: file_name.to_string(),
         size: record.size,
@@ -106,7 +110,9 @@ fn resolve_one(
     Err(format!(
         "dependency {name} is in neither the state database, the spool ({}) nor the system packages{}",
         state.packages().display(),
-        system_dir.map(|d| format!(" ({})", d.display())).unwrap_or_default()
+        system_dir
+            .map(|d| format!(" ({})", d.display()))
+            .unwrap_or_default()
     ))
 }
 
@@ -187,7 +193,10 @@ mod tests {
 
     #[test]
     fn package_ids_and_system_packages() {
-        assert_eq!(package_id("libfoo_devel-1.2-3-x86_64.hpkg"), Some("libfoo_devel-1.2-3"));
+        assert_eq!(
+            package_id("libfoo_devel-1.2-3-x86_64.hpkg"),
+            Some("libfoo_devel-1.2-3")
+        );
         assert_eq!(package_id("notapackage"), None);
 
         let dir = tempfile::tempdir().unwrap();
@@ -208,7 +217,10 @@ mod tests {
             &present("haiku-r1-1-x86_64.hpkg", PackageOrigin::System),
         )
         .unwrap();
-        assert_eq!((got.size, got.sha256, got.system), (5, Sha256Digest::of(b"haiku"), true));
+        assert_eq!(
+            (got.size, got.sha256, got.system),
+            (5, Sha256Digest::of(b"haiku"), true)
+        );
         let err = resolve_one(
             &db,
             &state,

@@ -26,7 +26,7 @@ use super::deps::{self, PresentPackages};
 use super::output::Output;
 use super::report::{self, BuilderView, StatusInput};
 use super::status::RecordJson;
-use super::store::{now_secs, BuildRow, BuildState, BuildrunStore, BuilderRow, ResultRow};
+use super::store::{now_secs, BuildRow, BuildState, BuilderRow, BuildrunStore, ResultRow};
 use super::worker::{self, Event, Job};
 use super::BuildrunError;
 use crate::builders::build::{BuildOutcome, BuildRequest};
@@ -386,7 +386,10 @@ impl Executor<'_> {
         if let Err(err) = self.output.status(&json) {
             tracing::warn!(%err, "cannot write status.json");
         }
-        if let Err(err) = self.store.set_run_state(self.p.id, super::store::RunState::Running, &self.status) {
+        if let Err(err) = self
+            .store
+            .set_run_state(self.p.id, super::store::RunState::Running, &self.status)
+        {
             tracing::warn!(%err, "cannot record the buildrun status");
         }
         self.status_dirty = false;
@@ -475,7 +478,9 @@ impl Executor<'_> {
             };
             let b = self.pick_builder(index, &deps).expect("an idle builder exists");
             let name = self.p.builders[b].name().to_string();
-            let number = self.store.start_attempt(self.p.id, &mut self.p.rows[index], &name)?;
+            let number = self
+                .store
+                .start_attempt(self.p.id, &mut self.p.rows[index], &name)?;
             let log = self.output.build_log(number).map_err(BuildrunError::Output)?;
             let build = &self.p.plan.builds[index];
             let request = BuildRequest {
@@ -563,7 +568,8 @@ impl Executor<'_> {
                 self.complete(index, &outcome)?;
                 self.output
                     .master(&format!("build {number} ({port}) complete on builder {name}"));
-                self.output.builder(&name, &format!("build {number} ({port}) complete"));
+                self.output
+                    .builder(&name, &format!("build {number} ({port}) complete"));
                 None
             }
             Err(err) => {
@@ -695,11 +701,12 @@ impl Executor<'_> {
         rows.extend(lost.iter().map(|&i| &self.p.rows[i]));
         self.store.save_builds(self.p.id, &rows)?;
         let build = number.map(|n| format!("build {n} ")).unwrap_or_default();
-        self.output
-            .master(&format!("{build}({port}) failed: {reason}"));
+        self.output.master(&format!("{build}({port}) failed: {reason}"));
         for &i in &lost {
-            self.output
-                .master(&format!("build of {} lost: dependency {port} failed", self.port(i)));
+            self.output.master(&format!(
+                "build of {} lost: dependency {port} failed",
+                self.port(i)
+            ));
         }
         Ok(())
     }

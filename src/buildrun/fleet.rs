@@ -155,9 +155,10 @@ mod tests {
     fn no_builders_anywhere_means_one_local_builder_in_the_ports_tree() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::new(dir.path());
-        let config: InstanceConfig =
-            toml::from_str("[ports]\ntree = \"/src/haikuports\"\n[buildrun]\nlocal_haikuporter = \"/t/hp\"\n")
-                .unwrap();
+        let config: InstanceConfig = toml::from_str(
+            "[ports]\ntree = \"/src/haikuports\"\n[buildrun]\nlocal_haikuporter = \"/t/hp\"\n",
+        )
+        .unwrap();
         let specs = builder_specs(&state, &config, None).unwrap();
         assert_eq!(specs.len(), 1);
         let spec = &specs[0];

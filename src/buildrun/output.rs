@@ -215,14 +215,23 @@ mod tests {
         let log = out.build_log(12).unwrap();
         std::fs::write(&log, "output").unwrap();
         let _ = Output::open(root, 7).unwrap();
-        assert_eq!(std::fs::read_to_string(root.join("buildruns/buildruns.txt")).unwrap(), "6\n7\n");
+        assert_eq!(
+            std::fs::read_to_string(root.join("buildruns/buildruns.txt")).unwrap(),
+            "6\n7\n"
+        );
         assert_eq!(last_buildrun(root), Some(7));
         assert_eq!(
             std::fs::read_link(root.join("buildruns/current")).unwrap(),
             Path::new("7")
         );
-        assert_eq!(std::fs::read_to_string(root.join("builds/12.log")).unwrap(), "output");
-        assert_eq!(highest_numbered(&root.join("buildruns/7/builds"), "log"), Some(12));
+        assert_eq!(
+            std::fs::read_to_string(root.join("builds/12.log")).unwrap(),
+            "output"
+        );
+        assert_eq!(
+            highest_numbered(&root.join("buildruns/7/builds"), "log"),
+            Some(12)
+        );
         let master = std::fs::read_to_string(root.join("buildruns/7/master.log")).unwrap();
         assert!(master.ends_with(": starting\n"), "{master}");
     }

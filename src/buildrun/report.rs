@@ -71,7 +71,8 @@ fn build_json(input: &StatusInput<'_>, built_ids: &HashSet<&str>, index: usize) 
                     .iter()
                     .filter(|r| {
                         build.missing_ids.is_empty()
-                            || package_id(&r.file_name).is_some_and(|id| build.missing_ids.iter().any(|m| m == id))
+                            || package_id(&r.file_name)
+                                .is_some_and(|id| build.missing_ids.iter().any(|m| m == id))
                     })
                     .map(|r| r.file_name.clone()),
             );

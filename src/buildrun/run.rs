@@ -93,9 +93,12 @@ fn ports_sync(config: &InstanceConfig, tree: &Path, head: Option<&str>) -> Ports
 }
 
 fn open_store(state: &StateDir) -> Result<BuildrunStore, BuildrunError> {
-    state
-        .create()
-        .map_err(|e| BuildrunError::Output(std::io::Error::new(e.kind(), format!("{}: {e}", state.root().display()))))?;
+    state.create().map_err(|e| {
+        BuildrunError::Output(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", state.root().display()),
+        ))
+    })?;
     Ok(BuildrunStore::open(&state.database())?)
 }
 
@@ -146,7 +149,10 @@ fn recheck_complete(
             })
             .unwrap_or_else(|| vec!["(no results recorded)".into()]);
         if !missing.is_empty() {
-            let reason = format!("results missing after restart ({}); rebuilding", missing.join(", "));
+            let reason = format!(
+                "results missing after restart ({}); rebuilding",
+                missing.join(", ")
+            );
             row.state = BuildState::Scheduled;
             row.failure_reason = Some(reason.clone());
             results.remove(&row.index);
@@ -179,16 +185,17 @@ async fn drive(
             store.save_build(id, &rows[index])?;
         }
     } else {
-        output.master(&format!("buildrun {id} ({}): planned {} builds", info.request, plan.builds.len()));
+        output.master(&format!(
+            "buildrun {id} ({}): planned {} builds",
+            info.request,
+            plan.builds.len()
+        ));
     }
     let outcome = async {
-        let present = PresentPackages::resolve(
-            &plan,
-            &ctx.state,
-            ctx.config.system_packages(ctx.state.root()),
-        )
-        .await
-        .map_err(BuildrunError::Dependencies)?;
+        let present =
+            PresentPackages::resolve(&plan, &ctx.state, ctx.config.system_packages(ctx.state.root()))
+                .await
+                .map_err(BuildrunError::Dependencies)?;
         let tree = ctx.config.ports_tree(ctx.state.root());
         let params = ExecParams {
             id,
@@ -254,7 +261,12 @@ fn summarize(
     summary.skipped = plan
         .skipped
         .iter()
-        .map(|s| (s.port.clone(), super::status::skip_reason_text(&s.port, &s.reason)))
+        .map(|s| {
+            (
+                s.port.clone(),
+                super::status::skip_reason_text(&s.port, &s.reason),
+            )
+        })
         .collect();
     Ok(summary)
 }

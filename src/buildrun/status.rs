@@ -114,7 +114,9 @@ pub fn skip_reason_text(port: &str, reason: &SkipReason) -> String {
         SkipReason::Unresolvable {
             requires,
             required_by,
-        } => format!("resolving build dependencies failed: unresolvable {requires} (required by {required_by})"),
+        } => format!(
+            "resolving build dependencies failed: unresolvable {requires} (required by {required_by})"
+        ),
         SkipReason::DependencyCannotBeBuilt { dependency, reason } => {
             format!("Skipping {port}, dependency {dependency} cannot be built: {reason}")
         }

@@ -638,7 +638,10 @@ impl BuildrunStore {
         let mut out = std::collections::HashMap::new();
         for row in rows {
             let (port, secs) = row.map_err(|e| self.fail(e))?;
-            let name = port.rsplit_once('-').map_or(port.as_str(), |(n, _)| n).to_string();
+            let name = port
+                .rsplit_once('-')
+                .map_or(port.as_str(), |(n, _)| n)
+                .to_string();
             out.insert(name, secs.max(0.0));
         }
         Ok(out)
@@ -695,7 +698,16 @@ impl BuildrunStore {
     }
 }
 
-type RawInfo = (i64, String, String, String, Option<String>, Option<String>, f64, Option<f64>);
+type RawInfo = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    f64,
+    Option<f64>,
+);
 
 fn row_to_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawInfo> {
     Ok((
