@@ -4,24 +4,14 @@
 
 use serde::Serialize;
 
-/// Which ports a buildrun builds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BuildrunRequest {
-    /// Ports whose recipes changed since the last processed revision.
-    Update,
-    /// Every port whose active packages are missing.
-    Everything,
-    /// These ports (and what they need).
-    Ports(Vec<String>),
-}
+pub use crate::plan::instance::Wanted;
 
 /// A request to the daemon.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Request {
     /// Run a buildrun, then publish.
-    Buildrun(BuildrunRequest),
+    Buildrun(Wanted),
     /// Publish only (HaikuPorter's `do-repository`).
     Publish,
     /// Start no new job until resumed (the running one finishes).
@@ -80,13 +70,10 @@ mod tests {
     #[test]
     fn identical_pending_requests_collapse() {
         let mut queue = Vec::new();
-        enqueue(&mut queue, Request::Buildrun(BuildrunRequest::Update));
+        enqueue(&mut queue, Request::Buildrun(Wanted::Update));
         enqueue(&mut queue, Request::Publish);
-        enqueue(&mut queue, Request::Buildrun(BuildrunRequest::Update));
-        enqueue(
-            &mut queue,
-            Request::Buildrun(BuildrunRequest::Ports(vec!["a".into()])),
-        );
+        enqueue(&mut queue, Request::Buildrun(Wanted::Update));
+        enqueue(&mut queue, Request::Buildrun(Wanted::Ports(vec!["a".into()])));
         assert_eq!(queue.len(), 3);
     }
 }

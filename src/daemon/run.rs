@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::control::{enqueue, Activity, BuildrunRequest, DaemonStatus, Request};
+use super::control::{enqueue, Activity, DaemonStatus, Request, Wanted};
 use super::triggers::{Trigger, TriggerDir};
 use super::{git, webhook};
 
@@ -36,11 +36,7 @@ pub trait Jobs: Send + Sync {
     /// Finishes a buildrun left unfinished by a previous process, if there is one.
     async fn resume(&self, cancel: &CancellationToken) -> anyhow::Result<Option<JobOutcome>>;
     /// Plans and runs one buildrun.
-    async fn buildrun(
-        &self,
-        request: &BuildrunRequest,
-        cancel: &CancellationToken,
-    ) -> anyhow::Result<JobOutcome>;
+    async fn buildrun(&self, request: &Wanted, cancel: &CancellationToken) -> anyhow::Result<JobOutcome>;
     /// Publishes the spool (upload, verify, stub, index).
     async fn publish(&self) -> anyhow::Result<()>;
 }
@@ -79,7 +75,7 @@ pub async fn run(
     }
     // Whatever the tree's HEAD is at start, let an --update buildrun look at it (it is a no-op when the
     // processed revision is already HEAD).
-    enqueue(&mut queue, Request::Buildrun(BuildrunRequest::Update));
+    enqueue(&mut queue, Request::Buildrun(Wanted::Update));
 
     let mut tick = tokio::time::interval(settings.poll_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -144,7 +140,7 @@ async fn poll(
         Ok(head) => {
             if last_head.as_ref().is_some_and(|h| *h != head) {
                 tracing::info!(head, "new ports tree revision");
-                enqueue(queue, Request::Buildrun(BuildrunRequest::Update));
+                enqueue(queue, Request::Buildrun(Wanted::Update));
             }
             status.send_modify(|s| s.ports_tree_head = Some(head.clone()));
             *last_head = Some(head);
@@ -155,9 +151,9 @@ async fn poll(
         return;
     }
     match triggers.take() {
-        Ok(Some(Trigger::Everything)) => enqueue(queue, Request::Buildrun(BuildrunRequest::Everything)),
+        Ok(Some(Trigger::Everything)) => enqueue(queue, Request::Buildrun(Wanted::Everything)),
         Ok(Some(Trigger::Packages(ports))) if !ports.is_empty() => {
-            enqueue(queue, Request::Buildrun(BuildrunRequest::Ports(ports)))
+            enqueue(queue, Request::Buildrun(Wanted::Ports(ports)))
         }
         Ok(Some(Trigger::Packages(_))) => tracing::warn!("do-packages named no port; ignored"),
         Ok(Some(Trigger::Repository)) => enqueue(queue, Request::Publish),

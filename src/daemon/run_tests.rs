@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::control::{Activity, BuildrunRequest, DaemonStatus, Request};
+use super::control::{Activity, DaemonStatus, Request, Wanted};
 use super::run::{run, DaemonSettings, JobOutcome, Jobs};
 
 /// Records every call; a buildrun of port "slow" runs until cancelled.
@@ -32,13 +32,9 @@ impl Jobs for FakeJobs {
         }))
     }
 
-    async fn buildrun(
-        &self,
-        request: &BuildrunRequest,
-        cancel: &CancellationToken,
-    ) -> anyhow::Result<JobOutcome> {
+    async fn buildrun(&self, request: &Wanted, cancel: &CancellationToken) -> anyhow::Result<JobOutcome> {
         self.calls.lock().unwrap().push(format!("buildrun {request:?}"));
-        if *request == BuildrunRequest::Ports(vec!["slow".into()]) {
+        if *request == Wanted::Ports(vec!["slow".into()]) {
             cancel.cancelled().await;
             self.calls.lock().unwrap().push("checkpointed".into());
             return Ok(JobOutcome {
@@ -46,7 +42,7 @@ impl Jobs for FakeJobs {
                 interrupted: true,
             });
         }
-        let built = usize::from(matches!(request, BuildrunRequest::Ports(_)));
+        let built = usize::from(matches!(request, Wanted::Ports(_)));
         Ok(JobOutcome {
             built_packages: built,
             interrupted: false,
@@ -133,7 +129,7 @@ async fn resumes_then_updates_honours_triggers_and_pause_and_stops_cleanly() {
     assert!(!trigger_dir.join("do-repository").exists());
 
     // Shutdown during a buildrun: the job is checkpointed, nothing is published, the loop ends.
-    tx.send(Request::Buildrun(BuildrunRequest::Ports(vec!["slow".into()])))
+    tx.send(Request::Buildrun(Wanted::Ports(vec!["slow".into()])))
         .await
         .unwrap();
     wait_for(&jobs, "buildrun Ports([\"slow\"])").await;

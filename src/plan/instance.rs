@@ -15,8 +15,9 @@ use crate::ports::model::RecipeProblem;
 use crate::ports::{EvalOptions, EvalStats, PortsError, PortsTree};
 use crate::state::{Database, DbError, StateDir};
 
-/// What to plan, as the operator asks for it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What to plan, as the operator asks for it (also what the daemon's API and trigger files request).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Wanted {
     /// Named ports (`name` or `name-version`).
     Ports(Vec<String>),
