@@ -1,0 +1,288 @@
+//! The web UI in headless Chromium, driven over the DevTools protocol: the page shows a running buildrun,
+//! its counts and builders change live as the test advances status.json (no reload), a build log opens with
+//! its ANSI colours as spans, appended lines appear, and the tail ends when the build does. Screenshots go
+//! to `<target>/test-artifacts/ui.png` (the buildrun) and `ui-log.png` (the log).
+
+#[path = "browser/cdp.rs"]
+mod cdp;
+mod server_common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+use server_common::*;
+
+fn artifacts_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Polls `condition` (JavaScript, true when met) until it holds; on timeout saves a screenshot and fails
+/// with the page's text.
+async fn wait_for(browser: &mut cdp::Browser, condition: &str, what: &str) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if browser.eval(condition).await == json!(true) {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let png = browser.screenshot().await;
+            let shot = artifacts_dir().join("ui-failure.png");
+            std::fs::write(&shot, png).unwrap();
+            let text = browser.eval("document.body.innerText").await;
+            panic!(
+                "the page never showed {what} ({condition}); screenshot {}; page text:\n{text}",
+                shot.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn count(state: &str, n: u64) -> String {
+    format!("document.querySelector('#count-{state} .n')?.textContent === '{n}'")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_shows_a_running_buildrun_live_and_tails_a_log() {
+    let chromium = cdp::find_chromium();
+    let tree = Tree::new();
+    // A history entry, and a running buildrun.
+    tree.write_status(
+        1,
+        &status(
+            json!({"complete": [build("zlib", &[1], None)]}),
+            json!({"idle": [builder("builder-1", None)]}),
+            "complete",
+            true,
+        ),
+    );
+    // Times near now, so the page (and the screenshot) shows sensible durations.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let running = |complete: Vec<serde_json::Value>,
+                   active: Vec<serde_json::Value>,
+                   scheduled: Vec<serde_json::Value>,
+                   failed: Vec<serde_json::Value>,
+                   builders: serde_json::Value| {
+        let mut running = status(
+            json!({"complete": complete, "active": active, "scheduled": scheduled, "failed": failed,
+                   "blocked": [json!({"port": port("tig", "2.5"), "resultingPackages": [], "requiredPackages": [],
+                       "missingPackageIDs": ["git-2.45"], "buildable": false, "buildNumbers": [], "lost": false,
+                       "failureReason": null})]}),
+            builders,
+            "waiting for packages",
+            false,
+        );
+        running["startTime"] = json!(now - 1234.0);
+        running
+    };
+    tree.write_status(
+        2,
+        &running(
+            vec![],
+            vec![build("curl", &[3], None)],
+            vec![build("git", &[], None), build("bash", &[], None)],
+            vec![],
+            json!({"active": [builder("builder-1", Some(("curl", 3)))], "idle": [builder("builder-2", None)]}),
+        ),
+    );
+    tree.append_log(2, 3, "\u{1b}[32m==> configuring curl\u{1b}[0m\n");
+    let mut server = Server::start(&tree.output(), None, None).await;
+
+    let mut browser = cdp::Browser::launch(&chromium, 1280, 1000).await;
+    browser.navigate(&server.url("/")).await;
+    wait_for(
+        &mut browser,
+        "document.querySelector('#run-title')?.textContent === 'Buildrun 2'",
+        "buildrun 2",
+    )
+    .await;
+    wait_for(&mut browser, &count("active", 1), "one active build").await;
+    wait_for(&mut browser, &count("scheduled", 2), "two scheduled builds").await;
+    wait_for(&mut browser, &count("complete", 0), "no complete build").await;
+    wait_for(
+        &mut browser,
+        "document.querySelector('#connection')?.textContent === 'live'",
+        "the live indicator",
+    )
+    .await;
+    wait_for(
+        &mut browser,
+        "[...document.querySelectorAll('#builders tbody tr')].some(r => r.textContent.includes('builder-1') \
+         && r.textContent.includes('curl-1.0-1'))",
+        "builder-1 building curl",
+    )
+    .await;
+    // Marks this page instance: if the UI reloaded to show progress, the mark would be gone.
+    browser.eval("window.__notReloaded = 42").await;
+
+    // The buildrun progresses: curl completes, git starts on builder-1 and bash fails on builder-2.
+    tree.write_record(
+        2,
+        3,
+        &json!({"port": port("curl", "1.0"), "buildNumbers": [3], "startTime": 1.7e9,
+        "duration": 125.0, "buildSuccess": true, "builderId": "builder-1"}),
+    );
+    tree.write_status(
+        2,
+        &running(
+            vec![build("curl", &[3], None)],
+            vec![build("git", &[4], None)],
+            vec![],
+            vec![build(
+                "bash",
+                &[5],
+                Some("build failed: configure: error: no acceptable C compiler"),
+            )],
+            json!({"active": [builder("builder-1", Some(("git", 4)))], "idle": [builder("builder-2", None)]}),
+        ),
+    );
+    tree.append_log(
+        2,
+        4,
+        "\u{1b}[1;34m==> building git\u{1b}[0m\nchecking for gcc... gcc\n",
+    );
+    wait_for(
+        &mut browser,
+        &count("complete", 1),
+        "the complete count rise to 1 live",
+    )
+    .await;
+    wait_for(
+        &mut browser,
+        &count("failed", 1),
+        "the failed count rise to 1 live",
+    )
+    .await;
+    wait_for(
+        &mut browser,
+        &count("scheduled", 0),
+        "the scheduled count drop to 0 live",
+    )
+    .await;
+    wait_for(
+        &mut browser,
+        "document.querySelector('#builds').textContent.includes('no acceptable C compiler')",
+        "the failure reason",
+    )
+    .await;
+    wait_for(
+        &mut browser,
+        "[...document.querySelectorAll('#builds tbody tr')].some(r => r.textContent.includes('curl-1.0-1') \
+         && r.textContent.includes('2m 05s'))",
+        "curl's duration from its record",
+    )
+    .await;
+    assert_eq!(
+        browser.eval("window.__notReloaded").await,
+        json!(42),
+        "the page reloaded"
+    );
+    std::fs::write(artifacts_dir().join("ui.png"), browser.screenshot().await).unwrap();
+
+    // Open git's log from the builds table.
+    browser
+        .eval("document.querySelector('#builds a[data-log=\"2/4\"]').click()")
+        .await;
+    wait_for(
+        &mut browser,
+        "document.querySelector('#log').textContent.includes('checking for gcc')",
+        "the log",
+    )
+    .await;
+    wait_for(
+        &mut browser,
+        "[...document.querySelectorAll('#log span.ansi-fg-4.ansi-bold')].some(s => s.textContent === '==> building git')",
+        "the ANSI colours as spans",
+    )
+    .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#log').textContent.includes('\\u001b')")
+            .await,
+        json!(false)
+    );
+    wait_for(
+        &mut browser,
+        "document.querySelector('#log-state').textContent === 'live'",
+        "the tail live",
+    )
+    .await;
+
+    // Lines appended to the file appear in the open page.
+    tree.append_log(
+        2,
+        4,
+        "\u{1b}[31mwarning: appended while watching\u{1b}[0m\nlinking git\n",
+    );
+    wait_for(
+        &mut browser,
+        "document.querySelector('#log').textContent.includes('linking git')",
+        "the appended lines",
+    )
+    .await;
+    wait_for(
+        &mut browser,
+        "[...document.querySelectorAll('#log span.ansi-fg-1')].some(s => s.textContent.includes('appended while watching'))",
+        "the appended line's colour",
+    )
+    .await;
+    std::fs::write(artifacts_dir().join("ui-log.png"), browser.screenshot().await).unwrap();
+
+    // git finishes: the tail says so.
+    tree.append_log(2, 4, "==> git done\n");
+    tree.write_status(
+        2,
+        &running(
+            vec![build("curl", &[3], None), build("git", &[4], None)],
+            vec![],
+            vec![],
+            vec![build("bash", &[5], Some("build failed"))],
+            json!({"idle": [builder("builder-1", None), builder("builder-2", None)]}),
+        ),
+    );
+    wait_for(
+        &mut browser,
+        "document.querySelector('#log-state').textContent === 'finished'",
+        "the tail end",
+    )
+    .await;
+    wait_for(
+        &mut browser,
+        "document.querySelector('#log').textContent.includes('==> git done')",
+        "the last line",
+    )
+    .await;
+    assert_eq!(
+        browser.eval("window.__notReloaded").await,
+        json!(42),
+        "the page reloaded"
+    );
+
+    // History and package search views render.
+    browser.eval("location.hash = '#/history'").await;
+    wait_for(
+        &mut browser,
+        "document.querySelectorAll('#history tbody tr[data-buildrun]').length === 2",
+        "two buildruns",
+    )
+    .await;
+    browser.eval("location.hash = '#/packages'").await;
+    wait_for(
+        &mut browser,
+        "!document.querySelector('#packages-empty').hidden",
+        "the empty package search",
+    )
+    .await;
+
+    drop(browser);
+    server.stop().await;
+}
