@@ -5,6 +5,7 @@
 #   - OpenSSH server, sftp-server and client: the builder tests start real sshd on 127.0.0.1 (~18 s).
 #   - podman, runc, catatonit, mmdebstrap: scripts/container-smoke.sh builds and runs the image (~35 s);
 #     its image store and build cache live in ~/.cache/buildmaster-podman.
+#   - Chromium: the web UI test drives headless Chromium over the DevTools protocol.
 # Prints the environment to export (GARAGE_BIN) on stdout.
 set -euo pipefail
 
@@ -25,5 +26,10 @@ if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -
     echo "installing podman, runc, catatonit and mmdebstrap for the container smoke test" >&2
     apt-get update >&2
     apt-get install -y --no-install-recommends podman runc catatonit mmdebstrap >&2
+fi
+if ! command -v chromium >/dev/null; then
+    echo "installing Chromium for the web UI browser test (headless, DevTools protocol)" >&2
+    apt-get update >&2
+    apt-get install -y --no-install-recommends chromium >&2
 fi
 echo "export GARAGE_BIN=$TOOLS/bin/garage"
