@@ -459,38 +459,51 @@ fn everything_picks_only_active_ports_with_missing_packages() {
     ));
 }
 
-#[test]
-fn system_packages_from_a_real_hpkg_satisfy_requirements() {
+/// Writes a real `.hpkg` named `name-version-x86_64.hpkg` into `out`.
+fn make_hpkg(scratch: &Path, out: &Path, name: &str, version: &str, provides: &str) {
+    use buildmaster::haiku::heap_writer::Compression;
     use buildmaster::haiku::hpkg_writer::{create_package, CreateOptions};
-    let dir = tempfile::tempdir().unwrap();
-    let content = dir.path().join("content");
+    let content = scratch.join(format!("content-{name}"));
     std::fs::create_dir_all(content.join("lib")).unwrap();
-    std::fs::write(content.join("lib/libroot.so"), b"elf").unwrap();
-    let info = dir.path().join("haiku.PackageInfo");
+    std::fs::write(content.join("lib/README"), name).unwrap();
+    let info = scratch.join(format!("{name}.PackageInfo"));
     std::fs::write(
         &info,
-        "name haiku\nversion r1~beta5-1\narchitecture x86_64\nsummary \"Haiku\"\n\
-         description \"The system\"\npackager \"t <t@example.com>\"\nvendor \"Haiku\"\n\
-         copyrights { \"2025 Haiku\" }\nlicenses { MIT }\n\
-         provides {\n\thaiku = r1~beta5-1\n\tlib:libroot = r1~beta5 compat >= r1~alpha1\n}\n",
+        format!(
+            "name {name}\nversion {version}\narchitecture x86_64\nsummary \"{name}\"\n\
+             description \"test\"\npackager \"t <t@example.com>\"\nvendor \"Haiku\"\n\
+             copyrights {{ \"2025 Haiku\" }}\nlicenses {{ MIT }}\nprovides {{\n\t{provides}\n}}\n"
+        ),
     )
     .unwrap();
-    let system = dir.path().join("system");
-    std::fs::create_dir_all(&system).unwrap();
+    std::fs::create_dir_all(out).unwrap();
     create_package(
         &CreateOptions {
             info_file: Some(info),
             directory: content,
-            compression: buildmaster::haiku::heap_writer::Compression::Zlib,
+            compression: Compression::Zlib,
             install_path: None,
         },
-        &system.join("haiku-r1~beta5-1-x86_64.hpkg"),
+        &out.join(format!("{name}-{version}-x86_64.hpkg")),
     )
     .unwrap();
-    let db = buildmaster::state::Database::open(&dir.path().join("db.sqlite")).unwrap();
+}
+
+#[test]
+fn system_and_spool_packages_from_real_hpkgs_satisfy_requirements() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir.path().join("system");
+    make_hpkg(
+        dir.path(),
+        &system,
+        "haiku",
+        "r1~beta5-1",
+        "haiku = r1~beta5-1\n\tlib:libroot = r1~beta5 compat >= r1~alpha1",
+    );
     let spool = dir.path().join("packages");
-    std::fs::create_dir_all(&spool).unwrap();
+    make_hpkg(dir.path(), &spool, "libspool", "1.0-1", "lib:libspool = 1.0");
     std::fs::write(spool.join("stub-1-1-x86_64.hpkg"), b"").unwrap();
+    let db = buildmaster::state::Database::open(&dir.path().join("db.sqlite")).unwrap();
     let have = ExistingPackages::load(&db, &spool, Some(&system)).unwrap();
     assert!(
         have.contains("stub-1-1-x86_64.hpkg"),
@@ -504,7 +517,7 @@ fn system_packages_from_a_real_hpkg_satisfy_requirements() {
                 "1",
                 &[],
                 &["lib:libroot >= r1~beta4"],
-                &["haiku >= r1~beta5"],
+                &["haiku >= r1~beta5", "lib:libspool"],
             ),
             port("stub", "1", &[], &[], &[]),
         ],
@@ -512,10 +525,17 @@ fn system_packages_from_a_real_hpkg_satisfy_requirements() {
     };
     let plan = plan(&tree, &have, &ports(&["app", "stub"]));
     assert_eq!(order(&plan), ["app-1"]);
-    assert_eq!(plan.builds[0].present[0].origin, PackageOrigin::System);
+    let present: Vec<(&str, PackageOrigin)> = plan.builds[0]
+        .present
+        .iter()
+        .map(|p| (p.file_name.as_str(), p.origin))
+        .collect();
     assert_eq!(
-        plan.builds[0].present[0].file_name,
-        "haiku-r1~beta5-1-x86_64.hpkg"
+        present,
+        [
+            ("haiku-r1~beta5-1-x86_64.hpkg", PackageOrigin::System),
+            ("libspool-1.0-1-x86_64.hpkg", PackageOrigin::Repository)
+        ]
     );
     assert!(matches!(
         skip_reason(&plan, "stub"),

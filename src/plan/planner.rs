@@ -184,12 +184,14 @@ fn evaluate_one<'a>(
             (node, Vec::new(), Vec::new())
         }
         None => {
-            let mut deps: Vec<usize> = Vec::new();
-            for &(q, _) in &node.closure.port_packages {
-                if !deps.contains(&q) {
-                    deps.push(q);
-                }
-            }
+            let mut seen = HashSet::new();
+            let deps: Vec<usize> = node
+                .closure
+                .port_packages
+                .iter()
+                .map(|&(q, _)| q)
+                .filter(|&q| seen.insert(q))
+                .collect();
             let runtime = node.closure.runtime_ports.clone();
             (node, deps, runtime)
         }
@@ -230,13 +232,13 @@ fn planned_build(
     position: &HashMap<usize, usize>,
 ) -> PlannedBuild {
     let port = &ports[node.port];
-    let mut missing_ids: Vec<String> = Vec::new();
-    for &(q, k) in &node.closure.port_packages {
-        let id = ports[q].packages[k].id();
-        if !missing_ids.contains(&id) {
-            missing_ids.push(id);
-        }
-    }
+    // The closure never lists a package twice.
+    let missing_ids: Vec<String> = node
+        .closure
+        .port_packages
+        .iter()
+        .map(|&(q, k)| ports[q].packages[k].id())
+        .collect();
     let mut after: Vec<usize> = node.deps.iter().map(|d| position[d]).collect();
     after.sort_unstable();
     after.dedup();
