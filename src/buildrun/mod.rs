@@ -2,6 +2,7 @@
 //! tree, resumed after a crash or a stop. See `docs/buildruns.md`.
 //!
 //! # Layout
+//! - [`job`]: plan → run → record the processed revision, as the CLI and the daemon run a buildrun.
 //! - [`run`]: the entry points, [`run_buildrun`] and [`resume_unfinished`], and their [`Context`].
 //! - [`executor`]: the event loop: priority, affinity, retries, failure propagation, waiting for
 //!   builders.
@@ -18,6 +19,7 @@ pub mod builder;
 pub mod deps;
 pub mod executor;
 pub mod fleet;
+pub mod job;
 pub mod output;
 pub mod report;
 pub mod run;
@@ -26,6 +28,7 @@ pub mod store;
 pub mod worker;
 
 pub use builder::Builder;
+pub use job::{plan_and_run, JobReport};
 pub use run::{resume_unfinished, run_buildrun, Context, Summary};
 pub use store::{BuildState, BuildrunStore, RunState};
 
@@ -44,6 +47,9 @@ pub enum BuildrunError {
     /// The plan cannot be run (not in build order, or inconsistent with its records).
     #[error("invalid plan: {0}")]
     Plan(String),
+    /// Planning failed (ports tree, existing packages, `--update` revisions).
+    #[error("planning: {0}")]
+    Planning(String),
     /// The present dependencies could not be looked up.
     #[error("dependencies: {0}")]
     Dependencies(String),

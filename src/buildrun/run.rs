@@ -261,12 +261,7 @@ fn summarize(
     summary.skipped = plan
         .skipped
         .iter()
-        .map(|s| {
-            (
-                s.port.clone(),
-                super::status::skip_reason_text(&s.port, &s.reason),
-            )
-        })
+        .map(|s| (s.port.clone(), s.reason.describe(&s.port)))
         .collect();
     Ok(summary)
 }

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::plan::model::{PlannedBuild, SkipReason, SkippedPort};
+use crate::plan::model::{PlannedBuild, SkippedPort};
 use crate::ports::model::Port;
 
 /// `port` in a build's status.
@@ -54,6 +54,7 @@ pub struct BuildJson {
     /// Packages it needs that exist (present ones and those already built in this run), sorted.
     pub required_packages: Vec<String>,
     /// `name-version` IDs it still waits for, sorted.
+    #[serde(rename = "missingPackageIDs")]
     pub missing_package_ids: Vec<String>,
     /// Whether it waits for nothing.
     pub buildable: bool,
@@ -97,34 +98,8 @@ impl SkippedJson {
                     .unwrap_or_default(),
             },
             resulting_packages: Vec::new(),
-            reason: skip_reason_text(&skipped.port, &skipped.reason),
+            reason: skipped.reason.describe(&skipped.port),
         }
-    }
-}
-
-/// A skip reason in HaikuPorter's words (`BuildMaster.addSkipped`, `Port X is broken on this
-/// architecture.`, …).
-pub fn skip_reason_text(port: &str, reason: &SkipReason) -> String {
-    match reason {
-        SkipReason::NotFound => "not found in tree".into(),
-        SkipReason::BrokenRecipe { message } => format!("recipe could not be evaluated: {message}"),
-        SkipReason::NotBuildableOnArchitecture { status } => {
-            format!("Port {port} is {status} on this architecture.")
-        }
-        SkipReason::Unresolvable {
-            requires,
-            required_by,
-        } => format!(
-            "resolving build dependencies failed: unresolvable {requires} (required by {required_by})"
-        ),
-        SkipReason::DependencyCannotBeBuilt { dependency, reason } => {
-            format!("Skipping {port}, dependency {dependency} cannot be built: {reason}")
-        }
-        SkipReason::Cycle { ports } => format!("dependency cycle: {}", ports.join(" -> ")),
-        SkipReason::AlreadyExists { packages } => format!(
-            "some packages already exist in package repository, revision bump required ({})",
-            packages.join(", ")
-        ),
     }
 }
 

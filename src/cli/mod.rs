@@ -2,6 +2,7 @@
 //! parser, the global options and the dispatch.
 
 pub mod builder;
+pub mod buildrun;
 pub mod healthcheck;
 pub mod hpkg;
 pub mod plan;
@@ -73,6 +74,8 @@ pub enum Command {
     Healthcheck(healthcheck::HealthcheckArgs),
     /// Plan a buildrun: the ports to build, their order, and why other requested ports are not built.
     Plan(plan::PlanArgs),
+    /// One buildrun: resume an unfinished one, else plan, build on the builders, then publish.
+    Buildrun(buildrun::BuildrunArgs),
 }
 
 /// Sets up `tracing` on stderr, as text or JSON.
@@ -107,5 +110,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Builder(args) => builder::run(args, &cli.global),
         Command::Healthcheck(args) => healthcheck::run(args, &cli.global),
         Command::Plan(args) => plan::run(args, &cli.global),
+        Command::Buildrun(args) => buildrun::run(args, &cli.global),
     }
 }

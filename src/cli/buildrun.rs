@@ -1,0 +1,186 @@
+//! `buildmaster buildrun [--update|--everything|PORT…] [--no-publish]`: one buildrun, then exit.
+//!
+//! An unfinished buildrun (the process was killed, or stopped with SIGINT/SIGTERM) is resumed first,
+//! and then nothing else is started; otherwise the request is planned and run. Packages built go
+//! through `publish` (upload, verify, stub, index) unless `--no-publish`.
+//!
+//! Exit codes: 0 the buildrun ended (even with failed builds, as HaikuPorter: they are listed);
+//! 1 the run itself failed (bad config, state database, planning); 2 publishing refused packages;
+//! 3 nothing to do; 130 interrupted (resumable: run the command again).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use buildmaster_storage::StorageBackend;
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::GlobalArgs;
+use crate::buildrun::{fleet, job, resume_unfinished, Context, Summary};
+use crate::config::instance::InstanceConfig;
+use crate::plan::instance::Wanted;
+use crate::publish::{publish, PublishSettings, Publisher};
+use crate::state::{Database, StateDir};
+
+/// Exit code when a publish refused packages.
+const EXIT_PUBLISH_REFUSED: u8 = 2;
+/// Exit code when there was nothing to do (HaikuPorter's `buildmaster` script uses 3 too).
+const EXIT_NOTHING_TO_DO: u8 = 3;
+/// Exit code when stopped by a signal with work left.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// `buildmaster buildrun`.
+#[derive(Debug, Args)]
+pub struct BuildrunArgs {
+    /// The instance config; default `<state-dir>/buildmaster.toml` when it exists, else defaults.
+    #[arg(long, env = "BUILDMASTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// HaikuPorter's builders directory (one JSON per builder and `known_hosts`), used when the config
+    /// has no `[[builders]]`. Default `<state-dir>/builders` if it exists; with neither, one local
+    /// builder runs the builds on this machine.
+    #[arg(long, env = "BUILDMASTER_BUILDERS_DIR")]
+    pub builders_dir: Option<PathBuf>,
+    /// Build the ports whose files changed since the last processed revision of the ports tree.
+    #[arg(long, conflicts_with_all = ["everything", "ports"])]
+    pub update: bool,
+    /// Build every active port with a package missing from the repository.
+    #[arg(long, conflicts_with = "ports")]
+    pub everything: bool,
+    /// Leave built packages in the spool; do not publish them.
+    #[arg(long)]
+    pub no_publish: bool,
+    /// Ports to build: `name` (its active version) or `name-version`.
+    pub ports: Vec<String>,
+}
+
+fn print_summary(s: &Summary) {
+    let verb = if s.resumed { "resumed buildrun" } else { "buildrun" };
+    println!("{verb} {}: {}", s.id, s.status);
+    for port in &s.complete {
+        println!("built: {port}");
+    }
+    for (port, why) in &s.failed {
+        println!("failed: {port}: {why}");
+    }
+    for (port, why) in &s.lost {
+        println!("lost: {port}: {why}");
+    }
+    for (port, why) in &s.skipped {
+        println!("skipped: {port}: {why}");
+    }
+}
+
+/// Stops the run on SIGINT or SIGTERM (builds in flight are cancelled; the buildrun stays resumable).
+fn cancel_on_signals(cancel: CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    crate::builders::task::spawn_named("signals", "-", async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("stopping: builds in flight are cancelled; run `buildmaster buildrun` again to resume");
+        cancel.cancel();
+    });
+    Ok(())
+}
+
+async fn publish_spool(storage: Arc<dyn StorageBackend>, state: &StateDir) -> anyhow::Result<u8> {
+    let mut publisher = Publisher {
+        state: state.clone(),
+        db: Database::open(&state.database())?,
+        storage,
+        settings: PublishSettings::default(),
+    };
+    let report = publish(&mut publisher, false)
+        .await
+        .context("publishing the built packages")?;
+    for name in &report.uploaded {
+        println!("published: {name}");
+    }
+    for rejected in &report.rejected {
+        eprintln!("rejected {}: {}", rejected.path.display(), rejected.reason);
+    }
+    println!(
+        "index of {} packages (sha256 {})",
+        report.index_packages, report.repo_sha256
+    );
+    Ok(if report.rejected.is_empty() {
+        0
+    } else {
+        EXIT_PUBLISH_REFUSED
+    })
+}
+
+/// Runs `buildmaster buildrun`.
+pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let wanted = if args.update {
+        Wanted::Update
+    } else if args.everything {
+        Wanted::Everything
+    } else if !args.ports.is_empty() {
+        Wanted::Ports(args.ports.clone())
+    } else {
+        anyhow::bail!("say what to build: --update, --everything, or port names");
+    };
+    let state = StateDir::new(&global.state_dir);
+    let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let storage =
+            crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
+        let specs = fleet::builder_specs(&state, &config, args.builders_dir.as_deref())?;
+        let builders = fleet::make_builders(specs, &state, &config, Some(storage.clone()))?;
+        let cancel = CancellationToken::new();
+        cancel_on_signals(cancel.clone())?;
+        let ctx = Context {
+            state: state.clone(),
+            config,
+            builders,
+            cancel,
+        };
+        let summary = match resume_unfinished(&ctx).await? {
+            Some(summary) => {
+                if !summary.interrupted {
+                    println!(
+                        "finished the unfinished buildrun {}; run the command again for {}",
+                        summary.id,
+                        job::describe(&wanted)
+                    );
+                }
+                summary
+            }
+            None => {
+                let report = job::plan_and_run(&ctx, &wanted).await?;
+                for problem in &report.problems {
+                    eprintln!(
+                        "recipe problem: {}: {}",
+                        problem.recipe_path.display(),
+                        problem.message
+                    );
+                }
+                if let Some(revision) = &report.processed_revision {
+                    println!("processed revision {revision}");
+                }
+                match report.summary {
+                    Some(summary) => summary,
+                    None => {
+                        println!("nothing to do");
+                        return Ok(ExitCode::from(EXIT_NOTHING_TO_DO));
+                    }
+                }
+            }
+        };
+        print_summary(&summary);
+        if summary.interrupted {
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+        if args.no_publish || summary.built_packages.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        Ok(ExitCode::from(publish_spool(storage, &state).await?))
+    })
+}
