@@ -10,6 +10,8 @@ mod server_common;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use buildmaster::daemon::control::{Activity, Request};
+use buildmaster::plan::instance::Wanted;
 use serde_json::json;
 use server_common::*;
 
@@ -119,6 +121,18 @@ async fn the_ui_shows_a_running_buildrun_live_and_tails_a_log() {
         "[...document.querySelectorAll('#builders tbody tr')].some(r => r.textContent.includes('builder-1') \
          && r.textContent.includes('curl-1.0-1'))",
         "builder-1 building curl",
+    )
+    .await;
+    // The daemon's status shows next to the buildrun's.
+    server.daemon.send_modify(|s| {
+        s.activity = Activity::Running {
+            job: Request::Buildrun(Wanted::Update),
+        }
+    });
+    wait_for(
+        &mut browser,
+        "document.querySelector('#daemon-status').textContent === 'daemon: buildrun (update)'",
+        "the daemon's activity",
     )
     .await;
     // Marks this page instance: if the UI reloaded to show progress, the mark would be gone.

@@ -3,6 +3,7 @@
 
 mod server_common;
 
+use buildmaster::daemon::control::Activity;
 use serde_json::json;
 use server_common::*;
 
@@ -223,7 +224,7 @@ async fn status_events_follow_the_files_and_the_daemon() {
     let first = events.next_of("status").await.json();
     assert_eq!(first["current"]["buildrun"], 2);
     assert_eq!(first["current"]["builds"]["complete"], 0);
-    assert_eq!(first["daemon"]["paused"], false);
+    assert_eq!(first["daemon"]["activity"]["state"], "starting");
 
     // Another process rewrites status.json: noticed by the file fallback.
     let progressed = status(
@@ -238,11 +239,19 @@ async fn status_events_follow_the_files_and_the_daemon() {
     assert_eq!(next["current"]["builds"]["complete"], 1);
     assert_eq!(next["current"]["builds"]["scheduled"], 0);
 
-    // The daemon notifies.
-    server.app.notifier().set_paused(true);
+    // The daemon's status changes.
+    server
+        .daemon
+        .send_modify(|s| s.activity = Activity::Paused { by: "api".into() });
     let paused = events.next_of("status").await.json();
-    assert_eq!(paused["daemon"]["paused"], true);
-    assert_eq!(get(&server.url("/api/daemon")).await.json()["paused"], true);
+    assert_eq!(
+        paused["daemon"]["activity"],
+        json!({"state": "paused", "by": "api"})
+    );
+    assert_eq!(
+        get(&server.url("/api/daemon")).await.json()["activity"]["state"],
+        "paused"
+    );
 
     // A new buildrun becomes current.
     tree.write_status(3, &status(json!({}), json!({}), "preparing", false));

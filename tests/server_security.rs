@@ -4,7 +4,8 @@
 
 mod server_common;
 
-use buildmaster::server::{BuildSelection, ControlRequest};
+use buildmaster::daemon::control::{DaemonStatus, Request};
+use buildmaster::plan::instance::Wanted;
 use serde_json::json;
 use server_common::*;
 
@@ -66,27 +67,21 @@ async fn mutating_endpoints_need_the_bearer_token() {
         (
             "/api/buildruns",
             r#"{"ports": ["bash", "zlib-1.3"]}"#,
-            ControlRequest::Buildrun {
-                selection: BuildSelection::Ports(vec!["bash".into(), "zlib-1.3".into()]),
-            },
+            Request::Buildrun(Wanted::Ports(vec!["bash".into(), "zlib-1.3".into()])),
         ),
         (
             "/api/buildruns",
             r#"{"everything": true}"#,
-            ControlRequest::Buildrun {
-                selection: BuildSelection::Everything,
-            },
+            Request::Buildrun(Wanted::Everything),
         ),
         (
             "/api/buildruns",
             r#"{"update": true}"#,
-            ControlRequest::Buildrun {
-                selection: BuildSelection::Update,
-            },
+            Request::Buildrun(Wanted::Update),
         ),
-        ("/api/publish", "", ControlRequest::Publish),
-        ("/api/pause", "", ControlRequest::Pause),
-        ("/api/resume", "", ControlRequest::Resume),
+        ("/api/publish", "", Request::Publish),
+        ("/api/pause", "", Request::Pause),
+        ("/api/resume", "", Request::Resume),
     ];
     for (path, body, expected) in cases {
         let reply = request("POST", &server.url(path), &auth, body).await;
@@ -233,7 +228,14 @@ async fn no_endpoint_shows_a_planted_secret() {
         poll_interval: std::time::Duration::from_millis(50),
     };
     let (tx, _rx) = tokio::sync::mpsc::channel(8);
-    let app = buildmaster::server::AppState::new(config, tx, buildmaster::server::Metrics::new());
+    // The daemon's last error quotes a URL with credentials (a failed webhook, say).
+    let (_daemon, daemon_rx) = tokio::sync::watch::channel(DaemonStatus {
+        last_error: Some(format!(
+            "webhook https://hook:{url_secret}@hooks.example.org/x failed"
+        )),
+        ..DaemonStatus::default()
+    });
+    let app = buildmaster::server::AppState::new(config, tx, daemon_rx, buildmaster::server::Metrics::new());
     let debug = format!("{app:?}");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::events::current_summary;
+use super::events::{current_summary, daemon_json};
 use super::output::{parse_number, BuildrunSummary, BUILDER_STATES};
 use super::packages::{PackageEntry, DEFAULT_LIMIT, MAX_LIMIT};
-use super::state::{AppState, DaemonStatus};
+use super::state::AppState;
 
 /// Buildruns per history page unless the client asks for fewer.
 pub const DEFAULT_HISTORY_LIMIT: usize = 50;
@@ -169,9 +169,9 @@ pub async fn packages(
     Ok(Json(app.packages().search(&query.q, limit).await?))
 }
 
-/// `GET /api/daemon`: what the daemon says about itself (paused, activity).
-pub async fn daemon(State(app): State<AppState>) -> Json<DaemonStatus> {
-    Json(app.daemon_status().borrow().clone())
+/// `GET /api/daemon`: what the daemon says about itself (activity, queue, ports tree head, last error).
+pub async fn daemon(State(app): State<AppState>) -> Json<Value> {
+    Json(daemon_json(&app.daemon_status().borrow()))
 }
 
 /// `GET /metrics`: Prometheus text format; the gauges are refreshed from the current buildrun first.

@@ -1,6 +1,7 @@
-//! The mutating endpoints: each checks the bearer token, validates its body, hands a [`ControlRequest`] to
-//! the daemon through the `mpsc` channel in [`AppState`] and answers 202 Accepted. The daemon decides when
-//! (and whether) to act; the request's effect shows up in `/api/events` and `/api/buildruns`.
+//! The mutating endpoints: each checks the bearer token, validates its body, hands the daemon's own
+//! [`Request`] to it through the `mpsc` channel in [`AppState`] and answers 202 Accepted. The daemon
+//! decides when to act (one job at a time, identical pending requests collapse); the effect shows up in
+//! `/api/events`, `/api/daemon` and `/api/buildruns`.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
@@ -12,38 +13,11 @@ use tokio::sync::mpsc::error::TrySendError;
 use super::auth::Authorized;
 use super::error::ApiError;
 use super::state::AppState;
+use crate::daemon::control::Request;
+use crate::plan::instance::Wanted;
 
 /// Most ports one request may name; a larger list is almost certainly a client bug.
 pub const MAX_PORTS_PER_REQUEST: usize = 10_000;
-
-/// What an API client asked the daemon to do.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "action")]
-pub enum ControlRequest {
-    /// Start a buildrun of the given selection.
-    Buildrun {
-        /// Which ports.
-        selection: BuildSelection,
-    },
-    /// Publish what is built (upload, index, no build).
-    Publish,
-    /// Start no new builds until resumed (builds in flight finish).
-    Pause,
-    /// Undo [`ControlRequest::Pause`].
-    Resume,
-}
-
-/// The ports a requested buildrun builds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum BuildSelection {
-    /// These ports (names or versioned names, as `buildmaster buildrun PORT…`).
-    Ports(Vec<String>),
-    /// Every port whose packages are missing (`--everything`).
-    Everything,
-    /// Ports changed since the last processed ports-tree revision (`--update`).
-    Update,
-}
 
 /// The body of `POST /api/buildruns`: exactly one of the three keys.
 #[derive(Debug, Deserialize)]
@@ -60,16 +34,16 @@ pub struct BuildrunBody {
 }
 
 impl BuildrunBody {
-    fn selection(self) -> Result<BuildSelection, ApiError> {
+    fn selection(self) -> Result<Wanted, ApiError> {
         let usage = "the body must be exactly one of {\"ports\": [\"name\", ...]}, {\"everything\": true}, \
                      {\"update\": true}";
         match (self.ports, self.everything, self.update) {
             (Some(ports), false, false) => {
                 validate_ports(&ports)?;
-                Ok(BuildSelection::Ports(ports))
+                Ok(Wanted::Ports(ports))
             }
-            (None, true, false) => Ok(BuildSelection::Everything),
-            (None, false, true) => Ok(BuildSelection::Update),
+            (None, true, false) => Ok(Wanted::Everything),
+            (None, false, true) => Ok(Wanted::Update),
             _ => Err(ApiError::BadRequest(usage.into())),
         }
     }
@@ -108,7 +82,7 @@ fn validate_ports(ports: &[String]) -> Result<(), ApiError> {
 #[derive(Debug, Serialize)]
 pub struct Accepted {
     /// The request as the daemon received it.
-    pub accepted: ControlRequest,
+    pub accepted: Request,
 }
 
 /// What a mutating endpoint answers.
@@ -116,7 +90,7 @@ pub type AcceptedResponse = Result<(StatusCode, Json<Accepted>), ApiError>;
 
 /// Hands `request` to the daemon without waiting: a full queue means the daemon is busy, a closed one that
 /// it is shutting down; both are worth a retry later.
-fn submit(app: &AppState, request: ControlRequest) -> AcceptedResponse {
+fn submit(app: &AppState, request: Request) -> AcceptedResponse {
     match app.control().try_send(request.clone()) {
         Ok(()) => {
             tracing::info!(?request, "control request accepted");
@@ -138,30 +112,29 @@ pub async fn start_buildrun(
     body: Result<Json<BuildrunBody>, JsonRejection>,
 ) -> AcceptedResponse {
     let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
-    let selection = body.selection()?;
-    submit(&app, ControlRequest::Buildrun { selection })
+    submit(&app, Request::Buildrun(body.selection()?))
 }
 
 /// `POST /api/publish`.
 pub async fn publish(_auth: Authorized, State(app): State<AppState>) -> AcceptedResponse {
-    submit(&app, ControlRequest::Publish)
+    submit(&app, Request::Publish)
 }
 
 /// `POST /api/pause`.
 pub async fn pause(_auth: Authorized, State(app): State<AppState>) -> AcceptedResponse {
-    submit(&app, ControlRequest::Pause)
+    submit(&app, Request::Pause)
 }
 
 /// `POST /api/resume`.
 pub async fn resume(_auth: Authorized, State(app): State<AppState>) -> AcceptedResponse {
-    submit(&app, ControlRequest::Resume)
+    submit(&app, Request::Resume)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(json: &str) -> Result<BuildSelection, String> {
+    fn parse(json: &str) -> Result<Wanted, String> {
         let body: BuildrunBody = serde_json::from_str(json).map_err(|e| e.to_string())?;
         body.selection().map_err(|e| e.to_string())
     }
@@ -170,13 +143,10 @@ mod tests {
     fn exactly_one_selection() {
         assert_eq!(
             parse(r#"{"ports": ["bash", "zlib-1.3"]}"#).unwrap(),
-            BuildSelection::Ports(vec!["bash".into(), "zlib-1.3".into()])
+            Wanted::Ports(vec!["bash".into(), "zlib-1.3".into()])
         );
-        assert_eq!(
-            parse(r#"{"everything": true}"#).unwrap(),
-            BuildSelection::Everything
-        );
-        assert_eq!(parse(r#"{"update": true}"#).unwrap(), BuildSelection::Update);
+        assert_eq!(parse(r#"{"everything": true}"#).unwrap(), Wanted::Everything);
+        assert_eq!(parse(r#"{"update": true}"#).unwrap(), Wanted::Update);
         assert!(parse(r#"{}"#).is_err());
         assert!(parse(r#"{"update": true, "everything": true}"#).is_err());
         assert!(parse(r#"{"ports": []}"#).is_err());

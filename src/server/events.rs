@@ -1,9 +1,9 @@
 //! `GET /api/events`: a server-sent event whenever the current buildrun changes.
 //!
-//! Two triggers: the daemon's [`StatusNotifier`](super::state::StatusNotifier) (immediate), and, as the
-//! fallback for an output tree written by another process, a look at `last_buildrun` and the current
-//! status.json's size and mtime every poll interval. An event is sent only when something differs from the
-//! last one sent, so a UI can refetch on every event.
+//! Two triggers: a change of the daemon's status `watch` (immediate), and a look at `last_buildrun` and the
+//! current status.json's size and mtime every poll interval — the executor rewrites status.json on every
+//! state change, and the same look serves an output tree written by another process. An event is sent only
+//! when something differs from the last one sent, so a UI can refetch on every event.
 //!
 //! Events: `status` — data [`StatusEvent`]: the current buildrun's summary (counts by state, status text)
 //! and the daemon's status. Sent once on connect, then on every change.
@@ -18,8 +18,9 @@ use tokio::sync::watch;
 
 use super::error::ApiError;
 use super::logs::json_event;
-use super::output::{BuildrunSummary, FileStamp};
-use super::state::{AppState, DaemonStatus};
+use super::output::{strip_credentials, BuildrunSummary, FileStamp};
+use super::state::AppState;
+use crate::daemon::control::DaemonStatus;
 
 /// The data of a `status` event.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -27,8 +28,8 @@ use super::state::{AppState, DaemonStatus};
 pub struct StatusEvent {
     /// The current buildrun, `None` before the first.
     pub current: Option<BuildrunSummary>,
-    /// What the daemon says about itself.
-    pub daemon: DaemonStatus,
+    /// What the daemon says about itself (`daemon::control::DaemonStatus`, credentials in URLs removed).
+    pub daemon: serde_json::Value,
 }
 
 /// The current buildrun's summary, `None` when there is none or its status.json is missing.
@@ -43,17 +44,26 @@ pub async fn current_summary(app: &AppState) -> Result<Option<BuildrunSummary>, 
     }
 }
 
+/// The daemon's status as JSON, with credentials in URLs removed (its last error may quote one).
+pub fn daemon_json(status: &DaemonStatus) -> serde_json::Value {
+    let mut value = serde_json::to_value(status).unwrap_or_default();
+    strip_credentials(&mut value);
+    value
+}
+
 /// What the files looked like when the last event was sent.
 #[derive(PartialEq)]
 struct Fingerprint {
     current: Option<u64>,
     status: Option<FileStamp>,
-    generation: u64,
+    daemon: DaemonStatus,
 }
 
 struct Watcher {
     app: AppState,
     daemon: watch::Receiver<DaemonStatus>,
+    /// The daemon's status sender is gone (`changed()` would return at once forever).
+    daemon_gone: bool,
     last_sent: Option<(Fingerprint, StatusEvent)>,
 }
 
@@ -63,7 +73,7 @@ impl Watcher {
         Fingerprint {
             current,
             status: current.and_then(|n| FileStamp::of(&self.app.output().status_path(n))),
-            generation: self.daemon.borrow().generation,
+            daemon: self.daemon.borrow().clone(),
         }
     }
 
@@ -80,7 +90,7 @@ impl Watcher {
                     Ok(current) => {
                         let event = StatusEvent {
                             current,
-                            daemon: self.daemon.borrow().clone(),
+                            daemon: daemon_json(&fingerprint.daemon),
                         };
                         let same = self.last_sent.as_ref().is_some_and(|(_, last)| *last == event);
                         let out = json_event("status", &event);
@@ -94,11 +104,9 @@ impl Watcher {
                 }
             }
             tokio::select! {
-                changed = self.daemon.changed() => {
-                    if changed.is_err() {
-                        // The notifier is gone (server dropping); files are still polled.
-                        self.daemon = self.app.daemon_status();
-                    }
+                changed = self.daemon.changed(), if !self.daemon_gone => {
+                    // The daemon has stopped: its last status stays, the files are still polled.
+                    self.daemon_gone = changed.is_err();
                 }
                 _ = tokio::time::sleep(self.app.poll_interval()) => {}
                 _ = self.app.shutdown().cancelled() => return None,
@@ -111,6 +119,7 @@ impl Watcher {
 pub async fn events(State(app): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let watcher = Watcher {
         daemon: app.daemon_status(),
+        daemon_gone: false,
         app,
         last_sent: None,
     };

@@ -6,11 +6,13 @@
 //! reads it, so it serves an adopted HaikuPorter instance's history as well as ours.
 //!
 //! # Layout
-//! - [`state`]: [`AppState`] (shared by handlers), [`ServerConfig`], [`StatusNotifier`] for the daemon.
+//! - [`state`]: [`AppState`] (shared by handlers), [`ServerConfig`]. The daemon's side of the wiring is
+//!   its own types: requests are `daemon::control::Request` on an `mpsc` channel, its status a
+//!   `watch` of `daemon::control::DaemonStatus`.
 //! - [`output`]: reading `output/buildruns/…`; path-parameter validation; credential stripping.
 //! - [`api`]: read-only JSON endpoints; [`logs`]: log ranges and the live log tail; [`events`]: status
 //!   events.
-//! - [`control`]: the mutating endpoints and [`ControlRequest`]; [`auth`]: the bearer token.
+//! - [`control`]: the mutating endpoints; [`auth`]: the bearer token.
 //! - [`metrics`]: the [`Metrics`] handle and `/metrics`; [`packages`]: package search; [`records`]: build
 //!   records; [`ui`]: the embedded UI; [`error`]: [`ApiError`].
 
@@ -34,10 +36,9 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use auth::{ApiToken, TokenError};
-pub use control::{BuildSelection, ControlRequest};
 pub use error::ApiError;
 pub use metrics::{Direction, Metrics, Outcome};
-pub use state::{AppState, DaemonStatus, ServerConfig, StatusNotifier};
+pub use state::{AppState, ServerConfig};
 
 /// Most bytes a request body may have (control requests are small JSON documents).
 const MAX_BODY_BYTES: usize = 1 << 20;

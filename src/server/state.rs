@@ -1,22 +1,21 @@
-//! What every handler shares: where the output tree and database are, the API token, the channel to the
-//! daemon, the daemon's status (a `watch` the daemon updates), the metrics and the shutdown token that ends
-//! open event streams.
+//! What every handler shares: where the output tree and database are, the API token, the daemon's request
+//! channel and status `watch` (the daemon's own types, `daemon::control`), the metrics and the shutdown
+//! token that ends open event streams.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::auth::{ApiToken, TokenError};
-use super::control::ControlRequest;
 use super::metrics::Metrics;
 use super::output::OutputTree;
 use super::packages::PackageIndex;
 use super::records::RecordCache;
 use crate::config::instance::ServeSection;
+use crate::daemon::control::{DaemonStatus, Request};
 use crate::state::StateDir;
 
 /// How often streams look at the files when nobody notifies them: the file-change fallback for an output
@@ -58,60 +57,17 @@ impl ServerConfig {
     }
 }
 
-/// What the daemon itself is doing, beyond what `status.json` says.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DaemonStatus {
-    /// Bumped by the daemon whenever a buildrun's files changed, so streams look at once.
-    pub generation: u64,
-    /// Paused by `POST /api/pause`: no new builds start.
-    pub paused: bool,
-    /// What the daemon is doing, in a few words (`"idle"`, `"publishing"`, `"polling the ports tree"`).
-    pub activity: Option<String>,
-}
-
-/// The daemon's handle to tell the server (and through it every open UI) that something changed.
-#[derive(Clone, Debug)]
-pub struct StatusNotifier {
-    sender: Arc<watch::Sender<DaemonStatus>>,
-}
-
-impl StatusNotifier {
-    /// The buildrun's files changed (status.json rewritten, a build started or ended).
-    pub fn changed(&self) {
-        self.sender.send_modify(|status| status.generation += 1);
-    }
-
-    /// Records whether the daemon is paused.
-    pub fn set_paused(&self, paused: bool) {
-        self.sender.send_modify(|status| {
-            status.paused = paused;
-            status.generation += 1;
-        });
-    }
-
-    /// Records what the daemon is doing.
-    pub fn set_activity(&self, activity: impl Into<String>) {
-        let activity = activity.into();
-        self.sender.send_modify(|status| {
-            status.activity = Some(activity);
-            status.generation += 1;
-        });
-    }
-}
-
 /// Shared state of all handlers (cheap to clone).
 #[derive(Clone, Debug)]
 pub struct AppState {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     output: OutputTree,
     token: Option<ApiToken>,
-    control: mpsc::Sender<ControlRequest>,
-    status: Arc<watch::Sender<DaemonStatus>>,
+    control: mpsc::Sender<Request>,
+    daemon: watch::Receiver<DaemonStatus>,
     metrics: Metrics,
     shutdown: CancellationToken,
     poll_interval: Duration,
@@ -119,30 +75,38 @@ struct Inner {
     records: RecordCache,
 }
 
+/// Short, and without the daemon's status (whose last error may quote a URL with credentials).
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("output", &self.output)
+            .field("token", &self.token)
+            .field("poll_interval", &self.poll_interval)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AppState {
-    /// The state for `config`; control requests go to `control`, metrics are read from `metrics` (the
-    /// daemon keeps a clone to update).
-    pub fn new(config: ServerConfig, control: mpsc::Sender<ControlRequest>, metrics: Metrics) -> Self {
-        let (status, _) = watch::channel(DaemonStatus::default());
+    /// The state for `config`: requests go to the daemon through `control`, its status is read from
+    /// `daemon`, metrics from `metrics` (the daemon and executor keep clones to update).
+    pub fn new(
+        config: ServerConfig,
+        control: mpsc::Sender<Request>,
+        daemon: watch::Receiver<DaemonStatus>,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 output: OutputTree::new(config.output_dir),
                 token: config.token,
                 control,
-                status: Arc::new(status),
+                daemon,
                 metrics,
                 shutdown: CancellationToken::new(),
                 poll_interval: config.poll_interval,
                 packages: PackageIndex::new(config.database),
                 records: RecordCache::default(),
             }),
-        }
-    }
-
-    /// The handle the daemon notifies changes through.
-    pub fn notifier(&self) -> StatusNotifier {
-        StatusNotifier {
-            sender: self.inner.status.clone(),
         }
     }
 
@@ -157,13 +121,13 @@ impl AppState {
     }
 
     /// The channel to the daemon.
-    pub fn control(&self) -> &mpsc::Sender<ControlRequest> {
+    pub fn control(&self) -> &mpsc::Sender<Request> {
         &self.inner.control
     }
 
     /// A receiver of the daemon's status.
     pub fn daemon_status(&self) -> watch::Receiver<DaemonStatus> {
-        self.inner.status.subscribe()
+        self.inner.daemon.clone()
     }
 
     /// The metrics.

@@ -14,9 +14,10 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use buildmaster::server::{self, AppState, ControlRequest, Metrics, ServerConfig};
+use buildmaster::daemon::control::{DaemonStatus, Request};
+use buildmaster::server::{self, AppState, Metrics, ServerConfig};
 
 /// Every wait in these tests ends here at the latest, so a hang fails instead of stalling the suite.
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -143,7 +144,9 @@ pub fn builder(name: &str, current: Option<(&str, u64)>) -> Value {
 pub struct Server {
     pub addr: SocketAddr,
     pub app: AppState,
-    pub control: mpsc::Receiver<ControlRequest>,
+    pub control: mpsc::Receiver<Request>,
+    /// The daemon's side of the status `watch`.
+    pub daemon: watch::Sender<DaemonStatus>,
     pub metrics: Metrics,
     shutdown: Option<oneshot::Sender<()>>,
     pub task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -160,7 +163,8 @@ impl Server {
         };
         let (tx, control) = mpsc::channel(8);
         let metrics = Metrics::new();
-        let app = AppState::new(config, tx, metrics.clone());
+        let (daemon, daemon_rx) = watch::channel(DaemonStatus::default());
+        let app = AppState::new(config, tx, daemon_rx, metrics.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
@@ -171,6 +175,7 @@ impl Server {
             addr,
             app,
             control,
+            daemon,
             metrics,
             shutdown: Some(shutdown_tx),
             task: Some(task),

@@ -170,12 +170,32 @@ function scheduleRefresh() {
   }, 150);
 }
 
+// A daemon job (`daemon::control::Request` as JSON: "publish", {"buildrun": "update"},
+// {"buildrun": {"ports": [...]}}) in words.
+function describeJob(job) {
+  if (typeof job === "string") return job;
+  if (job && job.buildrun !== undefined) {
+    const wanted = job.buildrun;
+    if (typeof wanted === "string") return `buildrun (${wanted})`;
+    if (wanted && wanted.ports) return `buildrun of ${wanted.ports.join(", ")}`;
+  }
+  return JSON.stringify(job);
+}
+
 function renderDaemon() {
   const pill = $("#daemon-status");
   const daemon = ui.daemon;
-  const text = daemon ? [daemon.paused ? "paused" : null, daemon.activity].filter(Boolean).join(" · ") : "";
-  pill.textContent = text;
-  pill.hidden = !text;
+  const parts = [];
+  if (daemon && daemon.activity) {
+    const activity = daemon.activity;
+    if (activity.state === "paused") parts.push(`daemon paused (${activity.by})`);
+    else if (activity.state === "running") parts.push(`daemon: ${describeJob(activity.job)}`);
+    else parts.push(`daemon ${activity.state}`);
+    if ((daemon.queue || []).length) parts.push(`${daemon.queue.length} queued`);
+    if (daemon.last_error) parts.push(`last error: ${daemon.last_error}`);
+  }
+  pill.textContent = parts.join(" · ");
+  pill.hidden = !parts.length;
 }
 
 // ---- buildrun view -------------------------------------------------------------------------------------
