@@ -41,13 +41,26 @@ pub fn conf_values(config: &InstanceConfig) -> BuilderConfValues {
     }
 }
 
+/// `path` made absolute against the current directory (unchanged when that is unknown).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// The default local builder's spec: the master's ports tree, packages and cache under
 /// `<state>/local-builder/`, the build tool and template from `[buildrun]`.
 pub fn default_local_spec(state: &StateDir, config: &InstanceConfig) -> BuilderSpec {
-    let base = state.root().join("local-builder");
+    let base = absolute(&state.root().join("local-builder"));
     let packages = base.join("packages");
-    let tree = config.ports_tree(state.root());
+    let tree = absolute(&config.ports_tree(state.root()));
     let b = &config.buildrun;
+    // The build tool runs in the ports tree: a relative path to it must not be resolved from there.
+    let tool = if b.local_haikuporter.contains('/') {
+        absolute(Path::new(&b.local_haikuporter))
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        b.local_haikuporter.clone()
+    };
     BuilderSpec {
         name: DEFAULT_LOCAL_NAME.into(),
         ssh: None,
@@ -57,7 +70,7 @@ pub fn default_local_spec(state: &StateDir, config: &InstanceConfig) -> BuilderS
             Some(&packages.join(".cache").to_string_lossy()),
             Some(&base.join("builder.conf").to_string_lossy()),
         ),
-        haikuporter: b.local_haikuporter.clone(),
+        haikuporter: tool,
         haikuporter_args: b
             .local_haikuporter_args
             .split_whitespace()

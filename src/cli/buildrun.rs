@@ -5,7 +5,8 @@
 //! through `publish` (upload, verify, stub, index) unless `--no-publish`.
 //!
 //! Exit codes: 0 the buildrun ended (even with failed builds, as HaikuPorter: they are listed);
-//! 1 the run itself failed (bad config, state database, planning); 2 publishing refused packages;
+//! 1 the run itself failed (bad config, state database, planning); 2 publishing refused packages or
+//! left some out of the index;
 //! 3 nothing to do; 130 interrupted (resumable: run the command again).
 
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ use crate::plan::instance::Wanted;
 use crate::publish::{publish, PublishSettings, Publisher};
 use crate::state::{Database, StateDir};
 
-/// Exit code when a publish refused packages.
+/// Exit code when a publish refused packages or left some out of the index.
 const EXIT_PUBLISH_REFUSED: u8 = 2;
 /// Exit code when there was nothing to do (HaikuPorter's `buildmaster` script uses 3 too).
 const EXIT_NOTHING_TO_DO: u8 = 3;
@@ -104,15 +105,29 @@ async fn publish_spool(storage: Arc<dyn StorageBackend>, state: &StateDir) -> an
     for rejected in &report.rejected {
         eprintln!("rejected {}: {}", rejected.path.display(), rejected.reason);
     }
+    for problem in &report.left_out {
+        eprintln!("left out of the index: {problem}");
+    }
     println!(
         "index of {} packages (sha256 {})",
         report.index_packages, report.repo_sha256
     );
-    Ok(if report.rejected.is_empty() {
+    Ok(if report.rejected.is_empty() && report.left_out.is_empty() {
         0
     } else {
         EXIT_PUBLISH_REFUSED
     })
+}
+
+/// Whether the spool holds a real package file not yet safely in storage.
+fn spool_has_unpublished(state: &StateDir) -> anyhow::Result<bool> {
+    let db = Database::open(&state.database())?;
+    for entry in crate::publish::spool::list(&state.packages())? {
+        if entry.size > 0 && !db.get(&entry.file_name)?.is_some_and(|r| r.state.is_stored()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Runs `buildmaster buildrun`.
@@ -169,6 +184,13 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
                     Some(summary) => summary,
                     None => {
                         println!("nothing to do");
+                        // Packages left unpublished by an earlier run (a failed publish) go out now.
+                        if !args.no_publish && spool_has_unpublished(&state)? {
+                            let code = publish_spool(storage, &state).await?;
+                            if code != 0 {
+                                return Ok(ExitCode::from(code));
+                            }
+                        }
                         return Ok(ExitCode::from(EXIT_NOTHING_TO_DO));
                     }
                 }
@@ -178,7 +200,7 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         if summary.interrupted {
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
         }
-        if args.no_publish || summary.built_packages.is_empty() {
+        if args.no_publish || (summary.built_packages.is_empty() && !spool_has_unpublished(&state)?) {
             return Ok(ExitCode::SUCCESS);
         }
         Ok(ExitCode::from(publish_spool(storage, &state).await?))
