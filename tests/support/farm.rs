@@ -313,6 +313,15 @@ impl Farm {
             return out;
         };
         for run in entries.flatten() {
+            // Numbered buildrun directories only: `current` is a symlink to one of them.
+            if !run
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+            {
+                continue;
+            }
             let Ok(records) = std::fs::read_dir(run.path().join("records")) else {
                 continue;
             };
