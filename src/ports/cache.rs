@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -69,12 +70,24 @@ pub fn content_hash(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// SHA-256 of the cache format and the evaluator script, computed once: every key includes it, so
+/// editing the script invalidates every entry.
+fn evaluator_digest() -> &'static [u8; 32] {
+    static DIGEST: OnceLock<[u8; 32]> = OnceLock::new();
+    DIGEST.get_or_init(|| {
+        let mut hasher = Sha256::new();
+        hasher.update(CACHE_FORMAT.as_bytes());
+        hasher.update([0]);
+        hasher.update(EVALUATOR_SCRIPT.as_bytes());
+        hasher.finalize().into()
+    })
+}
+
 /// The cache key of one evaluation.
 pub fn evaluation_key(content: &[u8; 32], relative: &Path, context: &str) -> [u8; 32] {
     let mut hasher = Sha256::new();
     for part in [
-        CACHE_FORMAT.as_bytes(),
-        EVALUATOR_SCRIPT.as_bytes(),
+        &evaluator_digest()[..],
         content,
         relative.as_os_str().as_encoded_bytes(),
         context.as_bytes(),

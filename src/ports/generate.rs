@@ -15,7 +15,10 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::haiku::heap_writer::Compression;
+use crate::haiku::hpkg_writer::{create_package, CreateOptions};
 
 use crate::ports::attributes::{parse_architectures, status_on};
 use crate::ports::model::ArchStatus;
@@ -295,6 +298,40 @@ pub fn generate_tree(out: &Path, options: &GenOptions) -> io::Result<GenSummary>
     summary.ports = ports.len();
     summary.categories = categories.len();
     Ok(summary)
+}
+
+/// Writes the system packages a generated tree expects — `haiku` and `haiku_devel` for `arch`, as a
+/// Haiku installation's `/system/packages` holds them — as real `.hpkg` files into `dir`.
+pub fn generate_system_packages(dir: &Path, arch: &str) -> Result<Vec<PathBuf>, String> {
+    let scratch = dir.join(".generate-scratch");
+    let content = scratch.join("content");
+    fs::create_dir_all(content.join("lib")).map_err(|e| format!("{}: {e}", content.display()))?;
+    fs::write(content.join("lib/README"), "generated system package\n").map_err(|e| e.to_string())?;
+    let mut written = Vec::new();
+    for (name, provides) in [
+        ("haiku", "haiku = r1~beta5"),
+        ("haiku_devel", "haiku_devel = r1~beta5"),
+    ] {
+        let info = scratch.join(format!("{name}.PackageInfo"));
+        let text = format!(
+            "name {name}\nversion r1~beta5-1\narchitecture {arch}\nsummary \"The Haiku base system\"\n\
+             description \"Generated for the ports tree generator.\"\npackager \"buildmaster <buildmaster@example.com>\"\n\
+             vendor \"Haiku Project\"\ncopyrights {{ \"2001-2025 Haiku, Inc.\" }}\nlicenses {{ MIT }}\n\
+             provides {{\n\t{provides}\n}}\n"
+        );
+        fs::write(&info, text).map_err(|e| format!("{}: {e}", info.display()))?;
+        let output = dir.join(format!("{name}-r1~beta5-1-{arch}.hpkg"));
+        let options = CreateOptions {
+            info_file: Some(info),
+            directory: content.clone(),
+            compression: Compression::Zlib,
+            install_path: None,
+        };
+        create_package(&options, &output).map_err(|e| format!("{}: {e}", output.display()))?;
+        written.push(output);
+    }
+    fs::remove_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    Ok(written)
 }
 
 /// Decides names, categories, subpackages, versions and dependencies.
