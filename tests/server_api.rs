@@ -369,3 +369,18 @@ async fn package_search_by_name_and_provides() {
     assert_eq!(names(get(&server.url("/api/packages?q=cmd:zsh")).await), ["zsh"]);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_log_tail_without_any_status_ends_after_the_content() {
+    let tree = Tree::new();
+    std::fs::create_dir_all(tree.buildrun(5).join("builds")).unwrap();
+    tree.append_log(5, 9, "only a log\n");
+    let mut server = Server::start(&tree.output(), None, None).await;
+    let mut events = Events::open(&server.url("/api/buildruns/5/builds/9/log/stream"), &[]).await;
+    assert_eq!(events.next_of("log").await.json()["text"], "only a log\n");
+    assert_eq!(events.next_of("end").await.json()["offset"], 11);
+    assert!(events.next().await.is_none());
+    let missing = get(&server.url("/api/buildruns/5/builds/8/log/stream")).await;
+    assert_eq!(missing.status, 404);
+    server.stop().await;
+}

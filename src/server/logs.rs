@@ -338,6 +338,8 @@ impl Tail {
         }
         let active = match self.app.output().status(self.n).await {
             Ok(status) => build_is_active(&status, self.b),
+            // No status.json at all (a tree with logs only): nothing says the build runs.
+            Err(ApiError::NotFound(_)) => false,
             // Unreadable for a moment (being rewritten): assume unchanged and look again next time.
             Err(_) => return self.checked.is_none_or(|(_, active)| active),
         };
