@@ -10,7 +10,7 @@
 //!   nodes carry them): they are that port's business when it is planned, and keeping them out keeps
 //!   `present` to what this build installs.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::haiku::resolvable::ResolvableExpression;
 use crate::plan::existing::ExistingPackages;
@@ -49,90 +49,154 @@ pub enum ClosureProblem {
     },
 }
 
-/// Who a requirement in the walk belongs to, kept as indices so a name is only formatted on error.
+/// What one requirement of a package resolved to.
 #[derive(Clone, Copy)]
-enum Owner {
-    /// The port being planned (its build requirements).
-    ThisPort,
-    /// An existing package.
-    Existing(usize),
-    /// Another port's package.
-    Package(usize, usize),
+enum Resolution<'a> {
+    /// This supplier.
+    To(Supplier),
+    /// Nothing provides it.
+    Nothing(&'a ResolvableExpression),
 }
 
-/// Computes the closure of `ports[port]`.
-pub fn closure<'a>(
+/// Resolves requirements for many closures, remembering each package's resolved REQUIRES (they do
+/// not depend on which port is being planned), and marks visited packages with a per-walk stamp in a
+/// dense array instead of a fresh set per port.
+pub struct Resolver<'a> {
     ports: &'a [Port],
     existing: &'a ExistingPackages,
-    index: &mut ProviderIndex<'a>,
-    port: usize,
-) -> Closure {
-    let this = &ports[port];
-    let mut out = Closure::default();
-    if let Some(problem) = check_own_requires(ports, index, port, &mut out.runtime_ports) {
-        out.problem = Some(problem);
-        return out;
-    }
-    let mut queue: VecDeque<(&'a ResolvableExpression, Owner)> = this
-        .build_prerequires
-        .iter()
-        .chain(&this.build_requires)
-        .map(|r| (r, Owner::ThisPort))
-        .collect();
-    let mut seen: HashSet<Supplier> = HashSet::new();
-    while let Some((requires, owner)) = queue.pop_front() {
-        let supplier = match owner {
-            // A dependency's packages satisfy each other's requirements first.
-            Owner::Package(q, _) => port_satisfies(&ports[q], requires)
-                .map(|package| Supplier::Port { port: q, package })
-                .or_else(|| index.choose(requires)),
-            _ => index.choose(requires),
-        };
-        let Some(supplier) = supplier else {
-            let required_by = match owner {
-                Owner::ThisPort => this.versioned_name(),
-                Owner::Existing(e) => existing.packages[e].file_name.clone(),
-                Owner::Package(q, k) => ports[q].packages[k].id(),
-            };
-            out.problem = Some(ClosureProblem::Unresolvable {
-                requires: requires.to_string(),
-                required_by,
-            });
-            return out;
-        };
-        if !seen.insert(supplier) {
-            continue;
+    index: ProviderIndex<'a>,
+    /// Dense id of port `q`'s first package: existing packages come first.
+    port_base: Vec<usize>,
+    /// Each package's REQUIRES, resolved on first use.
+    requires: Vec<Option<Box<[Resolution<'a>]>>>,
+    /// The walk that last visited each package.
+    visited: Vec<u32>,
+    walk: u32,
+}
+
+impl<'a> Resolver<'a> {
+    /// A resolver over `ports` and `existing`, choosing with `index`.
+    pub fn new(ports: &'a [Port], existing: &'a ExistingPackages, index: ProviderIndex<'a>) -> Self {
+        let mut port_base = Vec::with_capacity(ports.len());
+        let mut next = existing.packages.len();
+        for port in ports {
+            port_base.push(next);
+            next += port.packages.len();
         }
+        Self {
+            ports,
+            existing,
+            index,
+            port_base,
+            requires: vec![None; next],
+            visited: vec![0; next],
+            walk: 0,
+        }
+    }
+
+    fn dense(&self, supplier: Supplier) -> usize {
         match supplier {
-            Supplier::Existing(e) => {
-                out.present.push(e);
-                queue.extend(
-                    existing.packages[e]
-                        .requires
-                        .iter()
-                        .map(|r| (r, Owner::Existing(e))),
-                );
-            }
-            Supplier::Port { port: q, .. } if q == port => {
-                let via = match owner {
-                    Owner::Package(other, _) => Some(other),
-                    _ => None,
-                };
-                out.problem = Some(ClosureProblem::NeedsItself { via });
-                return out;
-            }
-            Supplier::Port { port: q, package: k } => {
-                out.port_packages.push((q, k));
-                queue.extend(
-                    ports[q].packages[k]
-                        .requires
-                        .iter()
-                        .map(|r| (r, Owner::Package(q, k))),
-                );
-            }
+            Supplier::Existing(e) => e,
+            Supplier::Port { port, package } => self.port_base[port] + package,
         }
     }
-    out
+
+    /// The resolved REQUIRES of `supplier`'s package. A port's packages satisfy each other's
+    /// requirements first.
+    fn requires_of(&mut self, supplier: Supplier) -> Box<[Resolution<'a>]> {
+        let dense = self.dense(supplier);
+        if let Some(known) = &self.requires[dense] {
+            return known.clone();
+        }
+        let (ports, existing) = (self.ports, self.existing);
+        let resolved: Box<[Resolution<'a>]> = match supplier {
+            Supplier::Existing(e) => existing.packages[e]
+                .requires
+                .iter()
+                .map(|r| {
+                    self.index
+                        .choose(r)
+                        .map_or(Resolution::Nothing(r), Resolution::To)
+                })
+                .collect(),
+            Supplier::Port { port: q, package: k } => ports[q].packages[k]
+                .requires
+                .iter()
+                .map(|r| {
+                    port_satisfies(&ports[q], r)
+                        .map(|package| Supplier::Port { port: q, package })
+                        .or_else(|| self.index.choose(r))
+                        .map_or(Resolution::Nothing(r), Resolution::To)
+                })
+                .collect(),
+        };
+        self.requires[dense] = Some(resolved.clone());
+        resolved
+    }
+
+    /// Computes the closure of `ports[port]`.
+    pub fn closure(&mut self, port: usize) -> Closure {
+        let (ports, existing) = (self.ports, self.existing);
+        let this = &ports[port];
+        let mut out = Closure::default();
+        if let Some(problem) = check_own_requires(ports, &mut self.index, port, &mut out.runtime_ports) {
+            out.problem = Some(problem);
+            return out;
+        }
+        self.walk += 1;
+        // Each entry keeps the port whose package required it, to name a cycle back to this port.
+        let mut queue: VecDeque<(Supplier, Option<usize>)> = VecDeque::new();
+        for requires in this.build_prerequires.iter().chain(&this.build_requires) {
+            match self.index.choose(requires) {
+                Some(supplier) => queue.push_back((supplier, None)),
+                None => {
+                    out.problem = Some(ClosureProblem::Unresolvable {
+                        requires: requires.to_string(),
+                        required_by: this.versioned_name(),
+                    });
+                    return out;
+                }
+            }
+        }
+        while let Some((supplier, via)) = queue.pop_front() {
+            let dense = self.dense(supplier);
+            if self.visited[dense] == self.walk {
+                continue;
+            }
+            self.visited[dense] = self.walk;
+            match supplier {
+                Supplier::Existing(e) => out.present.push(e),
+                Supplier::Port { port: q, .. } if q == port => {
+                    out.problem = Some(ClosureProblem::NeedsItself { via });
+                    return out;
+                }
+                Supplier::Port { port: q, package: k } => out.port_packages.push((q, k)),
+            }
+            for resolution in self.requires_of(supplier).iter() {
+                match *resolution {
+                    Resolution::To(next) => {
+                        let from = match supplier {
+                            Supplier::Port { port: q, .. } => Some(q),
+                            Supplier::Existing(_) => via,
+                        };
+                        queue.push_back((next, from));
+                    }
+                    Resolution::Nothing(requires) => {
+                        let required_by = match supplier {
+                            Supplier::Existing(e) => existing.packages[e].file_name.clone(),
+                            Supplier::Port { port: q, package: k } => ports[q].packages[k].id(),
+                        };
+                        out.problem = Some(ClosureProblem::Unresolvable {
+                            requires: requires.to_string(),
+                            required_by,
+                        });
+                        return out;
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Checks that every REQUIRES of the port's own packages is satisfied by the port itself, an

@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::plan::catalog::{is_active, PortCatalog};
-use crate::plan::closure::{closure, Closure, ClosureProblem};
+use crate::plan::closure::{Closure, ClosureProblem, Resolver};
 use crate::plan::existing::ExistingPackages;
 use crate::plan::graph::{cycle_through, cyclic_components, topological_order};
 use crate::plan::model::{Plan, PlannedBuild, PresentPackage, SkipReason, SkippedPort};
@@ -49,11 +49,11 @@ pub fn plan<C: PortCatalog + ?Sized>(catalog: &C, existing: &ExistingPackages, r
     let index_of = |port: &Port| positions.get(&(port as *const Port)).copied();
     let requests = requested(catalog, &index_of, &active, existing, request);
 
-    let mut index = ProviderIndex::new(existing, ports, &active);
+    let mut resolver = Resolver::new(ports, existing, ProviderIndex::new(existing, ports, &active));
     let mut nodes = evaluate(
         ports,
         existing,
-        &mut index,
+        &mut resolver,
         requests.iter().filter_map(|r| r.target.as_ref().ok().copied()),
     );
     let names: Vec<String> = nodes.iter().map(|n| ports[n.port].versioned_name()).collect();
@@ -108,7 +108,7 @@ pub fn plan<C: PortCatalog + ?Sized>(catalog: &C, existing: &ExistingPackages, r
 fn evaluate<'a>(
     ports: &'a [Port],
     existing: &'a ExistingPackages,
-    index: &mut ProviderIndex<'a>,
+    resolver: &mut Resolver<'a>,
     requested: impl Iterator<Item = usize>,
 ) -> Vec<Node> {
     let mut node_of: HashMap<usize, usize> = HashMap::new();
@@ -121,7 +121,7 @@ fn evaluate<'a>(
             continue;
         }
         node_of.insert(port, nodes.len());
-        let (node, deps, runtime) = evaluate_one(ports, existing, index, port);
+        let (node, deps, runtime) = evaluate_one(ports, existing, resolver, port);
         queue.extend(deps.iter().chain(&runtime).copied());
         nodes.push(node);
         dep_ports.push((deps, runtime));
@@ -137,7 +137,7 @@ fn evaluate<'a>(
 fn evaluate_one<'a>(
     ports: &'a [Port],
     existing: &'a ExistingPackages,
-    index: &mut ProviderIndex<'a>,
+    resolver: &mut Resolver<'a>,
     port: usize,
 ) -> (Node, Vec<usize>, Vec<usize>) {
     let this = &ports[port];
@@ -165,7 +165,7 @@ fn evaluate_one<'a>(
         node.failure = Some(SkipReason::AlreadyExists { packages: present });
         return (node, Vec::new(), Vec::new());
     }
-    node.closure = closure(ports, existing, index, port);
+    node.closure = resolver.closure(port);
     match node.closure.problem.take() {
         Some(ClosureProblem::Unresolvable {
             requires,
