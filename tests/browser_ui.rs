@@ -251,6 +251,22 @@ async fn the_ui_shows_a_running_buildrun_live_and_tails_a_log() {
     .await;
     std::fs::write(artifacts_dir().join("ui-log.png"), browser.screenshot().await).unwrap();
 
+    // The converter on its own: an escape split across chunks, 256-colour and true colour, and markup in
+    // the log staying text.
+    let converted = browser
+        .eval(
+            "(() => { const d = document.createElement('div'); const r = new AnsiRenderer(d); \
+             r.push('\\u001b[3'); r.push('8;5;196mred\\u001b[0m \\u001b[48;2;0;0;255mblue\\u001b[0m <b>x</b>'); \
+             const s = d.querySelectorAll('span'); \
+             return [s.length, s[0].textContent, s[0].style.color, s[1].style.background, \
+                     d.textContent, d.querySelector('b') === null]; })()",
+        )
+        .await;
+    assert_eq!(
+        converted,
+        json!([2, "red", "rgb(255, 0, 0)", "rgb(0, 0, 255)", "red blue <b>x</b>", true])
+    );
+
     // git finishes: the tail says so.
     tree.append_log(2, 4, "==> git done\n");
     tree.write_status(
