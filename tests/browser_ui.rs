@@ -264,7 +264,14 @@ async fn the_ui_shows_a_running_buildrun_live_and_tails_a_log() {
         .await;
     assert_eq!(
         converted,
-        json!([2, "red", "rgb(255, 0, 0)", "rgb(0, 0, 255)", "red blue <b>x</b>", true])
+        json!([
+            2,
+            "red",
+            "rgb(255, 0, 0)",
+            "rgb(0, 0, 255)",
+            "red blue <b>x</b>",
+            true
+        ])
     );
 
     // git finishes: the tail says so.
