@@ -24,13 +24,11 @@ use tokio_util::sync::CancellationToken;
 use super::builder::{Builder, Snapshot};
 use super::deps::{self, PresentPackages};
 use super::output::Output;
-use super::report::{self, BuilderView, StatusInput};
-use super::status::RecordJson;
-use super::store::{now_secs, BuildRow, BuildState, BuilderRow, BuildrunStore, ResultRow};
+use super::report;
+use super::store::{BuildRow, BuildState, BuildrunStore, ResultRow};
 use super::worker::{self, Event, Job};
 use super::BuildrunError;
-use crate::builders::build::{BuildOutcome, BuildRequest};
-use crate::builders::error::{BuilderError, ErrorClass};
+use crate::builders::build::BuildRequest;
 use crate::builders::package::WantedPackage;
 use crate::builders::ports_tree::PortsTreeSync;
 use crate::builders::state::BuilderState;
@@ -86,22 +84,39 @@ pub struct ExecOutcome {
     pub interrupted: bool,
 }
 
-struct Executor<'a> {
-    p: ExecParams<'a>,
-    store: &'a mut BuildrunStore,
-    output: &'a Output,
-    graph: BuildGraph,
-    waiting_on: Vec<usize>,
-    ready: Vec<usize>,
-    tried: Vec<Vec<usize>>,
-    idle: Vec<bool>,
-    unavailable: Vec<Option<Snapshot>>,
-    current: Vec<Option<(usize, u64)>>,
-    jobs: Vec<mpsc::Sender<Job>>,
-    status: String,
-    status_dirty: bool,
-    last_status: Option<Instant>,
-    cancelling: bool,
+/// The executor's state; its methods are split by concern: dispatching here, outcomes in
+/// [`super::outcome`], status and builder views in [`super::progress`].
+pub(super) struct Executor<'a> {
+    /// What it runs (rows and results change as builds end).
+    pub(super) p: ExecParams<'a>,
+    /// Where every change is committed first.
+    pub(super) store: &'a mut BuildrunStore,
+    /// The output tree.
+    pub(super) output: &'a Output,
+    /// The plan's graph, with duration estimates.
+    pub(super) graph: BuildGraph,
+    /// Per build: dependencies not complete yet.
+    pub(super) waiting_on: Vec<usize>,
+    /// Builds ready to run.
+    pub(super) ready: Vec<usize>,
+    /// Per build: builders it failed on transiently.
+    pub(super) tried: Vec<Vec<usize>>,
+    /// Per builder: ready and waiting for a job.
+    pub(super) idle: Vec<bool>,
+    /// Per builder: what it reported when it became unavailable (cleared when ready again).
+    pub(super) unavailable: Vec<Option<Snapshot>>,
+    /// Per builder: the build it runs (plan index, build number).
+    pub(super) current: Vec<Option<(usize, u64)>>,
+    /// Per builder: its worker's job queue.
+    pub(super) jobs: Vec<mpsc::Sender<Job>>,
+    /// `buildStatus`.
+    pub(super) status: String,
+    /// status.json is behind.
+    pub(super) status_dirty: bool,
+    /// When status.json was last written.
+    pub(super) last_status: Option<Instant>,
+    /// Stopping: nothing new starts.
+    pub(super) cancelling: bool,
 }
 
 fn graph_of(plan: &Plan, durations: &HashMap<String, f64>) -> Result<BuildGraph, BuildrunError> {
@@ -210,14 +225,14 @@ pub async fn execute(
 }
 
 impl Executor<'_> {
-    fn port(&self, index: usize) -> String {
+    pub(super) fn port(&self, index: usize) -> String {
         self.p.plan.builds[index].port.versioned_name()
     }
 
     /// Derives readiness from the recorded rows: active builds (a crash or stop interrupted them) are
     /// re-queued, dependents of failed builds are lost, blocked builds whose dependencies are all
     /// complete are scheduled.
-    fn prepare(&mut self) -> Result<(), BuildrunError> {
+    pub(super) fn prepare(&mut self) -> Result<(), BuildrunError> {
         let mut changed = Vec::new();
         for index in 0..self.p.rows.len() {
             let row = &mut self.p.rows[index];
@@ -261,15 +276,15 @@ impl Executor<'_> {
         Ok(())
     }
 
-    fn active_count(&self) -> usize {
+    pub(super) fn active_count(&self) -> usize {
         self.current.iter().filter(|c| c.is_some()).count()
     }
 
-    fn finished(&self) -> bool {
+    pub(super) fn finished(&self) -> bool {
         self.active_count() == 0 && (self.cancelling || self.ready.is_empty())
     }
 
-    fn begin_cancel(&mut self) {
+    pub(super) fn begin_cancel(&mut self) {
         self.cancelling = true;
         self.output.master(&format!(
             "interrupted: stopping {} builds in flight; the buildrun stays resumable",
@@ -278,144 +293,8 @@ impl Executor<'_> {
         self.set_status(format!("interrupting ({} builds stopping)", self.active_count()));
     }
 
-    /// The state of builder `b` as the executor knows it.
-    fn builder_state(&self, b: usize) -> BuilderState {
-        if self.current[b].is_some() {
-            BuilderState::Busy
-        } else if self.idle[b] {
-            BuilderState::Available
-        } else {
-            let now = self.p.builders[b].snapshot().state;
-            match (&self.unavailable[b], now) {
-                // Held by a connection attempt: the last state it reported.
-                (Some(last), BuilderState::Busy | BuilderState::Available) => last.state,
-                (_, state) => state,
-            }
-        }
-    }
-
-    fn set_status(&mut self, status: String) {
-        if status != self.status {
-            self.status = status;
-        }
-        self.status_dirty = true;
-    }
-
-    /// The status word for a running run, from the lists.
-    fn refresh_status(&mut self) {
-        if self.cancelling {
-            let text = format!("interrupting ({} builds stopping)", self.active_count());
-            return self.set_status(text);
-        }
-        let any_idle = self.idle.iter().any(|&i| i);
-        let status = if !self.ready.is_empty() && !any_idle && self.active_count() == 0 {
-            let states: Vec<BuilderState> = (0..self.idle.len()).map(|b| self.builder_state(b)).collect();
-            if states.iter().all(|&s| s == BuilderState::Lost) {
-                "waiting for builders (all lost)".to_string()
-            } else {
-                "waiting for available builders".to_string()
-            }
-        } else if !self.ready.is_empty() && !any_idle {
-            "waiting for available builders".to_string()
-        } else if self.ready.is_empty() && self.active_count() > 0 {
-            let names: Vec<&str> = (0..self.current.len())
-                .filter(|&b| self.current[b].is_some())
-                .map(|b| self.p.builders[b].name())
-                .collect();
-            if self.p.rows.iter().any(|r| r.state == BuildState::Blocked) {
-                "waiting for packages".to_string()
-            } else {
-                format!("waiting for workers {} to complete", names.join(","))
-            }
-        } else {
-            "starting builds".to_string()
-        };
-        self.set_status(status);
-    }
-
-    fn status_due(&self) -> Option<Instant> {
-        self.status_dirty.then(|| {
-            self.last_status
-                .map_or_else(Instant::now, |t| t + STATUS_MIN_INTERVAL)
-        })
-    }
-
-    fn builder_views(&self) -> Vec<BuilderView> {
-        (0..self.p.builders.len())
-            .map(|b| {
-                let mut snapshot = self.p.builders[b].snapshot();
-                if let Some(last) = &self.unavailable[b] {
-                    if snapshot.state == BuilderState::Busy && self.current[b].is_none() {
-                        snapshot = last.clone();
-                    }
-                }
-                BuilderView {
-                    name: self.p.builders[b].name().to_string(),
-                    state: self.builder_state(b),
-                    snapshot,
-                    current: self.current[b],
-                }
-            })
-            .collect()
-    }
-
-    /// Writes status.json (now when `force`, else only if the throttle allows); a failed write is
-    /// logged, never fatal.
-    fn write_status(&mut self, force: bool) {
-        if !force && self.status_due().is_some_and(|due| due > Instant::now()) {
-            return;
-        }
-        self.write_status_with_end(None);
-    }
-
-    fn write_status_with_end(&mut self, end: Option<f64>) {
-        let views = self.builder_views();
-        let next = self.store.next_build_number().unwrap_or_default();
-        let json = report::status_json(&StatusInput {
-            plan: self.p.plan,
-            rows: &self.p.rows,
-            results: &self.p.results,
-            builders: &views,
-            next_build_number: next,
-            origin: self.p.origin.as_deref(),
-            head: self.p.head.as_deref(),
-            status: &self.status,
-            start: self.p.started_at,
-            end,
-        });
-        if let Err(err) = self.output.status(&json) {
-            tracing::warn!(%err, "cannot write status.json");
-        }
-        if let Err(err) = self
-            .store
-            .set_run_state(self.p.id, super::store::RunState::Running, &self.status)
-        {
-            tracing::warn!(%err, "cannot record the buildrun status");
-        }
-        self.status_dirty = false;
-        self.last_status = Some(Instant::now());
-    }
-
-    fn save_builder(&mut self, b: usize) {
-        let views = self.builder_views();
-        let view = &views[b];
-        let row = BuilderRow {
-            name: view.name.clone(),
-            state: report::state_word(view.state).into(),
-            buildrun: view.current.map(|_| self.p.id),
-            build_number: view.current.map(|(_, n)| n),
-            port: view.current.map(|(i, _)| self.port(i)),
-            last_error: view.snapshot.last_error.clone(),
-            connection_errors: view.snapshot.connection_errors,
-            updated_at: now_secs(),
-        };
-        if let Err(err) = self.store.save_builder(&row) {
-            tracing::warn!(%err, "cannot record a builder's state");
-        }
-    }
-
     /// The dependencies of build `index` as the builder needs them.
-    fn dependencies(&self, index: usize) -> Result<Vec<WantedPackage>, String> {
+    pub(super) fn dependencies(&self, index: usize) -> Result<Vec<WantedPackage>, String> {
         let build = &self.p.plan.builds[index];
         let mut out: Vec<WantedPackage> = Vec::new();
         for present in &build.present {
@@ -442,7 +321,7 @@ impl Executor<'_> {
     }
 
     /// The most urgent ready build.
-    fn take_most_urgent(&mut self) -> Option<usize> {
+    pub(super) fn take_most_urgent(&mut self) -> Option<usize> {
         let best = (0..self.ready.len()).max_by(|&a, &b| {
             let pa = Policy::CriticalPath.priority(&self.graph, self.ready[a], 0);
             let pb = Policy::CriticalPath.priority(&self.graph, self.ready[b], 0);
@@ -453,7 +332,7 @@ impl Executor<'_> {
 
     /// The idle builder for build `index`: one it has not failed on, then the most cached
     /// dependencies, then configuration order.
-    fn pick_builder(&self, index: usize, deps: &[WantedPackage]) -> Option<usize> {
+    pub(super) fn pick_builder(&self, index: usize, deps: &[WantedPackage]) -> Option<usize> {
         (0..self.idle.len()).filter(|&b| self.idle[b]).max_by_key(|&b| {
             (
                 !self.tried[index].contains(&b),
@@ -464,7 +343,7 @@ impl Executor<'_> {
     }
 
     /// Hands ready builds to idle builders until one of the two runs out.
-    fn dispatch(&mut self) -> Result<(), BuildrunError> {
+    pub(super) fn dispatch(&mut self) -> Result<(), BuildrunError> {
         while !self.cancelling && self.idle.iter().any(|&i| i) && !self.ready.is_empty() {
             let Some(index) = self.take_most_urgent() else {
                 break;
@@ -510,7 +389,7 @@ impl Executor<'_> {
         Ok(())
     }
 
-    fn handle(&mut self, event: Event) -> Result<(), BuildrunError> {
+    pub(super) fn handle(&mut self, event: Event) -> Result<(), BuildrunError> {
         match event {
             Event::Idle { builder } => {
                 self.idle[builder] = true;
@@ -550,205 +429,5 @@ impl Executor<'_> {
         }
         self.status_dirty = true;
         Ok(())
-    }
-
-    fn finish_attempt(
-        &mut self,
-        b: usize,
-        index: usize,
-        number: u64,
-        started: f64,
-        result: Result<BuildOutcome, BuilderError>,
-    ) -> Result<(), BuildrunError> {
-        let name = self.p.builders[b].name().to_string();
-        let port = self.port(index);
-        let ended = now_secs();
-        let failure = match result {
-            Ok(outcome) => {
-                self.complete(index, &outcome)?;
-                self.output
-                    .master(&format!("build {number} ({port}) complete on builder {name}"));
-                self.output
-                    .builder(&name, &format!("build {number} ({port}) complete"));
-                None
-            }
-            Err(err) => {
-                let reason = err.to_string();
-                self.output
-                    .builder(&name, &format!("build {number} ({port}) ended: {reason}"));
-                match err.class() {
-                    ErrorClass::Cancelled => {
-                        self.output.master(&format!(
-                            "build {number} ({port}) interrupted on builder {name}; re-queued"
-                        ));
-                        self.requeue(index, format!("interrupted: {reason}"))?;
-                        Some(format!("interrupted: {reason}"))
-                    }
-                    ErrorClass::Transport | ErrorClass::Infrastructure => {
-                        self.p.rows[index].attempts += 1;
-                        self.tried[index].push(b);
-                        let attempts = self.p.rows[index].attempts;
-                        if attempts < self.p.max_attempts {
-                            self.output.master(&format!(
-                                "transient error in build {number} ({port}) on builder {name}, \
-                                 rescheduling (attempt {attempts} of {}): {reason}",
-                                self.p.max_attempts
-                            ));
-                            self.requeue(index, format!("attempt {attempts} failed: {reason}"))?;
-                        } else {
-                            self.fail(
-                                index,
-                                format!("{attempts} attempts failed with transient errors; last: {reason}"),
-                                Some(number),
-                            )?;
-                        }
-                        Some(reason)
-                    }
-                    ErrorClass::BuildFailure => {
-                        self.p.rows[index].attempts += 1;
-                        self.fail(index, reason.clone(), Some(number))?;
-                        Some(reason)
-                    }
-                }
-            }
-        };
-        let record = RecordJson::of(
-            &self.p.plan.builds[index],
-            &self.p.rows[index].build_numbers,
-            started,
-            ended,
-            &name,
-            failure,
-        );
-        if let Err(err) = self.output.record(number, &record) {
-            tracing::warn!(%err, "cannot write a build record");
-        }
-        Ok(())
-    }
-
-    fn complete(&mut self, index: usize, outcome: &BuildOutcome) -> Result<(), BuildrunError> {
-        let results: Vec<ResultRow> = outcome
-            .results
-            .iter()
-            .map(|r| ResultRow {
-                index,
-                file_name: r.file_name.clone(),
-                size: r.size,
-                sha256: r.sha256.to_hex(),
-            })
-            .collect();
-        let row = &mut self.p.rows[index];
-        row.state = BuildState::Complete;
-        row.attempts += 1;
-        row.ended_at = Some(now_secs());
-        row.failure_reason = None;
-        self.store.complete_build(self.p.id, row, &results)?;
-        self.p.results.insert(index, results);
-        let mut unblocked = Vec::new();
-        for &dependent in self.graph.dependents(index) {
-            self.waiting_on[dependent] = self.waiting_on[dependent].saturating_sub(1);
-            if self.waiting_on[dependent] == 0 && self.p.rows[dependent].state == BuildState::Blocked {
-                self.p.rows[dependent].state = BuildState::Scheduled;
-                unblocked.push(dependent);
-            }
-        }
-        let rows: Vec<&BuildRow> = unblocked.iter().map(|&i| &self.p.rows[i]).collect();
-        self.store.save_builds(self.p.id, &rows)?;
-        self.ready.extend(unblocked);
-        Ok(())
-    }
-
-    fn requeue(&mut self, index: usize, reason: String) -> Result<(), BuildrunError> {
-        let row = &mut self.p.rows[index];
-        row.state = BuildState::Scheduled;
-        row.ended_at = Some(now_secs());
-        row.failure_reason = Some(reason);
-        self.store.save_build(self.p.id, row)?;
-        self.ready.push(index);
-        Ok(())
-    }
-
-    /// Marks every dependent of `index` that has not ended as lost, transitively, naming `index`.
-    /// Returns their indices (not yet saved).
-    fn lose_dependents(&mut self, index: usize) -> Vec<usize> {
-        let failed = self.port(index);
-        let mut lost = Vec::new();
-        let mut work = vec![index];
-        while let Some(i) = work.pop() {
-            for &d in self.graph.dependents(i) {
-                if !self.p.rows[d].state.is_final() {
-                    self.p.rows[d].state = BuildState::Lost;
-                    self.p.rows[d].failure_reason = Some(format!("dependency {failed} failed"));
-                    self.p.rows[d].ended_at = Some(now_secs());
-                    lost.push(d);
-                    work.push(d);
-                }
-            }
-        }
-        lost
-    }
-
-    /// Build `index` failed for good: it and (in the same transaction) its lost dependents.
-    fn fail(&mut self, index: usize, reason: String, number: Option<u64>) -> Result<(), BuildrunError> {
-        let port = self.port(index);
-        let row = &mut self.p.rows[index];
-        row.state = BuildState::Failed;
-        row.ended_at = Some(now_secs());
-        row.failure_reason = Some(reason.clone());
-        let lost = self.lose_dependents(index);
-        self.ready.retain(|i| !lost.contains(i));
-        let mut rows: Vec<&BuildRow> = vec![&self.p.rows[index]];
-        rows.extend(lost.iter().map(|&i| &self.p.rows[i]));
-        self.store.save_builds(self.p.id, &rows)?;
-        let build = number.map(|n| format!("build {n} ")).unwrap_or_default();
-        self.output.master(&format!("{build}({port}) failed: {reason}"));
-        for &i in &lost {
-            self.output.master(&format!(
-                "build of {} lost: dependency {port} failed",
-                self.port(i)
-            ));
-        }
-        Ok(())
-    }
-
-    /// The final status; builds that could never start (a dependency that never completed) are lost.
-    fn finish(mut self) -> Result<ExecOutcome, BuildrunError> {
-        if self.cancelling {
-            let status = "interrupted (resumable)".to_string();
-            self.set_status(status.clone());
-            self.write_status_with_end(None);
-            return Ok(ExecOutcome {
-                status,
-                interrupted: true,
-            });
-        }
-        let stranded: Vec<usize> = (0..self.p.rows.len())
-            .filter(|&i| !self.p.rows[i].state.is_final())
-            .collect();
-        for &i in &stranded {
-            let row = &mut self.p.rows[i];
-            row.state = BuildState::Lost;
-            row.failure_reason = Some("a dependency never completed".into());
-        }
-        let rows: Vec<&BuildRow> = stranded.iter().map(|&i| &self.p.rows[i]).collect();
-        self.store.save_builds(self.p.id, &rows)?;
-        let failures = self
-            .p
-            .rows
-            .iter()
-            .filter(|r| matches!(r.state, BuildState::Failed | BuildState::Lost))
-            .count();
-        let status = if failures == 0 {
-            "complete".to_string()
-        } else {
-            format!("complete (with {failures} failures)")
-        };
-        self.set_status(status.clone());
-        self.output.master(&format!("buildrun {}: {status}", self.p.id));
-        self.write_status_with_end(Some(now_secs()));
-        Ok(ExecOutcome {
-            status,
-            interrupted: false,
-        })
     }
 }

@@ -6,6 +6,7 @@
 //! - [`run`]: the entry points, [`run_buildrun`] and [`resume_unfinished`], and their [`Context`].
 //! - [`executor`]: the event loop: priority, affinity, retries, failure propagation, waiting for
 //!   builders.
+//! - [`outcome`], [`progress`]: the executor's handling of ended attempts, and its status view.
 //! - [`worker`]: one task per builder: ready → job → outcome.
 //! - [`builder`]: the [`Builder`] trait over remote and local builders.
 //! - [`fleet`]: which builders a buildrun uses (`[[builders]]`, HaikuPorter's builders directory, or
@@ -20,7 +21,9 @@ pub mod deps;
 pub mod executor;
 pub mod fleet;
 pub mod job;
+pub mod outcome;
 pub mod output;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod status;
