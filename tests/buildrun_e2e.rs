@@ -677,15 +677,13 @@ fn e2e_the_buildmaster_killed_mid_buildrun_resumes_and_builds_nothing_twice() {
     let expected = planned_results(&plan);
 
     let mut child = farm.spawn(&["buildrun", "--everything"], "buildrun-killed");
-    // Kill it once some builds completed and another is running.
+    // Kill it once it has recorded some builds as complete and another is running on a builder.
     wait_for(
-        "two completed builds and one running",
+        "two builds recorded complete and one running",
         Duration::from_secs(120),
         || {
-            let builds = farm.ledger_builds();
-            let done = builds.iter().filter(|b| matches!(b.end, Some((0, _)))).count();
-            let running = builds.iter().any(|b| b.end.is_none());
-            (done >= 2 && running).then_some(())
+            let running = farm.ledger_builds().iter().any(|b| b.end.is_none());
+            (successful_records(&farm).len() >= 2 && running).then_some(())
         },
         || farm.diagnostics(),
     );
@@ -702,6 +700,14 @@ fn e2e_the_buildmaster_killed_mid_buildrun_resumes_and_builds_nothing_twice() {
     // What the buildmaster had recorded as complete when it died.
     let complete_before: BTreeSet<String> = successful_records(&farm).into_keys().collect();
 
+    assert!(
+        complete_before.len() >= 2,
+        "records before the kill: {complete_before:?}"
+    );
+    assert!(!in_flight.is_empty(), "nothing was running at the kill");
+
+    // The operator runs the same command again; it must resume the unfinished buildrun (checked
+    // below: still one buildrun) rather than plan a new one.
     let out = farm.run(&["buildrun", "--everything"], BUILDRUN_TIMEOUT);
     assert!(
         out.status.success(),
@@ -742,8 +748,20 @@ fn e2e_the_buildmaster_killed_mid_buildrun_resumes_and_builds_nothing_twice() {
             farm.diagnostics()
         );
     }
+    // The same buildrun was resumed and completed: one buildrun directory, its status complete.
+    let runs = farm.buildrun_numbers();
+    assert_eq!(runs.len(), 1, "buildruns: {runs:?}");
+    let status = farm.status_json(runs[0]);
+    assert!(
+        status["buildStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("complete"),
+        "status.json: {status:#}"
+    );
     // No package lost; the published bytes are those of exactly one build.
     assert_published(&farm, &expected, &in_flight);
+    eprintln!("killed while recorded complete: {complete_before:?}; running: {in_flight:?}");
     eprintln!(
         "e2e master-kill test: {:.1} s wall",
         started.elapsed().as_secs_f64()

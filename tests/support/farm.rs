@@ -305,6 +305,32 @@ impl Farm {
         builds
     }
 
+    /// The numbers of the buildruns in `output/buildruns/`, ascending.
+    pub fn buildrun_numbers(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = std::fs::read_dir(self.state().join("output/buildruns"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.path().is_dir() && !e.path().is_symlink())
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_unstable();
+        out
+    }
+
+    /// `output/buildruns/<n>/status.json`, parsed (`null` if missing or unreadable).
+    pub fn status_json(&self, buildrun: u64) -> serde_json::Value {
+        let path = self
+            .state()
+            .join(format!("output/buildruns/{buildrun}/status.json"));
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
     /// Every `records/<n>.json` of every buildrun, parsed.
     pub fn records(&self) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
