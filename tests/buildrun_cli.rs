@@ -1,0 +1,194 @@
+//! `buildmaster buildrun` through the binary with the default local builder running the HaikuPorter
+//! stand-in on a copy of the example ports tree: a whole run, "nothing to do" the second time, and a
+//! SIGTERM mid-build (exit 130, interrupted) resumed by running the command again, with nothing that
+//! completed built twice.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A state dir and a config whose local builder runs the stand-in on a copy of `examples/ports`, plus
+/// a port `slowpoke` (needing `hello`) whose BUILD sleeps `slow_secs`.
+fn instance(dir: &Path, slow_secs: u32) -> (PathBuf, PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tree = dir.join("tree");
+    copy_tree(&root.join("examples/ports"), &tree);
+    let slow = tree.join("app-misc/slowpoke");
+    std::fs::create_dir_all(&slow).unwrap();
+    std::fs::write(
+        slow.join("slowpoke-1.0.recipe"),
+        format!(
+            "SUMMARY=\"Slow\"\nDESCRIPTION=\"Takes its time.\"\nHOMEPAGE=\"https://example.org\"\n\
+             COPYRIGHT=\"2026 x\"\nLICENSE=\"MIT\"\nREVISION=\"1\"\nARCHITECTURES=\"x86_64\"\n\
+             PROVIDES=\"\n\tslowpoke = $portVersion\n\t\"\nREQUIRES=\"\n\tcmd:hello\n\t\"\n\
+             BUILD_REQUIRES=\"\n\tcmd:hello\n\t\"\n\
+             BUILD()\n{{\n\tsleep {slow_secs}\n}}\nINSTALL()\n{{\n\tmkdir -p \"$dataDir\"\n\techo slow > \"$dataDir/slow\"\n}}\n"
+        ),
+    )
+    .unwrap();
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let config = dir.join("buildmaster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[ports]\ntree = \"{}\"\n[buildrun]\nlocal_haikuporter = \"{}\"\n",
+            tree.display(),
+            root.join("tools/haikuporter-standin").display()
+        ),
+    )
+    .unwrap();
+    (state, config)
+}
+
+fn buildrun(state: &Path, config: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--state-dir")
+        .arg(state)
+        .arg("buildrun")
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("BUILDMASTER", BIN)
+        .env_remove("BUILDMASTER_CONFIG")
+        .env_remove("STORAGE_BACKEND_CONFIG");
+    cmd
+}
+
+fn wait_with_deadline(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("buildmaster buildrun did not finish within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn status_json(state: &Path, id: u64) -> serde_json::Value {
+    let path = state.join(format!("output/buildruns/{id}/status.json"));
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// How many records (ended attempts) name each port.
+fn attempts(state: &Path, port: &str) -> usize {
+    std::fs::read_dir(state.join("output/records"))
+        .unwrap()
+        .filter(|e| {
+            let record: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.as_ref().unwrap().path()).unwrap()).unwrap();
+            record["port"]["name"] == port && record["buildSuccess"] == true
+        })
+        .count()
+}
+
+#[test]
+fn a_whole_buildrun_on_the_local_builder_then_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, config) = instance(dir.path(), 0);
+    let out = buildrun(&state, &config, &["--everything", "--no-publish"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("buildrun 1: complete\n"), "{stdout}");
+    assert!(stdout.contains("built: slowpoke-1.0"), "{stdout}");
+    for file in ["hello-2.1-1-x86_64.hpkg", "slowpoke-1.0-1-x86_64.hpkg"] {
+        assert!(
+            std::fs::metadata(state.join("packages").join(file))
+                .unwrap()
+                .len()
+                > 0,
+            "{file} in the spool"
+        );
+    }
+    let status = status_json(&state, 1);
+    assert_eq!(status["buildStatus"], "complete");
+    assert_eq!(status["builders"]["idle"][0]["name"], "local");
+    assert_eq!(status["builds"]["complete"].as_array().unwrap().len(), 7);
+
+    let again = buildrun(&state, &config, &["--everything", "--no-publish"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(3), "{:?}", again);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));
+}
+
+#[test]
+fn sigterm_interrupts_resumably_and_the_next_run_finishes_without_rebuilding() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, config) = instance(dir.path(), 30);
+    let mut child = buildrun(&state, &config, &["slowpoke", "--no-publish"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until slowpoke (the last build, after hello and libgreet) is running.
+    let start = Instant::now();
+    loop {
+        let running = std::fs::read(state.join("output/buildruns/1/status.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|s| s["builds"]["active"][0]["port"]["name"] == "slowpoke");
+        if running {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "slowpoke never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stopped_at = Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = wait_with_deadline(&mut child);
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(10),
+        "the 30 s build was killed, not waited for"
+    );
+    assert_eq!(status.code(), Some(130));
+    let json = status_json(&state, 1);
+    assert_eq!(json["buildStatus"], "interrupted (resumable)");
+    assert_eq!(json["builds"]["scheduled"][0]["port"]["name"], "slowpoke");
+
+    // Run again with a fast slowpoke: the buildrun resumes and only slowpoke is built.
+    let recipe = dir.path().join("tree/app-misc/slowpoke/slowpoke-1.0.recipe");
+    let text = std::fs::read_to_string(&recipe)
+        .unwrap()
+        .replace("sleep 30", "sleep 0");
+    std::fs::write(&recipe, text).unwrap();
+    let out = buildrun(&state, &config, &["slowpoke", "--no-publish"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("resumed buildrun 1: complete"), "{stdout}");
+    for port in ["libgreet", "hello", "slowpoke"] {
+        assert_eq!(attempts(&state, port), 1, "{port} built once");
+    }
+}
