@@ -279,6 +279,57 @@ fn standin_fails_like_haikuporter_on_ports_it_must_not_build() {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// The example tree, exactly as examples/buildmaster.toml documents it: from the checkout's root, the
+// default local builder running the stand-in, filesystem storage in the state directory.
+
+#[test]
+fn the_example_tree_builds_and_publishes_on_the_local_builder() {
+    let state = tempfile::tempdir().unwrap();
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(state.path().join("repository")).unwrap();
+    std::fs::copy(
+        checkout.join("examples/repo.info"),
+        state.path().join("repository/repo.info"),
+    )
+    .unwrap();
+    let out = run_with_timeout(
+        Command::new(BIN)
+            .current_dir(checkout)
+            .env_remove("STORAGE_BACKEND_CONFIG")
+            .env_remove("BUILDMASTER_CONFIG")
+            .env("BUILDMASTER", BIN)
+            .env("HAIKUPORTER_STANDIN_VENDOR", "Example Project")
+            .arg("--state-dir")
+            .arg(state.path())
+            .args([
+                "buildrun",
+                "--config",
+                "examples/buildmaster.toml",
+                "--everything",
+            ]),
+        BUILDRUN_TIMEOUT,
+    );
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let repo = std::fs::read(state.path().join("storage/repo")).expect("the published index");
+    let index = buildmaster::haiku::hpkr_reader::read_repository_bytes(&repo).unwrap();
+    let names: BTreeSet<String> = index.packages.iter().map(|p| p.canonical_file_name()).collect();
+    let expected: BTreeSet<String> = [
+        "libgreet-1.2.0-1-x86_64.hpkg",
+        "libgreet_devel-1.2.0-1-x86_64.hpkg",
+        "libfarewell-0.4-1-x86_64.hpkg",
+        "libfarewell_devel-0.4-1-x86_64.hpkg",
+        "hello-2.1-1-x86_64.hpkg",
+        "goodbye-0.9-1-x86_64.hpkg",
+        "wave-1.0-1-x86_64.hpkg",
+        "greetings_data-1.0-1-any.hpkg",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(names, expected, "{}", text(&out.stdout));
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Planning.
 
 /// `buildmaster plan --json ARGS`, parsed.
