@@ -32,6 +32,9 @@ pub struct Snapshot {
     pub last_error: Option<String>,
 }
 
+/// Told a builder's state after each failed connection (or setup) attempt.
+pub type Report<'a> = dyn Fn(Snapshot) + Send + Sync + 'a;
+
 /// A builder as the executor sees it.
 #[async_trait]
 pub trait Builder: Send + Sync {
@@ -45,9 +48,10 @@ pub trait Builder: Send + Sync {
     /// Current state.
     fn snapshot(&self) -> Snapshot;
 
-    /// Resolves when the builder can take a build, connecting or re-probing on its health schedule.
-    /// Returns false when `cancel` fired first.
-    async fn wait_ready(&self, cancel: &CancellationToken) -> bool;
+    /// Resolves when the builder can take a build, connecting or re-probing on its health schedule;
+    /// `report` is told the builder's state after every failed attempt (so status pages can say when
+    /// it went from reconnecting to lost). Returns false when `cancel` fired first.
+    async fn wait_ready(&self, report: &Report<'_>, cancel: &CancellationToken) -> bool;
 
     /// Runs one build, streaming output to `sink`.
     async fn build(
@@ -116,7 +120,7 @@ impl Builder for Remote {
         }
     }
 
-    async fn wait_ready(&self, cancel: &CancellationToken) -> bool {
+    async fn wait_ready(&self, report: &Report<'_>, cancel: &CancellationToken) -> bool {
         loop {
             let next = {
                 let mut b = self.inner.lock().await;
@@ -136,6 +140,11 @@ impl Builder for Remote {
                         if connected {
                             return true;
                         }
+                        report(Snapshot {
+                            state: b.state(),
+                            connection_errors: b.health().failures,
+                            last_error: b.health().last_error.clone(),
+                        });
                         b.health().next_attempt
                     }
                     _ => b.health().next_attempt,
@@ -207,7 +216,7 @@ impl Builder for Local {
         }
     }
 
-    async fn wait_ready(&self, cancel: &CancellationToken) -> bool {
+    async fn wait_ready(&self, report: &Report<'_>, cancel: &CancellationToken) -> bool {
         loop {
             let mut listing = self.listing.lock().await;
             if listing.is_some() {
@@ -224,6 +233,7 @@ impl Builder for Local {
                     Err(err) => {
                         let state = self.health().connection_failed(&err.to_string(), Instant::now());
                         tracing::warn!(builder = self.name, %err, ?state, "local builder setup failed");
+                        report(self.snapshot());
                     }
                 }
             }

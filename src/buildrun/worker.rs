@@ -72,7 +72,13 @@ pub async fn run(
                 snapshot,
             });
         }
-        if !builder.wait_ready(&cancel).await {
+        let report = |snapshot: Snapshot| {
+            let _ = events.send(Event::Unavailable {
+                builder: index,
+                snapshot,
+            });
+        };
+        if !builder.wait_ready(&report, &cancel).await {
             return;
         }
         if events.send(Event::Idle { builder: index }).is_err() {

@@ -16,7 +16,7 @@ use buildmaster::builders::exec::{Exit, OutputSink, Stream};
 use buildmaster::builders::package::WantedPackage;
 use buildmaster::builders::results::ResultFile;
 use buildmaster::builders::state::BuilderState;
-use buildmaster::buildrun::builder::{Builder, Snapshot};
+use buildmaster::buildrun::builder::{Builder, Report, Snapshot};
 use buildmaster::buildrun::Context;
 use buildmaster::config::instance::InstanceConfig;
 use buildmaster::plan::model::{PackageOrigin, Plan, PlannedBuild, PresentPackage};
@@ -166,7 +166,7 @@ impl Builder for Fake {
         }
     }
 
-    async fn wait_ready(&self, cancel: &CancellationToken) -> bool {
+    async fn wait_ready(&self, _report: &Report<'_>, cancel: &CancellationToken) -> bool {
         let first = self.ready_after.lock().unwrap().take();
         if let Some(delay) = first {
             tokio::select! {
