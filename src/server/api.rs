@@ -85,7 +85,7 @@ pub async fn list_buildruns(
     }))
 }
 
-fn status_response(n: u64, status: Value) -> Response {
+fn status_response(n: u64, status: &Value) -> Response {
     let mut response = Json(status).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -99,7 +99,7 @@ fn status_response(n: u64, status: Value) -> Response {
 pub async fn get_buildrun(State(app): State<AppState>, Path(n): Path<String>) -> Result<Response, ApiError> {
     let n = parse_number(&n, "buildrun")?;
     let status = app.output().status(n).await?;
-    Ok(status_response(n, status))
+    Ok(status_response(n, &status))
 }
 
 /// `GET /api/buildruns/current`: the current buildrun's status.json; its number is in `X-Buildrun`.
@@ -109,7 +109,7 @@ pub async fn current_buildrun(State(app): State<AppState>) -> Result<Response, A
         .current()?
         .ok_or_else(|| ApiError::NotFound("there has been no buildrun yet".into()))?;
     let status = app.output().status(n).await?;
-    Ok(status_response(n, status))
+    Ok(status_response(n, &status))
 }
 
 /// `GET /api/buildruns/{n}/records`: every finished build's record, keyed by build number.
@@ -129,7 +129,7 @@ pub async fn builders(State(app): State<AppState>) -> Result<Json<Value>, ApiErr
     };
     let status = match app.output().status(n).await {
         Ok(status) => status,
-        Err(ApiError::NotFound(_)) => Value::Null,
+        Err(ApiError::NotFound(_)) => std::sync::Arc::new(Value::Null),
         Err(e) => return Err(e),
     };
     let mut builders = Vec::new();

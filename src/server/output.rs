@@ -4,6 +4,7 @@
 //! HaikuPorter instance's history is served as well as ours. Nothing here writes.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -32,28 +33,39 @@ const STATUS_READ_ATTEMPTS: u32 = 5;
 /// Pause between those re-reads.
 const STATUS_RETRY_PAUSE: Duration = Duration::from_millis(40);
 
+/// The last status.json parsed: (buildrun, its stamp when read, the parsed and cleaned document).
+type CachedStatus = Option<(u64, FileStamp, Arc<Value>)>;
+
 /// The output tree.
 #[derive(Clone, Debug)]
 pub struct OutputTree {
     root: PathBuf,
+    /// A large buildrun's status.json is megabytes; after every rewrite each open UI asks for it (and each
+    /// event stream summarises it), so it is parsed once per change, not once per reader.
+    last_status: Arc<Mutex<CachedStatus>>,
 }
 
-/// When and how big a file was: cheap to compare to notice that it changed.
+/// When and how big a file was, and which file it was: cheap to compare to notice that it changed. The
+/// inode catches an atomic rewrite (rename) that kept size and mtime on a coarse-timestamp filesystem.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileStamp {
     /// Modification time.
     pub modified: Option<SystemTime>,
     /// Size in bytes.
     pub len: u64,
+    /// Inode number.
+    pub inode: u64,
 }
 
 impl FileStamp {
     /// The stamp of `path`, `None` if it does not exist.
     pub fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
         let meta = std::fs::metadata(path).ok()?;
         Some(Self {
             modified: meta.modified().ok(),
             len: meta.len(),
+            inode: meta.ino(),
         })
     }
 }
@@ -114,7 +126,10 @@ impl BuildrunSummary {
 impl OutputTree {
     /// The tree at `root` (`<state>/output`).
     pub fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            last_status: Arc::default(),
+        }
     }
 
     fn buildruns(&self) -> PathBuf {
@@ -188,17 +203,43 @@ impl OutputTree {
     }
 
     /// Buildrun `n`'s status.json, credentials in URLs removed. Not found if the buildrun has none.
-    pub async fn status(&self, n: u64) -> Result<Value, ApiError> {
+    pub async fn status(&self, n: u64) -> Result<Arc<Value>, ApiError> {
         let path = self.status_path(n);
+        let stamp = FileStamp::of(&path);
+        if let Some((cached_n, cached_stamp, status)) = self.cached_status() {
+            if cached_n == n && Some(cached_stamp) == stamp {
+                return Ok(status);
+            }
+        }
+        let status = Arc::new(self.read_status(n, &path).await?);
+        // Stamped as it was before the read: if the file changed meanwhile, the next call reads again.
+        if let Some(stamp) = stamp {
+            *self.lock_status() = Some((n, stamp, status.clone()));
+        }
+        Ok(status)
+    }
+
+    fn lock_status(&self) -> std::sync::MutexGuard<'_, CachedStatus> {
+        // Only whole values are ever stored, so a poisoned lock holds nothing half-written.
+        self.last_status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn cached_status(&self) -> CachedStatus {
+        self.lock_status().clone()
+    }
+
+    async fn read_status(&self, n: u64, path: &Path) -> Result<Value, ApiError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let bytes = match tokio::fs::read(&path).await {
+            let bytes = match tokio::fs::read(path).await {
                 Ok(bytes) => bytes,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     return Err(ApiError::NotFound(format!("buildrun {n} has no status.json")));
                 }
-                Err(e) => return Err(ApiError::io(&path, e)),
+                Err(e) => return Err(ApiError::io(path, e)),
             };
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(mut status) => {
@@ -354,6 +395,29 @@ mod tests {
         assert!(build_is_active(&status, 7));
         assert!(build_is_active(&status, 9));
         assert!(!build_is_active(&status, 3));
+    }
+
+    #[tokio::test]
+    async fn a_rewritten_status_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = OutputTree::new(dir.path().to_path_buf());
+        std::fs::create_dir_all(tree.buildrun_dir(1)).unwrap();
+        let write = |value: u32| {
+            // Same size every time, renamed over as the executor does.
+            let temp = tree.buildrun_dir(1).join("status.json.temp");
+            std::fs::write(&temp, format!("{{\"buildStatus\": \"s{value}\"}}")).unwrap();
+            std::fs::rename(&temp, tree.status_path(1)).unwrap();
+        };
+        write(1);
+        let first = tree.status(1).await.unwrap();
+        assert_eq!(first["buildStatus"], "s1");
+        assert!(
+            Arc::ptr_eq(&first, &tree.status(1).await.unwrap()),
+            "unchanged: served from memory"
+        );
+        write(2);
+        assert_eq!(tree.status(1).await.unwrap()["buildStatus"], "s2");
+        assert!(matches!(tree.status(2).await, Err(ApiError::NotFound(_))));
     }
 
     #[test]
