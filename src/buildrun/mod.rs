@@ -12,6 +12,7 @@
 //! - [`fleet`]: which builders a buildrun uses (`[[builders]]`, HaikuPorter's builders directory, or
 //!   one local builder).
 //! - [`deps`]: a build's dependencies as [`WantedPackage`](crate::builders::package::WantedPackage)s.
+//! - [`rows`]: the store's records ([`RunState`], [`BuildState`], rows).
 //! - [`store`]: buildruns, builds, results and counters in the state database.
 //! - [`output`]: `output/buildruns/<N>/…`, logs, records, atomic status.json.
 //! - [`status`], [`report`]: HaikuPorter's status.json and record shapes, and assembling them.
@@ -25,6 +26,7 @@ pub mod outcome;
 pub mod output;
 pub mod progress;
 pub mod report;
+pub mod rows;
 pub mod run;
 pub mod status;
 pub mod store;
