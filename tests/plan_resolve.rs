@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use buildmaster::haiku::attributes::ResolvableOperator;
 use buildmaster::haiku::resolvable::{Provides, ResolvableExpression};
 use buildmaster::haiku::version::Version;
+use buildmaster::plan::catalog::active_key;
 use buildmaster::plan::existing::{ExistingPackage, ExistingPackages};
 use buildmaster::plan::model::{PackageOrigin, Plan, SkipReason};
 use buildmaster::plan::{plan, PortCatalog, Request};
@@ -27,7 +28,7 @@ impl PortCatalog for Tree {
     fn active(&self, name: &str) -> Option<&Port> {
         self.ports
             .iter()
-            .filter(|p| p.name == name && p.status.is_buildable())
+            .filter(|p| active_key(p) == name && p.status.is_buildable())
             .max_by(|a, b| {
                 Version::parse(&a.version)
                     .unwrap()
@@ -43,7 +44,7 @@ impl PortCatalog for Tree {
     fn ports_for_files(&self, changed: &[PathBuf]) -> Vec<&Port> {
         self.ports
             .iter()
-            .filter(|p| changed.contains(&p.recipe_path) && self.active(&p.name) == Some(*p))
+            .filter(|p| changed.contains(&p.recipe_path) && self.active(&active_key(p)) == Some(*p))
             .collect()
     }
 }
@@ -596,4 +597,28 @@ fn update_plans_the_ports_changed_since_the_processed_revision() {
 
     set_processed_revision(&db, &head).unwrap();
     assert!(update_files(&tree_dir, &db).unwrap().0.is_empty(), "nothing new");
+}
+
+#[test]
+fn secondary_architecture_ports_are_planned_under_their_suffixed_names() {
+    let secondary = |mut p: Port| {
+        p.secondary_arch = Some("x86".into());
+        for package in &mut p.packages {
+            package.name = format!("{}_x86", package.name);
+            package.architecture = "x86_gcc2".into();
+        }
+        p
+    };
+    let tree = Tree {
+        ports: vec![
+            port("libfoo", "1.0", &["lib:libfoo = 1.0"], &[], &[]),
+            secondary(port("libfoo", "1.0", &["lib:libfoo_x86 = 1.0"], &[], &[])),
+            secondary(port("app", "2", &[], &[], &["lib:libfoo_x86"])),
+        ],
+        ..Default::default()
+    };
+    let plan = plan(&tree, &ExistingPackages::new(), &ports(&["app_x86"]));
+    assert_eq!(order(&plan), ["libfoo_x86-1.0", "app_x86-2"]);
+    assert_eq!(plan.builds[1].missing_ids, ["libfoo_x86-1.0-1"]);
+    assert_eq!(plan.builds[0].results, ["libfoo_x86-1.0-1-x86_gcc2.hpkg"]);
 }
