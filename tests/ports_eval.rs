@@ -247,7 +247,10 @@ fn broken_recipes_are_reported_and_never_stop_the_run() {
         "app-misc",
         "leaky",
         "1",
-        "REVISION=\"1\"\nARCHITECTURES=\"x86_64\"\nPROVIDES=\"leaky\"\nLEAK=1\nset -u\ncd /\n",
+        // Everything a recipe could do to the shell that evaluates it: none of it may corrupt the
+        // reply or reach the next recipe on the same worker.
+        "REVISION=\"1\"\nARCHITECTURES=\"x86_64\"\nPROVIDES=\"leaky = 1\n\tcmd:l\u{e9}aky\"\nLEAK=1\nset -u\ncd /\n\
+         IFS=\nLC_ALL=C.UTF-8\nprintf() { echo hijacked; }\nbuildArchitecture=vax\n",
     );
     simple(dir.path(), "app-misc", "zafter", "1", "x86_64");
     fs::write(dir.path().join("app-misc/before/before-1-2.recipe"), "REVISION=1").unwrap();

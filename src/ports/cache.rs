@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
 use crate::ports::evaluate::{Outcome, EVALUATOR_SCRIPT};
@@ -261,17 +261,5 @@ impl RecipeCache {
         self.new_files.clear();
         self.new_evaluations.clear();
         Ok(())
-    }
-
-    /// Whether a row exists for this recipe and context (for tests and diagnostics).
-    pub fn has_row(&self, relative: &str, context: &str) -> Result<bool, rusqlite::Error> {
-        self.connection
-            .query_row(
-                "SELECT 1 FROM evaluations WHERE path = ?1 AND context = ?2",
-                [relative, context],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|row| row.is_some())
     }
 }

@@ -78,10 +78,6 @@ updateRevisionVariables() {
 	settingsDir=$prefix/$relativeSettingsDir
 }
 
-emitAttribute() {
-	printf '=%s %d\n%s\n' "$1" "${#2}" "$2"
-}
-
 while IFS=$'\t' read -r bmRecipe portName portVersion portBaseDir bmSecondaryArch; do
 	(
 		portVersionedName=$portName-$portVersion
@@ -111,11 +107,14 @@ while IFS=$'\t' read -r bmRecipe portName portVersion portBaseDir bmSecondaryArc
 		set -e
 		. "$bmRecipe" >/dev/null
 		set +e
-
-		for bmKey in REVISION ${!ARCHITECTURES*} ${!SECONDARY_ARCHITECTURES*} ${!PROVIDES*} \
-			${!REQUIRES*} ${!BUILD_REQUIRES*} ${!BUILD_PREREQUIRES*}; do
+		# The recipe may have changed the locale (lengths must stay in bytes), IFS, or shadowed
+		# printf with a function; none of that may corrupt the reply.
+		LC_ALL=C
+		for bmKey in REVISION "${!ARCHITECTURES@}" "${!SECONDARY_ARCHITECTURES@}" "${!PROVIDES@}" \
+			"${!REQUIRES@}" "${!BUILD_REQUIRES@}" "${!BUILD_PREREQUIRES@}"; do
 			if [[ -n ${!bmKey+set} ]]; then
-				emitAttribute "$bmKey" "${!bmKey}"
+				bmValue=${!bmKey}
+				builtin printf '=%s %d\n%s\n' "$bmKey" "${#bmValue}" "$bmValue"
 			fi
 		done
 	) </dev/null 2>"$BM_ERR_FILE"

@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::ports::active::choose_active;
@@ -258,7 +259,7 @@ impl PortsTree {
             for &index in &active {
                 let candidate = &self.ports[index];
                 let matches = if is_recipe {
-                    candidate.recipe_path == relative
+                    candidate.recipe_path == Path::new(category).join(port).join(rest[0])
                 } else {
                     candidate.category == *category && candidate.name == *port
                 };
