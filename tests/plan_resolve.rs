@@ -622,3 +622,36 @@ fn secondary_architecture_ports_are_planned_under_their_suffixed_names() {
     assert_eq!(plan.builds[1].missing_ids, ["libfoo_x86-1.0-1"]);
     assert_eq!(plan.builds[0].results, ["libfoo_x86-1.0-1-x86_gcc2.hpkg"]);
 }
+
+#[test]
+fn untested_ports_are_built_only_when_the_instance_allows_them() {
+    use buildmaster::plan::catalog::{BuildPolicy, WithPolicy};
+    let mut tool = port("tool", "1", &["cmd:tool"], &[], &[]);
+    tool.status = ArchStatus::Untested;
+    tool.packages[0].status = ArchStatus::Untested;
+    let tree = Tree {
+        ports: vec![tool, port("user", "1", &[], &[], &["cmd:tool"])],
+        ..Default::default()
+    };
+    let allowed = plan(&tree, &ExistingPackages::new(), &ports(&["user"]));
+    assert_eq!(order(&allowed), ["tool-1", "user-1"]);
+
+    let strict = WithPolicy {
+        catalog: &tree,
+        policy: BuildPolicy {
+            allow_untested: false,
+        },
+    };
+    let plan = plan(&strict, &ExistingPackages::new(), &ports(&["user", "tool"]));
+    assert!(plan.builds.is_empty(), "{plan:#?}");
+    assert_eq!(
+        skip_reason(&plan, "tool"),
+        &SkipReason::NotBuildableOnArchitecture {
+            status: "untested".into()
+        }
+    );
+    assert!(matches!(
+        skip_reason(&plan, "user"),
+        SkipReason::DependencyCannotBeBuilt { dependency, .. } if dependency == "tool-1"
+    ));
+}

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::ports::model::{Port, RecipeProblem};
+use crate::ports::model::{ArchStatus, Port, RecipeProblem};
 
 /// An evaluated ports tree as the planner sees it.
 pub trait PortCatalog {
@@ -19,6 +19,58 @@ pub trait PortCatalog {
     /// The active ports whose recipe directories contain any of the changed files (paths relative to the
     /// tree root).
     fn ports_for_files(&self, changed: &[PathBuf]) -> Vec<&Port>;
+    /// Which statuses are built. Default: stable and untested, as HaikuPorter's buildmaster.
+    fn policy(&self) -> BuildPolicy {
+        BuildPolicy { allow_untested: true }
+    }
+}
+
+/// Which architecture statuses are built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuildPolicy {
+    /// Whether untested (`?arch`) ports are built (`[ports] allow_untested`).
+    pub allow_untested: bool,
+}
+
+impl BuildPolicy {
+    /// Whether a port or package with `status` is built.
+    pub fn builds(self, status: ArchStatus) -> bool {
+        status == ArchStatus::Stable || (status == ArchStatus::Untested && self.allow_untested)
+    }
+}
+
+/// A catalog with an instance's build policy (`[ports] allow_untested`).
+pub struct WithPolicy<'a, C: PortCatalog + ?Sized> {
+    /// The tree.
+    pub catalog: &'a C,
+    /// The policy.
+    pub policy: BuildPolicy,
+}
+
+impl<C: PortCatalog + ?Sized> PortCatalog for WithPolicy<'_, C> {
+    fn ports(&self) -> &[Port] {
+        self.catalog.ports()
+    }
+
+    fn problems(&self) -> &[RecipeProblem] {
+        self.catalog.problems()
+    }
+
+    fn active(&self, name: &str) -> Option<&Port> {
+        self.catalog.active(name)
+    }
+
+    fn find(&self, spec: &str) -> Option<&Port> {
+        self.catalog.find(spec)
+    }
+
+    fn ports_for_files(&self, changed: &[PathBuf]) -> Vec<&Port> {
+        self.catalog.ports_for_files(changed)
+    }
+
+    fn policy(&self) -> BuildPolicy {
+        self.policy
+    }
 }
 
 /// The key a port's active version is looked up by: its name with the secondary-arch suffix.

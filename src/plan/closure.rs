@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 
 use crate::haiku::resolvable::ResolvableExpression;
+use crate::plan::catalog::BuildPolicy;
 use crate::plan::existing::ExistingPackages;
 use crate::plan::providers::{is_built, port_satisfies, ProviderIndex, Supplier};
 use crate::ports::model::Port;
@@ -65,6 +66,7 @@ pub struct Resolver<'a> {
     ports: &'a [Port],
     existing: &'a ExistingPackages,
     index: ProviderIndex<'a>,
+    policy: BuildPolicy,
     /// Dense id of port `q`'s first package: existing packages come first.
     port_base: Vec<usize>,
     /// Each package's REQUIRES, resolved on first use.
@@ -76,7 +78,12 @@ pub struct Resolver<'a> {
 
 impl<'a> Resolver<'a> {
     /// A resolver over `ports` and `existing`, choosing with `index`.
-    pub fn new(ports: &'a [Port], existing: &'a ExistingPackages, index: ProviderIndex<'a>) -> Self {
+    pub fn new(
+        ports: &'a [Port],
+        existing: &'a ExistingPackages,
+        index: ProviderIndex<'a>,
+        policy: BuildPolicy,
+    ) -> Self {
         let mut port_base = Vec::with_capacity(ports.len());
         let mut next = existing.packages.len();
         for port in ports {
@@ -87,6 +94,7 @@ impl<'a> Resolver<'a> {
             ports,
             existing,
             index,
+            policy,
             port_base,
             requires: vec![None; next],
             visited: vec![0; next],
@@ -108,7 +116,7 @@ impl<'a> Resolver<'a> {
         if let Some(known) = &self.requires[dense] {
             return known.clone();
         }
-        let (ports, existing) = (self.ports, self.existing);
+        let (ports, existing, policy) = (self.ports, self.existing, self.policy);
         let resolved: Box<[Resolution<'a>]> = match supplier {
             Supplier::Existing(e) => existing.packages[e]
                 .requires
@@ -123,7 +131,7 @@ impl<'a> Resolver<'a> {
                 .requires
                 .iter()
                 .map(|r| {
-                    port_satisfies(&ports[q], r)
+                    port_satisfies(policy, &ports[q], r)
                         .map(|package| Supplier::Port { port: q, package })
                         .or_else(|| self.index.choose(r))
                         .map_or(Resolution::Nothing(r), Resolution::To)
@@ -139,7 +147,9 @@ impl<'a> Resolver<'a> {
         let (ports, existing) = (self.ports, self.existing);
         let this = &ports[port];
         let mut out = Closure::default();
-        if let Some(problem) = check_own_requires(ports, &mut self.index, port, &mut out.runtime_ports) {
+        if let Some(problem) =
+            check_own_requires(ports, &mut self.index, self.policy, port, &mut out.runtime_ports)
+        {
             out.problem = Some(problem);
             return out;
         }
@@ -204,13 +214,14 @@ impl<'a> Resolver<'a> {
 fn check_own_requires<'a>(
     ports: &'a [Port],
     index: &mut ProviderIndex<'a>,
+    policy: BuildPolicy,
     port: usize,
     runtime_ports: &mut Vec<usize>,
 ) -> Option<ClosureProblem> {
     let this = &ports[port];
-    for package in this.packages.iter().filter(|p| is_built(this, p)) {
+    for package in this.packages.iter().filter(|p| is_built(policy, this, p)) {
         for requires in &package.requires {
-            if port_satisfies(this, requires).is_some() {
+            if port_satisfies(policy, this, requires).is_some() {
                 continue;
             }
             match index.choose(requires) {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::config::instance::InstanceConfig;
+use crate::plan::catalog::{BuildPolicy, WithPolicy};
 use crate::plan::existing::{ExistingError, ExistingPackages};
 use crate::plan::model::Plan;
 use crate::plan::planner::plan;
@@ -93,7 +94,13 @@ pub fn plan_instance(
     let db = Database::open(&state.database())?;
     let system = config.system_packages(state.root());
     let existing = ExistingPackages::load(&db, &state.packages(), system.as_deref())?;
-    let plan = plan(&tree, &existing, &request);
+    let catalog = WithPolicy {
+        catalog: &tree,
+        policy: BuildPolicy {
+            allow_untested: config.ports.allow_untested,
+        },
+    };
+    let plan = plan(&catalog, &existing, &request);
     Ok(InstancePlan {
         plan,
         request,

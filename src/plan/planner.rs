@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use crate::plan::catalog::{is_active, PortCatalog};
+use crate::plan::catalog::{is_active, BuildPolicy, PortCatalog};
 use crate::plan::closure::{Closure, ClosureProblem, Resolver};
 use crate::plan::existing::ExistingPackages;
 use crate::plan::graph::{cycle_through, cyclic_components, topological_order};
@@ -49,11 +49,14 @@ pub fn plan<C: PortCatalog + ?Sized>(catalog: &C, existing: &ExistingPackages, r
     let index_of = |port: &Port| positions.get(&(port as *const Port)).copied();
     let requests = requested(catalog, &index_of, &active, existing, request);
 
-    let mut resolver = Resolver::new(ports, existing, ProviderIndex::new(existing, ports, &active));
+    let policy = catalog.policy();
+    let index = ProviderIndex::new(existing, ports, &active, policy);
+    let mut resolver = Resolver::new(ports, existing, index, policy);
     let mut nodes = evaluate(
         ports,
         existing,
         &mut resolver,
+        policy,
         requests.iter().filter_map(|r| r.target.as_ref().ok().copied()),
     );
     let names: Vec<String> = nodes.iter().map(|n| ports[n.port].versioned_name()).collect();
@@ -77,7 +80,7 @@ pub fn plan<C: PortCatalog + ?Sized>(catalog: &C, existing: &ExistingPackages, r
     let position: HashMap<usize, usize> = order.iter().enumerate().map(|(i, &v)| (v, i)).collect();
     let builds = order
         .iter()
-        .map(|&v| planned_build(&nodes[v], ports, existing, &position))
+        .map(|&v| planned_build(&nodes[v], ports, existing, policy, &position))
         .collect();
     let node_of: HashMap<usize, usize> = nodes.iter().enumerate().map(|(v, n)| (n.port, v)).collect();
     let mut reported: HashSet<usize> = HashSet::new();
@@ -109,6 +112,7 @@ fn evaluate<'a>(
     ports: &'a [Port],
     existing: &'a ExistingPackages,
     resolver: &mut Resolver<'a>,
+    policy: BuildPolicy,
     requested: impl Iterator<Item = usize>,
 ) -> Vec<Node> {
     let mut node_of: HashMap<usize, usize> = HashMap::new();
@@ -121,7 +125,7 @@ fn evaluate<'a>(
             continue;
         }
         node_of.insert(port, nodes.len());
-        let (node, deps, runtime) = evaluate_one(ports, existing, resolver, port);
+        let (node, deps, runtime) = evaluate_one(ports, existing, resolver, policy, port);
         queue.extend(deps.iter().chain(&runtime).copied());
         nodes.push(node);
         dep_ports.push((deps, runtime));
@@ -138,6 +142,7 @@ fn evaluate_one<'a>(
     ports: &'a [Port],
     existing: &'a ExistingPackages,
     resolver: &mut Resolver<'a>,
+    policy: BuildPolicy,
     port: usize,
 ) -> (Node, Vec<usize>, Vec<usize>) {
     let this = &ports[port];
@@ -148,7 +153,7 @@ fn evaluate_one<'a>(
         runtime: Vec::new(),
         failure: None,
     };
-    if !this.status.is_buildable() {
+    if !policy.builds(this.status) {
         node.failure = Some(SkipReason::NotBuildableOnArchitecture {
             status: this.status.as_str().to_owned(),
         });
@@ -157,7 +162,7 @@ fn evaluate_one<'a>(
     let present: Vec<String> = this
         .packages
         .iter()
-        .filter(|p| is_built(this, p))
+        .filter(|p| is_built(policy, this, p))
         .map(|p| p.file_name())
         .filter(|f| existing.contains(f))
         .collect();
@@ -229,6 +234,7 @@ fn planned_build(
     node: &Node,
     ports: &[Port],
     existing: &ExistingPackages,
+    policy: BuildPolicy,
     position: &HashMap<usize, usize>,
 ) -> PlannedBuild {
     let port = &ports[node.port];
@@ -247,7 +253,7 @@ fn planned_build(
         results: port
             .packages
             .iter()
-            .filter(|p| is_built(port, p))
+            .filter(|p| is_built(policy, port, p))
             .map(|p| p.file_name())
             .collect(),
         present: node

@@ -12,6 +12,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use crate::haiku::resolvable::{Provides, ResolvableExpression};
+use crate::plan::catalog::BuildPolicy;
 use crate::plan::existing::ExistingPackages;
 use crate::ports::model::{Port, PortPackage};
 use crate::repository::check::solver_matches;
@@ -50,7 +51,12 @@ impl<'a> ProviderIndex<'a> {
     /// Indexes `existing` and every package of `ports`; `active[i]` says whether port `i` is its name's
     /// active version. Packages a buildable port does not build on this architecture are left out, as
     /// HaikuPorter leaves them out of the port's packages.
-    pub fn new(existing: &'a ExistingPackages, ports: &'a [Port], active: &[bool]) -> Self {
+    pub fn new(
+        existing: &'a ExistingPackages,
+        ports: &'a [Port],
+        active: &[bool],
+        policy: BuildPolicy,
+    ) -> Self {
         let mut by_name: HashMap<&'a str, Vec<Candidate<'a>>> = HashMap::new();
         for (index, package) in existing.packages.iter().enumerate() {
             for provides in &package.provides {
@@ -63,9 +69,9 @@ impl<'a> ProviderIndex<'a> {
             }
         }
         for (port_index, port) in ports.iter().enumerate() {
-            let buildable = port.status.is_buildable();
+            let buildable = policy.builds(port.status);
             for (package_index, package) in port.packages.iter().enumerate() {
-                if !is_built(port, package) {
+                if !is_built(policy, port, package) {
                     continue;
                 }
                 for provides in &package.provides {
@@ -123,9 +129,9 @@ fn compare_versions(a: &Provides, b: &Provides) -> Ordering {
 
 /// Whether any package of `port` satisfies `requires` (a port's own packages satisfy its own and each
 /// other's requirements: a `_devel` package requiring the main package's library).
-pub fn port_satisfies(port: &Port, requires: &ResolvableExpression) -> Option<usize> {
+pub fn port_satisfies(policy: BuildPolicy, port: &Port, requires: &ResolvableExpression) -> Option<usize> {
     port.packages.iter().position(|package| {
-        is_built(port, package)
+        is_built(policy, port, package)
             && package
                 .provides
                 .iter()
@@ -136,6 +142,6 @@ pub fn port_satisfies(port: &Port, requires: &ResolvableExpression) -> Option<us
 /// Whether `package` counts as one of `port`'s packages: a buildable port builds only the packages
 /// that are buildable here; a port that cannot be built keeps all of them, so that a requirement only
 /// it provides is reported as "dependency cannot be built" rather than "nothing provides it".
-pub fn is_built(port: &Port, package: &PortPackage) -> bool {
-    !port.status.is_buildable() || package.status.is_buildable()
+pub fn is_built(policy: BuildPolicy, port: &Port, package: &PortPackage) -> bool {
+    !policy.builds(port.status) || policy.builds(package.status)
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::haiku::version::Version;
-use crate::plan::catalog::{active_key, PortCatalog};
+use crate::plan::catalog::{active_key, BuildPolicy, PortCatalog};
 use crate::plan::existing::ExistingPackages;
 use crate::plan::model::SkipReason;
 use crate::plan::providers::is_built;
@@ -75,7 +75,7 @@ pub(crate) fn requested<C: PortCatalog + ?Sized>(
             let mut out: Vec<Requested> = ports
                 .iter()
                 .enumerate()
-                .filter(|(i, port)| active[*i] && has_missing_package(port, existing))
+                .filter(|(i, port)| active[*i] && has_missing_package(catalog.policy(), port, existing))
                 .map(|(_, port)| found(port, port.versioned_name()))
                 .collect();
             out.extend(
@@ -110,10 +110,10 @@ pub(crate) fn requested<C: PortCatalog + ?Sized>(
 }
 
 /// Whether any package the port builds is missing.
-fn has_missing_package(port: &Port, existing: &ExistingPackages) -> bool {
+fn has_missing_package(policy: BuildPolicy, port: &Port, existing: &ExistingPackages) -> bool {
     port.packages
         .iter()
-        .filter(|p| is_built(port, p))
+        .filter(|p| is_built(policy, port, p))
         .any(|p| !existing.contains(&p.file_name()))
 }
 
