@@ -483,10 +483,14 @@ struct Scratch {
 
 impl Scratch {
     fn create() -> Result<Scratch, PortsError> {
+        // Unique per process and per load within it; the time guards against a reused pid's leftovers.
+        static LOADS: AtomicUsize = AtomicUsize::new(0);
+        let load = LOADS.fetch_add(1, Ordering::Relaxed);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!("buildmaster-recipes-{}-{nanos}", std::process::id()));
+        let name = format!("buildmaster-recipes-{}-{load}-{nanos}", std::process::id());
+        let path = std::env::temp_dir().join(name);
         fs::create_dir(&path).map_err(|source| PortsError::Scratch {
             path: path.clone(),
             source,
