@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::events::{current_summary, daemon_json};
-use super::output::{parse_number, BuildrunSummary, BUILDER_STATES};
+use super::output::{parse_number, BuildrunSummary, StatusDoc, BUILDER_STATES};
 use super::packages::{PackageEntry, DEFAULT_LIMIT, MAX_LIMIT};
 use super::state::AppState;
 
@@ -85,9 +85,10 @@ pub async fn list_buildruns(
     }))
 }
 
-fn status_response(n: u64, status: &Value) -> Response {
-    let mut response = Json(status).into_response();
+fn status_response(n: u64, status: &StatusDoc) -> Response {
+    let mut response = status.json().into_response();
     let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(value) = HeaderValue::from_str(&n.to_string()) {
         headers.insert(HeaderName::from_static(BUILDRUN_HEADER), value);
@@ -129,7 +130,7 @@ pub async fn builders(State(app): State<AppState>) -> Result<Json<Value>, ApiErr
     };
     let status = match app.output().status(n).await {
         Ok(status) => status,
-        Err(ApiError::NotFound(_)) => std::sync::Arc::new(Value::Null),
+        Err(ApiError::NotFound(_)) => std::sync::Arc::new(StatusDoc::new(Value::Null)),
         Err(e) => return Err(e),
     };
     let mut builders = Vec::new();

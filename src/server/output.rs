@@ -4,9 +4,10 @@
 //! HaikuPorter instance's history is served as well as ours. Nothing here writes.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -34,7 +35,40 @@ const STATUS_READ_ATTEMPTS: u32 = 5;
 const STATUS_RETRY_PAUSE: Duration = Duration::from_millis(40);
 
 /// The last status.json parsed: (buildrun, its stamp when read, the parsed and cleaned document).
-type CachedStatus = Option<(u64, FileStamp, Arc<Value>)>;
+type CachedStatus = Option<(u64, FileStamp, Arc<StatusDoc>)>;
+
+/// A parsed status.json (credentials removed), and its JSON text once someone asked for it: the UI
+/// refetches the whole document after every change, so it is serialised once per change too.
+#[derive(Debug)]
+pub struct StatusDoc {
+    value: Value,
+    json: OnceLock<Bytes>,
+}
+
+impl StatusDoc {
+    /// A document (`value` already cleaned).
+    pub fn new(value: Value) -> Self {
+        Self {
+            value,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// The document as JSON text.
+    pub fn json(&self) -> Bytes {
+        self.json
+            .get_or_init(|| serde_json::to_vec(&self.value).unwrap_or_default().into())
+            .clone()
+    }
+}
+
+impl std::ops::Deref for StatusDoc {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        &self.value
+    }
+}
 
 /// The output tree.
 #[derive(Clone, Debug)]
@@ -203,7 +237,7 @@ impl OutputTree {
     }
 
     /// Buildrun `n`'s status.json, credentials in URLs removed. Not found if the buildrun has none.
-    pub async fn status(&self, n: u64) -> Result<Arc<Value>, ApiError> {
+    pub async fn status(&self, n: u64) -> Result<Arc<StatusDoc>, ApiError> {
         let path = self.status_path(n);
         let stamp = FileStamp::of(&path);
         if let Some((cached_n, cached_stamp, status)) = self.cached_status() {
@@ -211,7 +245,7 @@ impl OutputTree {
                 return Ok(status);
             }
         }
-        let status = Arc::new(self.read_status(n, &path).await?);
+        let status = Arc::new(StatusDoc::new(self.read_status(n, &path).await?));
         // Stamped as it was before the read: if the file changed meanwhile, the next call reads again.
         if let Some(stamp) = stamp {
             *self.lock_status() = Some((n, stamp, status.clone()));
