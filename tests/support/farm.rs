@@ -75,6 +75,31 @@ printf 'end\t%s\t%s\t%s\t%s\n' '@NAME@' "$port" "$rc" "$(date +%s.%N)" >> "$ledg
 exit "$rc"
 "#;
 
+/// A buildmaster running in the background, SIGKILLed when dropped: a test that fails half-way must
+/// not leave a buildmaster behind (with its builders gone it would wait for them for ever).
+pub struct Background(pub Child);
+
+impl std::ops::Deref for Background {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Background {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // Both fail harmlessly when the process has already exited and been waited for.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// One line of the ledger.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LedgerEntry {
@@ -258,14 +283,16 @@ impl Farm {
     }
 
     /// Starts the buildmaster in the background; its output goes to `<dir>/<log_name>.log`.
-    pub fn spawn(&self, args: &[&str], log_name: &str) -> Child {
+    pub fn spawn(&self, args: &[&str], log_name: &str) -> Background {
         let log = std::fs::File::create(self.log_path(log_name)).unwrap();
-        self.command(args)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start buildmaster")
+        Background(
+            self.command(args)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("start buildmaster"),
+        )
     }
 
     /// Where [`Farm::spawn`] writes the output of `log_name`.
