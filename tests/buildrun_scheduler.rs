@@ -260,3 +260,35 @@ async fn when_every_builder_is_lost_the_run_waits_and_resumes_when_one_returns()
     assert_eq!(rows[0].attempts, 2);
     assert_eq!(rows[0].state, BuildState::Complete);
 }
+
+#[tokio::test]
+async fn durations_of_earlier_runs_set_the_priority() {
+    let inst = Instance::new(&[], 3);
+    let farm = Arc::new(Farm::default());
+    farm.build_ms.lock().unwrap().insert("slow-1.0".into(), 150);
+    farm.build_ms.lock().unwrap().insert("quick-1.0".into(), 5);
+    let one = [Fake::new("one", &farm, 0, &[])];
+    // Never built before: equal estimates, so plan order decides.
+    let first = run(
+        &inst,
+        &farm,
+        &one,
+        plan(&[("quick", &[], &[]), ("slow", &[], &[])]),
+    )
+    .await;
+    assert_eq!(first.status, "complete");
+    assert_eq!(farm.order()[0].0, "quick-1.0");
+
+    // Next run (new versions are new builds; the port name carries the duration): slow goes first,
+    // as the longer job on the critical path.
+    farm.ran.lock().unwrap().clear();
+    let mut next = plan(&[("quick", &[], &[]), ("slow", &[], &[])]);
+    for build in &mut next.builds {
+        build.port.version = "2.0".into();
+        build.results = vec![format!("{}-2.0-1-x86_64.hpkg", build.port.name)];
+    }
+    farm.build_ms.lock().unwrap().insert("slow-2.0".into(), 150);
+    let second = run(&inst, &farm, &one, next).await;
+    assert_eq!(second.status, "complete");
+    assert_eq!(farm.order()[0].0, "slow-2.0");
+}

@@ -45,6 +45,10 @@ pub const STATUS_MIN_INTERVAL: Duration = Duration::from_millis(200);
 /// critical path, so unknown ports weigh like a typical small port.
 const UNKNOWN_DURATION_SECS: f64 = 60.0;
 
+/// Floor of a recorded duration, so that a build that took no measurable time still weighs something
+/// on the critical path.
+const MIN_DURATION_SECS: f64 = 0.001;
+
 /// What the executor needs besides the store and the output.
 pub struct ExecParams<'a> {
     /// Buildrun number.
@@ -129,7 +133,7 @@ fn graph_of(plan: &Plan, durations: &HashMap<String, f64>) -> Result<BuildGraph,
                 .get(&b.port.name)
                 .copied()
                 .unwrap_or(UNKNOWN_DURATION_SECS)
-                .max(1.0),
+                .max(MIN_DURATION_SECS),
             deps: b.after.clone(),
         })
         .collect();
