@@ -3,7 +3,8 @@
 # podman, starts garage on 127.0.0.1, runs the image as operators do and checks it end to end:
 #   - the image: non-root user, HEALTHCHECK, ENTRYPOINT ["buildmaster", "serve"], SIGTERM stop signal;
 #   - the daemon serves the UI and /healthz on 127.0.0.1 (HTTP 200), `podman healthcheck run` passes;
-#   - a publish from inside the container reaches garage (read back over HTTP as pkgman would);
+#   - the API refuses a publish without the token; with it, the daemon publishes to garage (read back
+#     over HTTP as pkgman would);
 #   - `podman stop` (SIGTERM) ends it within the timeout with exit code 0 and a clean-shutdown log line.
 # Idempotent: the Debian base image is made only when missing; podman's store and build cache live in
 # $BUILDMASTER_PODMAN_DIR (default ~/.cache/buildmaster-podman), so a rerun rebuilds only what changed.
@@ -145,8 +146,10 @@ cat >"$WORK/storage.json" <<EOF
  "access_key_id": "$ACCESS_KEY", "secret_access_key": "$SECRET_KEY",
  "bucket_name": "$BUCKET", "prefix": "$PREFIX/"}
 EOF
-chown 10001:10001 "$WORK/storage.json"
-chmod 600 "$WORK/storage.json"
+# The API token, mounted as a file the same way.
+openssl rand -hex 24 >"$WORK/api-token"
+chown 10001:10001 "$WORK/storage.json" "$WORK/api-token"
+chmod 600 "$WORK/storage.json" "$WORK/api-token"
 # Reads an object of the bucket over garage's web endpoint (anonymous HTTP, as pkgman does).
 web_get() { curl -fsS -H "Host: $BUCKET.web.test" "http://127.0.0.1:$P_WEB/$PREFIX/$1"; }
 lap "garage"
@@ -157,7 +160,8 @@ podman volume create "$VOLUME" >/dev/null
 podman run --rm --no-healthcheck --network=none -v "$VOLUME:/var/lib/buildmaster" \
     -v "$PWD/examples:/examples:ro" \
     --entrypoint sh "$IMAGE" -ec "
-        printf '[serve]\nlisten = \"127.0.0.1:$PORT\"\n' > buildmaster.toml
+        printf '[serve]\nlisten = \"127.0.0.1:$PORT\"\ntoken_file = \"/run/secrets/api-token\"\n' \
+            > buildmaster.toml
         mkdir -p repository packages
         cp /examples/repo.info repository/repo.info
         buildmaster hpkg create -i /examples/packages/libgreet-1.2.0-1.PackageInfo \
@@ -177,6 +181,7 @@ run_args=(
     --cap-drop=ALL --security-opt=no-new-privileges
     -v "$VOLUME:/var/lib/buildmaster"
     -v "$WORK/storage.json:/run/secrets/storage.json:ro"
+    -v "$WORK/api-token:/run/secrets/api-token:ro"
     -e STORAGE_BACKEND_CONFIG=/run/secrets/storage.json
 )
 # Without systemd, podman 4.3 logs an error for every health-check timer it cannot set up; the check
@@ -205,10 +210,20 @@ get_200 /healthz
 podman healthcheck run "$NAME" >"$WORK/health" 2>&1 || die "podman healthcheck run: $(cat "$WORK/health")"
 lap "UI, /healthz, healthcheck"
 
-# ---- a publish from inside the running container, read back from garage ----
-podman exec "$NAME" buildmaster publish >"$WORK/publish.log" 2>&1 ||
-    { cat "$WORK/publish.log" >&2; die "buildmaster publish inside the container failed"; }
-web_get repo.info | grep -q '^name Example' || die "repo.info was not published to garage"
+# ---- a publish by the daemon, asked through its API, read back from garage ----
+# Without the token the API must refuse; with it the daemon accepts and publishes with the storage config
+# that STORAGE_BACKEND_CONFIG names.
+publish_url="http://127.0.0.1:$PORT/api/publish"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$publish_url")
+[ "$code" = 401 ] || [ "$code" = 403 ] || die "POST /api/publish without the token answered $code, not 401/403"
+code=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat "$WORK/api-token")" \
+    "$publish_url")
+[ "$code" = 202 ] || die "POST /api/publish with the token answered $code: $(head -c 300 "$WORK/body")"
+# repo.sha256 is uploaded last: once it is there, the whole publish is.
+for _ in $(seq 300); do web_get repo.sha256 >/dev/null 2>&1 && break; sleep 0.1; done
+web_get repo.sha256 >/dev/null 2>&1 ||
+    die "the daemon did not publish to garage within 30 s (container log above on exit)"
+web_get repo.info | grep -q '^name Example' || die "repo.info in garage is not the instance's"
 got=$(web_get packages/libgreet-1.2.0-1-x86_64.hpkg | sha256sum | cut -d' ' -f1)
 [ "$got" = "$PACKAGE_SHA256" ] || die "the package in garage has SHA-256 $got, the built one $PACKAGE_SHA256"
 index_sum=$(web_get repo | sha256sum | cut -d' ' -f1)
