@@ -11,6 +11,7 @@
 //!   `present` to what this build installs.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use crate::haiku::resolvable::ResolvableExpression;
 use crate::plan::catalog::BuildPolicy;
@@ -70,7 +71,7 @@ pub struct Resolver<'a> {
     /// Dense id of port `q`'s first package: existing packages come first.
     port_base: Vec<usize>,
     /// Each package's REQUIRES, resolved on first use.
-    requires: Vec<Option<Box<[Resolution<'a>]>>>,
+    requires: Vec<Option<Rc<[Resolution<'a>]>>>,
     /// The walk that last visited each package.
     visited: Vec<u32>,
     walk: u32,
@@ -111,13 +112,13 @@ impl<'a> Resolver<'a> {
 
     /// The resolved REQUIRES of `supplier`'s package. A port's packages satisfy each other's
     /// requirements first.
-    fn requires_of(&mut self, supplier: Supplier) -> Box<[Resolution<'a>]> {
+    fn requires_of(&mut self, supplier: Supplier) -> Rc<[Resolution<'a>]> {
         let dense = self.dense(supplier);
         if let Some(known) = &self.requires[dense] {
             return known.clone();
         }
         let (ports, existing, policy) = (self.ports, self.existing, self.policy);
-        let resolved: Box<[Resolution<'a>]> = match supplier {
+        let resolved: Rc<[Resolution<'a>]> = match supplier {
             Supplier::Existing(e) => existing.packages[e]
                 .requires
                 .iter()
