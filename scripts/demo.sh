@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults, as far as it exists today: builds the example packages in
-# examples/packages/ with `buildmaster hpkg create`, publishes them to the filesystem storage backend in
-# the state directory (upload → verify → stub → index), and shows the repository a client would read.
-# (Planning and building ports on a local builder arrive with the buildrun; see docs/.)
+# The main job on the embedded defaults: `buildmaster serve` with the example ports tree (examples/ports),
+# the local builder (running the HaikuPorter stand-in, tools/haikuporter-standin) and filesystem storage
+# in the state directory. It plans the tree, builds every port, publishes the repository (upload → verify
+# → stub → index) and serves the web UI and API until Ctrl-C; SIGINT/SIGTERM stop it cleanly, and a
+# buildrun that was running resumes at the next start.
 #
-# Usage: bash scripts/demo.sh [STATE_DIR]   (default: ./buildmaster-state)
+# Usage: bash scripts/demo.sh [STATE_DIR]        (default: ./buildmaster-state)
+#   LISTEN=127.0.0.1:8080     where the UI is served
+#   BUILDMASTER_BIN=path      use this binary instead of building one (cargo build --release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STATE="${1:-buildmaster-state}"
-cargo build --quiet --release --bin buildmaster
-BM="${CARGO_TARGET_DIR:-target}/release/buildmaster"
-
-mkdir -p "$STATE/packages" "$STATE/repository"
+LISTEN="${LISTEN:-127.0.0.1:8080}"
+if [ -z "${BUILDMASTER_BIN:-}" ]; then
+    cargo build --quiet --release --bin buildmaster
+    BUILDMASTER_BIN="${CARGO_TARGET_DIR:-target}/release/buildmaster"
+fi
+mkdir -p "$STATE/repository"
+# Every repository needs its repo.info (name, vendor, identifier, …); the example's is a starting point.
 [ -f "$STATE/repository/repo.info" ] || cp examples/repo.info "$STATE/repository/repo.info"
-for info in examples/packages/*.PackageInfo; do
-    name="$(basename "$info" .PackageInfo)"
-    out="$STATE/packages/$name-x86_64.hpkg"
-    [ -e "$out" ] || "$BM" hpkg create -i "$info" -C "examples/packages/$name" "$out"
-done
-"$BM" --state-dir "$STATE" publish
-echo "--- the repository in $STATE/storage (what pkgman would read) ---"
-"$BM" --state-dir "$STATE" storage ls -l
-"$BM" repo list -f "$STATE/storage/repo"
-"$BM" repo check "$STATE/storage/repo"
+# The stand-in packs the built files with this same binary.
+BUILDMASTER_BIN="$(realpath "$BUILDMASTER_BIN")"
+export BUILDMASTER="$BUILDMASTER_BIN"
+# A repository indexes only packages of its own vendor (Haiku's rule); the stand-in labels with this one.
+export HAIKUPORTER_STANDIN_VENDOR="Example Project"
+echo "buildmaster: building examples/ports, publishing to $STATE/storage, UI on http://$LISTEN/ (Ctrl-C stops)"
+exec "$BUILDMASTER_BIN" --state-dir "$STATE" serve --config examples/buildmaster.toml --listen "$LISTEN"

@@ -7,7 +7,8 @@ use clap::Parser;
 fn main() -> ExitCode {
     quiet_on_closed_stdout();
     let cli = buildmaster::cli::Cli::parse();
-    buildmaster::cli::init_tracing(&cli.global);
+    let daemon = matches!(cli.command, buildmaster::cli::Command::Serve(_));
+    buildmaster::cli::init_tracing(&cli.global, daemon);
     match buildmaster::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {

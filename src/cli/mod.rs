@@ -9,6 +9,7 @@ pub mod plan;
 pub mod publish;
 pub mod repo;
 pub mod repo_check;
+pub mod serve;
 pub mod storage;
 
 use std::path::PathBuf;
@@ -68,6 +69,8 @@ pub enum Command {
     Prune(publish::PruneArgs),
     /// Rebuild the state database from a published index (lost state dir, HaikuPorter takeover).
     Recover(publish::RecoverArgs),
+    /// The daemon: watch the ports tree, build, publish, serve the API and the web UI.
+    Serve(serve::ServeArgs),
     /// Builders: check that one is reachable and ready.
     Builder(builder::BuilderArgs),
     /// Ask the running daemon's `/healthz` (the container's HEALTHCHECK); exit 0 if healthy.
@@ -78,9 +81,11 @@ pub enum Command {
     Buildrun(buildrun::BuildrunArgs),
 }
 
-/// Sets up `tracing` on stderr, as text or JSON.
-pub fn init_tracing(global: &GlobalArgs) {
+/// Sets up `tracing` on stderr, as text or JSON; `long_running` (the daemon) logs at info by default.
+pub fn init_tracing(global: &GlobalArgs, long_running: bool) {
     let default = match global.verbose {
+        // A daemon's log is its record of what happened; one-shot commands stay quiet.
+        0 if long_running => "info",
         0 => "warn",
         1 => "info",
         2 => "debug",
@@ -111,5 +116,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Healthcheck(args) => healthcheck::run(args, &cli.global),
         Command::Plan(args) => plan::run(args, &cli.global),
         Command::Buildrun(args) => buildrun::run(args, &cli.global),
+        Command::Serve(args) => serve::run(args, &cli.global),
     }
 }

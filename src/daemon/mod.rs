@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - [`control`]: requests (API, trigger files) and the daemon's status.
+//! - [`jobs`]: the jobs of a real instance — buildruns (planning included) and publishes.
 //! - [`run`]: the loop — one job at a time, publish after a buildrun, clean stop.
 //! - [`triggers`]: HaikuPorter's `stop`, `do-everything`, `do-packages`, `do-repository` files.
 //! - [`git`]: the ports tree's HEAD and `git pull --ff-only`.
@@ -11,6 +12,7 @@
 
 pub mod control;
 pub mod git;
+pub mod jobs;
 pub mod run;
 pub mod triggers;
 pub mod webhook;

@@ -23,8 +23,11 @@ use super::{git, webhook};
 /// What a job did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JobOutcome {
-    /// Packages the buildrun produced (a publish follows when non-zero).
+    /// Packages the buildrun produced.
     pub built_packages: usize,
+    /// The spool holds packages not yet published (built now, or left by a failed publish): a publish
+    /// follows.
+    pub unpublished: bool,
     /// The job was cancelled by shutdown and left resumable.
     pub interrupted: bool,
 }
@@ -191,7 +194,7 @@ async fn after_buildrun(
         tracing::info!("buildrun interrupted; it resumes at the next start");
         return;
     }
-    if outcome.built_packages > 0 {
+    if outcome.unpublished {
         publish(settings, jobs, status).await;
     }
 }

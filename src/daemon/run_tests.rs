@@ -29,6 +29,7 @@ impl Jobs for FakeJobs {
         Ok(Some(JobOutcome {
             built_packages: 1,
             interrupted: false,
+            unpublished: true,
         }))
     }
 
@@ -40,12 +41,14 @@ impl Jobs for FakeJobs {
             return Ok(JobOutcome {
                 built_packages: 0,
                 interrupted: true,
+                unpublished: false,
             });
         }
         let built = usize::from(matches!(request, Wanted::Ports(_)));
         Ok(JobOutcome {
             built_packages: built,
             interrupted: false,
+            unpublished: built > 0,
         })
     }
 

@@ -32,6 +32,20 @@ pub struct Rejected {
     pub reason: String,
 }
 
+/// Whether the spool holds a real package not yet stored (a build's results, or what a failed publish
+/// left): a publish has work to do even when no build ran.
+pub fn has_unpublished(
+    state: &crate::state::StateDir,
+    db: &crate::state::Database,
+) -> Result<bool, PublishError> {
+    for entry in list(&state.packages())? {
+        if entry.size > 0 && !db.get(&entry.file_name)?.is_some_and(|r| r.state.is_stored()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Every `*.hpkg` in `dir`, sorted by name.
 pub fn list(dir: &Path) -> Result<Vec<SpoolEntry>, PublishError> {
     let mut out = Vec::new();

@@ -1,0 +1,146 @@
+//! [`Jobs`] for a real instance: buildruns through [`crate::buildrun`] (planning included), publishes
+//! through [`crate::publish`] — the same functions `buildmaster buildrun` and `buildmaster publish` call,
+//! so the daemon and the CLI cannot drift apart.
+//!
+//! One decision of the daemon's own: an `--update` request on an instance that has never processed a
+//! revision (a fresh install) runs as `--everything` and then records HEAD, so a new daemon bootstraps
+//! itself instead of failing every poll.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use buildmaster_storage::StorageBackend;
+use tokio_util::sync::CancellationToken;
+
+use super::control::Wanted;
+use super::run::{JobOutcome, Jobs};
+use crate::buildrun::{plan_and_run, resume_unfinished, Builder, Context, Summary};
+use crate::config::instance::InstanceConfig;
+use crate::plan::revision::{get_processed_revision, set_processed_revision};
+use crate::publish::spool::has_unpublished;
+use crate::publish::{publish, PublishSettings, Publisher};
+use crate::server::metrics::{Metrics, Outcome};
+use crate::state::{Database, StateDir};
+
+/// The jobs of one instance.
+pub struct InstanceJobs {
+    /// The state directory.
+    pub state: StateDir,
+    /// The instance config.
+    pub config: InstanceConfig,
+    /// The builders, kept across buildruns (their connections and cache listings too).
+    pub builders: Vec<Arc<dyn Builder>>,
+    /// Where packages and the index are published.
+    pub storage: Arc<dyn StorageBackend>,
+    /// Publish durations and outcomes go here.
+    pub metrics: Metrics,
+}
+
+impl InstanceJobs {
+    fn context(&self, cancel: &CancellationToken) -> Context {
+        Context {
+            state: self.state.clone(),
+            config: self.config.clone(),
+            builders: self.builders.clone(),
+            cancel: cancel.clone(),
+        }
+    }
+}
+
+impl InstanceJobs {
+    fn outcome(&self, summary: Option<&Summary>) -> anyhow::Result<JobOutcome> {
+        let db = Database::open(&self.state.database())?;
+        Ok(JobOutcome {
+            built_packages: summary.map_or(0, |s| s.built_packages.len()),
+            interrupted: summary.is_some_and(|s| s.interrupted),
+            unpublished: has_unpublished(&self.state, &db)?,
+        })
+    }
+}
+
+fn log_summary(summary: &Summary) {
+    tracing::info!(
+        buildrun = summary.id,
+        status = summary.status,
+        built = summary.complete.len(),
+        failed = summary.failed.len(),
+        lost = summary.lost.len(),
+        skipped = summary.skipped.len(),
+        "buildrun ended"
+    );
+}
+
+#[async_trait]
+impl Jobs for InstanceJobs {
+    async fn resume(&self, cancel: &CancellationToken) -> anyhow::Result<Option<JobOutcome>> {
+        let summary = resume_unfinished(&self.context(cancel)).await?;
+        if let Some(summary) = &summary {
+            log_summary(summary);
+        }
+        summary.as_ref().map(|s| self.outcome(Some(s))).transpose()
+    }
+
+    async fn buildrun(&self, request: &Wanted, cancel: &CancellationToken) -> anyhow::Result<JobOutcome> {
+        let bootstrap =
+            *request == Wanted::Update && get_processed_revision(&self.state.database())?.is_none();
+        let wanted = if bootstrap {
+            tracing::info!("no processed revision yet: building everything once, then following updates");
+            Wanted::Everything
+        } else {
+            request.clone()
+        };
+        let report = plan_and_run(&self.context(cancel), &wanted).await?;
+        if let Some(summary) = &report.summary {
+            log_summary(summary);
+        }
+        let done = self.outcome(report.summary.as_ref())?;
+        if bootstrap && !done.interrupted {
+            let tree = self.config.ports_tree(self.state.root());
+            match super::git::head(&tree).await {
+                Ok(head) => set_processed_revision(&self.state.database(), &head)?,
+                Err(err) => tracing::warn!(%err, "not recording a processed revision"),
+            }
+        }
+        Ok(done)
+    }
+
+    async fn publish(&self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let (state, storage) = (self.state.clone(), self.storage.clone());
+        // The publisher holds the SQLite connection across awaits, which makes its future !Send: it runs
+        // on a blocking thread of its own, driven by this runtime.
+        let runtime = tokio::runtime::Handle::current();
+        let result = tokio::task::spawn_blocking(move || {
+            runtime.block_on(async move {
+                let mut publisher = Publisher {
+                    db: Database::open(&state.database())?,
+                    state,
+                    storage,
+                    settings: PublishSettings::default(),
+                };
+                anyhow::Ok(publish(&mut publisher, false).await?)
+            })
+        })
+        .await?;
+        let ok = result.is_ok();
+        self.metrics.observe_publish(
+            started.elapsed(),
+            if ok { Outcome::Success } else { Outcome::Failure },
+        );
+        let report = result?;
+        for problem in &report.left_out {
+            tracing::warn!(problem, "left out of the index");
+        }
+        for rejected in &report.rejected {
+            tracing::warn!(file = %rejected.path.display(), reason = rejected.reason, "package not published");
+        }
+        tracing::info!(
+            uploaded = report.uploaded.len(),
+            index_packages = report.index_packages,
+            repo_sha256 = report.repo_sha256,
+            "published"
+        );
+        Ok(())
+    }
+}
