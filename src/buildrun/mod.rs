@@ -11,6 +11,7 @@
 //! - [`builder`]: the [`Builder`] trait over remote and local builders.
 //! - [`fleet`]: which builders a buildrun uses (`[[builders]]`, HaikuPorter's builders directory, or
 //!   one local builder).
+//! - [`lock`]: one buildrun at a time per state directory.
 //! - [`deps`]: a build's dependencies as [`WantedPackage`](crate::builders::package::WantedPackage)s.
 //! - [`rows`]: the store's records ([`RunState`], [`BuildState`], rows).
 //! - [`store`]: buildruns, builds, results and counters in the state database.
@@ -22,6 +23,7 @@ pub mod deps;
 pub mod executor;
 pub mod fleet;
 pub mod job;
+pub mod lock;
 pub mod outcome;
 pub mod output;
 pub mod progress;
@@ -52,6 +54,9 @@ pub enum BuildrunError {
     /// The plan cannot be run (not in build order, or inconsistent with its records).
     #[error("invalid plan: {0}")]
     Plan(String),
+    /// Another process is running a buildrun on this state directory.
+    #[error("{0}")]
+    Busy(String),
     /// Planning failed (ports tree, existing packages, `--update` revisions).
     #[error("planning: {0}")]
     Planning(String),

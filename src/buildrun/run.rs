@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::builder::Builder;
 use super::deps::{self, PresentPackages};
 use super::executor::{self, ExecParams};
+use super::lock::RunLock;
 use super::output::{self, Output};
 use super::store::{BuildRow, BuildState, BuildrunStore, ResultRow, RunState};
 use super::BuildrunError;
@@ -106,6 +107,7 @@ fn open_store(state: &StateDir) -> Result<BuildrunStore, BuildrunError> {
 /// `everything`, `build a b`).
 pub async fn run_buildrun(ctx: &Context, plan: Plan, request: &str) -> Result<Summary, BuildrunError> {
     let mut store = open_store(&ctx.state)?;
+    let _lock = RunLock::acquire(&ctx.state)?;
     let out_root = ctx.state.output();
     store.adopt_counters(
         output::last_buildrun(&out_root),
@@ -122,6 +124,7 @@ pub async fn run_buildrun(ctx: &Context, plan: Plan, request: &str) -> Result<Su
 /// Resumes the newest unfinished buildrun, if there is one.
 pub async fn resume_unfinished(ctx: &Context) -> Result<Option<Summary>, BuildrunError> {
     let store = open_store(&ctx.state)?;
+    let _lock = RunLock::acquire(&ctx.state)?;
     let Some(info) = store.unfinished()? else {
         return Ok(None);
     };
