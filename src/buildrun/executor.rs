@@ -158,6 +158,12 @@ pub async fn execute(
         )));
     }
     let n = p.builders.len();
+    if n == 0 && p.rows.iter().any(|r| !r.state.is_final()) {
+        return Err(BuildrunError::Config(
+            "no builders to run the buildrun on; configure [[builders]] or a builders directory, or              leave both out for the local builder"
+                .into(),
+        ));
+    }
     // Workers stop when the run returns, whatever the way (the guard cancels their token).
     let workers_cancel = p.cancel.child_token();
     let _stop_workers = workers_cancel.clone().drop_guard();
