@@ -292,3 +292,16 @@ async fn durations_of_earlier_runs_set_the_priority() {
     assert_eq!(second.status, "complete");
     assert_eq!(farm.order()[0].0, "slow-2.0");
 }
+
+#[tokio::test]
+async fn without_builders_nothing_is_started() {
+    let inst = Instance::new(&[], 3);
+    let farm = Arc::new(Farm::default());
+    let ctx = inst.context(&farm, &[], CancellationToken::new());
+    let err = run_buildrun(&ctx, plan(&[("a", &[], &[])]), "build a")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no builders"), "{err}");
+    let store = BuildrunStore::open(&inst.state.database()).unwrap();
+    assert!(store.list_buildruns().unwrap().is_empty());
+}

@@ -93,6 +93,19 @@ fn ports_sync(config: &InstanceConfig, tree: &Path, head: Option<&str>) -> Ports
     }
 }
 
+/// Refuses to start or resume without builders (before anything is recorded, so a resumable buildrun
+/// stays resumable).
+fn require_builders(ctx: &Context) -> Result<(), BuildrunError> {
+    if ctx.builders.is_empty() {
+        return Err(BuildrunError::Config(
+            "no builders to run the buildrun on; configure [[builders]] or a builders directory, or \
+             leave both out for the local builder"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 fn open_store(state: &StateDir) -> Result<BuildrunStore, BuildrunError> {
     state.create().map_err(|e| {
         BuildrunError::Output(std::io::Error::new(
@@ -106,6 +119,7 @@ fn open_store(state: &StateDir) -> Result<BuildrunStore, BuildrunError> {
 /// Records and runs a new buildrun of `plan`; `request` says what was asked for (`update`,
 /// `everything`, `build a b`).
 pub async fn run_buildrun(ctx: &Context, plan: Plan, request: &str) -> Result<Summary, BuildrunError> {
+    require_builders(ctx)?;
     let mut store = open_store(&ctx.state)?;
     let _lock = RunLock::acquire(&ctx.state)?;
     let out_root = ctx.state.output();
@@ -128,6 +142,7 @@ pub async fn resume_unfinished(ctx: &Context) -> Result<Option<Summary>, Buildru
     let Some(info) = store.unfinished()? else {
         return Ok(None);
     };
+    require_builders(ctx)?;
     let plan = store.plan(info.id)?;
     drive(ctx, store, info.id, plan, true).await.map(Some)
 }
