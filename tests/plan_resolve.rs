@@ -505,7 +505,7 @@ fn system_and_spool_packages_from_real_hpkgs_satisfy_requirements() {
     make_hpkg(dir.path(), &spool, "libspool", "1.0-1", "lib:libspool = 1.0");
     std::fs::write(spool.join("stub-1-1-x86_64.hpkg"), b"").unwrap();
     let db = buildmaster::state::Database::open(&dir.path().join("db.sqlite")).unwrap();
-    let have = ExistingPackages::load(&db, &spool, Some(&system)).unwrap();
+    let have = ExistingPackages::load(&db, &spool, Some(&system), None).unwrap();
     assert!(
         have.contains("stub-1-1-x86_64.hpkg"),
         "zero-byte spool stubs exist"
@@ -654,4 +654,44 @@ fn untested_ports_are_built_only_when_the_instance_allows_them() {
         skip_reason(&plan, "user"),
         SkipReason::DependencyCannotBeBuilt { dependency, .. } if dependency == "tool-1"
     ));
+}
+
+#[test]
+fn the_system_packages_index_rereads_only_changed_files() {
+    use buildmaster::plan::system_index::indexed_system_packages;
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir.path().join("system");
+    let db = dir.path().join("state.sqlite");
+    make_hpkg(dir.path(), &system, "haiku", "r1-1", "haiku = r1-1");
+    make_hpkg(dir.path(), &system, "other", "1-1", "other = 1-1");
+    let names = |list: &[ExistingPackage]| -> Vec<Vec<String>> {
+        list.iter()
+            .map(|p| p.provides.iter().map(|v| v.name.clone()).collect())
+            .collect()
+    };
+    let first = indexed_system_packages(&system, &db).unwrap();
+    assert_eq!(names(&first), [vec!["haiku"], vec!["other"]]);
+    assert_eq!(
+        indexed_system_packages(&system, &db).unwrap(),
+        first,
+        "served from the index"
+    );
+
+    // Same file name, new contents: read again.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    make_hpkg(
+        dir.path(),
+        &system,
+        "haiku",
+        "r1-1",
+        "haiku = r1-1\n\tlib:libnew = 1",
+    );
+    std::fs::remove_file(system.join("other-1-1-x86_64.hpkg")).unwrap();
+    let second = indexed_system_packages(&system, &db).unwrap();
+    assert_eq!(names(&second), [vec!["haiku", "lib:libnew"]]);
+    let rows: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM plan_system_packages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1, "the vanished package's row is dropped");
 }

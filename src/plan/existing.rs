@@ -13,11 +13,11 @@ use crate::haiku::hpkg_reader::read_package;
 use crate::haiku::package_info::PackageInfo;
 use crate::haiku::resolvable::{Provides, ResolvableExpression};
 use crate::plan::model::PackageOrigin;
-use crate::repository::check::system_packages;
+use crate::plan::system_index::{indexed_system_packages, read_system_packages};
 use crate::state::Database;
 
 /// One existing package that can satisfy requirements.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExistingPackage {
     /// Canonical file name (`name-version-arch.hpkg`).
     pub file_name: String,
@@ -93,8 +93,14 @@ impl ExistingPackages {
     }
 
     /// Reads all three places: database records, spool files not in the database, and the
-    /// system-packages directory (if any).
-    pub fn load(db: &Database, spool: &Path, system_dir: Option<&Path>) -> Result<Self, ExistingError> {
+    /// system-packages directory (if any; read through the index in the database file `index`
+    /// when given, see [`crate::plan::system_index`]).
+    pub fn load(
+        db: &Database,
+        spool: &Path,
+        system_dir: Option<&Path>,
+        index: Option<&Path>,
+    ) -> Result<Self, ExistingError> {
         let mut out = Self::new();
         for record in db.all()? {
             out.add(ExistingPackage::from_info(
@@ -104,12 +110,12 @@ impl ExistingPackages {
         }
         out.add_spool(spool)?;
         if let Some(dir) = system_dir {
-            let infos = system_packages(dir).map_err(|e| ExistingError::File {
-                path: e.path,
-                message: format!("{} (system packages)", e.message),
-            })?;
-            for info in &infos {
-                out.add(ExistingPackage::from_info(info, PackageOrigin::System));
+            let system = match index {
+                Some(index) => indexed_system_packages(dir, index)?,
+                None => read_system_packages(dir)?,
+            };
+            for package in system {
+                out.add(package);
             }
         }
         Ok(out)

@@ -13,7 +13,9 @@ use crate::plan::planner::plan;
 use crate::plan::request::Request;
 use crate::plan::revision::{update_files, RevisionError};
 use crate::ports::model::RecipeProblem;
-use crate::ports::{EvalOptions, EvalStats, PortsError, PortsTree};
+use crate::ports::{
+    EvalOptions, EvalProgress, EvalStats, NoEvalProgress, PortsError, PortsTree, DEFAULT_RECIPE_TIMEOUT,
+};
 use crate::state::{Database, DbError, StateDir};
 
 /// What to plan, as the operator asks for it (also what the daemon's API and trigger files request).
@@ -80,8 +82,19 @@ pub fn plan_instance(
     state: &StateDir,
     wanted: &Wanted,
 ) -> Result<InstancePlan, PlanError> {
+    plan_instance_reporting(config, state, wanted, &NoEvalProgress)
+}
+
+/// [`plan_instance`], telling `progress` how recipe evaluation advances (`buildmaster plan`'s bar).
+pub fn plan_instance_reporting(
+    config: &InstanceConfig,
+    state: &StateDir,
+    wanted: &Wanted,
+    progress: &dyn EvalProgress,
+) -> Result<InstancePlan, PlanError> {
     let root: PathBuf = config.ports_tree(state.root());
-    let tree = PortsTree::load(&root, &eval_options(config, state))?;
+    let options = eval_options(config, state);
+    let tree = PortsTree::load_reporting(&root, &options, DEFAULT_RECIPE_TIMEOUT, progress)?;
     let started = Instant::now();
     let (request, head) = match wanted {
         Wanted::Ports(ports) => (Request::Ports(ports.clone()), None),
@@ -93,7 +106,13 @@ pub fn plan_instance(
     };
     let db = Database::open(&state.database())?;
     let system = config.system_packages(state.root());
-    let existing = ExistingPackages::load(&db, &state.packages(), system.as_deref())?;
+    let existing =
+        ExistingPackages::load(&db, &state.packages(), system.as_deref(), Some(&state.database()))?;
+    tracing::debug!(
+        packages = existing.packages.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "existing packages read"
+    );
     let catalog = WithPolicy {
         catalog: &tree,
         policy: BuildPolicy {

@@ -12,6 +12,7 @@
 //! - [`request`]: [`Request`] (ports, everything, update) and how it maps to ports.
 //! - [`planner`]: [`plan`], tying it together.
 //! - [`instance`]: planning for an instance (config + state directory), as `buildmaster plan` does.
+//! - [`system_index`]: the system-packages directory, indexed once in the state database.
 //! - [`revision`]: the processed ports-tree revision and the files changed since (`--update`).
 //! - [`words`]: skip reasons in HaikuPorter's words.
 
@@ -25,6 +26,7 @@ pub mod planner;
 pub mod providers;
 pub mod request;
 pub mod revision;
+pub mod system_index;
 pub mod words;
 
 pub use catalog::PortCatalog;
