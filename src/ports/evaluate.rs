@@ -101,9 +101,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Evaluates every job on `config.jobs` workers; the outcomes come back in job order. Fails only
-/// if bash cannot be started at all.
-pub fn evaluate_all(config: &EvaluatorConfig, jobs: &[Job]) -> io::Result<Vec<Outcome>> {
+/// Evaluates every job on `config.jobs` workers; the outcomes come back in job order, and `on_done`
+/// is called (from the worker threads) as each job finishes. Fails only if bash cannot be started.
+pub fn evaluate_all(
+    config: &EvaluatorConfig,
+    jobs: &[Job],
+    on_done: &(dyn Fn() + Sync),
+) -> io::Result<Vec<Outcome>> {
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
@@ -116,7 +120,9 @@ pub fn evaluate_all(config: &EvaluatorConfig, jobs: &[Job]) -> io::Result<Vec<Ou
     std::thread::scope(|scope| {
         for index in 0..workers {
             let (next, results, first) = (&next, &results, &first);
-            std::thread::Builder::new()
+            // A thread that cannot be spawned leaves its share to the others; if none starts, the
+            // jobs come back as failures below.
+            let _ = std::thread::Builder::new()
                 .name(format!("recipe-eval-{index}"))
                 .spawn_scoped(scope, move || {
                     let taken = first.lock().ok().and_then(|mut w| w.take());
@@ -131,9 +137,9 @@ pub fn evaluate_all(config: &EvaluatorConfig, jobs: &[Job]) -> io::Result<Vec<Ou
                         if let Ok(mut slot) = results[job_index].lock() {
                             *slot = Some(outcome);
                         }
+                        on_done();
                     }
-                })
-                .expect("spawning an evaluator thread");
+                });
         }
     });
     Ok(results
@@ -191,7 +197,11 @@ struct Worker {
 
 impl Worker {
     fn spawn(config: &EvaluatorConfig, index: usize) -> io::Result<Worker> {
-        let err_file = config.scratch_dir.join(format!("stderr-{index}"));
+        // One stderr file per bash ever started: a replacement worker must not share its
+        // predecessor's file with another thread's worker.
+        static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+        let serial = SPAWNED.fetch_add(1, Ordering::Relaxed);
+        let err_file = config.scratch_dir.join(format!("stderr-{serial}"));
         let triple = machine_triple(&config.target_arch);
         let mut command = Command::new("bash");
         command
