@@ -6,6 +6,7 @@ pub mod buildrun;
 pub mod healthcheck;
 pub mod hpkg;
 pub mod plan;
+pub mod progress;
 pub mod publish;
 pub mod repo;
 pub mod repo_check;
@@ -95,7 +96,8 @@ pub fn init_tracing(global: &GlobalArgs, long_running: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        // Plain stderr, except that progress bars are lifted out of the way of each line.
+        .with_writer(progress::LogWriter);
     if global.log_json {
         builder.json().init();
     } else {

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
+use super::progress::{self, PlanBar};
 use crate::cli::GlobalArgs;
 use crate::config::instance::InstanceConfig;
-use crate::plan::instance::{plan_instance, InstancePlan, Wanted};
+use crate::plan::instance::{plan_instance_reporting, InstancePlan, Wanted};
 use crate::plan::model::{Plan, SkipReason};
 use crate::plan::Request;
 use crate::state::StateDir;
@@ -46,8 +47,12 @@ pub fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     };
     let state = StateDir::new(&global.state_dir);
     let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
-    let planned = plan_instance(&config, &state, &wanted)
-        .with_context(|| format!("planning with state directory {}", state.root().display()))?;
+    let bar = PlanBar::new(progress::enabled(global));
+    let planned = plan_instance_reporting(&config, &state, &wanted, &*bar);
+    // Cleared before anything is printed, the error included.
+    bar.clear();
+    let planned =
+        planned.with_context(|| format!("planning with state directory {}", state.root().display()))?;
     tracing::info!(
         recipes = planned.tree_stats.recipes,
         evaluated = planned.tree_stats.evaluated,

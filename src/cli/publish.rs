@@ -6,7 +6,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use super::GlobalArgs;
+use super::progress::PublishBars;
+use super::{progress, GlobalArgs};
 use crate::publish::prune::{prune, PruneReport};
 use crate::publish::recover::{recover, RecoverSource};
 use crate::publish::{publish, PublishReport, PublishSettings, Publisher};
@@ -71,8 +72,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Runs `buildmaster publish`.
 pub fn run_publish(args: PublishArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let mut p = publisher(global, PublishSettings::default()).await?;
-        let report = publish(&mut p, args.dry_run).await?;
+        let bars = PublishBars::new(progress::enabled(global));
+        let settings = PublishSettings {
+            progress: Some(bars.clone()),
+            ..PublishSettings::default()
+        };
+        let mut p = publisher(global, settings).await?;
+        let report = publish(&mut p, args.dry_run).await;
+        // Cleared before anything is printed, the error included.
+        bars.clear();
+        let report = report?;
         print_publish(&report);
         Ok(if report.rejected.is_empty() && report.left_out.is_empty() {
             ExitCode::SUCCESS

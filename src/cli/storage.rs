@@ -12,7 +12,8 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::GlobalArgs;
+use super::{progress, GlobalArgs};
+use crate::publish::progress::CountingReader;
 
 /// `buildmaster storage …`
 #[derive(Debug, Args)]
@@ -63,9 +64,10 @@ pub fn run(args: StorageArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let backend =
             crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
+        let show = progress::enabled(global);
         match args.command {
-            StorageCommand::Put { file, key } => put(&*backend, &file, &key).await,
-            StorageCommand::Get { key, file } => get(&*backend, &key, &file).await,
+            StorageCommand::Put { file, key } => put(&*backend, &file, &key, show).await,
+            StorageCommand::Get { key, file } => get(&*backend, &key, &file, show).await,
             StorageCommand::Ls { prefix, long } => ls(backend, &prefix, long).await,
             StorageCommand::Rm { keys } => rm(&*backend, &keys).await,
         }?;
@@ -87,13 +89,18 @@ fn options_for(key: &ObjectKey) -> PutOptions {
     }
 }
 
-async fn put(backend: &dyn StorageBackend, file: &Path, key: &str) -> anyhow::Result<()> {
+/// Uploads `file`; `show`: with a byte bar on stderr.
+async fn put(backend: &dyn StorageBackend, file: &Path, key: &str, show: bool) -> anyhow::Result<()> {
     let key = object_key(key)?;
-    let mut body = tokio::fs::File::open(file)
+    let body = tokio::fs::File::open(file)
         .await
         .with_context(|| format!("cannot open {}", file.display()))?;
     let size = body.metadata().await?.len();
-    let meta = backend.put(&key, &mut body, size, &options_for(&key)).await?;
+    let bar = progress::bytes_bar(show, size, &format!("put {}", key.file_name()));
+    let mut body = CountingReader::new(body, |n| bar.inc(n));
+    let meta = backend.put(&key, &mut body, size, &options_for(&key)).await;
+    bar.finish_and_clear();
+    let meta = meta?;
     let sha = meta.sha256.map(|d| d.to_hex()).unwrap_or_default();
     println!(
         "uploaded {} ({} bytes, sha256 {sha}) to {}",
@@ -104,9 +111,11 @@ async fn put(backend: &dyn StorageBackend, file: &Path, key: &str) -> anyhow::Re
     Ok(())
 }
 
-async fn get(backend: &dyn StorageBackend, key: &str, file: &Path) -> anyhow::Result<()> {
+/// Downloads `key` to `file` (`-`: stdout); `show`: with a byte bar on stderr.
+async fn get(backend: &dyn StorageBackend, key: &str, file: &Path, show: bool) -> anyhow::Result<()> {
     let key = object_key(key)?;
     let mut object = backend.get(&key).await?;
+    let bar = progress::bytes_bar(show, object.meta.size, &format!("get {}", key.file_name()));
     let to_stdout = file.as_os_str() == "-";
     // Write to a temporary sibling and rename, so a failed or corrupt download never leaves a file that
     // looks complete.
@@ -140,6 +149,7 @@ async fn get(backend: &dyn StorageBackend, key: &str, file: &Path) -> anyhow::Re
             }
             hasher.update(&buf[..n]);
             total += n as u64;
+            bar.inc(n as u64);
             out.write_all(&buf[..n]).await?;
         }
         out.flush().await?;
@@ -158,6 +168,7 @@ async fn get(backend: &dyn StorageBackend, key: &str, file: &Path) -> anyhow::Re
         Ok(())
     }
     .await;
+    bar.finish_and_clear();
     drop(out);
     if to_stdout {
         return copied;

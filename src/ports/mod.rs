@@ -10,6 +10,7 @@
 //! - [`attributes`]: attribute values → ports, packages, provides and requires.
 //! - [`cache`]: the SQLite recipe cache keyed by recipe content and evaluation context.
 //! - [`active`]: each port's active version.
+//! - [`progress`]: [`EvalProgress`], how a front end hears of evaluation progress (nothing is drawn here).
 //! - [`generate`]: a seeded generator of HaikuPorts-shaped trees for tests and benchmarks.
 
 pub mod active;
@@ -18,7 +19,9 @@ pub mod cache;
 pub mod evaluate;
 pub mod generate;
 pub mod model;
+pub mod progress;
 pub mod scan;
 pub mod tree;
 
+pub use progress::{EvalProgress, NoEvalProgress};
 pub use tree::{EvalOptions, EvalStats, PortsError, PortsTree, DEFAULT_RECIPE_TIMEOUT};

@@ -16,6 +16,7 @@ use crate::ports::attributes::{build_port, lists_secondary_arch};
 use crate::ports::cache::{content_hash, context_key, evaluation_key, Fingerprint, RecipeCache};
 use crate::ports::evaluate::{evaluate_all, prepare_recipe, rewrite_paths, EvaluatorConfig, Job, Outcome};
 use crate::ports::model::{Port, RecipeProblem};
+use crate::ports::progress::{EvalProgress, NoEvalProgress};
 use crate::ports::scan::{scan, RecipeFile};
 
 /// How long one recipe may take to evaluate before it is killed and reported. Sourcing a recipe
@@ -118,6 +119,17 @@ impl PortsTree {
         options: &EvalOptions,
         timeout: Duration,
     ) -> Result<PortsTree, PortsError> {
+        Self::load_reporting(root, options, timeout, &NoEvalProgress)
+    }
+
+    /// Loads the tree at `root` like [`load_with_timeout`](Self::load_with_timeout), telling
+    /// `progress` how many evaluations are due and done (for a progress bar).
+    pub fn load_reporting(
+        root: &Path,
+        options: &EvalOptions,
+        timeout: Duration,
+        progress: &dyn EvalProgress,
+    ) -> Result<PortsTree, PortsError> {
         let started = Instant::now();
         if !root.is_dir() {
             return Err(PortsError::RootMissing {
@@ -141,6 +153,7 @@ impl PortsTree {
             timeout,
             cache: cache.as_mut(),
             scratch: None,
+            progress,
             problems: found.problems,
             evaluated: 0,
             cached: 0,
@@ -296,6 +309,7 @@ struct Loader<'a> {
     timeout: Duration,
     cache: Option<&'a mut RecipeCache>,
     scratch: Option<Scratch>,
+    progress: &'a dyn EvalProgress,
     problems: Vec<RecipeProblem>,
     evaluated: usize,
     cached: usize,
@@ -349,11 +363,15 @@ impl Loader<'_> {
         wanted: &[(usize, Option<&str>)],
     ) -> Result<Vec<Option<Outcome>>, PortsError> {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; wanted.len()];
+        self.progress.planned(wanted.len());
         let mut jobs = Vec::new();
         let mut job_slots = Vec::new();
         for (slot, &(index, secondary)) in wanted.iter().enumerate() {
             let recipe = &recipes[index];
-            let Some(hash) = hashes[index] else { continue };
+            let Some(hash) = hashes[index] else {
+                self.progress.evaluated(1);
+                continue;
+            };
             let relative = recipe.relative.to_string_lossy();
             let context = context_key(&self.options.target_arch, secondary);
             let key = evaluation_key(&hash, &recipe.relative, &context);
@@ -363,6 +381,7 @@ impl Loader<'_> {
                 .and_then(|c| c.outcome(&relative, &context, &key))
             {
                 self.cached += 1;
+                self.progress.evaluated(1);
                 outcomes[slot] = Some(outcome);
                 continue;
             }
@@ -370,6 +389,7 @@ impl Loader<'_> {
                 Ok(prepared) => prepared,
                 Err(message) => {
                     self.problem(recipe, message);
+                    self.progress.evaluated(1);
                     continue;
                 }
             };
@@ -397,7 +417,9 @@ impl Loader<'_> {
             timeout: self.timeout,
             scratch_dir: self.scratch()?.path.clone(),
         };
-        let results = evaluate_all(&config, &jobs).map_err(|source| PortsError::Bash { source })?;
+        let progress = self.progress;
+        let results = evaluate_all(&config, &jobs, &|| progress.evaluated(1))
+            .map_err(|source| PortsError::Bash { source })?;
         self.evaluated += jobs.len();
         for ((job, (slot, key, context)), outcome) in jobs.iter().zip(job_slots).zip(results) {
             let recipe = &recipes[wanted[slot].0];

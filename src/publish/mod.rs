@@ -11,11 +11,13 @@
 //! - [`prune`]: `buildmaster prune`: moving orphans to `packages/.obsolete/`, expiring them later.
 //! - [`recover`]: rebuilding the database from the bucket, and taking over a HaikuPorter instance.
 //! - [`keys`]: the object keys of the bucket layout.
+//! - [`progress`]: [`PublishProgress`], how a front end hears of upload progress (the library draws nothing).
 
 pub mod crashpoint;
 pub mod index;
 pub mod keys;
 pub mod lock;
+pub mod progress;
 pub mod prune;
 pub mod recover;
 pub mod run;
@@ -23,6 +25,7 @@ pub mod settings;
 pub mod spool;
 pub mod upload;
 
+pub use progress::{NoProgress, PublishProgress};
 pub use run::{publish, PublishReport};
 pub use settings::PublishSettings;
 

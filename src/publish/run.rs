@@ -6,6 +6,7 @@ use buildmaster_storage::ErrorKind;
 
 use super::crashpoint::crash_point;
 use super::lock::PublishLock;
+use super::progress::{NoProgress, PublishProgress};
 use super::spool::{self, Rejected};
 use super::upload::upload_and_stub;
 use super::{index, keys, now, PublishError, Publisher};
@@ -87,7 +88,9 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
     };
     if !dry_run {
         let verified_now: HashSet<String> = fresh.iter().map(|r| r.file_name.clone()).collect();
-        let outcome = upload_and_stub(&mut p.db, &*p.storage, &spool, &verified_now).await?;
+        let progress = p.settings.progress.clone();
+        let progress: &dyn PublishProgress = progress.as_deref().unwrap_or(&NoProgress);
+        let outcome = upload_and_stub(&mut p.db, &*p.storage, &spool, &verified_now, progress).await?;
         rejected.extend(outcome.rejected);
         report.uploaded = outcome.uploaded;
         report.already_stored = outcome.already_stored;

@@ -1,6 +1,9 @@
-//! Publishing tunables.
+//! Publishing tunables, and the optional progress hook a front end passes in.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::progress::PublishProgress;
 
 /// How publishing and pruning behave.
 #[derive(Clone, Debug)]
@@ -14,6 +17,8 @@ pub struct PublishSettings {
     pub max_prune_share: f64,
     /// How long a bucket lock is honoured before it is considered abandoned. Default: 1 h.
     pub lock_ttl: Duration,
+    /// Told how uploads advance (`buildmaster publish` draws bars from it on a terminal). Default: none.
+    pub progress: Option<Arc<dyn PublishProgress>>,
 }
 
 impl Default for PublishSettings {
@@ -23,6 +28,7 @@ impl Default for PublishSettings {
             obsolete_retention: Duration::from_secs(30 * 24 * 3600),
             max_prune_share: 0.10,
             lock_ttl: Duration::from_secs(3600),
+            progress: None,
         }
     }
 }

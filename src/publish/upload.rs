@@ -13,6 +13,7 @@ use buildmaster_storage::{PutOptions, Sha256Digest, StorageBackend};
 use futures::StreamExt;
 
 use super::crashpoint::crash_point;
+use super::progress::{CountingReader, PublishProgress};
 use super::spool::{Rejected, SpoolEntry};
 use super::{keys, PublishError};
 use crate::state::{Database, PackageRecord, PackageState};
@@ -37,11 +38,13 @@ const UPLOAD_CONCURRENCY: usize = 4;
 
 /// Brings every spooled package to [`PackageState::Stubbed`]. `verified_now` names the packages whose
 /// local file was parsed and hashed by this run, so they are not read again before stubbing.
+/// `progress` hears of the packages to store, their bytes as they are read, and each one verified.
 pub async fn upload_and_stub(
     db: &mut Database,
     storage: &dyn StorageBackend,
     spool: &[SpoolEntry],
     verified_now: &HashSet<String>,
+    progress: &dyn PublishProgress,
 ) -> Result<UploadOutcome, PublishError> {
     let mut outcome = UploadOutcome::default();
     let mut work = Vec::new();
@@ -80,6 +83,15 @@ pub async fn upload_and_stub(
         }
     }
 
+    let to_store: Vec<&PackageRecord> = work
+        .iter()
+        .map(|(_, record)| record)
+        .filter(|record| record.state == PackageState::Spooled)
+        .collect();
+    if !to_store.is_empty() {
+        progress.uploads_started(to_store.len() as u64, to_store.iter().map(|r| r.size).sum());
+    }
+
     // Uploads and verifications run concurrently; recording and stubbing happen here, one package at a
     // time, strictly after that package's verification. On the first error the remaining uploads are
     // dropped, which aborts them (the backends clean up cancelled puts).
@@ -87,7 +99,12 @@ pub async fn upload_and_stub(
         .map(|(entry, record)| async move {
             let mut uploaded = None;
             if record.state == PackageState::Spooled {
-                uploaded = Some(store(storage, &entry.path, &record).await?);
+                let stored = store(storage, &entry.path, &record, progress).await?;
+                if !stored {
+                    // Not sent again, but part of the announced bytes all the same.
+                    progress.bytes_done(record.size);
+                }
+                uploaded = Some(stored);
                 crash_point("after-upload");
                 verify(storage, &record).await?;
                 crash_point("after-verify");
@@ -105,6 +122,7 @@ pub async fn upload_and_stub(
         if uploaded.is_some() {
             db.set_state(&record.file_name, PackageState::Uploaded)?;
             crash_point("after-record-uploaded");
+            progress.package_done(&record.file_name);
         }
         stub(&entry.path)?;
         crash_point("after-stub");
@@ -121,6 +139,7 @@ async fn store(
     storage: &dyn StorageBackend,
     path: &Path,
     record: &PackageRecord,
+    progress: &dyn PublishProgress,
 ) -> Result<bool, PublishError> {
     let key = keys::package(&record.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
     let digest = digest_of(record)?;
@@ -145,11 +164,12 @@ async fn store(
         }
     }
     crash_point("before-upload");
-    let mut file = tokio::fs::File::open(path)
+    let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| PublishError::io(path, e))?;
+    let mut body = CountingReader::new(file, |n| progress.bytes_done(n));
     storage
-        .put(&key, &mut file, record.size, &PutOptions::package(Some(digest)))
+        .put(&key, &mut body, record.size, &PutOptions::package(Some(digest)))
         .await?;
     Ok(true)
 }
