@@ -162,6 +162,8 @@ impl PlanBar {
     /// A bar that fills as the tree loads, if `show`.
     pub fn new(show: bool) -> Arc<Self> {
         let bar = count_bar(show, 0, "evaluate", "recipes");
+        // No length until the first pass is planned: an empty bar, not a zero-length (full) one.
+        bar.unset_length();
         // Loading starts with scanning and hashing: tick so the bar is visibly alive before the first
         // evaluation is counted.
         bar.enable_steady_tick(Duration::from_millis(200));

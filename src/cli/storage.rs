@@ -1,6 +1,7 @@
 //! `buildmaster storage put|get|ls|rm`: operator access to the configured backend, the same one the
 //! publisher uses, so what these commands show is what clients see.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -115,8 +116,10 @@ async fn put(backend: &dyn StorageBackend, file: &Path, key: &str, show: bool) -
 async fn get(backend: &dyn StorageBackend, key: &str, file: &Path, show: bool) -> anyhow::Result<()> {
     let key = object_key(key)?;
     let mut object = backend.get(&key).await?;
-    let bar = progress::bytes_bar(show, object.meta.size, &format!("get {}", key.file_name()));
     let to_stdout = file.as_os_str() == "-";
+    // The object itself going to the terminal leaves no line for a bar.
+    let show = show && !(to_stdout && std::io::stdout().is_terminal());
+    let bar = progress::bytes_bar(show, object.meta.size, &format!("get {}", key.file_name()));
     // Write to a temporary sibling and rename, so a failed or corrupt download never leaves a file that
     // looks complete.
     let tmp = file.with_file_name(format!(
