@@ -2,5 +2,6 @@
 
 pub mod farm;
 pub mod garage;
+pub mod haikuporter_instance;
 pub mod pkgman;
 pub mod sshd;
