@@ -124,8 +124,16 @@ fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
     support::farm::assert_success(&out, "recover --from local");
     let recovered = text(&out.stdout);
     assert!(
-        recovered.contains(&format!("recovered {} packages", published_before.len())),
+        recovered.contains(&format!(
+            "recovered {} packages (0 stubs created)",
+            published_before.len()
+        )),
         "{recovered}"
+    );
+    let complaints = text(&out.stderr);
+    assert!(
+        !complaints.contains("not in storage") && !complaints.contains("disagree"),
+        "{complaints}"
     );
     // 4. The plan of everything builds only what HaikuPorter has not published.
     let builders = instance.builders_dir();

@@ -214,6 +214,18 @@ impl HaikuPorterInstance {
             known_hosts.push_str(&std::fs::read_to_string(&sshd.known_hosts).unwrap());
         }
         std::fs::write(dir.join("known_hosts"), known_hosts).unwrap();
+        // HaikuPorter's other state files next to the builders: the next build number and the last
+        // processed revision of the ports tree (§2.2, §2.3).
+        let head = Command::new("git")
+            .arg("-C")
+            .arg(self.tree())
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .unwrap();
+        assert!(head.status.success(), "git rev-parse HEAD in the ports tree");
+        let buildmaster = self.tree().join("buildmaster");
+        std::fs::write(buildmaster.join("processed_rev"), head.stdout).unwrap();
+        std::fs::write(buildmaster.join("buildnumber"), (LAST_BUILD + 1).to_string()).unwrap();
     }
 
     /// HaikuPorter's output tree (§6.2) after buildruns 39–41, the last with one build.
