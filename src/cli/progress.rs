@@ -165,8 +165,10 @@ impl PlanBar {
         // No length until the first pass is planned: an empty bar, not a zero-length (full) one.
         bar.unset_length();
         // Loading starts with scanning and hashing: tick so the bar is visibly alive before the first
-        // evaluation is counted.
-        bar.enable_steady_tick(Duration::from_millis(200));
+        // evaluation is counted. (Not for a hidden bar: the ticker is a thread.)
+        if show {
+            bar.enable_steady_tick(Duration::from_millis(200));
+        }
         Arc::new(Self {
             bar,
             total: AtomicU64::new(0),
