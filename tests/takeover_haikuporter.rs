@@ -17,6 +17,8 @@ use support::pkgman::refresh_and_download;
 
 /// Ports HaikuPorter built before the takeover (libbase comes with them as their dependency).
 const HISTORY: &[&str] = &["libleft", "libright", "libcore"];
+/// Ports HaikuPorter built but did not publish before it was stopped.
+const UNPUBLISHED: &[&str] = &["libtwo"];
 /// Ports the takeover must build (among others): each needs packages only the bucket holds.
 const NEW_PORTS: &[&str] = &["toolbox", "libmiddle"];
 /// How long the takeover's buildrun may take.
@@ -77,9 +79,20 @@ fn package_list(path: &std::path::Path) -> BTreeSet<String> {
 #[test]
 fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
     let started = Instant::now();
-    let instance = HaikuPorterInstance::create(Farm::start(2), HISTORY);
+    let instance = HaikuPorterInstance::create(Farm::start(2), HISTORY, UNPUBLISHED);
     let root = instance.root();
     let published_before = package_list(&root.join("repository/package.list"));
+    // Built by HaikuPorter, never published: real files only in its packages directory.
+    let unpublished: BTreeSet<String> = std::fs::read_dir(instance.haikuporter_packages())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().unwrap().is_file() && !is_stub(&e.path()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        unpublished.iter().any(|f| f.starts_with("libtwo-")) && unpublished.is_disjoint(&published_before),
+        "{unpublished:?}"
+    );
     assert!(
         published_before.iter().any(|f| f.starts_with("libbase-"))
             && published_before.iter().any(|f| f.starts_with("libcore-")),
@@ -150,8 +163,8 @@ fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
         );
     }
     assert!(
-        planned_results.is_disjoint(&published_before),
-        "the plan rebuilds published packages: {planned_results:?}"
+        planned_results.is_disjoint(&published_before) && planned_results.is_disjoint(&unpublished),
+        "the plan rebuilds existing packages: {planned_results:?}"
     );
     // 5. The buildrun with HaikuPorter's builders directory builds and publishes them.
     let out = instance.run(
@@ -182,8 +195,8 @@ fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
     for (port, count) in &starts {
         assert_eq!(*count, 1, "{port} was built {count} times");
     }
-    let new_files: BTreeSet<String> = built.values().flatten().cloned().collect();
-    assert_eq!(new_files, planned_results);
+    let built_files: BTreeSet<String> = built.values().flatten().cloned().collect();
+    assert_eq!(built_files, planned_results);
 
     // The dependencies reached the builders from the bucket: the published packages they needed
     // are in their caches, whole.
@@ -207,12 +220,13 @@ fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
     }
     assert!(streamed > 0, "no published package reached a builder's cache");
 
-    // The publish names only the new packages.
+    // The publish names only the new packages: those just built and those HaikuPorter left unpublished.
     let published_now: BTreeSet<String> = stdout
         .lines()
         .filter_map(|l| l.strip_prefix("published: "))
         .map(str::to_owned)
         .collect();
+    let new_files: BTreeSet<String> = built_files.union(&unpublished).cloned().collect();
     assert_eq!(published_now, new_files, "{stdout}");
 
     // No object that was in the bucket was written again; the new packages are there.

@@ -6,7 +6,8 @@
 //!   haikuports/                            the ports tree (a git checkout of the fixture), with
 //!     buildmaster/builders/<name>.json     one per builder: private key inline (base64 of the OpenSSH text)
 //!     buildmaster/builders/known_hosts     shared by every builder
-//!     packages/                            zero-byte stubs of every published package; .obsolete/
+//!     packages/                            zero-byte stubs of every published package, real files of
+//!                                          packages built but not yet published; .obsolete/
 //!     repository/                          HaikuPorter's internal repository (hpkgInfoCache, …)
 //!   repository/                            REPO_DIR: repo, repo.info, repo.sha256, package.list,
 //!                                          packages/ (hard links of the last run's packages, now stubs)
@@ -58,13 +59,21 @@ pub struct HaikuPorterInstance {
 }
 
 impl HaikuPorterInstance {
-    /// Builds `history` (ports, with their dependencies) with a throwaway buildmaster on the farm,
-    /// publishes them, and turns what is left into HaikuPorter's layout.
-    pub fn create(farm: Farm, history: &[&str]) -> HaikuPorterInstance {
+    /// Builds `history` (ports, with their dependencies) with a throwaway buildmaster on the farm and
+    /// publishes them; then builds `unpublished` without publishing (HaikuPorter stopped between a
+    /// buildrun and its repository update: real files in `packages/`, not in the index), and turns
+    /// what is left into HaikuPorter's layout.
+    pub fn create(farm: Farm, history: &[&str], unpublished: &[&str]) -> HaikuPorterInstance {
         let mut args = vec!["buildrun"];
         args.extend_from_slice(history);
         let out = farm.run(&args, HISTORY_TIMEOUT);
         assert_success(&out, "the throwaway buildmaster's buildrun of the history");
+        if !unpublished.is_empty() {
+            let mut args = vec!["buildrun", "--no-publish"];
+            args.extend_from_slice(unpublished);
+            let out = farm.run(&args, HISTORY_TIMEOUT);
+            assert_success(&out, "the throwaway buildmaster's unpublished buildrun");
+        }
         let instance = HaikuPorterInstance { farm };
         instance.move_state_into_haikuporter_layout();
         instance.write_builders();
@@ -130,10 +139,14 @@ impl HaikuPorterInstance {
         let state = self.farm.state();
         let packages = self.haikuporter_packages();
         std::fs::rename(state.join("packages"), &packages).unwrap();
-        for entry in std::fs::read_dir(&packages).unwrap() {
-            let path = entry.unwrap().path();
-            let len = std::fs::metadata(&path).unwrap().len();
-            assert_eq!(len, 0, "{} was published but is not a stub", path.display());
+        let listed = std::fs::read_to_string(state.join("repository/package.list")).unwrap();
+        for file in listed.lines().filter(|l| !l.is_empty()) {
+            let path = packages.join(file);
+            assert!(
+                is_stub(&path),
+                "{} was published but is not a stub",
+                path.display()
+            );
         }
         // An obsoleted package's stub, as HaikuPorter's prune leaves them (§5.3).
         std::fs::create_dir_all(packages.join(".obsolete")).unwrap();
@@ -146,9 +159,10 @@ impl HaikuPorterInstance {
             std::fs::copy(state.join("repository").join(name), repo_dir.join(name))
                 .unwrap_or_else(|e| panic!("the throwaway buildmaster left no repository/{name}: {e}"));
         }
+        // Only the published ones: HaikuPorter makes the links when it updates the repository.
         for entry in std::fs::read_dir(&packages).unwrap() {
             let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_file() {
+            if is_stub(&entry.path()) {
                 std::fs::hard_link(entry.path(), repo_dir.join("packages").join(entry.file_name())).unwrap();
             }
         }
