@@ -301,6 +301,10 @@ fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
         numbers.iter().all(|n| *n > LAST_BUILD),
         "build numbers {numbers:?} do not continue after {LAST_BUILD}"
     );
+    assert_eq!(
+        std::fs::read_link(runs.join("current")).unwrap(),
+        std::path::PathBuf::from((LAST_BUILDRUN + 1).to_string())
+    );
     // HaikuPorter's history is still served as it was.
     assert!(runs.join(format!("{LAST_BUILDRUN}/status.json")).is_file());
     eprintln!(

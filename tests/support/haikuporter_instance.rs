@@ -240,6 +240,8 @@ impl HaikuPorterInstance {
         let buildmaster = self.tree().join("buildmaster");
         std::fs::write(buildmaster.join("processed_rev"), head.stdout).unwrap();
         std::fs::write(buildmaster.join("buildnumber"), (LAST_BUILD + 1).to_string()).unwrap();
+        // The operator paused HaikuPorter's loop before the takeover (docs/migration.md, step 1).
+        std::fs::write(buildmaster.join("stop"), "").unwrap();
     }
 
     /// HaikuPorter's output tree (§6.2) after buildruns 39–41, the last with one build.
