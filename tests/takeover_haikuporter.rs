@@ -9,10 +9,11 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use support::farm::{Farm, LedgerEntry};
-use support::haikuporter_instance::{is_stub, HaikuPorterInstance, LAST_BUILD, LAST_BUILDRUN};
+use support::haikuporter_instance::{is_stub, HaikuPorterInstance, ObjectState, LAST_BUILD, LAST_BUILDRUN};
 use support::pkgman::refresh_and_download;
 
 /// Ports HaikuPorter built before the takeover (libbase comes with them as their dependency).
@@ -67,13 +68,79 @@ fn planned(plan: &serde_json::Value) -> (BTreeSet<String>, BTreeSet<String>) {
 }
 
 /// The package file names in a `package.list`.
-fn package_list(path: &std::path::Path) -> BTreeSet<String> {
+fn package_list(path: &Path) -> BTreeSet<String> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// The published packages the builds needed reached the builders' (emptied) caches from the
+/// bucket, whole: each cached copy has the size of the bucket's object.
+fn assert_dependencies_came_from_the_bucket(
+    instance: &HaikuPorterInstance,
+    objects: &BTreeMap<String, ObjectState>,
+) {
+    let mut streamed = 0;
+    for sshd in &instance.farm.builders {
+        let Ok(cache) = std::fs::read_dir(sshd.work.join("haikuports/packages/.cache")) else {
+            continue;
+        };
+        for entry in cache.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let key = format!("{}/packages/{file}", instance.farm.prefix);
+            if let Some(object) = objects.get(&key) {
+                assert_eq!(
+                    entry.metadata().unwrap().len() as i64,
+                    object.size,
+                    "{file} in the cache of {} is not the bucket's",
+                    sshd.work.display()
+                );
+                streamed += 1;
+            }
+        }
+    }
+    assert!(streamed > 0, "no published package reached a builder's cache");
+}
+
+/// Buildrun numbers continue after HaikuPorter's last (`last_buildrun`, `buildruns.txt`, `current`),
+/// the `builds` build numbers after its highest, and its history is left as it was.
+fn assert_numbering_continues(root: &Path, builds: usize, history_status: &[u8]) {
+    let next = LAST_BUILDRUN + 1;
+    let runs = root.join("output/buildruns");
+    let last = std::fs::read_to_string(runs.join("last_buildrun")).unwrap();
+    assert_eq!(last.trim(), next.to_string());
+    let listed: Vec<u64> = std::fs::read_to_string(runs.join("buildruns.txt"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert_eq!(listed, (LAST_BUILDRUN - 2..=next).collect::<Vec<_>>());
+    assert_eq!(
+        std::fs::read_link(runs.join("current")).unwrap(),
+        PathBuf::from(next.to_string())
+    );
+    let mut numbers = Vec::new();
+    for entry in std::fs::read_dir(runs.join(format!("{next}/records"))).unwrap() {
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+        let record_numbers = record["buildNumbers"].as_array().unwrap();
+        numbers.extend(record_numbers.iter().filter_map(serde_json::Value::as_u64));
+    }
+    assert_eq!(numbers.len(), builds, "build numbers: {numbers:?}");
+    assert!(
+        numbers.iter().all(|n| *n > LAST_BUILD),
+        "build numbers {numbers:?} do not continue after {LAST_BUILD}"
+    );
+    let status = runs.join(format!("{LAST_BUILDRUN}/status.json"));
+    assert_eq!(
+        std::fs::read(&status).unwrap(),
+        history_status,
+        "{} changed",
+        status.display()
+    );
 }
 
 #[test]
@@ -98,6 +165,8 @@ fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
             && published_before.iter().any(|f| f.starts_with("libcore-")),
         "the history did not publish what it should: {published_before:?}"
     );
+    let history_status =
+        std::fs::read(root.join(format!("output/buildruns/{LAST_BUILDRUN}/status.json"))).unwrap();
     let before = instance.objects();
     let package_key = |file: &str| format!("{}/packages/{file}", instance.farm.prefix);
     for file in &published_before {
@@ -120,10 +189,11 @@ fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
     // Object timestamps have a resolution of a second or coarser: make any rewrite visible.
     std::thread::sleep(Duration::from_millis(1100));
 
-    // The takeover, step by step as docs/migration.md says.
-    // 1. The packages directory moves from the ports tree to the state directory.
+    // The takeover, as docs/migration.md tells the operator (steps 1 and 2 stop HaikuPorter and
+    // back the volume up; the fixture is stopped already).
+    // Step 3. The packages directory moves from the ports tree to the state directory.
     std::fs::rename(instance.haikuporter_packages(), root.join("packages")).unwrap();
-    // 2. The instance config names the system packages (everything else has HaikuPorter's defaults).
+    // Step 4. The instance config names the system packages (everything else has HaikuPorter's defaults).
     std::fs::write(
         root.join("buildmaster.toml"),
         format!(
@@ -132,7 +202,7 @@ fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
         ),
     )
     .unwrap();
-    // 3. The database is filled from HaikuPorter's local index.
+    // Step 5. The database is filled from HaikuPorter's local index.
     let out = instance.run(&["recover", "--from", "local"], Duration::from_secs(60));
     support::farm::assert_success(&out, "recover --from local");
     let recovered = text(&out.stdout);
@@ -148,7 +218,7 @@ fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
         !complaints.contains("not in storage") && !complaints.contains("disagree"),
         "{complaints}"
     );
-    // 4. The plan of everything builds only what HaikuPorter has not published.
+    // Step 6. The plan of everything builds only what HaikuPorter has not published.
     let builders = instance.builders_dir();
     let builders = builders.to_str().unwrap();
     let out = instance.run(&["plan", "--json", "--everything"], Duration::from_secs(120));
@@ -166,7 +236,7 @@ fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
         planned_results.is_disjoint(&published_before) && planned_results.is_disjoint(&unpublished),
         "the plan rebuilds existing packages: {planned_results:?}"
     );
-    // 5. The buildrun with HaikuPorter's builders directory builds and publishes them.
+    // Step 7. The buildrun with HaikuPorter's builders directory builds and publishes them.
     let out = instance.run(
         &["buildrun", "--builders-dir", builders, "--everything"],
         BUILDRUN_TIMEOUT,
@@ -198,27 +268,7 @@ fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
     let built_files: BTreeSet<String> = built.values().flatten().cloned().collect();
     assert_eq!(built_files, planned_results);
 
-    // The dependencies reached the builders from the bucket: the published packages they needed
-    // are in their caches, whole.
-    let mut streamed = 0;
-    for sshd in &instance.farm.builders {
-        let Ok(cache) = std::fs::read_dir(sshd.work.join("haikuports/packages/.cache")) else {
-            continue;
-        };
-        for entry in cache.flatten() {
-            let file = entry.file_name().to_string_lossy().into_owned();
-            if let Some(object) = before.get(&package_key(&file)) {
-                assert_eq!(
-                    entry.metadata().unwrap().len() as i64,
-                    object.size,
-                    "{file} in the cache of {} is not the bucket's",
-                    sshd.work.display()
-                );
-                streamed += 1;
-            }
-        }
-    }
-    assert!(streamed > 0, "no published package reached a builder's cache");
+    assert_dependencies_came_from_the_bucket(&instance, &before);
 
     // The publish names only the new packages: those just built and those HaikuPorter left unpublished.
     let published_now: BTreeSet<String> = stdout
@@ -270,43 +320,7 @@ fn a_haikuporter_instance_is_taken_over_without_uploading_any_package_again() {
         assert!(is_stub(&path), "{} is not a zero-byte stub", path.display());
     }
 
-    // Numbering continues HaikuPorter's: buildrun 42, builds above HaikuPorter's last.
-    let runs = root.join("output/buildruns");
-    let last = std::fs::read_to_string(runs.join("last_buildrun")).unwrap();
-    assert_eq!(last.trim(), (LAST_BUILDRUN + 1).to_string());
-    let listed: Vec<u64> = std::fs::read_to_string(runs.join("buildruns.txt"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
-    assert_eq!(
-        listed,
-        (LAST_BUILDRUN - 2..=LAST_BUILDRUN + 1).collect::<Vec<_>>()
-    );
-    let records = runs.join(format!("{}/records", LAST_BUILDRUN + 1));
-    let mut numbers = Vec::new();
-    for entry in std::fs::read_dir(&records).unwrap() {
-        let record: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
-        numbers.extend(
-            record["buildNumbers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|n| n.as_u64()),
-        );
-    }
-    assert_eq!(numbers.len(), planned.len(), "build numbers: {numbers:?}");
-    assert!(
-        numbers.iter().all(|n| *n > LAST_BUILD),
-        "build numbers {numbers:?} do not continue after {LAST_BUILD}"
-    );
-    assert_eq!(
-        std::fs::read_link(runs.join("current")).unwrap(),
-        std::path::PathBuf::from((LAST_BUILDRUN + 1).to_string())
-    );
-    // HaikuPorter's history is still served as it was.
-    assert!(runs.join(format!("{LAST_BUILDRUN}/status.json")).is_file());
+    assert_numbering_continues(&root, planned.len(), &history_status);
     eprintln!(
         "takeover test: {:.1} s wall, {} packages kept, {} published",
         started.elapsed().as_secs_f64(),
