@@ -28,9 +28,9 @@ now() { date +%s.%N; }
 T_START=$(now)
 T_LAP=$T_START
 TIMINGS=()
-# Records how long the step that just ended took.
 # Seconds from $1 to now, one decimal.
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# Records how long the step that just ended took.
 lap() {
     local secs
     secs=$(since "$T_LAP")
