@@ -25,7 +25,7 @@ use super::builder::{Builder, Snapshot};
 use super::deps::{self, PresentPackages};
 use super::output::Output;
 use super::report;
-use super::store::{BuildRow, BuildState, BuildrunStore, ResultRow};
+use super::store::{BuildRow, BuildState, BuilderRow, BuildrunStore, ResultRow};
 use super::worker::{self, Event, Job};
 use super::BuildrunError;
 use crate::builders::build::BuildRequest;
@@ -121,6 +121,10 @@ pub(super) struct Executor<'a> {
     pub(super) last_status: Option<Instant>,
     /// Stopping: nothing new starts.
     pub(super) cancelling: bool,
+    /// Per builder: the row last recorded (unchanged rows are not written again).
+    pub(super) saved_builders: Vec<Option<BuilderRow>>,
+    /// The status text last recorded in the store.
+    pub(super) saved_status: Option<String>,
 }
 
 fn graph_of(plan: &Plan, durations: &HashMap<String, f64>) -> Result<BuildGraph, BuildrunError> {
@@ -201,6 +205,8 @@ pub async fn execute(
         status_dirty: true,
         last_status: None,
         cancelling: false,
+        saved_builders: vec![None; n],
+        saved_status: None,
         p,
     };
     exec.prepare()?;

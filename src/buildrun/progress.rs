@@ -117,11 +117,15 @@ impl Executor<'_> {
         if let Err(err) = self.output.status(&json) {
             tracing::warn!(%err, "cannot write status.json");
         }
-        if let Err(err) = self
-            .store
-            .set_run_state(self.p.id, RunState::Running, &self.status)
-        {
-            tracing::warn!(%err, "cannot record the buildrun status");
+        // A durable write costs an fsync: only when the text changed.
+        if self.saved_status.as_deref() != Some(self.status.as_str()) {
+            match self
+                .store
+                .set_run_state(self.p.id, RunState::Running, &self.status)
+            {
+                Ok(()) => self.saved_status = Some(self.status.clone()),
+                Err(err) => tracing::warn!(%err, "cannot record the buildrun status"),
+            }
         }
         self.status_dirty = false;
         self.last_status = Some(Instant::now());
@@ -140,8 +144,18 @@ impl Executor<'_> {
             connection_errors: view.snapshot.connection_errors,
             updated_at: now_secs(),
         };
-        if let Err(err) = self.store.save_builder(&row) {
-            tracing::warn!(%err, "cannot record a builder's state");
+        let unchanged = self.saved_builders[b].as_ref().is_some_and(|saved| {
+            BuilderRow {
+                updated_at: saved.updated_at,
+                ..row.clone()
+            } == *saved
+        });
+        if unchanged {
+            return;
+        }
+        match self.store.save_builder(&row) {
+            Ok(()) => self.saved_builders[b] = Some(row),
+            Err(err) => tracing::warn!(%err, "cannot record a builder's state"),
         }
     }
 }

@@ -116,6 +116,14 @@ fn open_store(state: &StateDir) -> Result<BuildrunStore, BuildrunError> {
     Ok(BuildrunStore::open(&state.database())?)
 }
 
+/// The last build number a HaikuPorter instance used: its `<tree>/buildmaster/buildnumber` holds the
+/// next one. Counting from it too means a taken-over instance never reuses a number, even when its old
+/// output was deleted.
+fn haikuporter_last_build(tree: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(tree.join("buildmaster").join("buildnumber")).ok()?;
+    text.trim().parse::<u64>().ok()?.checked_sub(1)
+}
+
 /// Records and runs a new buildrun of `plan`; `request` says what was asked for (`update`,
 /// `everything`, `build a b`).
 pub async fn run_buildrun(ctx: &Context, plan: Plan, request: &str) -> Result<Summary, BuildrunError> {
@@ -123,12 +131,13 @@ pub async fn run_buildrun(ctx: &Context, plan: Plan, request: &str) -> Result<Su
     let mut store = open_store(&ctx.state)?;
     let _lock = RunLock::acquire(&ctx.state)?;
     let out_root = ctx.state.output();
+    let tree = ctx.config.ports_tree(ctx.state.root());
     store.adopt_counters(
         output::last_buildrun(&out_root),
         output::highest_numbered(&out_root.join("records"), "json")
-            .max(output::highest_numbered(&out_root.join("builds"), "log")),
+            .max(output::highest_numbered(&out_root.join("builds"), "log"))
+            .max(haikuporter_last_build(&tree)),
     )?;
-    let tree = ctx.config.ports_tree(ctx.state.root());
     let head = git(&tree, &["rev-parse", "HEAD"]).await;
     let origin = git(&tree, &["remote", "get-url", "origin"]).await;
     let id = store.create_buildrun(request, head.as_deref(), origin.as_deref(), &plan)?;

@@ -394,6 +394,9 @@ impl BuildrunStore {
 
     /// Writes several build rows in one transaction (a failure and the dependents it makes lost).
     pub fn save_builds(&mut self, id: u64, builds: &[&BuildRow]) -> Result<(), StoreError> {
+        if builds.is_empty() {
+            return Ok(());
+        }
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| StoreError {
             path: path.clone(),
