@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use support::farm::{Farm, LedgerEntry};
-use support::haikuporter_instance::{is_stub, HaikuPorterInstance, ObjectState, LAST_BUILD, LAST_BUILDRUN};
+use support::haikuporter_instance::{
+    is_stub, HaikuPorterInstance, ObjectState, LAST_BUILDRUN, NEXT_BUILD_NUMBER,
+};
 use support::pkgman::refresh_and_download;
 
 /// Ports HaikuPorter built before the takeover (libbase comes with them as their dependency).
@@ -131,8 +133,8 @@ fn assert_numbering_continues(root: &Path, builds: usize, history_status: &[u8])
     }
     assert_eq!(numbers.len(), builds, "build numbers: {numbers:?}");
     assert!(
-        numbers.iter().all(|n| *n > LAST_BUILD),
-        "build numbers {numbers:?} do not continue after {LAST_BUILD}"
+        numbers.iter().all(|n| *n >= NEXT_BUILD_NUMBER),
+        "build numbers {numbers:?} do not continue from HaikuPorter's counter {NEXT_BUILD_NUMBER}"
     );
     let status = runs.join(format!("{LAST_BUILDRUN}/status.json"));
     assert_eq!(

@@ -36,6 +36,9 @@ use super::farm::{assert_success, Farm, BIN};
 pub const LAST_BUILDRUN: u64 = 41;
 /// The highest build number in HaikuPorter's output tree; ours must continue above it.
 pub const LAST_BUILD: u64 = 212;
+/// HaikuPorter's own counter (`buildmaster/buildnumber`, the next number): builds whose logs were since
+/// deleted used the numbers up to here, so ours must start at it, not after [`LAST_BUILD`].
+pub const NEXT_BUILD_NUMBER: u64 = LAST_BUILD + 40;
 /// Where HaikuPorter keeps the system packages of the Haiku branch it builds for.
 pub const SYSTEM_PACKAGE_BRANCH: &str = "r1beta5_72";
 /// How long the throwaway buildmaster may take to build and publish the history.
@@ -239,7 +242,7 @@ impl HaikuPorterInstance {
         assert!(head.status.success(), "git rev-parse HEAD in the ports tree");
         let buildmaster = self.tree().join("buildmaster");
         std::fs::write(buildmaster.join("processed_rev"), head.stdout).unwrap();
-        std::fs::write(buildmaster.join("buildnumber"), (LAST_BUILD + 1).to_string()).unwrap();
+        std::fs::write(buildmaster.join("buildnumber"), NEXT_BUILD_NUMBER.to_string()).unwrap();
         // The operator paused HaikuPorter's loop before the takeover (docs/migration.md, step 1).
         std::fs::write(buildmaster.join("stop"), "").unwrap();
     }
