@@ -29,8 +29,8 @@
 //! - [`cli`]: the command-line surface (`buildmaster storage|hpkg|repo …`); `main.rs` only parses and
 //!   dispatches.
 
-pub mod buildrun;
 pub mod builders;
+pub mod buildrun;
 pub mod cli;
 pub mod config;
 pub mod daemon;
