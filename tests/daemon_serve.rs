@@ -181,6 +181,27 @@ fn the_readme_main_job_builds_publishes_and_serves_the_example_tree() {
         );
     }
 
+    // The metrics saw every build and the results fetched from the builder.
+    let (_, metrics) = get(&address, "/metrics").unwrap();
+    let count = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{metrics}"))
+    };
+    assert_eq!(
+        count("buildmaster_build_duration_seconds_count{result=\"success\"}") as usize,
+        complete,
+        "{metrics}"
+    );
+    assert!(count("buildmaster_transferred_bytes_total{direction=\"from_builder\"}") > 0.0);
+    assert_eq!(
+        count("buildmaster_publish_duration_seconds_count{result=\"success\"}"),
+        1.0
+    );
+
     // The UI and the API are served.
     let (status, page) = get(&address, "/").unwrap();
     assert_eq!(status, 200);

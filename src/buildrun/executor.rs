@@ -77,6 +77,8 @@ pub struct ExecParams<'a> {
     pub started_at: f64,
     /// Stops the run: builds in flight are cancelled and re-queued.
     pub cancel: CancellationToken,
+    /// Told about every attempt's end and bytes moved (the daemon's metrics).
+    pub observer: Option<Arc<dyn super::observer::BuildObserver>>,
 }
 
 /// How the executor ended.

@@ -15,6 +15,7 @@
 //! - [`deps`]: a build's dependencies as [`WantedPackage`](crate::builders::package::WantedPackage)s.
 //! - [`rows`]: the store's records ([`RunState`], [`BuildState`], rows).
 //! - [`store`]: buildruns, builds, results and counters in the state database.
+//! - [`observer`]: the hook the daemon's metrics use to watch attempts and transfers.
 //! - [`output`]: `output/buildruns/<N>/…`, logs, records, atomic status.json.
 //! - [`status`], [`report`]: HaikuPorter's status.json and record shapes, and assembling them.
 
@@ -25,6 +26,7 @@ pub mod fleet;
 pub mod job;
 pub mod lock;
 pub mod outcome;
+pub mod observer;
 pub mod output;
 pub mod progress;
 pub mod report;

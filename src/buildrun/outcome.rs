@@ -3,6 +3,7 @@
 //! the run's final status.
 
 use super::executor::{ExecOutcome, Executor};
+use super::observer::AttemptEnd;
 use super::status::RecordJson;
 use super::store::{now_secs, BuildRow, BuildState, ResultRow};
 use super::BuildrunError;
@@ -21,6 +22,20 @@ impl Executor<'_> {
         let name = self.p.builders[b].name().to_string();
         let port = self.port(index);
         let ended = now_secs();
+        if let Some(observer) = &self.p.observer {
+            let took = std::time::Duration::from_secs_f64((ended - started).max(0.0));
+            match &result {
+                Ok(outcome) => {
+                    observer.attempt_ended(took, AttemptEnd::Success);
+                    let fetched = outcome.results.iter().map(|r| r.size).sum();
+                    observer.transferred(outcome.transfer.bytes, fetched);
+                }
+                Err(err) if err.class() != ErrorClass::Cancelled => {
+                    observer.attempt_ended(took, AttemptEnd::Failure)
+                }
+                Err(_) => {}
+            }
+        }
         let failure = match result {
             Ok(outcome) => {
                 self.complete(index, &outcome)?;

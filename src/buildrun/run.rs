@@ -33,6 +33,8 @@ pub struct Context {
     pub builders: Vec<Arc<dyn Builder>>,
     /// Stops the run: builds in flight are cancelled, and the buildrun stays resumable.
     pub cancel: CancellationToken,
+    /// Told about every attempt's end and bytes moved (the daemon's metrics); `None` for the CLI.
+    pub observer: Option<Arc<dyn super::observer::BuildObserver>>,
 }
 
 /// How a buildrun ended.
@@ -238,6 +240,7 @@ async fn drive(
             head: info.ports_head.clone(),
             started_at: info.started_at,
             cancel: ctx.cancel.clone(),
+            observer: ctx.observer.clone(),
         };
         executor::execute(&mut store, &output, params).await
     }

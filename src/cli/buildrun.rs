@@ -156,6 +156,7 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
             config,
             builders,
             cancel,
+            observer: None,
         };
         let summary = match resume_unfinished(&ctx).await? {
             Some(summary) => {

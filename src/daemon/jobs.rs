@@ -44,6 +44,7 @@ impl InstanceJobs {
             config: self.config.clone(),
             builders: self.builders.clone(),
             cancel: cancel.clone(),
+            observer: Some(Arc::new(self.metrics.clone())),
         }
     }
 }

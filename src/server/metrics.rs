@@ -248,6 +248,23 @@ impl Metrics {
     }
 }
 
+/// The executor reports every attempt and transfer here (`buildmaster serve` passes the daemon's
+/// metrics as the buildrun's observer).
+impl crate::buildrun::observer::BuildObserver for Metrics {
+    fn attempt_ended(&self, duration: Duration, end: crate::buildrun::observer::AttemptEnd) {
+        let outcome = match end {
+            crate::buildrun::observer::AttemptEnd::Success => Outcome::Success,
+            crate::buildrun::observer::AttemptEnd::Failure => Outcome::Failure,
+        };
+        self.observe_build(duration, outcome);
+    }
+
+    fn transferred(&self, to_builder: u64, from_builder: u64) {
+        self.add_transferred(Direction::ToBuilder, to_builder);
+        self.add_transferred(Direction::FromBuilder, from_builder);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -356,6 +356,7 @@ impl Instance {
             config: self.config.clone(),
             builders: builders.iter().map(|b| b.clone() as Arc<dyn Builder>).collect(),
             cancel,
+            observer: None,
         }
     }
 
