@@ -1,7 +1,8 @@
 //! `buildmaster buildrun [--update|--everything|PORT…] [--no-publish]`: one buildrun, then exit.
 //!
 //! An unfinished buildrun (the process was killed, or stopped with SIGINT/SIGTERM) is resumed first,
-//! and then nothing else is started; otherwise the request is planned and run. Packages built go
+//! and then nothing else is started (a bare `buildmaster buildrun` only resumes); otherwise the request
+//! is planned and run. Packages built go
 //! through `publish` (upload, verify, stub, index) unless `--no-publish`.
 //!
 //! Exit codes: 0 the buildrun ended (even with failed builds, as HaikuPorter: they are listed);
@@ -18,10 +19,10 @@ use buildmaster_storage::StorageBackend;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use super::wanted::WantedArgs;
 use super::GlobalArgs;
 use crate::buildrun::{fleet, job, resume_unfinished, Context, Summary};
 use crate::config::instance::InstanceConfig;
-use crate::plan::instance::Wanted;
 use crate::publish::{publish, PublishSettings, Publisher};
 use crate::state::{Database, StateDir};
 
@@ -43,17 +44,12 @@ pub struct BuildrunArgs {
     /// builder runs the builds on this machine.
     #[arg(long, env = "BUILDMASTER_BUILDERS_DIR")]
     pub builders_dir: Option<PathBuf>,
-    /// Build the ports whose files changed since the last processed revision of the ports tree.
-    #[arg(long, conflicts_with_all = ["everything", "ports"])]
-    pub update: bool,
-    /// Build every active port with a package missing from the repository.
-    #[arg(long, conflicts_with = "ports")]
-    pub everything: bool,
+    /// Which ports to build. With none, only an unfinished buildrun is resumed.
+    #[command(flatten)]
+    pub select: WantedArgs,
     /// Leave built packages in the spool; do not publish them.
     #[arg(long)]
     pub no_publish: bool,
-    /// Ports to build: `name` (its active version) or `name-version`.
-    pub ports: Vec<String>,
 }
 
 fn print_summary(s: &Summary) {
@@ -132,15 +128,7 @@ fn spool_has_unpublished(state: &StateDir) -> anyhow::Result<bool> {
 
 /// Runs `buildmaster buildrun`.
 pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let wanted = if args.update {
-        Wanted::Update
-    } else if args.everything {
-        Wanted::Everything
-    } else if !args.ports.is_empty() {
-        Wanted::Ports(args.ports.clone())
-    } else {
-        anyhow::bail!("say what to build: --update, --everything, or port names");
-    };
+    let wanted = args.select.wanted();
     let state = StateDir::new(&global.state_dir);
     let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -160,17 +148,21 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         };
         let summary = match resume_unfinished(&ctx).await? {
             Some(summary) => {
-                if !summary.interrupted {
+                if let (false, Some(wanted)) = (summary.interrupted, &wanted) {
                     println!(
                         "finished the unfinished buildrun {}; run the command again for {}",
                         summary.id,
-                        job::describe(&wanted)
+                        job::describe(wanted)
                     );
                 }
                 summary
             }
             None => {
-                let report = job::plan_and_run(&ctx, &wanted).await?;
+                let Some(wanted) = &wanted else {
+                    println!("no unfinished buildrun to resume; say what to build: --update, --everything, or port names");
+                    return Ok(ExitCode::from(EXIT_NOTHING_TO_DO));
+                };
+                let report = job::plan_and_run(&ctx, wanted).await?;
                 for problem in &report.problems {
                     eprintln!(
                         "recipe problem: {}: {}",

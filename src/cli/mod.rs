@@ -12,6 +12,7 @@ pub mod repo;
 pub mod repo_check;
 pub mod serve;
 pub mod storage;
+pub mod wanted;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -8,9 +8,10 @@ use anyhow::Context;
 use clap::Args;
 
 use super::progress::{self, PlanBar};
+use crate::cli::wanted::WantedArgs;
 use crate::cli::GlobalArgs;
 use crate::config::instance::InstanceConfig;
-use crate::plan::instance::{plan_instance_reporting, InstancePlan, Wanted};
+use crate::plan::instance::{plan_instance_reporting, InstancePlan};
 use crate::plan::model::{Plan, SkipReason};
 use crate::plan::Request;
 use crate::state::StateDir;
@@ -21,28 +22,17 @@ pub struct PlanArgs {
     /// The instance config; default `<state-dir>/buildmaster.toml` when it exists, else defaults.
     #[arg(long, env = "BUILDMASTER_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Plan the ports whose files changed since the last processed revision of the ports tree.
-    #[arg(long, conflicts_with_all = ["everything", "ports"])]
-    pub update: bool,
-    /// Plan every active port with a package missing from the repository.
-    #[arg(long, conflicts_with = "ports")]
-    pub everything: bool,
+    /// Which ports to plan.
+    #[command(flatten)]
+    pub select: WantedArgs,
     /// Print the plan as JSON (builds in order, skipped ports with reasons).
     #[arg(long)]
     pub json: bool,
-    /// Ports to plan: `name` (its active version) or `name-version`.
-    pub ports: Vec<String>,
 }
 
 /// Plans and prints. Exit 0 whenever planning worked, even if ports are skipped.
 pub fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let wanted = if args.update {
-        Wanted::Update
-    } else if args.everything {
-        Wanted::Everything
-    } else if !args.ports.is_empty() {
-        Wanted::Ports(args.ports.clone())
-    } else {
+    let Some(wanted) = args.select.wanted() else {
         anyhow::bail!("nothing to plan: name ports, or use --everything or --update");
     };
     let state = StateDir::new(&global.state_dir);
