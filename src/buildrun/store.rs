@@ -109,11 +109,7 @@ impl BuildrunStore {
             path: path.into(),
             message: e.to_string(),
         };
-        let conn = Connection::open(path).map_err(fail)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
-        )
-        .map_err(fail)?;
+        let conn = crate::state::sqlite::open_state_db(path).map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
         Ok(Self {
             conn,

@@ -48,12 +48,9 @@ fn open(db: &Path) -> Result<Connection, RevisionError> {
         path: db.into(),
         message: e.to_string(),
     };
-    let conn = Connection::open(db).map_err(fail)?;
-    conn.execute_batch(
-        "PRAGMA busy_timeout = 10000;
-         CREATE TABLE IF NOT EXISTS plan_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-    )
-    .map_err(fail)?;
+    let conn = crate::state::sqlite::open_state_db(db).map_err(fail)?;
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS plan_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
+        .map_err(fail)?;
     Ok(conn)
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use rusqlite::{params, Connection};
+use rusqlite::params;
 
 use crate::haiku::hpkg_reader::read_package;
 use crate::plan::existing::{ExistingError, ExistingPackage};
@@ -68,9 +68,7 @@ pub fn read_system_packages(dir: &Path) -> Result<Vec<ExistingPackage>, Existing
 /// Reads the system packages of `dir` through the index in the state database `db`.
 pub fn indexed_system_packages(dir: &Path, db: &Path) -> Result<Vec<ExistingPackage>, ExistingError> {
     let db_error = |e: rusqlite::Error| file_error(db, format!("system-packages index: {e}"));
-    let mut conn = Connection::open(db).map_err(db_error)?;
-    conn.execute_batch("PRAGMA busy_timeout = 10000;")
-        .map_err(db_error)?;
+    let mut conn = crate::state::sqlite::open_state_db(db).map_err(db_error)?;
     conn.execute_batch(SCHEMA).map_err(db_error)?;
     let mut known: HashMap<String, (i64, i64, String)> = HashMap::new();
     {

@@ -76,11 +76,7 @@ impl Database {
             path: path.into(),
             message: e.to_string(),
         };
-        let conn = Connection::open(path).map_err(fail)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
-        )
-        .map_err(fail)?;
+        let conn = super::sqlite::open_state_db(path).map_err(fail)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(fail)?;

@@ -4,11 +4,13 @@
 //!
 //! - [`layout`]: [`StateDir`], the paths operators know from HaikuPorter (`packages/`, `repository/`).
 //! - [`db`]: [`Database`], package records and published indexes.
+//! - [`sqlite`]: opening the database with the settings every part shares.
 //! - [`record`]: [`PackageRecord`] and its lifecycle [`PackageState`].
 
 pub mod db;
 pub mod layout;
 pub mod record;
+pub mod sqlite;
 
 pub use db::{Database, DbError};
 pub use layout::StateDir;
