@@ -48,6 +48,11 @@ impl CacheListing {
         self.packages.get(&package.file_name) == Some(&package.size)
     }
 
+    /// How many of `deps` the cache holds: the scheduler prefers the builder that holds the most.
+    pub fn holds_count(&self, deps: &[WantedPackage]) -> usize {
+        deps.iter().filter(|d| self.holds(d)).count()
+    }
+
     /// Cached packages that are neither in `keep` (the repository's packages) nor system packages:
     /// what a prune removes. System packages are never stale.
     pub fn stale(&self, keep: &HashSet<String>, system: &HashSet<String>) -> Vec<String> {

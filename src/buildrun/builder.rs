@@ -97,9 +97,7 @@ impl Builder for Remote {
 
     fn cached(&self, deps: &[WantedPackage]) -> usize {
         match self.inner.try_lock() {
-            Ok(b) => b
-                .cache_listing()
-                .map_or(0, |l| deps.iter().filter(|d| l.holds(d)).count()),
+            Ok(b) => b.cache_listing().map_or(0, |l| l.holds_count(deps)),
             Err(_) => 0,
         }
     }
@@ -200,9 +198,7 @@ impl Builder for Local {
 
     fn cached(&self, deps: &[WantedPackage]) -> usize {
         match self.listing.try_lock() {
-            Ok(guard) => guard
-                .as_ref()
-                .map_or(0, |l| deps.iter().filter(|d| l.holds(d)).count()),
+            Ok(guard) => guard.as_ref().map_or(0, |l| l.holds_count(deps)),
             Err(_) => 0,
         }
     }
