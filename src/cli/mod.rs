@@ -98,7 +98,11 @@ pub fn init_tracing(global: &GlobalArgs, long_running: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         // Plain stderr, except that progress bars are lifted out of the way of each line.
-        .with_writer(progress::LogWriter);
+        .with_writer(progress::LogWriter)
+        // Colours only for a person at a terminal; files, pipes and container logs get plain text.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none(),
+        );
     if global.log_json {
         builder.json().init();
     } else {
