@@ -540,17 +540,9 @@ type RawInfo = (
     Option<f64>,
 );
 
+/// rusqlite reads a row into a tuple of its columns' types.
 fn row_to_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawInfo> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
+    RawInfo::try_from(r)
 }
 
 fn save_build_row(conn: &Connection, id: u64, b: &BuildRow) -> rusqlite::Result<()> {

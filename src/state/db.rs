@@ -263,17 +263,9 @@ impl Database {
 
 type RowParts = (String, i64, String, String, String, i64, Option<i64>, String);
 
+/// rusqlite reads a row into a tuple of its columns' types.
 fn row_to_parts(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowParts> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
+    RowParts::try_from(r)
 }
 
 /// An error mapper naming `path`, for `map_err` inside transactions (which borrow the connection).
