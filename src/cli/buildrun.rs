@@ -19,6 +19,7 @@ use buildmaster_storage::StorageBackend;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use super::signals::cancel_on_stop_signals;
 use super::wanted::WantedArgs;
 use super::GlobalArgs;
 use crate::buildrun::{fleet, job, resume_unfinished, Context, Summary};
@@ -69,22 +70,6 @@ fn print_summary(s: &Summary) {
     }
 }
 
-/// Stops the run on SIGINT or SIGTERM (builds in flight are cancelled; the buildrun stays resumable).
-fn cancel_on_signals(cancel: CancellationToken) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    crate::builders::task::spawn_named("signals", "-", async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-        eprintln!("stopping: builds in flight are cancelled; run `buildmaster buildrun` again to resume");
-        cancel.cancel();
-    });
-    Ok(())
-}
-
 async fn publish_spool(storage: Arc<dyn StorageBackend>, state: &StateDir) -> anyhow::Result<u8> {
     let mut publisher = Publisher {
         state: state.clone(),
@@ -115,15 +100,10 @@ async fn publish_spool(storage: Arc<dyn StorageBackend>, state: &StateDir) -> an
     })
 }
 
-/// Whether the spool holds a real package file not yet safely in storage.
+/// Whether the spool holds packages not yet published (the one check the daemon uses too).
 fn spool_has_unpublished(state: &StateDir) -> anyhow::Result<bool> {
     let db = Database::open(&state.database())?;
-    for entry in crate::publish::spool::list(&state.packages())? {
-        if entry.size > 0 && !db.get(&entry.file_name)?.is_some_and(|r| r.state.is_stored()) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    Ok(crate::publish::spool::has_unpublished(state, &db)?)
 }
 
 /// Runs `buildmaster buildrun`.
@@ -138,7 +118,9 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         let specs = fleet::builder_specs(&state, &config, args.builders_dir.as_deref())?;
         let builders = fleet::make_builders(specs, &state, &config, Some(storage.clone()))?;
         let cancel = CancellationToken::new();
-        cancel_on_signals(cancel.clone())?;
+        cancel_on_stop_signals(cancel.clone(), |_| {
+            eprintln!("stopping: builds in flight are cancelled; run `buildmaster buildrun` again to resume")
+        })?;
         let ctx = Context {
             state: state.clone(),
             config,

@@ -11,6 +11,7 @@ pub mod publish;
 pub mod repo;
 pub mod repo_check;
 pub mod serve;
+pub mod signals;
 pub mod storage;
 pub mod wanted;
 

@@ -12,6 +12,7 @@ use clap::Args;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::signals::cancel_on_stop_signals;
 use super::GlobalArgs;
 use crate::buildrun::fleet;
 use crate::config::instance::InstanceConfig;
@@ -39,22 +40,6 @@ pub struct ServeArgs {
     pub listen: Option<String>,
 }
 
-/// Cancels `shutdown` on the first SIGTERM or SIGINT.
-fn stop_on_signals(shutdown: CancellationToken) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    crate::builders::task::spawn_named("signals", "-", async move {
-        let which = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
-        tracing::info!(signal = which, "stopping: checkpointing the running buildrun");
-        shutdown.cancel();
-    });
-    Ok(())
-}
-
 /// Runs `buildmaster serve`.
 pub fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let state = StateDir::new(&global.state_dir);
@@ -65,7 +50,9 @@ pub fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
-        stop_on_signals(shutdown.clone())?;
+        cancel_on_stop_signals(shutdown.clone(), |signal| {
+            tracing::info!(signal, "stopping: checkpointing the running buildrun")
+        })?;
         let storage =
             crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
         let specs = fleet::builder_specs(&state, &config, args.builders_dir.as_deref())?;
