@@ -537,6 +537,94 @@ async fn the_server_verifies_the_crc32c_that_replaces_payload_signing() {
     assert_eq!(raw_keys(garage, &target).await, Vec::<String>::new());
 }
 
+/// CRC32C (Castagnoli, reflected), bit by bit: an oracle independent of the backend's implementation.
+fn crc32c_base64(data: &[u8]) -> String {
+    use base64::Engine as _;
+    let mut crc = !0u32;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    base64::engine::general_purpose::STANDARD.encode((!crc).to_be_bytes())
+}
+
+#[tokio::test]
+async fn a_part_checksum_is_verified_even_when_the_upload_keeps_no_checksum() {
+    // The temporary upload of a digest-less put is created without a checksum algorithm (so that its
+    // copy to the final key stays a reference copy) but sends each part with a CRC32C header: that
+    // protects the bytes only if the server checks the header on such an upload too, and the object
+    // must come out without a checksum of its own.
+    use buildmaster_storage_s3::aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart};
+    let garage = Garage::shared();
+    let client = garage.sdk_client();
+    let target = format!("{}/unlisted", unique("crc32c"));
+    let upload_id = client
+        .create_multipart_upload()
+        .bucket(garage.bucket())
+        .key(&target)
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap();
+    let body = b"a part whose checksum is checked but not kept".to_vec();
+    let part = |crc: String| {
+        client
+            .upload_part()
+            .bucket(garage.bucket())
+            .key(&target)
+            .upload_id(&upload_id)
+            .part_number(1)
+            .checksum_crc32_c(crc)
+            .body(body.clone().into())
+            .customize()
+            .disable_payload_signing()
+            .send()
+    };
+    let wrong = part("AAAAAA==".into()).await;
+    assert!(
+        wrong.is_err(),
+        "garage accepted a part whose CRC32C does not match"
+    );
+    let right = part(crc32c_base64(&body))
+        .await
+        .expect("the right CRC32C is accepted");
+    client
+        .complete_multipart_upload()
+        .bucket(garage.bucket())
+        .key(&target)
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .set_e_tag(right.e_tag)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let head = client
+        .head_object()
+        .bucket(garage.bucket())
+        .key(&target)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length, Some(body.len() as i64));
+    assert_eq!(head.checksum_crc32_c, None, "the object must keep no checksum");
+}
+
 #[tokio::test]
 async fn the_web_endpoint_serves_objects_anonymously() {
     // What package clients do: a plain HTTP GET with no credentials, bucket chosen by the Host header.

@@ -4,13 +4,14 @@
 //! process start-up and are measured the same way.
 //!
 //! Usage:
-//!   storage-bench put <settings.json> <file> <key> [--known-digest]
+//!   storage-bench put <settings.json> <file> <key> [--digest <sha256 hex>]
 //!   storage-bench get <settings.json> <key> <file>
 //!
-//! `settings.json` is the S3 section of a storage config (without `backend_type`). With
-//! `--known-digest` the file is hashed first (not timed separately: it is part of the run, as it would be
-//! for a caller that had to compute it) and the digest is passed in `PutOptions`, which skips the
-//! server-side copy that a digest-less multipart upload needs.
+//! `settings.json` is the S3 section of a storage config (without `backend_type`). Without `--digest`
+//! the put is `buildmaster storage put`'s: the digest is learnt on the way, so the body goes to a
+//! temporary key and is copied to its own. With `--digest` it is the publisher's: packages were hashed
+//! when they were staged, the digest is passed in `PutOptions`, the upload goes straight to the key,
+//! and every byte is still hashed on the way to check it.
 
 use std::path::Path;
 use std::time::Instant;
@@ -23,7 +24,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
-/// Buffer between the network and the file on download, and read size when hashing, in bytes.
+/// Buffer between the network and the file on download, in bytes.
 const IO_BUFFER: usize = 1 << 20;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -42,8 +43,14 @@ async fn main() -> Result<(), Error> {
     let started = Instant::now();
     let bytes = match (mode, &args[2..]) {
         ("put", [file, key, rest @ ..]) => {
-            let known = rest.iter().any(|a| a == "--known-digest");
-            put(&backend, Path::new(file), &ObjectKey::new(key.as_str())?, known).await?
+            let digest = match rest {
+                [] => None,
+                [flag, hex] if flag == "--digest" => {
+                    Some(Sha256Digest::from_hex(hex).ok_or("--digest takes 64 hex digits")?)
+                }
+                _ => return Err(usage()),
+            };
+            put(&backend, Path::new(file), &ObjectKey::new(key.as_str())?, digest).await?
         }
         ("get", [key, file]) => get(&backend, &ObjectKey::new(key.as_str())?, Path::new(file)).await?,
         _ => return Err(usage()),
@@ -57,12 +64,16 @@ async fn main() -> Result<(), Error> {
 }
 
 fn usage() -> Error {
-    "usage: storage-bench put <settings.json> <file> <key> [--known-digest] | get <settings.json> <key> <file>"
+    "usage: storage-bench put <settings.json> <file> <key> [--digest <sha256 hex>] | get <settings.json> <key> <file>"
         .into()
 }
 
-async fn put(backend: &S3Backend, path: &Path, key: &ObjectKey, known: bool) -> Result<u64, Error> {
-    let digest = if known { Some(hash_file(path).await?) } else { None };
+async fn put(
+    backend: &S3Backend,
+    path: &Path,
+    key: &ObjectKey,
+    digest: Option<Sha256Digest>,
+) -> Result<u64, Error> {
     let file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     let mut body = BlockingFile(file);
@@ -108,20 +119,4 @@ impl AsyncRead for BlockingFile {
         buf.advance(n);
         Poll::Ready(Ok(()))
     }
-}
-
-async fn hash_file(path: &Path) -> Result<Sha256Digest, Error> {
-    use sha2::Digest;
-    let mut file = tokio::fs::File::open(path).await?;
-    file.set_max_buf_size(IO_BUFFER);
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; IO_BUFFER];
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(Sha256Digest(hasher.finalize().into()))
 }

@@ -2,6 +2,7 @@
 //! dispatches to one module per operation.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use tokio::io::AsyncRead;
 use crate::client::build_client;
 use crate::copy::MAX_COPY_OBJECT_SIZE;
 use crate::errors::ErrorContext;
+use crate::integrity::PartProtection;
 use crate::settings::S3Settings;
 
 /// An S3 bucket (AWS or any S3-compatible server) as a [`StorageBackend`].
@@ -42,6 +44,9 @@ pub(crate) struct Shared {
     pub(crate) parts_in_flight: usize,
     /// CRC32C checksum headers and unsigned payloads (see `integrity.rs`) instead of signed payloads.
     pub(crate) upload_checksums: bool,
+    /// Whether the server takes CRC32C part checksums on an upload created without a checksum
+    /// algorithm ([`PartProtection::VerifiedOnly`]); cleared at the first refusal.
+    pub(crate) unlisted_part_checksums: AtomicBool,
     /// Objects above this size are copied with UploadPartCopy instead of CopyObject, in bytes;
     /// [`MAX_COPY_OBJECT_SIZE`] except in tests.
     pub(crate) max_copy_object_size: u64,
@@ -55,6 +60,20 @@ impl Shared {
     /// The full S3 key of `key`.
     pub(crate) fn full_key(&self, key: &ObjectKey) -> String {
         self.prefix.join(key)
+    }
+
+    /// How a multipart upload protects its parts: a `temporary` upload (one that will be copied) must
+    /// leave an object without a checksum (see `integrity.rs`).
+    pub(crate) fn part_protection(&self, temporary: bool) -> PartProtection {
+        if !self.upload_checksums {
+            PartProtection::Signed
+        } else if !temporary {
+            PartProtection::Listed
+        } else if self.unlisted_part_checksums.load(Ordering::Relaxed) {
+            PartProtection::VerifiedOnly
+        } else {
+            PartProtection::Signed
+        }
     }
 }
 
@@ -84,6 +103,7 @@ impl S3Backend {
                 parts_in_flight: settings.parts_in_flight,
                 max_copy_object_size: MAX_COPY_OBJECT_SIZE,
                 upload_checksums: settings.upload_checksums,
+                unlisted_part_checksums: AtomicBool::new(settings.upload_checksums),
                 retry,
                 errors,
             }),

@@ -9,6 +9,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 
 use crate::backend::Shared;
 use crate::cleanup::{Cleanup, Undo};
+use crate::integrity::PartProtection;
 use crate::multipart::part_size_for;
 use crate::put::{ObjectHeaders, META_SHA256};
 use crate::settings::MIN_PART_SIZE;
@@ -135,7 +136,7 @@ impl Shared {
                 .content_type
                 .unwrap_or_else(|| "application/octet-stream".into()),
             cache_control,
-            crc32c: false,
+            parts: PartProtection::Signed,
             sha256: out
                 .metadata
                 .as_ref()
@@ -166,7 +167,7 @@ impl Shared {
         })?;
         // Copied parts carry no checksum of ours, so the upload is created without a checksum algorithm.
         let headers = ObjectHeaders {
-            crc32c: false,
+            parts: PartProtection::Signed,
             ..headers.clone()
         };
         let upload_id = self.create_upload(key, target, &headers).await?;

@@ -10,14 +10,54 @@
 //! The multipart upload is created with `ChecksumAlgorithm: CRC32C` and completed with every part's
 //! checksum, which servers such as garage require to be consistent.
 //!
-//! One exception: the temporary upload of a body whose SHA-256 is only known at the end (see `put.rs`)
-//! goes without CRC32C, because a multipart object with checksums must be re-read and rewritten by the
-//! server when it is copied (AWS's rule, which garage follows: its copy otherwise only adds references
-//! to the stored blocks). Measured on garage: 1 GiB took ~11 s instead of ~8 s that way.
+//! One refinement: the temporary upload of a body whose SHA-256 is only known at the end (see `put.rs`)
+//! is later copied to its key, and a multipart object that *has* a checksum must be re-read and rewritten
+//! by the server when it is copied (AWS's rule, which garage follows: its copy otherwise only adds
+//! references to the stored blocks; 1 GiB took ~11 s instead of ~8 s that way). So that upload is
+//! created *without* a checksum algorithm and completed without part checksums, while each UploadPart
+//! still carries its CRC32C, which the server verifies on receipt ([`PartProtection::VerifiedOnly`]).
+//! Not every server takes that combination: AWS S3 refuses a part checksum on an upload created without
+//! one ("Checksum Type mismatch occurred, expected checksum Type: null"). A refused part is sent again
+//! with a signed payload, and the backend signs every later temporary upload's parts
+//! ([`refused_unlisted_checksum`]).
 //!
 //! With `upload_checksums` off (servers that reject checksum headers), payloads are signed as before:
 //! the signature covers the body.
 //! <https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html>
+
+/// How the parts of one multipart upload are protected on their way to the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PartProtection {
+    /// CRC32C per part, verified by the server; the upload is created with `ChecksumAlgorithm: CRC32C`
+    /// and completed with every part's checksum, so the object keeps a checksum.
+    Listed,
+    /// CRC32C per part, verified by the server on receipt; the upload has no checksum algorithm and is
+    /// completed without part checksums, so the object has none and a copy of it stays cheap.
+    VerifiedOnly,
+    /// SigV4-signed payloads: the signature covers each part's body.
+    Signed,
+}
+
+impl PartProtection {
+    /// Whether each UploadPart carries `x-amz-checksum-crc32c` (and an unsigned payload).
+    pub(crate) fn sends_crc32c(self) -> bool {
+        self != Self::Signed
+    }
+
+    /// Whether the upload is created with, and completed listing, CRC32C checksums.
+    pub(crate) fn lists_crc32c(self) -> bool {
+        self == Self::Listed
+    }
+}
+
+/// Whether a server error answers a [`PartProtection::VerifiedOnly`] part with "this upload takes no
+/// checksums" (AWS S3: `InvalidRequest`, "Checksum Type mismatch occurred, expected checksum Type:
+/// null, actual checksum Type: crc32c"), as opposed to a checksum that did not match (`BadDigest`) or
+/// any other failure.
+pub(crate) fn refused_unlisted_checksum(code: Option<&str>, message: Option<&str>) -> bool {
+    code == Some("InvalidRequest")
+        && message.is_some_and(|m| m.to_ascii_lowercase().contains("checksum type"))
+}
 
 /// The `x-amz-checksum-crc32c` value of `data`: base64 of the big-endian CRC32C (Castagnoli).
 pub(crate) fn crc32c_base64(data: &[u8]) -> String {
@@ -54,5 +94,23 @@ mod tests {
         assert_eq!(base64(&[0xE3, 0x06, 0x92, 0x83]), "4waSgw==");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
         assert_eq!(base64(b"fo"), "Zm8=");
+    }
+
+    #[test]
+    fn only_a_checksum_type_refusal_switches_temporary_uploads_to_signed_payloads() {
+        let aws =
+            "Checksum Type mismatch occurred, expected checksum Type: null, actual checksum Type: crc32c";
+        assert!(refused_unlisted_checksum(Some("InvalidRequest"), Some(aws)));
+        // A corrupted part is not a refusal of the scheme: it must fail (and be retried) as it is.
+        assert!(!refused_unlisted_checksum(
+            Some("BadDigest"),
+            Some("The CRC32C you specified did not match the calculated checksum.")
+        ));
+        assert!(!refused_unlisted_checksum(
+            Some("InvalidRequest"),
+            Some("Invalid part number")
+        ));
+        assert!(!refused_unlisted_checksum(Some("InvalidRequest"), None));
+        assert!(!refused_unlisted_checksum(None, Some(aws)));
     }
 }

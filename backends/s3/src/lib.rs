@@ -8,7 +8,8 @@
 //! - `client`: building the SDK client (credentials, path style, checksum mode, no SDK retries).
 //! - `backend`: [`S3Backend`] itself and the dispatch of the trait's operations.
 //! - `put`: PutObject versus multipart, object headers, and how the SHA-256 reaches the metadata.
-//! - `multipart`: bounded-memory multipart upload with abort on error and cancellation.
+//! - `multipart`: bounded-memory multipart upload with abort on error and cancellation;
+//!   `part_buffers`: the part buffers it reuses.
 //! - `cleanup`: the drop guard that aborts uploads / deletes temporaries when a future is dropped.
 //! - `get`: `get` and `head`; `ranged`: parallel ranged download delivered in order.
 //! - `list`: lazy ListObjectsV2 paging.
@@ -26,6 +27,7 @@ mod get;
 mod integrity;
 mod list;
 mod multipart;
+mod part_buffers;
 mod put;
 mod ranged;
 pub mod settings;

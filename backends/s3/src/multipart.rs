@@ -1,17 +1,20 @@
 //! Multipart upload with bounded memory: create, stream parts, complete — or abort.
 //!
 //! The body is read one part at a time into a buffer of `part_size` bytes; each full buffer is uploaded
-//! by its own task in a [`JoinSet`], and a new buffer is only allocated once fewer than
-//! `parts_in_flight` buffers are alive, so peak memory is about `parts_in_flight × part_size` however
-//! large the body and however slow the link (unbounded spawning would pile a whole file up in memory).
+//! by its own task in a [`JoinSet`], and the next part is only read once fewer than `parts_in_flight`
+//! parts are in flight, so peak memory is about `parts_in_flight × part_size` however large the body
+//! and however slow the link (unbounded spawning would pile a whole file up in memory). Buffers are
+//! reused from part to part (`part_buffers.rs`).
 //! Every part is in memory, so each UploadPart request can be retried through `RetryPolicy`.
 //!
 //! Cleanup: from CreateMultipartUpload on, a [`Cleanup`] guard holds "abort this upload". Any error
 //! stops the part tasks and aborts before returning; dropping the future (cancellation) drops the
 //! `JoinSet` (which aborts the part tasks) and the guard (which spawns the abort).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use buildmaster_storage::{ErrorKind, ExactReader, ObjectKey, Operation, Sha256Digest, StorageError};
@@ -21,7 +24,8 @@ use tracing::Instrument;
 
 use crate::backend::Shared;
 use crate::cleanup::{spawn_named, Cleanup, Undo};
-use crate::integrity::crc32c_base64;
+use crate::integrity::{crc32c_base64, refused_unlisted_checksum, PartProtection};
+use crate::part_buffers::PartBuffers;
 use crate::put::{body_error, finish, ObjectHeaders, META_SHA256};
 use crate::settings::{MAX_PART_SIZE, MAX_UPLOAD_PARTS};
 
@@ -73,7 +77,7 @@ impl Shared {
                 reader,
                 part_size,
                 expected,
-                headers.crc32c,
+                headers.parts,
             )
             .await
         {
@@ -129,7 +133,7 @@ impl Shared {
         })
     }
 
-    /// CreateMultipartUpload; with `headers.crc32c`, parts must carry CRC32C checksums (see
+    /// CreateMultipartUpload; with [`PartProtection::Listed`], parts must carry CRC32C checksums (see
     /// `integrity.rs`).
     async fn send_create_upload(
         &self,
@@ -151,7 +155,7 @@ impl Shared {
                             .sha256
                             .map(|d| [(META_SHA256.to_owned(), d.to_hex())].into()),
                     )
-                    .set_checksum_algorithm(headers.crc32c.then_some(ChecksumAlgorithm::Crc32C))
+                    .set_checksum_algorithm(headers.parts.lists_crc32c().then_some(ChecksumAlgorithm::Crc32C))
                     .send()
                     .await
                     .map_err(|e| self.errors.sdk(Operation::Put, Some(key), &e))
@@ -168,7 +172,7 @@ impl Shared {
     }
 
     /// Reads and uploads every part with at most `parts_in_flight` buffers alive; then checks the body's
-    /// end and digest. Returns the digest and the parts in order. `crc32c`: see `integrity.rs`.
+    /// end and digest. Returns the digest and the parts in order. `protection`: see `integrity.rs`.
     #[allow(clippy::too_many_arguments)] // the upload's identity, its body, and how to send it
     async fn send_parts(
         self: &Arc<Self>,
@@ -178,9 +182,10 @@ impl Shared {
         mut reader: ExactReader<'_>,
         part_size: u64,
         expected: Option<&Sha256Digest>,
-        crc32c: bool,
+        protection: PartProtection,
     ) -> Result<(Sha256Digest, Vec<CompletedPart>), StorageError> {
         let mut tasks: JoinSet<Result<CompletedPart, StorageError>> = JoinSet::new();
+        let buffers = PartBuffers::default();
         let mut parts = Vec::new();
         let sent = async {
             let mut number: i32 = 1;
@@ -190,16 +195,16 @@ impl Shared {
                 }
                 // `part_size` ≤ 5 GiB, so it fits in memory-sized integers on every 64-bit target.
                 let len = reader.remaining().min(part_size) as usize;
-                let mut buf = vec![0u8; len];
+                let mut buf = buffers.take(len);
                 reader.read_full(&mut buf).await.map_err(|e| body_error(key, e))?;
                 let shared = self.clone();
                 let (key, target, upload_id) = (key.clone(), target.to_owned(), upload_id.to_owned());
-                let body = Bytes::from(buf);
+                let body = buffers.share(buf);
                 let span = tracing::debug_span!("task", name = "s3-upload-part", part = number);
                 tasks.spawn(
                     async move {
                         shared
-                            .upload_part(&key, &target, &upload_id, number, body, crc32c)
+                            .upload_part(&key, &target, &upload_id, number, body, protection)
                             .await
                     }
                     .instrument(span),
@@ -240,6 +245,8 @@ impl Shared {
         }
     }
 
+    /// Uploads one part. A [`PartProtection::VerifiedOnly`] part that the server refuses for carrying a
+    /// checksum is sent again signed, and later temporary uploads sign theirs (see `integrity.rs`).
     async fn upload_part(
         &self,
         key: &ObjectKey,
@@ -247,10 +254,11 @@ impl Shared {
         upload_id: &str,
         number: i32,
         body: Bytes,
-        crc32c: bool,
+        protection: PartProtection,
     ) -> Result<CompletedPart, StorageError> {
-        let crc32c = crc32c.then(|| crc32c_base64(&body));
-        let output = self
+        let crc32c = protection.sends_crc32c().then(|| crc32c_base64(&body));
+        let refused = AtomicBool::new(false);
+        let sent = self
             .retry
             .run(|| async {
                 let request = self
@@ -268,16 +276,41 @@ impl Shared {
                 } else {
                     request
                 };
-                request
-                    .send()
-                    .await
-                    .map_err(|e| self.errors.sdk(Operation::Put, Some(key), &e))
+                request.send().await.map_err(|e| {
+                    if protection == PartProtection::VerifiedOnly
+                        && refused_unlisted_checksum(e.code(), e.message())
+                    {
+                        refused.store(true, Ordering::Relaxed);
+                    }
+                    self.errors.sdk(Operation::Put, Some(key), &e)
+                })
             })
-            .await?;
+            .await;
+        let output = match sent {
+            Err(_) if refused.load(Ordering::Relaxed) => {
+                if self.unlisted_part_checksums.swap(false, Ordering::Relaxed) {
+                    tracing::info!(
+                        bucket = %self.bucket,
+                        "the S3 server takes no part checksums on uploads without a checksum algorithm; \
+                         temporary uploads send signed payloads from now on"
+                    );
+                }
+                return Box::pin(self.upload_part(
+                    key,
+                    target,
+                    upload_id,
+                    number,
+                    body,
+                    PartProtection::Signed,
+                ))
+                .await;
+            }
+            other => other?,
+        };
         Ok(CompletedPart::builder()
             .part_number(number)
             .set_e_tag(output.e_tag)
-            .set_checksum_crc32_c(crc32c)
+            .set_checksum_crc32_c(crc32c.filter(|_| protection.lists_crc32c()))
             .build())
     }
 

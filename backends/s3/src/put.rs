@@ -31,7 +31,7 @@ use bytes::Bytes;
 use tokio::io::AsyncRead;
 
 use crate::backend::Shared;
-use crate::integrity::crc32c_base64;
+use crate::integrity::{crc32c_base64, PartProtection};
 
 /// Name of the user-metadata entry holding the lowercase-hex SHA-256 (`x-amz-meta-sha256`).
 pub(crate) const META_SHA256: &str = "sha256";
@@ -52,14 +52,14 @@ pub(crate) struct ObjectHeaders {
     pub(crate) cache_control: Option<&'static str>,
     /// The digest for `x-amz-meta-sha256`, if known when the upload starts.
     pub(crate) sha256: Option<Sha256Digest>,
-    /// Whether a multipart upload of this object uses CRC32C part checksums (see `integrity.rs`).
-    pub(crate) crc32c: bool,
+    /// How a multipart upload of this object protects its parts (see `integrity.rs`).
+    pub(crate) parts: PartProtection,
 }
 
 impl ObjectHeaders {
-    /// The headers for `opts`, with `sha256` as the digest to record and `crc32c` saying whether the
-    /// parts carry CRC32C checksums.
-    pub(crate) fn new(opts: &PutOptions, sha256: Option<Sha256Digest>, crc32c: bool) -> Self {
+    /// The headers for `opts`, with `sha256` as the digest to record and `parts` saying how a multipart
+    /// upload protects its parts.
+    pub(crate) fn new(opts: &PutOptions, sha256: Option<Sha256Digest>, parts: PartProtection) -> Self {
         Self {
             content_type: opts
                 .content_type
@@ -67,7 +67,7 @@ impl ObjectHeaders {
                 .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
             cache_control: opts.cache_control.header(),
             sha256,
-            crc32c,
+            parts,
         }
     }
 }
@@ -90,7 +90,7 @@ impl Shared {
         let digest = if size < self.multipart_threshold {
             self.put_single(key, reader, size, opts).await?
         } else if let Some(expected) = opts.sha256 {
-            let headers = ObjectHeaders::new(opts, Some(expected), self.upload_checksums);
+            let headers = ObjectHeaders::new(opts, Some(expected), self.part_protection(false));
             let full_key = self.full_key(key);
             let (digest, cleanup) = self
                 .upload_multipart(key, &full_key, reader, size, &headers, Some(&expected))
@@ -129,7 +129,7 @@ impl Shared {
         let mut buf = vec![0u8; len];
         reader.read_full(&mut buf).await.map_err(|e| body_error(key, e))?;
         let digest = finish(reader, key, opts.sha256.as_ref()).await?;
-        let headers = ObjectHeaders::new(opts, Some(digest), self.upload_checksums);
+        let headers = ObjectHeaders::new(opts, Some(digest), self.part_protection(false));
         let body = Bytes::from(buf);
         let full_key = self.full_key(key);
         let crc32c = self.upload_checksums.then(|| crc32c_base64(&body));
@@ -180,15 +180,15 @@ impl Shared {
                 &temp_key,
                 reader,
                 size,
-                // No CRC32C here: servers must re-read and rewrite a multipart object that has
-                // checksums when it is copied (AWS's rule, followed by garage), which would turn the
-                // cheap reference copy below into a second full write. The temporary's parts are
-                // protected by signed payloads instead.
-                &ObjectHeaders::new(opts, None, false),
+                // The temporary object itself must have no checksum: servers re-read and rewrite a
+                // multipart object with checksums when it is copied (AWS's rule, followed by garage),
+                // which would turn the cheap reference copy below into a second full write. Its parts
+                // are still checked on receipt where the server allows it (see `integrity.rs`).
+                &ObjectHeaders::new(opts, None, self.part_protection(true)),
                 None,
             )
             .await?;
-        let headers = ObjectHeaders::new(opts, Some(digest), false);
+        let headers = ObjectHeaders::new(opts, Some(digest), PartProtection::Signed);
         let final_key = self.full_key(key);
         if let Err(err) = self
             .copy_full(&temp_key, &final_key, size, Some(&headers), key)
