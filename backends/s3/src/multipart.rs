@@ -256,6 +256,13 @@ impl Shared {
         body: Bytes,
         protection: PartProtection,
     ) -> Result<CompletedPart, StorageError> {
+        // An earlier part may have met the refusal since this upload started.
+        let protection = match protection {
+            PartProtection::VerifiedOnly if !self.unlisted_part_checksums.load(Ordering::Relaxed) => {
+                PartProtection::Signed
+            }
+            other => other,
+        };
         let crc32c = protection.sends_crc32c().then(|| crc32c_base64(&body));
         let refused = AtomicBool::new(false);
         let sent = self
