@@ -29,10 +29,30 @@ const IO_BUFFER: usize = 1 << 20;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-// One thread does everything: on a 2-core machine the S3 server needs the other core, and a single
-// thread spends no CPU on handing buffers and wake-ups between threads.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
+// By default one thread does everything: on a 2-core machine the S3 server needs the other core, and a
+// single thread spends no CPU on handing buffers and wake-ups between threads. `STORAGE_BENCH_THREADS=N`
+// runs on a multi-threaded runtime of N workers instead, like the daemon's (the publisher's uploads).
+fn main() -> Result<(), Error> {
+    let threads: usize = match std::env::var("STORAGE_BENCH_THREADS") {
+        Ok(n) => n
+            .parse()
+            .map_err(|_| "STORAGE_BENCH_THREADS takes a number of threads")?,
+        Err(_) => 1,
+    };
+    let runtime = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(run())
+}
+
+async fn run() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mode, config) = match args.as_slice() {
         [mode, config, ..] => (mode.as_str(), config),
