@@ -59,11 +59,6 @@ for _ in $(seq 100); do "${AWS[@]}" s3 ls "s3://$BUCKET" >/dev/null 2>&1 && brea
 
 # --- data ---
 head -c "$((SIZE_MIB << 20))" /dev/urandom >"$WORK/base.bin"
-# Memory this VM has never touched costs several times more to fill the first time (the hypervisor backs
-# it then): a download that lands its file on such pages took 4–5 CPU-s instead of 1, for either tool.
-# Writing and deleting a few GiB first gives the runs below pages that were used before.
-head -c "$((6 * SIZE_MIB << 20))" /dev/zero >"$WORK/warm.bin"
-rm "$WORK/warm.bin"
 VARIANT=0
 fresh() { # a rotation of base.bin no earlier upload shares a 1 MiB block with
     VARIANT=$((VARIANT + 1))
@@ -95,6 +90,18 @@ print(sys.argv[2], sys.argv[3], wall, rss, round(cpu, 2), sep="\t")
 PY
     tail -n 1 "$RESULTS" >&2
 }
+
+# One untimed warm-up of each transfer by each tool: the first download after the server starts costs
+# whichever tool makes it several times the CPU of later ones (4-5 CPU-s instead of 1, in the kernel,
+# writing the file), and the first uploads fill garage's fresh metadata database.
+fresh
+"$OURS" put "$WORK/ours.json" "$WORK/up.bin" warm/ours.bin 2>/dev/null
+"${AWS[@]}" s3 cp "$WORK/up.bin" "s3://$BUCKET/bench/warm/aws.bin"
+"$OURS" get "$WORK/ours.json" warm/aws.bin "$WORK/down.bin" 2>/dev/null
+rm -f "$WORK/down.bin"
+"${AWS[@]}" s3 cp "s3://$BUCKET/bench/warm/ours.bin" "$WORK/down.bin"
+rm -f "$WORK/down.bin"
+"${AWS[@]}" s3 rm --recursive "s3://$BUCKET/bench/warm/" >/dev/null
 
 for round in $(seq "$ROUNDS"); do
     # Rotate who goes first, so no side always meets a warmer or busier machine.

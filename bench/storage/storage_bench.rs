@@ -27,6 +27,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 /// Buffer between the network and the file on download, in bytes.
 const IO_BUFFER: usize = 1 << 20;
 
+/// Downloaded buffers waiting for the writer thread.
+const WRITE_QUEUE: usize = 4;
+
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 // By default one thread does everything: on a 2-core machine the S3 server needs the other core, and a
@@ -105,18 +108,35 @@ async fn put(
 
 async fn get(backend: &S3Backend, key: &ObjectKey, path: &Path) -> Result<u64, Error> {
     let mut reader = backend.get(key).await?;
+    // The file is written by a thread of its own, as aws-cli's downloads are: a page-cache write can
+    // take a while on a busy machine, and meanwhile the runtime keeps the ranges coming. Buffers go
+    // back and forth, so only WRITE_QUEUE + 1 of them exist.
     let mut file = std::fs::File::create(path)?;
-    let mut buf = vec![0u8; IO_BUFFER];
+    let (to_writer, written) = std::sync::mpsc::sync_channel::<Vec<u8>>(WRITE_QUEUE);
+    let (to_reader, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        for buf in written {
+            file.write_all(&buf)?;
+            let _ = to_reader.send(buf);
+        }
+        Ok(())
+    });
     let mut copied = 0u64;
     loop {
+        let mut buf = spare.try_recv().unwrap_or_default();
+        buf.resize(IO_BUFFER, 0);
         let n = reader.body.read(&mut buf).await?;
         if n == 0 {
             break;
         }
-        // A page-cache write of 1 MiB takes well under a millisecond: done inline (see `BlockingFile`).
-        file.write_all(&buf[..n])?;
+        buf.truncate(n);
         copied += n as u64;
+        if to_writer.send(buf).is_err() {
+            break; // the writer failed: its error is reported below
+        }
     }
+    drop(to_writer);
+    writer.join().map_err(|_| "the writer thread panicked")??;
     if copied != reader.meta.size {
         return Err(format!("got {copied} bytes, expected {}", reader.meta.size).into());
     }

@@ -13,8 +13,8 @@
 //!   ([`UPLOADS_DIR`]`<random>` under the prefix), then a server-side CopyObject with
 //!   `MetadataDirective: REPLACE` creates the final key *with* the digest in one atomic step, and the
 //!   temporary object is deleted. So the final key never exists without its digest, and the data
-//!   crosses the network once (servers copy internally; garage just adds references to the blocks,
-//!   which is why this upload goes without CRC32C part checksums: see `integrity.rs`).
+//!   crosses the network once (servers copy internally; garage just adds references to the blocks as
+//!   long as the temporary object carries no checksum of its own: see `integrity.rs`).
 //!   Callers that know the digest (the publisher does: packages are verified at staging) should pass
 //!   it and skip the copy.
 //!

@@ -5,13 +5,16 @@
 //! through `futures`' `buffered`, which runs up to N fetches at once but yields their results strictly
 //! in order, so the caller reads the object front to back while memory stays bounded at about
 //! `parts_in_flight × part_size` (`parts_in_flight − 1` ranges being fetched plus the one being read
-//! out; at least one of each).
+//! out; at least one of each). Each fetch runs as its own task, so it keeps receiving while the caller
+//! is busy elsewhere (writing the last range to disk or to a builder) instead of only while the caller
+//! polls; dropping the reader aborts the fetches still running.
 //!
 //! Every range after the first carries `If-Match: <ETag of the first answer>`: if the object is
 //! replaced mid-download the server answers 412 and the read fails (transient: fetch it again) instead
 //! of silently splicing two versions together. Each range is replayable, so each goes through
 //! `RetryPolicy` on its own.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use futures::future::BoxFuture;
 use futures::{stream, FutureExt, StreamExt, TryStreamExt};
 use tokio::io::AsyncRead;
 use tokio_util::io::StreamReader;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::backend::Shared;
 
@@ -40,14 +44,18 @@ pub(crate) fn ranged_body(
     let etag = first.e_tag.clone();
     let step = shared.part_size;
     let in_flight = shared.parts_in_flight;
-    let first_fetch: BoxFuture<'static, Result<Bytes, StorageError>> = {
+    let first_fetch = {
         let (shared, key) = (shared.clone(), key.clone());
-        async move { collect(&shared, &key, first.body, first_len).await }.boxed()
+        spawn_fetch(shared.clone(), key.clone(), async move {
+            collect(&shared, &key, first.body, first_len).await
+        })
     };
     let rest = (first_len..total).step_by(step as usize).map(move |start| {
         let end = (start + step).min(total); // exclusive
         let (shared, key, full_key, etag) = (shared.clone(), key.clone(), full_key.clone(), etag.clone());
-        async move { fetch_range(&shared, &key, &full_key, etag.as_deref(), start, end).await }.boxed()
+        spawn_fetch(shared.clone(), key.clone(), async move {
+            fetch_range(&shared, &key, &full_key, etag.as_deref(), start, end).await
+        })
     });
     let chunks = stream::iter(std::iter::once(first_fetch).chain(rest))
         // One range more is held by the reader while it is read out, so fetch one fewer: memory stays
@@ -55,6 +63,27 @@ pub(crate) fn ranged_body(
         .buffered(in_flight.saturating_sub(1).max(1))
         .map_err(io::Error::other);
     Box::pin(StreamReader::new(chunks))
+}
+
+/// Starts `fetch` as a task (when `buffered` asks for the next range) and gives its result, or an error
+/// naming `key` if the task died; the task is aborted if the answer is dropped unread.
+fn spawn_fetch(
+    shared: Arc<Shared>,
+    key: ObjectKey,
+    fetch: impl Future<Output = Result<Bytes, StorageError>> + Send + 'static,
+) -> BoxFuture<'static, Result<Bytes, StorageError>> {
+    let task = AbortOnDropHandle::new(tokio::spawn(fetch));
+    async move {
+        task.await.unwrap_or_else(|died| {
+            Err(shared.errors.other(
+                Operation::Get,
+                Some(&key),
+                ErrorKind::Transient,
+                &format!("range download task failed: {died}"),
+            ))
+        })
+    }
+    .boxed()
 }
 
 /// GETs bytes `start..end` (exclusive end), with retries.
