@@ -9,7 +9,7 @@
 //! - `backend`: [`S3Backend`] itself and the dispatch of the trait's operations.
 //! - `put`: PutObject versus multipart, object headers, and how the SHA-256 reaches the metadata.
 //! - `multipart`: bounded-memory multipart upload with abort on error and cancellation;
-//!   `part_buffers`: the part buffers it reuses.
+//!   `part_buffers`: the buffers it and ranged downloads reuse.
 //! - `cleanup`: the drop guard that aborts uploads / deletes temporaries when a future is dropped.
 //! - `get`: `get` and `head`; `ranged`: parallel ranged download delivered in order.
 //! - `list`: lazy ListObjectsV2 paging.

@@ -1,12 +1,13 @@
-//! Part buffers that are reused within one multipart upload.
+//! Part buffers that are reused within one multipart upload or one ranged download.
 //!
-//! Each part is read into a buffer of `part_size` bytes and handed to the SDK as [`Bytes`]. A fresh
+//! Each part is read into a buffer of `part_size` bytes and handed to the SDK as [`Bytes`] (a download's
+//! ranges likewise, to the reader). A fresh
 //! `vec![0; part_size]` per part costs a memset plus a page fault per 4 KiB page, because the allocator
 //! returns large blocks to the kernel and gets them back zeroed: about 0.2 CPU-s per GiB uploaded,
 //! on a machine where the S3 server may be competing for the same cores. Instead, a buffer goes back
-//! to its upload's [`PartBuffers`] when the last `Bytes` that refers to it is dropped (the part's request
-//! and any retry are done) and is filled again by a later part, so an upload allocates at most about
-//! `parts_in_flight` buffers, however many parts it has.
+//! to its transfer's [`PartBuffers`] when the last `Bytes` that refers to it is dropped (the part's
+//! request and any retry are done, or the reader has read the range) and is filled again by a later
+//! part, so a transfer allocates at most about `parts_in_flight` buffers, however many parts it has.
 
 use std::sync::{Arc, Mutex};
 
