@@ -38,22 +38,6 @@ async fn backend(garage: &Garage, prefix: &str) -> S3Backend {
     S3Backend::new(&garage.s3_settings(prefix)).await.unwrap()
 }
 
-/// Every raw key in the bucket under `prefix` (including the reserved upload directory).
-async fn raw_keys(garage: &Garage, prefix: &str) -> Vec<String> {
-    let out = garage
-        .sdk_client()
-        .list_objects_v2()
-        .bucket(garage.bucket())
-        .prefix(prefix)
-        .send()
-        .await
-        .unwrap();
-    out.contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect()
-}
-
 async fn wait_until_no_uploads(garage: &Garage, prefix: &str) -> Vec<String> {
     let deadline = Instant::now() + CLEANUP_TIMEOUT;
     loop {
@@ -94,7 +78,7 @@ async fn multipart_upload_is_aborted_when_the_body_fails() {
         garage.unfinished_multipart_uploads(&prefix).await,
         Vec::<String>::new()
     );
-    assert_eq!(raw_keys(garage, &prefix).await, Vec::<String>::new());
+    assert_eq!(garage.raw_keys(&prefix).await, Vec::<String>::new());
     assert!(backend.head(&key("short")).await.unwrap().is_none());
     assert!(backend.head(&key("wrong-digest")).await.unwrap().is_none());
 }
@@ -143,7 +127,7 @@ async fn cancelled_multipart_upload_is_aborted_on_the_server() {
             "{name}"
         );
     }
-    assert_eq!(raw_keys(garage, &prefix).await, Vec::<String>::new());
+    assert_eq!(garage.raw_keys(&prefix).await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -194,7 +178,7 @@ async fn digest_content_type_and_cache_control_are_stored_as_headers() {
         );
     }
     // The temporary of the digest-less multipart upload is gone.
-    let temporaries = raw_keys(garage, &format!("{prefix}/{UPLOADS_DIR}")).await;
+    let temporaries = garage.raw_keys(&format!("{prefix}/{UPLOADS_DIR}")).await;
     assert_eq!(temporaries, Vec::<String>::new());
     assert_eq!(
         garage.unfinished_multipart_uploads(&prefix).await,
@@ -508,7 +492,7 @@ async fn objects_over_the_copy_object_limit_are_copied_part_by_part() {
         Vec::<String>::new()
     );
     assert_eq!(
-        raw_keys(garage, &format!("{prefix}/{UPLOADS_DIR}")).await,
+        garage.raw_keys(&format!("{prefix}/{UPLOADS_DIR}")).await,
         Vec::<String>::new()
     );
 }
@@ -534,7 +518,7 @@ async fn the_server_verifies_the_crc32c_that_replaces_payload_signing() {
         result.is_err(),
         "garage accepted a body whose CRC32C does not match"
     );
-    assert_eq!(raw_keys(garage, &target).await, Vec::<String>::new());
+    assert_eq!(garage.raw_keys(&target).await, Vec::<String>::new());
 }
 
 /// CRC32C (Castagnoli, reflected), bit by bit: an oracle independent of the backend's implementation.
@@ -690,13 +674,13 @@ async fn leftovers_of_killed_writes_are_swept_only_once_old_enough() {
         .unwrap();
 
     assert_eq!(store.sweep_leftovers(Duration::from_secs(3600)).await.unwrap(), 0);
-    assert!(raw_keys(garage, &prefix).await.contains(&temp_key));
+    assert!(garage.raw_keys(&prefix).await.contains(&temp_key));
     assert_eq!(garage.unfinished_multipart_uploads(&prefix).await.len(), 1);
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(store.sweep_leftovers(Duration::from_secs(1)).await.unwrap(), 2);
     assert_eq!(
-        raw_keys(garage, &prefix).await,
+        garage.raw_keys(&prefix).await,
         [format!("{prefix}/packages/kept.hpkg")]
     );
     assert!(garage.unfinished_multipart_uploads(&prefix).await.is_empty());

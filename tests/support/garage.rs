@@ -196,6 +196,23 @@ impl Garage {
         aws_sdk_s3::Client::from_conf(config)
     }
 
+    /// Every raw key in the bucket under the full key prefix `prefix` (including the backend's reserved
+    /// upload directory, which its own `list` hides).
+    pub async fn raw_keys(&self, prefix: &str) -> Vec<String> {
+        let out = self
+            .sdk_client()
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix(prefix)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ListObjectsV2: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+
     /// Multipart uploads begun and neither completed nor aborted under the full key prefix `prefix`,
     /// as `key (upload id)`.
     pub async fn unfinished_multipart_uploads(&self, prefix: &str) -> Vec<String> {
