@@ -181,7 +181,7 @@ fn the_readme_main_job_builds_publishes_and_serves_the_example_tree() {
         );
     }
 
-    // The metrics saw every build and the results fetched from the builder.
+    // The metrics saw every build, the results fetched from the builder and the uploads to storage.
     let (_, metrics) = get(&address, "/metrics").unwrap();
     let count = |prefix: &str| -> f64 {
         metrics
@@ -197,6 +197,19 @@ fn the_readme_main_job_builds_publishes_and_serves_the_example_tree() {
         "{metrics}"
     );
     assert!(count("buildmaster_transferred_bytes_total{direction=\"from_builder\"}") > 0.0);
+    // Every published package went up through the daemon's storage handle (the index files too).
+    let package_bytes: u64 = files
+        .iter()
+        .map(|f| {
+            std::fs::metadata(state.join("storage/packages").join(f))
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert!(
+        count("buildmaster_transferred_bytes_total{direction=\"upload\"}") >= package_bytes as f64,
+        "{package_bytes} bytes of packages published:\n{metrics}"
+    );
     assert_eq!(
         count("buildmaster_publish_duration_seconds_count{result=\"success\"}"),
         1.0

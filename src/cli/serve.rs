@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use buildmaster_storage::StorageBackend;
 use clap::Args;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -19,6 +20,7 @@ use crate::config::instance::InstanceConfig;
 use crate::daemon::control::DaemonStatus;
 use crate::daemon::jobs::InstanceJobs;
 use crate::daemon::run::DaemonSettings;
+use crate::server::metered_storage::MeteredStorage;
 use crate::server::metrics::Metrics;
 use crate::server::{AppState, ServerConfig};
 use crate::state::StateDir;
@@ -53,12 +55,15 @@ pub fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         cancel_on_stop_signals(shutdown.clone(), |signal| {
             tracing::info!(signal, "stopping: checkpointing the running buildrun")
         })?;
+        let metrics = Metrics::new();
         let storage =
             crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
+        // Publishing and the builders' dependency downloads both go through this one handle, so every
+        // byte to and from object storage reaches `/metrics`.
+        let storage: Arc<dyn StorageBackend> = Arc::new(MeteredStorage::new(storage, metrics.clone()));
         let specs = fleet::builder_specs(&state, &config, args.builders_dir.as_deref())?;
         let builders = fleet::make_builders(specs, &state, &config, Some(storage.clone()))?;
 
-        let metrics = Metrics::new();
         let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let (status_tx, status_rx) = watch::channel(DaemonStatus::default());
         let app = AppState::new(

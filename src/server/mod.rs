@@ -13,7 +13,8 @@
 //! - [`api`]: read-only JSON endpoints; [`logs`]: log ranges and the live log tail; [`events`]: status
 //!   events.
 //! - [`control`]: the mutating endpoints; [`auth`]: the bearer token.
-//! - [`metrics`]: the [`Metrics`] handle and `/metrics`; [`packages`]: package search; [`records`]: build
+//! - [`metrics`]: the [`Metrics`] handle and `/metrics`; [`metered_storage`]: counting storage bytes into
+//!   it; [`packages`]: package search; [`records`]: build
 //!   records; [`ui`]: the embedded UI; [`error`]: [`ApiError`].
 
 pub mod api;
@@ -22,6 +23,7 @@ pub mod control;
 pub mod error;
 pub mod events;
 pub mod logs;
+pub mod metered_storage;
 pub mod metrics;
 pub mod output;
 pub mod packages;
