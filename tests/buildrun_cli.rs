@@ -3,25 +3,16 @@
 //! SIGTERM mid-build (exit 130, interrupted) resumed by running the command again, with nothing that
 //! completed built twice.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::farm::{assert_success, copy_tree};
+
 const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 const DEADLINE: Duration = Duration::from_secs(60);
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 /// A state dir and a config whose local builder runs the stand-in on a copy of `examples/ports`, plus
 /// a port `slowpoke` (needing `hello`) whose BUILD sleeps `slow_secs`.
@@ -109,12 +100,8 @@ fn a_whole_buildrun_on_the_local_builder_then_nothing_to_do() {
     let out = buildrun(&state, &config, &["--everything", "--no-publish"])
         .output()
         .unwrap();
+    assert_success(&out, "buildmaster buildrun");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(stdout.starts_with("buildrun 1: complete\n"), "{stdout}");
     assert!(stdout.contains("built: slowpoke-1.0"), "{stdout}");
     for file in ["hello-2.1-1-x86_64.hpkg", "slowpoke-1.0-1-x86_64.hpkg"] {
@@ -181,12 +168,8 @@ fn sigterm_interrupts_resumably_and_the_next_run_finishes_without_rebuilding() {
     let out = buildrun(&state, &config, &["slowpoke", "--no-publish"])
         .output()
         .unwrap();
+    assert_success(&out, "buildmaster buildrun");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(stdout.contains("resumed buildrun 1: complete"), "{stdout}");
     for port in ["libgreet", "hello", "slowpoke"] {
         assert_eq!(attempts(&state, port), 1, "{port} built once");
