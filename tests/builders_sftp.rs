@@ -53,7 +53,7 @@ async fn upload_verifies_renames_and_download_round_trips() {
     assert_eq!(std::fs::read(&dest).unwrap(), data);
     assert!(!dir.join("p-1-1-x86_64.hpkg.upload").exists());
 
-    // Replacing an existing file works (plain SFTP RENAME refuses existing targets on OpenSSH).
+    // Replacing an existing file works: posix-rename replaces the target atomically.
     sftp.upload(&mut data.as_slice(), dest.to_str().unwrap(), expected)
         .await
         .unwrap();
@@ -125,4 +125,54 @@ async fn wrong_size_or_digest_is_refused_and_leaves_nothing() {
         .await
         .unwrap_err();
     assert!(matches!(err, BuilderError::Sftp { .. }), "{err}");
+}
+
+/// The test builders refuse the plain SFTP RENAME as a Haiku builder does (OpenSSH implements it with
+/// `link()`, BFS has no hard links), so every rename we do must go through `posix-rename@openssh.com`.
+#[tokio::test]
+async fn plain_rename_is_refused_like_on_haiku_and_every_rename_of_ours_works() {
+    let sshd = Sshd::start();
+    let (conn, sftp) = open(&sshd).await;
+    let from = sshd.work.join("a.hpkg.upload");
+    let to = sshd.work.join("a.hpkg");
+    std::fs::write(&from, b"new").unwrap();
+
+    // The plain request, as russh-sftp's own `rename` sends it: refused.
+    let channel = conn.session_channel("plain sftp").await.unwrap();
+    channel.request_subsystem(true, "sftp").await.unwrap();
+    let plain = russh_sftp::client::SftpSession::new(channel.into_stream())
+        .await
+        .unwrap();
+    let refused = plain.rename(from.to_str().unwrap(), to.to_str().unwrap()).await;
+    assert!(refused.is_err(), "the test sshd accepted a plain SFTP RENAME");
+    assert!(from.exists() && !to.exists());
+
+    // Ours: into a free name, then over an existing file (replaced atomically).
+    sftp.rename(from.to_str().unwrap(), to.to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&to).unwrap(), b"new");
+    std::fs::write(&from, b"newer").unwrap();
+    sftp.rename(from.to_str().unwrap(), to.to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&to).unwrap(), b"newer");
+    assert!(!from.exists());
+
+    // The small-file writer (builder.conf) and uploads rename too.
+    let conf = sshd.work.join("builder.conf");
+    sftp.write_small(conf.to_str().unwrap(), b"A=1\n").await.unwrap();
+    sftp.write_small(conf.to_str().unwrap(), b"A=2\n").await.unwrap();
+    assert_eq!(std::fs::read(&conf).unwrap(), b"A=2\n");
+
+    // A failed rename names the builder and both paths.
+    let err = sftp
+        .rename("/nonexistent/x", to.to_str().unwrap())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("b1") && text.contains("posix-rename") && text.contains("/nonexistent/x"),
+        "{text}"
+    );
 }

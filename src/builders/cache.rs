@@ -243,7 +243,7 @@ impl<'a> PackageCache<'a> {
     /// Moves a verified build result from the visible directory into the cache.
     pub async fn adopt(&self, listing: &mut CacheListing, name: &str, size: u64) -> Result<(), BuilderError> {
         let from = format!("{}/{name}", self.visible_dir);
-        self.sftp.rename_replacing(&from, &self.cache_path(name)).await?;
+        self.sftp.rename(&from, &self.cache_path(name)).await?;
         listing.packages.insert(name.into(), size);
         Ok(())
     }

@@ -178,6 +178,22 @@ pub enum BuilderError {
         /// Why.
         reason: String,
     },
+    /// The builder's SFTP server lacks an extension we cannot work without (see
+    /// [`sftp_rename`](super::sftp_rename) for why `posix-rename@openssh.com` is one).
+    #[error(
+        "builder {builder}: its SFTP server does not offer {extension} (it offers: {offered}); \
+         buildmaster, like HaikuPorter, moves every file into place with it because Haiku's file \
+         system has no hard links and OpenSSH's plain SFTP rename needs them. Make the builder's sshd \
+         run OpenSSH's sftp-server or internal-sftp (any OpenSSH since 4.8) as its sftp subsystem"
+    )]
+    MissingSftpExtension {
+        /// The builder.
+        builder: String,
+        /// The extension's name.
+        extension: &'static str,
+        /// The extensions the server does advertise, comma-separated (for the operator).
+        offered: String,
+    },
     /// Local I/O (spool, staging) failed.
     #[error("{op} {path}: {source}")]
     Local {
@@ -254,6 +270,7 @@ impl BuilderError {
             | Self::Key { .. }
             | Self::Command { .. }
             | Self::Sftp { .. }
+            | Self::MissingSftpExtension { .. }
             | Self::Local { .. }
             | Self::Storage { .. } => ErrorClass::Infrastructure,
             Self::Timeout { is_build, .. }

@@ -16,6 +16,7 @@
 //! - [`quote`]: argument vectors to strictly quoted shell command lines.
 //! - [`exec`]: remote commands with live output, idle/total timeouts and cancellation.
 //! - [`sftp`]: pipelined SFTP uploads/downloads verified by size and SHA-256 while streaming.
+//! - [`sftp_rename`]: every rename with `posix-rename@openssh.com` (Haiku's BFS has no hard links).
 //! - [`ports_tree`]: bringing the builder's ports tree to the master's revision (fetch or bundle).
 //! - [`builder_conf`]: the builder config file the build tool reads.
 //! - [`results`]: fetching results to staging, verifying them, committing the set all-or-nothing.
@@ -45,6 +46,7 @@ pub mod quote;
 pub mod remote;
 pub mod results;
 pub mod sftp;
+pub mod sftp_rename;
 pub mod state;
 pub mod task;
 

@@ -7,7 +7,8 @@
 //! than OpenSSH's own client).
 //!
 //! Safety: an upload streams to `<dest>.upload` while counting and hashing, checks size and SHA-256
-//! against what the caller expects, and only then renames into place, so a cached file is always
+//! against what the caller expects, and only then renames into place (atomically, with
+//! `posix-rename@openssh.com`: see [`sftp_rename`](super::sftp_rename)), so a cached file is always
 //! whole. A failed or cancelled upload removes its `.upload` file when the connection still allows it;
 //! the cache sweeps leftovers on its next listing otherwise.
 
@@ -22,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::connection::Connection;
 use super::error::BuilderError;
+use super::sftp_rename::PosixRenamer;
 
 /// Payload of one SFTP write: OpenSSH's sftp-server caps a write at 256 KiB − 1 KiB (its
 /// `limits@openssh.com` `max-write-length`, `SFTP_MAX_MSG_LENGTH - 1024` in sftp-server.c). A chunk of
@@ -67,13 +69,18 @@ pub struct RemoteEntry {
 
 /// An SFTP session on a builder connection.
 pub struct Sftp {
+    /// The builder's name, for errors.
     builder: String,
+    /// Files, directories, links.
     session: SftpSession,
+    /// Every rename (see [`super::sftp_rename`]).
+    renamer: PosixRenamer,
 }
 
 impl Sftp {
     /// Opens the `sftp` subsystem on `conn`. `request_timeout` bounds each request (a hung builder is
-    /// normally noticed earlier by the connection's keepalive).
+    /// normally noticed earlier by the connection's keepalive). Fails with
+    /// [`BuilderError::MissingSftpExtension`] if the server cannot `posix-rename`.
     pub async fn open(conn: &Connection, request_timeout: Duration) -> Result<Self, BuilderError> {
         let channel = conn.session_channel("sftp").await?;
         channel
@@ -95,9 +102,11 @@ impl Sftp {
                 path: String::new(),
                 reason: e.to_string(),
             })?;
+        let renamer = PosixRenamer::open(conn, request_timeout.as_secs()).await?;
         Ok(Self {
             builder: conn.builder().into(),
             session,
+            renamer,
         })
     }
 
@@ -137,7 +146,7 @@ impl Sftp {
             let _ = self.session.remove_file(temp.clone()).await;
             return result;
         }
-        self.rename_replacing(&temp, dest).await?;
+        self.rename(&temp, dest).await?;
         result
     }
 
@@ -184,22 +193,13 @@ impl Sftp {
         Ok(got)
     }
 
-    /// Renames `from` to `to`, replacing `to`. SFTP's plain RENAME (what russh-sftp offers) refuses an
-    /// existing target on OpenSSH, so an existing target is removed first; names are immutable
-    /// packages, so the brief absence of one that was about to be replaced by identical bytes is safe.
-    pub async fn rename_replacing(&self, from: &str, to: &str) -> Result<(), BuilderError> {
-        if self.session.rename(from, to).await.is_ok() {
-            return Ok(());
-        }
-        match self.session.remove_file(to).await {
-            Ok(()) => {}
-            Err(SftpError::Status(s)) if s.status_code == StatusCode::NoSuchFile => {}
-            Err(e) => return Err(self.err("remove", to, e)),
-        }
-        self.session
+    /// Renames `from` to `to`, atomically replacing `to` if it exists (`posix-rename@openssh.com`,
+    /// never the plain SFTP RENAME that fails on Haiku: see [`super::sftp_rename`]).
+    pub async fn rename(&self, from: &str, to: &str) -> Result<(), BuilderError> {
+        self.renamer
             .rename(from, to)
             .await
-            .map_err(|e| self.err("rename", from, e))
+            .map_err(|e| self.err("posix-rename", &format!("{from} -> {to}"), e))
     }
 
     /// Downloads `src` to the local `dest` (via `dest.part`), hashing while streaming. With
@@ -364,7 +364,7 @@ impl Sftp {
         file.shutdown()
             .await
             .map_err(|e| self.io_err("close", &temp, e))?;
-        self.rename_replacing(&temp, path).await
+        self.rename(&temp, path).await
     }
 
     /// Free bytes for unprivileged users on the file system holding `path`, if the server says.
@@ -379,6 +379,7 @@ impl Sftp {
 
     /// Closes the session.
     pub async fn close(&self) {
+        self.renamer.close();
         let _ = self.session.close().await;
     }
 }

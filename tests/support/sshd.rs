@@ -7,6 +7,11 @@
 //! signals sent to the listener *and* every per-connection process below it (sshd gives each
 //! connection its own session, so signalling the listener alone would leave live connections alone).
 //!
+//! The `sftp` subsystem is OpenSSH's `sftp-server -P rename`: it refuses the plain SFTP RENAME, as a
+//! Haiku builder effectively does (OpenSSH implements that request with `link()`, and Haiku's BFS has
+//! no hard links), while allowing `posix-rename@openssh.com`. A coordinator that renames the plain way
+//! fails here exactly as it would on Haiku.
+//!
 //! Sessions get `HOME` set to the builder's own directory, so the login shell reads none of the test
 //! user's dotfiles: this machine's root `.bashrc` runs `pyenv rehash`, which takes a lock file that a
 //! session killed by a fault test would leave behind, stalling every later session for 60 s.
@@ -25,6 +30,11 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// The OpenSSH daemon, as installed by `scripts/install-test-tools.sh`.
 pub const SSHD: &str = "/usr/sbin/sshd";
+/// OpenSSH's SFTP server, as installed by `scripts/install-test-tools.sh` (Debian's
+/// `openssh-sftp-server`).
+pub const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
+/// The SFTP requests the test sshd refuses: the plain rename, like a Haiku builder (see above).
+pub const SFTP_DENIED_REQUESTS: &str = "rename";
 /// How long a freshly started sshd may take to accept connections (it needs ~0.05 s).
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -113,6 +123,10 @@ impl Sshd {
             Path::new(SSHD).exists(),
             "{SSHD} is missing: run scripts/install-test-tools.sh"
         );
+        assert!(
+            Path::new(SFTP_SERVER).exists(),
+            "{SFTP_SERVER} is missing: apt-get install openssh-sftp-server (scripts/install-test-tools.sh)"
+        );
         std::fs::create_dir_all("/run/sshd").expect("create the privilege-separation dir /run/sshd");
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -126,7 +140,8 @@ impl Sshd {
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {root}/hostkey\nPidFile {root}/sshd.pid\n\
              AuthorizedKeysFile {root}/authorized_keys\nPermitRootLogin prohibit-password\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-             Subsystem sftp internal-sftp\nMaxSessions 64\nMaxStartups 64\nSetEnv HOME={root}\n",
+             Subsystem sftp {SFTP_SERVER} -P {SFTP_DENIED_REQUESTS}\nMaxSessions 64\nMaxStartups 64\n\
+             SetEnv HOME={root}\n",
             root = root.display()
         );
         std::fs::write(root.join("sshd_config"), config).unwrap();
