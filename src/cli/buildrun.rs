@@ -86,14 +86,11 @@ async fn publish_spool(storage: Arc<dyn StorageBackend>, state: &StateDir) -> an
     for rejected in &report.rejected {
         eprintln!("rejected {}: {}", rejected.path.display(), rejected.reason);
     }
-    for problem in &report.left_out {
-        eprintln!("left out of the index: {problem}");
-    }
     println!(
         "index of {} packages (sha256 {})",
         report.index_packages, report.repo_sha256
     );
-    Ok(if report.rejected.is_empty() && report.left_out.is_empty() {
+    Ok(if report.rejected.is_empty() {
         0
     } else {
         EXIT_PUBLISH_REFUSED

@@ -19,6 +19,10 @@ pub struct PublishArgs {
     /// Show what would be uploaded and indexed; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Publish even if the index loses more than a tenth of the published package names (an
+    /// intended mass withdrawal); without it such an index is refused before anything is uploaded.
+    #[arg(long)]
+    pub allow_shrink: bool,
 }
 
 /// `buildmaster prune`
@@ -75,6 +79,7 @@ pub fn run_publish(args: PublishArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         let bars = PublishBars::new(progress::enabled(global));
         let settings = PublishSettings {
             progress: Some(bars.clone()),
+            allow_shrink: args.allow_shrink,
             ..PublishSettings::default()
         };
         let mut p = publisher(global, settings).await?;
@@ -83,7 +88,7 @@ pub fn run_publish(args: PublishArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         bars.clear();
         let report = report?;
         print_publish(&report);
-        Ok(if report.rejected.is_empty() && report.left_out.is_empty() {
+        Ok(if report.rejected.is_empty() {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(3)
@@ -106,9 +111,6 @@ fn print_publish(r: &PublishReport) {
     }
     for rejected in &r.rejected {
         eprintln!("rejected {}: {}", rejected.path.display(), rejected.reason);
-    }
-    for problem in &r.left_out {
-        eprintln!("left out of the index: {problem}");
     }
     println!(
         "{verb} index of {} packages (sha256 {}){}",

@@ -130,9 +130,6 @@ impl Jobs for InstanceJobs {
             if ok { Outcome::Success } else { Outcome::Failure },
         );
         let report = result?;
-        for problem in &report.left_out {
-            tracing::warn!(problem, "left out of the index");
-        }
         for rejected in &report.rejected {
             tracing::warn!(file = %rejected.path.display(), reason = rejected.reason, "package not published");
         }

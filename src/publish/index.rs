@@ -11,7 +11,7 @@ use buildmaster_storage::{PutOptions, StorageBackend};
 use super::crashpoint::crash_point;
 use super::{keys, PublishError};
 use crate::haiku::output_file::write_atomically;
-use crate::haiku::repo_checks::RepositoryChecker;
+use crate::haiku::repo_checks::{PackageRejected, RepositoryChecker};
 use crate::haiku::repo_info::RepositoryInfo;
 use crate::state::{PackageRecord, StateDir};
 
@@ -57,9 +57,14 @@ pub fn select(records: &[PackageRecord]) -> Vec<&PackageRecord> {
     chosen
 }
 
+/// `<state>/repository/repo.info`.
+pub fn repo_info_path(state: &StateDir) -> std::path::PathBuf {
+    state.repository().join(keys::REPO_INFO)
+}
+
 /// Reads `<state>/repository/repo.info`, which describes the repository.
 pub fn load_repo_info(state: &StateDir) -> Result<(RepositoryInfo, Vec<u8>), PublishError> {
-    let path = state.repository().join("repo.info");
+    let path = repo_info_path(state);
     let text = std::fs::read(&path).map_err(|e| {
         PublishError::Refused(format!(
             "cannot read {} ({e}); create it (name, vendor, summary, priority, identifier, architecture; see \
@@ -72,19 +77,19 @@ pub fn load_repo_info(state: &StateDir) -> Result<(RepositoryInfo, Vec<u8>), Pub
 }
 
 /// Builds the index of `chosen` packages. Packages that fail `package_repo`'s checks are left out and
-/// returned with the reason.
+/// returned with the reason (the caller refuses to publish such an index: see `guard`).
 pub fn build(
     mut info: RepositoryInfo,
     repo_info_text: Vec<u8>,
     chosen: &[&PackageRecord],
-) -> Result<(IndexFiles, Vec<String>), PublishError> {
+) -> Result<(IndexFiles, Vec<PackageRejected>), PublishError> {
     let mut checker = RepositoryChecker::new(&info);
     let mut accepted = Vec::new();
     let mut problems = Vec::new();
     for record in chosen {
         match checker.check(&record.file_name, &record.info) {
             Ok(()) => accepted.push(*record),
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => problems.push(e),
         }
     }
     for record in &accepted {

@@ -6,6 +6,7 @@
 //! - [`crashpoint`]: named points where tests kill the process to prove crash consistency.
 //! - [`spool`]: finding new packages in `packages/`, parsing and checking them.
 //! - [`upload`]: upload → verify → record → stub, one package at a time.
+//! - [`guard`]: refusing an index that would drop packages (failed checks, a shrink).
 //! - [`index`]: choosing the index's packages from the database, writing and uploading the index files.
 //! - [`run`]: `buildmaster publish`, the whole pipeline.
 //! - [`prune`]: `buildmaster prune`: moving orphans to `packages/.obsolete/`, expiring them later.
@@ -14,6 +15,7 @@
 //! - [`progress`]: [`PublishProgress`], how a front end hears of upload progress (the library draws nothing).
 
 pub mod crashpoint;
+pub mod guard;
 pub mod index;
 pub mod keys;
 pub mod lock;

@@ -1,4 +1,5 @@
-//! `buildmaster publish`: ingest the spool, upload → verify → stub, regenerate and upload the index.
+//! `buildmaster publish`: ingest the spool, guard the planned index, upload → verify → stub,
+//! regenerate, guard and upload the index.
 
 use std::collections::HashSet;
 
@@ -7,9 +8,10 @@ use buildmaster_storage::ErrorKind;
 use super::crashpoint::crash_point;
 use super::lock::PublishLock;
 use super::progress::{NoProgress, PublishProgress};
-use super::spool::{self, Rejected};
+use super::spool::{self, Rejected, Repository, SpoolEntry};
 use super::upload::upload_and_stub;
-use super::{index, keys, now, PublishError, Publisher};
+use super::{guard, index, keys, now, PublishError, Publisher};
+use crate::haiku::repo_info::RepositoryInfo;
 use crate::state::{PackageRecord, PackageState};
 
 /// What a publish did (or, with `--dry-run`, would do).
@@ -27,8 +29,6 @@ pub struct PublishReport {
     pub stubbed: Vec<String>,
     /// Spool files that cannot be published, with the reason.
     pub rejected: Vec<Rejected>,
-    /// Packages left out of the index by `package_repo`'s checks.
-    pub left_out: Vec<String>,
     /// Packages in the index.
     pub index_packages: usize,
     /// SHA-256 of the index.
@@ -78,53 +78,47 @@ pub async fn refuse_if_state_lost(p: &Publisher) -> Result<(), PublishError> {
 }
 
 async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishReport, PublishError> {
+    let repo_info_path = index::repo_info_path(&p.state);
     let (repo_info, repo_info_text) = index::load_repo_info(&p.state)?;
     let spool = spool::list(&p.state.packages())?;
-    let (fresh, mut rejected) = spool::ingest(&mut p.db, &spool, dry_run)?;
+    let repository = Repository {
+        info: &repo_info,
+        path: &repo_info_path,
+    };
+    let (fresh, rejected) = spool::ingest(&mut p.db, &spool, &repository, dry_run)?;
     let mut report = PublishReport {
         dry_run,
         new_packages: fresh.iter().map(|r| r.file_name.clone()).collect(),
+        rejected,
         ..Default::default()
     };
-    if !dry_run {
-        let verified_now: HashSet<String> = fresh.iter().map(|r| r.file_name.clone()).collect();
-        let progress = p.settings.progress.clone();
-        let progress: &dyn PublishProgress = progress.as_deref().unwrap_or(&NoProgress);
-        let outcome = upload_and_stub(&mut p.db, &*p.storage, &spool, &verified_now, progress).await?;
-        rejected.extend(outcome.rejected);
-        report.uploaded = outcome.uploaded;
-        report.already_stored = outcome.already_stored;
-        report.stubbed = outcome.stubbed;
-    }
-    report.rejected = rejected;
 
-    let rejected_names: HashSet<String> = report
-        .rejected
-        .iter()
-        .filter_map(|r| r.path.file_name().and_then(|n| n.to_str()).map(str::to_owned))
-        .collect();
-    let in_spool: HashSet<&str> = spool.iter().map(|e| e.file_name.as_str()).collect();
-    let mut records = p.db.all()?;
+    // The index as it will be once the new packages are stored, guarded before anything is uploaded.
+    let published =
+        guard::published_names(&*p.storage, &p.state.repository().join(keys::PACKAGE_LIST)).await?;
+    let records = index_records(p, &spool, &fresh, &report.rejected)?;
+    let planned = guarded_index(p, &repo_info, &repo_info_text, &records, published.as_deref())?;
     if dry_run {
-        // Show the index as it would be once the new packages are stored.
-        records.extend(fresh.into_iter().map(|r| PackageRecord {
-            state: PackageState::Uploaded,
-            ..r
-        }));
-    }
-    records.retain(|r| in_spool.contains(r.file_name.as_str()));
-    let chosen: Vec<&PackageRecord> = index::select(&records)
-        .into_iter()
-        .filter(|r| !(rejected_names.contains(&r.file_name) && r.state == PackageState::Spooled))
-        .collect();
-    let (files, left_out) = index::build(repo_info, repo_info_text, &chosen)?;
-    crash_point("index-built");
-    report.left_out = left_out;
-    report.index_packages = files.file_names.len();
-    report.repo_sha256 = files.repo_sha256.clone();
-    if dry_run {
+        report.index_packages = planned.file_names.len();
+        report.repo_sha256 = planned.repo_sha256;
         return Ok(report);
     }
+
+    let verified_now: HashSet<String> = fresh.iter().map(|r| r.file_name.clone()).collect();
+    let progress = p.settings.progress.clone();
+    let progress: &dyn PublishProgress = progress.as_deref().unwrap_or(&NoProgress);
+    let outcome = upload_and_stub(&mut p.db, &*p.storage, &spool, &verified_now, progress).await?;
+    report.rejected.extend(outcome.rejected);
+    report.uploaded = outcome.uploaded;
+    report.already_stored = outcome.already_stored;
+    report.stubbed = outcome.stubbed;
+
+    // Uploads may have refused packages the plan counted on: guard the final index again.
+    let records = index_records(p, &spool, &[], &report.rejected)?;
+    let files = guarded_index(p, &repo_info, &repo_info_text, &records, published.as_deref())?;
+    crash_point("index-built");
+    report.index_packages = files.file_names.len();
+    report.repo_sha256 = files.repo_sha256.clone();
 
     let published_sha = match p.storage.get_bytes(&keys::top(keys::REPO_SHA256), 1024).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_ascii_lowercase(),
@@ -140,4 +134,47 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
     p.db.record_publish(now(), &files.repo_sha256, &files.file_names)?;
     crash_point("after-record-publish");
     Ok(report)
+}
+
+/// The records an index may name: every record whose file (real or stub) is in the spool, with the
+/// `fresh` ones counted as stored (they are, once uploaded) and spooled ones that were `rejected` left
+/// out.
+fn index_records(
+    p: &Publisher,
+    spool: &[SpoolEntry],
+    fresh: &[PackageRecord],
+    rejected: &[Rejected],
+) -> Result<Vec<PackageRecord>, PublishError> {
+    let rejected_names: HashSet<&str> = rejected
+        .iter()
+        .filter_map(|r| r.path.file_name().and_then(|n| n.to_str()))
+        .collect();
+    let in_spool: HashSet<&str> = spool.iter().map(|e| e.file_name.as_str()).collect();
+    let fresh_names: HashSet<&str> = fresh.iter().map(|r| r.file_name.as_str()).collect();
+    let mut records = p.db.all()?;
+    records.retain(|r| !fresh_names.contains(r.file_name.as_str()));
+    records.extend(fresh.iter().map(|r| PackageRecord {
+        state: PackageState::Uploaded,
+        ..r.clone()
+    }));
+    records.retain(|r| {
+        in_spool.contains(r.file_name.as_str())
+            && !(rejected_names.contains(r.file_name.as_str()) && r.state == PackageState::Spooled)
+    });
+    Ok(records)
+}
+
+/// Builds the index of `records` and refuses it if it drops packages (see [`guard`]).
+fn guarded_index(
+    p: &Publisher,
+    repo_info: &RepositoryInfo,
+    repo_info_text: &[u8],
+    records: &[PackageRecord],
+    published: Option<&[String]>,
+) -> Result<index::IndexFiles, PublishError> {
+    let chosen = index::select(records);
+    let (files, problems) = index::build(repo_info.clone(), repo_info_text.to_vec(), &chosen)?;
+    guard::refuse_failed_checks(&problems, &index::repo_info_path(&p.state))?;
+    guard::refuse_shrink(published, &files.file_names, &p.settings)?;
+    Ok(files)
 }

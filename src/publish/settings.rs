@@ -17,6 +17,11 @@ pub struct PublishSettings {
     pub max_prune_share: f64,
     /// How long a bucket lock is honoured before it is considered abandoned. Default: 1 h.
     pub lock_ttl: Duration,
+    /// The largest share of the published index's package names one publish may withdraw (see
+    /// [`PublishSettings::max_index_drop`]); more is refused as a likely accident. Default: 0.10.
+    pub max_index_shrink_share: f64,
+    /// Publish even an index that loses more packages than that (`publish --allow-shrink`). Default: false.
+    pub allow_shrink: bool,
     /// Told how uploads advance (`buildmaster publish` draws bars from it on a terminal). Default: none.
     pub progress: Option<Arc<dyn PublishProgress>>,
 }
@@ -28,7 +33,18 @@ impl Default for PublishSettings {
             obsolete_retention: Duration::from_secs(30 * 24 * 3600),
             max_prune_share: 0.10,
             lock_ttl: Duration::from_secs(3600),
+            max_index_shrink_share: 0.10,
+            allow_shrink: false,
             progress: None,
         }
+    }
+}
+
+impl PublishSettings {
+    /// How many package names an index of `published` packages may lose in one publish: the
+    /// configured share, but at least one, so withdrawing a single package (deleting its stub) from
+    /// a small repository needs no override.
+    pub fn max_index_drop(&self, published: usize) -> usize {
+        ((published as f64 * self.max_index_shrink_share).floor() as usize).max(1)
     }
 }

@@ -3,14 +3,26 @@
 //!
 //! New real files are parsed and checked here before anything is uploaded: the file name must be the
 //! package's own canonical name, and a name already recorded with other bytes is refused (packages are
-//! immutable: publish a new revision instead). A bad package is reported by name and left untouched;
-//! it never reaches storage.
+//! immutable: publish a new revision instead), and the package must pass the repository's checks
+//! against `repo.info` (vendor, architecture, complete info). A bad package is reported by name and
+//! left untouched; it never reaches storage.
 
 use std::path::{Path, PathBuf};
 
 use super::{now, PublishError};
 use crate::haiku::package_scan::scan_packages;
+use crate::haiku::repo_checks::RepositoryChecker;
+use crate::haiku::repo_info::RepositoryInfo;
 use crate::state::{Database, PackageRecord, PackageState};
+
+/// The repository packages are ingested into: `repo.info`, parsed, and where it was read from.
+#[derive(Clone, Copy, Debug)]
+pub struct Repository<'a> {
+    /// The parsed `repo.info` (vendor and architecture every package must match).
+    pub info: &'a RepositoryInfo,
+    /// Its path, named in rejections.
+    pub path: &'a Path,
+}
 
 /// One `.hpkg` file in the spool.
 #[derive(Clone, Debug)]
@@ -81,6 +93,7 @@ pub fn list(dir: &Path) -> Result<Vec<SpoolEntry>, PublishError> {
 pub fn ingest(
     db: &mut Database,
     spool: &[SpoolEntry],
+    repository: &Repository<'_>,
     dry_run: bool,
 ) -> Result<(Vec<PackageRecord>, Vec<Rejected>), PublishError> {
     let mut candidates = Vec::new();
@@ -143,6 +156,19 @@ pub fn ingest(
                 });
                 continue;
             }
+            continue;
+        }
+        // `package_repo`'s checks, before upload: a package the index could not name never reaches
+        // storage (it used to be uploaded, then silently left out of the index).
+        if let Err(e) = RepositoryChecker::new(repository.info).check(&file_name, &package.info) {
+            rejected.push(Rejected {
+                path: path.clone(),
+                reason: format!(
+                    "{e} (the repository is described by {}); rebuild the package for this repository, or \
+                     correct repo.info if it is the one that is wrong",
+                    repository.path.display()
+                ),
+            });
             continue;
         }
         let size = std::fs::metadata(path)
