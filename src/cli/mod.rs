@@ -6,6 +6,7 @@ pub mod buildrun;
 pub mod healthcheck;
 pub mod hpkg;
 pub mod plan;
+pub mod ports;
 pub mod progress;
 pub mod publish;
 pub mod repo;
@@ -80,6 +81,8 @@ pub enum Command {
     Healthcheck(healthcheck::HealthcheckArgs),
     /// Plan a buildrun: the ports to build, their order, and why other requested ports are not built.
     Plan(plan::PlanArgs),
+    /// Ports trees: dump the evaluated tree as JSON.
+    Ports(ports::PortsArgs),
     /// One buildrun: resume an unfinished one, else plan, build on the builders, then publish.
     Buildrun(buildrun::BuildrunArgs),
 }
@@ -123,6 +126,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Builder(args) => builder::run(args, &cli.global),
         Command::Healthcheck(args) => healthcheck::run(args, &cli.global),
         Command::Plan(args) => plan::run(args, &cli.global),
+        Command::Ports(args) => ports::run(args, &cli.global),
         Command::Buildrun(args) => buildrun::run(args, &cli.global),
         Command::Serve(args) => serve::run(args, &cli.global),
     }
