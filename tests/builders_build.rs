@@ -5,7 +5,8 @@
 //! --no-system-packages --no-package-obsoletion --ignore-messages <name-version>` in the ports tree,
 //! reads `PACKAGES_PATH` from the config, and writes `<name>-<version>-1-x86_64.hpkg` there. It records
 //! its argv and what it saw in the packages directory, and a `mode` file next to the ports tree makes
-//! it fail, hang, omit its result or lie about its identity.
+//! it fail, hang, omit its result or lie about its identity. Called with `--purge` it only appends to
+//! `sequence.log` (as builds do), so the order of purges and builds can be checked.
 
 mod support;
 
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use buildmaster::builders::build::{BuildRequest, ResultDirs};
 use buildmaster::builders::builder_conf::BuilderConfValues;
 use buildmaster::builders::config::{
-    default_build_command, BuilderPaths, BuilderSpec, HostKeyPin, SshTarget, Timeouts,
+    default_build_command, default_purge_command, BuilderPaths, BuilderSpec, HostKeyPin, SshTarget, Timeouts,
 };
 use buildmaster::builders::error::{BuilderError, ErrorClass};
 use buildmaster::builders::exec::Stream;
@@ -34,12 +35,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 
 const STAND_IN: &str = r#"#!/bin/sh
 set -e
-for a in "$@"; do case "$a" in --config=*) conf="${a#--config=}";; esac; port="$a"; done
+purge=0
+for a in "$@"; do case "$a" in --config=*) conf="${a#--config=}";; --purge) purge=1;; esac; port="$a"; done
 . "$conf"
 top="$TREE_PATH/.."
+mode=$(cat "$top/mode" 2>/dev/null || echo ok)
+if [ "$purge" = 1 ]; then
+  echo "purge $port" >> "$top/sequence.log"
+  [ "$mode" = purgefail ] && { echo "error: cannot purge" >&2; exit 4; }
+  exit 0
+fi
+echo "build $port" >> "$top/sequence.log"
+tty=no; [ -t 1 ] && tty=yes; echo "$tty" > "$top/tty.log"
 printf '%s\n' "$@" > "$top/argv.log"
 ls "$PACKAGES_PATH" > "$top/visible.log"
-mode=$(cat "$top/mode" 2>/dev/null || echo ok)
 echo "building $port in $(pwd)"
 case "$mode" in
   fail) echo "error: the recipe failed" >&2; exit 3;;
@@ -76,8 +85,8 @@ fn timeouts() -> Timeouts {
         connect: Duration::from_secs(5),
         keepalive_interval: Duration::from_secs(1),
         keepalive_max: 2,
-        idle_output: Duration::from_secs(60),
-        build: Duration::from_secs(120),
+        idle_output: Some(Duration::from_secs(60)),
+        build: Some(Duration::from_secs(120)),
         command: Duration::from_secs(60),
     }
 }
@@ -108,6 +117,7 @@ fn test_builder(name: &str) -> TestBuilder {
         haikuporter_args: Vec::new(),
         timeouts: timeouts(),
         build_command: default_build_command(),
+        purge_command: default_purge_command(),
     };
     TestBuilder { sshd, spec }
 }
@@ -623,4 +633,47 @@ async fn a_stubbed_dependency_streams_from_s3_garage_straight_to_the_builder() {
     assert_eq!(Sha256Digest::of(&on_builder), dep.sha256);
     // The spool file is still the zero-byte stub: nothing was materialised in the spool.
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+}
+
+/// HaikuPorter purges the port before and after every build, failed or not, and ignores the purge's
+/// exit status (`RemoteBuilderSSH.runBuild`, `_purgePort`); builds run under a PTY (`get_pty`).
+#[tokio::test]
+async fn every_build_is_purged_before_and_after_and_runs_under_a_pty() {
+    let tb = test_builder("b1");
+    let out = tempfile::tempdir().unwrap();
+    let mut r = remote(&tb, None, out.path());
+    let cancel = CancellationToken::new();
+    let work = &tb.sshd.work;
+    let req = request("tool-1.5", &[], &["tool-1.5-1-x86_64.hpkg"]);
+    let sequence = || std::fs::read_to_string(work.join("sequence.log")).unwrap_or_default();
+
+    let mut log = Vec::new();
+    let mut sink = |_: Stream, d: &[u8]| log.extend_from_slice(d);
+    r.build(&req, &mut sink, &cancel).await.unwrap();
+    assert_eq!(sequence(), "purge tool-1.5\nbuild tool-1.5\npurge tool-1.5\n");
+    assert_eq!(std::fs::read_to_string(work.join("tty.log")).unwrap(), "yes\n");
+    let text = String::from_utf8_lossy(&log).to_string();
+    assert!(text.contains("building tool-1.5 in"), "{text}");
+    // Lines arrive as the tool wrote them: the PTY's CR-LF translation is off.
+    assert!(!text.contains('\r'), "{text:?}");
+
+    // A failed build is purged afterwards too; its stderr reached the log through the PTY.
+    std::fs::write(work.join("sequence.log"), "").unwrap();
+    std::fs::write(work.join("mode"), "fail").unwrap();
+    let mut log = Vec::new();
+    let mut sink = |_: Stream, d: &[u8]| log.extend_from_slice(d);
+    let err = r.build(&req, &mut sink, &cancel).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::BuildFailure, "{err}");
+    assert_eq!(sequence(), "purge tool-1.5\nbuild tool-1.5\npurge tool-1.5\n");
+    assert!(String::from_utf8_lossy(&log).contains("the recipe failed"));
+
+    // A purge that fails is logged and ignored, as HaikuPorter ignores it.
+    std::fs::write(work.join("sequence.log"), "").unwrap();
+    std::fs::write(work.join("mode"), "purgefail").unwrap();
+    let mut log = Vec::new();
+    let mut sink = |_: Stream, d: &[u8]| log.extend_from_slice(d);
+    r.build(&req, &mut sink, &cancel).await.unwrap();
+    assert_eq!(sequence(), "purge tool-1.5\nbuild tool-1.5\npurge tool-1.5\n");
+    let text = String::from_utf8_lossy(&log).to_string();
+    assert!(text.contains("purge exited with status 4"), "{text}");
 }

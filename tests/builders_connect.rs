@@ -30,8 +30,8 @@ fn fast_timeouts() -> Timeouts {
         connect: Duration::from_secs(5),
         keepalive_interval: Duration::from_secs(1),
         keepalive_max: 2,
-        idle_output: Duration::from_secs(30),
-        build: Duration::from_secs(60),
+        idle_output: Some(Duration::from_secs(30)),
+        build: Some(Duration::from_secs(60)),
         command: Duration::from_secs(30),
     }
 }
@@ -39,10 +39,11 @@ fn fast_timeouts() -> Timeouts {
 fn limits(idle: Option<Duration>, total: Duration) -> ExecLimits {
     ExecLimits {
         idle_output: idle,
-        total,
+        total: Some(total),
         cancel: CancellationToken::new(),
         is_build: true,
         probe: Duration::from_secs(2),
+        pty: false,
     }
 }
 

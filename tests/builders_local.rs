@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use buildmaster::builders::build::{BuildRequest, ResultDirs};
 use buildmaster::builders::builder_conf::BuilderConfValues;
-use buildmaster::builders::config::{default_build_command, BuilderPaths, BuilderSpec, Timeouts};
+use buildmaster::builders::config::{
+    default_build_command, default_purge_command, BuilderPaths, BuilderSpec, Timeouts,
+};
 use buildmaster::builders::error::{BuilderError, ErrorClass};
 use buildmaster::builders::exec::Stream;
 use buildmaster::builders::local::LocalBuilder;
@@ -94,11 +96,12 @@ async fn local_builder_keeps_the_contract() {
         haikuporter: tool.to_str().unwrap().into(),
         haikuporter_args: Vec::new(),
         timeouts: Timeouts {
-            idle_output: Duration::from_secs(30),
-            build: Duration::from_secs(60),
+            idle_output: Some(Duration::from_secs(30)),
+            build: Some(Duration::from_secs(60)),
             ..Timeouts::default()
         },
         build_command: default_build_command(),
+        purge_command: default_purge_command(),
     };
     let spool = root.join("spool");
     std::fs::create_dir_all(&spool).unwrap();

@@ -1,6 +1,7 @@
-//! One build on a connected builder, step by step: sync the ports tree, make exactly the dependencies
-//! visible (sending what the cache lacks), run the build command with live output, fetch and verify
-//! the results, commit them as a set. Each step's errors carry their own class (see
+//! One build on a connected builder, step by step, in HaikuPorter's order (`RemoteBuilderSSH.runBuild`):
+//! sync the ports tree, purge the port's work directory, make exactly the dependencies visible
+//! (sending what the cache lacks), run the build command under a PTY with live output, fetch and
+//! verify the results, purge again, commit them as a set. A failed build is purged too. Each step's errors carry their own class (see
 //! [`ErrorClass`](super::error::ErrorClass)); this module only sequences them.
 
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use super::cache::{CacheListing, PackageCache, TransferReport};
 use super::config::BuilderSpec;
 use super::connection::Connection;
 use super::error::BuilderError;
-use super::exec::{self, ExecLimits, Exit, OutputSink};
+use super::exec::{self, ExecLimits, Exit, OutputSink, Stream, SETUP_ENVIRONMENT};
 use super::package::WantedPackage;
 use super::ports_tree::{self, PortsTreeSync};
 use super::results::{self, ResultFile, ResultPlaces};
@@ -97,10 +98,17 @@ pub async fn run(
     let t = &spec.timeouts;
     let housekeeping = ExecLimits {
         idle_output: None,
-        total: t.command,
+        total: Some(t.command),
         cancel: cancel.clone(),
         is_build: false,
         probe: t.keepalive_interval * t.keepalive_max as u32,
+        pty: false,
+    };
+    // The sync and the purges may take as long as HaikuPorter lets them (a first sync fetches the
+    // whole tree): the build's wall-clock limit, if any, and no idle limit.
+    let long = ExecLimits {
+        total: t.build,
+        ..housekeeping.clone()
     };
     tracing::info!(
         builder = spec.name,
@@ -113,9 +121,10 @@ pub async fn run(
         session.sftp,
         &spec.paths.ports_tree,
         &req.ports_tree,
-        &housekeeping,
+        &long,
     )
     .await?;
+    purge(session, req, &long, sink).await?;
 
     let transfer = session.cache.ensure(listing, &req.dependencies).await?;
     session.cache.make_visible(&req.dependencies).await?;
@@ -130,20 +139,17 @@ pub async fn run(
 
     let argv = expand_template(&spec.build_command, spec, &req.port);
     let build_limits = ExecLimits {
-        idle_output: Some(t.idle_output),
+        idle_output: t.idle_output,
         total: t.build,
         is_build: true,
+        pty: true,
         ..housekeeping.clone()
     };
-    let exit = exec::run(
-        session.conn,
-        &argv,
-        Some(&spec.paths.ports_tree),
-        &build_limits,
-        sink,
-    )
-    .await?;
+    let line = exec::build_command_line(&argv, &spec.paths.ports_tree, SETUP_ENVIRONMENT);
+    let shown = super::quote::command_line(&argv);
+    let exit = exec::run_line(session.conn, &shown, &line, &build_limits, sink).await?;
     if exit.status != 0 {
+        purge(session, req, &long, sink).await?;
         let _ = session.cache.clear_visible().await;
         return Err(BuilderError::BuildFailed {
             builder: spec.name.clone(),
@@ -169,10 +175,12 @@ pub async fn run(
     let results = match fetched {
         Ok(results) => results,
         Err(err) => {
+            let _ = purge(session, req, &long, sink).await;
             let _ = session.cache.clear_visible().await;
             return Err(err);
         }
     };
+    purge(session, req, &long, sink).await?;
     // Verified results join the builder's cache, so dependents built there later need no upload.
     for result in &results {
         session
@@ -188,10 +196,46 @@ pub async fn run(
     })
 }
 
+/// HaikuPorter's `_purgePort`: the purge command in the ports tree, under a PTY, its output into the
+/// build log. Its exit status is logged and otherwise ignored, as HaikuPorter ignores it (a port whose
+/// recipe no longer parses cannot be purged, and that must not stop its build from being tried or
+/// reported); a lost connection or a cancel still ends the build.
+async fn purge(
+    session: &Session<'_>,
+    req: &BuildRequest,
+    limits: &ExecLimits,
+    sink: OutputSink<'_>,
+) -> Result<(), BuilderError> {
+    let spec = session.spec;
+    if spec.purge_command.is_empty() {
+        return Ok(());
+    }
+    let argv = expand_template(&spec.purge_command, spec, &req.port);
+    let limits = ExecLimits {
+        pty: true,
+        ..limits.clone()
+    };
+    let exit = exec::run(session.conn, &argv, Some(&spec.paths.ports_tree), &limits, sink).await?;
+    if exit.status != 0 {
+        tracing::warn!(
+            builder = spec.name,
+            port = req.port,
+            status = exit.status,
+            "purge failed"
+        );
+        let note = format!(
+            "purge exited with status {} (ignored, as HaikuPorter does)\n",
+            exit.status
+        );
+        sink(Stream::Stdout, note.as_bytes());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::builders::config::{default_build_command, BuilderPaths, Timeouts};
+    use crate::builders::config::{default_build_command, default_purge_command, BuilderPaths, Timeouts};
 
     #[test]
     fn default_template_is_haikuporters_contract() {
@@ -203,6 +247,7 @@ mod tests {
             haikuporter_args: vec!["-j2".into()],
             timeouts: Timeouts::default(),
             build_command: default_build_command(),
+            purge_command: default_purge_command(),
         };
         let argv = expand_template(&spec.build_command, &spec, "x;rm -rf /-1.0");
         assert_eq!(

@@ -76,10 +76,11 @@ pub async fn check(spec: &BuilderSpec) -> Result<CheckReport, BuilderError> {
     let free_bytes = sftp.free_bytes(&spec.paths.cache).await?;
     let limits = ExecLimits {
         idle_output: None,
-        total: spec.timeouts.command,
+        total: Some(spec.timeouts.command),
         cancel: Default::default(),
         is_build: false,
         probe: spec.timeouts.connect,
+        pty: false,
     };
     // `command -v` is a shell builtin, so it runs through `sh -c` with the tool as a positional
     // argument — never spliced into the script.

@@ -23,11 +23,12 @@ pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_KEEPALIVE_INTERVAL_SECS: u64 = 15;
 /// Default number of unanswered keepalives after which the connection counts as lost.
 pub const DEFAULT_KEEPALIVE_MAX: usize = 3;
-/// Default idle-output timeout of a build: some link steps print nothing for many minutes.
-pub const DEFAULT_IDLE_OUTPUT_TIMEOUT_SECS: u64 = 30 * 60;
-/// Default wall-clock limit of one build (the largest ports take a few hours on slow builders).
-pub const DEFAULT_BUILD_TIMEOUT_SECS: u64 = 8 * 60 * 60;
-/// Default timeout of the short housekeeping commands (sync, purge, `df`).
+// A build has no idle-output or wall-clock limit by default: HaikuPorter has none
+// (`RemoteBuilderSSH.runBuild` reads the build's output until it ends), and a limit of ours would kill
+// builds it lets finish (a link step silent for an hour, a port that builds for a day on a slow
+// builder). A builder that dies or hangs is noticed by keepalive instead; limits are opt-in.
+/// Default timeout of the short housekeeping commands buildmaster adds (`git rev-parse`,
+/// `sha256sum`, checks); the ports-tree sync and `--purge` run under the build's limits instead.
 pub const DEFAULT_COMMAND_TIMEOUT_SECS: u64 = 10 * 60;
 
 /// One builder in the daemon's TOML config (`[[builders]]`).
@@ -52,6 +53,12 @@ pub struct BuilderSection {
     /// `haikuporter.args`). Default: HaikuPorter's builder contract, see [`default_build_command`].
     #[serde(default = "default_build_command")]
     pub build_command: Vec<String>,
+    /// The purge command template, run before and after every build as HaikuPorter does (it removes
+    /// the port's work directory and downloads, so a retry never reuses a stale work directory);
+    /// same placeholders, its exit status is logged and ignored (as HaikuPorter does). An empty list
+    /// turns purging off. Default: see [`default_purge_command`].
+    #[serde(default = "default_purge_command")]
+    pub purge_command: Vec<String>,
 }
 
 /// `[builders.ssh]`.
@@ -121,13 +128,15 @@ pub struct TimeoutsSection {
     /// Unanswered keepalives before the connection counts as lost; default 3.
     #[serde(default = "default_keepalive_max")]
     pub keepalive_max: usize,
-    /// A build that prints nothing for this long is killed; default 1800.
-    #[serde(default = "default_idle")]
-    pub idle_output: u64,
-    /// Wall-clock limit of one build; default 28800.
-    #[serde(default = "default_build")]
-    pub build: u64,
-    /// Limit for housekeeping commands (sync, purge, checks); default 600.
+    /// A build that prints nothing for this long (and whose builder still answers) is killed;
+    /// default: no limit, as in HaikuPorter.
+    #[serde(default)]
+    pub idle_output: Option<u64>,
+    /// Wall-clock limit of one build, also applied to the ports-tree sync and each `--purge`;
+    /// default: no limit, as in HaikuPorter.
+    #[serde(default)]
+    pub build: Option<u64>,
+    /// Limit for short housekeeping commands (`git rev-parse`, `sha256sum`, checks); default 600.
     #[serde(default = "default_command")]
     pub command: u64,
 }
@@ -138,8 +147,8 @@ impl Default for TimeoutsSection {
             connect: default_connect(),
             keepalive_interval: default_keepalive(),
             keepalive_max: default_keepalive_max(),
-            idle_output: default_idle(),
-            build: default_build(),
+            idle_output: None,
+            build: None,
             command: default_command(),
         }
     }
@@ -156,12 +165,6 @@ fn default_keepalive() -> u64 {
 }
 fn default_keepalive_max() -> usize {
     DEFAULT_KEEPALIVE_MAX
-}
-fn default_idle() -> u64 {
-    DEFAULT_IDLE_OUTPUT_TIMEOUT_SECS
-}
-fn default_build() -> u64 {
-    DEFAULT_BUILD_TIMEOUT_SECS
 }
 fn default_command() -> u64 {
     DEFAULT_COMMAND_TIMEOUT_SECS
@@ -184,6 +187,22 @@ pub fn default_build_command() -> Vec<String> {
     .collect()
 }
 
+/// HaikuPorter's purge (`RemoteBuilderSSH._purgePort`): `<haikuporter> --config=<builder config>
+/// --no-package-obsoletion --ignore-messages --purge <name-version>`, in the ports tree.
+pub fn default_purge_command() -> Vec<String> {
+    [
+        "{haikuporter}",
+        "--config={config}",
+        "--no-package-obsoletion",
+        "--ignore-messages",
+        "--purge",
+        "{port}",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// Timeouts as durations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
@@ -193,10 +212,10 @@ pub struct Timeouts {
     pub keepalive_interval: Duration,
     /// Unanswered keepalives before the connection is lost.
     pub keepalive_max: usize,
-    /// Longest silence of a running build.
-    pub idle_output: Duration,
-    /// Wall-clock limit of a build.
-    pub build: Duration,
+    /// Longest silence of a running build; `None`: no limit.
+    pub idle_output: Option<Duration>,
+    /// Wall-clock limit of a build (and of the sync and purges around it); `None`: no limit.
+    pub build: Option<Duration>,
     /// Limit of housekeeping commands.
     pub command: Duration,
 }
@@ -207,8 +226,8 @@ impl From<&TimeoutsSection> for Timeouts {
             connect: Duration::from_secs(t.connect),
             keepalive_interval: Duration::from_secs(t.keepalive_interval.max(1)),
             keepalive_max: t.keepalive_max.max(1),
-            idle_output: Duration::from_secs(t.idle_output),
-            build: Duration::from_secs(t.build),
+            idle_output: t.idle_output.map(Duration::from_secs),
+            build: t.build.map(Duration::from_secs),
             command: Duration::from_secs(t.command),
         }
     }
@@ -276,6 +295,8 @@ pub struct BuilderSpec {
     pub timeouts: Timeouts,
     /// The build command template (see [`BuilderSection::build_command`]).
     pub build_command: Vec<String>,
+    /// The purge command template (see [`BuilderSection::purge_command`]); empty: no purge.
+    pub purge_command: Vec<String>,
 }
 
 impl BuilderPaths {
@@ -336,6 +357,7 @@ impl BuilderSection {
                 .collect(),
             timeouts: (&self.timeouts).into(),
             build_command: self.build_command.clone(),
+            purge_command: self.purge_command.clone(),
         })
     }
 }
@@ -471,6 +493,7 @@ pub fn parse_haikuporter_json(
             .collect(),
         timeouts: Timeouts::default(),
         build_command: default_build_command(),
+        purge_command: default_purge_command(),
     })
 }
 
@@ -628,7 +651,10 @@ mod tests {
         );
         let section: BuilderSection = toml::from_str(&text).unwrap();
         let spec = section.resolve().unwrap();
-        assert_eq!(spec.timeouts.idle_output, Duration::from_secs(5));
+        assert_eq!(spec.timeouts.idle_output, Some(Duration::from_secs(5)));
+        // HaikuPorter has no build timeout: none unless configured.
+        assert_eq!(spec.timeouts.build, None);
+        assert_eq!(spec.purge_command, default_purge_command());
         assert_eq!(
             spec.timeouts.connect,
             Duration::from_secs(DEFAULT_CONNECT_TIMEOUT_SECS)

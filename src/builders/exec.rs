@@ -7,10 +7,19 @@
 //! that shell's pid (`$$`) on a marker line, then `exec`s the command, which keeps the pid. To kill,
 //! we run `kill -KILL -- -<pid>` on a second channel (which reaches every process the build started
 //! in that group) and also send the SSH `signal` request for servers that honour it.
+//!
+//! The build tool runs as HaikuPorter runs it (`RemoteBuilderSSH._remoteCommand` asks for a PTY for
+//! every command): under a pseudo-terminal, so that (1) when the connection drops, sshd closes the
+//! terminal and the kernel hangs it up — SIGHUP to the build, which dies instead of running on
+//! orphaned on a builder that is about to get the next build, and (2) the tool and everything it
+//! runs see a terminal and line-buffer their output, so the log is live. A PTY merges stderr into
+//! stdout, as HaikuPorter's logs always were. Unlike paramiko's default we turn `ONLCR` off, so lines
+//! arrive with `\n` rather than `\r\n`. Housekeeping commands (git, `sha256sum`) run without one: their
+//! stdout is parsed and must not be mixed with stderr.
 
 use std::time::Duration;
 
-use russh::{ChannelMsg, Sig};
+use russh::{ChannelMsg, Pty, Sig};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +31,10 @@ use super::quote::{command_line, shell_quote};
 const PID_MARKER: &str = "buildmaster-pgid ";
 /// How long the kill command may take on a live builder.
 const KILL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The terminal HaikuPorter's PTY announces (paramiko's `get_pty` defaults: `vt100`, 80×24).
+const PTY_TERM: &str = "vt100";
+/// Columns and rows of that terminal.
+const PTY_SIZE: (u32, u32) = (80, 24);
 /// Output captured by [`run_capture`] is capped: housekeeping commands print little, and an error
 /// message only needs the end.
 const CAPTURE_LIMIT_BYTES: usize = 1024 * 1024;
@@ -38,13 +51,13 @@ pub enum Stream {
 /// Where live output goes (the per-build log, subscribers).
 pub type OutputSink<'a> = &'a mut (dyn FnMut(Stream, &[u8]) + Send);
 
-/// Limits and cancellation for one command.
+/// Limits, cancellation and the terminal for one command.
 #[derive(Clone, Debug)]
 pub struct ExecLimits {
-    /// Kill the command if it prints nothing for this long.
+    /// Kill the command if it prints nothing for this long; `None`: never (HaikuPorter's behaviour).
     pub idle_output: Option<Duration>,
-    /// Kill the command after this long.
-    pub total: Duration,
+    /// Kill the command after this long; `None`: never (HaikuPorter's behaviour for builds).
+    pub total: Option<Duration>,
     /// Cancelling kills the command.
     pub cancel: CancellationToken,
     /// A timeout of this command is a build failure (the build itself) rather than an infrastructure
@@ -52,6 +65,9 @@ pub struct ExecLimits {
     pub is_build: bool,
     /// How long to wait for a live-ness probe after an idle timeout.
     pub probe: Duration,
+    /// Run under a pseudo-terminal (see the module docs): the build tool's commands do, as in
+    /// HaikuPorter; housekeeping commands whose output is parsed do not.
+    pub pty: bool,
 }
 
 /// How a command ended.
@@ -71,6 +87,25 @@ pub fn remote_command_line<S: AsRef<str>>(argv: &[S], cwd: Option<&str>) -> Stri
     format!("echo \"{PID_MARKER}$$\" && {cd}exec {}", command_line(argv))
 }
 
+/// HaikuPorter's environment script: `RemoteBuilderSSH.runBuild` starts every build with
+/// `source /boot/system/boot/SetupEnvironment && cd <tree> && <haikuporter> …`.
+pub const SETUP_ENVIRONMENT: &str = "/boot/system/boot/SetupEnvironment";
+
+/// The build tool's command line: [`remote_command_line`] with HaikuPorter's environment script
+/// `setup_environment` sourced first. On Haiku this is HaikuPorter's command exactly — a missing
+/// script fails the build, as `source` does there. Elsewhere (Linux builders with the stand-in, where
+/// HaikuPorter's own command would fail at once) a missing script is skipped; a present one is
+/// sourced. `.` rather than `source`: the same builtin in bash, and the only one in POSIX `sh`.
+pub fn build_command_line<S: AsRef<str>>(argv: &[S], cwd: &str, setup_environment: &str) -> String {
+    let env = shell_quote(setup_environment);
+    format!(
+        "echo \"{PID_MARKER}$$\" && if [ -e {env} ] || [ \"$(uname -s)\" = Haiku ]; then . {env}; fi && \
+         cd -- {} && exec {}",
+        shell_quote(cwd),
+        command_line(argv)
+    )
+}
+
 /// Runs `argv` on the builder, streaming output to `sink`. Returns the exit status; a connection that
 /// ends without one is [`BuilderError::Lost`].
 pub async fn run(
@@ -80,14 +115,35 @@ pub async fn run(
     limits: &ExecLimits,
     sink: OutputSink<'_>,
 ) -> Result<Exit, BuilderError> {
-    let shown = command_line(argv);
+    run_line(
+        conn,
+        &command_line(argv),
+        &remote_command_line(argv, cwd),
+        limits,
+        sink,
+    )
+    .await
+}
+
+/// Runs the complete command line `line` (which must print the pid marker first, see
+/// [`remote_command_line`]); `shown` names it in errors.
+pub async fn run_line(
+    conn: &Connection,
+    shown: &str,
+    line: &str,
+    limits: &ExecLimits,
+    sink: OutputSink<'_>,
+) -> Result<Exit, BuilderError> {
+    let shown = shown.to_string();
     let mut channel = conn.session_channel(&shown).await?;
-    channel
-        .exec(true, remote_command_line(argv, cwd))
-        .await
-        .map_err(|_| conn.lost(&shown))?;
+    if limits.pty {
+        request_pty(conn, &mut channel, &shown).await?;
+    }
+    channel.exec(true, line).await.map_err(|_| conn.lost(&shown))?;
     let started = Instant::now();
-    let deadline = started + limits.total;
+    // "Never" is a deadline far enough away that it cannot overflow `Instant` arithmetic.
+    let forever = Duration::from_secs(100 * 365 * 24 * 3600);
+    let deadline = started + limits.total.unwrap_or(forever);
     let mut pgid: Option<u32> = None;
     let mut marker = Vec::new();
     let mut status = None;
@@ -112,7 +168,7 @@ pub async fn run(
                     builder: conn.builder().into(),
                     command: shown,
                     what: if ran_too_long { "ran too long" } else { "printed nothing" },
-                    after: if ran_too_long { limits.total } else { limits.idle_output.unwrap_or_default() },
+                    after: if ran_too_long { limits.total.unwrap_or_default() } else { limits.idle_output.unwrap_or_default() },
                     is_build: limits.is_build,
                 });
             }
@@ -137,6 +193,35 @@ pub async fn run(
     match status {
         Some(status) => Ok(Exit { status, signal }),
         None => Err(conn.lost(&shown)),
+    }
+}
+
+/// Asks for HaikuPorter's pseudo-terminal and waits for sshd's answer: a build that silently ran
+/// without one would survive a dropped connection.
+async fn request_pty(
+    conn: &Connection,
+    channel: &mut russh::Channel<russh::client::Msg>,
+    shown: &str,
+) -> Result<(), BuilderError> {
+    let (cols, rows) = PTY_SIZE;
+    channel
+        .request_pty(true, PTY_TERM, cols, rows, 0, 0, &[(Pty::ONLCR, 0)])
+        .await
+        .map_err(|_| conn.lost(shown))?;
+    loop {
+        match channel.wait().await {
+            Some(ChannelMsg::Success) => return Ok(()),
+            Some(ChannelMsg::Failure) => {
+                return Err(BuilderError::Command {
+                    builder: conn.builder().into(),
+                    command: shown.into(),
+                    status: "sshd refused a pseudo-terminal".into(),
+                    output: "HaikuPorter runs builds under a PTY; allow PermitTTY on the builder".into(),
+                })
+            }
+            Some(_) => {}
+            None => return Err(conn.lost(shown)),
+        }
     }
 }
 
@@ -280,6 +365,33 @@ mod tests {
         assert_eq!(pgid, None);
         assert_eq!(take_marker(&mut buf, b"id 4242\nhello", &mut pgid), b"hello");
         assert_eq!(pgid, Some(4242));
+    }
+
+    #[test]
+    fn build_line_sources_the_environment_script_when_present_and_skips_it_when_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join("Setup Env;$x");
+        std::fs::write(&env, "export FROM_SETUP='sourced'\n").unwrap();
+        let argv = ["sh", "-c", "printf '%s|%s' \"${FROM_SETUP:-none}\" \"$(pwd)\""];
+        let cwd = dir.path().to_str().unwrap();
+        let run = |env: &str| {
+            let line = build_command_line(&argv, cwd, env);
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&line)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{line}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8(out.stdout).unwrap();
+            text.lines().nth(1).unwrap_or_default().to_string()
+        };
+        assert_eq!(run(env.to_str().unwrap()), format!("sourced|{cwd}"));
+        // Absent on a machine that is not Haiku: HaikuPorter's `source` would fail the build here.
+        assert_eq!(run("/nonexistent/SetupEnvironment"), format!("none|{cwd}"));
     }
 
     #[test]

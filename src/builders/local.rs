@@ -345,7 +345,9 @@ impl LocalBuilder {
         );
         let (mut obuf, mut ebuf) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
         let (mut out_open, mut err_open) = (true, true);
-        let deadline = Instant::now() + t.build;
+        // No limit configured (the default, as in HaikuPorter): a deadline that never comes.
+        let forever = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+        let deadline = Instant::now() + t.build.unwrap_or(forever);
         let timeout = |what, after| BuilderError::Timeout {
             builder: self.spec.name.clone(),
             command: shown.clone(),
@@ -354,7 +356,9 @@ impl LocalBuilder {
             is_build: true,
         };
         while out_open || err_open {
-            let idle = (Instant::now() + t.idle_output).min(deadline);
+            let idle = t
+                .idle_output
+                .map_or(deadline, |d| (Instant::now() + d).min(deadline));
             tokio::select! {
                 _ = cancel.cancelled() => {
                     kill_group(pgid).await;
@@ -363,9 +367,9 @@ impl LocalBuilder {
                 _ = tokio::time::sleep_until(idle) => {
                     kill_group(pgid).await;
                     return Err(if Instant::now() >= deadline {
-                        timeout("ran too long", t.build)
+                        timeout("ran too long", t.build.unwrap_or_default())
                     } else {
-                        timeout("printed nothing", t.idle_output)
+                        timeout("printed nothing", t.idle_output.unwrap_or_default())
                     });
                 }
                 n = out.read(&mut obuf), if out_open => match n {

@@ -78,6 +78,9 @@ pub fn default_local_spec(state: &StateDir, config: &InstanceConfig) -> BuilderS
             .collect(),
         timeouts: Timeouts::default(),
         build_command: b.local_build_command.clone(),
+        // The local builder does not run a purge (docs/builder-contract.md): its work directories
+        // are the master's own, kept for inspection.
+        purge_command: Vec::new(),
     }
 }
 
@@ -144,13 +147,8 @@ pub fn make_builders(
         let conf = conf_values(config);
         let dirs = result_dirs(state);
         if spec.ssh.is_some() {
-            out.push(Arc::new(Remote::new(RemoteBuilder::new(
-                spec,
-                storage.clone(),
-                conf,
-                dirs,
-                ReconnectPolicy::default(),
-            ))));
+            let builder = RemoteBuilder::new(spec, storage.clone(), conf, dirs, ReconnectPolicy::default());
+            out.push(Arc::new(Remote::new(builder)));
         } else {
             let name = spec.name.clone();
             let builder = LocalBuilder::new(spec, storage.clone(), conf, dirs);

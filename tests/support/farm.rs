@@ -58,6 +58,8 @@ export BUILDMASTER='@BIN@'
 export NO_COLOR=1
 ledger='@LEDGER@'
 port="${!#}"
+# The buildmaster purges each port before and after its build, as HaikuPorter does: not a build.
+case " $* " in *" --purge "*) exec '@STANDIN@' "$@";; esac
 conf=''
 for a in "$@"; do case "$a" in --config=*) conf="${a#--config=}";; esac; done
 printf 'start\t%s\t%s\t%s\n' '@NAME@' "$port" "$(date +%s.%N)" >> "$ledger"
