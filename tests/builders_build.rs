@@ -677,3 +677,49 @@ async fn every_build_is_purged_before_and_after_and_runs_under_a_pty() {
     let text = String::from_utf8_lossy(&log).to_string();
     assert!(text.contains("purge exited with status 4"), "{text}");
 }
+
+/// On every connect the cache loses what left the repository, never a system package (HaikuPorter's
+/// `_setupForBuilding` → `_removeObsoletePackages`); a keep source that fails skips the prune.
+#[tokio::test]
+async fn the_cache_is_pruned_on_every_connect_keeping_repository_and_system_packages() {
+    use buildmaster::builders::cache::KeepSet;
+    let tb = test_builder("b1");
+    let cache = PathBuf::from(&tb.spec.paths.cache);
+    std::fs::create_dir_all(&cache).unwrap();
+    let names = [
+        "gone-1-1-x86_64.hpkg",
+        "kept-1-1-x86_64.hpkg",
+        "haiku-r1-1-x86_64.hpkg",
+    ];
+    for name in names {
+        std::fs::write(cache.join(name), name).unwrap();
+    }
+    let listed = || {
+        let mut left: Vec<String> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        left
+    };
+    let out = tempfile::tempdir().unwrap();
+
+    let failing = remote(&tb, None, out.path())
+        .with_prune_on_connect(Arc::new(|| Err("state database unreadable".to_string())));
+    let mut failing = failing;
+    failing.connect().await.unwrap();
+    assert_eq!(listed().len(), 3, "a failed keep source must not prune");
+    failing.disconnect().await;
+
+    let keep = Arc::new(|| {
+        Ok(KeepSet {
+            repository: ["kept-1-1-x86_64.hpkg".to_string()].into(),
+            system: ["haiku-r1-1-x86_64.hpkg".to_string()].into(),
+        })
+    });
+    let mut r = remote(&tb, None, out.path()).with_prune_on_connect(keep);
+    r.connect().await.unwrap();
+    assert_eq!(listed(), ["haiku-r1-1-x86_64.hpkg", "kept-1-1-x86_64.hpkg"]);
+    let holds: Vec<&String> = r.cache_listing().unwrap().packages.keys().collect();
+    assert_eq!(holds, ["haiku-r1-1-x86_64.hpkg", "kept-1-1-x86_64.hpkg"]);
+}

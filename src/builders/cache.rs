@@ -9,7 +9,9 @@
 //!   which happens at (re)connect before this coordinator — the only writer of this cache — uploads
 //!   anything, so an upload in progress is never reaped.
 //! - Pruning removes cached packages that left the repository, but never system packages (HaikuPorter
-//!   PR #291: pruning them only made every build run upload them again).
+//!   PR #291: pruning them only made every build run upload them again). A remote builder prunes on
+//!   every connect, as HaikuPorter's `_removeObsoletePackages` does, with a [`KeepSource`] asked at
+//!   that moment (the repository changes while the buildmaster runs).
 //! - The visible set is exactly the build's dependencies: symlinks in `<packagesPath>` into the cache.
 //!   Verified results of a build move into the cache (see [`PackageCache::adopt`]), as HaikuPorter
 //!   does, so later dependents reuse them without an upload; any other real file found there (left by
@@ -63,6 +65,19 @@ impl CacheListing {
             .collect()
     }
 }
+
+/// What a prune keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeepSet {
+    /// File names of the repository's packages (HaikuPorter: `packageRepository.hasPackage`).
+    pub repository: HashSet<String>,
+    /// File names of the system packages (HaikuPorter: the `systemPackagesDirectory`).
+    pub system: HashSet<String>,
+}
+
+/// Asked for the [`KeepSet`] each time a builder connects; an error (e.g. the state database is
+/// unreadable) skips that prune rather than failing the connect: pruning only saves disk.
+pub type KeepSource = std::sync::Arc<dyn Fn() -> Result<KeepSet, String> + Send + Sync>;
 
 /// What [`PackageCache::ensure`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -2,9 +2,10 @@
 //! handles losing it ([`RemoteBuilder::lose`]).
 //!
 //! On every (re)connect the builder is set up from scratch, because anything could have changed while
-//! it was away: the connection and SFTP session are opened, the builder config is written, and the
-//! cache is listed again (stale `.upload` files removed). The cache listing is never carried across
-//! connections (HaikuPorter only ever appended to it, report §9.15).
+//! it was away: the connection and SFTP session are opened, the builder config is written, the cache
+//! is listed again (stale `.upload` files removed) and pruned of packages that left the repository
+//! (system packages kept), as HaikuPorter's `_setupForBuilding` does. The cache listing is never
+//! carried across connections (HaikuPorter only ever appended to it, report §9.15).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::build::{self, BuildOutcome, BuildRequest, ResultDirs, Session};
 use super::builder_conf::{self, BuilderConfValues};
-use super::cache::{CacheListing, PackageCache};
+use super::cache::{CacheListing, KeepSource, PackageCache};
 use super::config::BuilderSpec;
 use super::connection::Connection;
 use super::error::{BuilderError, ErrorClass};
@@ -38,6 +39,8 @@ pub struct RemoteBuilder {
     dirs: ResultDirs,
     health: Health,
     live: Option<Live>,
+    /// What the prune on connect keeps; `None`: no prune on connect.
+    keep: Option<KeepSource>,
 }
 
 impl RemoteBuilder {
@@ -56,7 +59,15 @@ impl RemoteBuilder {
             dirs,
             health: Health::new(policy, Instant::now()),
             live: None,
+            keep: None,
         }
+    }
+
+    /// Prunes the cache on every connect, keeping what `keep` names then (HaikuPorter's
+    /// `_removeObsoletePackages`).
+    pub fn with_prune_on_connect(mut self, keep: KeepSource) -> Self {
+        self.keep = Some(keep);
+        self
     }
 
     /// The builder's name.
@@ -145,7 +156,28 @@ impl RemoteBuilder {
         let text = builder_conf::render(&self.spec.name, paths, &self.conf);
         sftp.write_small(&paths.builder_config, text.as_bytes()).await?;
         let cache = PackageCache::new(&self.spec.name, &sftp, &paths.cache, &paths.packages, None);
-        let listing = cache.scan().await?;
+        let mut listing = cache.scan().await?;
+        if let Some(keep) = self.keep.clone() {
+            // The source may read the state database: off the async threads.
+            let keep = tokio::task::spawn_blocking(move || keep())
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            match keep {
+                Ok(keep) => {
+                    let pruned = cache.prune(&mut listing, &keep.repository, &keep.system).await?;
+                    if !pruned.is_empty() {
+                        tracing::info!(
+                            builder = self.spec.name,
+                            count = pruned.len(),
+                            "pruned the cache on connect"
+                        );
+                    }
+                }
+                Err(reason) => {
+                    tracing::warn!(builder = self.spec.name, %reason, "not pruning the cache on this connect")
+                }
+            }
+        }
         Ok(Live { conn, sftp, listing })
     }
 

@@ -13,12 +13,13 @@ use super::builder::{Builder, Local, Remote};
 use super::BuildrunError;
 use crate::builders::build::ResultDirs;
 use crate::builders::builder_conf::BuilderConfValues;
+use crate::builders::cache::{KeepSet, KeepSource, PACKAGE_EXTENSION};
 use crate::builders::config::{load_haikuporter_dir, BuilderPaths, BuilderSpec, Timeouts};
 use crate::builders::local::LocalBuilder;
 use crate::builders::remote::RemoteBuilder;
 use crate::builders::state::ReconnectPolicy;
 use crate::config::instance::InstanceConfig;
-use crate::state::StateDir;
+use crate::state::{Database, StateDir};
 
 /// Name of the default local builder.
 pub const DEFAULT_LOCAL_NAME: &str = "local";
@@ -147,7 +148,8 @@ pub fn make_builders(
         let conf = conf_values(config);
         let dirs = result_dirs(state);
         if spec.ssh.is_some() {
-            let builder = RemoteBuilder::new(spec, storage.clone(), conf, dirs, ReconnectPolicy::default());
+            let builder = RemoteBuilder::new(spec, storage.clone(), conf, dirs, ReconnectPolicy::default())
+                .with_prune_on_connect(cache_keep_source(state, config));
             out.push(Arc::new(Remote::new(builder)));
         } else {
             let name = spec.name.clone();
@@ -156,6 +158,34 @@ pub fn make_builders(
         }
     }
     Ok(out)
+}
+
+/// What a remote builder's cache keeps when it prunes on connect: every package the state database
+/// records (HaikuPorter: the repository's packages) and every `*.hpkg` in the system packages
+/// directory. Read at each connect, so packages built since the buildrun started are kept.
+pub fn cache_keep_source(state: &StateDir, config: &InstanceConfig) -> KeepSource {
+    let database = state.database();
+    let system_dir = config.system_packages(state.root());
+    Arc::new(move || {
+        let db = Database::open(&database).map_err(|e| e.to_string())?;
+        let repository = db
+            .all()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|r| r.file_name)
+            .collect();
+        let mut system = std::collections::HashSet::new();
+        if let Some(dir) = &system_dir {
+            let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(PACKAGE_EXTENSION) {
+                    system.insert(name);
+                }
+            }
+        }
+        Ok(KeepSet { repository, system })
+    })
 }
 
 #[cfg(test)]
