@@ -10,6 +10,12 @@
 //!
 //! Either way the checkout is forced and detached at the exact commit, so local edits on the builder
 //! cannot leak into a build.
+//!
+//! A shallow master (a `--depth=1` clone) works too. Its bundle holds the boundary commits without
+//! their parents, and git on the builder refuses such a pack ("did not send all necessary objects")
+//! unless it knows those commits are shallow there as well; so the master's shallow boundary
+//! (`$GIT_DIR/shallow`, one commit id per line) is merged into the builder's before it fetches — what
+//! `git fetch --depth` itself records. Commit ids stay the master's, so the checkout is exact.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +23,10 @@ use super::connection::Connection;
 use super::error::BuilderError;
 use super::exec::{self, ExecLimits};
 use super::sftp::{Expected, Sftp};
+
+/// Largest `shallow` file we read from a builder: one 41-byte line per boundary commit; a ports tree
+/// has a handful (one per shallow fetch).
+const SHALLOW_FILE_LIMIT: u64 = 1024 * 1024;
 use buildmaster_storage::Sha256Digest;
 
 /// How to bring the ports tree up to date.
@@ -166,9 +176,13 @@ async fn sync_bundle(
     // the builder config the master wrote into it.
     let init = ["git", "init", "--quiet", tree];
     let fetch = ["git", "-C", tree, "fetch", "--quiet", &remote_bundle, &sync_ref];
+    let shallow = master_shallow_commits(repo).await?;
     let fetched = async {
         if current.is_none() {
             exec::run_checked(conn, &argv(&init), None, limits).await?;
+        }
+        if !shallow.is_empty() {
+            mark_shallow(conn, sftp, tree, &shallow, limits).await?;
         }
         exec::run_checked(conn, &argv(&fetch), None, limits)
             .await
@@ -178,4 +192,71 @@ async fn sync_bundle(
     let _ = sftp.remove(&remote_bundle).await;
     fetched?;
     checkout(conn, tree, &wanted, limits).await
+}
+
+/// The master's shallow boundary: the commits its `shallow` file lists (none for a full clone).
+async fn master_shallow_commits(repo: &Path) -> Result<Vec<String>, BuilderError> {
+    let git_dir = PathBuf::from(local_git(repo, &["rev-parse", "--absolute-git-dir"]).await?);
+    let path = git_dir.join("shallow");
+    match tokio::fs::read_to_string(&path).await {
+        Ok(text) => Ok(shallow_lines(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(BuilderError::Local {
+            op: "read",
+            path,
+            source: e,
+        }),
+    }
+}
+
+/// Commit ids in a `shallow` file's text, in order, without blanks.
+fn shallow_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Adds `commits` to the builder repository's shallow boundary (keeping what it lists already),
+/// written atomically through SFTP.
+async fn mark_shallow(
+    conn: &Connection,
+    sftp: &Sftp,
+    tree: &str,
+    commits: &[String],
+    limits: &ExecLimits,
+) -> Result<(), BuilderError> {
+    let out = exec::run_checked(
+        conn,
+        &argv(&["git", "-C", tree, "rev-parse", "--absolute-git-dir"]),
+        None,
+        limits,
+    )
+    .await?;
+    let git_dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let path = format!("{git_dir}/shallow");
+    let existing = sftp
+        .read_small(&path, SHALLOW_FILE_LIMIT)
+        .await?
+        .unwrap_or_default();
+    let mut lines = shallow_lines(&String::from_utf8_lossy(&existing));
+    for commit in commits {
+        if !lines.contains(commit) {
+            lines.push(commit.clone());
+        }
+    }
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    sftp.write_small(&path, text.as_bytes()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shallow_file_lines_ignore_blanks() {
+        assert_eq!(shallow_lines("a\n\n b \n"), ["a", "b"]);
+        assert!(shallow_lines("").is_empty());
+    }
 }

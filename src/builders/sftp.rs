@@ -293,6 +293,29 @@ impl Sftp {
             .collect())
     }
 
+    /// Reads a small file whole, or `None` if it does not exist; more than `limit` bytes is an error.
+    pub async fn read_small(&self, path: &str, limit: u64) -> Result<Option<Vec<u8>>, BuilderError> {
+        let file = match self.session.open(path).await {
+            Ok(file) => file,
+            Err(SftpError::Status(s)) if s.status_code == StatusCode::NoSuchFile => return Ok(None),
+            Err(e) => return Err(self.err("open", path, e)),
+        };
+        let mut bytes = Vec::new();
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| self.io_err("read", path, e))?;
+        if bytes.len() as u64 > limit {
+            return Err(BuilderError::Sftp {
+                builder: self.builder.clone(),
+                op: "read",
+                path: path.into(),
+                reason: format!("larger than the {limit} bytes expected"),
+            });
+        }
+        Ok(Some(bytes))
+    }
+
     /// Size of a file, or `None` if it does not exist.
     pub async fn size(&self, path: &str) -> Result<Option<u64>, BuilderError> {
         match self.session.metadata(path).await {
