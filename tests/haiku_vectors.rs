@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use buildmaster::haiku::hpkg_reader::{read_package, PackageFile};
+use buildmaster::haiku::hpkg_reader::{read_package, PackageFile, PackageReader};
 use buildmaster::haiku::hpkr_reader::{read_repository, repository_info_section};
 use buildmaster::haiku::listing::{list_package, list_repository};
 
@@ -214,6 +214,28 @@ fn package_file_data_matches_toc_sizes() {
         assert!(checked > 0, "{} has file data", file.display());
         // None of the vectors ships data/licenses; the lookup must still succeed and find nothing.
         assert!(package.license_files().expect("licence lookup").is_empty());
+    }
+}
+
+#[test]
+fn reading_from_the_open_file_decodes_what_reading_it_whole_does() {
+    // The publisher decodes packages with positional reads (bounded memory); it must see exactly
+    // what the in-memory reader sees, file data included.
+    for file in vectors("hpkg") {
+        let whole = PackageFile::open(&file).expect("vector reads");
+        let len = std::fs::metadata(&file).unwrap().len();
+        let open = PackageReader::new(std::fs::File::open(&file).unwrap(), len).expect("vector reads");
+        assert_eq!(open.package, whole.package, "{}", file.display());
+        let mut stack: Vec<_> = whole.package.toc.iter().collect();
+        while let Some(entry) = stack.pop() {
+            if let Some(data) = &entry.data {
+                assert_eq!(open.read_data(data).unwrap(), whole.read_data(data).unwrap());
+            }
+            stack.extend(entry.children.iter());
+        }
+        // A file shorter than its header says is refused, not read past its end.
+        let short = PackageReader::new(std::fs::File::open(&file).unwrap(), len + 1);
+        assert!(short.is_err(), "{}", file.display());
     }
 }
 

@@ -234,3 +234,65 @@ fn an_index_losing_many_packages_is_refused_unless_allowed() {
     let out = instance.ok(&["publish", "--allow-shrink"]);
     assert!(out.contains("index of 4 packages"), "{out}");
 }
+
+/// Records `file` as the verified result of a completed build, as the executor does when a build
+/// completes.
+fn record_build_result(instance: &Instance, buildrun: i64, file: &Path) {
+    let bytes = std::fs::read(file).unwrap();
+    let sha256 = buildmaster::haiku::package_scan::sha256_hex(&bytes);
+    let db = instance.state().join("buildmaster.sqlite");
+    drop(buildmaster::buildrun::store::BuildrunStore::open(&db).unwrap());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "INSERT INTO buildrun_results (buildrun, idx, file_name, size, sha256) VALUES (?1, 0, ?2, ?3, ?4)",
+        rusqlite::params![
+            buildrun,
+            file.file_name().unwrap().to_str().unwrap(),
+            bytes.len() as i64,
+            sha256
+        ],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_spool_file_swapped_after_its_build_is_refused_and_nothing_is_uploaded() {
+    let instance = Instance::new();
+    let built = instance.add_package("swapped", "1.0-1", 5000);
+    let path = instance.packages().join(&built);
+    record_build_result(&instance, 7, &path);
+    let verified_bytes = std::fs::read(&path).unwrap();
+    // A valid package with the same name, version and architecture, but other bytes.
+    make_package(
+        instance.work.path(),
+        "swapped",
+        "1.0-1",
+        "Haiku Project",
+        5000,
+        &path,
+    );
+    let swapped_bytes = std::fs::read(&path).unwrap();
+    assert_ne!(swapped_bytes, verified_bytes);
+
+    let out = instance.run(&["publish"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&built)
+            && err.contains("buildrun 7 verified")
+            && err.contains("replaced after the build"),
+        "{err}"
+    );
+    assert!(!instance.keys().contains(&built), "the swapped file was uploaded");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        swapped_bytes,
+        "a rejected file is left untouched"
+    );
+
+    // The bytes the build verified are published.
+    std::fs::write(&path, &verified_bytes).unwrap();
+    let out = instance.ok(&["publish"]);
+    assert!(out.contains(&format!("uploaded {built}")), "{out}");
+    assert_eq!(instance.object(&format!("packages/{built}")), verified_bytes);
+}

@@ -366,6 +366,30 @@ impl BuildrunStore {
         rows.collect::<Result<_, _>>().map_err(|e| self.fail(e))
     }
 
+    /// The verified result of the most recent completed build that produced `file_name` (with its
+    /// buildrun), if any: what the publisher checks a spool file against before uploading it.
+    pub fn latest_result(&self, file_name: &str) -> Result<Option<(u64, ResultRow)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT buildrun, idx, file_name, size, sha256 FROM buildrun_results WHERE file_name = ?1
+                 ORDER BY buildrun DESC LIMIT 1",
+                [file_name],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        ResultRow {
+                            index: r.get::<_, i64>(1)? as usize,
+                            file_name: r.get(2)?,
+                            size: r.get::<_, i64>(3)? as u64,
+                            sha256: r.get(4)?,
+                        },
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.fail(e))
+    }
+
     /// Sets a buildrun's state and status text (and its end time when it ended).
     pub fn set_run_state(&mut self, id: u64, state: RunState, status: &str) -> Result<(), StoreError> {
         let ended = matches!(state, RunState::Complete | RunState::Failed).then(now_secs);
@@ -638,6 +662,11 @@ mod tests {
         let builds = store.builds(id).unwrap();
         assert_eq!(builds[0].state, BuildState::Complete);
         assert_eq!(builds[0].build_numbers, [100]);
+        assert_eq!(
+            store.latest_result(&result.file_name).unwrap(),
+            Some((id, result.clone()))
+        );
+        assert_eq!(store.latest_result("other-1-1-x86_64.hpkg").unwrap(), None);
         assert_eq!(store.results(id).unwrap(), [result]);
         assert_eq!(store.next_build_number().unwrap(), 101);
         // Adopting never moves a counter backwards.

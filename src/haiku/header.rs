@@ -114,8 +114,9 @@ impl Fields<'_> {
     }
 }
 
-/// Parses and checks the shared fields; `header_len` is the struct size for this format.
-fn parse_common(bytes: &[u8], magic: u32, header_len: usize) -> FormatResult<CommonHeader> {
+/// Parses and checks the shared fields at the start of `bytes` (at least the header) of a file of
+/// `file_len` bytes; `header_len` is the struct size for this format.
+fn parse_common(bytes: &[u8], file_len: u64, magic: u32, header_len: usize) -> FormatResult<CommonHeader> {
     if bytes.len() < header_len {
         return Err(FormatError::at_file(
             bytes.len() as u64,
@@ -161,13 +162,12 @@ fn parse_common(bytes: &[u8], magic: u32, header_len: usize) -> FormatResult<Com
             FormatErrorKind::BadVersion(header.version),
         ));
     }
-    if header.total_size != bytes.len() as u64 {
+    if header.total_size != file_len {
         return Err(FormatError::at_file(
             8,
             FormatErrorKind::InconsistentSize(format!(
-                "header says the file is {} bytes, it is {}",
+                "header says the file is {} bytes, it is {file_len}",
                 header.total_size,
-                bytes.len()
             )),
         ));
     }
@@ -238,7 +238,13 @@ pub fn check_section(
 impl HpkgHeader {
     /// Parses and checks an HPKG header at the start of `bytes` (the whole file).
     pub fn parse(bytes: &[u8]) -> FormatResult<HpkgHeader> {
-        let common = parse_common(bytes, HPKG_MAGIC, HPKG_HEADER_SIZE)?;
+        Self::parse_prefix(bytes, bytes.len() as u64)
+    }
+
+    /// Parses and checks an HPKG header from the first bytes of a file of `file_len` bytes, so a
+    /// large package need not be in memory to be read.
+    pub fn parse_prefix(bytes: &[u8], file_len: u64) -> FormatResult<HpkgHeader> {
+        let common = parse_common(bytes, file_len, HPKG_MAGIC, HPKG_HEADER_SIZE)?;
         let f = Fields(bytes);
         Ok(HpkgHeader {
             common,
@@ -256,7 +262,7 @@ impl HpkgHeader {
 impl HpkrHeader {
     /// Parses and checks an HPKR header at the start of `bytes` (the whole file).
     pub fn parse(bytes: &[u8]) -> FormatResult<HpkrHeader> {
-        let common = parse_common(bytes, HPKR_MAGIC, HPKR_HEADER_SIZE)?;
+        let common = parse_common(bytes, bytes.len() as u64, HPKR_MAGIC, HPKR_HEADER_SIZE)?;
         let f = Fields(bytes);
         Ok(HpkrHeader {
             common,

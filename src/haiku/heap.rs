@@ -6,12 +6,63 @@
 //! its uncompressed size is raw; any other is a zlib stream or a zstd frame. Facts: `haiku-formats.md`
 //! §1.3.
 
+use std::borrow::Cow;
+
 use crate::haiku::format_error::{FormatError, FormatErrorKind, FormatResult};
 use crate::haiku::header::{CommonHeader, COMPRESSION_NONE, COMPRESSION_ZLIB, COMPRESSION_ZSTD};
 
 /// Uncompressed chunk size in bytes; hard-wired in readers, whatever the header says
 /// (`kChunkSize` in `PackageFileHeapAccessorBase.h`).
 pub const HEAP_CHUNK_SIZE: u64 = 64 * 1024;
+
+/// Where the stored heap is read from: a file held in memory, or an open file read with positional
+/// reads (so a reader of a large package holds only the chunks it decompresses).
+pub trait HeapSource {
+    /// `length` bytes at file offset `offset`. The header checks put the whole heap inside the file,
+    /// so a short read means the file changed while it was read.
+    fn bytes_at(&self, offset: u64, length: u64) -> FormatResult<Cow<'_, [u8]>>;
+}
+
+impl HeapSource for [u8] {
+    fn bytes_at(&self, offset: u64, length: u64) -> FormatResult<Cow<'_, [u8]>> {
+        let range = usize::try_from(offset)
+            .ok()
+            .zip(usize::try_from(offset.saturating_add(length)).ok())
+            .filter(|(_, end)| *end <= self.len());
+        match range {
+            Some((start, end)) => Ok(Cow::Borrowed(&self[start..end])),
+            None => Err(truncated(offset, length)),
+        }
+    }
+}
+
+impl HeapSource for Vec<u8> {
+    fn bytes_at(&self, offset: u64, length: u64) -> FormatResult<Cow<'_, [u8]>> {
+        self.as_slice().bytes_at(offset, length)
+    }
+}
+
+impl HeapSource for std::fs::File {
+    fn bytes_at(&self, offset: u64, length: u64) -> FormatResult<Cow<'_, [u8]>> {
+        use std::os::unix::fs::FileExt;
+        // Every caller bounds `length` by a chunk (64 KiB) or a size-checked section.
+        let mut buf = vec![0u8; usize::try_from(length).map_err(|_| truncated(offset, length))?];
+        self.read_exact_at(&mut buf, offset).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => truncated(offset, length),
+            _ => FormatError::at_file(offset, FormatErrorKind::Io(e.to_string())),
+        })?;
+        Ok(Cow::Owned(buf))
+    }
+}
+
+fn truncated(offset: u64, length: u64) -> FormatError {
+    FormatError::at_file(
+        offset,
+        FormatErrorKind::Truncated(format!(
+            "{length} bytes at offset {offset} are past the end of the file (was it changed while read?)"
+        )),
+    )
+}
 
 /// Where one chunk is stored.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +99,7 @@ thread_local! {
 
 impl HeapReader {
     /// Validates the heap layout of `file` described by `header` (sizes, chunk-size table).
-    pub fn new(file: &[u8], header: &CommonHeader) -> FormatResult<HeapReader> {
+    pub fn new<S: HeapSource + ?Sized>(file: &S, header: &CommonHeader) -> FormatResult<HeapReader> {
         let heap_offset = u64::from(header.header_size);
         let compressed = header.heap_size_compressed;
         let uncompressed = header.heap_size_uncompressed;
@@ -82,8 +133,8 @@ impl HeapReader {
         }
         let data_length = compressed - table_length;
         let table_offset = heap_offset + data_length;
-        // `parse_common` checked heap_offset + compressed <= file length, so these indices are valid.
-        let table = &file[table_offset as usize..(table_offset + table_length) as usize];
+        // `parse_common` checked heap_offset + compressed <= file length, so the table is in the file.
+        let table = file.bytes_at(table_offset, table_length)?;
         let mut chunks = Vec::with_capacity(chunk_count as usize);
         let mut used = 0u64;
         for index in 0..chunk_count {
@@ -133,7 +184,7 @@ impl HeapReader {
 
     /// Reads `length` bytes at `offset` of the uncompressed heap. The caller bounds `length` (section
     /// limits, data sizes checked against the heap), so the result buffer is bounded too.
-    pub fn read(&self, file: &[u8], offset: u64, length: u64) -> FormatResult<Vec<u8>> {
+    pub fn read<S: HeapSource + ?Sized>(&self, file: &S, offset: u64, length: u64) -> FormatResult<Vec<u8>> {
         let end = offset
             .checked_add(length)
             .filter(|&end| end <= self.uncompressed_size);
@@ -147,8 +198,7 @@ impl HeapReader {
             ));
         };
         if self.chunks.is_empty() {
-            let start = (self.heap_offset + offset) as usize;
-            return Ok(file[start..start + length as usize].to_vec());
+            return Ok(file.bytes_at(self.heap_offset + offset, length)?.into_owned());
         }
         // Grow with the data actually decompressed rather than trusting the requested length up front:
         // a tiny file can claim a 64 MiB section whose first chunk is already corrupt.
@@ -167,14 +217,14 @@ impl HeapReader {
     }
 
     /// Returns chunk `index` uncompressed, checking it decompresses to exactly its size.
-    fn decompress_chunk(&self, file: &[u8], index: u64) -> FormatResult<Vec<u8>> {
+    fn decompress_chunk<S: HeapSource + ?Sized>(&self, file: &S, index: u64) -> FormatResult<Vec<u8>> {
         let chunk = self.chunks[index as usize];
         let expected = Self::chunk_length(self.uncompressed_size, index);
-        let start = chunk.file_offset as usize;
-        let stored = &file[start..start + chunk.stored_size as usize];
+        let stored = file.bytes_at(chunk.file_offset, chunk.stored_size)?;
         if chunk.stored_size == expected {
-            return Ok(stored.to_vec());
+            return Ok(stored.into_owned());
         }
+        let stored = &stored[..];
         let bad = |reason: String| {
             FormatError::at_file(
                 chunk.file_offset,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::haiku::format_error::{FormatError, FormatErrorKind, FormatResult};
 use crate::haiku::header::{check_section, HpkgHeader, MAX_PACKAGE_ATTRIBUTES_SIZE, MAX_TOC_SIZE};
-use crate::haiku::heap::HeapReader;
+use crate::haiku::heap::{HeapReader, HeapSource};
 use crate::haiku::package_attributes_reader::{
     build_package_info, read_package_attributes, PackageAttribute,
 };
@@ -59,7 +59,17 @@ pub(crate) fn read_file(path: &Path) -> FormatResult<Vec<u8>> {
 
 /// Parses a whole package held in `bytes`.
 fn parse(bytes: &[u8]) -> FormatResult<(Package, HeapReader)> {
-    let header = HpkgHeader::parse(bytes)?;
+    parse_from(bytes, bytes, bytes.len() as u64)
+}
+
+/// Parses a package of `file_len` bytes whose first bytes (at least the header) are `prefix`, reading
+/// the heap from `bytes`.
+fn parse_from<S: HeapSource + ?Sized>(
+    prefix: &[u8],
+    bytes: &S,
+    file_len: u64,
+) -> FormatResult<(Package, HeapReader)> {
+    let header = HpkgHeader::parse_prefix(prefix, file_len)?;
     let heap = HeapReader::new(bytes, &header.common)?;
     let heap_size = heap.uncompressed_size();
     let minor = header.common.minor_version;
@@ -161,31 +171,76 @@ impl PackageFile {
     /// The regular files directly in the top-level `data/licenses/` directory, with their contents,
     /// in TOC order: what `package_repo` embeds for APPROVE_LICENSE packages.
     pub fn license_files(&self) -> FormatResult<Vec<LicenseFile>> {
-        let licenses = self
-            .package
-            .toc
-            .iter()
-            .find(|e| e.name == "data")
-            .and_then(|data| data.child("licenses"));
-        let Some(licenses) = licenses else {
-            return Ok(Vec::new());
-        };
-        licenses
-            .children
-            .iter()
-            .filter(|e| e.entry_type == EntryType::File)
-            .map(|e| {
-                let data = match &e.data {
-                    Some(data) => self.read_data(data)?,
-                    None => Vec::new(),
-                };
-                Ok(LicenseFile {
-                    name: e.name.clone(),
-                    data,
-                })
-            })
-            .collect()
+        license_files(&self.package, |data| self.read_data(data))
     }
+}
+
+/// A package read from an open file with positional reads: only the header, the chunk table and the
+/// chunks holding the two sections are read to decode it, and file data only when asked for, so
+/// memory stays bounded whatever the package's size (a publisher scanning a 1 GiB package holds a
+/// few chunks, not the file).
+#[derive(Debug)]
+pub struct PackageReader {
+    /// The open package file.
+    file: std::fs::File,
+    /// The heap layout, for reading file data out of `file`.
+    heap: HeapReader,
+    /// The decoded package.
+    pub package: Package,
+}
+
+impl PackageReader {
+    /// Decodes the package in `file`, which is `file_len` bytes long.
+    pub fn new(file: std::fs::File, file_len: u64) -> FormatResult<PackageReader> {
+        use crate::haiku::header::HPKG_HEADER_SIZE;
+        let prefix_len = file_len.min(HPKG_HEADER_SIZE as u64);
+        let prefix = file.bytes_at(0, prefix_len)?.into_owned();
+        let (package, heap) = parse_from(&prefix, &file, file_len)?;
+        Ok(PackageReader { file, heap, package })
+    }
+
+    /// The contents `data` refers to.
+    pub fn read_data(&self, data: &DataRef) -> FormatResult<Vec<u8>> {
+        match data {
+            DataRef::Inline(bytes) => Ok(bytes.clone()),
+            DataRef::Heap { offset, size } => self.heap.read(&self.file, *offset, *size),
+        }
+    }
+
+    /// The licence files, as [`PackageFile::license_files`].
+    pub fn license_files(&self) -> FormatResult<Vec<LicenseFile>> {
+        license_files(&self.package, |data| self.read_data(data))
+    }
+}
+
+/// The regular files directly in `package`'s top-level `data/licenses/`, read with `read`.
+fn license_files(
+    package: &Package,
+    read: impl Fn(&DataRef) -> FormatResult<Vec<u8>>,
+) -> FormatResult<Vec<LicenseFile>> {
+    let licenses = package
+        .toc
+        .iter()
+        .find(|e| e.name == "data")
+        .and_then(|data| data.child("licenses"));
+    let Some(licenses) = licenses else {
+        return Ok(Vec::new());
+    };
+    licenses
+        .children
+        .iter()
+        .filter(|e| e.entry_type == EntryType::File)
+        .map(|e| {
+            let data = match &e.data {
+                Some(data) => read(data)?,
+                None => Vec::new(),
+            };
+            Ok(LicenseFile {
+                name: e.name.clone(),
+                data,
+            })
+        })
+        .collect()
 }
 
 /// The licence files of the package at `path` (see [`PackageFile::license_files`]).

@@ -1,13 +1,17 @@
-//! Reading the packages a repository tool must look at, on all cores: each file is read once, hashed
-//! (its repository `checksum` is the SHA-256 of the whole file) and decoded from the same bytes, and
-//! the licence files of APPROVE_LICENSE packages are extracted. Results keep the input order.
+//! Reading the packages a repository tool must look at, on all cores: each file is read once from
+//! start to end, streaming, to hash it (its repository `checksum` is the SHA-256 of the whole file),
+//! then decoded with positional reads of only the header, the chunk table and the chunks holding its
+//! sections; the licence files of APPROVE_LICENSE packages are extracted. No file is ever held in
+//! memory whole, so scanning a 1 GiB package costs a hash buffer and a few chunks. Results keep the
+//! input order.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use crate::haiku::format_error::{FormatError, FormatErrorKind};
-use crate::haiku::hpkg_reader::{LicenseFile, PackageFile};
+use crate::haiku::hpkg_reader::{LicenseFile, PackageReader};
 use crate::haiku::package_info::PackageInfo;
 use crate::haiku::parallel::map_in_order;
 
@@ -16,6 +20,8 @@ use crate::haiku::parallel::map_in_order;
 pub struct ScannedPackage {
     /// The path it was read from.
     pub path: PathBuf,
+    /// The file's size in bytes, as hashed.
+    pub size: u64,
     /// Its attributes, with `checksum` set to the file's lowercase hex SHA-256.
     pub info: PackageInfo,
     /// `data/licenses/*` files, read only for APPROVE_LICENSE packages (empty otherwise).
@@ -37,27 +43,51 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Reads one package: hash, decode, licences.
+/// Bytes hashed per read: large enough that the syscalls cost nothing next to SHA-256, small enough
+/// that one scan per core stays far below any memory budget.
+const HASH_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Length and lowercase hex SHA-256 of everything `reader` yields, read in [`HASH_BUFFER_BYTES`]
+/// blocks.
+pub fn sha256_stream(mut reader: impl Read) -> std::io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; HASH_BUFFER_BYTES];
+    let mut size = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
+/// Reads one package: hash (streaming), decode (positional reads), licences.
 pub fn scan_package(path: &Path) -> Result<ScannedPackage, ScanError> {
     let error = |source: FormatError| ScanError {
         path: path.to_owned(),
         source,
     };
-    let bytes = std::fs::read(path).map_err(|e| ScanError {
-        path: path.to_owned(),
-        source: FormatError::at_file(0, FormatErrorKind::Io(e.to_string())),
-    })?;
-    let checksum = sha256_hex(&bytes);
-    let file = PackageFile::from_bytes(bytes).map_err(error)?;
-    let licenses = if file.package.info.approve_license() {
-        file.license_files().map_err(error)?
+    let io_error = |e: std::io::Error| error(FormatError::at_file(0, FormatErrorKind::Io(e.to_string())));
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let (size, checksum) = sha256_stream(&file).map_err(io_error)?;
+    // The header's size is checked against the size hashed: a file that changes size between the
+    // two reads is refused; one changed in place is caught when its upload is verified.
+    let reader = PackageReader::new(file, size).map_err(error)?;
+    let licenses = if reader.package.info.approve_license() {
+        reader.license_files().map_err(error)?
     } else {
         Vec::new()
     };
-    let mut info = file.package.info;
+    let mut info = reader.package.info;
     info.checksum = checksum;
     Ok(ScannedPackage {
         path: path.to_owned(),
+        size,
         info,
         licenses,
     })

@@ -5,6 +5,7 @@
 //! - [`lock`]: the publish lock, in the state directory and in the bucket.
 //! - [`crashpoint`]: named points where tests kill the process to prove crash consistency.
 //! - [`spool`]: finding new packages in `packages/`, parsing and checking them.
+//! - [`verified`]: what the builds verified (size, SHA-256), which new spool files must match.
 //! - [`upload`]: upload → verify → record → stub, one package at a time.
 //! - [`guard`]: refusing an index that would drop packages (failed checks, a shrink).
 //! - [`index`]: choosing the index's packages from the database, writing and uploading the index files.
@@ -26,6 +27,7 @@ pub mod run;
 pub mod settings;
 pub mod spool;
 pub mod upload;
+pub mod verified;
 
 pub use progress::{NoProgress, PublishProgress};
 pub use run::{publish, PublishReport};

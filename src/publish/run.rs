@@ -10,6 +10,7 @@ use super::lock::PublishLock;
 use super::progress::{NoProgress, PublishProgress};
 use super::spool::{self, Rejected, Repository, SpoolEntry};
 use super::upload::upload_and_stub;
+use super::verified::BuildResults;
 use super::{guard, index, keys, now, PublishError, Publisher};
 use crate::haiku::repo_info::RepositoryInfo;
 use crate::state::{PackageRecord, PackageState};
@@ -66,7 +67,13 @@ pub async fn refuse_if_state_lost(p: &Publisher) -> Result<(), PublishError> {
         Err(e) if e.kind == ErrorKind::NotFound => false,
         Err(e) => return Err(e.into()),
     };
-    if published {
+    // An index that names no package (published while every spooled package was rejected) has
+    // nothing to lose.
+    let names_none = published
+        && guard::published_names(&*p.storage, &p.state.repository().join(keys::PACKAGE_LIST))
+            .await?
+            .is_some_and(|names| names.is_empty());
+    if published && !names_none {
         return Err(PublishError::Refused(format!(
             "the state database {} is empty but {} already holds a published repository; run `buildmaster \
              recover` first so that its packages are known (nothing was changed)",
@@ -81,9 +88,11 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
     let repo_info_path = index::repo_info_path(&p.state);
     let (repo_info, repo_info_text) = index::load_repo_info(&p.state)?;
     let spool = spool::list(&p.state.packages())?;
+    let verified = BuildResults::open(&p.state)?;
     let repository = Repository {
         info: &repo_info,
         path: &repo_info_path,
+        verified: &verified,
     };
     let (fresh, rejected) = spool::ingest(&mut p.db, &spool, &repository, dry_run)?;
     let mut report = PublishReport {

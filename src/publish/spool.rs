@@ -9,19 +9,23 @@
 
 use std::path::{Path, PathBuf};
 
+use super::verified::{self, BuildResults};
 use super::{now, PublishError};
 use crate::haiku::package_scan::scan_packages;
 use crate::haiku::repo_checks::RepositoryChecker;
 use crate::haiku::repo_info::RepositoryInfo;
 use crate::state::{Database, PackageRecord, PackageState};
 
-/// The repository packages are ingested into: `repo.info`, parsed, and where it was read from.
-#[derive(Clone, Copy, Debug)]
+/// What new spool files are checked against: the repository they go into (`repo.info`, parsed, and
+/// where it was read from) and what the builds verified.
+#[derive(Clone, Copy)]
 pub struct Repository<'a> {
     /// The parsed `repo.info` (vendor and architecture every package must match).
     pub info: &'a RepositoryInfo,
     /// Its path, named in rejections.
     pub path: &'a Path,
+    /// The builds' verified results: a file a build produced must be those bytes.
+    pub verified: &'a BuildResults,
 }
 
 /// One `.hpkg` file in the spool.
@@ -133,6 +137,15 @@ pub fn ingest(
                 continue;
             }
         };
+        if let Some(result) = repository.verified.get(&file_name)? {
+            if let Some(reason) = verified::mismatch(&result, package.size, &package.info.checksum) {
+                rejected.push(Rejected {
+                    path: path.clone(),
+                    reason,
+                });
+                continue;
+            }
+        }
         let canonical = package.info.canonical_file_name();
         if canonical != file_name {
             rejected.push(Rejected {
@@ -171,12 +184,9 @@ pub fn ingest(
             });
             continue;
         }
-        let size = std::fs::metadata(path)
-            .map_err(|e| PublishError::io(path, e))?
-            .len();
         fresh.push(PackageRecord {
             file_name,
-            size,
+            size: package.size,
             sha256: package.info.checksum.clone(),
             licenses: package
                 .licenses

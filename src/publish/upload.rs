@@ -5,6 +5,10 @@
 //! is truncated. A crash anywhere leaves either a real local file or a verified object, never neither;
 //! the next run picks up where this one stopped (an object already present with the right digest is not
 //! uploaded again).
+//!
+//! Each upload is one streaming read of the file, handed to storage with the digest recorded at
+//! ingest (the build's verified digest, when a build produced the file): storage hashes the bytes as
+//! they go and refuses to store them if they differ, so a file changed after ingest is never stored.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -16,6 +20,7 @@ use super::crashpoint::crash_point;
 use super::progress::{CountingReader, PublishProgress};
 use super::spool::{Rejected, SpoolEntry};
 use super::{keys, PublishError};
+use crate::haiku::package_scan::sha256_stream;
 use crate::state::{Database, PackageRecord, PackageState};
 
 /// What happened to the spool's packages in one run.
@@ -198,11 +203,15 @@ fn digest_of(record: &PackageRecord) -> Result<Sha256Digest, PublishError> {
         .ok_or_else(|| PublishError::Refused(format!("{}: recorded sha256 is malformed", record.file_name)))
 }
 
-/// Whether the real file at `path` is the recorded package (size, then SHA-256).
+/// Whether the real file at `path` is the recorded package (size, then SHA-256, streaming).
 fn local_file_matches(path: &Path, record: &PackageRecord) -> Result<bool, PublishError> {
-    use sha2::Digest;
-    let bytes = std::fs::read(path).map_err(|e| PublishError::io(path, e))?;
-    Ok(bytes.len() as u64 == record.size && hex::encode(sha2::Sha256::digest(&bytes)) == record.sha256)
+    let file = std::fs::File::open(path).map_err(|e| PublishError::io(path, e))?;
+    let size = file.metadata().map_err(|e| PublishError::io(path, e))?.len();
+    if size != record.size {
+        return Ok(false);
+    }
+    let (_, sha256) = sha256_stream(file).map_err(|e| PublishError::io(path, e))?;
+    Ok(sha256 == record.sha256)
 }
 
 /// Truncates a verified, recorded package to a zero-byte stub, durably.
