@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::farm::{assert_success, copy_tree};
+use support::farm::{assert_success, copy_tree, haikuporter_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -26,6 +26,7 @@ fn instance(dir: &Path, slow_secs: u32) -> (PathBuf, PathBuf) {
         slow.join("slowpoke-1.0.recipe"),
         format!(
             "SUMMARY=\"Slow\"\nDESCRIPTION=\"Takes its time.\"\nHOMEPAGE=\"https://example.org\"\n\
+             SOURCE_URI=\"https://example.org/$portName-$portVersion.tar.gz\"\n\
              COPYRIGHT=\"2026 x\"\nLICENSE=\"MIT\"\nREVISION=\"1\"\nARCHITECTURES=\"x86_64\"\n\
              PROVIDES=\"\n\tslowpoke = $portVersion\n\t\"\nREQUIRES=\"\n\tcmd:hello\n\t\"\n\
              BUILD_REQUIRES=\"\n\tcmd:hello\n\t\"\n\
@@ -39,8 +40,9 @@ fn instance(dir: &Path, slow_secs: u32) -> (PathBuf, PathBuf) {
     std::fs::write(
         &config,
         format!(
-            "[ports]\ntree = \"{}\"\n[buildrun]\nlocal_haikuporter = \"{}\"\n",
+            "[ports]\ntree = \"{}\"\nsystem_packages = \"{}\"\n[buildrun]\nlocal_haikuporter = \"{}\"\n",
             tree.display(),
+            root.join("examples/system-packages").display(),
             root.join("tools/haikuporter-standin").display()
         ),
     )
@@ -57,6 +59,7 @@ fn buildrun(state: &Path, config: &Path, args: &[&str]) -> Command {
         .arg(config)
         .args(args)
         .env("BUILDMASTER", BIN)
+        .env("HAIKUPORTER_DIR", haikuporter_dir())
         .env_remove("BUILDMASTER_CONFIG")
         .env_remove("STORAGE_BACKEND_CONFIG");
     cmd

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::farm::{
-    make_system_packages, run_with_timeout, wait_child, wait_for, Farm, LedgerBuild, LedgerEntry, BIN,
-    FIXTURE_TREE, STAND_IN,
+    haikuporter_dir, make_system_packages, run_with_timeout, wait_child, wait_for, Farm, LedgerBuild,
+    LedgerEntry, BIN, FIXTURE_TREE, STAND_IN,
 };
 use support::pkgman::refresh_and_download;
 
@@ -94,6 +94,17 @@ impl StandIn {
         std::os::unix::fs::symlink(file, self.packages().join(file.file_name().unwrap())).unwrap();
     }
 
+    /// Removes the visible system package `name` from the packages directory.
+    fn hide(&self, name: &str) {
+        for entry in std::fs::read_dir(self.packages()).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_symlink() && file.starts_with(&format!("{name}-")) {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    }
+
     /// Moves the real files the last build produced out of sight into `built/`, returning them.
     fn take_results(&self) -> Vec<std::path::PathBuf> {
         let built = self.dir.path().join("built");
@@ -117,6 +128,7 @@ impl StandIn {
             Command::new(STAND_IN)
                 .current_dir(FIXTURE_TREE)
                 .env("BUILDMASTER", BIN)
+                .env("HAIKUPORTER_DIR", haikuporter_dir())
                 .env("NO_COLOR", "1")
                 .arg(format!(
                     "--config={}",
@@ -189,8 +201,12 @@ fn standin_builds_only_when_every_build_dependency_is_visible() {
         "built without its dependencies:\n{}",
         text(&out.stdout)
     );
+    // HaikuPorter's resolver's own words.
     let err = text(&out.stderr);
-    assert!(err.contains("devel:libbase (needed by libleft-2.1)"), "{err}");
+    assert!(
+        err.contains(r#"build-requires "devel:libbase" of package "libleft-2.1" could not be resolved"#),
+        "{err}"
+    );
     assert!(s.take_results().is_empty());
 
     // Only libbase_devel visible: its own REQUIRES (libbase) is missing, so still refused.
@@ -203,7 +219,7 @@ fn standin_builds_only_when_every_build_dependency_is_visible() {
     );
     let err = text(&out.stderr);
     assert!(
-        err.contains("libbase (needed by libbase_devel-1.0-1-x86_64.hpkg)"),
+        err.contains(r#"requires "libbase == 1.0" of package "libbase_devel-1.0-1" could not be resolved"#),
         "{err}"
     );
 
@@ -223,6 +239,38 @@ fn standin_builds_only_when_every_build_dependency_is_visible() {
 }
 
 #[test]
+fn standin_refuses_without_haikuporters_scriptlet_tools_or_the_haiku_package() {
+    // fontsdemo requires nothing itself: what it needs is what HaikuPorter needs on every builder.
+    let s = StandIn::new();
+    let out = s.build("fontsdemo-1.0");
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    s.take_results();
+
+    // buildtools provides cmd:objcopy, cmd:readelf and cmd:strip here.
+    s.hide("buildtools");
+    let out = s.build("fontsdemo-1.0");
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        err.contains(
+            r#"scriptlet-prerequires "cmd:objcopy" of package "fontsdemo-1.0" could not be resolved"#
+        ),
+        "{err}"
+    );
+
+    // Without a haiku package in PACKAGES_PATH HaikuPorter does not even start.
+    s.hide("haiku");
+    let out = s.build("fontsdemo-1.0");
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    assert!(err.contains("Failed to find Haiku system package"), "{err}");
+    assert!(
+        s.take_results().is_empty(),
+        "a refused build left packages behind"
+    );
+}
+
+#[test]
 fn standin_fails_like_haikuporter_on_ports_it_must_not_build() {
     let s = StandIn::new();
     let cases = [
@@ -231,7 +279,10 @@ fn standin_fails_like_haikuporter_on_ports_it_must_not_build() {
         // ALLOW_UNTESTED="no" in this builder config.
         ("untestedtool-0.5", "untested on x86_64"),
         ("brokenrecipe-1.0", "brokenrecipe-1.0.recipe: line"),
-        ("ghostclient-0.1", "devel:libghost (needed by ghostclient-0.1)"),
+        (
+            "ghostclient-0.1",
+            r#"build-requires "devel:libghost" of package "ghostclient-0.1" could not be resolved"#,
+        ),
         ("nosuchport-1.0", "no recipe for nosuchport-1.0"),
         ("libtwo-9.9", "no recipe for libtwo-9.9"),
     ];
@@ -267,15 +318,17 @@ fn standin_fails_like_haikuporter_on_ports_it_must_not_build() {
     }
 
     // Secondary architecture: libbase_x86 is the x86 build of libbase, and its requirements carry the
-    // suffix — no x86 system packages are visible here, so it is refused for exactly those.
+    // suffix — no x86 system packages are visible here, so HaikuPorter's resolver refuses it at the
+    // first of them (it stops at the first requirement it cannot resolve).
     let out = s.build("libbase_x86-1.0");
     let err = text(&out.stderr);
     assert!(!out.status.success(), "{}", text(&out.stdout));
     assert!(
-        err.contains("haiku_x86_devel (needed by libbase_x86-1.0)"),
+        err.contains(
+            r#"build-requires "haiku_x86_devel" of package "libbase_x86-1.0" could not be resolved"#
+        ),
         "{err}"
     );
-    assert!(err.contains("cmd:gcc_x86 (needed by libbase_x86-1.0)"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -298,6 +351,7 @@ fn the_example_tree_builds_and_publishes_on_the_local_builder() {
             .env_remove("STORAGE_BACKEND_CONFIG")
             .env_remove("BUILDMASTER_CONFIG")
             .env("BUILDMASTER", BIN)
+            .env("HAIKUPORTER_DIR", haikuporter_dir())
             .env("HAIKUPORTER_STANDIN_VENDOR", "Example Project")
             .arg("--state-dir")
             .arg(state.path())

@@ -10,7 +10,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 /// A recipe with `provides`/`build_requires` lines and an `ARCHITECTURES` value.
 fn recipe(architectures: &str, provides: &str, build_requires: &str) -> String {
     format!(
-        "SUMMARY=\"test\"\nDESCRIPTION=\"test port\"\nHOMEPAGE=\"https://example.org\"\n\
+        "SUMMARY=\"Test port for planning\"\nDESCRIPTION=\"A test port.\"\nHOMEPAGE=\"https://example.org\"\n\
+         SOURCE_URI=\"https://example.org/$portName-$portVersion.tar.gz\"\n\
          COPYRIGHT=\"2026 Tests\"\nLICENSE=\"MIT\"\nREVISION=\"1\"\nARCHITECTURES=\"{architectures}\"\n\
          PROVIDES=\"\n\t$portName = $portVersion\n\t{provides}\n\t\"\n\
          REQUIRES=\"\"\nBUILD_REQUIRES=\"\n\t{build_requires}\n\t\"\nBUILD_PREREQUIRES=\"\"\n\
@@ -58,7 +59,18 @@ fn instance() -> Instance {
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
     let config = dir.path().join("buildmaster.toml");
-    std::fs::write(&config, format!("[ports]\ntree = \"{}\"\n", tree.display())).unwrap();
+    // The example system package provides what every build needs besides its recipe (the `haiku`
+    // package and HaikuPorter's scriptlet prerequirements).
+    let system = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/system-packages");
+    std::fs::write(
+        &config,
+        format!(
+            "[ports]\ntree = \"{}\"\nsystem_packages = \"{}\"\n",
+            tree.display(),
+            system.display()
+        ),
+    )
+    .unwrap();
     Instance {
         _dir: dir,
         state,
@@ -97,6 +109,17 @@ fn plan_everything_as_json_and_text() {
     assert_eq!(names, ["liba-1.0", "app-2.0"]);
     assert_eq!(plan.builds[1].after, [0]);
     assert_eq!(plan.builds[0].results, ["liba-1.0-1-x86_64.hpkg"]);
+    // Every build ships the haiku package HaikuPorter needs on the builder, even liba with no
+    // build requirements of its own.
+    for build in &plan.builds {
+        let present: Vec<&str> = build.present.iter().map(|p| p.file_name.as_str()).collect();
+        assert_eq!(
+            present,
+            ["haiku-r1~beta5-1-x86_64.hpkg"],
+            "{}",
+            build.port.versioned_name()
+        );
+    }
     let bad = plan
         .skipped
         .iter()

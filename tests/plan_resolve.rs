@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use buildmaster::haiku::attributes::ResolvableOperator;
 use buildmaster::haiku::resolvable::{Provides, ResolvableExpression};
 use buildmaster::haiku::version::Version;
+use buildmaster::plan::builder_prerequires::HAIKUPORTER_BUILDER_PREREQUIRES;
 use buildmaster::plan::catalog::active_key;
 use buildmaster::plan::existing::{ExistingPackage, ExistingPackages};
 use buildmaster::plan::model::{PackageOrigin, Plan, SkipReason};
@@ -16,6 +17,8 @@ use buildmaster::ports::model::{ArchStatus, Port, PortPackage, RecipeProblem};
 struct Tree {
     ports: Vec<Port>,
     problems: Vec<RecipeProblem>,
+    /// What every build needs besides its recipe (none unless a test asks for HaikuPorter's).
+    builder_prerequires: Vec<ResolvableExpression>,
 }
 
 impl PortCatalog for Tree {
@@ -47,6 +50,9 @@ impl PortCatalog for Tree {
             .filter(|p| changed.contains(&p.recipe_path) && self.active(&active_key(p)) == Some(*p))
             .collect()
     }
+    fn builder_prerequires(&self) -> &[ResolvableExpression] {
+        &self.builder_prerequires
+    }
 }
 
 /// `name [op version]`.
@@ -65,6 +71,7 @@ fn req(text: &str) -> ResolvableExpression {
         name: parts[0].into(),
         operator,
         version: parts.get(2).map(|v| Version::parse(v).unwrap()),
+        ..Default::default()
     }
 }
 
@@ -403,6 +410,7 @@ fn explicit_requests_report_not_found_broken_and_unbuildable() {
             recipe_path: "dev-libs/bad/bad-1.0.recipe".into(),
             message: "line 3: syntax error near unexpected token `('".into(),
         }],
+        ..Default::default()
     };
     let plan = plan(&tree, &ExistingPackages::new(), &ports(&["nope", "bad", "gone"]));
     assert_eq!(skip_reason(&plan, "nope"), &SkipReason::NotFound);
@@ -439,6 +447,7 @@ fn everything_picks_only_active_ports_with_missing_packages() {
             recipe_path: "dev-libs/bad/bad-1.0.recipe".into(),
             message: "boom".into(),
         }],
+        ..Default::default()
     };
     let mut have = ExistingPackages::new();
     have.add(existing(
@@ -694,4 +703,141 @@ fn the_system_packages_index_rereads_only_changed_files() {
         .query_row("SELECT COUNT(*) FROM plan_system_packages", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rows, 1, "the vanished package's row is dropped");
+}
+
+/// The packages that provide HaikuPorter's scriptlet prerequirements on a real instance: the `haiku`
+/// system package (`cmd:xres`, requiring `coreutils` and `cmd:sh`) and repository packages for the rest.
+fn scriptlet_providers() -> ExistingPackages {
+    let mut have = ExistingPackages::new();
+    let mut haiku = existing(
+        "haiku",
+        "r1-1",
+        &["haiku = r1", "cmd:xres"],
+        PackageOrigin::System,
+    );
+    haiku.requires = vec![req("coreutils"), req("cmd:sh")];
+    have.add(haiku);
+    for (name, provides) in [
+        ("coreutils", &["coreutils = 9", "cmd:ls"][..]),
+        ("bash", &["bash = 5", "cmd:bash", "cmd:sh"]),
+        ("findutils", &["findutils = 4", "cmd:find"]),
+        ("grep", &["grep = 3", "cmd:grep"]),
+        ("sed", &["sed = 4", "cmd:sed"]),
+        (
+            "binutils",
+            &["binutils = 2", "cmd:objcopy", "cmd:readelf", "cmd:strip"],
+        ),
+    ] {
+        have.add(existing(name, "1-1", provides, PackageOrigin::Repository));
+    }
+    have
+}
+
+fn haikuporter_tree(ports: Vec<Port>) -> Tree {
+    Tree {
+        ports,
+        builder_prerequires: HAIKUPORTER_BUILDER_PREREQUIRES.clone(),
+        ..Default::default()
+    }
+}
+
+fn present_names(plan: &Plan, build: usize) -> Vec<&str> {
+    let mut names: Vec<&str> = plan.builds[build]
+        .present
+        .iter()
+        .map(|p| p.file_name.as_str())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_build_ships_haikuporters_scriptlet_prerequirements_and_the_haiku_package() {
+    // No build requirements at all: HaikuPorter still needs its scriptlets' tools and `haiku`.
+    let tree = haikuporter_tree(vec![port("bare", "1", &[], &[], &[])]);
+    let have = scriptlet_providers();
+    let plan = plan(&tree, &have, &ports(&["bare"]));
+    assert_eq!(order(&plan), ["bare-1"], "{plan:#?}");
+    assert_eq!(
+        present_names(&plan, 0),
+        [
+            "bash-1-1-x86_64.hpkg",
+            "binutils-1-1-x86_64.hpkg",
+            "coreutils-1-1-x86_64.hpkg",
+            "findutils-1-1-x86_64.hpkg",
+            "grep-1-1-x86_64.hpkg",
+            "haiku-r1-1-x86_64.hpkg",
+            "sed-1-1-x86_64.hpkg",
+        ]
+    );
+    let haiku = plan.builds[0]
+        .present
+        .iter()
+        .find(|p| p.file_name.starts_with("haiku-"))
+        .unwrap();
+    assert_eq!(haiku.origin, PackageOrigin::System);
+
+    // The same tree with no builder prerequirements ships nothing: the list is what adds them.
+    let bare = Tree {
+        ports: tree.ports.clone(),
+        ..Default::default()
+    };
+    assert!(plan_present_is_empty(&bare, &have));
+}
+
+fn plan_present_is_empty(tree: &Tree, have: &ExistingPackages) -> bool {
+    let plan = plan(tree, have, &ports(&["bare"]));
+    plan.builds.len() == 1 && plan.builds[0].present.is_empty()
+}
+
+#[test]
+fn a_missing_scriptlet_prerequirement_skips_the_port_in_haikuporters_words() {
+    let tree = haikuporter_tree(vec![port("app", "1", &[], &[], &[])]);
+    let mut have = ExistingPackages::new();
+    for package in scriptlet_providers().packages {
+        if package.name != "findutils" {
+            have.add(package);
+        }
+    }
+    let plan = plan(&tree, &have, &ports(&["app"]));
+    assert!(plan.builds.is_empty(), "{plan:#?}");
+    assert_eq!(
+        skip_reason(&plan, "app"),
+        &SkipReason::Unresolvable {
+            requires: "cmd:find".into(),
+            required_by: "app-1".into()
+        }
+    );
+}
+
+#[test]
+fn a_scriptlet_prerequirement_a_port_provides_is_built_first_or_taken_from_the_repository() {
+    // No grep package yet: the grep port is built first, and the other port waits for it.
+    let grep = port("grep", "3.11", &["cmd:grep = 3.11"], &[], &[]);
+    let tree = haikuporter_tree(vec![port("app", "1", &[], &[], &[]), grep]);
+    let mut have = ExistingPackages::new();
+    for package in scriptlet_providers().packages {
+        if package.name != "grep" {
+            have.add(package);
+        }
+    }
+    let without = plan(&tree, &have, &ports(&["app"]));
+    // grep needs cmd:grep to build, and only grep provides it: HaikuPorter's "depends on itself".
+    assert!(without.builds.is_empty(), "{without:#?}");
+    assert!(
+        matches!(skip_reason(&without, "app"), SkipReason::DependencyCannotBeBuilt { dependency, .. } if dependency == "grep-3.11"),
+        "{without:#?}"
+    );
+
+    // With an older grep published, it serves both app and the new grep's own build.
+    let have = scriptlet_providers();
+    let with = plan(&tree, &have, &ports(&["app", "grep"]));
+    assert_eq!(order(&with), ["app-1", "grep-3.11"], "{with:#?}");
+    for build in &with.builds {
+        assert!(build.missing_ids.is_empty(), "{build:#?}");
+        assert!(build
+            .present
+            .iter()
+            .any(|p| p.file_name == "grep-1-1-x86_64.hpkg"));
+    }
 }

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use crate::haiku::resolvable::ResolvableExpression;
+use crate::plan::builder_prerequires::HAIKUPORTER_BUILDER_PREREQUIRES;
 use crate::ports::model::{ArchStatus, Port, RecipeProblem};
 
 /// An evaluated ports tree as the planner sees it.
@@ -22,6 +24,12 @@ pub trait PortCatalog {
     /// Which statuses are built. Default: stable and untested, as HaikuPorter's buildmaster.
     fn policy(&self) -> BuildPolicy {
         BuildPolicy { allow_untested: true }
+    }
+    /// What every build needs on its builder besides the recipe's requirements, resolved and shipped
+    /// like BUILD_PREREQUIRES. Default: HaikuPorter's scriptlet prerequirements and the `haiku` package
+    /// (see [`crate::plan::builder_prerequires`]); hand-made test trees may need none.
+    fn builder_prerequires(&self) -> &[ResolvableExpression] {
+        &HAIKUPORTER_BUILDER_PREREQUIRES
     }
 }
 
@@ -70,6 +78,10 @@ impl<C: PortCatalog + ?Sized> PortCatalog for WithPolicy<'_, C> {
 
     fn policy(&self) -> BuildPolicy {
         self.policy
+    }
+
+    fn builder_prerequires(&self) -> &[ResolvableExpression] {
+        self.catalog.builder_prerequires()
     }
 }
 

@@ -1,6 +1,8 @@
 //! One port's dependency closure, as HaikuPorter's `DependencyResolver` computes it for the build
-//! master (`stopAtHpkgs=False`): the port's BUILD_PREREQUIRES and BUILD_REQUIRES, then transitively the
-//! REQUIRES of every package chosen for them — existing packages and other ports' packages alike.
+//! master (`stopAtHpkgs=False`, `Port.buildRequiresTypes`): the port's BUILD_PREREQUIRES and
+//! BUILD_REQUIRES, the builder prerequirements HaikuPorter adds to every build (its scriptlet
+//! prerequirements and the `haiku` package, see [`crate::plan::builder_prerequires`]), then transitively
+//! the REQUIRES of every package chosen for them — existing packages and other ports' packages alike.
 //!
 //! Two deliberate differences from HaikuPorter, both in `docs/planning.md`:
 //! - the port's own packages' REQUIRES are checked too (HaikuPorter only finds an unresolvable runtime
@@ -68,6 +70,8 @@ pub struct Resolver<'a> {
     existing: &'a ExistingPackages,
     index: ProviderIndex<'a>,
     policy: BuildPolicy,
+    /// Required by every build besides its recipe's requirements.
+    builder_prerequires: &'a [ResolvableExpression],
     /// Dense id of port `q`'s first package: existing packages come first.
     port_base: Vec<usize>,
     /// Each package's REQUIRES, resolved on first use.
@@ -78,12 +82,14 @@ pub struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    /// A resolver over `ports` and `existing`, choosing with `index`.
+    /// A resolver over `ports` and `existing`, choosing with `index`; every closure also holds the
+    /// providers of `builder_prerequires`.
     pub fn new(
         ports: &'a [Port],
         existing: &'a ExistingPackages,
         index: ProviderIndex<'a>,
         policy: BuildPolicy,
+        builder_prerequires: &'a [ResolvableExpression],
     ) -> Self {
         let mut port_base = Vec::with_capacity(ports.len());
         let mut next = existing.packages.len();
@@ -96,6 +102,7 @@ impl<'a> Resolver<'a> {
             existing,
             index,
             policy,
+            builder_prerequires,
             port_base,
             requires: vec![None; next],
             visited: vec![0; next],
@@ -157,7 +164,10 @@ impl<'a> Resolver<'a> {
         self.walk += 1;
         // Each entry keeps the port whose package required it, to name a cycle back to this port.
         let mut queue: VecDeque<(Supplier, Option<usize>)> = VecDeque::new();
-        for requires in this.build_prerequires.iter().chain(&this.build_requires) {
+        let wanted = (this.build_prerequires.iter())
+            .chain(&this.build_requires)
+            .chain(self.builder_prerequires);
+        for requires in wanted {
             match self.index.choose(requires) {
                 Some(supplier) => queue.push_back((supplier, None)),
                 None => {

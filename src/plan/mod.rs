@@ -4,10 +4,12 @@
 //!
 //! # Layout
 //! - [`model`]: the plan — builds with their edges, skipped ports with reasons.
+//! - [`builder_prerequires`]: what HaikuPorter needs on every builder (scriptlet prerequirements, the
+//!   `haiku` package) besides a recipe's requirements.
 //! - [`catalog`]: what the planner needs from an evaluated ports tree ([`PortCatalog`]).
 //! - [`existing`]: packages that already exist (database records, the spool, system packages).
 //! - [`providers`]: which package satisfies a requirement, with pkgman's matching and our preferences.
-//! - [`closure`]: one port's BUILD_PREREQUIRES/BUILD_REQUIRES/REQUIRES closure.
+//! - [`closure`]: one port's BUILD_PREREQUIRES/BUILD_REQUIRES/builder prerequirements/REQUIRES closure.
 //! - [`graph`]: topological order and cycle detection, iterative.
 //! - [`request`]: [`Request`] (ports, everything, update) and how it maps to ports.
 //! - [`planner`]: [`plan`], tying it together.
@@ -16,6 +18,7 @@
 //! - [`revision`]: the processed ports-tree revision and the files changed since (`--update`).
 //! - [`words`]: skip reasons in HaikuPorter's words.
 
+pub mod builder_prerequires;
 pub mod catalog;
 pub mod closure;
 pub mod existing;

@@ -51,7 +51,7 @@ pub fn plan<C: PortCatalog + ?Sized>(catalog: &C, existing: &ExistingPackages, r
 
     let policy = catalog.policy();
     let index = ProviderIndex::new(existing, ports, &active, policy);
-    let mut resolver = Resolver::new(ports, existing, index, policy);
+    let mut resolver = Resolver::new(ports, existing, index, policy, catalog.builder_prerequires());
     let mut nodes = evaluate(
         ports,
         existing,

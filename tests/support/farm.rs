@@ -28,12 +28,16 @@ pub const STAND_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/haikuport
 pub const FIXTURE_TREE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ports-tree");
 
 /// The system packages every fixture recipe relies on (Haiku itself, its development files, the
-/// compiler): `(name, version, provides, requires)`, made with `buildmaster hpkg create`.
+/// compiler): `(name, version, provides, requires)`, made with `buildmaster hpkg create`. Between them
+/// they provide what HaikuPorter needs on every builder besides a recipe's requirements: its scriptlet
+/// prerequirements (`coreutils`, `cmd:bash`, `cmd:find`, … — on a real Haiku, `haiku` provides
+/// `cmd:xres` and the rest are HaikuPorts packages) and the `haiku` package itself.
 const SYSTEM_PACKAGES: &[(&str, &str, &str, &str)] = &[
     (
         "haiku",
         "r1~beta5_hrev57937-1",
-        "haiku = r1~beta5_hrev57937-1\n\tlib:libroot = r1~beta5_hrev57937-1\n\tlib:libbe = r1~beta5_hrev57937-1",
+        "haiku = r1~beta5_hrev57937-1\n\tlib:libroot = r1~beta5_hrev57937-1\n\tlib:libbe = r1~beta5_hrev57937-1\n\t\
+         coreutils = 9.4\n\tcmd:bash = 5.2\n\tcmd:find = 4.9\n\tcmd:grep = 3.11\n\tcmd:sed = 4.9\n\tcmd:xres",
         "",
     ),
     (
@@ -45,7 +49,8 @@ const SYSTEM_PACKAGES: &[(&str, &str, &str, &str)] = &[
     (
         "buildtools",
         "13.3.0_2023_08_10-1",
-        "buildtools = 13.3.0_2023_08_10-1\n\tcmd:gcc = 13.3.0\n\tcmd:make = 4.4.1\n\tcmd:ld = 2.41",
+        "buildtools = 13.3.0_2023_08_10-1\n\tcmd:gcc = 13.3.0\n\tcmd:make = 4.4.1\n\tcmd:ld = 2.41\n\t\
+         cmd:objcopy = 2.41\n\tcmd:readelf = 2.41\n\tcmd:strip = 2.41",
         "haiku",
     ),
 ];
@@ -55,6 +60,7 @@ const WRAPPER: &str = r#"#!/bin/bash
 # Build tool of test builder @NAME@: the HaikuPorter stand-in, with a ledger entry per build.
 set -u
 export BUILDMASTER='@BIN@'
+export HAIKUPORTER_DIR='@HAIKUPORTER@'
 export NO_COLOR=1
 ledger='@LEDGER@'
 port="${!#}"
@@ -221,8 +227,10 @@ impl Farm {
             ),
         )
         .unwrap();
+        // allow_untested: the fixture's untestedtool (`?x86_64`) is one of the ports the tests expect built.
         let mut toml = format!(
-            "[ports]\ntree = \"{}\"\ntarget_architecture = \"x86_64\"\nsystem_packages = \"{}\"\n\n\
+            "[ports]\ntree = \"{}\"\ntarget_architecture = \"x86_64\"\nsystem_packages = \"{}\"\n\
+             allow_untested = true\n\n\
              [buildrun]\nmax_attempts = 3\n",
             self.tree().display(),
             self.system_packages().display()
@@ -254,7 +262,8 @@ impl Farm {
             .replace("@NAME@", name)
             .replace("@BIN@", BIN)
             .replace("@LEDGER@", &self.ledger_path().to_string_lossy())
-            .replace("@STANDIN@", STAND_IN);
+            .replace("@STANDIN@", STAND_IN)
+            .replace("@HAIKUPORTER@", &haikuporter_dir().to_string_lossy());
         let mut file = std::fs::File::create(&path).unwrap();
         file.write_all(text.as_bytes()).unwrap();
         drop(file);
@@ -412,6 +421,29 @@ impl Farm {
         }
         out
     }
+}
+
+/// The real HaikuPorter checkout (`scripts/real-inputs.sh` extracts it once, into a cache outside the
+/// checkout): the stand-in resolves every build's requirements with its DependencyResolver
+/// (`HAIKUPORTER_DIR`).
+pub fn haikuporter_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/real-inputs.sh");
+        let out = run_with_timeout(Command::new("bash").arg(script), Duration::from_secs(600));
+        assert_success(
+            &out,
+            "scripts/real-inputs.sh (the real HaikuPorter the stand-in resolves with)",
+        );
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("haikuporter");
+        assert!(
+            dir.join("HaikuPorter/DependencyResolver.py").is_file(),
+            "{} is not a HaikuPorter checkout",
+            dir.display()
+        );
+        dir
+    })
+    .clone()
 }
 
 /// Makes the system packages the fixture recipes need (Haiku, its development files, the compiler)
