@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         target_arch: "x86_64".into(),
         secondary_archs: Vec::new(),
         allow_untested: true,
+        licenses_dir: None,
         cache: None,
         jobs: 0,
     };

@@ -40,10 +40,16 @@ pub struct PortsSection {
     /// Secondary architectures (`["x86"]` on x86_gcc2 hybrids). Default none.
     #[serde(default)]
     pub secondary_architectures: Vec<String>,
-    /// Build ports whose status on the target architecture is untested (`?arch`). Default true, as
-    /// HaikuPorter's buildmaster does.
-    #[serde(default = "yes")]
+    /// Build ports and packages whose status on the target architecture is untested (`?arch`).
+    /// Default false, HaikuPorter's `ALLOW_UNTESTED` default.
+    #[serde(default)]
     pub allow_untested: bool,
+    /// Haiku's licence files (HaikuPorter's `LICENSES_DIRECTORY`, `/boot/system/data/licenses` on
+    /// Haiku): a recipe whose `LICENSE` names neither one of them nor a file in the port's
+    /// `licenses/` is broken. Default: `/boot/system/data/licenses` when that directory exists, else
+    /// unset — then licence names are not checked (HaikuPorter refuses to lint without it).
+    #[serde(default = "default_licenses_directory")]
+    pub licenses_directory: Option<PathBuf>,
     /// Directory of system packages (`.hpkg`) that satisfy requirements without being built.
     /// Default: `<state-dir>/system-packages` when it exists.
     pub system_packages: Option<PathBuf>,
@@ -55,7 +61,8 @@ impl Default for PortsSection {
             tree: None,
             target_architecture: default_arch(),
             secondary_architectures: Vec::new(),
-            allow_untested: true,
+            allow_untested: false,
+            licenses_directory: default_licenses_directory(),
             system_packages: None,
         }
     }
@@ -154,6 +161,14 @@ impl Default for ServeSection {
 
 fn default_arch() -> String {
     "x86_64".into()
+}
+
+/// Where Haiku keeps its licence files (`B_SYSTEM_DIRECTORY/data/licenses`).
+const HAIKU_LICENSES_DIRECTORY: &str = "/boot/system/data/licenses";
+
+fn default_licenses_directory() -> Option<PathBuf> {
+    let haiku = Path::new(HAIKU_LICENSES_DIRECTORY);
+    haiku.is_dir().then(|| haiku.to_owned())
 }
 
 fn yes() -> bool {

@@ -166,11 +166,13 @@ mod tests {
                     name: "haiku".into(),
                     operator: Some(ResolvableOperator::GreaterEqual),
                     version: Some(Version::new("r1", "", "", "beta4", 0)),
+                    base: false,
                 },
                 ResolvableExpression {
                     name: "lib:libc".into(),
                     operator: None,
                     version: None,
+                    base: false,
                 },
             ],
             ..PackageInfo::default()

@@ -326,6 +326,7 @@ impl Parser<'_> {
                 name,
                 operator,
                 version,
+                base: false,
             });
             Ok(())
         })?;

@@ -71,6 +71,7 @@ pub fn eval_options(config: &InstanceConfig, state: &StateDir) -> EvalOptions {
         target_arch: config.ports.target_architecture.clone(),
         secondary_archs: config.ports.secondary_architectures.clone(),
         allow_untested: config.ports.allow_untested,
+        licenses_dir: config.ports.licenses_directory.clone(),
         cache: Some(state.recipe_cache()),
         jobs: 0,
     }

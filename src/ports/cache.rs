@@ -19,9 +19,11 @@ use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
 use crate::ports::evaluate::{Outcome, EVALUATOR_SCRIPT};
+use crate::ports::recipe_keys::key_names;
 
-/// Bumped when the meaning of cached outcomes changes without the evaluator script changing.
-const CACHE_FORMAT: &str = "buildmaster-recipe-cache-1";
+/// Bumped when the meaning of cached outcomes changes without the evaluator script changing (2:
+/// HaikuPorter's full set of recipe attributes, port names from recipe file names).
+const CACHE_FORMAT: &str = "buildmaster-recipe-cache-2";
 
 /// A file whose mtime is this close to the moment it was fingerprinted is re-hashed next time.
 const RACY_WINDOW: Duration = Duration::from_secs(2);
@@ -79,6 +81,9 @@ fn evaluator_digest() -> &'static [u8; 32] {
         hasher.update(CACHE_FORMAT.as_bytes());
         hasher.update([0]);
         hasher.update(EVALUATOR_SCRIPT.as_bytes());
+        hasher.update([0]);
+        // The attribute names the script is handed: another set collects other variables.
+        hasher.update(key_names().as_bytes());
         hasher.finalize().into()
     })
 }

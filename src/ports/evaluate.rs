@@ -18,6 +18,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::ports::recipe_keys::key_names;
+
 /// The worker script, sourced by every worker bash.
 pub const EVALUATOR_SCRIPT: &str = include_str!("evaluator.sh");
 
@@ -31,6 +33,8 @@ pub struct Job {
     pub prepared: PathBuf,
     /// `portName`: the port name, with `_<secondary arch>` for a secondary-architecture evaluation.
     pub port_name: String,
+    /// `portBaseName`: the port name without the secondary-architecture suffix.
+    pub base_name: String,
     /// `portVersion`.
     pub port_version: String,
     /// `portBaseDir`: the recipe's directory in the tree.
@@ -63,20 +67,9 @@ pub struct EvaluatorConfig {
     pub scratch_dir: PathBuf,
 }
 
-/// HaikuPorter's `MachineArchitecture.getTripleFor`.
-pub fn machine_triple(arch: &str) -> String {
-    match arch {
-        "x86_gcc2" | "x86" => "i586-pc-haiku".into(),
-        "arm64" => "aarch64-unknown-haiku".into(),
-        "ppc" => "powerpc-apple-haiku".into(),
-        "sparc" => "sparc64-unknown-haiku".into(),
-        other => format!("{other}-unknown-haiku"),
-    }
-}
-
 /// The recipe text bash sources: HaikuPorter's `validateRecipeFile` appends
-/// `; updateRevisionVariables ` to every `REVISION="…"` so that `portFullVersion`, `prefix` and the
-/// directory variables follow the revision.
+/// `; updateRevisionVariables ` to every `REVISION="…"` on one line (its regex runs line by line)
+/// so that `portFullVersion`, `prefix` and the directory variables follow the revision.
 pub fn prepare_recipe(recipe: &[u8]) -> Vec<u8> {
     const NEEDLE: &[u8] = b"REVISION=\"";
     const HOOK: &[u8] = b"; updateRevisionVariables ";
@@ -85,9 +78,14 @@ pub fn prepare_recipe(recipe: &[u8]) -> Vec<u8> {
     while let Some(start) = find(rest, NEEDLE) {
         let value_start = start + NEEDLE.len();
         // `REVISION="[^"]*"`: a value running to the end of the file without its quote is no match.
-        let Some(close) = rest[value_start..].iter().position(|&b| b == b'"') else {
+        let Some(close) = rest[value_start..].iter().position(|&b| b == b'"' || b == b'\n') else {
             break;
         };
+        if rest[value_start + close] == b'\n' {
+            out.extend_from_slice(&rest[..value_start + close]);
+            rest = &rest[value_start + close..];
+            continue;
+        }
         let end = value_start + close + 1;
         out.extend_from_slice(&rest[..end]);
         out.extend_from_slice(HOOK);
@@ -202,7 +200,6 @@ impl Worker {
         static SPAWNED: AtomicUsize = AtomicUsize::new(0);
         let serial = SPAWNED.fetch_add(1, Ordering::Relaxed);
         let err_file = config.scratch_dir.join(format!("stderr-{serial}"));
-        let triple = machine_triple(&config.target_arch);
         let mut command = Command::new("bash");
         command
             .args([
@@ -210,26 +207,30 @@ impl Worker {
                 "--norc",
                 "-c",
                 EVALUATOR_SCRIPT,
-                "buildmaster-evaluator",
+                // `$0` as in HaikuPorter's `bash -c`.
+                "bash",
             ])
             .env_clear()
             .env(
                 "PATH",
                 std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
             )
-            .env("LC_ALL", "C")
+            // HaikuPorter's filteredEnvironment and ConfigParser's recipePhases.
+            .env("LC_ALL", "POSIX")
+            .env("TERM", "xterm")
+            .env("recipePhases", "PATCH BUILD TEST INSTALL")
             .env("BM_ERR_FILE", &err_file)
+            .env("BM_KEYS", key_names())
+            // Main._initGlobalShellVariables for a native (not cross) repository. Recipes are
+            // evaluated here, not built: the build architecture is the target's, as on a native Haiku
+            // builder; one job, so no `jobArgs` (HaikuPorter sets it only for more than one).
+            .env("haikuVersion", "r1~alpha1")
             .env("targetArchitecture", &config.target_arch)
-            // Recipes are evaluated here, not built: the build architecture is the target's, as on
-            // a native Haiku builder.
             .env("buildArchitecture", &config.target_arch)
-            .env("targetMachineTriple", &triple)
-            .env("targetMachineTripleAsName", triple.replace('-', "_"))
-            .env("buildMachineTriple", &triple)
-            .env("buildMachineTripleAsName", triple.replace('-', "_"))
             .env("isCrossRepository", "false")
             .env("jobs", "1")
-            .env("jobArgs", "-j1")
+            .env("packagerName", "")
+            .env("packagerEmail", "")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -301,6 +302,7 @@ fn job_line(job: &Job) -> Result<String, String> {
     let fields = [
         job.prepared.to_string_lossy().into_owned(),
         job.port_name.clone(),
+        job.base_name.clone(),
         job.port_version.clone(),
         job.base_dir.to_string_lossy().into_owned(),
         job.secondary_arch.clone().unwrap_or_default(),
@@ -377,6 +379,10 @@ mod tests {
             "A=1\nREVISION=\"3\"; updateRevisionVariables \nB=\"x\"\n"
         );
         assert_eq!(prepare_recipe(b"REVISION=\"3"), b"REVISION=\"3");
+        assert_eq!(
+            prepare_recipe(b"REVISION=\"3\nx\"\nREVISION=\"4\""),
+            b"REVISION=\"3\nx\"\nREVISION=\"4\"; updateRevisionVariables "
+        );
     }
 
     #[test]

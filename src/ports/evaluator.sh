@@ -1,43 +1,154 @@
 # buildmaster recipe evaluator: one long-lived bash per worker (see src/ports/evaluate.rs).
 #
-# HaikuPorter starts one bash per recipe (ConfigParser.py + ShellScriptlets.configFileEvaluatorScript);
+# HaikuPorter starts one bash per recipe (ConfigParser.py with ShellScriptlets' configFileEvaluatorScript);
 # starting bash costs far more than sourcing a recipe, so this worker reads jobs from stdin and
 # evaluates each recipe in its own subshell `( … )`: a recipe cannot leak variables, functions,
 # options or a changed directory into the next one, and `set -e` inside the subshell mirrors
 # HaikuPorter's "stop on every error" without ending the worker.
 #
+# A recipe sees what it sees under HaikuPorter: the variables of Port._updateShellVariables(forParsing)
+# and Main._initGlobalShellVariables (native, not cross), and the helper functions of
+# ShellScriptlets.commonRecipeScriptHead (getPackagePrefix, defineDebugInfoPackage) and of
+# configFileEvaluatorScript (updateRevisionVariables). The helpers here are written without forks
+# (no `$(basename …)`), so a recipe costs no process beyond its own subshell.
+#
 # Job (one line, tab-separated):
-#   preparedRecipe  portName  portVersion  portBaseDir  secondaryArch
+#   preparedRecipe  portName  portBaseName  portVersion  portBaseDir  secondaryArch
 # Reply, for every job, on stdout:
-#   zero or more  "=KEY LENGTH\n<LENGTH bytes of value>\n"
+#   zero or more  "=KEY LENGTH\n<LENGTH bytes of value>\n"   (every set variable starting with a key)
 #   on failure    "!ERR LENGTH\n<LENGTH bytes of bash's stderr>\n"
 #   then          ".END STATUS\n"
 # LENGTH is ${#value}, bytes because the worker runs with LC_ALL=C.
 #
-# Set by the caller in the environment: targetArchitecture, buildArchitecture, targetMachineTriple,
-# buildMachineTriple (+ …AsName), BM_ERR_FILE (where a recipe's stderr goes).
+# Set by the caller in the environment: targetArchitecture, buildArchitecture, jobs, BM_ERR_FILE
+# (where a recipe's stderr goes), BM_KEYS (HaikuPorter's recipe attribute names, space-separated).
+
+# The keys HaikuPorter collects after sourcing are the variables matching `^(KEY)(_[0-9a-zA-Z_]+)?=`
+# in `set`'s output. bmAllNames lists every variable starting with one of the keys with one
+# expansion per key (`${!KEY@}`), generated once here; the caller applies the exact pattern.
+bmCollect=
+for bmKey in $BM_KEYS; do
+	bmCollect+="\"\${!$bmKey@}\" "
+done
+eval "bmAllNames() { bmNames=($bmCollect); }"
+unset BM_KEYS bmCollect bmKey
 
 machineTripleFor() {
-	# HaikuPorter's MachineArchitecture.getTripleFor, without a fork.
+	# HaikuPorter's MachineArchitecture.getTripleFor.
 	case $1 in
 		x86_gcc2|x86) triple=i586-pc-haiku ;;
 		x86_64) triple=x86_64-unknown-haiku ;;
 		arm) triple=arm-unknown-haiku ;;
 		arm64) triple=aarch64-unknown-haiku ;;
+		m68k) triple=m68k-unknown-haiku ;;
 		ppc) triple=powerpc-apple-haiku ;;
+		ppc64) triple=powerpc64-unknown-haiku ;;
 		riscv64) triple=riscv64-unknown-haiku ;;
 		sparc) triple=sparc64-unknown-haiku ;;
-		m68k) triple=m68k-unknown-haiku ;;
-		*) triple=$1-unknown-haiku ;;
+		*) triple= ;;
 	esac
 }
 
-# Port._updateShellVariables: everything that depends on REVISION. Called once before the recipe is
-# sourced and again after every `REVISION="…"` assignment (the caller's prepared copy of the recipe
-# appends "; updateRevisionVariables" to those, as HaikuPorter's validateRecipeFile does).
+# basename(1) and dirname(1) into bmBase / bmDir, without starting a process. bmBasename takes its
+# arguments as HaikuPorter's unquoted `$(basename $path)` passes them: a second word is a suffix to
+# remove (a path with a space: `basename …/C-Dogs SDL` gives `C-Dogs`); none or more than two print
+# nothing (basename fails).
+bmBasename() {
+	bmBase=
+	if (($# < 1 || $# > 2)); then return 0; fi
+	local p=$1
+	while [[ $p == */ && $p != / ]]; do p=${p%/}; done
+	bmBase=${p##*/}
+	if [[ -z $bmBase && -n $1 ]]; then bmBase=/; fi
+	if [[ $# == 2 && $bmBase != "$2" && $bmBase == *"$2" ]]; then bmBase=${bmBase%"$2"}; fi
+}
+bmDirname() {
+	local p=$1
+	while [[ $p == */ && $p != / ]]; do p=${p%/}; done
+	if [[ $p != */* ]]; then bmDir=.; return; fi
+	p=${p%/*}
+	while [[ $p == */ ]]; do p=${p%/}; done
+	bmDir=${p:-/}
+}
+
+# ShellScriptlets.commonRecipeScriptHead: the prefix a subpackage's files are installed under.
+getPackagePrefix() {
+	local packageSuffix="$1" bmDir
+	bmDirname "$installDestDir$portPackageLinksDir"
+	local packageLinksDir=$bmDir
+	local packageName packageArchitectures packageVersion
+	eval "packageName=\"\$PACKAGE_NAME_$packageSuffix\""
+	if [ -z "$packageName" ]; then
+		eval "packageArchitectures=\"\$ARCHITECTURES_$packageSuffix\""
+		if [[ "$packageArchitectures" == *any* ]]; then
+			packageName="${portBaseName}_$packageSuffix"
+		else
+			packageName="${portName}_$packageSuffix"
+		fi
+	fi
+	eval "packageVersion=\"\$PACKAGE_VERSION_$packageSuffix\""
+	if [ -z "$packageVersion" ]; then
+		packageVersion="$portVersion"
+	fi
+	echo $packageLinksDir/$packageName-$packageVersion-$REVISION/.self
+}
+
+# ShellScriptlets.commonRecipeScriptHead: declares the `<base>_debuginfo` package (PROVIDES_debuginfo,
+# REQUIRES_debuginfo) and the files whose debug info it carries.
+defineDebugInfoPackage() {
+	if [ $# -lt 2 -o "$1" = "--directory" -a $# -lt 4 ]; then
+		echo >&2 "Usage: defineDebugInfoPackage [ --directory <toDirectory> ] <packageSuffix> <path> ..."
+		exit 1
+	fi
+	local destDir=$debugInfoDir
+	local debugInfoSuffix="($portRevisionedName)"
+	if [ "$1" = "--directory" ]; then
+		destDir="$2"
+		shift 2
+	fi
+	local basePackageName=$1
+	shift 1
+	local packageName=${basePackageName}_debuginfo
+	local packageSuffix=debuginfo
+	local provides=PROVIDES_$packageSuffix
+	local requires=REQUIRES_$packageSuffix
+	printf -v $provides "%s" "${packageName} = $portVersion"
+	printf -v $requires "%s" "${basePackageName} == $portVersion base"
+	local paths=DEBUG_INFO_PATHS_$packageSuffix
+	local debugInfos=DEBUG_INFO_DEBUG_INFOS_$packageSuffix
+	DEBUG_INFO_PACKAGES="$DEBUG_INFO_PACKAGES $packageSuffix"
+	local path bmBase count
+	while [ $# -ge 1 ]; do
+		path=$1
+		shift
+		# shellcheck disable=SC2086 # word-split as HaikuPorter's `$(basename $path)`
+		bmBasename $path
+		local providesEntity="debuginfo:${bmBase//-/_}($basePackageName)"
+		printf -v $provides "%s\n%s" "${!provides}" "\"$providesEntity\" = $portVersion"
+		local debugInfo="$destDir/$bmBase$debugInfoSuffix.debuginfo"
+		eval "count=\${#$paths[*]}"
+		eval "$paths[$count]=\"$path\""
+		eval "$debugInfos[$count]=\"$debugInfo\""
+	done
+}
+
+# configFileEvaluatorScript: the variables that depend on REVISION hold a literal `$REVISION` until
+# the first `REVISION="…"` (the prepared recipe calls this after each one, as HaikuPorter's
+# validateRecipeFile arranges); only the first call has an effect.
 updateRevisionVariables() {
-	portRevision=$REVISION
-	portFullVersion=$portVersion-$REVISION
+	local variable
+	for variable in $revisionVariables; do
+		eval "${variable}=\"${!variable}\""
+	done
+	unset revisionVariables
+}
+
+# Port._updateShellVariables(forParsing=True), with `$REVISION` left literal (R) where HaikuPorter
+# leaves it.
+setPortVariables() {
+	local R='$REVISION' name
+	portRevision=$R
+	portFullVersion=$portVersion-$R
 	portRevisionedName=$portName-$portFullVersion
 	portPackageLinksDir=/packages/$portRevisionedName
 	prefix=$portPackageLinksDir/.self
@@ -51,15 +162,11 @@ updateRevisionVariables() {
 	relativeDocDir=documentation/packages/$portName
 	relativeInfoDir=documentation/info; relativeManDir=documentation/man
 	relativeLibExecDir=lib; relativeSharedStateDir=var; relativeLocalStateDir=var
-
-	dataDir=$prefix/$relativeDataDir; dataRootDir=$prefix/$relativeDataRootDir
-	binDir=$prefix/$relativeBinDir; sbinDir=$prefix/$relativeSbinDir; libDir=$prefix/$relativeLibDir
-	includeDir=$prefix/$relativeIncludeDir; oldIncludeDir=$prefix/$relativeOldIncludeDir
-	docDir=$prefix/$relativeDocDir; infoDir=$prefix/$relativeInfoDir; manDir=$prefix/$relativeManDir
-	libExecDir=$prefix/$relativeLibExecDir; sharedStateDir=$prefix/$relativeSharedStateDir
-	localStateDir=$prefix/$relativeLocalStateDir
-
 	configureDirVariables="prefix sysconfDir dataDir dataRootDir binDir sbinDir libDir includeDir oldIncludeDir docDir infoDir manDir libExecDir sharedStateDir localStateDir"
+	for name in dataDir dataRootDir binDir sbinDir libDir includeDir oldIncludeDir docDir infoDir manDir libExecDir sharedStateDir localStateDir; do
+		local relative=relative${name^}
+		printf -v $name '%s' "$prefix/${!relative}"
+	done
 	configureDirArgs="--prefix=$prefix --sysconfdir=$sysconfDir --datadir=$dataDir --datarootdir=$dataRootDir --bindir=$binDir --sbindir=$sbinDir --libdir=$libDir --includedir=$includeDir --oldincludedir=$oldIncludeDir --docdir=$docDir --infodir=$infoDir --mandir=$manDir --libexecdir=$libExecDir --sharedstatedir=$sharedStateDir --localstatedir=$localStateDir"
 	cmakeDirArgs="-DCMAKE_INSTALL_PREFIX=$prefix -DCMAKE_INSTALL_SYSCONFDIR=$sysconfDir -DCMAKE_INSTALL_DATADIR=$relativeDataDir -DCMAKE_INSTALL_DATAROOTDIR=$relativeDataRootDir -DCMAKE_INSTALL_BINDIR=$relativeBinDir -DCMAKE_INSTALL_SBINDIR=$relativeSbinDir -DCMAKE_INSTALL_LIBDIR=$relativeLibDir -DCMAKE_INSTALL_INCLUDEDIR=$relativeIncludeDir -DCMAKE_INSTALL_OLDINCLUDEDIR=$relativeOldIncludeDir -DCMAKE_INSTALL_DOCDIR=$relativeDocDir -DCMAKE_INSTALL_INFODIR=$relativeInfoDir -DCMAKE_INSTALL_MANDIR=$relativeManDir -DCMAKE_INSTALL_LIBEXECDIR=$relativeLibExecDir -DCMAKE_INSTALL_SHAREDSTATEDIR=$relativeSharedStateDir -DCMAKE_INSTALL_LOCALSTATEDIR=$relativeLocalStateDir"
 
@@ -68,17 +175,17 @@ updateRevisionVariables() {
 	relativeDevelopDocDir=develop/documentation/$portName
 	relativeDevelopLibDir=develop/lib$secondaryArchSubDir
 	relativeDocumentationDir=documentation; relativeFontsDir=data/fonts
-	relativePostInstallDir=boot/post-install; relativePreferencesDir=preferences
-	relativeSettingsDir=settings
-	addOnsDir=$prefix/$relativeAddOnsDir; appsDir=$prefix/$relativeAppsDir
-	debugInfoDir=$prefix/$relativeDebugInfoDir; developDir=$prefix/$relativeDevelopDir
-	developDocDir=$prefix/$relativeDevelopDocDir; developLibDir=$prefix/$relativeDevelopLibDir
-	documentationDir=$prefix/$relativeDocumentationDir; fontsDir=$prefix/$relativeFontsDir
-	postInstallDir=$prefix/$relativePostInstallDir; preferencesDir=$prefix/$relativePreferencesDir
-	settingsDir=$prefix/$relativeSettingsDir
+	relativePostInstallDir=boot/post-install; relativePreUninstallDir=boot/pre-uninstall
+	relativePreferencesDir=preferences; relativeSettingsDir=settings
+	local others="addOnsDir appsDir debugInfoDir developDir developDocDir developLibDir documentationDir fontsDir postInstallDir preUninstallDir preferencesDir settingsDir"
+	for name in $others; do
+		local relative=relative${name^}
+		printf -v $name '%s' "$prefix/${!relative}"
+	done
+	revisionVariables="portRevision portFullVersion portRevisionedName portPackageLinksDir prefix sysconfDir $configureDirVariables configureDirArgs cmakeDirArgs $others"
 }
 
-while IFS=$'\t' read -r bmRecipe portName portVersion portBaseDir bmSecondaryArch; do
+while IFS=$'\t' read -r bmRecipe portName portBaseName portVersion portBaseDir bmSecondaryArch; do
 	(
 		portVersionedName=$portName-$portVersion
 		if [[ -n $bmSecondaryArch ]]; then
@@ -94,12 +201,8 @@ while IFS=$'\t' read -r bmRecipe portName portVersion portBaseDir bmSecondaryArc
 		effectiveTargetMachineTriple=$triple
 		effectiveTargetMachineTripleAsName=${triple//-/_}
 		unset triple bmSecondaryArch
-		SOURCE_DIR=$portName-$portVersion
-		REVISION=
-		updateRevisionVariables
-		# Recipe conventions rather than HaikuPorter variables; recipes usually set them themselves.
-		commandSuffix=$secondaryArchSuffix
-		commandBinDir=$binDir
+		SOURCE_DIR=$portBaseName-$portVersion
+		setPortVariables
 
 		# A failing command otherwise ends the subshell silently; say which one, as bash would for a
 		# syntax error.
@@ -110,8 +213,8 @@ while IFS=$'\t' read -r bmRecipe portName portVersion portBaseDir bmSecondaryArc
 		# The recipe may have changed the locale (lengths must stay in bytes), IFS, or shadowed
 		# printf with a function; none of that may corrupt the reply.
 		LC_ALL=C
-		for bmKey in REVISION "${!ARCHITECTURES@}" "${!SECONDARY_ARCHITECTURES@}" "${!PROVIDES@}" \
-			"${!REQUIRES@}" "${!BUILD_REQUIRES@}" "${!BUILD_PREREQUIRES@}"; do
+		bmAllNames
+		for bmKey in "${bmNames[@]}"; do
 			if [[ -n ${!bmKey+set} ]]; then
 				bmValue=${!bmKey}
 				builtin printf '=%s %d\n%s\n' "$bmKey" "${#bmValue}" "$bmValue"

@@ -7,7 +7,9 @@
 //! - [`tree`]: [`PortsTree::load`] and its options, figures and errors — the entry point.
 //! - [`scan`]: finding `category/port/port-version.recipe` files.
 //! - [`evaluate`] (+ `evaluator.sh`): the pool of long-lived bash workers that source recipes.
-//! - [`attributes`]: attribute values → ports, packages, provides and requires.
+//! - [`recipe_keys`]: HaikuPorter's recipe attributes and how the values bash printed are read.
+//! - [`validate`]: HaikuPorter's recipe checks and per-package keys (inherited, defaulted).
+//! - [`attributes`]: recipe keys → ports, packages, provides and requires.
 //! - [`cache`]: the SQLite recipe cache keyed by recipe content and evaluation context.
 //! - [`active`]: each port's active version.
 //! - [`progress`]: [`EvalProgress`], how a front end hears of evaluation progress (nothing is drawn here).
@@ -20,8 +22,10 @@ pub mod evaluate;
 pub mod generate;
 pub mod model;
 pub mod progress;
+pub mod recipe_keys;
 pub mod scan;
 pub mod tree;
+pub mod validate;
 
 pub use progress::{EvalProgress, NoEvalProgress};
 pub use tree::{EvalOptions, EvalStats, PortsError, PortsTree, DEFAULT_RECIPE_TIMEOUT};

@@ -1,19 +1,20 @@
-//! Finding the recipes of a HaikuPorts-format tree: `category/port/port-version.recipe`, as
+//! Finding the recipes of a HaikuPorts-format tree: `category/port/name-version.recipe`, as
 //! HaikuPorter's `Repository._initAllPorts` walks it.
 //!
-//! Skipped: dot directories, `buildmaster/` and `packages/` (HaikuPorter's own output and the
-//! buildmaster directory live inside real trees), files that are not `*.recipe`. A recipe whose
-//! file name is not `<port directory>-<version>.recipe` with a version free of dashes (HaikuPorter
-//! splits on `-` and wants exactly two parts) is reported as a problem.
+//! - Categories are the top-level directories whose name has a dash (`dev-libs`); dot directories
+//!   and everything else (`buildmaster/`, `packages/`, HaikuPorter's output) are skipped.
+//! - The port name and version come from the recipe's file name, split on `-` into exactly two
+//!   parts — not from the directory: `dev-lang/python/python3.14-3.14.0.recipe` is port
+//!   `python3.14`. Another number of parts is reported as a problem.
+//! - A `name-version` seen before (in an earlier category or port directory, in sorted order) is
+//!   reported and skipped, as HaikuPorter warns and keeps the first.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::ports::model::RecipeProblem;
-
-/// Top-level directories that are never categories.
-const NOT_CATEGORIES: &[&str] = &["buildmaster", "packages"];
 
 /// One recipe file found in the tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,9 +25,9 @@ pub struct RecipeFile {
     pub relative: PathBuf,
     /// Category directory.
     pub category: String,
-    /// Port name: the port directory's name.
+    /// Port name: the file name's part before the dash (`python3.14`).
     pub name: String,
-    /// Version: the file name without `<name>-` and `.recipe`.
+    /// Version: the file name's part after the dash, without `.recipe`.
     pub version: String,
 }
 
@@ -44,8 +45,9 @@ pub struct Scan {
 /// problems so one bad directory does not hide the rest of the tree.
 pub fn scan(root: &Path) -> io::Result<Scan> {
     let mut scan = Scan::default();
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
     for category in sorted_dirs(root)? {
-        if category.starts_with('.') || NOT_CATEGORIES.contains(&category.as_str()) {
+        if category.starts_with('.') || !category.contains('-') {
             continue;
         }
         let category_path = root.join(&category);
@@ -72,23 +74,36 @@ pub fn scan(root: &Path) -> io::Result<Scan> {
             };
             let mut files: Vec<String> = entries
                 .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()))
                 .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|name| name.ends_with(".recipe"))
+                .filter(|name| name.ends_with(".recipe") && port_dir.join(name).is_file())
                 .collect();
             files.sort();
             for file in files {
                 let relative = relative_dir.join(&file);
-                match version_of(&port, &file) {
-                    Ok(version) => scan.recipes.push(RecipeFile {
-                        path: port_dir.join(&file),
-                        relative,
-                        category: category.clone(),
-                        name: port.clone(),
-                        version,
-                    }),
-                    Err(message) => scan.problems.push(problem(relative, message)),
+                let (name, version) = match split_file_name(&file) {
+                    Ok(parts) => parts,
+                    Err(message) => {
+                        scan.problems.push(problem(relative, message));
+                        continue;
+                    }
+                };
+                let versioned = format!("{name}-{version}");
+                if let Some(first) = seen.get(&versioned) {
+                    let message = format!(
+                        "{versioned} is overruled by the duplicate {} - please remove one of them",
+                        first.display()
+                    );
+                    scan.problems.push(problem(relative, message));
+                    continue;
                 }
+                seen.insert(versioned, relative.clone());
+                scan.recipes.push(RecipeFile {
+                    path: port_dir.join(&file),
+                    relative,
+                    category: category.clone(),
+                    name,
+                    version,
+                });
             }
         }
     }
@@ -99,20 +114,16 @@ fn problem(recipe_path: PathBuf, message: String) -> RecipeProblem {
     RecipeProblem { recipe_path, message }
 }
 
-/// The version in `<port>-<version>.recipe`.
-fn version_of(port: &str, file: &str) -> Result<String, String> {
+/// `(name, version)` from `<name>-<version>.recipe`: exactly one dash, as HaikuPorter's
+/// `recipe[:-7].split('-')` wants two parts.
+fn split_file_name(file: &str) -> Result<(String, String), String> {
     let stem = &file[..file.len() - ".recipe".len()];
-    let misnamed = || {
-        format!("cannot parse port/version from the file name {file:?} (expected {port}-<version>.recipe)")
-    };
-    let version = stem
-        .strip_prefix(port)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .ok_or_else(misnamed)?;
-    if version.is_empty() || version.contains('-') || port.contains('-') {
-        return Err(misnamed());
+    match stem.split_once('-') {
+        Some((name, version)) if !version.contains('-') => Ok((name.to_owned(), version.to_owned())),
+        _ => Err(format!(
+            "cannot parse port/version from the file name {file:?} (expected <name>-<version>.recipe with one dash)"
+        )),
     }
-    Ok(version.to_owned())
 }
 
 /// The names of the directories in `dir`, sorted (symlinks to directories count).
@@ -138,14 +149,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_from_file_names() {
-        assert_eq!(version_of("libfoo", "libfoo-1.2.3.recipe").unwrap(), "1.2.3");
-        assert_eq!(
-            version_of("gcc", "gcc-13.2.0_2023_08_10.recipe").unwrap(),
-            "13.2.0_2023_08_10"
-        );
-        assert!(version_of("libfoo", "libbar-1.0.recipe").is_err());
-        assert!(version_of("libfoo", "libfoo-1.0-2.recipe").is_err());
-        assert!(version_of("libfoo", "libfoo.recipe").is_err());
+    fn names_and_versions_from_file_names() {
+        let split = |f: &str| split_file_name(f).map(|(n, v)| format!("{n} {v}"));
+        assert_eq!(split("libfoo-1.2.3.recipe").unwrap(), "libfoo 1.2.3");
+        assert_eq!(split("python3.14-3.14.0.recipe").unwrap(), "python3.14 3.14.0");
+        assert_eq!(split("stress_ng-0.17.recipe").unwrap(), "stress_ng 0.17");
+        assert!(split("libfoo-1.0-2.recipe").is_err());
+        assert!(split("libfoo.recipe").is_err());
     }
 }

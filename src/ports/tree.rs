@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::ports::active::choose_active;
-use crate::ports::attributes::{build_port, lists_secondary_arch};
+use crate::ports::attributes::{build_port, lists_secondary_arch, PortSettings};
 use crate::ports::cache::{content_hash, context_key, evaluation_key, Fingerprint, RecipeCache};
 use crate::ports::evaluate::{evaluate_all, prepare_recipe, rewrite_paths, EvaluatorConfig, Job, Outcome};
 use crate::ports::model::{Port, RecipeProblem};
 use crate::ports::progress::{EvalProgress, NoEvalProgress};
 use crate::ports::scan::{scan, RecipeFile};
+use crate::ports::validate::RecipeContext;
 
 /// How long one recipe may take to evaluate before it is killed and reported. Sourcing a recipe
 /// takes about a millisecond; anything near this is a recipe waiting on something.
@@ -30,8 +31,13 @@ pub struct EvalOptions {
     pub target_arch: String,
     /// Secondary architectures (`[ports] secondary_architectures`, e.g. `["x86"]`).
     pub secondary_archs: Vec<String>,
-    /// Whether untested (`?arch`) ports count as buildable when choosing active versions.
+    /// Whether untested (`?arch`) ports and packages count as buildable (HaikuPorter's
+    /// `ALLOW_UNTESTED`).
     pub allow_untested: bool,
+    /// Haiku's licence files (`[ports] licenses_directory`, HaikuPorter's `LICENSES_DIRECTORY`):
+    /// every `LICENSE` entry must name one of them or a file in the port's `licenses/`. `None`:
+    /// licence names are not checked.
+    pub licenses_dir: Option<PathBuf>,
     /// The recipe cache (`StateDir::recipe_cache()`); `None` evaluates everything every time.
     pub cache: Option<PathBuf>,
     /// Bash workers; 0 means one per available core.
@@ -83,6 +89,14 @@ pub enum PortsError {
         path: PathBuf,
         /// What SQLite said.
         message: String,
+    },
+    /// The configured licences directory could not be listed.
+    #[error("licences directory {path}: cannot read: {source} (set [ports] licenses_directory to Haiku's data/licenses)")]
+    Licenses {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
     },
     /// The scratch directory for prepared recipes could not be created.
     #[error("scratch directory {path}: {source}")]
@@ -147,9 +161,18 @@ impl PortsTree {
             })?),
             None => None,
         };
+        let haiku_licenses = match &options.licenses_dir {
+            Some(path) => Some(file_names(path).map_err(|source| PortsError::Licenses {
+                path: path.clone(),
+                source,
+            })?),
+            None => None,
+        };
         let mut loader = Loader {
             root,
             options,
+            haiku_licenses,
+            port_dirs: HashMap::new(),
             timeout,
             cache: cache.as_mut(),
             scratch: None,
@@ -269,12 +292,14 @@ impl PortsTree {
                 continue;
             }
             let is_recipe = rest.len() == 1 && rest[0].ends_with(".recipe");
+            let port_dir = Path::new(category).join(port);
             for &index in &active {
                 let candidate = &self.ports[index];
                 let matches = if is_recipe {
-                    candidate.recipe_path == Path::new(category).join(port).join(rest[0])
+                    candidate.recipe_path == port_dir.join(rest[0])
                 } else {
-                    candidate.category == *category && candidate.name == *port
+                    // The port's directory, whatever the recipe's own name (`python/python3.14-…`).
+                    candidate.recipe_path.parent() == Some(port_dir.as_path())
                 };
                 if matches {
                     wanted.insert(index);
@@ -306,6 +331,10 @@ impl PortsTree {
 struct Loader<'a> {
     root: &'a Path,
     options: &'a EvalOptions,
+    /// Haiku's licence file names, if checked.
+    haiku_licenses: Option<HashSet<String>>,
+    /// Port directory → the file names in its `licenses/` and `patches/`, listed once per load.
+    port_dirs: HashMap<PathBuf, (HashSet<String>, HashSet<String>)>,
     timeout: Duration,
     cache: Option<&'a mut RecipeCache>,
     scratch: Option<Scratch>,
@@ -399,6 +428,7 @@ impl Loader<'_> {
                     Some(arch) => format!("{}_{arch}", recipe.name),
                     None => recipe.name.clone(),
                 },
+                base_name: recipe.name.clone(),
                 port_version: recipe.version.clone(),
                 base_dir: recipe.path.parent().unwrap_or(self.root).to_owned(),
                 secondary_arch: secondary.map(str::to_owned),
@@ -454,7 +484,12 @@ impl Loader<'_> {
             match outcome {
                 None => {}
                 Some(Outcome::Evaluated(attributes)) => {
-                    match build_port(recipe, secondary, &attributes, &self.options.target_arch) {
+                    let context = self.context(recipe, secondary);
+                    let settings = PortSettings {
+                        target_arch: self.options.target_arch.clone(),
+                        allow_untested: self.options.allow_untested,
+                    };
+                    match build_port(recipe, secondary, &attributes, &context, &settings) {
                         Ok(port) => ports.push(port),
                         Err(message) => self.problem(recipe, label(message)),
                     }
@@ -468,6 +503,36 @@ impl Loader<'_> {
                     )),
                 ),
             }
+        }
+    }
+
+    /// What HaikuPorter's checks of this recipe look at besides the recipe (`Port.__init__`'s names
+    /// and directories).
+    fn context(&mut self, recipe: &RecipeFile, secondary: Option<&str>) -> RecipeContext {
+        let dir = recipe.path.parent().unwrap_or(self.root).to_owned();
+        let (port_licenses, patch_files) = self
+            .port_dirs
+            .entry(dir.clone())
+            .or_insert_with(|| {
+                let list = |sub: &str| file_names(&dir.join(sub)).unwrap_or_default();
+                (list("licenses"), list("patches"))
+            })
+            .clone();
+        RecipeContext {
+            port_name: match secondary {
+                Some(arch) => format!("{}_{arch}", recipe.name),
+                None => recipe.name.clone(),
+            },
+            versioned_base_name: format!("{}-{}", recipe.name, recipe.version),
+            effective_arch: secondary.unwrap_or(&self.options.target_arch).to_owned(),
+            is_meta_port: recipe.category == "meta-ports",
+            haiku_licenses: self.haiku_licenses.clone(),
+            // A meta port has no licences directory of its own (`Port.licensesDir` is None).
+            port_licenses: match recipe.category == "meta-ports" {
+                true => HashSet::new(),
+                false => port_licenses,
+            },
+            patch_files,
         }
     }
 
@@ -495,6 +560,17 @@ impl Loader<'_> {
             message,
         });
     }
+}
+
+/// The names of the entries of `dir` (`os.listdir`).
+fn file_names(dir: &Path) -> std::io::Result<HashSet<String>> {
+    let mut names = HashSet::new();
+    for entry in fs::read_dir(dir)? {
+        if let Ok(name) = entry?.file_name().into_string() {
+            names.insert(name);
+        }
+    }
+    Ok(names)
 }
 
 /// A private temporary directory for prepared recipes and worker stderr, removed on drop.
