@@ -25,7 +25,7 @@ fn instance(dir: &Path, slow_secs: u32) -> (PathBuf, PathBuf) {
     std::fs::write(
         slow.join("slowpoke-1.0.recipe"),
         format!(
-            "SUMMARY=\"Slow\"\nDESCRIPTION=\"Takes its time.\"\nHOMEPAGE=\"https://example.org\"\n\
+            "SUMMARY=\"Takes its time to build\"\nDESCRIPTION=\"Takes its time.\"\nHOMEPAGE=\"https://example.org\"\n\
              SOURCE_URI=\"https://example.org/$portName-$portVersion.tar.gz\"\n\
              COPYRIGHT=\"2026 x\"\nLICENSE=\"MIT\"\nREVISION=\"1\"\nARCHITECTURES=\"x86_64\"\n\
              PROVIDES=\"\n\tslowpoke = $portVersion\n\t\"\nREQUIRES=\"\n\tcmd:hello\n\t\"\n\
