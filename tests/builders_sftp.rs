@@ -176,3 +176,61 @@ async fn plain_rename_is_refused_like_on_haiku_and_every_rename_of_ours_works() 
         "{text}"
     );
 }
+
+/// An SFTP server that offers no extensions at all: SSH_FXP_VERSION 3 with an empty list, and
+/// SSH_FXP_STATUS "operation unsupported" to every request.
+const SFTP_WITHOUT_EXTENSIONS: &str = r#"import struct, sys
+r, w = sys.stdin.buffer, sys.stdout.buffer
+def read(n):
+    b = r.read(n)
+    if len(b) < n:
+        sys.exit(0)
+    return b
+while True:
+    (length,) = struct.unpack(">I", read(4))
+    body = read(length)
+    if body[0] == 1:
+        out = struct.pack(">BI", 2, 3)
+    else:
+        (rid,) = struct.unpack(">I", body[1:5])
+        out = struct.pack(">BIIII", 101, rid, 8, 0, 0)
+    w.write(struct.pack(">I", len(out)) + out)
+    w.flush()
+"#;
+
+/// Without `posix-rename@openssh.com` a builder is refused when its SFTP session opens — before
+/// anything is uploaded — with an error naming the builder and what to run instead.
+#[tokio::test]
+async fn a_server_without_posix_rename_is_refused_at_connect_saying_what_to_do() {
+    let scripts = tempfile::tempdir().unwrap();
+    let fake = scripts.path().join("sftp-without-extensions.py");
+    std::fs::write(&fake, SFTP_WITHOUT_EXTENSIONS).unwrap();
+    let sshd = Sshd::start_with_subsystem(
+        support::sshd::KeyType::Ed25519,
+        &format!("/usr/bin/python3 {}", fake.display()),
+    );
+    let target = SshTarget {
+        host: "127.0.0.1".into(),
+        port: sshd.port,
+        user: current_user(),
+        private_key: std::fs::read_to_string(&sshd.client_key).unwrap(),
+        host_key: HostKeyPin::KnownHosts(sshd.known_hosts.clone()),
+        jump: None,
+    };
+    let conn = Connection::open("b1", &target, &Timeouts::default())
+        .await
+        .unwrap();
+    let err = match Sftp::open(&conn, Duration::from_secs(30)).await {
+        Ok(_) => panic!("a server without posix-rename was accepted"),
+        Err(err) => err,
+    };
+    assert!(matches!(err, BuilderError::MissingSftpExtension { .. }), "{err}");
+    assert_eq!(err.class(), ErrorClass::Infrastructure);
+    let text = err.to_string();
+    assert!(
+        text.contains("builder b1")
+            && text.contains("posix-rename@openssh.com")
+            && text.contains("sftp-server"),
+        "{text}"
+    );
+}

@@ -119,6 +119,13 @@ impl Sshd {
 
     /// Starts a builder accepting a client key of the given type.
     pub fn start_with(client: KeyType) -> Sshd {
+        let subsystem = format!("{SFTP_SERVER} -P {SFTP_DENIED_REQUESTS}");
+        Sshd::start_with_subsystem(client, &subsystem)
+    }
+
+    /// Starts a builder whose `sftp` subsystem is `subsystem` (a command line for sshd), e.g. a fake
+    /// SFTP server lacking an extension.
+    pub fn start_with_subsystem(client: KeyType, subsystem: &str) -> Sshd {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: run scripts/install-test-tools.sh"
@@ -140,7 +147,7 @@ impl Sshd {
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {root}/hostkey\nPidFile {root}/sshd.pid\n\
              AuthorizedKeysFile {root}/authorized_keys\nPermitRootLogin prohibit-password\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-             Subsystem sftp {SFTP_SERVER} -P {SFTP_DENIED_REQUESTS}\nMaxSessions 64\nMaxStartups 64\n\
+             Subsystem sftp {subsystem}\nMaxSessions 64\nMaxStartups 64\n\
              SetEnv HOME={root}\n",
             root = root.display()
         );
