@@ -180,20 +180,37 @@ pub async fn run(
             return Err(err);
         }
     };
-    purge(session, req, &long, sink).await?;
-    // Verified results join the builder's cache, so dependents built there later need no upload.
-    for result in &results {
-        session
-            .cache
-            .adopt(listing, &result.file_name, result.size)
-            .await?;
+    // The results are verified and committed: the build succeeded, whatever happens to the tidying
+    // up below. Failing it now would have the build re-run elsewhere for nothing; a lost connection
+    // is noticed by the next build's connection check instead.
+    if let Err(err) = tidy_up(session, listing, req, &results, &long, sink).await {
+        tracing::warn!(builder = spec.name, port = req.port, %err, "tidying up after a successful build failed");
     }
-    session.cache.clear_visible().await?;
     Ok(BuildOutcome {
         results,
         transfer,
         exit,
     })
+}
+
+/// After a successful build, as HaikuPorter does: purge, then the verified results join the builder's
+/// cache (so dependents built there later need no upload) and the visible set is emptied.
+async fn tidy_up(
+    session: &Session<'_>,
+    listing: &mut CacheListing,
+    req: &BuildRequest,
+    results: &[ResultFile],
+    limits: &ExecLimits,
+    sink: OutputSink<'_>,
+) -> Result<(), BuilderError> {
+    purge(session, req, limits, sink).await?;
+    for result in results {
+        session
+            .cache
+            .adopt(listing, &result.file_name, result.size)
+            .await?;
+    }
+    session.cache.clear_visible().await
 }
 
 /// HaikuPorter's `_purgePort`: the purge command in the ports tree, under a PTY, its output into the
