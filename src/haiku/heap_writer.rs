@@ -1,8 +1,14 @@
 //! Writing the compressed heap shared by HPKG and HPKR files (`haiku-formats.md` §1.3; Haiku's
 //! `PackageFileHeapWriter.cpp`): the uncompressed heap is cut into 64 KiB chunks, each stored
 //! compressed only if that makes it strictly smaller (and never below 64 bytes), followed by the
-//! chunk-size table. Chunks are compressed in parallel on the available cores; the output does not
-//! depend on the number of threads.
+//! chunk-size table.
+//!
+//! The heap streams into a sink (the package file, or memory for the small HPKR index): appended
+//! bytes are held only until a batch of [`BATCH_CHUNKS`] full chunks is ready, which is compressed in
+//! parallel on the available cores and written out. Memory is a batch plus two bytes per chunk for
+//! the table, whatever the heap's size; the output does not depend on the number of threads.
+
+use std::io::{Read, Write};
 
 use crate::haiku::parallel::map_in_order;
 
@@ -16,6 +22,11 @@ const ZLIB_LEVEL: u32 = 9;
 /// zstd level: Haiku maps its best level to `B_ZSTD_COMPRESSION_BEST`, 19 in the Haiku sources
 /// we read (later ones say 22). Any level decodes the same; 19 keeps `hpkg create` fast.
 const ZSTD_LEVEL: i32 = 19;
+/// Full chunks compressed per batch: enough work to keep every core busy, while a batch (2 MiB
+/// uncompressed, at most as much compressed) keeps `hpkg create`'s memory flat.
+pub const BATCH_CHUNKS: usize = 32;
+/// Bytes in a batch.
+const BATCH_BYTES: usize = BATCH_CHUNKS * CHUNK_SIZE;
 
 /// Heap compression (`B_HPKG_COMPRESSION_*`, the header's `heap_compression` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,7 +51,7 @@ impl Compression {
     }
 }
 
-/// A finished heap, ready to be written right after the file header.
+/// A finished heap held in memory, ready to be written right after the file header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedHeap {
     /// The stored chunks followed by the chunk-size table (`heap_size_compressed` bytes).
@@ -49,65 +60,159 @@ pub struct EncodedHeap {
     pub uncompressed_size: u64,
 }
 
-/// Accumulates the uncompressed heap; [`HeapWriter::finish`] compresses it.
-#[derive(Debug, Default)]
-pub struct HeapWriter {
-    compression: Compression,
-    data: Vec<u8>,
+/// The sizes a finished heap records in the file header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapSizes {
+    /// Bytes written to the sink: stored chunks and table (`heap_size_compressed`).
+    pub compressed: u64,
+    /// Size of the uncompressed heap (`heap_size_uncompressed`).
+    pub uncompressed: u64,
 }
 
-impl HeapWriter {
-    /// An empty heap that will be compressed with `compression`.
-    pub fn new(compression: Compression) -> HeapWriter {
+/// Streams the heap into `W`; [`HeapWriter::finish_into`] writes the rest and the chunk table.
+#[derive(Debug)]
+pub struct HeapWriter<W: Write = Vec<u8>> {
+    /// How chunks are stored.
+    compression: Compression,
+    /// Where stored chunks go.
+    sink: W,
+    /// Appended bytes not yet written: less than a batch once `append*` returns.
+    pending: Vec<u8>,
+    /// Bytes appended so far: the uncompressed heap size, and the next append's offset.
+    uncompressed: u64,
+    /// Stored size of every chunk written so far, for the table.
+    stored_sizes: Vec<u32>,
+    /// Bytes written to the sink.
+    written: u64,
+    /// The first failure of a write from [`HeapWriter::append`], which stays infallible for
+    /// in-memory callers; reported by `finish_into`.
+    error: Option<std::io::Error>,
+}
+
+impl HeapWriter<Vec<u8>> {
+    /// An empty heap held in memory that will be compressed with `compression`.
+    pub fn new(compression: Compression) -> HeapWriter<Vec<u8>> {
+        HeapWriter::with_sink(compression, Vec::new())
+    }
+
+    /// Compresses what is pending and appends the chunk-size table.
+    pub fn finish(self) -> std::io::Result<EncodedHeap> {
+        let (bytes, sizes) = self.finish_into()?;
+        Ok(EncodedHeap {
+            bytes,
+            uncompressed_size: sizes.uncompressed,
+        })
+    }
+}
+
+impl<W: Write> HeapWriter<W> {
+    /// An empty heap written to `sink` as it fills.
+    pub fn with_sink(compression: Compression, sink: W) -> HeapWriter<W> {
         HeapWriter {
             compression,
-            data: Vec::new(),
+            sink,
+            pending: Vec::new(),
+            uncompressed: 0,
+            stored_sizes: Vec::new(),
+            written: 0,
+            error: None,
         }
     }
 
     /// Appends bytes and returns their offset in the uncompressed heap.
     pub fn append(&mut self, bytes: &[u8]) -> u64 {
-        let offset = self.data.len() as u64;
-        self.data.extend_from_slice(bytes);
+        let offset = self.uncompressed;
+        self.uncompressed += bytes.len() as u64;
+        for piece in bytes.chunks(BATCH_BYTES) {
+            self.pending.extend_from_slice(piece);
+            if self.pending.len() >= BATCH_BYTES {
+                if let Err(e) = self.write_full_chunks() {
+                    self.error.get_or_insert(e);
+                }
+            }
+        }
         offset
+    }
+
+    /// Appends exactly `length` bytes read from `reader` (a file's contents, streamed a batch at a
+    /// time) and returns their offset. A reader that ends early is an `UnexpectedEof` error.
+    pub fn append_reader(&mut self, mut reader: impl Read, length: u64) -> std::io::Result<u64> {
+        let offset = self.uncompressed;
+        let mut remaining = length;
+        while remaining > 0 {
+            let start = self.pending.len();
+            let take = (BATCH_BYTES - start).min(usize::try_from(remaining).unwrap_or(usize::MAX));
+            self.pending.resize(start + take, 0);
+            reader.read_exact(&mut self.pending[start..])?;
+            self.uncompressed += take as u64;
+            remaining -= take as u64;
+            if self.pending.len() >= BATCH_BYTES {
+                self.write_full_chunks()?;
+            }
+        }
+        Ok(offset)
     }
 
     /// Current size of the uncompressed heap.
     pub fn len(&self) -> u64 {
-        self.data.len() as u64
+        self.uncompressed
     }
 
     /// Whether nothing has been appended yet.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.uncompressed == 0
     }
 
-    /// Compresses the chunks (in parallel) and appends the chunk-size table.
-    pub fn finish(self) -> std::io::Result<EncodedHeap> {
-        let uncompressed_size = self.data.len() as u64;
-        if self.compression == Compression::None {
-            return Ok(EncodedHeap {
-                bytes: self.data,
-                uncompressed_size,
-            });
+    /// Writes what is pending (the last chunk may be short), then the chunk-size table; returns the
+    /// sink and the sizes for the header.
+    pub fn finish_into(mut self) -> std::io::Result<(W, HeapSizes)> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
         }
-        let chunks: Vec<&[u8]> = self.data.chunks(CHUNK_SIZE).collect();
-        let stored = compress_chunks(&chunks, self.compression)?;
-        let table_len = chunks.len().saturating_sub(1) * 2;
-        let stored_len: usize = stored.iter().map(|c| c.len(&chunks)).sum();
-        let mut bytes = Vec::with_capacity(stored_len + table_len);
-        for (index, chunk) in stored.iter().enumerate() {
-            bytes.extend_from_slice(chunk.bytes(chunks[index]));
-        }
+        let rest = std::mem::take(&mut self.pending);
+        self.write_chunks(&rest)?;
         // One u16 big-endian `stored size - 1` per chunk except the last, whose size is implied.
-        for chunk in stored.iter().take(chunks.len().saturating_sub(1)) {
-            let size = chunk.len(&chunks);
-            bytes.extend_from_slice(&((size - 1) as u16).to_be_bytes());
+        if self.compression != Compression::None {
+            let count = self.stored_sizes.len().saturating_sub(1);
+            let mut table = Vec::with_capacity(count * 2);
+            for size in &self.stored_sizes[..count] {
+                table.extend_from_slice(&((size - 1) as u16).to_be_bytes());
+            }
+            self.sink.write_all(&table)?;
+            self.written += table.len() as u64;
         }
-        Ok(EncodedHeap {
-            bytes,
-            uncompressed_size,
-        })
+        Ok((
+            self.sink,
+            HeapSizes {
+                compressed: self.written,
+                uncompressed: self.uncompressed,
+            },
+        ))
+    }
+
+    /// Writes the whole chunks of `pending`, keeping the short tail.
+    fn write_full_chunks(&mut self) -> std::io::Result<()> {
+        let full = self.pending.len() - self.pending.len() % CHUNK_SIZE;
+        let batch: Vec<u8> = self.pending.drain(..full).collect();
+        self.write_chunks(&batch)
+    }
+
+    /// Stores `data` chunk by chunk (compressed in parallel) into the sink.
+    fn write_chunks(&mut self, data: &[u8]) -> std::io::Result<()> {
+        if self.compression == Compression::None {
+            self.sink.write_all(data)?;
+            self.written += data.len() as u64;
+            return Ok(());
+        }
+        let chunks: Vec<&[u8]> = data.chunks(CHUNK_SIZE).collect();
+        for (index, stored) in compress_chunks(&chunks, self.compression)?.iter().enumerate() {
+            let bytes = stored.bytes(chunks[index]);
+            self.sink.write_all(bytes)?;
+            self.written += bytes.len() as u64;
+            // A stored chunk is at most CHUNK_SIZE bytes, so it fits a u32 (and the table's u16).
+            self.stored_sizes.push(bytes.len() as u32);
+        }
+        Ok(())
     }
 }
 
@@ -115,42 +220,34 @@ impl HeapWriter {
 enum StoredChunk {
     /// Compressed bytes (strictly smaller than the chunk).
     Compressed(Vec<u8>),
-    /// The chunk itself, at this index.
-    Raw(usize),
+    /// The chunk itself.
+    Raw,
 }
 
 impl StoredChunk {
-    fn len(&self, chunks: &[&[u8]]) -> usize {
-        match self {
-            StoredChunk::Compressed(bytes) => bytes.len(),
-            StoredChunk::Raw(index) => chunks[*index].len(),
-        }
-    }
-
     fn bytes<'a>(&'a self, raw: &'a [u8]) -> &'a [u8] {
         match self {
             StoredChunk::Compressed(bytes) => bytes,
-            StoredChunk::Raw(_) => raw,
+            StoredChunk::Raw => raw,
         }
     }
 }
 
 /// Compresses every chunk on all cores; results keep chunk order.
 fn compress_chunks(chunks: &[&[u8]], compression: Compression) -> std::io::Result<Vec<StoredChunk>> {
-    map_in_order(chunks, |index, chunk| store_chunk(index, chunk, compression))
+    map_in_order(chunks, |_, chunk| store_chunk(chunk, compression))
         .into_iter()
         .collect()
 }
 
 /// Compresses one chunk and keeps the result only if strictly smaller.
-fn store_chunk(index: usize, chunk: &[u8], compression: Compression) -> std::io::Result<StoredChunk> {
+fn store_chunk(chunk: &[u8], compression: Compression) -> std::io::Result<StoredChunk> {
     if chunk.len() < COMPRESSION_SIZE_THRESHOLD {
-        return Ok(StoredChunk::Raw(index));
+        return Ok(StoredChunk::Raw);
     }
     let compressed = match compression {
-        Compression::None => return Ok(StoredChunk::Raw(index)),
+        Compression::None => return Ok(StoredChunk::Raw),
         Compression::Zlib => {
-            use std::io::Write;
             let mut encoder = flate2::write::ZlibEncoder::new(
                 Vec::with_capacity(chunk.len()),
                 flate2::Compression::new(ZLIB_LEVEL),
@@ -163,7 +260,7 @@ fn store_chunk(index: usize, chunk: &[u8], compression: Compression) -> std::io:
     Ok(if compressed.len() < chunk.len() {
         StoredChunk::Compressed(compressed)
     } else {
-        StoredChunk::Raw(index)
+        StoredChunk::Raw
     })
 }
 
@@ -240,6 +337,37 @@ mod tests {
                 assert_eq!(decode(&heap, compression), data, "{compression:?} {len}");
             }
         }
+    }
+
+    #[test]
+    fn streaming_in_pieces_across_batches_writes_the_same_heap() {
+        let data = sample(2 * BATCH_BYTES + CHUNK_SIZE / 2 + 5);
+        for compression in [Compression::None, Compression::Zstd] {
+            let mut whole = HeapWriter::new(compression);
+            whole.append(&data);
+            let whole = whole.finish().unwrap();
+            let mut pieces = HeapWriter::new(compression);
+            let cut = [0, 7, CHUNK_SIZE + 3, BATCH_BYTES + 11, data.len()];
+            for (i, range) in cut.windows(2).enumerate() {
+                let piece = &data[range[0]..range[1]];
+                let offset = if i % 2 == 0 {
+                    pieces.append_reader(piece, piece.len() as u64).unwrap()
+                } else {
+                    pieces.append(piece)
+                };
+                assert_eq!(offset, range[0] as u64);
+            }
+            let pieces = pieces.finish().unwrap();
+            assert_eq!(pieces, whole, "{compression:?}");
+            assert_eq!(decode(&pieces, compression), data, "{compression:?}");
+        }
+    }
+
+    #[test]
+    fn a_reader_shorter_than_announced_is_an_error() {
+        let mut writer = HeapWriter::new(Compression::Zlib);
+        let err = writer.append_reader(&b"short"[..], 6).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
     }
 
     #[test]

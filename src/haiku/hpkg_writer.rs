@@ -1,11 +1,14 @@
 //! Writing `.hpkg` packages (`haiku-formats.md` §1.1, §1.3; Haiku's `PackageWriterImpl.cpp`):
 //! the heap holds the file data, then the TOC section, then the package-attributes section; the
-//! 80-byte header records where they are. This is `package create` natively.
+//! 80-byte header records where they are. This is `package create` natively, streaming: file data
+//! goes from the source tree through the compressor into the output file a batch at a time.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::haiku::heap_writer::{Compression, HeapWriter, CHUNK_SIZE};
-use crate::haiku::output_file::write_atomically;
 use crate::haiku::package_attributes_writer::package_attributes;
 use crate::haiku::package_info::PackageInfo;
 use crate::haiku::package_info_file::{self, PackageInfoFileError};
@@ -71,6 +74,10 @@ pub struct CreateOptions {
 }
 
 /// Creates a package file from a directory and a `.PackageInfo`; returns the package's info.
+///
+/// The package streams into a temporary file beside `output` (file data is read a batch at a time,
+/// compressed and written), which is renamed over `output` when complete: memory stays at a few MiB
+/// plus the TOC, whatever the package's size, and nobody sees a half-written package.
 pub fn create_package(options: &CreateOptions, output: &Path) -> Result<PackageInfo, HpkgWriteError> {
     let info_path = options
         .info_file
@@ -87,22 +94,34 @@ pub fn create_package(options: &CreateOptions, output: &Path) -> Result<PackageI
         info.install_path = install_path.clone();
     }
     let entry = PackageInfoEntry { contents, metadata };
-    let bytes = encode_package(&info, &options.directory, &entry, options.compression)?;
-    write_atomically(output, &bytes).map_err(|source| HpkgWriteError::Write {
+    let write_error = |source| HpkgWriteError::Write {
         path: output.to_owned(),
         source,
-    })?;
+    };
+    let temp = TempOutput::create(output).map_err(write_error)?;
+    let file = temp.file().map_err(write_error)?;
+    write_package(&info, &options.directory, &entry, options.compression, file)?;
+    temp.persist().map_err(write_error)?;
     Ok(info)
 }
 
-/// Encodes a whole package file in memory.
-pub fn encode_package(
+/// Writes a whole package into `file` (empty, at offset 0): a placeholder header, the heap streamed
+/// behind it, then the real header once the sizes are known.
+fn write_package(
     info: &PackageInfo,
     directory: &Path,
     package_info_entry: &PackageInfoEntry,
     compression: Compression,
-) -> Result<Vec<u8>, HpkgWriteError> {
-    let mut heap = HeapWriter::new(compression);
+    mut file: File,
+) -> Result<(), HpkgWriteError> {
+    let write_error = |source| HpkgWriteError::Write {
+        path: directory.to_owned(),
+        source,
+    };
+    let mut sink = BufWriter::with_capacity(WRITE_BUFFER_BYTES, &mut file);
+    sink.write_all(&[0; HPKG_HEADER_SIZE as usize])
+        .map_err(write_error)?;
+    let mut heap = HeapWriter::with_sink(compression, sink);
     let toc = encode_section(&build_toc(directory, package_info_entry, &mut heap)?);
     let attributes = encode_section(&package_attributes(info));
     check_size("TOC", toc.len(), MAX_TOC_SIZE)?;
@@ -115,33 +134,82 @@ pub fn encode_package(
     heap.append(&toc.attributes);
     heap.append(&attributes.strings);
     heap.append(&attributes.attributes);
-    let heap = heap.finish().map_err(|source| HpkgWriteError::Write {
-        path: directory.to_owned(),
-        source,
-    })?;
+    let (sink, sizes) = heap.finish_into().map_err(write_error)?;
+    sink.into_inner().map_err(|e| write_error(e.into_error()))?;
 
-    let mut out = Vec::with_capacity(usize::from(HPKG_HEADER_SIZE) + heap.bytes.len());
-    out.extend_from_slice(HPKG_MAGIC);
-    out.extend_from_slice(&HPKG_HEADER_SIZE.to_be_bytes());
-    out.extend_from_slice(&HPKG_VERSION.to_be_bytes());
-    let total_size = u64::from(HPKG_HEADER_SIZE) + heap.bytes.len() as u64;
-    out.extend_from_slice(&total_size.to_be_bytes());
-    out.extend_from_slice(&HPKG_MINOR_VERSION.to_be_bytes());
-    out.extend_from_slice(&compression.code().to_be_bytes());
-    out.extend_from_slice(&(CHUNK_SIZE as u32).to_be_bytes());
-    out.extend_from_slice(&(heap.bytes.len() as u64).to_be_bytes());
-    out.extend_from_slice(&heap.uncompressed_size.to_be_bytes());
+    let mut header = Vec::with_capacity(usize::from(HPKG_HEADER_SIZE));
+    header.extend_from_slice(HPKG_MAGIC);
+    header.extend_from_slice(&HPKG_HEADER_SIZE.to_be_bytes());
+    header.extend_from_slice(&HPKG_VERSION.to_be_bytes());
+    let total_size = u64::from(HPKG_HEADER_SIZE) + sizes.compressed;
+    header.extend_from_slice(&total_size.to_be_bytes());
+    header.extend_from_slice(&HPKG_MINOR_VERSION.to_be_bytes());
+    header.extend_from_slice(&compression.code().to_be_bytes());
+    header.extend_from_slice(&(CHUNK_SIZE as u32).to_be_bytes());
+    header.extend_from_slice(&sizes.compressed.to_be_bytes());
+    header.extend_from_slice(&sizes.uncompressed.to_be_bytes());
     // Both sections were size-checked above, so the u32 fields cannot overflow.
-    out.extend_from_slice(&(attributes.len() as u32).to_be_bytes());
-    out.extend_from_slice(&(attributes.strings.len() as u32).to_be_bytes());
-    out.extend_from_slice(&(attributes.strings_count as u32).to_be_bytes());
-    out.extend_from_slice(&0u32.to_be_bytes()); // reserved1
-    out.extend_from_slice(&(toc.len() as u64).to_be_bytes());
-    out.extend_from_slice(&(toc.strings.len() as u64).to_be_bytes());
-    out.extend_from_slice(&toc.strings_count.to_be_bytes());
-    debug_assert_eq!(out.len(), usize::from(HPKG_HEADER_SIZE));
-    out.extend_from_slice(&heap.bytes);
-    Ok(out)
+    header.extend_from_slice(&(attributes.len() as u32).to_be_bytes());
+    header.extend_from_slice(&(attributes.strings.len() as u32).to_be_bytes());
+    header.extend_from_slice(&(attributes.strings_count as u32).to_be_bytes());
+    header.extend_from_slice(&0u32.to_be_bytes()); // reserved1
+    header.extend_from_slice(&(toc.len() as u64).to_be_bytes());
+    header.extend_from_slice(&(toc.strings.len() as u64).to_be_bytes());
+    header.extend_from_slice(&toc.strings_count.to_be_bytes());
+    debug_assert_eq!(header.len(), usize::from(HPKG_HEADER_SIZE));
+    file.write_all_at(&header, 0).map_err(write_error)?;
+    Ok(())
+}
+
+/// Bytes buffered between the heap writer and the package file (the heap writes chunk by chunk).
+const WRITE_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// A temporary file beside the output (same directory, so the rename cannot cross file systems),
+/// removed on every path that does not [`persist`](TempOutput::persist) it.
+struct TempOutput {
+    /// The temporary file's path.
+    temp: PathBuf,
+    /// The final path.
+    output: PathBuf,
+    /// Open for writing.
+    file: File,
+    /// Renamed into place: nothing to remove.
+    persisted: bool,
+}
+
+impl TempOutput {
+    fn create(output: &Path) -> std::io::Result<TempOutput> {
+        let name = output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = output.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let file = File::create(&temp)?;
+        Ok(TempOutput {
+            temp,
+            output: output.to_owned(),
+            file,
+            persisted: false,
+        })
+    }
+
+    fn file(&self) -> std::io::Result<File> {
+        self.file.try_clone()
+    }
+
+    fn persist(mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.temp, &self.output)?;
+        self.persisted = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempOutput {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
 }
 
 fn check_size(section: &'static str, size: usize, limit: usize) -> Result<(), HpkgWriteError> {

@@ -15,7 +15,7 @@
 //! - [`repo_info`]: `RepositoryInfo` from `repo.info` and to/from the repository-info BMessage.
 //! - [`section_writer`]: LEB128, string-table and attribute-tree writing for one section.
 //! - [`package_attributes_writer`]: `PackageInfo` → attribute tree in Haiku's canonical order.
-//! - [`heap_writer`]: the chunked, compressed heap (zlib/zstd, chunks compressed in parallel).
+//! - [`heap_writer`]: the chunked, compressed heap (zlib/zstd, batches compressed in parallel), streamed.
 //! - [`package_info_lexer`], [`package_info_file`]: `.PackageInfo` files → `PackageInfo`.
 //! - [`format_error`]: `FormatError`: what is malformed, in which file, at which byte offset.
 //! - [`leb128`]: unsigned LEB128 numbers.
@@ -24,15 +24,16 @@
 //! - [`section`]: a section's string table and attribute-entry cursor.
 //! - [`package_attributes_reader`]: package attributes in file order, folded into `PackageInfo`.
 //! - [`toc`]: the HPKG table of contents: entries, attributes, data references.
-//! - [`hpkg_reader`]: `read_package`, `PackageFile` (file data, licence files).
+//! - [`hpkg_reader`]: `read_package`, `PackageFile` (file data, licence files), `PackageReader`
+//!   (the same from an open file, with positional reads).
 //! - [`hpkr_reader`]: `read_repository`, the raw repository-info section.
 //! - [`listing`]: `package list` / `package_repo list` output, byte-identical to Haiku's tools.
 //! - [`parallel`]: mapping a function over items on all cores, results in order.
 //! - [`toc_writer`]: an HPKG table of contents from a directory tree.
-//! - [`hpkg_writer`]: `.hpkg` packages (`package create`).
+//! - [`hpkg_writer`]: `.hpkg` packages (`package create`), streamed to the output file.
 //! - [`hpkr_writer`]: HPKR repository files from `RepositoryInfo` and packages.
 //! - [`output_file`]: atomic replacement of output files.
-//! - [`package_scan`]: reading, hashing and decoding packages for a repository, in parallel.
+//! - [`package_scan`]: hashing (streaming) and decoding packages for a repository, in parallel.
 //! - [`repo_checks`]: `package_repo`'s per-package checks, in Haiku's order.
 //! - [`repo_tool`]: `package_repo create|update`, `repo.sha256`, `package.list`.
 

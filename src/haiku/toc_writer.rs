@@ -9,6 +9,7 @@
 //! users and groups; Linux has no BFS attributes to carry).
 
 use std::fs::Metadata;
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -48,11 +49,11 @@ pub struct PackageInfoEntry {
     pub metadata: Metadata,
 }
 
-/// Builds the top-level TOC entries for `root`'s contents, appending file data to `heap`.
-pub fn build_toc(
+/// Builds the top-level TOC entries for `root`'s contents, streaming file data into `heap`.
+pub fn build_toc<W: Write>(
     root: &Path,
     package_info: &PackageInfoEntry,
-    heap: &mut HeapWriter,
+    heap: &mut HeapWriter<W>,
 ) -> Result<Vec<AttrNode<'static>>, TocError> {
     let mut entries = Vec::new();
     for name in sorted_names(root)? {
@@ -90,15 +91,12 @@ fn sorted_names(dir: &Path) -> Result<Vec<String>, TocError> {
 }
 
 /// One entry and, for a directory, its children.
-fn entry(path: &Path, name: &str, heap: &mut HeapWriter) -> Result<AttrNode<'static>, TocError> {
+fn entry<W: Write>(path: &Path, name: &str, heap: &mut HeapWriter<W>) -> Result<AttrNode<'static>, TocError> {
     let metadata = std::fs::symlink_metadata(path).map_err(io_error(path))?;
     let file_type = metadata.file_type();
     if file_type.is_file() {
         let mut node = entry_node(name, &metadata, 0);
-        if metadata.len() > 0 {
-            let data = std::fs::read(path).map_err(io_error(path))?;
-            add_data(&mut node, &data, heap);
-        }
+        add_file_data(&mut node, path, metadata.len(), heap)?;
         Ok(node)
     } else if file_type.is_symlink() {
         let target = std::fs::read_link(path).map_err(io_error(path))?;
@@ -150,8 +148,50 @@ fn entry_node(name: &str, metadata: &Metadata, file_type: u64) -> AttrNode<'stat
     node
 }
 
+/// Adds the `data` attribute of the `size`-byte file at `path`: inline up to 8 bytes, otherwise
+/// streamed into the heap (never read whole: a package may hold files of any size). The file must
+/// still hold `size` bytes; one that shrank while being packaged is an error, and bytes it gained
+/// are not read, so the entry's size and its data always agree.
+fn add_file_data<W: Write>(
+    node: &mut AttrNode<'_>,
+    path: &Path,
+    size: u64,
+    heap: &mut HeapWriter<W>,
+) -> Result<(), TocError> {
+    if size <= MAX_INLINE_DATA_SIZE {
+        let data = std::fs::read(path).map_err(io_error(path))?;
+        let data = data.get(..size as usize).ok_or_else(|| shrank(path))?;
+        add_data(node, data, heap);
+        return Ok(());
+    }
+    let file = std::fs::File::open(path).map_err(io_error(path))?;
+    let offset = heap.append_reader(file, size).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => shrank(path),
+        _ => TocError {
+            path: path.to_owned(),
+            source: e,
+        },
+    })?;
+    node.children.push(AttrNode {
+        id: Id::Data,
+        value: AttrValue::RawHeap { size, offset },
+        children: Vec::new(),
+    });
+    Ok(())
+}
+
+fn shrank(path: &Path) -> TocError {
+    TocError {
+        path: path.to_owned(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the file shrank while it was being packaged",
+        ),
+    }
+}
+
 /// Adds a `data` attribute: inline up to 8 bytes, otherwise a heap reference.
-fn add_data(node: &mut AttrNode<'_>, data: &[u8], heap: &mut HeapWriter) {
+fn add_data<W: Write>(node: &mut AttrNode<'_>, data: &[u8], heap: &mut HeapWriter<W>) {
     if data.is_empty() {
         return;
     }
