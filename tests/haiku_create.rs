@@ -1,4 +1,5 @@
-//! `hpkg create` as Haiku's `package create` behaves: it streams file data of any size into the
+//! `hpkg create` as Haiku's `package create` behaves: it refuses a licence that is neither one of
+//! Haiku's system licences nor shipped in the package, and it streams file data of any size into the
 //! package (read back here byte for byte), leaving no temporary file behind.
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,42 @@ fn package_source(dir: &Path, licenses: &str) -> (PathBuf, PathBuf) {
     )
     .unwrap();
     (info, tree)
+}
+
+#[test]
+fn a_licence_neither_system_nor_shipped_is_refused_like_haiku() {
+    let dir = tempfile::tempdir().unwrap();
+    let (info, tree) = package_source(dir.path(), "MIT \"Public Domain\" \"Own Licence\"");
+    let out = dir.path().join("lic-1.0-1-x86_64.hpkg");
+    let refused = create(&[], &info, &tree, &out);
+    let err = text(&refused.stderr);
+    assert!(
+        !refused.status.success(),
+        "accepted a licence the package does not ship"
+    );
+    assert!(
+        err.contains("License 'Own Licence' isn't contained in package")
+            && err.contains(&tree.join("data/licenses/Own Licence").display().to_string()),
+        "{err}"
+    );
+    assert!(!out.exists(), "a refused package is not written");
+
+    // A directory of system licences that holds it (as a Haiku installation might) lets it pass.
+    let system = dir.path().join("system-licenses");
+    std::fs::create_dir_all(&system).unwrap();
+    std::fs::write(system.join("Own Licence"), "text").unwrap();
+    std::fs::write(system.join("MIT"), "text").unwrap();
+    let system_arg = system.to_str().unwrap();
+    let accepted = create(&["--system-licenses", system_arg], &info, &tree, &out);
+    assert!(accepted.status.success(), "{}", text(&accepted.stderr));
+
+    // Shipped in the package, it passes with the built-in list.
+    std::fs::create_dir_all(tree.join("data/licenses")).unwrap();
+    std::fs::write(tree.join("data/licenses/Own Licence"), "The licence text.\n").unwrap();
+    let shipped = create(&[], &info, &tree, &out);
+    assert!(shipped.status.success(), "{}", text(&shipped.stderr));
+    let package = PackageFile::open(&out).unwrap();
+    assert_eq!(package.license_files().unwrap()[0].name, "Own Licence");
 }
 
 #[test]

@@ -42,6 +42,7 @@ cat >"$STATE/buildmaster.toml" <<TOML
 tree = "$REAL/haikuports"
 target_architecture = "x86_64"
 allow_untested = false
+licenses_directory = "$REAL/licenses"
 TOML
 start="$(date +%s.%N)"
 "$BIN" --state-dir "$STATE" ports dump >"$WORK/ours.json"

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use crate::haiku::system_licenses::SystemLicenses;
+
 /// `buildmaster hpkg …`
 #[derive(Debug, Args)]
 pub struct HpkgArgs {
@@ -38,6 +40,11 @@ pub enum HpkgCommand {
         /// The package's install path (`package create -I`); `.PackageInfo` cannot set it.
         #[arg(short = 'I', value_name = "PATH")]
         install_path: Option<String>,
+        /// Read Haiku's system licence names from this directory (Haiku's
+        /// `/boot/system/data/licenses`) instead of the built-in list of Haiku R1's 35. A licence that
+        /// is not one of them must be shipped as `data/licenses/<name>`.
+        #[arg(long, value_name = "DIR")]
+        system_licenses: Option<PathBuf>,
         /// The package file to write.
         output: PathBuf,
     },
@@ -63,8 +70,16 @@ pub fn run(args: HpkgArgs) -> anyhow::Result<ExitCode> {
             directory,
             compression,
             install_path,
+            system_licenses,
             output,
-        } => create(info, directory, compression, install_path, output),
+        } => create(
+            info,
+            directory,
+            compression,
+            install_path,
+            system_licenses,
+            output,
+        ),
     }
 }
 
@@ -80,6 +95,7 @@ fn create(
     directory: Option<PathBuf>,
     compression: CompressionArg,
     install_path: Option<String>,
+    system_licenses: Option<PathBuf>,
     output: PathBuf,
 ) -> anyhow::Result<ExitCode> {
     use crate::haiku::heap_writer::Compression;
@@ -93,6 +109,7 @@ fn create(
         },
         install_path,
     };
-    crate::haiku::hpkg_writer::create_package(&options, &output)?;
+    let system = system_licenses.map_or(SystemLicenses::BuiltIn, SystemLicenses::Directory);
+    crate::haiku::hpkg_writer::create_package_with(&options, &output, &system)?;
     Ok(ExitCode::SUCCESS)
 }

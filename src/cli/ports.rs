@@ -204,18 +204,8 @@ fn expression_text(expression: &ResolvableExpression) -> String {
     if let (Some(operator), Some(version)) = (expression.operator, &expression.version) {
         text.push_str(&format!(" {operator} {version}"));
     }
-    if has_base_flag(expression) {
+    if expression.base {
         text.push_str(" base");
     }
     text
-}
-
-/// Whether the expression carries a recipe's `base` flag. Read through serde rather than a field
-/// because the flag is being added to the model while this tool is written; a model without it
-/// simply never reports one.
-fn has_base_flag(expression: &ResolvableExpression) -> bool {
-    serde_json::to_value(expression)
-        .ok()
-        .and_then(|value| value.get("base").and_then(serde_json::Value::as_bool))
-        .unwrap_or(false)
 }

@@ -13,6 +13,7 @@ use crate::haiku::package_attributes_writer::package_attributes;
 use crate::haiku::package_info::PackageInfo;
 use crate::haiku::package_info_file::{self, PackageInfoFileError};
 use crate::haiku::section_writer::encode_section;
+use crate::haiku::system_licenses::{missing_license, SystemLicenses};
 use crate::haiku::toc_writer::{build_toc, PackageInfoEntry, TocError, PACKAGE_INFO_FILE_NAME};
 
 /// `hpkg` (`B_HPKG_MAGIC`).
@@ -50,6 +51,27 @@ pub enum HpkgWriteError {
         /// The limit.
         limit: usize,
     },
+    /// A declared licence is neither a system licence nor shipped in the package (Haiku's
+    /// `package create` refuses the package the same way).
+    #[error(
+        "License '{license}' isn't contained in package: it is not one of Haiku's system licences and {} \
+         does not exist; ship the licence text there, or declare a system licence (`Public Domain`, `MIT`, …)",
+        path.display()
+    )]
+    LicenseNotInPackage {
+        /// The licence name.
+        license: String,
+        /// Where the package would have to ship it.
+        path: PathBuf,
+    },
+    /// The system licence directory could not be read.
+    #[error("cannot read the system licences ({system:?}): {source}")]
+    SystemLicenses {
+        /// Where they were read from.
+        system: SystemLicenses,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// Writing the output failed; nothing is left behind.
     #[error("cannot write package {}: {source}", path.display())]
     Write {
@@ -73,12 +95,22 @@ pub struct CreateOptions {
     pub install_path: Option<String>,
 }
 
-/// Creates a package file from a directory and a `.PackageInfo`; returns the package's info.
+/// Creates a package file from a directory and a `.PackageInfo`, checking its licences against
+/// Haiku's built-in system licences; returns the package's info.
+pub fn create_package(options: &CreateOptions, output: &Path) -> Result<PackageInfo, HpkgWriteError> {
+    create_package_with(options, output, &SystemLicenses::BuiltIn)
+}
+
+/// Creates a package file as [`create_package`] does, with the system licences from `system`.
 ///
 /// The package streams into a temporary file beside `output` (file data is read a batch at a time,
 /// compressed and written), which is renamed over `output` when complete: memory stays at a few MiB
 /// plus the TOC, whatever the package's size, and nobody sees a half-written package.
-pub fn create_package(options: &CreateOptions, output: &Path) -> Result<PackageInfo, HpkgWriteError> {
+pub fn create_package_with(
+    options: &CreateOptions,
+    output: &Path,
+    system: &SystemLicenses,
+) -> Result<PackageInfo, HpkgWriteError> {
     let info_path = options
         .info_file
         .clone()
@@ -93,6 +125,7 @@ pub fn create_package(options: &CreateOptions, output: &Path) -> Result<PackageI
     if let Some(install_path) = &options.install_path {
         info.install_path = install_path.clone();
     }
+    check_licenses(&info, &options.directory, system)?;
     let entry = PackageInfoEntry { contents, metadata };
     let write_error = |source| HpkgWriteError::Write {
         path: output.to_owned(),
@@ -209,6 +242,21 @@ impl Drop for TempOutput {
         if !self.persisted {
             let _ = std::fs::remove_file(&self.temp);
         }
+    }
+}
+
+/// Haiku's `_CheckLicenses`: every licence must be a system licence or shipped in the package.
+fn check_licenses(info: &PackageInfo, root: &Path, system: &SystemLicenses) -> Result<(), HpkgWriteError> {
+    let names = system.names().map_err(|source| HpkgWriteError::SystemLicenses {
+        source,
+        system: system.clone(),
+    })?;
+    match missing_license(&info.licenses, &names, root) {
+        None => Ok(()),
+        Some(license) => Err(HpkgWriteError::LicenseNotInPackage {
+            license: license.to_owned(),
+            path: root.join("data/licenses").join(license),
+        }),
     }
 }
 

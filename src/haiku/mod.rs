@@ -31,6 +31,7 @@
 //! - [`parallel`]: mapping a function over items on all cores, results in order.
 //! - [`toc_writer`]: an HPKG table of contents from a directory tree.
 //! - [`hpkg_writer`]: `.hpkg` packages (`package create`), streamed to the output file.
+//! - [`system_licenses`]: Haiku's system licence names, which packages need not ship.
 //! - [`hpkr_writer`]: HPKR repository files from `RepositoryInfo` and packages.
 //! - [`output_file`]: atomic replacement of output files.
 //! - [`package_scan`]: hashing (streaming) and decoding packages for a repository, in parallel.
@@ -64,6 +65,7 @@ pub mod repo_tool;
 pub mod resolvable;
 pub mod section;
 pub mod section_writer;
+pub mod system_licenses;
 pub mod toc;
 pub mod toc_writer;
 pub mod version;
