@@ -95,12 +95,23 @@ fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     files
 }
 
+/// A private copy of the buildmaster binary: the check runs for minutes, and a concurrent `cargo build`
+/// relinking `target/debug/buildmaster` must not pull it from under the driver.
+fn private_binary(cache: &Path) -> PathBuf {
+    let copy = cache.join("buildmaster");
+    std::fs::copy(BIN, &copy).unwrap();
+    copy
+}
+
 /// `tools/haikuporter-resolve.py emulate`: an empty package for each input, kept between runs.
-fn emulate(inputs: &[PathBuf], out: &Path) {
+fn emulate(bin: &Path, inputs: &[PathBuf], out: &Path) {
     let result = run_with_timeout(
         Command::new("python3")
             .arg(RESOLVER)
-            .args(["emulate", "--buildmaster", BIN, "--out"])
+            .arg("emulate")
+            .arg("--buildmaster")
+            .arg(bin)
+            .arg("--out")
             .arg(out)
             .args(inputs),
         SLOW_STEP,
@@ -233,15 +244,18 @@ fn class_of(error: &str) -> String {
 fn haikuporters_resolver_accepts_what_we_would_ship_on_the_real_tree() {
     let real = real_inputs();
     let cache = cache_dir();
+    let bin = private_binary(&cache);
     let repository = haikuporter_dependency_infos(&real, &cache);
     let emulated = cache.join("emulated");
-    emulate(&files_with_suffix(&repository, ".DependencyInfo"), &emulated);
+    emulate(
+        &bin,
+        &files_with_suffix(&repository, ".DependencyInfo"),
+        &emulated,
+    );
     let system = cache.join("system");
     let _ = std::fs::remove_dir_all(&system);
-    emulate(
-        &files_with_suffix(&real.join("syspkg-infos"), ".PackageInfo"),
-        &system,
-    );
+    let system_infos = files_with_suffix(&real.join("syspkg-infos"), ".PackageInfo");
+    emulate(&bin, &system_infos, &system);
 
     // Evaluated as an instance would: HaikuPorter's build master allows untested ports; the recipe
     // cache lives in a state directory of its own under the cache.
@@ -305,7 +319,8 @@ fn haikuporters_resolver_accepts_what_we_would_ship_on_the_real_tree() {
         .arg(RESOLVER)
         .args(["batch", "--haikuporter"])
         .arg(real.join("haikuporter"))
-        .args(["--buildmaster", BIN])
+        .arg("--buildmaster")
+        .arg(&bin)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
