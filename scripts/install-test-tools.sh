@@ -16,7 +16,8 @@ if [ ! -x "$TOOLS/bin/garage" ] || ! "$TOOLS/bin/garage" --version 2>/dev/null |
     echo "installing garage $GARAGE_VERSION into $TOOLS (one-time, ~11 min on 2 cores)" >&2
     cargo install --locked "garage@$GARAGE_VERSION" --root "$TOOLS" >&2
 fi
-if [ ! -x /usr/sbin/sshd ]; then
+# sftp-server: the test sshd runs OpenSSH's sftp-server -P rename (refusing plain rename as Haiku's BFS does).
+if [ ! -x /usr/sbin/sshd ] || [ ! -x /usr/lib/openssh/sftp-server ]; then
     echo "installing OpenSSH server and client for the builder tests" >&2
     apt-get update >&2
     apt-get install -y --no-install-recommends openssh-server openssh-sftp-server openssh-client >&2
