@@ -8,6 +8,8 @@
 # Usage: bash scripts/demo.sh [STATE_DIR]        (default: ./buildmaster-state)
 #   LISTEN=127.0.0.1:8080     where the UI is served
 #   BUILDMASTER_BIN=path      use this binary instead of building one (cargo build --release)
+#   HAIKUPORTER_DIR=path      the HaikuPorter checkout whose resolver the stand-in uses (default: the one
+#                             scripts/real-inputs.sh extracts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STATE="${1:-buildmaster-state}"
@@ -24,5 +26,14 @@ BUILDMASTER_BIN="$(realpath "$BUILDMASTER_BIN")"
 export BUILDMASTER="$BUILDMASTER_BIN"
 # A repository indexes only packages of its own vendor (Haiku's rule); the stand-in labels with this one.
 export HAIKUPORTER_STANDIN_VENDOR="Example Project"
+# The stand-in decides whether a build's visible packages suffice with HaikuPorter's own resolver: it
+# needs a HaikuPorter checkout (HAIKUPORTER_DIR), by default the one scripts/real-inputs.sh extracts.
+if [ -z "${HAIKUPORTER_DIR:-}" ]; then
+    real="$(bash scripts/real-inputs.sh)" || {
+        echo "buildmaster demo: set HAIKUPORTER_DIR to a HaikuPorter checkout (https://github.com/haikuports/haikuporter)" >&2
+        exit 1
+    }
+    export HAIKUPORTER_DIR="$real/haikuporter"
+fi
 echo "buildmaster: building examples/ports, publishing to $STATE/storage, UI on http://$LISTEN/ (Ctrl-C stops)"
 exec "$BUILDMASTER_BIN" --state-dir "$STATE" serve --config examples/buildmaster.toml --listen "$LISTEN"
