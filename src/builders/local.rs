@@ -5,6 +5,11 @@
 //! packages are never pruned, exactly the dependencies are visible, output streams live with idle and
 //! total timeouts, cancellation kills the whole process group, and results are verified and committed
 //! all-or-nothing.
+//!
+//! The build's environment is not the daemon's: the daemon holds secrets (`BUILDMASTER_API_TOKEN`,
+//! `AWS_SECRET_ACCESS_KEY`, …) and a build's output is served by the read-only API. A build starts
+//! from an empty environment plus [`BUILD_ENV_PASSED`], the variables an SSH session gets from sshd
+//! (see docs/security.md).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -26,6 +31,23 @@ use super::exec::{Exit, OutputSink, Stream};
 use super::package::{PackageSource, WantedPackage};
 use super::results::{self, ResultFile};
 use super::sftp::{self, Expected, Transferred, CHUNK_BYTES, UPLOAD_SUFFIX};
+
+/// The only variables a local build inherits from the daemon (when set): what sshd gives an SSH
+/// session (`PATH`, `HOME`, `USER`, `LOGNAME`, `SHELL`), the locale and time zone, and the temporary
+/// directory. Nothing else — in particular no credential — reaches a build.
+pub const BUILD_ENV_PASSED: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR",
+];
+
+/// The environment a local build runs with: [`BUILD_ENV_PASSED`] taken from `daemon_env`.
+pub fn build_environment(
+    daemon_env: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    daemon_env
+        .into_iter()
+        .filter(|(k, _)| BUILD_ENV_PASSED.iter().any(|p| k.as_os_str() == *p))
+        .collect()
+}
 
 /// A builder running on the master itself.
 pub struct LocalBuilder {
@@ -330,6 +352,8 @@ impl LocalBuilder {
         let shown = super::quote::command_line(argv);
         let mut child = tokio::process::Command::new(&argv[0])
             .args(&argv[1..])
+            .env_clear()
+            .envs(build_environment(std::env::vars_os()))
             .current_dir(&self.spec.paths.ports_tree)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
