@@ -24,8 +24,9 @@
 # (where a recipe's stderr goes), BM_KEYS (HaikuPorter's recipe attribute names, space-separated).
 
 # The keys HaikuPorter collects after sourcing are the variables matching `^(KEY)(_[0-9a-zA-Z_]+)?=`
-# in `set`'s output. bmAllNames lists every variable starting with one of the keys with one
-# expansion per key (`${!KEY@}`), generated once here; the caller applies the exact pattern.
+# in `set`'s output. BM_KEYS holds prefixes covering every key (`P` for PATCHES, PROVIDES, …: one
+# expansion costs as much as the next, so fewer is faster); bmAllNames lists every variable starting
+# with one of them (`${!P@}`), generated once here; the caller applies the exact pattern.
 bmCollect=
 for bmKey in $BM_KEYS; do
 	bmCollect+="\"\${!$bmKey@}\" "
@@ -134,21 +135,22 @@ defineDebugInfoPackage() {
 
 # configFileEvaluatorScript: the variables that depend on REVISION hold a literal `$REVISION` until
 # the first `REVISION="…"` (the prepared recipe calls this after each one, as HaikuPorter's
-# validateRecipeFile arranges); only the first call has an effect.
+# validateRecipeFile arranges); only the first call has an effect. HaikuPorter re-evaluates each of
+# them with `eval`; computing them again with the revision gives the same values unless the recipe
+# assigned one of them (or portName, portVersion) before its REVISION line — no HaikuPorts recipe
+# does — at a third of the cost.
 updateRevisionVariables() {
-	local variable
-	for variable in $revisionVariables; do
-		eval "${variable}=\"${!variable}\""
-	done
-	unset revisionVariables
+	if [[ -n ${revisionVariables+set} ]]; then
+		setPortVariables "$REVISION"
+		unset revisionVariables
+	fi
 }
 
-# Port._updateShellVariables(forParsing=True), with `$REVISION` left literal (R) where HaikuPorter
-# leaves it.
+# Port._updateShellVariables(forParsing=True) for the revision $1 (HaikuPorter first leaves a literal
+# `$REVISION`). Plain assignments: this runs once or twice per recipe.
 setPortVariables() {
-	local R='$REVISION' name
-	portRevision=$R
-	portFullVersion=$portVersion-$R
+	portRevision=$1
+	portFullVersion=$portVersion-$portRevision
 	portRevisionedName=$portName-$portFullVersion
 	portPackageLinksDir=/packages/$portRevisionedName
 	prefix=$portPackageLinksDir/.self
@@ -162,11 +164,13 @@ setPortVariables() {
 	relativeDocDir=documentation/packages/$portName
 	relativeInfoDir=documentation/info; relativeManDir=documentation/man
 	relativeLibExecDir=lib; relativeSharedStateDir=var; relativeLocalStateDir=var
+	dataDir=$prefix/$relativeDataDir; dataRootDir=$prefix/$relativeDataRootDir
+	binDir=$prefix/$relativeBinDir; sbinDir=$prefix/$relativeSbinDir; libDir=$prefix/$relativeLibDir
+	includeDir=$prefix/$relativeIncludeDir; oldIncludeDir=$prefix/$relativeOldIncludeDir
+	docDir=$prefix/$relativeDocDir; infoDir=$prefix/$relativeInfoDir; manDir=$prefix/$relativeManDir
+	libExecDir=$prefix/$relativeLibExecDir; sharedStateDir=$prefix/$relativeSharedStateDir
+	localStateDir=$prefix/$relativeLocalStateDir
 	configureDirVariables="prefix sysconfDir dataDir dataRootDir binDir sbinDir libDir includeDir oldIncludeDir docDir infoDir manDir libExecDir sharedStateDir localStateDir"
-	for name in dataDir dataRootDir binDir sbinDir libDir includeDir oldIncludeDir docDir infoDir manDir libExecDir sharedStateDir localStateDir; do
-		local relative=relative${name^}
-		printf -v $name '%s' "$prefix/${!relative}"
-	done
 	configureDirArgs="--prefix=$prefix --sysconfdir=$sysconfDir --datadir=$dataDir --datarootdir=$dataRootDir --bindir=$binDir --sbindir=$sbinDir --libdir=$libDir --includedir=$includeDir --oldincludedir=$oldIncludeDir --docdir=$docDir --infodir=$infoDir --mandir=$manDir --libexecdir=$libExecDir --sharedstatedir=$sharedStateDir --localstatedir=$localStateDir"
 	cmakeDirArgs="-DCMAKE_INSTALL_PREFIX=$prefix -DCMAKE_INSTALL_SYSCONFDIR=$sysconfDir -DCMAKE_INSTALL_DATADIR=$relativeDataDir -DCMAKE_INSTALL_DATAROOTDIR=$relativeDataRootDir -DCMAKE_INSTALL_BINDIR=$relativeBinDir -DCMAKE_INSTALL_SBINDIR=$relativeSbinDir -DCMAKE_INSTALL_LIBDIR=$relativeLibDir -DCMAKE_INSTALL_INCLUDEDIR=$relativeIncludeDir -DCMAKE_INSTALL_OLDINCLUDEDIR=$relativeOldIncludeDir -DCMAKE_INSTALL_DOCDIR=$relativeDocDir -DCMAKE_INSTALL_INFODIR=$relativeInfoDir -DCMAKE_INSTALL_MANDIR=$relativeManDir -DCMAKE_INSTALL_LIBEXECDIR=$relativeLibExecDir -DCMAKE_INSTALL_SHAREDSTATEDIR=$relativeSharedStateDir -DCMAKE_INSTALL_LOCALSTATEDIR=$relativeLocalStateDir"
 
@@ -177,12 +181,13 @@ setPortVariables() {
 	relativeDocumentationDir=documentation; relativeFontsDir=data/fonts
 	relativePostInstallDir=boot/post-install; relativePreUninstallDir=boot/pre-uninstall
 	relativePreferencesDir=preferences; relativeSettingsDir=settings
-	local others="addOnsDir appsDir debugInfoDir developDir developDocDir developLibDir documentationDir fontsDir postInstallDir preUninstallDir preferencesDir settingsDir"
-	for name in $others; do
-		local relative=relative${name^}
-		printf -v $name '%s' "$prefix/${!relative}"
-	done
-	revisionVariables="portRevision portFullVersion portRevisionedName portPackageLinksDir prefix sysconfDir $configureDirVariables configureDirArgs cmakeDirArgs $others"
+	addOnsDir=$prefix/$relativeAddOnsDir; appsDir=$prefix/$relativeAppsDir
+	debugInfoDir=$prefix/$relativeDebugInfoDir; developDir=$prefix/$relativeDevelopDir
+	developDocDir=$prefix/$relativeDevelopDocDir; developLibDir=$prefix/$relativeDevelopLibDir
+	documentationDir=$prefix/$relativeDocumentationDir; fontsDir=$prefix/$relativeFontsDir
+	postInstallDir=$prefix/$relativePostInstallDir; preUninstallDir=$prefix/$relativePreUninstallDir
+	preferencesDir=$prefix/$relativePreferencesDir; settingsDir=$prefix/$relativeSettingsDir
+	revisionVariables="portRevision portFullVersion portRevisionedName portPackageLinksDir $configureDirVariables configureDirArgs cmakeDirArgs addOnsDir appsDir debugInfoDir developDir developDocDir developLibDir documentationDir fontsDir postInstallDir preUninstallDir preferencesDir settingsDir"
 }
 
 while IFS=$'\t' read -r bmRecipe portName portBaseName portVersion portBaseDir bmSecondaryArch; do
@@ -202,7 +207,7 @@ while IFS=$'\t' read -r bmRecipe portName portBaseName portVersion portBaseDir b
 		effectiveTargetMachineTripleAsName=${triple//-/_}
 		unset triple bmSecondaryArch
 		SOURCE_DIR=$portBaseName-$portVersion
-		setPortVariables
+		setPortVariables '$REVISION'
 
 		# A failing command otherwise ends the subshell silently; say which one, as bash would for a
 		# syntax error.
@@ -213,13 +218,16 @@ while IFS=$'\t' read -r bmRecipe portName portBaseName portVersion portBaseDir b
 		# The recipe may have changed the locale (lengths must stay in bytes), IFS, or shadowed
 		# printf with a function; none of that may corrupt the reply.
 		LC_ALL=C
+		# One write for the whole reply: a printf per variable costs more than the recipe.
 		bmAllNames
+		bmReply=
 		for bmKey in "${bmNames[@]}"; do
 			if [[ -n ${!bmKey+set} ]]; then
 				bmValue=${!bmKey}
-				builtin printf '=%s %d\n%s\n' "$bmKey" "${#bmValue}" "$bmValue"
+				bmReply+="=$bmKey ${#bmValue}"$'\n'"$bmValue"$'\n'
 			fi
 		done
+		builtin printf '%s' "$bmReply"
 	) </dev/null 2>"$BM_ERR_FILE"
 	bmStatus=$?
 	if ((bmStatus != 0)); then

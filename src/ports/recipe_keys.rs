@@ -406,9 +406,29 @@ pub fn parse_architectures(key: &str, text: &str) -> Result<ArchMap, String> {
     Ok(map)
 }
 
-/// The attribute names, space-separated, for the evaluator script (`BM_KEYS`).
+/// Name prefixes that together cover every attribute: the evaluator lists the variables starting with
+/// each (one bash expansion per prefix, the cost that counts) and [`parse_entries`] keeps the exact
+/// ones. Short prefixes only where few of bash's own variables share them.
+const COLLECT_PREFIXES: &[&str] = &[
+    "A",
+    "BUILD_",
+    "C",
+    "D",
+    "F",
+    "G",
+    "HOMEPAGE",
+    "LICENSE",
+    "MESSAGE",
+    "P",
+    "RE",
+    "S",
+    "TEST_REQUIRES",
+    "USER_SETTINGS_FILES",
+];
+
+/// The variable-name prefixes, space-separated, for the evaluator script (`BM_KEYS`).
 pub fn key_names() -> String {
-    SPECS.iter().map(|s| s.name).collect::<Vec<_>>().join(" ")
+    COLLECT_PREFIXES.join(" ")
 }
 
 #[cfg(test)]
@@ -420,6 +440,17 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn the_collected_prefixes_cover_every_attribute() {
+        for spec in SPECS {
+            assert!(
+                COLLECT_PREFIXES.iter().any(|p| spec.name.starts_with(p)),
+                "{} is not collected",
+                spec.name
+            );
+        }
     }
 
     #[test]
