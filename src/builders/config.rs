@@ -31,11 +31,55 @@ pub const DEFAULT_KEEPALIVE_MAX: usize = 3;
 /// `sha256sum`, checks); the ports-tree sync and `--purge` run under the build's limits instead.
 pub const DEFAULT_COMMAND_TIMEOUT_SECS: u64 = 10 * 60;
 
+/// The longest name that becomes a file name (`NAME_MAX` on Linux and Haiku's BFS is 255 bytes;
+/// `.log` and `.link-temp` suffixes are added).
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// Checks that `name` can be used as one path component (a log file name, a directory name): not
+/// empty, at most [`MAX_NAME_BYTES`], only ASCII letters, digits, `.`, `_`, `-` and `+`, and not
+/// starting with `.` (which excludes `.` and `..`). A name like `../../evil` would otherwise put a
+/// file outside the output tree. Returns what is wrong.
+pub fn check_path_component(name: &str) -> Result<(), String> {
+    // An error echoes at most the first bytes of a hostile name, never all of it.
+    let shown: String = name.chars().take(MAX_NAME_BYTES).collect();
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(format!("{shown:?} is longer than {MAX_NAME_BYTES} bytes"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+')))
+    {
+        return Err(format!(
+            "{shown:?} contains {c:?}; use only letters, digits, '.', '_', '-' and '+'"
+        ));
+    }
+    if name.starts_with('.') {
+        return Err(format!("{shown:?} starts with '.'"));
+    }
+    Ok(())
+}
+
+/// Serde hook for builder names: the parser's error then names the file, the line and the key.
+fn deserialize_builder_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let name = String::deserialize(d)?;
+    check_path_component(&name).map_err(|what| {
+        serde::de::Error::custom(format!(
+            "key `name`: builder name {what} (it becomes a log file name)"
+        ))
+    })?;
+    Ok(name)
+}
+
 /// One builder in the daemon's TOML config (`[[builders]]`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuilderSection {
-    /// Unique name, used in logs, status and log file names.
+    /// Unique name, used in logs, status and log file names — so it must be a safe file name (see
+    /// [`check_path_component`]); checked at load.
+    #[serde(deserialize_with = "deserialize_builder_name")]
     pub name: String,
     /// How to reach it. Absent: a local builder running processes on the master.
     #[serde(default)]
@@ -396,6 +440,7 @@ fn resolve_ssh_section(builder: &str, s: &SshSection) -> Result<SshTarget, Confi
 /// HaikuPorter's builder JSON, field for field (extra fields are ignored, as HaikuPorter does).
 #[derive(Debug, Deserialize)]
 struct HpBuilder {
+    #[serde(deserialize_with = "deserialize_builder_name")]
     name: String,
     ssh: HpSsh,
     portstree: HpPortsTree,

@@ -153,8 +153,17 @@ impl Output {
         }
     }
 
-    /// Appends `message` to `builders/<name>.log`.
+    /// Appends `message` to `builders/<name>.log`. Names are checked when builder configs load; a name
+    /// that is not one safe path component is refused here too, so no caller can write outside
+    /// `builders/`.
     pub fn builder(&self, name: &str, message: &str) {
+        if let Err(what) = crate::builders::config::check_path_component(name) {
+            tracing::warn!(
+                builder_name = what,
+                "not writing a builder log under an unsafe name"
+            );
+            return;
+        }
         let line = format!("{}: {message}\n", asctime(super::store::now_secs()));
         let path = self.dir.join("builders").join(format!("{name}.log"));
         if let Err(err) = append_line(&path, &line) {
