@@ -77,6 +77,11 @@ pub enum HostKeyProblem {
     Unknown,
     /// A different key is recorded: possibly a man in the middle, possibly a reinstalled builder.
     Changed,
+    /// The key is marked `@revoked` in `known_hosts` (OpenSSH refuses it whatever else is recorded).
+    Revoked {
+        /// The 1-based line of the `@revoked` entry.
+        line: usize,
+    },
 }
 
 /// An error while talking to or building on a builder.
@@ -296,10 +301,11 @@ impl BuilderError {
 
 impl std::fmt::Display for HostKeyProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Unknown => "unknown",
-            Self::Changed => "changed",
-        })
+        match self {
+            Self::Unknown => f.write_str("unknown"),
+            Self::Changed => f.write_str("changed"),
+            Self::Revoked { line } => write!(f, "revoked (`@revoked` on line {line} of known_hosts)"),
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Host-key pinning. The server's key is checked inside the handshake, before authentication, so a
 //! refused builder never sees our key signature, a command or a byte of a package. There is no "accept
 //! unknown keys" mode: a key is trusted only if it is the per-builder pinned key or the `known_hosts`
-//! entry for `[host]:port`.
+//! entry for `[host]:port`. A key marked `@revoked` anywhere in `known_hosts` is refused before
+//! anything else is looked at, as OpenSSH does (we do not match the line's host patterns: a revoked
+//! key is refused for every host, which is stricter than OpenSSH and never weaker).
 
 use std::path::Path;
 
@@ -75,6 +77,9 @@ fn check_known_hosts(
     key: &PublicKey,
     refused: impl Fn(HostKeyProblem) -> Verdict,
 ) -> Verdict {
+    if let Some(line) = revoked_line(path, key) {
+        return refused(HostKeyProblem::Revoked { line });
+    }
     // Compare key material only: russh's own check also compares comments, which differ between a
     // `known_hosts` line and the key a server presents.
     match russh::keys::known_hosts::known_host_keys_path(host, port, path) {
@@ -89,6 +94,21 @@ fn check_known_hosts(
             refused(HostKeyProblem::Unknown)
         }
     }
+}
+
+/// The 1-based line of a `@revoked <patterns> <algorithm> <base64>` entry for `key` in `path`, if any.
+/// An unreadable file is left to the caller, which trusts nothing then.
+fn revoked_line(path: &Path, key: &PublicKey) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().enumerate().find_map(|(i, line)| {
+        let rest = line.trim_start().strip_prefix("@revoked")?;
+        // `@revoked` must be a whole word followed by the host patterns and the key.
+        if !rest.starts_with(char::is_whitespace) {
+            return None;
+        }
+        let revoked = parse_pinned_key(rest)?;
+        (revoked.key_data() == key.key_data()).then_some(i + 1)
+    })
 }
 
 #[cfg(test)]
@@ -118,7 +138,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let kh = dir.path().join("known_hosts");
         std::fs::write(&kh, format!("[127.0.0.1]:2222 {KEY_A}\n")).unwrap();
-        let pin = HostKeyPin::KnownHosts(kh);
+        let pin = HostKeyPin::KnownHosts(kh.clone());
         assert_eq!(
             verify(&pin, "127.0.0.1", 2222, &presented(KEY_A)),
             Verdict::Trusted
@@ -137,6 +157,19 @@ mod tests {
                 ..
             }
         ));
+        // A revoked key is refused even though a plain line for the same host lists it.
+        std::fs::write(
+            &kh,
+            format!("# comment\n[127.0.0.1]:2222 {KEY_A}\n@revoked * {KEY_A}\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            verify(&pin, "127.0.0.1", 2222, &presented(KEY_A)),
+            Verdict::Refused {
+                problem: HostKeyProblem::Revoked { line: 3 },
+                fingerprint: fingerprint(&parse_pinned_key(KEY_A).unwrap()),
+            }
+        );
         let missing = HostKeyPin::KnownHosts(dir.path().join("absent"));
         assert!(matches!(
             verify(&missing, "127.0.0.1", 2222, &presented(KEY_A)),
