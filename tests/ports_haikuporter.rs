@@ -83,7 +83,8 @@ fn haikuporters_shell_helpers_and_variables_are_defined() {
          PROVIDES_devel=\"libhelp_devel = $portVersion\"\n\
          devPrefix=$(getPackagePrefix devel)\n\
          REQUIRES_devel=\"libhelp == $portVersion base\n\tcmd:prefix_$portBaseName${devPrefix//[^a-z0-9]/_}\"\n\
-         defineDebugInfoPackage libhelp \"$libDir\"/libhelp.so.1 \"$binDir/help-tool\"\n",
+         defineDebugInfoPackage libhelp \"$libDir\"/libhelp.so.1 \"$binDir/help-tool\"\n\
+         [ -n \"$fileToParse\" ]\nPROVIDES=\"$PROVIDES\n\tcmd:first_${supportedKeysPattern%%|*}\"\n",
     );
     let tree = load(dir.path(), &options());
     assert!(tree.problems.is_empty(), "{:?}", tree.problems);
@@ -92,6 +93,8 @@ fn haikuporters_shell_helpers_and_variables_are_defined() {
     assert_eq!(names, ["libhelp", "libhelp_debuginfo", "libhelp_devel"]);
     // portFullVersion follows REVISION (updateRevisionVariables after `REVISION="2"`).
     assert_eq!(port.packages[0].provides[1].version, Version::parse("1.5-2"));
+    // ConfigParser's own variables are visible too.
+    assert_eq!(port.packages[0].provides[2].name, "cmd:first_additional_files");
     let debuginfo = &port.packages[1];
     assert_eq!(debuginfo.provides[0].name, "libhelp_debuginfo");
     assert_eq!(debuginfo.provides[1].name, "\"debuginfo:libhelp.so.1(libhelp)\"");

@@ -19,7 +19,7 @@ use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
 use crate::ports::evaluate::{Outcome, EVALUATOR_SCRIPT};
-use crate::ports::recipe_keys::key_names;
+use crate::ports::recipe_keys::{key_names, supported_keys_pattern};
 
 /// Bumped when the meaning of cached outcomes changes without the evaluator script changing (2:
 /// HaikuPorter's full set of recipe attributes, port names from recipe file names).
@@ -84,6 +84,7 @@ fn evaluator_digest() -> &'static [u8; 32] {
         hasher.update([0]);
         // The attribute names the script is handed: another set collects other variables.
         hasher.update(key_names().as_bytes());
+        hasher.update(supported_keys_pattern().as_bytes());
         hasher.finalize().into()
     })
 }

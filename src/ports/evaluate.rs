@@ -18,7 +18,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::ports::recipe_keys::key_names;
+use crate::ports::recipe_keys::{key_names, supported_keys_pattern};
 
 /// The worker script, sourced by every worker bash.
 pub const EVALUATOR_SCRIPT: &str = include_str!("evaluator.sh");
@@ -221,6 +221,7 @@ impl Worker {
             .env("recipePhases", "PATCH BUILD TEST INSTALL")
             .env("BM_ERR_FILE", &err_file)
             .env("BM_KEYS", key_names())
+            .env("supportedKeysPattern", supported_keys_pattern())
             // Main._initGlobalShellVariables for a native (not cross) repository. Recipes are
             // evaluated here, not built: the build architecture is the target's, as on a native Haiku
             // builder; one job, so no `jobArgs` (HaikuPorter sets it only for more than one).

@@ -20,8 +20,9 @@
 #   then          ".END STATUS\n"
 # LENGTH is ${#value}, bytes because the worker runs with LC_ALL=C.
 #
-# Set by the caller in the environment: targetArchitecture, buildArchitecture, jobs, BM_ERR_FILE
-# (where a recipe's stderr goes), BM_KEYS (HaikuPorter's recipe attribute names, space-separated).
+# Set by the caller in the environment: targetArchitecture, buildArchitecture, jobs, haikuVersion,
+# isCrossRepository, packagerName, packagerEmail, supportedKeysPattern, recipePhases (as HaikuPorter
+# sets them), BM_ERR_FILE (where a recipe's stderr goes), BM_KEYS (prefixes of the attribute names).
 
 # The keys HaikuPorter collects after sourcing are the variables matching `^(KEY)(_[0-9a-zA-Z_]+)?=`
 # in `set`'s output. BM_KEYS holds prefixes covering every key (`P` for PATCHES, PROVIDES, …: one
@@ -207,6 +208,7 @@ while IFS=$'\t' read -r bmRecipe portName portBaseName portVersion portBaseDir b
 		effectiveTargetMachineTripleAsName=${triple//-/_}
 		unset triple bmSecondaryArch
 		SOURCE_DIR=$portBaseName-$portVersion
+		fileToParse=$bmRecipe
 		setPortVariables '$REVISION'
 
 		# A failing command otherwise ends the subshell silently; say which one, as bash would for a

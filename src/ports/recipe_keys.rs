@@ -426,6 +426,11 @@ const COLLECT_PREFIXES: &[&str] = &[
     "USER_SETTINGS_FILES",
 ];
 
+/// ConfigParser's `supportedKeysPattern`: the attribute names joined by `|`, which recipes can see.
+pub fn supported_keys_pattern() -> String {
+    SPECS.iter().map(|s| s.name).collect::<Vec<_>>().join("|")
+}
+
 /// The variable-name prefixes, space-separated, for the evaluator script (`BM_KEYS`).
 pub fn key_names() -> String {
     COLLECT_PREFIXES.join(" ")
