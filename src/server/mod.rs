@@ -16,12 +16,15 @@
 //! - [`metrics`]: the [`Metrics`] handle and `/metrics`; [`metered_storage`]: counting storage bytes into
 //!   it; [`packages`]: package search; [`records`]: build
 //!   records; [`ui`]: the embedded UI; [`error`]: [`ApiError`].
+//! - [`listener`]: accepting connections within [`ConnectionLimits`] (a connection cap and a
+//!   header-read deadline).
 
 pub mod api;
 pub mod auth;
 pub mod control;
 pub mod error;
 pub mod events;
+pub mod listener;
 pub mod logs;
 pub mod metered_storage;
 pub mod metrics;
@@ -39,6 +42,7 @@ use tokio::net::TcpListener;
 
 pub use auth::{ApiToken, TokenError};
 pub use error::ApiError;
+pub use listener::ConnectionLimits;
 pub use metrics::{Direction, Metrics, Outcome};
 pub use state::{AppState, ServerConfig};
 
@@ -80,22 +84,26 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
-/// Serves `app` on `listener` until `shutdown` completes; then open event streams end and the server
-/// finishes the requests in flight and returns.
+/// Serves `app` on `listener` with the default [`ConnectionLimits`] until `shutdown` completes; then
+/// open event streams end and the server finishes the requests in flight and returns.
 pub async fn serve(
     listener: TcpListener,
     app: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_limits(listener, app, ConnectionLimits::default(), shutdown).await
+}
+
+/// [`serve`] within `limits`.
+pub async fn serve_with_limits(
+    listener: TcpListener,
+    app: AppState,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     if let Ok(address) = listener.local_addr() {
-        tracing::info!(%address, "HTTP server listening");
+        tracing::info!(%address, ?limits, "HTTP server listening");
     }
     let streams = app.shutdown().clone();
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Event streams never end by themselves; without this the graceful shutdown would wait forever.
-            streams.cancel();
-        })
-        .await
+    listener::serve_bounded(listener, router(app), limits, streams, shutdown).await
 }

@@ -155,6 +155,16 @@ pub struct Server {
 impl Server {
     /// Starts a server over `output` (and `database`), with `token` if any; streams poll every 50 ms.
     pub async fn start(output: &Path, database: Option<PathBuf>, token: Option<&str>) -> Self {
+        Self::start_with_limits(output, database, token, server::ConnectionLimits::default()).await
+    }
+
+    /// [`Server::start`] with the given connection limits.
+    pub async fn start_with_limits(
+        output: &Path,
+        database: Option<PathBuf>,
+        token: Option<&str>,
+        limits: server::ConnectionLimits,
+    ) -> Self {
         let config = ServerConfig {
             output_dir: output.to_path_buf(),
             database,
@@ -168,9 +178,14 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve(listener, app.clone(), async move {
-            let _ = shutdown_rx.await;
-        }));
+        let task = tokio::spawn(server::serve_with_limits(
+            listener,
+            app.clone(),
+            limits,
+            async move {
+                let _ = shutdown_rx.await;
+            },
+        ));
         Self {
             addr,
             app,
