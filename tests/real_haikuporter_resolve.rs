@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use buildmaster::config::instance::InstanceConfig;
 use buildmaster::plan::catalog::{active_key, PortCatalog};
@@ -242,6 +242,14 @@ fn class_of(error: &str) -> String {
 
 #[test]
 fn haikuporters_resolver_accepts_what_we_would_ship_on_the_real_tree() {
+    // Phase times, printed: how the run divides between HaikuPorter's update, emulation, our
+    // evaluation and planning, and HaikuPorter's resolver.
+    let started = Instant::now();
+    let mut phases: Vec<(&str, Duration)> = Vec::new();
+    let mark = |phase: &'static str, phases: &mut Vec<(&str, Duration)>| {
+        let total: Duration = phases.iter().map(|(_, d)| *d).sum();
+        phases.push((phase, started.elapsed() - total));
+    };
     let real = real_inputs();
     let cache = cache_dir();
     let bin = private_binary(&cache);
@@ -265,7 +273,12 @@ fn haikuporters_resolver_accepts_what_we_would_ship_on_the_real_tree() {
     let state = StateDir::new(cache.join("state"));
     std::fs::create_dir_all(state.root()).unwrap();
     let options = eval_options(&config, &state);
+    mark(
+        "real inputs, HaikuPorter's DependencyInfos, emulated packages",
+        &mut phases,
+    );
     let tree = PortsTree::load_with_timeout(&real.join("haikuports"), &options, SLOW_STEP).unwrap();
+    mark("our evaluation of the tree", &mut phases);
     let mut all = ExistingPackages::new();
     all.add_spool(&emulated).unwrap();
     for package in read_system_packages(&system).unwrap() {
@@ -314,6 +327,7 @@ fn haikuporters_resolver_accepts_what_we_would_ship_on_the_real_tree() {
         }
     }
 
+    mark("our plans", &mut phases);
     // HaikuPorter's side, over exactly those sets.
     let mut child = Command::new("python3")
         .arg(RESOLVER)
@@ -353,6 +367,8 @@ fn haikuporters_resolver_accepts_what_we_would_ship_on_the_real_tree() {
         outcome.insert(port, verdict);
     }
 
+    mark("HaikuPorter's resolver", &mut phases);
+    println!("closure check: phases {phases:?}");
     let mut classes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut accepted = 0;
     for (port, verdict) in &outcome {
