@@ -69,6 +69,8 @@ pub struct ExecParams<'a> {
     pub ports_sync: PortsTreeSync,
     /// Attempts per build for transient errors.
     pub max_attempts: u32,
+    /// The cap on each build log (`[buildrun] max_build_log_bytes`).
+    pub max_build_log_bytes: u64,
     /// Ports tree origin and commit, for status.json.
     pub origin: Option<String>,
     /// Ports tree commit.
@@ -390,7 +392,15 @@ impl Executor<'_> {
             self.idle[b] = false;
             self.current[b] = Some((index, number));
             let port = request.port.clone();
-            if self.jobs[b].try_send(Job { index, request, log }).is_err() {
+            if self.jobs[b]
+                .try_send(Job {
+                    index,
+                    request,
+                    log,
+                    log_limit: self.p.max_build_log_bytes,
+                })
+                .is_err()
+            {
                 // The worker is gone (only while stopping): put the build back.
                 self.current[b] = None;
                 self.requeue(index, "its builder's worker stopped".into())?;

@@ -236,6 +236,7 @@ async fn drive(
             present: &present,
             ports_sync: ports_sync(&ctx.config, &tree, info.ports_head.as_deref()),
             max_attempts: ctx.config.buildrun.max_attempts.max(1),
+            max_build_log_bytes: ctx.config.buildrun.max_build_log_bytes,
             origin: info.ports_origin.clone(),
             head: info.ports_head.clone(),
             started_at: info.started_at,

@@ -24,6 +24,8 @@ pub struct Job {
     pub request: BuildRequest,
     /// Where its output goes.
     pub log: PathBuf,
+    /// The cap on that log, in bytes.
+    pub log_limit: u64,
 }
 
 /// What a worker tells the executor.
@@ -107,7 +109,7 @@ async fn run_job(
     job: &Job,
     cancel: &CancellationToken,
 ) -> Result<BuildOutcome, BuilderError> {
-    let mut log = BuildLog::create(&job.log).map_err(|source| BuilderError::Local {
+    let mut log = BuildLog::create_capped(&job.log, job.log_limit).map_err(|source| BuilderError::Local {
         op: "create the build log",
         path: job.log.clone(),
         source,

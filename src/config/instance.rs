@@ -92,6 +92,10 @@ pub struct BuildrunSection {
     /// `build_command`). Default: HaikuPorter's builder contract.
     #[serde(default = "crate::builders::config::default_build_command")]
     pub local_build_command: Vec<String>,
+    /// Most bytes one build log may hold; beyond it output is skipped (the cut is marked in the log
+    /// and the last MiB is appended when the build ends). Default 67108864 (64 MiB).
+    #[serde(default = "default_max_build_log_bytes")]
+    pub max_build_log_bytes: u64,
 }
 
 /// `[buildrun] ports_tree_sync`.
@@ -115,8 +119,13 @@ impl Default for BuildrunSection {
             local_haikuporter: default_local_haikuporter(),
             local_haikuporter_args: String::new(),
             local_build_command: crate::builders::config::default_build_command(),
+            max_build_log_bytes: default_max_build_log_bytes(),
         }
     }
+}
+
+fn default_max_build_log_bytes() -> u64 {
+    crate::builders::build_log::DEFAULT_MAX_BUILD_LOG_BYTES
 }
 
 fn default_local_haikuporter() -> String {
