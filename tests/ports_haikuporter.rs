@@ -177,6 +177,30 @@ fn licences_must_be_haikus_or_shipped_with_the_port() {
 }
 
 #[test]
+fn a_recipe_that_is_not_utf8_is_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "app-misc",
+        "latin",
+        "latin-1.recipe",
+        "PROVIDES=\"latin = 1\"\n# caf\u{e9}",
+    );
+    let path = dir.path().join("app-misc/latin/latin-1.recipe");
+    let mut bytes = fs::read(&path).unwrap();
+    let at = bytes.len() - 3;
+    bytes.splice(at.., [0xe9, b'\n']);
+    fs::write(&path, bytes).unwrap();
+    let tree = load(dir.path(), &options());
+    assert!(tree.active("latin").is_none());
+    assert!(
+        tree.problems[0].message.contains("not valid UTF-8"),
+        "{:?}",
+        tree.problems
+    );
+}
+
+#[test]
 fn an_unreferenced_patchset_breaks_the_recipe() {
     let dir = tempfile::tempdir().unwrap();
     let provides = "PROVIDES=\"$portName = $portVersion\"";

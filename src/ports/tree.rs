@@ -539,6 +539,10 @@ impl Loader<'_> {
     /// Writes the prepared copy of a recipe into the scratch directory.
     fn prepare(&mut self, recipe: &RecipeFile, number: usize) -> Result<PathBuf, String> {
         let bytes = fs::read(&recipe.path).map_err(|e| format!("cannot read: {e}"))?;
+        // HaikuPorter reads recipes as UTF-8 to prepare them and fails on anything else.
+        if let Err(err) = std::str::from_utf8(&bytes) {
+            return Err(format!("the recipe is not valid UTF-8 ({err})"));
+        }
         let scratch = self.scratch().map_err(|e| e.to_string())?;
         scratch.written += 1;
         let path = scratch.path.join(format!("{}-{number}.recipe", scratch.written));
