@@ -24,8 +24,6 @@ mkdir -p "$STATE/repository"
 # The stand-in packs the built files with this same binary.
 BUILDMASTER_BIN="$(realpath "$BUILDMASTER_BIN")"
 export BUILDMASTER="$BUILDMASTER_BIN"
-# A repository indexes only packages of its own vendor (Haiku's rule); the stand-in labels with this one.
-export HAIKUPORTER_STANDIN_VENDOR="Example Project"
 # The stand-in decides whether a build's visible packages suffice with HaikuPorter's own resolver: it
 # needs a HaikuPorter checkout (HAIKUPORTER_DIR), by default the one scripts/real-inputs.sh extracts.
 if [ -z "${HAIKUPORTER_DIR:-}" ]; then

@@ -352,7 +352,6 @@ fn the_example_tree_builds_and_publishes_on_the_local_builder() {
             .env_remove("BUILDMASTER_CONFIG")
             .env("BUILDMASTER", BIN)
             .env("HAIKUPORTER_DIR", haikuporter_dir())
-            .env("HAIKUPORTER_STANDIN_VENDOR", "Example Project")
             .arg("--state-dir")
             .arg(state.path())
             .args([
@@ -492,12 +491,17 @@ fn assert_plan_order_and_skips(farm: &Farm) -> Value {
         "{broken}"
     );
     assert_eq!(broken["reason"]["status"], "broken", "{broken}");
+    // A recipe whose ARCHITECTURES does not name the target at all is an error in HaikuPorter
+    // (Package.py: "package X cannot be built for architecture Y"), not a status.
     let unsupported = reason("riscvonly");
-    assert_eq!(
-        unsupported["reason"]["kind"], "not_buildable_on_architecture",
+    assert_eq!(unsupported["reason"]["kind"], "broken_recipe", "{unsupported}");
+    assert!(
+        unsupported["reason"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot be built for architecture x86_64"),
         "{unsupported}"
     );
-    assert_eq!(unsupported["reason"]["status"], "unsupported", "{unsupported}");
     let ghost = reason("ghostclient");
     assert_eq!(ghost["reason"]["kind"], "unresolvable", "{ghost}");
     assert!(
