@@ -5,6 +5,10 @@
 //! once per status.json change) whether the build is still running, and ends with an `end` event once it is
 //! not and the file has been read to its end one last time. Each `log` event's id is the byte offset after
 //! it, so a reconnecting `EventSource` (which sends `Last-Event-ID`) resumes where it stopped.
+//!
+//! `?tail=N` starts the tail near the end instead: at the first line that begins in the file's last
+//! N bytes, announced by a `skipped` event (how many bytes were left out). The UI asks for
+//! [`UI_TAIL_BYTES`]-sized tails, so opening a huge log does not send all of it to the browser.
 
 use std::convert::Infallible;
 use std::io::SeekFrom;
@@ -28,6 +32,17 @@ pub const MAX_RANGE_BYTES: u64 = 8 << 20;
 
 /// Most bytes one `log` event carries, so a large existing log reaches the browser in pieces it can render.
 const EVENT_CHUNK_BYTES: usize = 64 << 10;
+
+/// `?tail=` on the live tail: start this many bytes before the end of the log.
+#[derive(Debug, Default, Deserialize)]
+pub struct TailQuery {
+    /// Bytes before the end to start at (moved forward to the next line start).
+    tail: Option<u64>,
+}
+
+/// What the UI asks for: the last 256 KiB — a few thousand lines, what a person reads; the raw log
+/// link serves the rest.
+pub const UI_TAIL_BYTES: u64 = 256 << 10;
 
 /// `?offset=` (bytes from the start) and `?limit=` for log ranges; `Range` wins when both are given.
 #[derive(Debug, Default, Deserialize)]
@@ -220,12 +235,17 @@ struct Tail {
     /// The build has ended: read to the end once more, then send `end`.
     draining: bool,
     done: bool,
+    /// Started near the end: skip to the first line start, and send `skipped` first.
+    skip_to_line: bool,
+    /// The `skipped` event still to send (bytes left out), if the tail starts after byte 0.
+    skipped: Option<u64>,
 }
 
 /// `GET /api/buildruns/{n}/builds/{b}/log/stream`.
 pub async fn stream_build_log(
     State(app): State<AppState>,
     Path((n, b)): Path<(String, String)>,
+    Query(query): Query<TailQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let n = parse_number(&n, "buildrun")?;
@@ -237,11 +257,19 @@ pub async fn stream_build_log(
         )));
     }
     // `Last-Event-ID` is the offset a reconnecting EventSource had reached.
-    let offset = headers
+    let resume: Option<u64> = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+        .and_then(|v| v.parse().ok());
+    let (offset, skip_to_line) = match (resume, query.tail) {
+        (Some(offset), _) => (offset, false),
+        (None, Some(tail)) => {
+            let size = tokio::fs::metadata(&path).await.map(|m| m.len()).unwrap_or(0);
+            let start = size.saturating_sub(tail);
+            (start, start > 0)
+        }
+        (None, None) => (0, false),
+    };
     let tail = Tail {
         app,
         path,
@@ -252,6 +280,8 @@ pub async fn stream_build_log(
         checked: None,
         draining: false,
         done: false,
+        skip_to_line,
+        skipped: None,
     };
     let stream = futures::stream::unfold(tail, |mut tail| async move {
         let event = tail.next_event().await?;
@@ -263,8 +293,20 @@ pub async fn stream_build_log(
 impl Tail {
     /// The next event, waiting for the file to grow; `None` ends the stream (after `end`, or on shutdown).
     async fn next_event(&mut self) -> Option<Event> {
-        if self.done {
+        // On shutdown a tail ends even in the middle of a long log, not only when it waits at the end.
+        if self.done || self.app.shutdown().is_cancelled() {
             return None;
+        }
+        if self.skip_to_line {
+            if let Err(e) = self.skip_to_line_start().await {
+                self.done = true;
+                let message = format!("reading {}: {e}", self.path.display());
+                return Some(json_event("error", &serde_json::json!({ "error": message })));
+            }
+        }
+        if let Some(skipped) = self.skipped.take() {
+            let data = serde_json::json!({ "offset": self.offset, "skipped": skipped });
+            return Some(json_event("skipped", &data).id(self.offset.to_string()));
         }
         loop {
             match self.read_chunk().await {
@@ -303,6 +345,22 @@ impl Tail {
                 _ = self.app.shutdown().cancelled() => return None,
             }
         }
+    }
+
+    /// Moves the start forward to the first byte after a newline (at most one chunk ahead: a longer
+    /// line is shown from the middle rather than not at all) and records what was skipped.
+    async fn skip_to_line_start(&mut self) -> std::io::Result<()> {
+        self.skip_to_line = false;
+        let mut file = tokio::fs::File::open(&self.path).await?;
+        file.seek(SeekFrom::Start(self.offset - 1)).await?;
+        let mut buf = vec![0; EVENT_CHUNK_BYTES];
+        let read = file.read(&mut buf).await?;
+        // The byte before the start is read too: a start right after a newline stays put.
+        if let Some(nl) = buf[..read].iter().position(|b| *b == b'\n') {
+            self.offset += nl as u64;
+        }
+        self.skipped = Some(self.offset);
+        Ok(())
     }
 
     /// Reads what was appended since the last read, as text; `None` at the end of the file.

@@ -360,7 +360,9 @@ function openLog(buildrun, number) {
   const state = $("#log-state");
   state.textContent = "connecting";
   describeBuild(buildrun, number);
-  const stream = new EventSource(`/api/buildruns/${buildrun}/builds/${number}/log/stream`);
+  // Start near the end (server/logs.rs UI_TAIL_BYTES): a huge log is not sent to the browser whole;
+  // the raw log link serves all of it.
+  const stream = new EventSource(`/api/buildruns/${buildrun}/builds/${number}/log/stream?tail=262144`);
   ui.logStream = stream;
   const append = (text) => {
     const follow = $("#log-follow").checked;
@@ -368,6 +370,10 @@ function openLog(buildrun, number) {
     if (follow) target.scrollTop = target.scrollHeight;
   };
   stream.addEventListener("open", () => { state.textContent = "live"; });
+  stream.addEventListener("skipped", (event) => {
+    const skipped = JSON.parse(event.data).skipped;
+    append(`[${skipped} earlier bytes not shown here: see the raw log]\n`);
+  });
   stream.addEventListener("log", (event) => append(JSON.parse(event.data).text));
   stream.addEventListener("end", (event) => {
     append(JSON.parse(event.data).text);
