@@ -275,7 +275,10 @@ fn standin_fails_like_haikuporter_on_ports_it_must_not_build() {
     let s = StandIn::new();
     let cases = [
         ("brokenapp-1.0", "port brokenapp-1.0 is broken on x86_64"),
-        ("riscvonly-1.0", "port riscvonly-1.0 is unsupported on x86_64"),
+        (
+            "riscvonly-1.0",
+            "package riscvonly-1.0 cannot be built for architecture x86_64",
+        ),
         // ALLOW_UNTESTED="no" in this builder config.
         ("untestedtool-0.5", "untested on x86_64"),
         ("brokenrecipe-1.0", "brokenrecipe-1.0.recipe: line"),
