@@ -158,6 +158,7 @@ mod tests {
             name: name.into(),
             operator: Some(op),
             version: Version::parse(v),
+            base: false,
         }
     }
 
