@@ -5,7 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use buildmaster::haiku::heap_writer::Compression;
 use buildmaster::haiku::hpkg_reader::PackageFile;
+use buildmaster::haiku::hpkg_writer::encode_package;
+use buildmaster::haiku::package_info_file;
+use buildmaster::haiku::toc_writer::PackageInfoEntry;
 
 fn create(args: &[&str], info: &Path, tree: &Path, out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_buildmaster"))
@@ -99,6 +103,23 @@ fn large_files_stream_into_the_package_intact_for_every_compression() {
         };
         assert!(read("big.bin") == big, "{compression}: big.bin differs");
         assert_eq!(read("tiny"), b"8 bytes!");
+        // The streamed file is exactly what the in-memory encoder produces.
+        let contents = std::fs::read(&info).unwrap();
+        let parsed = package_info_file::parse(&String::from_utf8_lossy(&contents), &info).unwrap();
+        let entry = PackageInfoEntry {
+            contents,
+            metadata: std::fs::metadata(&info).unwrap(),
+        };
+        let level = match compression {
+            "zlib" => Compression::Zlib,
+            "zstd" => Compression::Zstd,
+            _ => Compression::None,
+        };
+        let encoded = encode_package(&parsed, &tree, &entry, level).unwrap();
+        assert!(
+            std::fs::read(&out).unwrap() == encoded,
+            "{compression}: streamed and in-memory differ"
+        );
     }
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

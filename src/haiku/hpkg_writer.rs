@@ -138,8 +138,21 @@ pub fn create_package_with(
     Ok(info)
 }
 
-/// Writes a whole package into `file` (empty, at offset 0): a placeholder header, the heap streamed
-/// behind it, then the real header once the sizes are known.
+/// Encodes a whole package in memory (small packages: tests and benchmark fixtures; use
+/// [`create_package`] for real trees, which streams).
+pub fn encode_package(
+    info: &PackageInfo,
+    directory: &Path,
+    package_info_entry: &PackageInfoEntry,
+    compression: Compression,
+) -> Result<Vec<u8>, HpkgWriteError> {
+    let mut out = Vec::new();
+    let header = write_body(info, directory, package_info_entry, compression, &mut out)?;
+    out[..header.len()].copy_from_slice(&header);
+    Ok(out)
+}
+
+/// Writes a whole package into `file` (empty, at offset 0): the body streamed, then the header.
 fn write_package(
     info: &PackageInfo,
     directory: &Path,
@@ -147,13 +160,32 @@ fn write_package(
     compression: Compression,
     mut file: File,
 ) -> Result<(), HpkgWriteError> {
-    let write_error = |source| HpkgWriteError::Write {
+    let mut sink = BufWriter::with_capacity(WRITE_BUFFER_BYTES, &mut file);
+    let header = write_body(info, directory, package_info_entry, compression, &mut sink)?;
+    sink.into_inner()
+        .map_err(|e| write_error(directory, e.into_error()))?;
+    file.write_all_at(&header, 0)
+        .map_err(|e| write_error(directory, e))
+}
+
+fn write_error(directory: &Path, source: std::io::Error) -> HpkgWriteError {
+    HpkgWriteError::Write {
         path: directory.to_owned(),
         source,
-    };
-    let mut sink = BufWriter::with_capacity(WRITE_BUFFER_BYTES, &mut file);
+    }
+}
+
+/// Writes a placeholder header and the heap (file data, TOC, package attributes) to `sink`; returns
+/// the real header, which the caller writes over the placeholder once the sizes are known.
+fn write_body<W: Write>(
+    info: &PackageInfo,
+    directory: &Path,
+    package_info_entry: &PackageInfoEntry,
+    compression: Compression,
+    mut sink: W,
+) -> Result<Vec<u8>, HpkgWriteError> {
     sink.write_all(&[0; HPKG_HEADER_SIZE as usize])
-        .map_err(write_error)?;
+        .map_err(|e| write_error(directory, e))?;
     let mut heap = HeapWriter::with_sink(compression, sink);
     let toc = encode_section(&build_toc(directory, package_info_entry, &mut heap)?);
     let attributes = encode_section(&package_attributes(info));
@@ -167,9 +199,7 @@ fn write_package(
     heap.append(&toc.attributes);
     heap.append(&attributes.strings);
     heap.append(&attributes.attributes);
-    let (sink, sizes) = heap.finish_into().map_err(write_error)?;
-    sink.into_inner().map_err(|e| write_error(e.into_error()))?;
-
+    let (_, sizes) = heap.finish_into().map_err(|e| write_error(directory, e))?;
     let mut header = Vec::with_capacity(usize::from(HPKG_HEADER_SIZE));
     header.extend_from_slice(HPKG_MAGIC);
     header.extend_from_slice(&HPKG_HEADER_SIZE.to_be_bytes());
@@ -190,8 +220,7 @@ fn write_package(
     header.extend_from_slice(&(toc.strings.len() as u64).to_be_bytes());
     header.extend_from_slice(&toc.strings_count.to_be_bytes());
     debug_assert_eq!(header.len(), usize::from(HPKG_HEADER_SIZE));
-    file.write_all_at(&header, 0).map_err(write_error)?;
-    Ok(())
+    Ok(header)
 }
 
 /// Bytes buffered between the heap writer and the package file (the heap writes chunk by chunk).
