@@ -412,6 +412,7 @@ fn resolve_ssh_section(builder: &str, s: &SshSection) -> Result<SshTarget, Confi
         path: s.private_key_file.clone(),
         source: e,
     })?;
+    crate::config::secrets::warn_if_readable_by_others(&s.private_key_file, "an SSH private key");
     let host_key = match (&s.host_key, &s.known_hosts) {
         (Some(key), _) => HostKeyPin::Key(key.clone()),
         (None, Some(path)) => HostKeyPin::KnownHosts(path.clone()),
@@ -511,6 +512,10 @@ pub fn parse_haikuporter_json(
         path: path.into(),
         source: e,
     })?;
+    if hp.ssh.private_key.is_some() {
+        // HaikuPorter's JSON may carry the private key inline (`ssh.privateKey`).
+        crate::config::secrets::warn_if_readable_by_others(path, "a builder JSON with ssh.privateKey");
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     let ssh = resolve_hp_ssh(&hp.name, &hp.ssh, base, known_hosts)?;
     let p = &hp.portstree;
@@ -572,11 +577,13 @@ fn resolve_hp_ssh(
         }
         (None, Some(file)) => {
             let path = base.join(file);
-            std::fs::read_to_string(&path).map_err(|e| ConfigError::KeyFile {
+            let key = std::fs::read_to_string(&path).map_err(|e| ConfigError::KeyFile {
                 builder: builder.into(),
-                path,
+                path: path.clone(),
                 source: e,
-            })?
+            })?;
+            crate::config::secrets::warn_if_readable_by_others(&path, "an SSH private key");
+            key
         }
         (None, None) => {
             return Err(ConfigError::Invalid {

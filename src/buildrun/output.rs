@@ -41,8 +41,16 @@ fn replace_symlink(target: &Path, link: &Path) -> std::io::Result<()> {
 /// Writes `bytes` to `path` atomically: a temporary file, flushed and fsynced, renamed into place
 /// (HaikuPorter renamed before flushing, so readers could see a truncated status.json).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     let temp = path.with_extension("temp");
-    let mut file = std::fs::File::create(&temp).map_err(|e| io_err(&temp, e))?;
+    // Owner-only: the output tree holds build logs and build details (see docs/security.md).
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temp)
+        .map_err(|e| io_err(&temp, e))?;
     file.write_all(bytes).map_err(|e| io_err(&temp, e))?;
     file.sync_all().map_err(|e| io_err(&temp, e))?;
     drop(file);
@@ -94,7 +102,9 @@ pub fn asctime(secs: f64) -> String {
 }
 
 fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     let mut file = std::fs::OpenOptions::new()
+        .mode(0o600)
         .create(true)
         .append(true)
         .open(path)

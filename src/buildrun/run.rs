@@ -141,7 +141,10 @@ pub async fn run_buildrun(ctx: &Context, plan: Plan, request: &str) -> Result<Su
             .max(haikuporter_last_build(&tree)),
     )?;
     let head = git(&tree, &["rev-parse", "HEAD"]).await;
-    let origin = git(&tree, &["remote", "get-url", "origin"]).await;
+    // A token in the origin URL must not reach the database or status.json.
+    let origin = git(&tree, &["remote", "get-url", "origin"])
+        .await
+        .map(|url| crate::config::secrets::without_credentials(&url));
     let id = store.create_buildrun(request, head.as_deref(), origin.as_deref(), &plan)?;
     drive(ctx, store, id, plan, false).await
 }
@@ -237,7 +240,11 @@ async fn drive(
             ports_sync: ports_sync(&ctx.config, &tree, info.ports_head.as_deref()),
             max_attempts: ctx.config.buildrun.max_attempts.max(1),
             max_build_log_bytes: ctx.config.buildrun.max_build_log_bytes,
-            origin: info.ports_origin.clone(),
+            // Rows written before credentials were stripped on the way in.
+            origin: info
+                .ports_origin
+                .as_deref()
+                .map(crate::config::secrets::without_credentials),
             head: info.ports_head.clone(),
             started_at: info.started_at,
             cancel: ctx.cancel.clone(),

@@ -3,8 +3,10 @@
 //!
 //! - [`instance`]: `buildmaster.toml` — ports tree, buildrun policy, the daemon, the builders.
 //! - [`storage`]: the JSON storage backend config (HaikuPorter's keys, plus `"backend_type": "fs"`).
+//! - [`secrets`]: checks on files that hold secrets; credentials removed from URLs.
 
 pub mod instance;
+pub mod secrets;
 pub mod storage;
 
 pub use instance::InstanceConfig;

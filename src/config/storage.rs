@@ -51,6 +51,8 @@ impl StorageConfig {
             path: path.into(),
             source,
         })?;
+        // It holds the storage credentials (HaikuPorter's keys).
+        crate::config::secrets::warn_if_readable_by_others(path, "the storage config");
         Self::parse(&text, path)
     }
 

@@ -85,7 +85,7 @@ impl ApiToken {
             path: path.to_path_buf(),
             source,
         })?;
-        warn_if_readable_by_others(path);
+        crate::config::secrets::warn_if_readable_by_others(path, "the API token file");
         Self::new(&text, &path.display().to_string()).map(Some)
     }
 
@@ -93,17 +93,6 @@ impl ApiToken {
     pub fn matches(&self, presented: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         digest.ct_eq(&self.digest).into()
-    }
-}
-
-/// A secret readable by every local user is worth a warning (HaikuPorter kept credentials in
-/// world-readable files), but not a refusal: container volumes often have loose modes.
-fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    if let Ok(meta) = std::fs::metadata(path) {
-        if meta.permissions().mode() & 0o004 != 0 {
-            tracing::warn!(file = %path.display(), "the API token file is world-readable; chmod 600 it");
-        }
     }
 }
 

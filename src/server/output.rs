@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::error::ApiError;
+use crate::config::secrets::strip_url_credentials;
 
 /// The build lists of `status.json`, in the order the UI shows them.
 pub const BUILD_STATES: [&str; 7] = [
@@ -364,15 +365,6 @@ pub fn strip_credentials(value: &mut Value) {
         Value::Object(map) => map.values_mut().for_each(strip_credentials),
         _ => {}
     }
-}
-
-/// `text` without the userinfo of the URL it is, or `None` if it is not a URL with userinfo.
-fn strip_url_credentials(text: &str) -> Option<String> {
-    let scheme_end = text.find("://")? + 3;
-    let rest = &text[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let at = rest[..authority_end].rfind('@')?;
-    Some(format!("{}{}", &text[..scheme_end], &rest[at + 1..]))
 }
 
 #[cfg(test)]

@@ -10,8 +10,22 @@ use rusqlite::Connection;
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT_MS: u32 = 10_000;
 
+/// Creates `path` empty with mode 0600 if it does not exist (an empty file is a valid new database):
+/// the database holds build history and package records that other local users have no business
+/// reading. SQLite gives its `-wal` and `-shm` files the database file's mode. An existing file
+/// keeps its mode; failures are left to `Connection::open`, which names them.
+fn create_private(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+}
+
 /// Opens (creating if needed) the state database at `path` with the shared settings.
 pub fn open_state_db(path: &Path) -> rusqlite::Result<Connection> {
+    create_private(path);
     let conn = Connection::open(path)?;
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"
