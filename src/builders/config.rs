@@ -32,11 +32,13 @@ pub const DEFAULT_KEEPALIVE_MAX: usize = 3;
 pub const DEFAULT_COMMAND_TIMEOUT_SECS: u64 = 10 * 60;
 
 /// The longest name that becomes a file name (`NAME_MAX` on Linux and Haiku's BFS is 255 bytes;
-/// `.log` and `.link-temp` suffixes are added).
-pub const MAX_NAME_BYTES: usize = 200;
+/// `.log` and `.link-temp` suffixes are added). The API accepts builder names up to the same length
+/// (`server::output::validate_name`), so every builder's log can be read back.
+pub const MAX_NAME_BYTES: usize = 128;
 
 /// Checks that `name` can be used as one path component (a log file name, a directory name): not
-/// empty, at most [`MAX_NAME_BYTES`], only ASCII letters, digits, `.`, `_`, `-` and `+`, and not
+/// empty, at most [`MAX_NAME_BYTES`], only ASCII letters, digits, `.`, `_` and `-` (what the API
+/// accepts in a builder log's path), and not
 /// starting with `.` (which excludes `.` and `..`). A name like `../../evil` would otherwise put a
 /// file outside the output tree. Returns what is wrong.
 pub fn check_path_component(name: &str) -> Result<(), String> {
@@ -50,10 +52,10 @@ pub fn check_path_component(name: &str) -> Result<(), String> {
     }
     if let Some(c) = name
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+')))
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
         return Err(format!(
-            "{shown:?} contains {c:?}; use only letters, digits, '.', '_', '-' and '+'"
+            "{shown:?} contains {c:?}; use only letters, digits, '.', '_' and '-'"
         ));
     }
     if name.starts_with('.') {

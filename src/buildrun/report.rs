@@ -6,8 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::builder::Snapshot;
 use super::deps::package_id;
 use super::status::{
-    BuildJson, BuildListsJson, BuilderJson, BuilderListsJson, CurrentBuildJson, PortJson, SkippedJson,
-    StatusJson,
+    BuildJson, BuildListsJson, BuilderJson, BuilderListsJson, CurrentBuildJson, PortJson, StatusJson,
 };
 use super::store::{BuildRow, BuildState, ResultRow};
 use crate::builders::state::{BuilderState, DEFAULT_LOST_AFTER};
@@ -119,7 +118,7 @@ pub fn status_json(input: &StatusInput<'_>) -> StatusJson {
             BuildState::Lost => builds.lost.push(json),
         }
     }
-    builds.skipped = input.plan.skipped.iter().map(SkippedJson::of).collect();
+    builds.skipped = super::status::skipped_list(&input.plan.skipped);
     let mut builders = BuilderListsJson::default();
     for view in input.builders {
         let json = BuilderJson {

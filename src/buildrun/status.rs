@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::plan::model::{PlannedBuild, SkippedPort};
+use crate::plan::model::{PlannedBuild, SkipReason, SkippedPort};
 use crate::ports::model::Port;
 
 /// `port` in a build's status.
@@ -81,13 +81,14 @@ pub struct SkippedJson {
 impl SkippedJson {
     /// The status of a skipped port.
     pub fn of(skipped: &SkippedPort) -> Self {
-        let (name, version) = match skipped.port.rsplit_once('-') {
+        let requested = shortened(&skipped.port);
+        let (name, version) = match requested.rsplit_once('-') {
             Some((n, v)) if v.starts_with(|c: char| c.is_ascii_digit()) => (n.to_string(), v.to_string()),
-            _ => (skipped.port.clone(), String::new()),
+            _ => (requested.clone(), String::new()),
         };
         Self {
             port: PortJson {
-                revisioned_name: skipped.port.clone(),
+                revisioned_name: requested.clone(),
                 name,
                 version,
                 revision: String::new(),
@@ -98,9 +99,54 @@ impl SkippedJson {
                     .unwrap_or_default(),
             },
             resulting_packages: Vec::new(),
-            reason: skipped.reason.describe(&skipped.port),
+            reason: skipped.reason.describe(&requested),
         }
     }
+}
+
+/// Requested ports not in the tree that status.json lists one by one; the rest are counted in one
+/// entry. Real ports are bounded by the tree, but a request can name any number of unknown ones
+/// (10,000 typos made a 2.7 MB status.json, rewritten on every state change).
+pub const MAX_UNKNOWN_PORTS_LISTED: usize = 100;
+/// The longest requested name status.json repeats (a recipe file name is far shorter).
+pub const MAX_LISTED_NAME_CHARS: usize = 256;
+
+/// The `skipped` list of status.json: every skipped port, except that requested names not in the
+/// tree beyond [`MAX_UNKNOWN_PORTS_LISTED`] are summarised in one last entry, and names are cut at
+/// [`MAX_LISTED_NAME_CHARS`].
+pub fn skipped_list(skipped: &[SkippedPort]) -> Vec<SkippedJson> {
+    let mut unknown = 0usize;
+    let mut list = Vec::new();
+    for port in skipped {
+        if matches!(port.reason, SkipReason::NotFound) {
+            unknown += 1;
+            if unknown > MAX_UNKNOWN_PORTS_LISTED {
+                continue;
+            }
+        }
+        list.push(SkippedJson::of(port));
+    }
+    if let Some(more) = unknown.checked_sub(MAX_UNKNOWN_PORTS_LISTED).filter(|n| *n > 0) {
+        list.push(SkippedJson::of(&SkippedPort {
+            port: format!("({more} more)"),
+            recipe_path: None,
+            reason: SkipReason::NotFound,
+        }));
+        if let Some(last) = list.last_mut() {
+            last.reason = format!("{more} more requested ports are not in the ports tree");
+        }
+    }
+    list
+}
+
+/// `name` cut at [`MAX_LISTED_NAME_CHARS`] characters, marked when cut.
+fn shortened(name: &str) -> String {
+    if name.chars().count() <= MAX_LISTED_NAME_CHARS {
+        return name.to_string();
+    }
+    let mut short: String = name.chars().take(MAX_LISTED_NAME_CHARS).collect();
+    short.push('…');
+    short
 }
 
 /// `currentBuild` of a busy builder.
@@ -242,5 +288,32 @@ impl RecordJson {
             builder_id: builder.to_string(),
             failure_reason,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unknown(name: String) -> SkippedPort {
+        SkippedPort {
+            port: name,
+            recipe_path: None,
+            reason: SkipReason::NotFound,
+        }
+    }
+
+    #[test]
+    fn ten_thousand_unknown_ports_and_a_huge_name_stay_small() {
+        let mut skipped: Vec<SkippedPort> = (0..10_000).map(|i| unknown(format!("nosuchport{i}"))).collect();
+        skipped.insert(0, unknown("x".repeat(300_000)));
+        let list = skipped_list(&skipped);
+        assert_eq!(list.len(), MAX_UNKNOWN_PORTS_LISTED + 1);
+        let last = list.last().unwrap();
+        assert!(last.reason.contains("9901 more"), "{}", last.reason);
+        let bytes = serde_json::to_vec(&list).unwrap().len();
+        assert!(bytes < 100_000, "{bytes} bytes");
+        assert!(list[0].port.revisioned_name.chars().count() <= MAX_LISTED_NAME_CHARS + 1);
+        assert!(list[0].reason.len() < 1000, "{}", list[0].reason.len());
     }
 }

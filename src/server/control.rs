@@ -71,7 +71,8 @@ fn validate_ports(ports: &[String]) -> Result<(), ApiError> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '+' | '-' | '~'));
         if !valid {
             return Err(ApiError::BadRequest(format!(
-                "port name {port:?} is not valid: use letters, digits and _ . + - ~"
+                "port name {} is not valid: use letters, digits and _ . + - ~ (at most 256)",
+                super::error::echo(port)
             )));
         }
     }

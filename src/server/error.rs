@@ -34,6 +34,33 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// The most characters of a client's input an error repeats: enough to recognise it, never a
+/// 300 KB name sent back (and logged) whole.
+pub const MAX_ECHOED_CHARS: usize = 80;
+/// The longest error message sent; a backstop behind [`echo`] for messages built elsewhere (serde's
+/// body errors quote the offending input).
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// `input` quoted for an error message, cut at [`MAX_ECHOED_CHARS`] with its full length noted.
+pub fn echo(input: &str) -> String {
+    let count = input.chars().count();
+    if count <= MAX_ECHOED_CHARS {
+        return format!("{input:?}");
+    }
+    let head: String = input.chars().take(MAX_ECHOED_CHARS).collect();
+    format!("{head:?}… ({} bytes)", input.len())
+}
+
+/// `message` cut at [`MAX_MESSAGE_CHARS`], marked when cut.
+fn bounded(message: String) -> String {
+    if message.chars().count() <= MAX_MESSAGE_CHARS {
+        return message;
+    }
+    let mut short: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    short.push_str("… (cut)");
+    short
+}
+
 impl ApiError {
     /// An I/O error while reading `what`, as an internal error naming it.
     pub fn io(what: &std::path::Path, err: std::io::Error) -> Self {
@@ -59,7 +86,7 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::warn!(error = %self, "API request failed");
         }
-        let body = serde_json::json!({ "error": self.to_string() });
+        let body = serde_json::json!({ "error": bounded(self.to_string()) });
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {

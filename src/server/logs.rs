@@ -108,7 +108,8 @@ enum Wanted {
 fn parse_range(value: &str) -> Result<Wanted, ApiError> {
     let bad = || {
         ApiError::BadRequest(format!(
-            "unsupported Range {value:?}: use bytes=START-[END] or bytes=-N"
+            "unsupported Range {}: use bytes=START-[END] or bytes=-N",
+            super::error::echo(value)
         ))
     };
     let spec = value.trim().strip_prefix("bytes=").ok_or_else(bad)?;

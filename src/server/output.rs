@@ -328,11 +328,12 @@ pub fn build_is_active(status: &Value, b: u64) -> bool {
 pub fn parse_number(text: &str, what: &str) -> Result<u64, ApiError> {
     if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::BadRequest(format!(
-            "{what} must be a decimal number, not {text:?}"
+            "{what} must be a decimal number, not {}",
+            super::error::echo(text)
         )));
     }
     text.parse()
-        .map_err(|_| ApiError::BadRequest(format!("{what} {text:?} is out of range")))
+        .map_err(|_| ApiError::BadRequest(format!("{what} {} is out of range", super::error::echo(text))))
 }
 
 /// Checks a name used as a file name (a builder's): letters, digits and `_ . -`, not starting with `.`.
@@ -347,7 +348,8 @@ pub fn validate_name<'a>(text: &'a str, what: &str) -> Result<&'a str, ApiError>
         Ok(text)
     } else {
         Err(ApiError::BadRequest(format!(
-            "{what} {text:?} is not valid: letters, digits and _ . - only"
+            "{what} {} is not valid: letters, digits and _ . - only",
+            super::error::echo(text)
         )))
     }
 }
