@@ -90,6 +90,19 @@ fn large_files_stream_into_the_package_intact_for_every_compression() {
         .collect();
     std::fs::write(tree.join("data/big.bin"), &big).unwrap();
     std::fs::write(tree.join("data/tiny"), b"8 bytes!").unwrap();
+    // Entries record access times: make them ones reading does not change (relatime updates an access
+    // time only if it is not after the modification time, or older than a day).
+    let now = std::time::SystemTime::now();
+    let times = std::fs::FileTimes::new()
+        .set_modified(now - std::time::Duration::from_secs(60))
+        .set_accessed(now);
+    let dirs = [tree.join("data"), tree.clone()];
+    for path in [tree.join("data/big.bin"), tree.join("data/tiny"), info.clone()]
+        .iter()
+        .chain(&dirs)
+    {
+        std::fs::File::open(path).unwrap().set_times(times).unwrap();
+    }
     for compression in ["zlib", "zstd", "none"] {
         let out = dir.path().join(format!("lic-{compression}.hpkg"));
         let made = create(&["--compression", compression], &info, &tree, &out);
