@@ -81,9 +81,13 @@ pub fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             listener.local_addr()?
         );
         let server_stop = shutdown.clone();
-        let server = tokio::spawn(crate::server::serve(listener, app, async move {
-            server_stop.cancelled().await
-        }));
+        let limits = config.serve.connection_limits();
+        let server = tokio::spawn(crate::server::serve_with_limits(
+            listener,
+            app,
+            limits,
+            async move { server_stop.cancelled().await },
+        ));
 
         let settings = DaemonSettings {
             tree: config.ports_tree(state.root()),

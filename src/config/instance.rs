@@ -154,6 +154,31 @@ pub struct ServeSection {
     /// File holding the API bearer token for the mutating endpoints (`BUILDMASTER_API_TOKEN` takes
     /// precedence). Default none: the API is read-only.
     pub token_file: Option<PathBuf>,
+    /// Seconds a client has to send one request's headers before the connection is closed. Default 10.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: u64,
+    /// Most HTTP connections open at once; more are closed on accept. Default 2048 (keep `ulimit -n`
+    /// above it).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_header_read_timeout() -> u64 {
+    crate::server::listener::DEFAULT_HEADER_READ_TIMEOUT.as_secs()
+}
+
+fn default_max_connections() -> usize {
+    crate::server::listener::DEFAULT_MAX_CONNECTIONS
+}
+
+impl ServeSection {
+    /// The HTTP server's bounds from these settings (a zero timeout is taken as one second).
+    pub fn connection_limits(&self) -> crate::server::ConnectionLimits {
+        crate::server::ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout.max(1)),
+            max_connections: self.max_connections.max(1),
+        }
+    }
 }
 
 impl Default for ServeSection {
@@ -164,6 +189,8 @@ impl Default for ServeSection {
             pull: true,
             webhook_url: None,
             token_file: None,
+            header_read_timeout: default_header_read_timeout(),
+            max_connections: default_max_connections(),
         }
     }
 }
