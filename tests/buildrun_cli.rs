@@ -1,7 +1,7 @@
 //! `buildmaster buildrun` through the binary with the default local builder running the HaikuPorter
 //! stand-in on a copy of the example ports tree: a whole run, "nothing to do" the second time, and a
 //! SIGTERM mid-build (exit 130, interrupted) resumed by running the command again, with nothing that
-//! completed built twice.
+//! completed built twice; and the cron loop: `--everything` once, then `--update` follows the tree.
 
 mod support;
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::farm::{assert_success, copy_tree, haikuporter_dir};
+use support::farm::{assert_success, copy_tree, git_commit_all, haikuporter_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -177,4 +177,76 @@ fn sigterm_interrupts_resumably_and_the_next_run_finishes_without_rebuilding() {
     for port in ["libgreet", "hello", "slowpoke"] {
         assert_eq!(attempts(&state, port), 1, "{port} built once");
     }
+}
+
+/// Commits every change of the git tree `dir` (after [`git_commit_all`] made it one).
+fn git_commit_changes(dir: &Path, message: &str) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Tests", "-c", "user.email=tests@example.org"])
+        .args(["commit", "-q", "-a", "-m", message])
+        .output()
+        .unwrap();
+    assert_success(&out, "git commit");
+}
+
+fn git_head(dir: &Path) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    assert_success(&out, "git rev-parse");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn everything_once_then_update_from_cron_follows_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, config) = instance(dir.path(), 0);
+    let tree = dir.path().join("tree");
+    git_commit_all(&tree);
+    let first = git_head(&tree);
+
+    let out = buildrun(&state, &config, &["--everything", "--no-publish"])
+        .output()
+        .unwrap();
+    assert_success(&out, "buildmaster buildrun --everything");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("processed revision {first}")),
+        "{stdout}"
+    );
+
+    // Nothing changed: --update has nothing to do (exit 3), and does not ask for --everything.
+    let out = buildrun(&state, &config, &["--update", "--no-publish"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nothing to do"),
+        "{out:?}"
+    );
+
+    // A recipe change is built by the next --update, which records the new HEAD.
+    let recipe = tree.join("app-misc/slowpoke/slowpoke-1.0.recipe");
+    let text = std::fs::read_to_string(&recipe)
+        .unwrap()
+        .replace("REVISION=\"1\"", "REVISION=\"2\"");
+    std::fs::write(&recipe, text).unwrap();
+    git_commit_changes(&tree, "slowpoke revision 2");
+    let second = git_head(&tree);
+    let out = buildrun(&state, &config, &["--update", "--no-publish"])
+        .output()
+        .unwrap();
+    assert_success(&out, "buildmaster buildrun --update");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("built: slowpoke-1.0"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("processed revision {second}")),
+        "{stdout}"
+    );
+    assert!(state.join("packages/slowpoke-1.0-2-x86_64.hpkg").exists());
 }

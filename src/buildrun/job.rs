@@ -1,12 +1,17 @@
 //! One buildrun job as the CLI and the daemon run it: plan what is wanted (task of [`crate::plan`]),
-//! run the plan, and for `--update` record the processed revision once the buildrun has ended —
-//! with failures too, as HaikuPorter's `buildmaster update` does (failed ports are retried when their
-//! recipes change again), but not when it was interrupted.
+//! run the plan, and for `--update` and `--everything` record the processed revision once the buildrun
+//! has ended — with failures too, as HaikuPorter's `buildmaster update` does (failed ports are retried
+//! when their recipes change again), but not when it was interrupted.
+//!
+//! `--everything` records the tree's `HEAD` too: it covers every active port, so it is the natural first
+//! run of an instance that then follows `--update` from cron. The revision is read *before* planning, so
+//! a commit landing during the buildrun is left for the next `--update`. Named ports record nothing:
+//! they do not cover the rest of the tree.
 
 use super::run::{run_buildrun, Context, Summary};
 use super::BuildrunError;
 use crate::plan::instance::{plan_instance, Wanted};
-use crate::plan::revision::set_processed_revision;
+use crate::plan::revision::{head_revision, set_processed_revision};
 use crate::ports::model::RecipeProblem;
 
 /// What a job did.
@@ -16,7 +21,7 @@ pub struct JobReport {
     pub summary: Option<Summary>,
     /// Recipes that could not be evaluated (reported, never fatal).
     pub problems: Vec<RecipeProblem>,
-    /// For `--update`: the revision recorded as processed.
+    /// For `--update` and `--everything`: the revision recorded as processed.
     pub processed_revision: Option<String>,
 }
 
@@ -33,10 +38,13 @@ pub fn describe(wanted: &Wanted) -> String {
 pub async fn plan_and_run(ctx: &Context, wanted: &Wanted) -> Result<JobReport, BuildrunError> {
     let (config, state, w) = (ctx.config.clone(), ctx.state.clone(), wanted.clone());
     // Loading the tree runs bash workers and reads packages: off the async threads.
-    let planned = tokio::task::spawn_blocking(move || plan_instance(&config, &state, &w))
-        .await
-        .map_err(|e| BuildrunError::Planning(e.to_string()))?
-        .map_err(|e| BuildrunError::Planning(e.to_string()))?;
+    let (planned, everything_head) = tokio::task::spawn_blocking(move || {
+        let head = (w == Wanted::Everything).then(|| everything_head(&config.ports_tree(state.root())));
+        plan_instance(&config, &state, &w).map(|planned| (planned, head.flatten()))
+    })
+    .await
+    .map_err(|e| BuildrunError::Planning(e.to_string()))?
+    .map_err(|e| BuildrunError::Planning(e.to_string()))?;
     for problem in &planned.problems {
         tracing::warn!(recipe = %problem.recipe_path.display(), "{}", problem.message);
     }
@@ -54,10 +62,22 @@ pub async fn plan_and_run(ctx: &Context, wanted: &Wanted) -> Result<JobReport, B
             return Ok(report);
         }
     }
-    if let Some(head) = planned.head {
+    if let Some(head) = planned.head.or(everything_head) {
         set_processed_revision(&ctx.state.database(), &head)
             .map_err(|e| BuildrunError::Planning(format!("recording the processed revision: {e}")))?;
         report.processed_revision = Some(head);
     }
     Ok(report)
+}
+
+/// The revision an `--everything` run will have processed: the tree's `HEAD`, or `None` (logged) for a
+/// tree that is not a git checkout — there is then nothing for `--update` to follow.
+fn everything_head(tree: &std::path::Path) -> Option<String> {
+    match head_revision(tree) {
+        Ok(head) => Some(head),
+        Err(err) => {
+            tracing::warn!(%err, "not recording a processed revision: `--update` needs a git checkout");
+            None
+        }
+    }
 }

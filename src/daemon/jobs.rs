@@ -3,8 +3,8 @@
 //! so the daemon and the CLI cannot drift apart.
 //!
 //! One decision of the daemon's own: an `--update` request on an instance that has never processed a
-//! revision (a fresh install) runs as `--everything` and then records HEAD, so a new daemon bootstraps
-//! itself instead of failing every poll.
+//! revision (a fresh install) runs as `--everything` (which records HEAD, see [`crate::buildrun::job`]),
+//! so a new daemon bootstraps itself instead of failing every poll.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,7 +17,7 @@ use super::control::Wanted;
 use super::run::{JobOutcome, Jobs};
 use crate::buildrun::{plan_and_run, resume_unfinished, Builder, Context, Summary};
 use crate::config::instance::InstanceConfig;
-use crate::plan::revision::{get_processed_revision, set_processed_revision};
+use crate::plan::revision::get_processed_revision;
 use crate::publish::spool::has_unpublished;
 use crate::publish::{publish, PublishSettings, Publisher};
 use crate::server::metrics::{Metrics, Outcome};
@@ -95,15 +95,8 @@ impl Jobs for InstanceJobs {
         if let Some(summary) = &report.summary {
             log_summary(summary);
         }
-        let done = self.outcome(report.summary.as_ref())?;
-        if bootstrap && !done.interrupted {
-            let tree = self.config.ports_tree(self.state.root());
-            match super::git::head(&tree).await {
-                Ok(head) => set_processed_revision(&self.state.database(), &head)?,
-                Err(err) => tracing::warn!(%err, "not recording a processed revision"),
-            }
-        }
-        Ok(done)
+        // `plan_and_run` recorded HEAD for the `--everything` run, so the next poll follows updates.
+        self.outcome(report.summary.as_ref())
     }
 
     async fn publish(&self) -> anyhow::Result<()> {
