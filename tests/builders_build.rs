@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use buildmaster::builders::build::{BuildRequest, ResultDirs};
 use buildmaster::builders::builder_conf::BuilderConfValues;
 use buildmaster::builders::config::{
-    default_build_command, default_purge_command, BuilderPaths, BuilderSpec, HostKeyPin, SshTarget, Timeouts,
+    default_build_command, default_purge_command, BuilderPaths, BuilderSpec, Timeouts,
 };
 use buildmaster::builders::error::{BuilderError, ErrorClass};
 use buildmaster::builders::exec::Stream;
@@ -28,7 +28,7 @@ use buildmaster::builders::remote::{spawn_health_task, RemoteBuilder};
 use buildmaster::builders::state::{BuilderState, ReconnectPolicy};
 use buildmaster_storage::{ObjectKey, PutOptions, Sha256Digest, StorageBackend};
 use buildmaster_storage_fs::FsBackend;
-use support::sshd::{current_user, Sshd};
+use support::sshd::Sshd;
 use tokio_util::sync::CancellationToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
@@ -104,14 +104,7 @@ fn test_builder(name: &str) -> TestBuilder {
     std::fs::create_dir_all(&ports).unwrap();
     let spec = BuilderSpec {
         name: name.into(),
-        ssh: Some(SshTarget {
-            host: "127.0.0.1".into(),
-            port: sshd.port,
-            user: current_user(),
-            private_key: std::fs::read_to_string(&sshd.client_key).unwrap(),
-            host_key: HostKeyPin::KnownHosts(sshd.known_hosts.clone()),
-            jump: None,
-        }),
+        ssh: Some(sshd.target()),
         paths: BuilderPaths::new(ports.to_str().unwrap(), None, None, None),
         haikuporter: tool.to_str().unwrap().into(),
         haikuporter_args: Vec::new(),

@@ -11,18 +11,11 @@ use buildmaster::builders::config::{HostKeyPin, SshTarget, Timeouts};
 use buildmaster::builders::connection::Connection;
 use buildmaster::builders::error::{BuilderError, ErrorClass, HostKeyProblem};
 use buildmaster::builders::exec::{self, ExecLimits, Stream};
-use support::sshd::{current_user, KeyType, Sshd};
+use support::sshd::{KeyType, Sshd};
 use tokio_util::sync::CancellationToken;
 
 fn target(sshd: &Sshd, pin: HostKeyPin) -> SshTarget {
-    SshTarget {
-        host: "127.0.0.1".into(),
-        port: sshd.port,
-        user: current_user(),
-        private_key: std::fs::read_to_string(&sshd.client_key).unwrap(),
-        host_key: pin,
-        jump: None,
-    }
+    sshd.target_pinned(pin)
 }
 
 fn fast_timeouts() -> Timeouts {

@@ -7,12 +7,12 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use buildmaster::builders::config::{HostKeyPin, SshTarget, Timeouts};
+use buildmaster::builders::config::Timeouts;
 use buildmaster::builders::connection::Connection;
 use buildmaster::builders::exec::ExecLimits;
 use buildmaster::builders::ports_tree::{sync, PortsTreeSync};
 use buildmaster::builders::sftp::Sftp;
-use support::sshd::{current_user, Sshd};
+use support::sshd::Sshd;
 use tokio_util::sync::CancellationToken;
 
 /// Runs git in `dir`; returns its trimmed stdout.
@@ -41,14 +41,7 @@ fn commit_file(repo: &Path, name: &str) {
 #[tokio::test]
 async fn a_shallow_master_tree_reaches_new_and_existing_builders() {
     let sshd = Sshd::start();
-    let target = SshTarget {
-        host: "127.0.0.1".into(),
-        port: sshd.port,
-        user: current_user(),
-        private_key: std::fs::read_to_string(&sshd.client_key).unwrap(),
-        host_key: HostKeyPin::KnownHosts(sshd.known_hosts.clone()),
-        jump: None,
-    };
+    let target = sshd.target();
     let conn = Connection::open("b1", &target, &Timeouts::default())
         .await
         .unwrap();

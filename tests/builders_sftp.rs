@@ -4,22 +4,15 @@ mod support;
 
 use std::time::Duration;
 
-use buildmaster::builders::config::{HostKeyPin, SshTarget, Timeouts};
+use buildmaster::builders::config::Timeouts;
 use buildmaster::builders::connection::Connection;
 use buildmaster::builders::error::{BuilderError, ErrorClass};
 use buildmaster::builders::sftp::{Expected, Sftp, CHUNK_BYTES};
 use buildmaster_storage::Sha256Digest;
-use support::sshd::{current_user, Sshd};
+use support::sshd::Sshd;
 
 async fn open(sshd: &Sshd) -> (Connection, Sftp) {
-    let target = SshTarget {
-        host: "127.0.0.1".into(),
-        port: sshd.port,
-        user: current_user(),
-        private_key: std::fs::read_to_string(&sshd.client_key).unwrap(),
-        host_key: HostKeyPin::KnownHosts(sshd.known_hosts.clone()),
-        jump: None,
-    };
+    let target = sshd.target();
     let conn = Connection::open("b1", &target, &Timeouts::default())
         .await
         .unwrap();
@@ -209,14 +202,7 @@ async fn a_server_without_posix_rename_is_refused_at_connect_saying_what_to_do()
         support::sshd::KeyType::Ed25519,
         &format!("/usr/bin/python3 {}", fake.display()),
     );
-    let target = SshTarget {
-        host: "127.0.0.1".into(),
-        port: sshd.port,
-        user: current_user(),
-        private_key: std::fs::read_to_string(&sshd.client_key).unwrap(),
-        host_key: HostKeyPin::KnownHosts(sshd.known_hosts.clone()),
-        jump: None,
-    };
+    let target = sshd.target();
     let conn = Connection::open("b1", &target, &Timeouts::default())
         .await
         .unwrap();

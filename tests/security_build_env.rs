@@ -11,14 +11,14 @@ use std::time::Duration;
 use buildmaster::builders::build::{BuildRequest, ResultDirs};
 use buildmaster::builders::builder_conf::BuilderConfValues;
 use buildmaster::builders::config::{
-    default_build_command, default_purge_command, BuilderPaths, BuilderSpec, HostKeyPin, SshTarget, Timeouts,
+    default_build_command, default_purge_command, BuilderPaths, BuilderSpec, Timeouts,
 };
 use buildmaster::builders::exec::Stream;
 use buildmaster::builders::local::LocalBuilder;
 use buildmaster::builders::ports_tree::PortsTreeSync;
 use buildmaster::builders::remote::RemoteBuilder;
 use buildmaster::builders::state::ReconnectPolicy;
-use support::sshd::{current_user, Sshd};
+use support::sshd::Sshd;
 use tokio_util::sync::CancellationToken;
 
 /// The values the daemon holds; none may appear in a build's output.
@@ -118,14 +118,7 @@ async fn an_ssh_build_sees_no_secret_of_the_daemon() {
     std::fs::create_dir_all(&ports).unwrap();
     let spec = BuilderSpec {
         name: "b1".into(),
-        ssh: Some(SshTarget {
-            host: "127.0.0.1".into(),
-            port: sshd.port,
-            user: current_user(),
-            private_key: std::fs::read_to_string(&sshd.client_key).unwrap(),
-            host_key: HostKeyPin::KnownHosts(sshd.known_hosts.clone()),
-            jump: None,
-        }),
+        ssh: Some(sshd.target()),
         paths: BuilderPaths::new(ports.to_str().unwrap(), None, None, None),
         haikuporter: tool(sshd.dir.path()),
         haikuporter_args: Vec::new(),

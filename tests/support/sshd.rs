@@ -189,6 +189,29 @@ impl Sshd {
         wait_for_port(self.port);
     }
 
+    /// How a builder reaches this sshd: 127.0.0.1, the test user, the client key, the host key pinned
+    /// through this sshd's `known_hosts`.
+    pub fn target(&self) -> buildmaster::builders::config::SshTarget {
+        self.target_pinned(buildmaster::builders::config::HostKeyPin::KnownHosts(
+            self.known_hosts.clone(),
+        ))
+    }
+
+    /// As [`Sshd::target`], with the host key pinned by `pin` instead.
+    pub fn target_pinned(
+        &self,
+        pin: buildmaster::builders::config::HostKeyPin,
+    ) -> buildmaster::builders::config::SshTarget {
+        buildmaster::builders::config::SshTarget {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            user: current_user(),
+            private_key: std::fs::read_to_string(&self.client_key).unwrap(),
+            host_key: pin,
+            jump: None,
+        }
+    }
+
     /// The host's public key line (`ssh-ed25519 AAAA… comment`).
     pub fn host_key_line(&self) -> String {
         std::fs::read_to_string(&self.host_key_pub)
