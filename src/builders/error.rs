@@ -293,6 +293,16 @@ impl BuilderError {
         }
     }
 
+    /// Whether retrying cannot help until an operator acts: a refused host key, refused authentication,
+    /// an unusable client key, an SFTP server without a required extension. The builder keeps being
+    /// re-probed (the fix needs no restart), but a one-shot buildrun stops waiting for it.
+    pub fn needs_operator(&self) -> bool {
+        matches!(
+            self,
+            Self::HostKey { .. } | Self::Auth { .. } | Self::Key { .. } | Self::MissingSftpExtension { .. }
+        )
+    }
+
     /// Whether the scheduler may re-run the build without being asked to.
     pub fn is_transient(&self) -> bool {
         matches!(self.class(), ErrorClass::Transport | ErrorClass::Infrastructure)

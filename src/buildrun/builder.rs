@@ -6,6 +6,7 @@
 //! schedule allows — a timer, not a polling loop — so a lost builder that comes back is picked up the
 //! moment its re-probe succeeds.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,6 +31,10 @@ pub struct Snapshot {
     pub connection_errors: u32,
     /// The last connection or infrastructure error.
     pub last_error: Option<String>,
+    /// The last connection attempt failed in a way only an operator can fix
+    /// ([`BuilderError::needs_operator`]: host key, authentication, client key): a one-shot buildrun
+    /// stops waiting for this builder.
+    pub needs_operator: bool,
 }
 
 /// Told a builder's state after each failed connection (or setup) attempt.
@@ -77,6 +82,9 @@ async fn sleep_until_attempt(next: Option<Instant>, cancel: &CancellationToken) 
 pub struct Remote {
     name: String,
     inner: Arc<tokio::sync::Mutex<RemoteBuilder>>,
+    /// Whether the last connection attempt failed for a reason only an operator can fix (read without
+    /// the lock, which a connection attempt holds).
+    needs_operator: AtomicBool,
 }
 
 impl Remote {
@@ -85,6 +93,7 @@ impl Remote {
         Self {
             name: builder.name().to_string(),
             inner: Arc::new(tokio::sync::Mutex::new(builder)),
+            needs_operator: AtomicBool::new(false),
         }
     }
 }
@@ -108,12 +117,14 @@ impl Builder for Remote {
                 state: b.state(),
                 connection_errors: b.health().failures,
                 last_error: b.health().last_error.clone(),
+                needs_operator: self.needs_operator.load(Ordering::Relaxed),
             },
             // Held by a build (or a connection attempt).
             Err(_) => Snapshot {
                 state: BuilderState::Busy,
                 connection_errors: 0,
                 last_error: None,
+                needs_operator: false,
             },
         }
     }
@@ -133,15 +144,18 @@ impl Builder for Remote {
                     _ if b.health().attempt_due(Instant::now()) => {
                         let connected = tokio::select! {
                             _ = cancel.cancelled() => return false,
-                            r = b.connect() => r.is_ok(),
+                            r = b.connect() => r,
                         };
-                        if connected {
+                        let needs_operator = connected.as_ref().is_err_and(BuilderError::needs_operator);
+                        self.needs_operator.store(needs_operator, Ordering::Relaxed);
+                        if connected.is_ok() {
                             return true;
                         }
                         report(Snapshot {
                             state: b.state(),
                             connection_errors: b.health().failures,
                             last_error: b.health().last_error.clone(),
+                            needs_operator,
                         });
                         b.health().next_attempt
                     }
@@ -209,6 +223,9 @@ impl Builder for Local {
             state: h.state,
             connection_errors: h.failures,
             last_error: h.last_error.clone(),
+            // A failing local setup (a missing build tool, a full disk) is bounded by the one-shot
+            // run's wait for builders instead.
+            needs_operator: false,
         }
     }
 

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::builder::{Builder, Snapshot};
 use super::deps::{self, PresentPackages};
 use super::output::Output;
+use super::patience::Patience;
 use super::report;
 use super::store::{BuildRow, BuildState, BuilderRow, BuildrunStore, ResultRow};
 use super::worker::{self, Event, Job};
@@ -81,6 +82,8 @@ pub struct ExecParams<'a> {
     pub cancel: CancellationToken,
     /// Told about every attempt's end and bytes moved (the daemon's metrics).
     pub observer: Option<Arc<dyn super::observer::BuildObserver>>,
+    /// Backoff between attempts; whether to stop when no builder can work.
+    pub patience: Patience,
 }
 
 /// How the executor ended.
@@ -90,6 +93,8 @@ pub struct ExecOutcome {
     pub status: String,
     /// Whether it stopped on cancellation with work left.
     pub interrupted: bool,
+    /// Why a one-shot run stopped with work left: no builder could work.
+    pub stalled: Option<String>,
 }
 
 /// The executor's state; its methods are split by concern: dispatching here, outcomes in
@@ -109,6 +114,12 @@ pub(super) struct Executor<'a> {
     pub(super) ready: Vec<usize>,
     /// Per build: builders it failed on transiently.
     pub(super) tried: Vec<Vec<usize>>,
+    /// Per build: before this instant it does not run again on a builder in `tried` (backoff).
+    pub(super) retry_at: Vec<Option<Instant>>,
+    /// Since when no builder could work (none idle, none building) while builds wait.
+    pub(super) no_builder_since: Option<Instant>,
+    /// Why a one-shot run gave up on its builders (set together with `cancelling`).
+    pub(super) stalled: Option<String>,
     /// Per builder: ready and waiting for a job.
     pub(super) idle: Vec<bool>,
     /// Per builder: what it reported when it became unavailable (cleared when ready again).
@@ -201,6 +212,9 @@ pub async fn execute(
         waiting_on: vec![0; count],
         ready: Vec::new(),
         tried: vec![Vec::new(); count],
+        retry_at: vec![None; count],
+        no_builder_since: None,
+        stalled: None,
         idle: vec![false; n],
         unavailable: vec![None; n],
         current: vec![None; n],
@@ -227,6 +241,7 @@ pub async fn execute(
             break;
         }
         let due = exec.status_due();
+        let wake = exec.next_wake();
         tokio::select! {
             biased;
             _ = exec.p.cancel.cancelled(), if !exec.cancelling => exec.begin_cancel(),
@@ -238,8 +253,11 @@ pub async fn execute(
             _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                 exec.write_status(false);
             }
+            // A backoff ended or the one-shot wait for builders ran out: looked at below.
+            _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
         }
         exec.dispatch()?;
+        exec.check_builders(Instant::now());
     }
     exec.finish()
 }
@@ -340,26 +358,37 @@ impl Executor<'_> {
         Ok(out)
     }
 
-    /// The most urgent ready build.
+    /// Whether build `index` may run on builder `b` now: a builder it failed on only after its backoff.
+    pub(super) fn eligible(&self, index: usize, b: usize, now: Instant) -> bool {
+        !self.tried[index].contains(&b) || self.retry_at[index].is_none_or(|at| now >= at)
+    }
+
+    /// The most urgent ready build that some idle builder may take now.
     pub(super) fn take_most_urgent(&mut self) -> Option<usize> {
-        let best = (0..self.ready.len()).max_by(|&a, &b| {
-            let pa = Policy::CriticalPath.priority(&self.graph, self.ready[a], 0);
-            let pb = Policy::CriticalPath.priority(&self.graph, self.ready[b], 0);
-            pa.partial_cmp(&pb).unwrap_or(std::cmp::Ordering::Equal)
-        })?;
+        let now = Instant::now();
+        let best = (0..self.ready.len())
+            .filter(|&k| (0..self.idle.len()).any(|b| self.idle[b] && self.eligible(self.ready[k], b, now)))
+            .max_by(|&a, &b| {
+                let pa = Policy::CriticalPath.priority(&self.graph, self.ready[a], 0);
+                let pb = Policy::CriticalPath.priority(&self.graph, self.ready[b], 0);
+                pa.partial_cmp(&pb).unwrap_or(std::cmp::Ordering::Equal)
+            })?;
         Some(self.ready.swap_remove(best))
     }
 
-    /// The idle builder for build `index`: one it has not failed on, then the most cached
-    /// dependencies, then configuration order.
+    /// The idle builder for build `index`: one it may run on now (see [`Self::eligible`]), preferring
+    /// one it has not failed on, then the most cached dependencies, then configuration order.
     pub(super) fn pick_builder(&self, index: usize, deps: &[WantedPackage]) -> Option<usize> {
-        (0..self.idle.len()).filter(|&b| self.idle[b]).max_by_key(|&b| {
-            (
-                !self.tried[index].contains(&b),
-                self.p.builders[b].cached(deps),
-                std::cmp::Reverse(b),
-            )
-        })
+        let now = Instant::now();
+        (0..self.idle.len())
+            .filter(|&b| self.idle[b] && self.eligible(index, b, now))
+            .max_by_key(|&b| {
+                (
+                    !self.tried[index].contains(&b),
+                    self.p.builders[b].cached(deps),
+                    std::cmp::Reverse(b),
+                )
+            })
     }
 
     /// Hands ready builds to idle builders until one of the two runs out.
@@ -375,7 +404,11 @@ impl Executor<'_> {
                     continue;
                 }
             };
-            let b = self.pick_builder(index, &deps).expect("an idle builder exists");
+            let Some(b) = self.pick_builder(index, &deps) else {
+                // `take_most_urgent` only returns a build some idle builder may take; keep it queued.
+                self.ready.push(index);
+                break;
+            };
             let name = self.p.builders[b].name().to_string();
             let number = self
                 .store
@@ -422,6 +455,13 @@ impl Executor<'_> {
             Event::Idle { builder } => {
                 self.idle[builder] = true;
                 if self.unavailable[builder].take().is_some() {
+                    // Its reconnection already waited (the builder's own backoff): builds that failed
+                    // on it need not wait again.
+                    for &i in &self.ready {
+                        if self.tried[i].contains(&builder) {
+                            self.retry_at[i] = None;
+                        }
+                    }
                     let name = self.p.builders[builder].name().to_string();
                     self.output.master(&format!("builder {name} available"));
                     self.output.builder(&name, "available");

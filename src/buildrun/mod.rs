@@ -8,6 +8,8 @@
 //!   builders.
 //! - [`outcome`], [`progress`]: the executor's handling of ended attempts, and its status view.
 //! - [`worker`]: one task per builder: ready → job → outcome.
+//! - [`patience`]: backoff between attempts, and how long a one-shot run waits for builders; the
+//!   executor's side of it is in `waiting.rs`.
 //! - [`builder`]: the [`Builder`] trait over remote and local builders.
 //! - [`fleet`]: which builders a buildrun uses (`[[builders]]`, HaikuPorter's builders directory, or
 //!   one local builder).
@@ -28,16 +30,19 @@ pub mod lock;
 pub mod observer;
 pub mod outcome;
 pub mod output;
+pub mod patience;
 pub mod progress;
 pub mod report;
 pub mod rows;
 pub mod run;
 pub mod status;
 pub mod store;
+mod waiting;
 pub mod worker;
 
 pub use builder::Builder;
 pub use job::{plan_and_run, JobReport};
+pub use patience::Patience;
 pub use run::{resume_unfinished, run_buildrun, Context, Summary};
 pub use store::{BuildState, BuildrunStore, RunState};
 

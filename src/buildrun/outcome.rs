@@ -62,10 +62,15 @@ impl Executor<'_> {
                         self.tried[index].push(b);
                         let attempts = self.p.rows[index].attempts;
                         if attempts < self.p.max_attempts {
+                            // Another builder may take it at once; this one only after the backoff.
+                            let delay = self.p.patience.retry_delay(attempts);
+                            self.retry_at[index] = Some(tokio::time::Instant::now() + delay);
                             self.output.master(&format!(
                                 "transient error in build {number} ({port}) on builder {name}, \
-                                 rescheduling (attempt {attempts} of {}): {reason}",
-                                self.p.max_attempts
+                                 rescheduling (attempt {attempts} of {}; not on {name} again for {} s): \
+                                 {reason}",
+                                self.p.max_attempts,
+                                delay.as_secs()
                             ));
                             self.requeue(index, format!("attempt {attempts} failed: {reason}"))?;
                         } else {
@@ -192,12 +197,16 @@ impl Executor<'_> {
     /// The final status; builds that could never start (a dependency that never completed) are lost.
     pub(super) fn finish(mut self) -> Result<ExecOutcome, BuildrunError> {
         if self.cancelling {
-            let status = "interrupted (resumable)".to_string();
+            let status = match &self.stalled {
+                Some(why) => format!("stopped (resumable): {why}"),
+                None => "interrupted (resumable)".to_string(),
+            };
             self.set_status(status.clone());
             self.write_status_with_end(None);
             return Ok(ExecOutcome {
                 status,
                 interrupted: true,
+                stalled: self.stalled.take(),
             });
         }
         let stranded: Vec<usize> = (0..self.p.rows.len())
@@ -227,6 +236,7 @@ impl Executor<'_> {
         Ok(ExecOutcome {
             status,
             interrupted: false,
+            stalled: None,
         })
     }
 }

@@ -39,7 +39,9 @@ impl Executor<'_> {
             return self.set_status(text);
         }
         let any_idle = self.idle.iter().any(|&i| i);
-        let status = if !self.ready.is_empty() && !any_idle && self.active_count() == 0 {
+        let status = if any_idle && self.backing_off(Instant::now()) {
+            "waiting to retry after transient errors".to_string()
+        } else if !self.ready.is_empty() && !any_idle && self.active_count() == 0 {
             let states: Vec<BuilderState> = (0..self.idle.len()).map(|b| self.builder_state(b)).collect();
             if states.iter().all(|&s| s == BuilderState::Lost) {
                 "waiting for builders (all lost)".to_string()

@@ -35,6 +35,9 @@ pub struct Context {
     pub cancel: CancellationToken,
     /// Told about every attempt's end and bytes moved (the daemon's metrics); `None` for the CLI.
     pub observer: Option<Arc<dyn super::observer::BuildObserver>>,
+    /// Backoff between attempts, and whether the run stops when no builder can work (the CLI) or
+    /// waits for one (the daemon).
+    pub patience: super::patience::Patience,
 }
 
 /// How a buildrun ended.
@@ -46,6 +49,9 @@ pub struct Summary {
     pub status: String,
     /// Whether it was stopped with work left (resumable).
     pub interrupted: bool,
+    /// Why a one-shot run stopped with work left because no builder could work (each builder and its
+    /// error); `interrupted` is then set too, and the run resumes once the builders are fixed.
+    pub stalled: Option<String>,
     /// Whether this call resumed an earlier run.
     pub resumed: bool,
     /// Ports built (`name-version`).
@@ -249,6 +255,7 @@ async fn drive(
             started_at: info.started_at,
             cancel: ctx.cancel.clone(),
             observer: ctx.observer.clone(),
+            patience: ctx.patience.clone(),
         };
         executor::execute(&mut store, &output, params).await
     }
@@ -268,7 +275,9 @@ async fn drive(
         RunState::Complete
     };
     store.set_run_state(id, state, &outcome.status)?;
-    summarize(&store, id, &plan, outcome.status, outcome.interrupted, resumed)
+    let mut summary = summarize(&store, id, &plan, outcome.status, outcome.interrupted, resumed)?;
+    summary.stalled = outcome.stalled;
+    Ok(summary)
 }
 
 fn summarize(

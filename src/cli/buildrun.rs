@@ -8,7 +8,8 @@
 //! Exit codes: 0 the buildrun ended (even with failed builds, as HaikuPorter: they are listed);
 //! 1 the run itself failed (bad config, state database, planning); 2 publishing refused packages or
 //! left some out of the index;
-//! 3 nothing to do; 130 interrupted (resumable: run the command again).
+//! 3 nothing to do; 4 no builder could work (resumable once the builders are fixed); 130 interrupted
+//! (resumable: run the command again).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::signals::cancel_on_stop_signals;
 use super::wanted::WantedArgs;
 use super::GlobalArgs;
-use crate::buildrun::{fleet, job, resume_unfinished, Context, Summary};
+use crate::buildrun::{fleet, job, resume_unfinished, Context, Patience, Summary};
 use crate::config::instance::InstanceConfig;
 use crate::publish::{publish, PublishSettings, Publisher};
 use crate::state::{Database, StateDir};
@@ -31,6 +32,9 @@ use crate::state::{Database, StateDir};
 const EXIT_PUBLISH_REFUSED: u8 = 2;
 /// Exit code when there was nothing to do (HaikuPorter's `buildmaster` script uses 3 too).
 const EXIT_NOTHING_TO_DO: u8 = 3;
+/// Exit code when no builder could work (every builder needs an operator, or none was usable for
+/// [`Patience::builder_wait`]): the buildrun stays resumable.
+const EXIT_NO_BUILDER: u8 = 4;
 /// Exit code when stopped by a signal with work left.
 const EXIT_INTERRUPTED: u8 = 130;
 
@@ -124,6 +128,8 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
             builders,
             cancel,
             observer: None,
+            // A one-shot run ends when no builder can work, instead of waiting forever.
+            patience: Patience::one_shot(),
         };
         let summary = match resume_unfinished(&ctx).await? {
             Some(summary) => {
@@ -169,6 +175,14 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
             }
         };
         print_summary(&summary);
+        if let Some(why) = &summary.stalled {
+            eprintln!(
+                "error: buildrun {} stopped: {why}\nfix the builders (docs/builders.md) and run \
+                 `buildmaster buildrun` again to resume it",
+                summary.id
+            );
+            return Ok(ExitCode::from(EXIT_NO_BUILDER));
+        }
         if summary.interrupted {
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
         }

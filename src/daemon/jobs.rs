@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::control::Wanted;
 use super::run::{JobOutcome, Jobs};
-use crate::buildrun::{plan_and_run, resume_unfinished, Builder, Context, Summary};
+use crate::buildrun::{plan_and_run, resume_unfinished, Builder, Context, Patience, Summary};
 use crate::config::instance::InstanceConfig;
 use crate::plan::revision::get_processed_revision;
 use crate::publish::spool::has_unpublished;
@@ -45,6 +45,8 @@ impl InstanceJobs {
             builders: self.builders.clone(),
             cancel: cancel.clone(),
             observer: Some(Arc::new(self.metrics.clone())),
+            // The daemon waits for builders to come back: it runs until stopped.
+            patience: Patience::default(),
         }
     }
 }

@@ -37,6 +37,9 @@ pub enum Outcome {
     Transient { then: AfterTransient },
     /// Runs until cancelled.
     Hang,
+    /// Setup fails on a live connection (a full disk): an infrastructure error, the builder stays
+    /// available.
+    Infrastructure,
 }
 
 /// The builder's state after a transient error.
@@ -163,6 +166,7 @@ impl Builder for Fake {
             state: *self.state.borrow(),
             connection_errors: *self.failures.lock().unwrap(),
             last_error: None,
+            needs_operator: false,
         }
     }
 
@@ -268,6 +272,12 @@ impl Builder for Fake {
                     during: "build".into(),
                 })
             }
+            Outcome::Infrastructure => Err(BuilderError::Command {
+                builder: self.name.clone(),
+                command: "mkdir -p work".into(),
+                status: "exit status 1".into(),
+                output: "No space left on device".into(),
+            }),
             Outcome::Hang => unreachable!("a hanging build only ends by cancellation"),
         }
     }
@@ -357,6 +367,7 @@ impl Instance {
             builders: builders.iter().map(|b| b.clone() as Arc<dyn Builder>).collect(),
             cancel,
             observer: None,
+            patience: Default::default(),
         }
     }
 
