@@ -75,6 +75,66 @@ fn deserialize_builder_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<St
     Ok(name)
 }
 
+/// At most this many characters of a bad value are quoted back in an error (a key pasted whole, a
+/// binary blob): enough to recognise it.
+const MAX_QUOTED_VALUE: usize = 80;
+
+/// `value`, cut to [`MAX_QUOTED_VALUE`] characters, quoted.
+fn quoted(value: &str) -> String {
+    match value.char_indices().nth(MAX_QUOTED_VALUE) {
+        Some((cut, _)) => format!("{:?}…", &value[..cut]),
+        None => format!("{value:?}"),
+    }
+}
+
+/// `value` unless it is empty: an empty `host` or `user` would only fail at the first connection, as
+/// an unhelpful SSH error; refused at load, the parser's error names the file, the line and the key.
+fn non_empty<E: serde::de::Error>(key: &str, value: String) -> Result<String, E> {
+    if value.trim().is_empty() {
+        return Err(E::custom(format!(
+            "key `{key}` must not be empty: give the builder's host name or address and its login user"
+        )));
+    }
+    Ok(value)
+}
+
+/// Serde hook for `host` (see [`non_empty`]).
+fn deserialize_host<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    non_empty("host", String::deserialize(d)?)
+}
+
+/// Serde hook for `user` (see [`non_empty`]).
+fn deserialize_user<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    non_empty("user", String::deserialize(d)?)
+}
+
+/// Serde hook for `host_key`: it must parse as an OpenSSH public key, or every connection would be
+/// refused as an "unknown host key" with no hint that the pin itself is garbage.
+fn deserialize_host_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(key) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if crate::builders::hostkey::parse_pinned_key(&key).is_none() {
+        return Err(serde::de::Error::custom(format!(
+            "key `host_key`: {} is not an OpenSSH public key; give the line of the host's .pub file or              of `ssh-keyscan -p PORT HOST` (`ssh-ed25519 AAAA…`)",
+            quoted(&key)
+        )));
+    }
+    Ok(Some(key))
+}
+
+/// Serde hook for timeouts that must be at least a second (`connect`, `command`): zero would fail
+/// every connection or command at once.
+fn deserialize_positive_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let secs = u64::deserialize(d)?;
+    if secs == 0 {
+        return Err(serde::de::Error::custom(
+            "this timeout must be at least 1 (seconds); leave the key out for the default",
+        ));
+    }
+    Ok(secs)
+}
+
 /// One builder in the daemon's TOML config (`[[builders]]`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,18 +171,20 @@ pub struct BuilderSection {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SshSection {
-    /// Host name or address.
+    /// Host name or address; not empty.
+    #[serde(deserialize_with = "deserialize_host")]
     pub host: String,
     /// Port; default 22.
     #[serde(default = "default_port")]
     pub port: u16,
-    /// Login user.
+    /// Login user; not empty.
+    #[serde(deserialize_with = "deserialize_user")]
     pub user: String,
     /// The client's private key file (OpenSSH format; ed25519, ECDSA or RSA).
     pub private_key_file: PathBuf,
     /// Pinned host key, as in a `.pub` file or `known_hosts` (`ssh-ed25519 AAAA…`). Takes precedence
-    /// over `known_hosts`.
-    #[serde(default)]
+    /// over `known_hosts`. Checked at load.
+    #[serde(default, deserialize_with = "deserialize_host_key")]
     pub host_key: Option<String>,
     /// A `known_hosts` file holding the host's key (`[host]:port` entries for ports other than 22).
     #[serde(default)]
@@ -165,8 +227,8 @@ pub struct HaikuPorterSection {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeoutsSection {
-    /// TCP connect plus SSH handshake and authentication; default 10.
-    #[serde(default = "default_connect")]
+    /// TCP connect plus SSH handshake and authentication; default 10, at least 1.
+    #[serde(default = "default_connect", deserialize_with = "deserialize_positive_secs")]
     pub connect: u64,
     /// Keepalive interval; default 15.
     #[serde(default = "default_keepalive")]
@@ -182,8 +244,9 @@ pub struct TimeoutsSection {
     /// default: no limit, as in HaikuPorter.
     #[serde(default)]
     pub build: Option<u64>,
-    /// Limit for short housekeeping commands (`git rev-parse`, `sha256sum`, checks); default 600.
-    #[serde(default = "default_command")]
+    /// Limit for short housekeeping commands (`git rev-parse`, `sha256sum`, checks); default 600, at
+    /// least 1.
+    #[serde(default = "default_command", deserialize_with = "deserialize_positive_secs")]
     pub command: u64,
 }
 
@@ -440,8 +503,10 @@ fn resolve_ssh_section(builder: &str, s: &SshSection) -> Result<SshTarget, Confi
     })
 }
 
-/// HaikuPorter's builder JSON, field for field (extra fields are ignored, as HaikuPorter does).
+/// HaikuPorter's builder JSON, field for field. Unknown fields are refused (HaikuPorter ignores them):
+/// a typo such as `"pth"` for `"path"` would otherwise silently fall back to a default.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct HpBuilder {
     #[serde(deserialize_with = "deserialize_builder_name")]
     name: String,
@@ -452,11 +517,13 @@ struct HpBuilder {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct HpSsh {
+    #[serde(deserialize_with = "deserialize_host")]
     host: String,
     #[serde(default)]
     port: Option<PortValue>,
+    #[serde(deserialize_with = "deserialize_user")]
     user: String,
     #[serde(default)]
     private_key: Option<String>,
@@ -475,7 +542,7 @@ enum PortValue {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct HpPortsTree {
     path: String,
     #[serde(default)]
@@ -487,6 +554,7 @@ struct HpPortsTree {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct HpHaikuPorter {
     #[serde(default)]
     path: Option<String>,
@@ -635,6 +703,8 @@ mod tests {
     use super::*;
 
     const KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n";
+    /// A real ed25519 public key (the pin must parse).
+    const HOST_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDTad7/tGP+EZiCWLLZd4l0M6lTum6vf73YufZX/E3qB";
 
     #[test]
     fn haikuporter_json_is_accepted_unchanged() {
@@ -699,7 +769,7 @@ mod tests {
         std::fs::write(&key, KEY).unwrap();
         let text = format!(
             "name = \"b1\"\n[ssh]\nhost = \"127.0.0.1\"\nport = 2200\nuser = \"root\"\n\
-             private_key_file = \"{}\"\nhost_key = \"ssh-ed25519 AAAA\"\n[portstree]\npath = \"/w\"\n\
+             private_key_file = \"{}\"\nhost_key = \"{HOST_KEY}\"\n[portstree]\npath = \"/w\"\n\
              [timeouts]\nidle_output = 5\n",
             key.display()
         );
