@@ -385,6 +385,57 @@ fn the_cache_reevaluates_only_changed_recipes() {
 }
 
 #[test]
+fn cached_ports_follow_patch_and_licence_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree_dir = dir.path().join("tree");
+    simple(&tree_dir, "app-misc", "alpha", "1.0", "x86_64");
+    let haiku_licenses = dir.path().join("licenses");
+    fs::create_dir_all(&haiku_licenses).unwrap();
+    fs::write(haiku_licenses.join("GNU GPL v2"), "").unwrap();
+    let mut options = options();
+    options.cache = Some(dir.path().join("recipe-cache.sqlite"));
+    options.licenses_dir = Some(haiku_licenses.clone());
+    let recipe = "app-misc/alpha/alpha-1.0.recipe";
+    let load = |options: &EvalOptions| {
+        let tree = PortsTree::load(&tree_dir, options).unwrap();
+        assert_eq!(tree.stats().evaluated, 0, "the evaluation itself stays cached");
+        tree
+    };
+
+    let cold = PortsTree::load(&tree_dir, &options).unwrap();
+    assert!(problem_for(&cold, recipe)
+        .unwrap()
+        .starts_with("No match found for license MIT"));
+    // The port's own licences directory gains the file: the cached verdict is not reused.
+    let port_licenses = tree_dir.join("app-misc/alpha/licenses");
+    fs::create_dir_all(&port_licenses).unwrap();
+    fs::write(port_licenses.join("MIT"), "").unwrap();
+    assert_eq!(problem_for(&load(&options), recipe), None);
+    fs::remove_file(port_licenses.join("MIT")).unwrap();
+    assert!(problem_for(&load(&options), recipe).is_some());
+    // So does Haiku's.
+    fs::write(haiku_licenses.join("MIT"), "").unwrap();
+    assert_eq!(problem_for(&load(&options), recipe), None);
+
+    // An unreferenced patch set appears, then goes.
+    let patches = tree_dir.join("app-misc/alpha/patches");
+    fs::create_dir_all(&patches).unwrap();
+    fs::write(patches.join("alpha-1.0.patchset"), "").unwrap();
+    assert!(problem_for(&load(&options), recipe)
+        .unwrap()
+        .contains("alpha-1.0.patchset is not referenced"));
+    fs::remove_file(patches.join("alpha-1.0.patchset")).unwrap();
+    assert_eq!(problem_for(&load(&options), recipe), None);
+
+    // allow_untested decides whether an untested port is active.
+    simple(&tree_dir, "app-misc", "beta", "1.0", "?x86_64");
+    let _ = PortsTree::load(&tree_dir, &options).unwrap();
+    assert!(load(&options).active("beta").is_some());
+    options.allow_untested = false;
+    assert!(load(&options).active("beta").is_none());
+}
+
+#[test]
 fn changed_files_map_to_active_ports() {
     let dir = tempfile::tempdir().unwrap();
     simple(dir.path(), "app-misc", "alpha", "1", "x86_64");

@@ -8,6 +8,10 @@
 //! inode) stands in for the content hash only when the file was last written well before it was
 //! fingerprinted: a file changed twice within one timestamp tick would otherwise look unchanged
 //! (git's "racy clean" problem), so young files are always re-hashed.
+//!
+//! Beside each evaluation it keeps the port built from it ([`Built`]) under
+//! [`built_key`](crate::ports::built::built_key), which also covers the port directory, the load's
+//! settings and this program: a warm load reads ports back instead of deriving them again.
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
@@ -18,6 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
+use crate::ports::built::Built;
 use crate::ports::evaluate::{Outcome, EVALUATOR_SCRIPT};
 use crate::ports::recipe_keys::{key_names, supported_keys_pattern};
 
@@ -104,14 +109,20 @@ pub fn evaluation_key(content: &[u8; 32], relative: &Path, context: &str) -> [u8
     hasher.finalize().into()
 }
 
+/// (path, context) → key and the stored text (an outcome or a built port, as JSON).
+type KeyedRows = HashMap<(String, String), ([u8; 32], String)>;
+
 /// The open cache, with its rows read into memory (a tree has a few thousand).
 pub struct RecipeCache {
     connection: Connection,
     path: PathBuf,
     files: HashMap<String, (Fingerprint, [u8; 32])>,
-    evaluations: HashMap<(String, String), ([u8; 32], String)>,
+    evaluations: KeyedRows,
+    /// (path, context) → built key and the [`Built`] as JSON.
+    built: KeyedRows,
     new_files: Vec<(String, Fingerprint, [u8; 32])>,
     new_evaluations: Vec<(String, String, [u8; 32], String)>,
+    new_built: Vec<(String, String, [u8; 32], String)>,
 }
 
 impl RecipeCache {
@@ -127,6 +138,9 @@ impl RecipeCache {
                  size INTEGER NOT NULL, inode INTEGER NOT NULL, sha256 BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS evaluations (
                  path TEXT NOT NULL, context TEXT NOT NULL, key BLOB NOT NULL, outcome TEXT NOT NULL,
+                 PRIMARY KEY (path, context));
+             CREATE TABLE IF NOT EXISTS built_ports (
+                 path TEXT NOT NULL, context TEXT NOT NULL, key BLOB NOT NULL, built TEXT NOT NULL,
                  PRIMARY KEY (path, context));",
         )?;
         let mut files = HashMap::new();
@@ -149,31 +163,17 @@ impl RecipeCache {
                 }
             }
         }
-        let mut evaluations = HashMap::new();
-        {
-            let mut statement = connection.prepare("SELECT path, context, key, outcome FROM evaluations")?;
-            let rows = statement.query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, Vec<u8>>(2)?,
-                    row.get::<_, String>(3)?,
-                ))
-            })?;
-            for row in rows {
-                let (path, context, key, outcome) = row?;
-                if let Ok(key) = <[u8; 32]>::try_from(key) {
-                    evaluations.insert((path, context), (key, outcome));
-                }
-            }
-        }
+        let evaluations = keyed_rows(&connection, "SELECT path, context, key, outcome FROM evaluations")?;
+        let built = keyed_rows(&connection, "SELECT path, context, key, built FROM built_ports")?;
         Ok(RecipeCache {
             connection,
             path: path.to_owned(),
             files,
             evaluations,
+            built,
             new_files: Vec::new(),
             new_evaluations: Vec::new(),
+            new_built: Vec::new(),
         })
     }
 
@@ -223,6 +223,22 @@ impl RecipeCache {
         }
     }
 
+    /// The port built under `key` for this recipe and context, if any.
+    pub fn built(&self, relative: &str, context: &str, key: &[u8; 32]) -> Option<Built> {
+        let (stored_key, json) = self.built.get(&(relative.to_owned(), context.to_owned()))?;
+        (stored_key == key)
+            .then(|| serde_json::from_str(json).ok())
+            .flatten()
+    }
+
+    /// Records a built port (written on [`RecipeCache::save`]).
+    pub fn record_built(&mut self, relative: &str, context: &str, key: [u8; 32], built: &Built) {
+        if let Ok(json) = serde_json::to_string(built) {
+            self.new_built
+                .push((relative.to_owned(), context.to_owned(), key, json));
+        }
+    }
+
     /// Writes what was recorded and forgets recipes that are no longer in the tree, in one
     /// transaction.
     pub fn save(&mut self, present: &HashSet<String>) -> Result<(), rusqlite::Error> {
@@ -232,10 +248,14 @@ impl RecipeCache {
             .keys()
             .filter(|(p, _)| !present.contains(p))
             .collect();
+        let gone_built: Vec<&(String, String)> =
+            self.built.keys().filter(|(p, _)| !present.contains(p)).collect();
         if self.new_files.is_empty()
             && self.new_evaluations.is_empty()
+            && self.new_built.is_empty()
             && gone_files.is_empty()
             && gone_evaluations.is_empty()
+            && gone_built.is_empty()
         {
             return Ok(());
         }
@@ -262,10 +282,44 @@ impl RecipeCache {
             for (path, context) in gone_evaluations {
                 delete_evaluation.execute([path, context])?;
             }
+            let mut insert_built = transaction.prepare(
+                "INSERT OR REPLACE INTO built_ports (path, context, key, built) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (path, context, key, built) in &self.new_built {
+                insert_built.execute(params![path, context, &key[..], built])?;
+            }
+            let mut delete_built =
+                transaction.prepare("DELETE FROM built_ports WHERE path = ?1 AND context = ?2")?;
+            for (path, context) in gone_built {
+                delete_built.execute([path, context])?;
+            }
         }
         transaction.commit()?;
         self.new_files.clear();
         self.new_evaluations.clear();
+        self.new_built.clear();
         Ok(())
     }
+}
+
+/// (path, context) → (key, text) from a `SELECT path, context, key, <text>` of a keyed table; rows
+/// whose key is not 32 bytes are left out (they never match).
+fn keyed_rows(connection: &Connection, query: &str) -> Result<KeyedRows, rusqlite::Error> {
+    let mut rows_by_key = HashMap::new();
+    let mut statement = connection.prepare(query)?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, Vec<u8>>(2)?,
+            row.get::<_, String>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (path, context, key, text) = row?;
+        if let Ok(key) = <[u8; 32]>::try_from(key) {
+            rows_by_key.insert((path, context), (key, text));
+        }
+    }
+    Ok(rows_by_key)
 }

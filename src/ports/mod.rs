@@ -11,12 +11,14 @@
 //! - [`validate`]: HaikuPorter's recipe checks and per-package keys (inherited, defaulted).
 //! - [`attributes`]: recipe keys → ports, packages, provides and requires.
 //! - [`cache`]: the SQLite recipe cache keyed by recipe content and evaluation context.
+//! - [`built`]: ports as built from an evaluation, and the key they are cached under.
 //! - [`active`]: each port's active version.
 //! - [`progress`]: [`EvalProgress`], how a front end hears of evaluation progress (nothing is drawn here).
 //! - [`generate`]: a seeded generator of HaikuPorts-shaped trees for tests and benchmarks.
 
 pub mod active;
 pub mod attributes;
+pub mod built;
 pub mod cache;
 pub mod evaluate;
 pub mod generate;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::ports::active::choose_active;
 use crate::ports::attributes::{build_port, lists_secondary_arch, PortSettings};
+use crate::ports::built::{built_key, dir_digest, load_digest, Built, LoadInputs};
 use crate::ports::cache::{content_hash, context_key, evaluation_key, Fingerprint, RecipeCache};
 use crate::ports::evaluate::{evaluate_all, prepare_recipe, rewrite_paths, EvaluatorConfig, Job, Outcome};
 use crate::ports::model::{Port, RecipeProblem};
@@ -168,10 +169,17 @@ impl PortsTree {
             })?),
             None => None,
         };
+        let load_digest = load_digest(&LoadInputs {
+            target_arch: &options.target_arch,
+            allow_untested: options.allow_untested,
+            secondary_archs: &options.secondary_archs,
+            haiku_licenses: haiku_licenses.as_ref(),
+        });
         let mut loader = Loader {
             root,
             options,
             haiku_licenses,
+            load_digest,
             port_dirs: HashMap::new(),
             timeout,
             cache: cache.as_mut(),
@@ -191,10 +199,10 @@ impl PortsTree {
         let primary_outcomes = loader.evaluate(recipes, &hashes, &primary)?;
         let mut ports = Vec::new();
         let mut secondary = Vec::new();
-        for (&(index, _), outcome) in primary.iter().zip(&primary_outcomes) {
-            if let Some(Outcome::Evaluated(attributes)) = outcome {
+        for (&(index, _), built) in primary.iter().zip(&primary_outcomes) {
+            if let Some(built) = built {
                 for arch in &options.secondary_archs {
-                    if lists_secondary_arch(attributes, arch) {
+                    if built.secondary.contains(arch) {
                         secondary.push((index, Some(arch.as_str())));
                     }
                 }
@@ -333,8 +341,11 @@ struct Loader<'a> {
     options: &'a EvalOptions,
     /// Haiku's licence file names, if checked.
     haiku_licenses: Option<HashSet<String>>,
+    /// The digest of what every built port of this load depends on ([`load_digest`]); `None`: built
+    /// ports are not cached.
+    load_digest: Option<[u8; 32]>,
     /// Port directory → the file names in its `licenses/` and `patches/`, listed once per load.
-    port_dirs: HashMap<PathBuf, (HashSet<String>, HashSet<String>)>,
+    port_dirs: HashMap<PathBuf, PortDir>,
     timeout: Duration,
     cache: Option<&'a mut RecipeCache>,
     scratch: Option<Scratch>,
@@ -383,15 +394,16 @@ impl Loader<'_> {
             .collect()
     }
 
-    /// Outcomes for `wanted` (recipe index, secondary arch), from the cache or bash; `None` where
-    /// the recipe could not even be prepared (already reported).
+    /// Built ports for `wanted` (recipe index, secondary arch): read back from the cache, built from
+    /// a cached evaluation, or evaluated by bash; `None` where the recipe could not even be prepared
+    /// (already reported).
     fn evaluate(
         &mut self,
         recipes: &[RecipeFile],
         hashes: &[Option<[u8; 32]>],
         wanted: &[(usize, Option<&str>)],
-    ) -> Result<Vec<Option<Outcome>>, PortsError> {
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; wanted.len()];
+    ) -> Result<Vec<Option<Built>>, PortsError> {
+        let mut results: Vec<Option<Built>> = vec![None; wanted.len()];
         self.progress.planned(wanted.len());
         let mut jobs = Vec::new();
         let mut job_slots = Vec::new();
@@ -404,6 +416,14 @@ impl Loader<'_> {
             let relative = recipe.relative.to_string_lossy();
             let context = context_key(&self.options.target_arch, secondary);
             let key = evaluation_key(&hash, &recipe.relative, &context);
+            let built_key = self.built_key(recipe, &key);
+            let cached = built_key.and_then(|k| self.cache.as_ref()?.built(&relative, &context, &k));
+            if let Some(built) = cached {
+                self.cached += 1;
+                self.progress.evaluated(1);
+                results[slot] = Some(built);
+                continue;
+            }
             if let Some(outcome) = self
                 .cache
                 .as_ref()
@@ -411,7 +431,7 @@ impl Loader<'_> {
             {
                 self.cached += 1;
                 self.progress.evaluated(1);
-                outcomes[slot] = Some(outcome);
+                results[slot] = Some(self.build(recipe, secondary, &outcome, &context, built_key));
                 continue;
             }
             let prepared = match self.prepare(recipe, jobs.len()) {
@@ -433,10 +453,10 @@ impl Loader<'_> {
                 base_dir: recipe.path.parent().unwrap_or(self.root).to_owned(),
                 secondary_arch: secondary.map(str::to_owned),
             });
-            job_slots.push((slot, key, context));
+            job_slots.push((slot, key, context, built_key));
         }
         if jobs.is_empty() {
-            return Ok(outcomes);
+            return Ok(results);
         }
         let config = EvaluatorConfig {
             target_arch: self.options.target_arch.clone(),
@@ -448,11 +468,11 @@ impl Loader<'_> {
             scratch_dir: self.scratch()?.path.clone(),
         };
         let progress = self.progress;
-        let results = evaluate_all(&config, &jobs, &|| progress.evaluated(1))
+        let outcomes = evaluate_all(&config, &jobs, &|| progress.evaluated(1))
             .map_err(|source| PortsError::Bash { source })?;
         self.evaluated += jobs.len();
-        for ((job, (slot, key, context)), outcome) in jobs.iter().zip(job_slots).zip(results) {
-            let recipe = &recipes[wanted[slot].0];
+        for ((job, (slot, key, context, built_key)), outcome) in jobs.iter().zip(job_slots).zip(outcomes) {
+            let (recipe, secondary) = (&recipes[wanted[slot].0], wanted[slot].1);
             let outcome = match outcome {
                 Outcome::Failed(message) => {
                     Outcome::Failed(rewrite_paths(&message, &job.prepared, &recipe.relative))
@@ -462,46 +482,101 @@ impl Loader<'_> {
             if let Some(cache) = self.cache.as_mut() {
                 cache.record_outcome(&recipe.relative.to_string_lossy(), &context, key, &outcome);
             }
-            outcomes[slot] = Some(outcome);
+            results[slot] = Some(self.build(recipe, secondary, &outcome, &context, built_key));
         }
-        Ok(outcomes)
+        Ok(results)
     }
 
-    /// Turns outcomes into ports or problems.
+    /// The port (or problem) one evaluation gives, recorded in the cache under `built_key` unless
+    /// the evaluation timed out (the next load tries again).
+    fn build(
+        &mut self,
+        recipe: &RecipeFile,
+        secondary: Option<&str>,
+        outcome: &Outcome,
+        context_key: &str,
+        built_key: Option<[u8; 32]>,
+    ) -> Built {
+        let built = match outcome {
+            Outcome::Evaluated(attributes) => {
+                let context = self.context(recipe, secondary);
+                let settings = PortSettings {
+                    target_arch: self.options.target_arch.clone(),
+                    allow_untested: self.options.allow_untested,
+                };
+                Built {
+                    port: build_port(recipe, secondary, attributes, &context, &settings),
+                    secondary: (self.options.secondary_archs.iter())
+                        .filter(|arch| lists_secondary_arch(attributes, arch))
+                        .cloned()
+                        .collect(),
+                }
+            }
+            Outcome::Failed(message) => Built {
+                port: Err(message.clone()),
+                secondary: Vec::new(),
+            },
+            Outcome::TimedOut(after) => {
+                return Built {
+                    port: Err(format!(
+                        "evaluation did not finish within {} s and was killed",
+                        after.as_secs_f64()
+                    )),
+                    secondary: Vec::new(),
+                }
+            }
+        };
+        if let (Some(cache), Some(key)) = (self.cache.as_mut(), built_key) {
+            cache.record_built(&recipe.relative.to_string_lossy(), context_key, key, &built);
+        }
+        built
+    }
+
+    /// The key `recipe`'s built port is cached under, from its evaluation's key; `None` when built
+    /// ports are not cached.
+    fn built_key(&mut self, recipe: &RecipeFile, evaluation: &[u8; 32]) -> Option<[u8; 32]> {
+        let load = self.load_digest?;
+        let dir = self.port_dir(recipe).digest;
+        Some(built_key(&load, evaluation, &dir))
+    }
+
+    /// The port directory of `recipe`, listed on first use.
+    fn port_dir(&mut self, recipe: &RecipeFile) -> &PortDir {
+        let dir = recipe.path.parent().unwrap_or(self.root);
+        if !self.port_dirs.contains_key(dir) {
+            let list = |sub: &str| file_names(&dir.join(sub)).unwrap_or_default();
+            let (licenses, patches) = (list("licenses"), list("patches"));
+            let digest = dir_digest(&licenses, &patches);
+            let entry = PortDir {
+                licenses,
+                patches,
+                digest,
+            };
+            self.port_dirs.insert(dir.to_owned(), entry);
+        }
+        &self.port_dirs[dir]
+    }
+
+    /// Turns built ports into ports or problems.
     fn collect(
         &mut self,
         recipes: &[RecipeFile],
         wanted: &[(usize, Option<&str>)],
-        outcomes: Vec<Option<Outcome>>,
+        built: Vec<Option<Built>>,
         ports: &mut Vec<Port>,
     ) {
-        for (&(index, secondary), outcome) in wanted.iter().zip(outcomes) {
+        for (&(index, secondary), built) in wanted.iter().zip(built) {
             let recipe = &recipes[index];
-            let label = |message: String| match secondary {
-                Some(arch) => format!("[secondary architecture {arch}] {message}"),
-                None => message,
-            };
-            match outcome {
+            match built.map(|b| b.port) {
                 None => {}
-                Some(Outcome::Evaluated(attributes)) => {
-                    let context = self.context(recipe, secondary);
-                    let settings = PortSettings {
-                        target_arch: self.options.target_arch.clone(),
-                        allow_untested: self.options.allow_untested,
+                Some(Ok(port)) => ports.push(port),
+                Some(Err(message)) => {
+                    let message = match secondary {
+                        Some(arch) => format!("[secondary architecture {arch}] {message}"),
+                        None => message,
                     };
-                    match build_port(recipe, secondary, &attributes, &context, &settings) {
-                        Ok(port) => ports.push(port),
-                        Err(message) => self.problem(recipe, label(message)),
-                    }
+                    self.problem(recipe, message);
                 }
-                Some(Outcome::Failed(message)) => self.problem(recipe, label(message)),
-                Some(Outcome::TimedOut(after)) => self.problem(
-                    recipe,
-                    label(format!(
-                        "evaluation did not finish within {} s and was killed",
-                        after.as_secs_f64()
-                    )),
-                ),
             }
         }
     }
@@ -509,15 +584,8 @@ impl Loader<'_> {
     /// What HaikuPorter's checks of this recipe look at besides the recipe (`Port.__init__`'s names
     /// and directories).
     fn context(&mut self, recipe: &RecipeFile, secondary: Option<&str>) -> RecipeContext {
-        let dir = recipe.path.parent().unwrap_or(self.root).to_owned();
-        let (port_licenses, patch_files) = self
-            .port_dirs
-            .entry(dir.clone())
-            .or_insert_with(|| {
-                let list = |sub: &str| file_names(&dir.join(sub)).unwrap_or_default();
-                (list("licenses"), list("patches"))
-            })
-            .clone();
+        let dir = self.port_dir(recipe);
+        let (port_licenses, patch_files) = (dir.licenses.clone(), dir.patches.clone());
         RecipeContext {
             port_name: match secondary {
                 Some(arch) => format!("{}_{arch}", recipe.name),
@@ -564,6 +632,16 @@ impl Loader<'_> {
             message,
         });
     }
+}
+
+/// A port directory's file names that HaikuPorter's checks read.
+struct PortDir {
+    /// The names in `licenses/`.
+    licenses: HashSet<String>,
+    /// The names in `patches/`.
+    patches: HashSet<String>,
+    /// [`dir_digest`] of both.
+    digest: [u8; 32],
 }
 
 /// The names of the entries of `dir` (`os.listdir`).
