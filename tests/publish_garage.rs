@@ -337,8 +337,9 @@ fn storage_outage_mid_publish_fails_clearly_and_the_next_publish_completes() {
     let files: Vec<String> = (0..6)
         .map(|i| instance.add_package(&format!("big{i}"), "1.0-1", 6 << 20))
         .collect();
+    // No retry window: this is about failing clearly (tests/loops_publish_outage.rs rides one out).
     let child = instance
-        .command(&["publish"])
+        .command(&["publish", "--retry-window", "0"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -23,6 +23,10 @@ pub struct PublishArgs {
     /// intended mass withdrawal); without it such an index is refused before anything is uploaded.
     #[arg(long)]
     pub allow_shrink: bool,
+    /// Seconds to keep retrying, with backoff, through transient storage errors (an S3 server
+    /// restarting, a network cut) before failing; 0 fails at the first one.
+    #[arg(long, value_name = "SECS", default_value_t = crate::publish::retry::DEFAULT_RETRY_WINDOW.as_secs())]
+    pub retry_window: u64,
 }
 
 /// `buildmaster prune`
@@ -80,6 +84,7 @@ pub fn run_publish(args: PublishArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         let settings = PublishSettings {
             progress: Some(bars.clone()),
             allow_shrink: args.allow_shrink,
+            retry_window: std::time::Duration::from_secs(args.retry_window),
             ..PublishSettings::default()
         };
         let mut p = publisher(global, settings).await?;

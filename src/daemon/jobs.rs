@@ -18,6 +18,7 @@ use super::run::{JobOutcome, Jobs};
 use crate::buildrun::{plan_and_run, resume_unfinished, Builder, Context, Patience, Summary};
 use crate::config::instance::InstanceConfig;
 use crate::plan::revision::get_processed_revision;
+use crate::publish::retry::one_sentence;
 use crate::publish::spool::has_unpublished;
 use crate::publish::{publish, PublishSettings, Publisher};
 use crate::server::metrics::{Metrics, Outcome};
@@ -115,7 +116,11 @@ impl Jobs for InstanceJobs {
                     storage,
                     settings: PublishSettings::default(),
                 };
-                anyhow::Ok(publish(&mut publisher, false).await?)
+                // One sentence for the status page (the log below keeps the whole error).
+                publish(&mut publisher, false).await.map_err(|err| {
+                    tracing::warn!(%err, "publish failed");
+                    anyhow::Error::msg(one_sentence(&err))
+                })
             })
         })
         .await?;

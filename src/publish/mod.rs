@@ -10,6 +10,7 @@
 //! - [`guard`]: refusing an index that would drop packages (failed checks, a shrink).
 //! - [`index`]: choosing the index's packages from the database, writing and uploading the index files.
 //! - [`run`]: `buildmaster publish`, the whole pipeline.
+//! - [`retry`]: running the pipeline again, with backoff, through a storage outage.
 //! - [`prune`]: `buildmaster prune`: moving orphans to `packages/.obsolete/`, expiring them later.
 //! - [`recover`]: rebuilding the database from the bucket, and taking over a HaikuPorter instance.
 //! - [`keys`]: the object keys of the bucket layout.
@@ -23,6 +24,7 @@ pub mod lock;
 pub mod progress;
 pub mod prune;
 pub mod recover;
+pub mod retry;
 pub mod run;
 pub mod settings;
 pub mod spool;

@@ -8,6 +8,7 @@ use buildmaster_storage::ErrorKind;
 use super::crashpoint::crash_point;
 use super::lock::PublishLock;
 use super::progress::{NoProgress, PublishProgress};
+use super::retry::{self, Backoff};
 use super::spool::{self, Rejected, Repository, SpoolEntry};
 use super::upload::upload_and_stub;
 use super::verified::BuildResults;
@@ -38,8 +39,30 @@ pub struct PublishReport {
     pub index_uploaded: bool,
 }
 
-/// Publishes the spool.
+/// Publishes the spool, retrying through transient storage errors for the settings' retry window
+/// (see [`super::retry`]).
 pub async fn publish(p: &mut Publisher, dry_run: bool) -> Result<PublishReport, PublishError> {
+    let mut backoff = Backoff::new(p.settings.retry_window);
+    loop {
+        let err = match publish_once(p, dry_run).await {
+            Err(err) if retry::is_transient(&err) => err,
+            done => return done,
+        };
+        let Some(delay) = backoff.next_delay() else {
+            return Err(err);
+        };
+        tracing::warn!(
+            %err,
+            attempt = backoff.failures,
+            retry_in_secs = delay.as_secs(),
+            "publish failed with a transient storage error; retrying"
+        );
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// One publish attempt, from the lock to the index.
+async fn publish_once(p: &mut Publisher, dry_run: bool) -> Result<PublishReport, PublishError> {
     p.state
         .create()
         .map_err(|e| PublishError::io(p.state.root(), e))?;

@@ -24,6 +24,9 @@ pub struct PublishSettings {
     pub allow_shrink: bool,
     /// Told how uploads advance (`buildmaster publish` draws bars from it on a terminal). Default: none.
     pub progress: Option<Arc<dyn PublishProgress>>,
+    /// How long a publish keeps retrying (with backoff) through transient storage errors before it
+    /// fails; zero fails at the first one. Default: 10 min ([`super::retry::DEFAULT_RETRY_WINDOW`]).
+    pub retry_window: Duration,
 }
 
 impl Default for PublishSettings {
@@ -36,6 +39,7 @@ impl Default for PublishSettings {
             max_index_shrink_share: 0.10,
             allow_shrink: false,
             progress: None,
+            retry_window: super::retry::DEFAULT_RETRY_WINDOW,
         }
     }
 }
