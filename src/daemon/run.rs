@@ -7,6 +7,10 @@
 //! followed by a publish, and a successful publish by the webhook. SIGTERM cancels the running job: the
 //! buildrun checkpoints (builds in flight go back to the queue in the database) and the next start
 //! resumes it before anything else.
+//!
+//! A publish that failed (storage down longer than the publish's own retry window) is queued again at
+//! every poll until one succeeds, so the daemon recovers from an outage by itself and its `last_error`
+//! clears once storage is back.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -71,8 +75,13 @@ pub async fn run(
     let mut paused_by_api = false;
     let mut last_head: Option<String> = None;
 
+    // Whether the last publish failed: retried at every poll until one succeeds.
+    let mut publish_failed = false;
     match jobs.resume(&shutdown).await {
-        Ok(Some(outcome)) => after_buildrun(&settings, &*jobs, &status, outcome, &shutdown).await,
+        Ok(Some(outcome)) => {
+            let published = after_buildrun(&settings, &*jobs, &status, outcome, &shutdown).await;
+            publish_failed = published == Some(false);
+        }
         Ok(None) => {}
         Err(err) => report_error(&status, format!("resuming the unfinished buildrun: {err:#}")),
     }
@@ -105,7 +114,9 @@ pub async fn run(
                 s.queue = queue.clone();
                 s.activity = Activity::Running { job: job.clone() };
             });
-            run_job(&settings, &*jobs, &status, &job, &shutdown).await;
+            if let Some(published) = run_job(&settings, &*jobs, &status, &job, &shutdown).await {
+                publish_failed = !published;
+            }
             if shutdown.is_cancelled() {
                 break;
             }
@@ -119,7 +130,12 @@ pub async fn run(
                 Some(request) => enqueue(&mut queue, request),
                 None => break,
             },
-            _ = tick.tick() => poll(&settings, &triggers, &status, &mut queue, &mut last_head).await,
+            _ = tick.tick() => {
+                poll(&settings, &triggers, &status, &mut queue, &mut last_head).await;
+                if publish_failed {
+                    enqueue(&mut queue, Request::Publish);
+                }
+            }
         }
     }
     status.send_modify(|s| s.activity = Activity::Stopping);
@@ -165,20 +181,24 @@ async fn poll(
     }
 }
 
+/// Runs `job`; whether a publish it ran succeeded (`None`: it ran none).
 async fn run_job(
     settings: &DaemonSettings,
     jobs: &dyn Jobs,
     status: &watch::Sender<DaemonStatus>,
     job: &Request,
     shutdown: &CancellationToken,
-) {
+) -> Option<bool> {
     match job {
         Request::Buildrun(request) => match jobs.buildrun(request, shutdown).await {
             Ok(outcome) => after_buildrun(settings, jobs, status, outcome, shutdown).await,
-            Err(err) => report_error(status, format!("buildrun ({request:?}): {err:#}")),
+            Err(err) => {
+                report_error(status, format!("buildrun ({request:?}): {err:#}"));
+                None
+            }
         },
-        Request::Publish => publish(settings, jobs, status).await,
-        Request::Pause | Request::Resume => {}
+        Request::Publish => Some(publish(settings, jobs, status).await),
+        Request::Pause | Request::Resume => None,
     }
 }
 
@@ -188,18 +208,20 @@ async fn after_buildrun(
     status: &watch::Sender<DaemonStatus>,
     outcome: JobOutcome,
     shutdown: &CancellationToken,
-) {
+) -> Option<bool> {
     status.send_modify(|s| s.last_error = None);
     if outcome.interrupted || shutdown.is_cancelled() {
         tracing::info!("buildrun interrupted; it resumes at the next start");
-        return;
+        return None;
     }
     if outcome.unpublished {
-        publish(settings, jobs, status).await;
+        return Some(publish(settings, jobs, status).await);
     }
+    None
 }
 
-async fn publish(settings: &DaemonSettings, jobs: &dyn Jobs, status: &watch::Sender<DaemonStatus>) {
+/// Publishes, then calls the webhook; whether the publish succeeded.
+async fn publish(settings: &DaemonSettings, jobs: &dyn Jobs, status: &watch::Sender<DaemonStatus>) -> bool {
     status.send_modify(|s| {
         s.activity = Activity::Running {
             job: Request::Publish,
@@ -207,7 +229,7 @@ async fn publish(settings: &DaemonSettings, jobs: &dyn Jobs, status: &watch::Sen
     });
     if let Err(err) = jobs.publish().await {
         report_error(status, format!("publish: {err:#}"));
-        return;
+        return false;
     }
     status.send_modify(|s| s.last_error = None);
     if let Some(url) = &settings.webhook_url {
@@ -223,6 +245,7 @@ async fn publish(settings: &DaemonSettings, jobs: &dyn Jobs, status: &watch::Sen
             Err(err) => tracing::warn!(url = webhook::redacted(url), err, "webhook call failed"),
         }
     }
+    true
 }
 
 fn report_error(status: &watch::Sender<DaemonStatus>, message: String) {

@@ -14,6 +14,8 @@ use super::run::{run, DaemonSettings, JobOutcome, Jobs};
 #[derive(Default)]
 struct FakeJobs {
     calls: Mutex<Vec<String>>,
+    /// How many publishes fail (storage down) before they succeed again.
+    failing_publishes: Mutex<u32>,
 }
 
 impl FakeJobs {
@@ -54,6 +56,11 @@ impl Jobs for FakeJobs {
 
     async fn publish(&self) -> anyhow::Result<()> {
         self.calls.lock().unwrap().push("publish".into());
+        let mut failing = self.failing_publishes.lock().unwrap();
+        if *failing > 0 {
+            *failing -= 1;
+            anyhow::bail!("storage put of repo failed: could not reach the S3 endpoint");
+        }
         Ok(())
     }
 }
@@ -144,4 +151,43 @@ async fn resumes_then_updates_honours_triggers_and_pause_and_stops_cleanly() {
         .unwrap();
     assert_eq!(jobs.calls()[before..], ["checkpointed"]);
     assert_eq!(status_rx.borrow().activity, Activity::Stopping);
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_retried_at_the_next_polls_until_it_succeeds() {
+    let tree = tempfile::tempdir().unwrap();
+    let jobs = Arc::new(FakeJobs::default());
+    // The publish after the resumed buildrun and the next one fail: storage is down for a while.
+    *jobs.failing_publishes.lock().unwrap() = 2;
+    let (_tx, rx) = mpsc::channel(8);
+    let (status_tx, mut status_rx) = watch::channel(DaemonStatus::default());
+    let shutdown = CancellationToken::new();
+    let settings = DaemonSettings {
+        tree: tree.path().to_path_buf(),
+        poll_interval: Duration::from_millis(30),
+        webhook_url: None,
+        pull: false,
+    };
+    let daemon = tokio::spawn(run(settings, jobs.clone(), rx, status_tx, shutdown.clone()));
+
+    // Nobody asks again: the daemon publishes a third time by itself, and the error clears.
+    let recovered = tokio::time::timeout(
+        Duration::from_secs(10),
+        status_rx.wait_for(|s| s.last_error.is_none() && *jobs.failing_publishes.lock().unwrap() == 0),
+    );
+    let publishes = || jobs.calls().iter().filter(|c| *c == "publish").count();
+    for _ in 0..500 {
+        if publishes() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(publishes(), 3, "calls: {:?}", jobs.calls());
+    recovered.await.expect("last_error cleared").unwrap();
+    // Once it succeeded, no more publishes are queued.
+    let after = publishes();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(publishes(), after, "calls: {:?}", jobs.calls());
+    shutdown.cancel();
+    daemon.await.unwrap();
 }
