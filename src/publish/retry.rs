@@ -98,4 +98,23 @@ mod tests {
         assert_eq!(none.next_delay(), None);
         assert_eq!(none.failures, 1);
     }
+
+    #[test]
+    fn a_storage_error_becomes_one_sentence_without_the_cause_chain() {
+        use buildmaster_storage::{ErrorKind, ObjectKey, Operation, StorageError};
+        let key = ObjectKey::new("packages/a-1-1-x86_64.hpkg").unwrap();
+        let err = PublishError::Storage(StorageError::new(
+            Operation::Put,
+            Some(&key),
+            ErrorKind::Transient,
+            "could not reach the S3 endpoint (connection refused, reset or timed out) (http://127.0.0.1:1, \
+             bucket b): dispatch failure: io error: error trying to connect: tcp connect error",
+        ));
+        let sentence = one_sentence(&err);
+        assert!(sentence.contains("packages/a-1-1-x86_64.hpkg"), "{sentence}");
+        assert!(sentence.contains("could not reach the S3 endpoint"), "{sentence}");
+        assert!(sentence.contains("tried again"), "{sentence}");
+        assert!(!sentence.contains("dispatch failure"), "{sentence}");
+        assert!(!sentence.contains('\n'), "{sentence}");
+    }
 }
