@@ -6,16 +6,16 @@
 //! The result depends on more than the evaluation: the licence and patch file names of the port's
 //! directory, Haiku's licence names, the target, `allow_untested`, the configured secondary
 //! architectures — and on this program's own code. [`built_key`] covers all of them; the code is
-//! identified by the running executable's stat fingerprint, so any rebuilt binary derives every port
-//! once more from the cached evaluations (no bash) instead of trusting another build's rules.
+//! identified by the running program's GNU build ID (the linker's hash of the binary, read from the
+//! program's own loaded headers, so it is right under valgrind too), so any rebuilt binary derives
+//! every port once more from the cached evaluations (no bash) instead of trusting another build's
+//! rules. A binary without a build ID caches no built ports.
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-use crate::ports::cache::Fingerprint;
 use crate::ports::model::Port;
 
 /// Bumped when the meaning of a cached [`Built`] changes in a way the executable does not capture.
@@ -44,10 +44,10 @@ pub struct LoadInputs<'a> {
     pub haiku_licenses: Option<&'a HashSet<String>>,
 }
 
-/// The digest of a load's inputs and of this program; `None` when the executable cannot be
-/// identified (then nothing derived is cached).
+/// The digest of a load's inputs and of this program; `None` when the program has no build ID (then
+/// nothing derived is cached).
 pub fn load_digest(inputs: &LoadInputs) -> Option<[u8; 32]> {
-    let exe = executable_identity()?;
+    let exe = program_build_id()?;
     let mut hasher = Sha256::new();
     part(&mut hasher, BUILT_FORMAT.as_bytes());
     part(&mut hasher, exe);
@@ -91,25 +91,70 @@ fn sorted_names(names: &HashSet<String>) -> String {
     sorted.join("\0")
 }
 
-/// The running executable's stat fingerprint and path, read once: another build of buildmaster is
-/// another file (or the same file rewritten, with a new mtime).
-fn executable_identity() -> Option<&'static [u8]> {
-    static IDENTITY: OnceLock<Option<Vec<u8>>> = OnceLock::new();
-    IDENTITY
-        .get_or_init(|| {
-            let path = std::env::current_exe().ok()?;
-            let metadata = std::fs::metadata(&path).ok()?;
-            Some(identity_bytes(&path, &Fingerprint::of(&metadata)))
-        })
-        .as_deref()
+/// The running program's GNU build ID, read once.
+fn program_build_id() -> Option<&'static [u8]> {
+    static BUILD_ID: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+    BUILD_ID.get_or_init(read_build_id).as_deref()
 }
 
-fn identity_bytes(path: &Path, f: &Fingerprint) -> Vec<u8> {
-    let mut bytes = path.as_os_str().as_encoded_bytes().to_vec();
-    for n in [f.mtime_ns, f.ctime_ns, f.size, f.inode] {
-        bytes.extend_from_slice(&n.to_le_bytes());
+/// `NT_GNU_BUILD_ID`, the note type of the linker's build ID (elf.h).
+const NT_GNU_BUILD_ID: u32 = 3;
+
+/// The build ID from the main program's `PT_NOTE` segments, as loaded in memory: the first object
+/// `dl_iterate_phdr` reports is the program itself.
+fn read_build_id() -> Option<Vec<u8>> {
+    unsafe extern "C" fn first_object(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        found: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: glibc hands a valid `dl_phdr_info` whose `dlpi_phdr` has `dlpi_phnum` entries, all
+        // mapped at `dlpi_addr + p_vaddr`; `found` is the `Option` passed below.
+        unsafe {
+            let info = &*info;
+            let found = &mut *(found as *mut Option<Vec<u8>>);
+            for index in 0..usize::from(info.dlpi_phnum) {
+                let header = &*info.dlpi_phdr.add(index);
+                if header.p_type != libc::PT_NOTE {
+                    continue;
+                }
+                let start = (info.dlpi_addr as usize + header.p_vaddr as usize) as *const u8;
+                let notes = std::slice::from_raw_parts(start, header.p_memsz as usize);
+                if let Some(id) = build_id_note(notes, header.p_align.max(4) as usize) {
+                    *found = Some(id.to_vec());
+                }
+            }
+        }
+        1 // stop: only the program itself
     }
-    bytes
+    let mut found: Option<Vec<u8>> = None;
+    // SAFETY: the callback only reads the headers glibc passes and writes `found`, which outlives
+    // the call.
+    unsafe {
+        libc::dl_iterate_phdr(
+            Some(first_object),
+            &mut found as *mut Option<Vec<u8>> as *mut libc::c_void,
+        );
+    }
+    found.filter(|id| !id.is_empty())
+}
+
+/// The descriptor of the `GNU` build-ID note among `notes` (entries padded to `align`).
+fn build_id_note(mut notes: &[u8], align: usize) -> Option<&[u8]> {
+    let padded = |n: usize| n.div_ceil(align) * align;
+    let word = |bytes: &[u8], at: usize| -> Option<usize> {
+        Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize)
+    };
+    while notes.len() >= 12 {
+        let (name_size, desc_size, kind) = (word(notes, 0)?, word(notes, 4)?, word(notes, 8)?);
+        let name_end = 12 + padded(name_size);
+        let desc = notes.get(name_end..name_end + desc_size)?;
+        if kind == NT_GNU_BUILD_ID as usize && notes.get(12..12 + name_size) == Some(b"GNU\0") {
+            return Some(desc);
+        }
+        notes = notes.get(name_end + padded(desc_size)..)?;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -158,6 +203,12 @@ mod tests {
         ] {
             assert_ne!(digest(&changed), reference);
         }
+    }
+
+    #[test]
+    fn the_program_has_a_build_id() {
+        // Without one nothing is cached; this build's linker gives one.
+        assert!(program_build_id().is_some_and(|id| id.len() >= 8));
     }
 
     #[test]
