@@ -112,12 +112,15 @@ pub fn evaluation_key(content: &[u8; 32], relative: &Path, context: &str) -> [u8
 /// (path, context) → key and the stored text (an outcome or a built port, as JSON).
 type KeyedRows = HashMap<(String, String), ([u8; 32], String)>;
 
-/// The open cache, with its rows read into memory (a tree has a few thousand).
+/// The open cache: file fingerprints, evaluation keys and built ports read into memory (a tree has a
+/// few thousand), evaluation outcomes read one by one when needed.
 pub struct RecipeCache {
     connection: Connection,
     path: PathBuf,
     files: HashMap<String, (Fingerprint, [u8; 32])>,
-    evaluations: KeyedRows,
+    /// (path, context) → evaluation key; the outcome is read from the database only when asked
+    /// for (a warm load mostly needs the built port instead).
+    evaluations: HashMap<(String, String), [u8; 32]>,
     /// (path, context) → built key and the [`Built`] as JSON.
     built: KeyedRows,
     new_files: Vec<(String, Fingerprint, [u8; 32])>,
@@ -163,7 +166,10 @@ impl RecipeCache {
                 }
             }
         }
-        let evaluations = keyed_rows(&connection, "SELECT path, context, key, outcome FROM evaluations")?;
+        let evaluations = keyed_rows(&connection, "SELECT path, context, key, '' FROM evaluations")?
+            .into_iter()
+            .map(|(slot, (key, _))| (slot, key))
+            .collect();
         let built = keyed_rows(&connection, "SELECT path, context, key, built FROM built_ports")?;
         Ok(RecipeCache {
             connection,
@@ -205,10 +211,17 @@ impl RecipeCache {
 
     /// The cached outcome of `key` for this recipe and context, if any.
     pub fn outcome(&self, relative: &str, context: &str, key: &[u8; 32]) -> Option<Outcome> {
-        let (stored_key, json) = self.evaluations.get(&(relative.to_owned(), context.to_owned()))?;
-        (stored_key == key)
-            .then(|| serde_json::from_str(json).ok())
-            .flatten()
+        let stored_key = self.evaluations.get(&(relative.to_owned(), context.to_owned()))?;
+        if stored_key != key {
+            return None;
+        }
+        // An unreadable row is a miss: the recipe is evaluated again and the row replaced.
+        let json: String = self
+            .connection
+            .prepare_cached("SELECT outcome FROM evaluations WHERE path = ?1 AND context = ?2")
+            .and_then(|mut statement| statement.query_row([relative, context], |row| row.get(0)))
+            .ok()?;
+        serde_json::from_str(&json).ok()
     }
 
     /// Records an outcome (written on [`RecipeCache::save`]). Timeouts are not cached: the next

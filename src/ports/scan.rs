@@ -74,8 +74,9 @@ pub fn scan(root: &Path) -> io::Result<Scan> {
             };
             let mut files: Vec<String> = entries
                 .filter_map(Result::ok)
+                .filter(is_file)
                 .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|name| name.ends_with(".recipe") && port_dir.join(name).is_file())
+                .filter(|name| name.ends_with(".recipe"))
                 .collect();
             files.sort();
             for file in files {
@@ -123,6 +124,17 @@ fn split_file_name(file: &str) -> Result<(String, String), String> {
         _ => Err(format!(
             "cannot parse port/version from the file name {file:?} (expected <name>-<version>.recipe with one dash)"
         )),
+    }
+}
+
+/// Whether `entry` is a file, following a symlink (`os.path.isfile`). The entry's type comes with
+/// the directory listing; only a symlink (or a file system that does not report types) costs a
+/// `stat`.
+fn is_file(entry: &fs::DirEntry) -> bool {
+    match entry.file_type() {
+        Ok(t) if t.is_symlink() => entry.path().is_file(),
+        Ok(t) => t.is_file(),
+        Err(_) => entry.path().is_file(),
     }
 }
 
