@@ -15,6 +15,11 @@ DIR="${BUILDMASTER_REAL_DIR:-$HOME/.cache/buildmaster-real}"
 REAL="$SHARED/real"
 [ -d "$REAL" ] || { echo "real-inputs: $REAL is missing (the shared folder beside the checkout)" >&2; exit 1; }
 mkdir -p "$DIR"
+# Tests and the stand-in's builds call this concurrently: on a fresh machine several would otherwise
+# extract the same archive over each other while others already read it. One extraction at a time; the
+# others wait, then find the stamp.
+exec 9>"$DIR/.lock"
+flock 9
 for archive in "$REAL"/*.tar.zst; do
     # One stamp per archive: a newer archive (other commit in its name) extracts beside the old one.
     stamp="$DIR/.$(basename "$archive").done"
@@ -23,4 +28,5 @@ for archive in "$REAL"/*.tar.zst; do
     tar --zstd -xf "$archive" -C "$DIR"
     touch "$stamp"
 done
+exec 9>&-
 echo "$DIR"

@@ -34,9 +34,23 @@ use super::sftp::{self, Expected, Transferred, CHUNK_BYTES, UPLOAD_SUFFIX};
 
 /// The only variables a local build inherits from the daemon (when set): what sshd gives an SSH
 /// session (`PATH`, `HOME`, `USER`, `LOGNAME`, `SHELL`), the locale and time zone, and the temporary
-/// directory. Nothing else — in particular no credential — reaches a build.
+/// directory, and the two variables that name the build tool's own helpers (`BUILDMASTER`, the binary the
+/// HaikuPorter stand-in packages with, and `HAIKUPORTER_DIR`, the HaikuPorter checkout whose resolver it
+/// runs: paths, never secrets; without them a master whose binary is not on `PATH` — CI's, with its
+/// target directory outside the checkout — fails every local build). Nothing else — in particular no
+/// credential — reaches a build.
 pub const BUILD_ENV_PASSED: &[&str] = &[
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR",
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "BUILDMASTER",
+    "HAIKUPORTER_DIR",
 ];
 
 /// The environment a local build runs with: [`BUILD_ENV_PASSED`] taken from `daemon_env`.
@@ -429,5 +443,27 @@ async fn kill_group(pgid: Option<u32>) {
             .stderr(Stdio::null())
             .status()
             .await;
+    }
+}
+
+#[cfg(test)]
+mod build_environment_tests {
+    use super::build_environment;
+
+    #[test]
+    fn tool_locators_pass_and_secrets_do_not() {
+        let daemon = [
+            ("PATH", "/usr/bin"),
+            ("BUILDMASTER", "/opt/bm/buildmaster"),
+            ("HAIKUPORTER_DIR", "/opt/haikuporter"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("BUILDMASTER_API_TOKEN", "token"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let passed: Vec<String> = build_environment(daemon)
+            .into_iter()
+            .map(|(k, _)| k.into_string().unwrap())
+            .collect();
+        assert_eq!(passed, ["PATH", "BUILDMASTER", "HAIKUPORTER_DIR"]);
     }
 }
