@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::garage::Garage;
+use support::test_package::make_test_package;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 /// The outage: long enough that the backend's own per-request retries (seconds) are spent.
@@ -79,32 +80,18 @@ impl Instance {
 
     /// Builds `name-1.0-1-x86_64.hpkg` with `payload` random bytes into the spool.
     fn add_package(&self, name: &str, payload: usize) -> String {
-        let src = self.work.path().join(format!("src-{name}"));
-        std::fs::create_dir_all(src.join("data")).unwrap();
-        let mut rng = fastrand::Rng::new();
-        let bytes: Vec<u8> = (0..payload).map(|_| rng.u8(..)).collect();
-        std::fs::write(src.join("data").join(format!("{name}.dat")), bytes).unwrap();
-        let info = self.work.path().join(format!("{name}.PackageInfo"));
-        std::fs::write(
-            &info,
-            format!(
-                "name {name}\nversion 1.0-1\narchitecture x86_64\nsummary \"Test package {name}\"\n\
-                 description \"A package for the outage test.\"\npackager \"Tests <t@example.org>\"\n\
-                 vendor \"Haiku Project\"\ncopyrights {{ \"2026 Tests\" }}\nlicenses {{ \"MIT\" }}\n\
-                 provides {{ {name} = 1.0-1 }}\nrequires {{ haiku >= r1~beta4 }}\n"
-            ),
-        )
-        .unwrap();
         let file_name = format!("{name}-1.0-1-x86_64.hpkg");
-        let out = Command::new(BIN)
-            .args(["hpkg", "create", "-i"])
-            .arg(&info)
-            .arg("-C")
-            .arg(&src)
-            .arg(self.packages().join(&file_name))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "hpkg create: {}", text(&out.stderr));
+        let output = self.packages().join(&file_name);
+        let requires = ["haiku >= r1~beta4"];
+        make_test_package(
+            self.work.path(),
+            name,
+            "1.0-1",
+            "Haiku Project",
+            &requires,
+            payload,
+            &output,
+        );
         file_name
     }
 

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use support::garage::Garage;
 use support::pkgman::{refresh_and_download, RefreshError};
+use support::test_package::make_test_package;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 
@@ -100,32 +101,18 @@ impl Instance {
 
     /// Builds `name-version-x86_64.hpkg` (with `payload` bytes of content) into the spool.
     fn add_package(&self, name: &str, version: &str, payload: usize) -> String {
-        let src = self.work.path().join(format!("src-{name}-{version}"));
-        std::fs::create_dir_all(src.join("data")).unwrap();
-        let mut rng = fastrand::Rng::new();
-        let bytes: Vec<u8> = (0..payload).map(|_| rng.u8(..)).collect();
-        std::fs::write(src.join("data").join(format!("{name}.dat")), bytes).unwrap();
-        let info = self.work.path().join(format!("{name}-{version}.PackageInfo"));
-        std::fs::write(
-            &info,
-            format!(
-                "name {name}\nversion {version}\narchitecture x86_64\nsummary \"Test package {name}\"\n\
-                 description \"A package made for the publishing tests.\"\npackager \"Tests <t@example.org>\"\n\
-                 vendor \"Haiku Project\"\ncopyrights {{ \"2026 Tests\" }}\nlicenses {{ \"MIT\" }}\n\
-                 provides {{ {name} = {version} }}\nrequires {{ haiku >= r1~beta4 }}\n"
-            ),
-        )
-        .unwrap();
         let file_name = format!("{name}-{version}-x86_64.hpkg");
-        let out = Command::new(BIN)
-            .args(["hpkg", "create", "-i"])
-            .arg(&info)
-            .arg("-C")
-            .arg(&src)
-            .arg(self.packages().join(&file_name))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "hpkg create: {}", text(&out.stderr));
+        let output = self.packages().join(&file_name);
+        let requires = ["haiku >= r1~beta4"];
+        make_test_package(
+            self.work.path(),
+            name,
+            version,
+            "Haiku Project",
+            &requires,
+            payload,
+            &output,
+        );
         file_name
     }
 

@@ -4,8 +4,12 @@
 //! build. These are logic tests of the publisher, on the filesystem backend (`<state>/storage`); the
 //! storage invariants against a real S3 server are in `publish_garage.rs`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use support::test_package::make_test_package;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 
@@ -71,7 +75,15 @@ impl Instance {
     fn add_package(&self, name: &str, version: &str, payload: usize) -> String {
         let file_name = format!("{name}-{version}-x86_64.hpkg");
         let output = self.packages().join(&file_name);
-        make_package(self.work.path(), name, version, "Haiku Project", payload, &output);
+        make_test_package(
+            self.work.path(),
+            name,
+            version,
+            "Haiku Project",
+            &[],
+            payload,
+            &output,
+        );
         file_name
     }
 
@@ -89,34 +101,6 @@ impl Instance {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `hpkg create` of a one-file package at `output`.
-fn make_package(work: &Path, name: &str, version: &str, vendor: &str, payload: usize, output: &Path) {
-    let src = work.join(format!("src-{name}-{version}-{:08x}", fastrand::u32(..)));
-    std::fs::create_dir_all(src.join("data")).unwrap();
-    let bytes: Vec<u8> = (0..payload).map(|_| fastrand::u8(..)).collect();
-    std::fs::write(src.join("data").join(format!("{name}.dat")), bytes).unwrap();
-    let info = src.with_extension("PackageInfo");
-    std::fs::write(
-        &info,
-        format!(
-            "name {name}\nversion {version}\narchitecture x86_64\nsummary \"Test package {name}\"\n\
-             description \"A package made for the publishing tests.\"\npackager \"Tests <t@example.org>\"\n\
-             vendor \"{vendor}\"\ncopyrights {{ \"2026 Tests\" }}\nlicenses {{ \"MIT\" }}\n\
-             provides {{ {name} = {version} }}\n"
-        ),
-    )
-    .unwrap();
-    let out = Command::new(BIN)
-        .args(["hpkg", "create", "-i"])
-        .arg(&info)
-        .arg("-C")
-        .arg(&src)
-        .arg(output)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "hpkg create: {}", text(&out.stderr));
 }
 
 /// Publishes eight packages and returns the instance with the published `repo`.
@@ -177,11 +161,12 @@ fn a_package_built_for_another_vendor_is_rejected_and_never_uploaded() {
     let (instance, repo) = published_eight();
     let stranger = "stranger-1.0-1-x86_64.hpkg";
     let path = instance.packages().join(stranger);
-    make_package(
+    make_test_package(
         instance.work.path(),
         "stranger",
         "1.0-1",
         "Someone Else",
+        &[],
         1000,
         &path,
     );
@@ -263,11 +248,12 @@ fn a_spool_file_swapped_after_its_build_is_refused_and_nothing_is_uploaded() {
     record_build_result(&instance, 7, &path);
     let verified_bytes = std::fs::read(&path).unwrap();
     // A valid package with the same name, version and architecture, but other bytes.
-    make_package(
+    make_test_package(
         instance.work.path(),
         "swapped",
         "1.0-1",
         "Haiku Project",
+        &[],
         5000,
         &path,
     );

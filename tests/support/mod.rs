@@ -5,3 +5,4 @@ pub mod garage;
 pub mod haikuporter_instance;
 pub mod pkgman;
 pub mod sshd;
+pub mod test_package;
