@@ -39,14 +39,35 @@ async fn git(tree: &Path, action: &'static str, args: &[&str]) -> Result<String,
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// Whether `tree` is the top directory of its git checkout.
+async fn is_checkout_root(tree: &Path) -> Result<bool, GitError> {
+    let top = git(
+        tree,
+        "rev-parse --show-toplevel",
+        &["rev-parse", "--show-toplevel"],
+    )
+    .await?;
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    Ok(same(Path::new(&top), tree))
+}
+
 /// The checked-out commit.
 pub async fn head(tree: &Path) -> Result<String, GitError> {
     git(tree, "rev-parse HEAD", &["rev-parse", "--verify", "HEAD"]).await
 }
 
-/// Fast-forwards the checkout from its upstream when it has one; a tree without a remote (the example
-/// tree, a tree an operator manages by hand) is left as it is.
+/// Fast-forwards the checkout from its upstream when it has one. Left as it is: a tree without a remote
+/// (a tree an operator manages by hand), and a tree that is only a directory inside some other
+/// repository (the example tree inside the buildmaster checkout) — pulling there would move that other
+/// repository, not the ports tree.
 pub async fn pull(tree: &Path) -> Result<(), GitError> {
+    if !is_checkout_root(tree).await? {
+        tracing::debug!(tree = %tree.display(), "not the root of a git checkout: not pulled");
+        return Ok(());
+    }
     let remotes = git(tree, "remote", &["remote"]).await?;
     if remotes.is_empty() {
         return Ok(());

@@ -18,4 +18,6 @@ pub mod triggers;
 pub mod webhook;
 
 #[cfg(test)]
+mod git_tests;
+#[cfg(test)]
 mod run_tests;
