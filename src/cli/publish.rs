@@ -10,6 +10,7 @@ use super::progress::PublishBars;
 use super::{progress, GlobalArgs};
 use crate::publish::prune::{prune, PruneReport};
 use crate::publish::recover::{recover, RecoverSource};
+use crate::publish::recover_info::RepoInfoRecovery;
 use crate::publish::{publish, PublishReport, PublishSettings, Publisher};
 use crate::state::{Database, StateDir};
 
@@ -58,8 +59,18 @@ pub struct RecoverArgs {
     pub source: RecoverSource,
 }
 
-async fn publisher(global: &GlobalArgs, settings: PublishSettings) -> anyhow::Result<Publisher> {
+/// The publisher of the instance in `--state-dir`. Only `recover` (`create`) makes a new state directory;
+/// `publish` and `prune` refuse one that does not exist, so a forgotten `--state-dir` never publishes an
+/// empty instance's index.
+async fn publisher(
+    global: &GlobalArgs,
+    settings: PublishSettings,
+    create: bool,
+) -> anyhow::Result<Publisher> {
     let state = StateDir::new(&global.state_dir);
+    if !create {
+        state.require_existing()?;
+    }
     state
         .create()
         .with_context(|| format!("cannot create the state directory {}", state.root().display()))?;
@@ -87,7 +98,7 @@ pub fn run_publish(args: PublishArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             retry_window: std::time::Duration::from_secs(args.retry_window),
             ..PublishSettings::default()
         };
-        let mut p = publisher(global, settings).await?;
+        let mut p = publisher(global, settings, false).await?;
         let report = publish(&mut p, args.dry_run).await;
         // Cleared before anything is printed, the error included.
         bars.clear();
@@ -142,7 +153,7 @@ pub fn run_prune(args: PruneArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         ..PublishSettings::default()
     };
     runtime()?.block_on(async {
-        let mut p = publisher(global, settings).await?;
+        let mut p = publisher(global, settings, false).await?;
         let report = prune(&mut p, args.dry_run, args.force).await?;
         print_prune(&report);
         Ok(if report.refused.is_some() {
@@ -183,13 +194,22 @@ fn print_prune(r: &PruneReport) {
 /// Runs `buildmaster recover`.
 pub fn run_recover(args: RecoverArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let mut p = publisher(global, PublishSettings::default()).await?;
+        let mut p = publisher(global, PublishSettings::default(), true).await?;
         let report = recover(&mut p, args.source).await?;
         for name in &report.missing_in_storage {
             eprintln!("not in storage: packages/{name}");
         }
         for name in &report.package_list_mismatches {
             eprintln!("package.list and repo disagree on {name}");
+        }
+        match &report.repo_info {
+            RepoInfoRecovery::Restored(path) => println!("restored {} from the bucket", path.display()),
+            RepoInfoRecovery::AlreadyPresent(path) => println!("kept {} (already present)", path.display()),
+            RepoInfoRecovery::NotInBucket(path) => eprintln!(
+                "the bucket holds no repo.info: write {} before the next publish (see docs/publishing.md)",
+                path.display()
+            ),
+            RepoInfoRecovery::Local => {}
         }
         println!(
             "recovered {} packages ({} stubs created)",

@@ -13,6 +13,7 @@
 //! - [`retry`]: running the pipeline again, with backoff, through a storage outage.
 //! - [`prune`]: `buildmaster prune`: moving orphans to `packages/.obsolete/`, expiring them later.
 //! - [`recover`]: rebuilding the database from the bucket, and taking over a HaikuPorter instance.
+//! - [`recover_info`]: restoring `repo.info` from the bucket when recovering, never overwriting another.
 //! - [`keys`]: the object keys of the bucket layout.
 //! - [`progress`]: [`PublishProgress`], how a front end hears of upload progress (the library draws nothing).
 
@@ -24,6 +25,7 @@ pub mod lock;
 pub mod progress;
 pub mod prune;
 pub mod recover;
+pub mod recover_info;
 pub mod retry;
 pub mod run;
 pub mod settings;

@@ -4,13 +4,15 @@
 //!
 //! Sizes come from one paged listing of `packages/` (the index does not record them); each package's
 //! digest is the index's `checksum` attribute. A zero-byte stub is created in `packages/` for every
-//! recovered package that has no local file, as HaikuPorter's layout expects.
+//! recovered package that has no local file, as HaikuPorter's layout expects. From the bucket,
+//! `repo.info` is restored too ([`super::recover_info`]), so the next publish needs nothing re-created.
 
 use std::collections::HashMap;
 
 use buildmaster_storage::{ErrorKind, ObjectKey};
 use futures::TryStreamExt;
 
+use super::recover_info::{self, RepoInfoPlan, RepoInfoRecovery};
 use super::{keys, now, PublishError, Publisher};
 use crate::haiku::hpkr_reader::read_repository_bytes;
 use crate::state::{PackageRecord, PackageState};
@@ -25,8 +27,10 @@ pub enum RecoverSource {
 }
 
 /// What recover did.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RecoverReport {
+    /// What happened to `<state>/repository/repo.info`.
+    pub repo_info: RepoInfoRecovery,
     /// Packages recorded.
     pub recovered: usize,
     /// Packages the index names that storage does not hold (their local real files, if any, will be
@@ -38,7 +42,9 @@ pub struct RecoverReport {
     pub stubs_created: usize,
 }
 
-/// Rebuilds the database from a published index. Refuses when the database already has records.
+/// Rebuilds the database from a published index. Refuses when the database already has records, or
+/// (from the bucket) when the local `repo.info` differs from the published one; either refusal comes
+/// before anything is changed.
 pub async fn recover(p: &mut Publisher, source: RecoverSource) -> Result<RecoverReport, PublishError> {
     if p.db.package_count()? > 0 {
         return Err(PublishError::Refused(format!(
@@ -47,6 +53,10 @@ pub async fn recover(p: &mut Publisher, source: RecoverSource) -> Result<Recover
             p.db.package_count()?
         )));
     }
+    let repo_info = match source {
+        RecoverSource::Bucket => recover_info::plan(p).await?,
+        RecoverSource::Local => RepoInfoPlan::local(),
+    };
     p.state
         .create()
         .map_err(|e| PublishError::io(p.state.root(), e))?;
@@ -88,7 +98,13 @@ pub async fn recover(p: &mut Publisher, source: RecoverSource) -> Result<Recover
         .try_collect()
         .await?;
 
-    let mut report = RecoverReport::default();
+    let mut report = RecoverReport {
+        repo_info: RepoInfoRecovery::Local,
+        recovered: 0,
+        missing_in_storage: Vec::new(),
+        package_list_mismatches: Vec::new(),
+        stubs_created: 0,
+    };
     let mut records = Vec::new();
     let licenses: HashMap<String, String> = repo
         .info
@@ -150,6 +166,9 @@ pub async fn recover(p: &mut Publisher, source: RecoverSource) -> Result<Recover
         report.package_list_mismatches = listed.symmetric_difference(&indexed).cloned().collect();
         report.package_list_mismatches.sort();
     }
+    // Before the records: once they exist, recover refuses to run again, so a crash in between must not
+    // leave the state directory without its `repo.info`.
+    report.repo_info = repo_info.apply()?;
     p.db.upsert(&records)?;
     report.recovered = records.len();
     Ok(report)
