@@ -1,5 +1,6 @@
 //! `buildmaster publish`, `prune` and `recover`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use clap::Args;
 
 use super::progress::PublishBars;
 use super::{progress, GlobalArgs};
+use crate::config::instance::InstanceConfig;
 use crate::publish::prune::{prune, PruneReport};
 use crate::publish::recover::{recover, RecoverSource};
 use crate::publish::recover_info::RepoInfoRecovery;
@@ -25,9 +27,13 @@ pub struct PublishArgs {
     #[arg(long)]
     pub allow_shrink: bool,
     /// Seconds to keep retrying, with backoff, through transient storage errors (an S3 server
-    /// restarting, a network cut) before failing; 0 fails at the first one.
-    #[arg(long, value_name = "SECS", default_value_t = crate::publish::retry::DEFAULT_RETRY_WINDOW.as_secs())]
-    pub retry_window: u64,
+    /// restarting, a network cut) before failing; 0 fails at the first one. Default: `[publish]
+    /// retry_window` in the instance config, else 600.
+    #[arg(long, value_name = "SECS")]
+    pub retry_window: Option<u64>,
+    /// The instance config; default `<state-dir>/buildmaster.toml` when it exists, else defaults.
+    #[arg(long, env = "BUILDMASTER_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// `buildmaster prune`
@@ -91,12 +97,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Runs `buildmaster publish`.
 pub fn run_publish(args: PublishArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
+        let config = InstanceConfig::locate(args.config.as_deref(), &global.state_dir)?;
         let bars = PublishBars::new(progress::enabled(global));
+        let defaults = PublishSettings::from_config(&config.publish);
         let settings = PublishSettings {
             progress: Some(bars.clone()),
             allow_shrink: args.allow_shrink,
-            retry_window: std::time::Duration::from_secs(args.retry_window),
-            ..PublishSettings::default()
+            retry_window: args
+                .retry_window
+                .map_or(defaults.retry_window, Duration::from_secs),
+            ..defaults
         };
         let mut p = publisher(global, settings, false).await?;
         let report = publish(&mut p, args.dry_run).await;

@@ -1,7 +1,8 @@
 //! The instance config, `buildmaster.toml` (`--config` / `BUILDMASTER_CONFIG`; default
 //! `<state-dir>/buildmaster.toml` when it exists, else every default below): the ports tree and target
-//! architecture, buildrun policy, the daemon's HTTP server, and the builders. Storage stays in its own
-//! HaikuPorter-compatible JSON (`STORAGE_BACKEND_CONFIG`). Unknown keys are errors naming the key.
+//! architecture, buildrun policy, publishing, the daemon's HTTP server, and the builders. Storage stays
+//! in its own HaikuPorter-compatible JSON (`STORAGE_BACKEND_CONFIG`). Unknown keys are errors naming the
+//! key.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,9 @@ pub struct InstanceConfig {
     /// `[serve]`: the daemon (`buildmaster serve`).
     #[serde(default)]
     pub serve: ServeSection,
+    /// `[publish]`: how packages are published ([`crate::publish::PublishSettings::from_config`]).
+    #[serde(default)]
+    pub publish: PublishSection,
     /// `[[builders]]`: SSH builders (see `docs/builders.md`). With none here and no HaikuPorter
     /// builders directory, a local builder is used.
     #[serde(default)]
@@ -130,6 +134,36 @@ fn default_max_build_log_bytes() -> u64 {
 
 fn default_local_haikuporter() -> String {
     "haikuporter".into()
+}
+
+/// `[publish]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishSection {
+    /// Seconds a publish keeps retrying, with backoff, through transient storage errors (an S3 server
+    /// restarting, a network cut) before it fails; 0 fails at the first one. `publish --retry-window`
+    /// overrides it. Default 600.
+    #[serde(default = "default_retry_window")]
+    pub retry_window: u64,
+}
+
+impl Default for PublishSection {
+    fn default() -> Self {
+        Self {
+            retry_window: default_retry_window(),
+        }
+    }
+}
+
+impl PublishSection {
+    /// `retry_window` as a duration.
+    pub fn retry_window(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.retry_window)
+    }
+}
+
+fn default_retry_window() -> u64 {
+    crate::publish::retry::DEFAULT_RETRY_WINDOW.as_secs()
 }
 
 /// `[serve]`.
@@ -298,6 +332,29 @@ mod tests {
     fn unknown_keys_are_named() {
         let err = toml::from_str::<InstanceConfig>("[ports]\ntarget_arch = \"x86\"\n").unwrap_err();
         assert!(err.to_string().contains("target_arch"), "{err}");
+    }
+
+    #[test]
+    fn publish_retry_window_is_read_in_seconds() {
+        let config: InstanceConfig = toml::from_str("[publish]\nretry_window = 45\n").unwrap();
+        assert_eq!(config.publish.retry_window(), std::time::Duration::from_secs(45));
+        let config: InstanceConfig = toml::from_str("").unwrap();
+        assert_eq!(
+            config.publish.retry_window(),
+            crate::publish::retry::DEFAULT_RETRY_WINDOW
+        );
+    }
+
+    #[test]
+    fn a_retry_window_that_is_not_seconds_is_refused_naming_the_key() {
+        for bad in ["\"10m\"", "-5", "1.5"] {
+            let text = format!("[publish]\nretry_window = {bad}\n");
+            let err = toml::from_str::<InstanceConfig>(&text).unwrap_err().to_string();
+            assert!(
+                err.contains("retry_window") && err.contains("line 2"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -32,8 +32,9 @@ pub fn is_transient(err: &PublishError) -> bool {
 /// The backoff schedule of one publish within its window.
 #[derive(Debug)]
 pub struct Backoff {
-    /// When the window ends: no attempt starts after it.
-    deadline: Instant,
+    /// When the window ends: no attempt starts after it. `None`: a window too long for the clock to
+    /// represent (a configured `u64::MAX` seconds), which never ends.
+    deadline: Option<Instant>,
     /// The next delay.
     next: Duration,
     /// Attempts failed so far.
@@ -44,7 +45,7 @@ impl Backoff {
     /// A schedule whose window starts now.
     pub fn new(window: Duration) -> Self {
         Self {
-            deadline: Instant::now() + window,
+            deadline: Instant::now().checked_add(window),
             next: RETRY_BASE,
             failures: 0,
         }
@@ -55,7 +56,10 @@ impl Backoff {
     pub fn next_delay(&mut self) -> Option<Duration> {
         self.failures += 1;
         let delay = self.next;
-        if Instant::now() + delay > self.deadline {
+        if self
+            .deadline
+            .is_some_and(|deadline| Instant::now() + delay > deadline)
+        {
             return None;
         }
         self.next = (self.next * 2).min(RETRY_MAX);
@@ -97,6 +101,9 @@ mod tests {
         let mut none = Backoff::new(Duration::ZERO);
         assert_eq!(none.next_delay(), None);
         assert_eq!(none.failures, 1);
+        // A window the clock cannot represent (the config allows any number of seconds) never ends.
+        let mut forever = Backoff::new(Duration::from_secs(u64::MAX));
+        assert!(forever.next_delay().is_some());
     }
 
     #[test]

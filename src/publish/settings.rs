@@ -1,9 +1,11 @@
-//! Publishing tunables, and the optional progress hook a front end passes in.
+//! Publishing tunables (defaults, or `buildmaster.toml`'s `[publish]` section), and the optional
+//! progress hook a front end passes in.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::progress::PublishProgress;
+use crate::config::instance::PublishSection;
 
 /// How publishing and pruning behave.
 #[derive(Clone, Debug)]
@@ -25,7 +27,8 @@ pub struct PublishSettings {
     /// Told how uploads advance (`buildmaster publish` draws bars from it on a terminal). Default: none.
     pub progress: Option<Arc<dyn PublishProgress>>,
     /// How long a publish keeps retrying (with backoff) through transient storage errors before it
-    /// fails; zero fails at the first one. Default: 10 min ([`super::retry::DEFAULT_RETRY_WINDOW`]).
+    /// fails; zero fails at the first one. Default: 10 min ([`super::retry::DEFAULT_RETRY_WINDOW`]),
+    /// or `[publish] retry_window` ([`PublishSettings::from_config`]).
     pub retry_window: Duration,
 }
 
@@ -45,6 +48,15 @@ impl Default for PublishSettings {
 }
 
 impl PublishSettings {
+    /// The settings `buildmaster.toml`'s `[publish]` section asks for, every other one at its default:
+    /// where every front end that publishes should start, so that they all publish alike.
+    pub fn from_config(section: &PublishSection) -> Self {
+        Self {
+            retry_window: section.retry_window(),
+            ..Self::default()
+        }
+    }
+
     /// How many package names an index of `published` packages may lose in one publish: the
     /// configured share, but at least one, so withdrawing a single package (deleting its stub) from
     /// a small repository needs no override.
