@@ -21,6 +21,9 @@ pub enum OpenError {
     /// The config file is unreadable or invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// No config, and the state directory that would hold the filesystem backend does not exist.
+    #[error(transparent)]
+    StateDir(#[from] crate::state::StateDirMissing),
     /// The backend could not be set up.
     #[error(transparent)]
     Backend(#[from] StorageError),
@@ -33,13 +36,17 @@ pub fn config_path(given: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// Opens the backend that `config` (a path, possibly empty) selects; without one, the filesystem backend
-/// in `<state_dir>/storage`.
+/// in `<state_dir>/storage`, which must be an existing state directory's (`storage ls` with a forgotten
+/// `--state-dir` is refused instead of creating `./buildmaster-state/storage`).
 pub async fn open(config: Option<&Path>, state_dir: &Path) -> Result<Arc<dyn StorageBackend>, OpenError> {
     let config = match config_path(config) {
         Some(path) => StorageConfig::load(&path)?,
-        None => StorageConfig::Fs(buildmaster_storage_fs::FsSettings {
-            path: state_dir.join(DEFAULT_FS_SUBDIR),
-        }),
+        None => {
+            crate::state::StateDir::new(state_dir).require_existing()?;
+            StorageConfig::Fs(buildmaster_storage_fs::FsSettings {
+                path: state_dir.join(DEFAULT_FS_SUBDIR),
+            })
+        }
     };
     open_config(&config).await
 }

@@ -3,6 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
+/// A command that works on an existing instance was pointed at a state directory that does not exist
+/// (most often: `--state-dir` forgotten, so the default `./buildmaster-state` was taken). Nothing is
+/// created, so a forgotten option never leaves an empty instance, or an empty index, behind.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the state directory {} does not exist: name the instance's with --state-dir DIR or \
+     BUILDMASTER_STATE_DIR (`buildmaster serve` and `buildmaster recover` create a new one)",
+    .0.display()
+)]
+pub struct StateDirMissing(pub PathBuf);
+
 /// Paths inside an instance's state directory.
 #[derive(Clone, Debug)]
 pub struct StateDir {
@@ -19,6 +30,15 @@ impl StateDir {
     pub fn create(&self) -> std::io::Result<()> {
         std::fs::create_dir_all(self.packages())?;
         std::fs::create_dir_all(self.repository())
+    }
+
+    /// Checks that the state directory exists, for commands that work on an existing instance.
+    pub fn require_existing(&self) -> Result<(), StateDirMissing> {
+        if self.root.is_dir() {
+            Ok(())
+        } else {
+            Err(StateDirMissing(self.root.clone()))
+        }
     }
 
     /// The state directory itself.

@@ -13,5 +13,5 @@ pub mod record;
 pub mod sqlite;
 
 pub use db::{Database, DbError};
-pub use layout::StateDir;
+pub use layout::{StateDir, StateDirMissing};
 pub use record::{PackageRecord, PackageState};
