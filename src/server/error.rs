@@ -32,6 +32,34 @@ pub enum ApiError {
     /// Reading the output tree or the database failed; the message names the file.
     #[error("{0}")]
     Internal(String),
+    /// The request target is longer than [`MAX_URI_BYTES`](super::request_limits::MAX_URI_BYTES);
+    /// the same request cannot succeed.
+    #[error("the request target is {length} bytes; at most {limit} are accepted")]
+    UriTooLong {
+        /// The request target's length in bytes.
+        length: usize,
+        /// The limit it exceeds.
+        limit: usize,
+    },
+    /// The header fields add up to more than
+    /// [`MAX_HEADER_BYTES`](super::request_limits::MAX_HEADER_BYTES); the same request cannot succeed.
+    #[error("the request's header fields are {bytes} bytes; at most {limit} are accepted")]
+    HeadersTooLarge {
+        /// The header fields' size in bytes (names, values, `: ` and line ends).
+        bytes: usize,
+        /// The limit it exceeds.
+        limit: usize,
+    },
+    /// An error answer the framework made before (or instead of) a handler — an extractor's rejection
+    /// of a query or path, a method the route does not take — re-sent in our shape with its status
+    /// kept (see `json_errors.rs`).
+    #[error("{message}")]
+    Rejected {
+        /// The framework's status code (400, 405, 413, …).
+        status: StatusCode,
+        /// The framework's message, or the status's meaning when it sent none.
+        message: String,
+    },
 }
 
 /// The most characters of a client's input an error repeats: enough to recognise it, never a
@@ -76,6 +104,9 @@ impl ApiError {
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::Rejected { status, .. } => *status,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! Accepting HTTP connections with bounds: a cap on open connections and a deadline for reading a
-//! request's headers. `axum::serve` has neither, so a client that opens thousands of sockets or sends
-//! its headers one byte a minute (slowloris) would hold the daemon's file descriptors and memory.
+//! Accepting HTTP connections with bounds: a cap on open connections, a deadline for reading a
+//! request's headers, and a cap on the bytes of a request head hyper buffers (see `request_limits.rs`).
+//! `axum::serve` has none of the first two, so a client that opens thousands of sockets or sends its
+//! headers one byte a minute (slowloris) would hold the daemon's file descriptors and memory.
 //!
 //! A connection over the cap is accepted and closed at once (the client sees a reset rather than a
 //! hang in the kernel's backlog). Shutdown: stop accepting, ask every connection to finish its request
@@ -18,6 +19,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
+
+use super::request_limits::MAX_REQUEST_HEAD_BYTES;
 
 /// Default deadline for a request's headers, from the first byte of a request (or from the end of the
 /// previous one on a kept-alive connection). Browsers send headers in one packet; ten seconds is
@@ -91,6 +94,7 @@ pub async fn serve_bounded(
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(timeout)
+                .max_buf_size(MAX_REQUEST_HEAD_BYTES)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             let result = tokio::select! {

@@ -17,13 +17,16 @@
 //!   it; [`packages`]: package search; [`records`]: build
 //!   records; [`ui`]: the embedded UI; [`error`]: [`ApiError`].
 //! - [`listener`]: accepting connections within [`ConnectionLimits`] (a connection cap and a
-//!   header-read deadline).
+//!   header-read deadline); [`request_limits`]: the bounds of a request's target and headers.
+//! - [`json_errors`]: error answers made by the framework (extractor rejections, 405) re-sent as
+//!   [`ApiError`]s, so that every error is JSON.
 
 pub mod api;
 pub mod auth;
 pub mod control;
 pub mod error;
 pub mod events;
+pub mod json_errors;
 pub mod listener;
 pub mod logs;
 pub mod metered_storage;
@@ -31,6 +34,7 @@ pub mod metrics;
 pub mod output;
 pub mod packages;
 pub mod records;
+pub mod request_limits;
 pub mod state;
 pub mod ui;
 
@@ -81,6 +85,9 @@ pub fn router(app: AppState) -> Router {
         .route("/api/resume", post(control::resume))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see docs/api.md".into()) })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(request_limits::enforce))
+        // Outermost, so that it sees every answer the layers inside make.
+        .layer(axum::middleware::from_fn(json_errors::rewrite))
         .with_state(app)
 }
 
