@@ -1,11 +1,14 @@
 //! `buildmaster storage put|ls|get|rm` end to end, through the real binary, against the filesystem
-//! backend and against a real garage server, configured the way HaikuPorter operators do it.
+//! backend and against a real garage server, configured the way HaikuPorter operators do it; `ls` on S3
+//! prints every object's recorded SHA-256 (asked per object, the listing carries none) in key order.
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use buildmaster_storage::{ObjectKey, PutOptions, Sha256Digest, StorageBackend as _};
+use buildmaster_storage_s3::S3Backend;
 use support::garage::Garage;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
@@ -51,7 +54,10 @@ fn round_trip(config: Option<&Path>, work: &Path) {
     let digest = buildmaster_storage::Sha256Digest::of(&data).to_hex();
     let file = work.join("pkg.hpkg");
     std::fs::write(&file, &data).unwrap();
+    // An instance's state directory exists (`serve` and `recover` create it); other commands refuse
+    // to create one silently.
     let state = work.join("state");
+    std::fs::create_dir_all(&state).unwrap();
     let key = "packages/pkg-1.0-1-x86_64.hpkg";
 
     let put = ok(run(
@@ -61,10 +67,16 @@ fn round_trip(config: Option<&Path>, work: &Path) {
     ));
     assert!(put.contains(&digest), "put reports the digest: {put}");
 
-    let listing = ok(run(config, &state, &["storage", "ls", "-l", "packages/"]));
+    // A plain `ls` shows the digest: the fs backend's listing carries it, S3's is asked per object.
+    let listing = ok(run(config, &state, &["storage", "ls", "packages/"]));
     assert_eq!(
         listing.trim(),
         format!("{:>12}  {digest}  {key}", data.len()).trim()
+    );
+    // `-l` (which once asked for the digests) is still accepted.
+    assert_eq!(
+        ok(run(config, &state, &["storage", "ls", "-l", "packages/"])),
+        listing
     );
 
     let back = work.join("back.hpkg");
@@ -121,18 +133,15 @@ fn no_config_means_filesystem_backend_in_state_dir() {
     assert!(work.path().join("state/storage/x").is_file());
 }
 
-#[test]
-fn s3_backend_from_haikuporter_config() {
-    let garage = Garage::shared();
-    let work = tempfile::tempdir().unwrap();
-    let config = work.path().join("storage-config.json");
-    // Exactly HaikuPorter's keys; the prefix without a trailing '/', as in its samples.
+/// Writes a storage config for the shared garage under `prefix`, with exactly HaikuPorter's keys.
+fn s3_config(garage: &Garage, dir: &Path, prefix: &str) -> PathBuf {
+    let config = dir.join("storage-config.json");
     std::fs::write(
         &config,
         format!(
             r#"{{"backend_type": "s3", "endpoint_url": "{}", "region_name": "us-east-1",
                 "access_key_id": "{}", "secret_access_key": "{}", "bucket_name": "{}",
-                "prefix": "cli/master/x86_64/current"}}"#,
+                "prefix": "{prefix}"}}"#,
             garage.s3_endpoint(),
             garage.access_key(),
             garage.secret_key(),
@@ -140,7 +149,62 @@ fn s3_backend_from_haikuporter_config() {
         ),
     )
     .unwrap();
+    config
+}
+
+#[test]
+fn s3_backend_from_haikuporter_config() {
+    let garage = Garage::shared();
+    let work = tempfile::tempdir().unwrap();
+    // The prefix without a trailing '/', as in HaikuPorter's samples.
+    let config = s3_config(garage, work.path(), "cli/master/x86_64/current");
     round_trip(Some(&config), work.path());
+}
+
+#[test]
+fn s3_listing_prints_every_digest_in_key_order() {
+    let garage = Garage::shared();
+    let work = tempfile::tempdir().unwrap();
+    let prefix = "cli-ls/master/x86_64/current";
+    let config = s3_config(garage, work.path(), prefix);
+    // More objects than HEAD requests in flight, each with other bytes; uploaded in reverse key order
+    // with and without a digest given up front (the two ways S3 uploads record it).
+    let objects: Vec<(String, Vec<u8>)> = (0..40u32)
+        .map(|i| {
+            let data: Vec<u8> = (0..1000 + i).flat_map(|j| (i * j).to_le_bytes()).collect();
+            (format!("packages/p{i:02}-1.0-1-x86_64.hpkg"), data)
+        })
+        .collect();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let backend = S3Backend::new(&garage.s3_settings(prefix)).await.unwrap();
+        for (i, (key, data)) in objects.iter().enumerate().rev() {
+            let sha256 = (i % 2 == 0).then(|| Sha256Digest::of(data));
+            let key = ObjectKey::new(key.as_str()).unwrap();
+            backend
+                .put_bytes(&key, data, &PutOptions::package(sha256))
+                .await
+                .unwrap();
+        }
+    });
+    let state = work.path().join("state");
+
+    let listing = ok(run(Some(&config), &state, &["storage", "ls", "packages/"]));
+    let expected: String = objects
+        .iter()
+        .map(|(key, data)| format!("{:>12}  {}  {key}\n", data.len(), Sha256Digest::of(data)))
+        .collect();
+    assert_eq!(listing, expected);
+
+    let short = ok(run(
+        Some(&config),
+        &state,
+        &["storage", "ls", "--no-sha256", "packages/"],
+    ));
+    let expected: String = objects
+        .iter()
+        .map(|(key, data)| format!("{:>12}  {key}\n", data.len()))
+        .collect();
+    assert_eq!(short, expected);
 }
 
 #[test]

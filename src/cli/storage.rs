@@ -4,10 +4,9 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use buildmaster_storage::{ObjectKey, PutOptions, StorageBackend};
+use buildmaster_storage::{ObjectKey, PutOptions, StorageBackend, StorageError};
 use clap::{Args, Subcommand};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -42,13 +41,19 @@ pub enum StorageCommand {
         /// The local file to write.
         file: PathBuf,
     },
-    /// List objects: size, SHA-256 (when recorded; `-` otherwise) and key, one per line.
+    /// List objects in key order: size, SHA-256 (`-` for an object stored without one) and key, one
+    /// per line. S3 listings carry no digests, so on S3 each object's is asked with a HEAD request
+    /// (16 at a time).
     Ls {
         /// Only keys starting with this.
         #[arg(default_value = "")]
         prefix: String,
-        /// Also ask each object's recorded SHA-256 (one HEAD request per object on S3).
-        #[arg(short = 'l', long)]
+        /// Print size and key only, without the SHA-256 column and the HEAD requests it costs on S3.
+        #[arg(long)]
+        no_sha256: bool,
+        /// No effect: SHA-256s are always listed now. Accepted so that commands written for the
+        /// versions where `-l` asked for them keep working.
+        #[arg(short = 'l', long, hide = true)]
         long: bool,
     },
     /// Delete objects (succeeds for keys that are already absent).
@@ -69,7 +74,9 @@ pub fn run(args: StorageArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         match args.command {
             StorageCommand::Put { file, key } => put(&*backend, &file, &key, show).await,
             StorageCommand::Get { key, file } => get(&*backend, &key, &file, show).await,
-            StorageCommand::Ls { prefix, long } => ls(backend, &prefix, long).await,
+            StorageCommand::Ls {
+                prefix, no_sha256, ..
+            } => ls(&*backend, &prefix, !no_sha256).await,
             StorageCommand::Rm { keys } => rm(&*backend, &keys).await,
         }?;
         Ok(ExitCode::SUCCESS)
@@ -186,18 +193,34 @@ async fn get(backend: &dyn StorageBackend, key: &str, file: &Path, show: bool) -
     Ok(())
 }
 
-async fn ls(backend: Arc<dyn StorageBackend>, prefix: &str, long: bool) -> anyhow::Result<()> {
+/// HEAD requests in flight while `ls` asks for the digests a listing left out: enough to hide the
+/// round trips, few enough not to flood the server (one listing page is 1,000 keys).
+const DIGEST_LOOKUPS_IN_FLIGHT: usize = 16;
+
+/// Prints every object under `prefix`, in the listing's (key) order; `with_sha256`: with its digest,
+/// asked with a HEAD where the listing has none.
+async fn ls(backend: &dyn StorageBackend, prefix: &str, with_sha256: bool) -> anyhow::Result<()> {
     let prefix = ObjectKey::prefix(prefix)?;
-    let mut listing = backend.list(&prefix);
-    while let Some(meta) = listing.next().await {
-        let mut meta = meta?;
-        if long && meta.sha256.is_none() {
-            if let Some(full) = backend.head(&meta.key).await? {
-                meta = full;
+    // `buffered`, not `buffer_unordered`: lookups overlap but lines come out in listing order.
+    let mut objects = backend
+        .list(&prefix)
+        .map(|meta| async move {
+            let meta = meta?;
+            if !with_sha256 || meta.sha256.is_some() {
+                return Ok::<_, StorageError>(meta);
             }
+            // Deleted since it was listed: still print what the listing said.
+            Ok(backend.head(&meta.key).await?.unwrap_or(meta))
+        })
+        .buffered(DIGEST_LOOKUPS_IN_FLIGHT);
+    while let Some(meta) = objects.next().await {
+        let meta = meta?;
+        if with_sha256 {
+            let sha = meta.sha256.map(|d| d.to_hex()).unwrap_or_else(|| "-".into());
+            println!("{:>12}  {sha}  {}", meta.size, meta.key);
+        } else {
+            println!("{:>12}  {}", meta.size, meta.key);
         }
-        let sha = meta.sha256.map(|d| d.to_hex()).unwrap_or_else(|| "-".into());
-        println!("{:>12}  {sha}  {}", meta.size, meta.key);
     }
     Ok(())
 }
