@@ -26,9 +26,11 @@
 //! - [`daemon`]: `buildmaster serve`'s loop — ports-tree polling, trigger files, jobs, webhook.
 //! - [`server`]: the HTTP server of `buildmaster serve` — JSON API, live status and log tails (SSE),
 //!   metrics, bearer-token control endpoints, the embedded web UI.
+//! - [`bounded_text`]: outside text cut to a length messages and answers can carry.
 //! - [`cli`]: the command-line surface (`buildmaster storage|hpkg|repo …`); `main.rs` only parses and
 //!   dispatches.
 
+pub mod bounded_text;
 pub mod builders;
 pub mod buildrun;
 pub mod cli;

@@ -197,7 +197,10 @@ fn builder_check_reports_a_real_builder_and_refuses_a_wrong_host_key() {
     std::fs::create_dir_all(&cache).unwrap();
     std::fs::write(cache.join("a-1-1-x86_64.hpkg"), vec![7u8; 1000]).unwrap();
     std::fs::write(cache.join("b-1-1-x86_64.hpkg"), vec![7u8; 24]).unwrap();
-    let config = sshd.dir.path().join("buildmaster.toml");
+    // The instance's own config, where `buildrun` and `serve` find it: no --config needed.
+    let state = sshd.dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let config = state.join("buildmaster.toml");
     let write_config = |host_key: &str| {
         std::fs::write(
             &config,
@@ -216,9 +219,10 @@ fn builder_check_reports_a_real_builder_and_refuses_a_wrong_host_key() {
     write_config(&sshd.host_key_line());
     let run = || {
         std::process::Command::new(BIN)
-            .args(["builder", "--config"])
-            .arg(&config)
-            .args(["check", "b1"])
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["builder", "check", "b1"])
+            .env_remove("BUILDMASTER_CONFIG")
             .output()
             .unwrap()
     };
@@ -243,6 +247,54 @@ fn builder_check_reports_a_real_builder_and_refuses_a_wrong_host_key() {
     assert!(!out.status.success());
     assert!(
         stderr.contains("changed host key") && stderr.contains("SHA256:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn builder_check_reports_the_implicit_local_builder() {
+    // No [[builders]] and no builders directory: buildrun and serve use the local builder, named
+    // `local`, and `builder check` knows it too.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let cache = state.join("local-builder/packages/.cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("a-1-1-x86_64.hpkg"), vec![7u8; 1000]).unwrap();
+    std::fs::write(
+        state.join("buildmaster.toml"),
+        "[buildrun]\nlocal_haikuporter = \"sh\"\n",
+    )
+    .unwrap();
+    let check = |name: &str| {
+        std::process::Command::new(BIN)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["builder", "check", name])
+            .env_remove("BUILDMASTER_CONFIG")
+            .env_remove("BUILDMASTER_BUILDERS_DIR")
+            .output()
+            .unwrap()
+    };
+    let out = check("local");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("local:"), "{stdout}");
+    assert!(stdout.contains("cache:       1 packages, 1000 bytes"), "{stdout}");
+    assert!(stdout.contains("build tool:  sh (found)"), "{stdout}");
+    assert!(
+        stdout.contains("free disk:   ") && !stdout.contains("unknown"),
+        "{stdout}"
+    );
+
+    let out = check("b9");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no builder named \"b9\" (known: local)"),
         "{stderr}"
     );
 }

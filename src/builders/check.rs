@@ -1,6 +1,7 @@
 //! `buildmaster builder check NAME`: connect (which verifies the host key), then report what an
 //! operator needs to trust a builder: cache size and count, free disk, whether the build tool is
-//! there, and the round-trip latency of the connection.
+//! there, and the round-trip latency of the connection. The local builder gets the same report from
+//! this machine's files (no connection, no latency).
 
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,8 @@ const LATENCY_SAMPLES: usize = 5;
 /// What a check found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckReport {
-    /// `user@host:port`.
-    pub endpoint: String,
+    /// `user@host:port`; `None` for the local builder.
+    pub endpoint: Option<String>,
     /// Packages in the cache.
     pub cached_packages: usize,
     /// Their total size.
@@ -31,13 +32,16 @@ pub struct CheckReport {
     pub build_tool: String,
     /// Whether it was found (executable, or on `PATH`).
     pub build_tool_found: bool,
-    /// Median SFTP round trip.
-    pub latency: Duration,
+    /// Median SFTP round trip; `None` for the local builder.
+    pub latency: Option<Duration>,
 }
 
 impl std::fmt::Display for CheckReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "connected:   {} (host key verified)", self.endpoint)?;
+        match &self.endpoint {
+            Some(endpoint) => writeln!(f, "connected:   {endpoint} (host key verified)")?,
+            None => writeln!(f, "local:       builds run on this machine (no connection)")?,
+        }
         writeln!(
             f,
             "cache:       {} packages, {} bytes{}",
@@ -51,7 +55,7 @@ impl std::fmt::Display for CheckReport {
         )?;
         match self.free_bytes {
             Some(free) => writeln!(f, "free disk:   {free} bytes")?,
-            None => writeln!(f, "free disk:   unknown (no statvfs@openssh.com)")?,
+            None => writeln!(f, "free disk:   unknown (no statvfs)")?,
         }
         writeln!(
             f,
@@ -59,16 +63,18 @@ impl std::fmt::Display for CheckReport {
             self.build_tool,
             if self.build_tool_found { "found" } else { "MISSING" }
         )?;
-        write!(f, "round trip:  {:.2} ms", self.latency.as_secs_f64() * 1000.0)
+        match self.latency {
+            Some(latency) => write!(f, "round trip:  {:.2} ms", latency.as_secs_f64() * 1000.0),
+            None => write!(f, "round trip:  none (local)"),
+        }
     }
 }
 
-/// Checks `spec`'s builder.
+/// Checks `spec`'s builder, over SSH or, for the local builder, on this machine.
 pub async fn check(spec: &BuilderSpec) -> Result<CheckReport, BuilderError> {
-    let target = spec.ssh.as_ref().ok_or_else(|| BuilderError::Key {
-        builder: spec.name.clone(),
-        reason: "no [ssh] section: this is a local builder".into(),
-    })?;
+    let Some(target) = spec.ssh.as_ref() else {
+        return Ok(super::check_local::check_local(spec));
+    };
     let conn = Connection::open(&spec.name, target, &spec.timeouts).await?;
     let sftp = Sftp::open(&conn, spec.timeouts.command).await?;
     let cache = PackageCache::new(&spec.name, &sftp, &spec.paths.cache, &spec.paths.packages, None);
@@ -103,13 +109,13 @@ pub async fn check(spec: &BuilderSpec) -> Result<CheckReport, BuilderError> {
     sftp.close().await;
     conn.close().await;
     Ok(CheckReport {
-        endpoint: format!("{}@{}:{}", target.user, target.host, target.port),
+        endpoint: Some(format!("{}@{}:{}", target.user, target.host, target.port)),
         cached_packages: listing.packages.len(),
         cached_bytes: listing.total_bytes(),
         removed_uploads: listing.removed_uploads.len(),
         free_bytes,
         build_tool: spec.haikuporter.clone(),
         build_tool_found,
-        latency: samples[samples.len() / 2],
+        latency: Some(samples[samples.len() / 2]),
     })
 }

@@ -26,6 +26,7 @@
 //!   lost.
 //! - [`local`]: [`local::LocalBuilder`] — the same contract with processes on the master.
 //! - [`check`]: `buildmaster builder check` — reachability, cache, disk, tool, latency.
+//! - [`check_local`]: the same report for the local builder, from this machine.
 //! - [`state`]: builder states and reconnect backoff.
 //! - [`task`]: the named-task spawn helper.
 
@@ -34,6 +35,7 @@ pub mod build_log;
 pub mod builder_conf;
 pub mod cache;
 pub mod check;
+pub mod check_local;
 pub mod config;
 pub mod connection;
 pub mod error;

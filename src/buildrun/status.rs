@@ -81,7 +81,7 @@ pub struct SkippedJson {
 impl SkippedJson {
     /// The status of a skipped port.
     pub fn of(skipped: &SkippedPort) -> Self {
-        let requested = shortened(&skipped.port);
+        let requested = crate::bounded_text::shortened(&skipped.port, MAX_LISTED_NAME_CHARS);
         let (name, version) = match requested.rsplit_once('-') {
             Some((n, v)) if v.starts_with(|c: char| c.is_ascii_digit()) => (n.to_string(), v.to_string()),
             _ => (requested.clone(), String::new()),
@@ -137,16 +137,6 @@ pub fn skipped_list(skipped: &[SkippedPort]) -> Vec<SkippedJson> {
         }
     }
     list
-}
-
-/// `name` cut at [`MAX_LISTED_NAME_CHARS`] characters, marked when cut.
-fn shortened(name: &str) -> String {
-    if name.chars().count() <= MAX_LISTED_NAME_CHARS {
-        return name.to_string();
-    }
-    let mut short: String = name.chars().take(MAX_LISTED_NAME_CHARS).collect();
-    short.push('…');
-    short
 }
 
 /// `currentBuild` of a busy builder.

@@ -1,24 +1,25 @@
-//! `buildmaster builder …`: operator tools for builders. Builders come from HaikuPorter's builders
-//! directory (`*.json` plus the shared `known_hosts`) and/or the `[[builders]]` sections of a TOML
-//! config file.
+//! `buildmaster builder …`: operator tools for builders — the same builders `buildrun` and `serve` use
+//! (the instance config's `[[builders]]`, else HaikuPorter's builders directory, else the local builder).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use serde::Deserialize;
 
-use crate::builders::config::{load_haikuporter_dir, BuilderSection, BuilderSpec};
+use crate::builders::config::BuilderSpec;
+use crate::buildrun::fleet::builder_specs;
+use crate::config::instance::InstanceConfig;
+use crate::state::StateDir;
 
 /// `buildmaster builder`.
 #[derive(Debug, Args)]
 pub struct BuilderArgs {
     /// HaikuPorter's builders directory (`<ports tree>/buildmaster/builders`): one JSON file per
-    /// builder and the shared `known_hosts`. Default: `<state-dir>/builders` if it exists.
+    /// builder and the shared `known_hosts`, used when the config has no `[[builders]]`. Default:
+    /// `<state-dir>/builders` if it exists; with neither, the local builder (named `local`).
     #[arg(long, env = "BUILDMASTER_BUILDERS_DIR")]
     pub builders_dir: Option<PathBuf>,
-    /// A TOML file whose `[[builders]]` sections define builders.
+    /// The instance config; default `<state-dir>/buildmaster.toml` when it exists.
     #[arg(long, env = "BUILDMASTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// What to do.
@@ -37,48 +38,22 @@ pub enum BuilderCommand {
     },
 }
 
-/// The part of a TOML config this command reads; other sections belong to other subsystems.
-#[derive(Debug, Deserialize)]
-struct BuildersOnly {
-    #[serde(default)]
-    builders: Vec<BuilderSection>,
-}
-
+/// The builder `name` among exactly the builders `buildrun` and `serve` would use: the instance config's
+/// `[[builders]]` (`--config`, else `<state>/buildmaster.toml`), else the builders directory, else the
+/// implicit local builder.
 fn find(args: &BuilderArgs, state_dir: &Path, name: &str) -> anyhow::Result<BuilderSpec> {
-    let mut known = Vec::new();
-    if let Some(config) = &args.config {
-        let text =
-            std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
-        let parsed: BuildersOnly =
-            toml::from_str(&text).with_context(|| format!("parsing [[builders]] in {}", config.display()))?;
-        for section in parsed.builders {
-            if section.name == name {
-                return Ok(section.resolve()?);
-            }
-            known.push(section.name);
-        }
-    }
-    let dir = args
-        .builders_dir
-        .clone()
-        .unwrap_or_else(|| state_dir.join("builders"));
-    if dir.is_dir() {
-        for spec in load_haikuporter_dir(&dir)? {
-            match spec {
-                Ok(spec) if spec.name == name => return Ok(spec),
-                Ok(spec) => known.push(spec.name),
-                Err(err) => tracing::warn!(%err, "skipping an invalid builder file"),
-            }
-        }
-    }
-    anyhow::bail!(
-        "no builder named {name:?} (known: {}); pass --builders-dir or --config",
-        if known.is_empty() {
-            "none".to_string()
-        } else {
+    let state = StateDir::new(state_dir);
+    let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
+    let specs = builder_specs(&state, &config, args.builders_dir.as_deref())?;
+    let known: Vec<&str> = specs.iter().map(|spec| spec.name.as_str()).collect();
+    let Some(spec) = specs.iter().find(|spec| spec.name == name) else {
+        anyhow::bail!(
+            "no builder named {:?} (known: {}); pass --config or --builders-dir to use other builders",
+            crate::bounded_text::shortened(name, 80),
             known.join(", ")
-        }
-    )
+        );
+    };
+    Ok(spec.clone())
 }
 
 /// Runs `buildmaster builder …`.
