@@ -23,6 +23,14 @@ Usage (stdlib only; HaikuPorter is pure Python 3):
       {"port", "accepted", "error", "used", "unused"}. Each build gets a directory of symlinks to its
       visible packages; each distinct package is read once (`package list -i`) and the parsed info
       reused under the symlink's path, as HaikuPorter's own cache would.
+  haikuporter-resolve.py packages --haikuporter DIR --config BUILDER_CONF --packages DIR --recipe FILE
+                         --out DIR [--secondary-arch ARCH] [--no-source-packages] [--vendor V]
+      The packages one build of the port writes, as HaikuPorter's Port.py makes them (port_packages
+      below): for each, HaikuPorter's .PackageInfo (Package._generatePackageInfo, as makeHpkg calls
+      it) and DependencyInfo (writeDependencyInfoIntoRepository) in DIR, and one line on stdout:
+      name, version, revision, architecture, type, hpkg file name, PackageInfo, DependencyInfo and
+      the recipe's extension ('' for the main package), tab-separated. Exit 1 with HaikuPorter's
+      reason on stderr when it would not parse the recipe.
   haikuporter-resolve.py emulate --buildmaster BIN --out DIR DEPINFO_OR_PACKAGEINFO...
       Writes an empty package (`buildmaster hpkg create`) for every DependencyInfo (revision 1) or
       .PackageInfo given: an emulated repository. Existing outputs are kept.
@@ -35,6 +43,8 @@ import argparse
 import copy
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -65,10 +75,26 @@ def find_buildmaster(given):
     sys.exit('haikuporter-resolve: buildmaster binary not found (set BUILDMASTER)')
 
 
-class HaikuPorter(object):
-    """HaikuPorter's modules, set up as on a builder run with --no-system-packages."""
+# What Haiku's finddir answers for the directories HaikuPorter asks about while it parses a recipe
+# (BuildPlatformHaiku.findDirectory runs /bin/finddir, which only Haiku has; BuildPlatformUnix emulates
+# the same three values).
+HAIKU_DIRECTORIES = {
+    'B_PACKAGE_LINKS_DIRECTORY': '/packages',
+    'B_SYSTEM_DIRECTORY': '/boot/system',
+    'B_SYSTEM_PACKAGES_DIRECTORY': '/boot/system/packages',
+}
 
-    def __init__(self, haikuporter_dir, buildmaster, work):
+
+class HaikuPorter(object):
+    """HaikuPorter's modules, set up as on a builder run with --no-system-packages.
+
+    builder_config: the builder config HaikuPorter is started with (haikuports.conf syntax). Without
+    it, a minimal x86_64 config. Either way PACKAGE_COMMAND, OUTPUT_DIRECTORY and REPOSITORY_PATH
+    point into work, so nothing is written into the ports tree. options: further haikuporter options
+    (`--no-source-packages`)."""
+
+    def __init__(self, haikuporter_dir, buildmaster, work, builder_config=None, options=(),
+                 vendor=None):
         if not os.path.isfile(os.path.join(haikuporter_dir, 'HaikuPorter', 'DependencyResolver.py')):
             sys.exit('haikuporter-resolve: %s is not a HaikuPorter checkout '
                      '(no HaikuPorter/DependencyResolver.py)' % haikuporter_dir)
@@ -79,17 +105,28 @@ class HaikuPorter(object):
         os.chmod(package_command, 0o755)
         config = os.path.join(work, 'haikuports.conf')
         with open(config, 'w') as f:
-            f.write('TREE_PATH="%s"\nPACKAGER="haikuporter-resolve <resolve@localhost>"\n'
-                    'TARGET_ARCHITECTURE="x86_64"\nPACKAGE_COMMAND="%s"\n'
-                    'REPOSITORY_PATH="%s"\nOUTPUT_DIRECTORY="%s"\n'
-                    % (work, package_command, os.path.join(work, 'repository'), work))
+            if builder_config:
+                # The builder config as it is, HaikuPorter's PACKAGER being required (the stand-in
+                # has always defaulted it).
+                f.write('. %s\nPACKAGER="${PACKAGER:-haikuporter-standin <standin@localhost>}"\n'
+                        % shlex.quote(os.path.abspath(builder_config)))
+            else:
+                f.write('TREE_PATH=%s\nPACKAGER="haikuporter-resolve <resolve@localhost>"\n'
+                        'TARGET_ARCHITECTURE="x86_64"\n' % shlex.quote(work))
+            if vendor:
+                f.write('VENDOR=%s\n' % shlex.quote(vendor))
+            f.write('PACKAGE_COMMAND=%s\nREPOSITORY_PATH=%s\nOUTPUT_DIRECTORY=%s\n'
+                    % (shlex.quote(package_command), shlex.quote(os.path.join(work, 'repository')),
+                       shlex.quote(work)))
         # HaikuPorter reads its options from the command line it was started with.
-        sys.argv = ['haikuporter', '--config=' + config, '--no-system-packages']
+        sys.argv = ['haikuporter', '--config=' + config, '--no-system-packages'] + list(options)
         sys.path.insert(0, haikuporter_dir)
         from HaikuPorter import Options
         Options.parseOptions()
+        self.getOption = Options.getOption
         from HaikuPorter.Configuration import Configuration
         Configuration.init()
+        self.Configuration = Configuration
         from HaikuPorter import BuildPlatform, DependencyResolver, PackageInfo, RecipeTypes
         self.BuildPlatform = BuildPlatform
         self.DependencyResolver = DependencyResolver.DependencyResolver
@@ -114,6 +151,7 @@ class HaikuPorter(object):
         platform = self.BuildPlatform.BuildPlatformHaiku()
         self.BuildPlatform.BuildPlatform.init(platform, self.work, self.work, packages_dir,
                                               info.architecture, machine)
+        platform.findDirectoryCache = dict(HAIKU_DIRECTORIES)
         # Modules that look the platform up at call time (ProvidesManager) must see this one.
         self.BuildPlatform.buildPlatform = platform
         return platform
@@ -127,6 +165,78 @@ class HaikuPorter(object):
             except (subprocess.CalledProcessError, SystemExit) as e:
                 raise Refused('failed to parse "%s": %s' % (path, e))
         return cache[path]
+
+    def port_class(self, platform):
+        """HaikuPorter's Port, seeing platform. Port and Package imported the BuildPlatform module's
+        instance by name, so they are pointed at this one."""
+        from HaikuPorter import Port as PortModule
+        for module in ('Port', 'Package'):
+            sys.modules['HaikuPorter.' + module].buildPlatform = platform
+        Port = PortModule.Port
+        if (not self.Configuration.getLicensesDirectory()
+                and not os.path.isdir(platform.getLicensesDirectory())):
+            # No Haiku licence files here (only Haiku has /boot/system/data/licenses, and the builder
+            # config names none): licence names go unchecked, as the master leaves them without
+            # [ports] licenses_directory; that LICENSE is set is still checked.
+            def licence_present(port, key, entries, show_warnings):
+                if not entries.get(key):
+                    raise SystemExit('No %s found (in %s)' % (key, port.recipeFilePath))
+            Port._validateLICENSE = licence_present
+        return Port
+
+    def global_shell_variables(self, platform):
+        """Main._initGlobalShellVariables, for a builder (not a cross repository)."""
+        jobs = self.getOption('jobs')
+        variables = {
+            'haikuVersion': 'r1~alpha1',
+            'buildArchitecture': platform.architecture,
+            'targetArchitecture': platform.targetArchitecture,
+            'jobs': str(jobs),
+            'isCrossRepository': 'false',
+        }
+        if jobs > 1:
+            variables['jobArgs'] = '-j' + str(jobs)
+        return variables
+
+    def port_packages(self, packages_dir, recipe, secondary_arch, out):
+        """The packages a build of the port at recipe writes, as HaikuPorter's Port.py makes them:
+        one per extension that provides something (PACKAGE_NAME_<ext> and PACKAGE_VERSION_<ext>
+        honoured), only those buildable on the target (untested ones with ALLOW_UNTESTED), and the
+        _source package unless CREATE_SOURCE_PACKAGES is off or --no-source-packages is given. For
+        each, HaikuPorter writes its .PackageInfo and DependencyInfo into out. Returns
+        [(extension, package, package info, dependency info)] or raises Refused with HaikuPorter's
+        message. The platform (and so the `haiku` package) is set up first, as HaikuPorter does
+        before it reads any recipe."""
+        from HaikuPorter.Policy import Policy
+        platform = self.platform_for(packages_dir)
+        Port = self.port_class(platform)
+        recipe = os.path.abspath(recipe)
+        base_dir = os.path.dirname(recipe)
+        name, version = os.path.basename(recipe)[:-len('.recipe')].rsplit('-', 1)
+        repository = os.path.join(out, 'repository')
+        os.makedirs(repository, exist_ok=True)
+        Port.setRepositoryDir(repository)
+        port = Port(name, version, os.path.basename(os.path.dirname(base_dir)), base_dir, out,
+                    self.global_shell_variables(platform), Policy(False), secondary_arch or None)
+        try:
+            port.parseRecipeFileRaisingExceptions(False)
+        except SystemExit as e:
+            # sysExit's message, without the `Error: ` it puts before every line.
+            raise Refused('\n'.join(line[len('Error: '):] if line.startswith('Error: ') else line
+                                    for line in str(e.code).split('\n')))
+        result = []
+        for package in port.packages:
+            extension = next((ext for ext, keys in port.recipeKeysByExtension.items()
+                              if keys is package.recipeKeys), 'source')
+            require_self_provides(recipe, extension, package)
+            info = os.path.join(out, package.name + '.PackageInfo')
+            # As Package.makeHpkg writes it (without the RequiresUpdater, which needs the
+            # packages the build used; the stand-in builds nothing they could change).
+            package._generatePackageInfo(info, ['REQUIRES'], True, False, True,
+                                         package.architecture)
+            package.writeDependencyInfoIntoRepository(repository)
+            result.append((extension, package, info, package.dependencyInfoFile(repository)))
+        return result
 
     def resolve(self, packages_dir, dependency_infos):
         """The packages a build of the port uses, or Refused with HaikuPorter's message."""
@@ -150,6 +260,16 @@ class HaikuPorter(object):
         return used
 
 
+def require_self_provides(recipe, extension, package):
+    """The stand-in's rule (a policy warning in HaikuPorter): a package provides its own name, read
+    as Policy._parseResolvableExpressionList reads provides entries."""
+    provided = {m.group(0) for m in (re.match(r'[^-/=!<>\s]+', p)
+                                     for p in package.recipeKeys['PROVIDES']) if m}
+    if package.name not in provided:
+        raise Refused("%s: PROVIDES%s does not provide the package's own name %s"
+                      % (recipe, '_' + extension if extension else '', package.name))
+
+
 def command_check(args):
     work = tempfile.mkdtemp(prefix='haikuporter-resolve.')
     try:
@@ -161,6 +281,28 @@ def command_check(args):
             return 1
         for path in used:
             print(os.path.basename(path))
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def command_packages(args):
+    work = tempfile.mkdtemp(prefix='haikuporter-resolve.')
+    try:
+        options = ['--no-source-packages'] if args.no_source_packages else []
+        hp = HaikuPorter(args.haikuporter, find_buildmaster(args.buildmaster), work,
+                         builder_config=args.config, options=options, vendor=args.vendor)
+        out = os.path.abspath(args.out)
+        os.makedirs(out, exist_ok=True)
+        try:
+            packages = hp.port_packages(os.path.abspath(args.packages), args.recipe,
+                                        args.secondary_arch, out)
+        except Refused as e:
+            sys.stderr.write('%s\n' % e)
+            return 1
+        for extension, package, info, dependency_info in packages:
+            print('\t'.join([package.name, package.version, package.revision, package.architecture,
+                             package.type, package.hpkgName, info, dependency_info, extension]))
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -279,12 +421,24 @@ def main():
     batch = sub.add_parser('batch')
     batch.add_argument('--haikuporter', required=True)
     batch.add_argument('--buildmaster', default=os.environ.get('BUILDMASTER'))
+    packages = sub.add_parser('packages')
+    packages.add_argument('--haikuporter', required=True)
+    packages.add_argument('--config', required=True)
+    packages.add_argument('--packages', required=True)
+    packages.add_argument('--recipe', required=True)
+    packages.add_argument('--out', required=True)
+    packages.add_argument('--secondary-arch', default='')
+    packages.add_argument('--no-source-packages', action='store_true')
+    packages.add_argument('--vendor', default=None)
+    packages.add_argument('--buildmaster', default=os.environ.get('BUILDMASTER'))
     emulate = sub.add_parser('emulate')
     emulate.add_argument('--buildmaster', default=os.environ.get('BUILDMASTER'))
     emulate.add_argument('--out', required=True)
     emulate.add_argument('inputs', nargs='+')
     args = parser.parse_args()
-    return {'check': command_check, 'batch': command_batch, 'emulate': command_emulate}[args.command](args)
+    commands = {'check': command_check, 'batch': command_batch, 'packages': command_packages,
+                'emulate': command_emulate}
+    return commands[args.command](args)
 
 
 if __name__ == '__main__':
