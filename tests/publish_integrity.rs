@@ -270,6 +270,13 @@ fn a_spool_file_swapped_after_its_build_is_refused_and_nothing_is_uploaded() {
         "{err}"
     );
     assert!(!instance.keys().contains(&built), "the swapped file was uploaded");
+    // Refused before the index was built: the published index does not name it.
+    assert!(
+        text(&out.stdout).contains("index of 0 packages"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!text(&instance.object("package.list")).contains(&built));
     assert_eq!(
         std::fs::read(&path).unwrap(),
         swapped_bytes,
@@ -281,4 +288,166 @@ fn a_spool_file_swapped_after_its_build_is_refused_and_nothing_is_uploaded() {
     let out = instance.ok(&["publish"]);
     assert!(out.contains(&format!("uploaded {built}")), "{out}");
     assert_eq!(instance.object(&format!("packages/{built}")), verified_bytes);
+}
+
+#[test]
+fn a_spool_file_of_another_size_than_its_build_verified_is_refused_at_ingest() {
+    let instance = Instance::new();
+    let built = instance.add_package("resized", "1.0-1", 5000);
+    let path = instance.packages().join(&built);
+    record_build_result(&instance, 8, &path);
+    make_test_package(
+        instance.work.path(),
+        "resized",
+        "1.0-1",
+        "Haiku Project",
+        &[],
+        9000,
+        &path,
+    );
+    let out = instance.run(&["publish"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&built)
+            && err.contains("buildrun 8 verified")
+            && err.contains("replaced after the build"),
+        "{err}"
+    );
+    assert!(
+        !instance.keys().contains(&built),
+        "the replaced file was uploaded"
+    );
+}
+
+#[test]
+fn a_spool_file_with_other_bytes_of_the_verified_size_is_refused_by_the_upload() {
+    let instance = Instance::new();
+    let built = instance.add_package("flipped", "1.0-1", 400_000);
+    let path = instance.packages().join(&built);
+    record_build_result(&instance, 9, &path);
+    // One byte of the payload changed: the size, the header and the sections (all ingest reads of a
+    // built file) are the build's, so it is storage, hashing the upload as it streams, that refuses it.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let out = instance.run(&["publish"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&path.display().to_string())
+            && err.contains("buildrun 9 verified")
+            && err.contains("replaced after the build")
+            && err.contains("nothing was stored"),
+        "{err}"
+    );
+    assert!(!instance.keys().contains(&built), "the changed file was stored");
+    assert!(
+        text(&out.stdout).contains("index of 0 packages"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!text(&instance.object("package.list")).contains(&built));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "a rejected file is left untouched"
+    );
+
+    // Refused again, by name, on the next run (the record of the refused file was not kept).
+    let out = instance.run(&["publish"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("buildrun 9 verified"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The build's bytes are published.
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let out = instance.ok(&["publish"]);
+    assert!(out.contains(&format!("uploaded {built}")), "{out}");
+    assert_eq!(instance.object(&format!("packages/{built}")), bytes);
+}
+
+/// Bytes the process `child` read (`rchar` of `/proc/<pid>/io`: every `read` and `pread`, page cache
+/// or not), read once it has exited but before it is reaped, then its output.
+fn read_bytes_and_output(child: std::process::Child) -> (u64, Output) {
+    let pid = child.id();
+    // SAFETY: `siginfo_t` is plain data; `waitid` only writes into it. WNOWAIT leaves the child a
+    // zombie, whose `/proc/<pid>/io` still holds its totals (all its threads'), until `wait` below.
+    let waited = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT)
+    };
+    assert_eq!(waited, 0, "waitid: {}", std::io::Error::last_os_error());
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    let rchar = io
+        .lines()
+        .find_map(|l| l.strip_prefix("rchar: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no rchar in /proc/{pid}/io:\n{io}"));
+    (rchar, child.wait_with_output().unwrap())
+}
+
+impl Instance {
+    /// `buildmaster publish`, succeeding; the bytes the process read, and its standard output.
+    fn publish_counting_reads(&self) -> (u64, String) {
+        let child = Command::new(BIN)
+            .env_remove("STORAGE_BACKEND_CONFIG")
+            .env_remove("BUILDMASTER_CRASH_AT")
+            .env_remove("BUILDMASTER_CONFIG")
+            .arg("--state-dir")
+            .arg(self.state())
+            .arg("publish")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (rchar, out) = read_bytes_and_output(child);
+        assert!(out.status.success(), "publish failed:\n{}", text(&out.stderr));
+        (rchar, text(&out.stdout))
+    }
+}
+
+/// A package a build produced is read once by `publish` — the upload, which storage verifies against
+/// the build's digest as it streams — while a package delivered by hand is read twice (hashed at
+/// ingest, then uploaded). Figures in docs/performance.md, "Publishing".
+#[test]
+fn publish_reads_a_built_package_once() {
+    const PAYLOAD: usize = 16 << 20;
+    let instance = Instance::new();
+    let built = instance.add_package("built", "1.0-1", PAYLOAD);
+    let built_size = std::fs::metadata(instance.packages().join(&built)).unwrap().len();
+    record_build_result(&instance, 1, &instance.packages().join(&built));
+    let (built_read, out) = instance.publish_counting_reads();
+    assert!(out.contains(&format!("uploaded {built}")), "{out}");
+
+    let by_hand = instance.add_package("byhand", "1.0-1", PAYLOAD);
+    let by_hand_size = std::fs::metadata(instance.packages().join(&by_hand))
+        .unwrap()
+        .len();
+    let (by_hand_read, out) = instance.publish_counting_reads();
+    assert!(out.contains(&format!("uploaded {by_hand}")), "{out}");
+
+    println!(
+        "publish of one built package of {built_size} bytes read {built_read} bytes ({:.3}x its size); \
+         one delivered by hand of {by_hand_size} bytes, {by_hand_read} bytes ({:.3}x)",
+        built_read as f64 / built_size as f64,
+        by_hand_read as f64 / by_hand_size as f64
+    );
+    // The rest of a publish (database, repo.info, the package's header and sections, the binary's
+    // libraries) reads well under 2 MiB.
+    let slack = 2 << 20;
+    assert!(
+        built_read >= built_size && built_read < built_size + slack,
+        "a built package of {built_size} bytes: publish read {built_read} bytes"
+    );
+    assert!(
+        by_hand_read >= 2 * by_hand_size,
+        "the measure does not see the hash at ingest: {by_hand_read} bytes for {by_hand_size}"
+    );
 }

@@ -139,7 +139,7 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
     let verified_now: HashSet<String> = fresh.iter().map(|r| r.file_name.clone()).collect();
     let progress = p.settings.progress.clone();
     let progress: &dyn PublishProgress = progress.as_deref().unwrap_or(&NoProgress);
-    let outcome = upload_and_stub(&mut p.db, &*p.storage, &spool, &verified_now, progress).await?;
+    let outcome = upload_and_stub(&mut p.db, &*p.storage, &spool, &verified_now, &verified, progress).await?;
     report.rejected.extend(outcome.rejected);
     report.uploaded = outcome.uploaded;
     report.already_stored = outcome.already_stored;

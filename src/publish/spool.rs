@@ -5,13 +5,15 @@
 //! package's own canonical name, and a name already recorded with other bytes is refused (packages are
 //! immutable: publish a new revision instead), and the package must pass the repository's checks
 //! against `repo.info` (vendor, architecture, complete info). A bad package is reported by name and
-//! left untouched; it never reaches storage.
+//! left untouched; it never reaches storage. A file a build produced is checked against what the build
+//! verified and is not hashed here (see [`verified`]): its upload is its one full read.
 
 use std::path::{Path, PathBuf};
 
-use super::verified::{self, BuildResults};
+use super::verified::{self, BuildResults, Built};
 use super::{now, PublishError};
-use crate::haiku::package_scan::scan_packages;
+use crate::haiku::package_scan::{scan_package, ScanError, ScannedPackage};
+use crate::haiku::parallel::map_in_order;
 use crate::haiku::repo_checks::RepositoryChecker;
 use crate::haiku::repo_info::RepositoryInfo;
 use crate::state::{Database, PackageRecord, PackageState};
@@ -91,6 +93,37 @@ pub fn list(dir: &Path) -> Result<Vec<SpoolEntry>, PublishError> {
     Ok(out)
 }
 
+/// A candidate spool file, read.
+enum Candidate {
+    /// Decoded, with its checksum: hashed, or the digest its build verified.
+    Package(Box<ScannedPackage>),
+    /// Not the bytes its build verified; why.
+    Replaced(String),
+}
+
+/// Reads `paths` on all cores, in order: a file a build produced is decoded without hashing (its
+/// verified digest is its checksum and the upload its one full read, see [`verified`]); any other
+/// file is hashed, streaming, and decoded. One bad file does not hide the others.
+fn read_candidates(
+    paths: &[PathBuf],
+    verified: &BuildResults,
+) -> Result<Vec<Result<Candidate, ScanError>>, PublishError> {
+    let work = paths
+        .iter()
+        .map(|path| {
+            let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            Ok((path, verified.get(file_name)?))
+        })
+        .collect::<Result<Vec<_>, PublishError>>()?;
+    Ok(map_in_order(&work, |_, (path, result)| match result {
+        Some(result) => verified::read_built(path, result).map(|built| match built {
+            Built::Package(package) => Candidate::Package(package),
+            Built::Replaced(size) => Candidate::Replaced(verified::size_mismatch(result, size)),
+        }),
+        None => scan_package(path).map(|package| Candidate::Package(Box::new(package))),
+    }))
+}
+
 /// Parses and checks the real files that the database does not know yet (or knows as something
 /// else), and records the good ones as [`PackageState::Spooled`] (unless `dry_run`). Returns the new
 /// records and the rejected files.
@@ -111,22 +144,24 @@ pub fn ingest(
     }
     let mut rejected = Vec::new();
     let mut fresh = Vec::new();
-    // Parse one at a time on failure so that one bad file does not hide the others.
-    let scanned = match scan_packages(&candidates) {
-        Ok(all) => all.into_iter().map(Ok).collect::<Vec<_>>(),
-        Err(_) => candidates
-            .iter()
-            .map(|p| crate::haiku::package_scan::scan_package(p))
-            .collect(),
-    };
-    for (path, result) in candidates.iter().zip(scanned) {
+    for (path, read) in candidates
+        .iter()
+        .zip(read_candidates(&candidates, repository.verified)?)
+    {
         let file_name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_owned();
-        let package = match result {
-            Ok(package) => package,
+        let package = match read {
+            Ok(Candidate::Package(package)) => *package,
+            Ok(Candidate::Replaced(reason)) => {
+                rejected.push(Rejected {
+                    path: path.clone(),
+                    reason,
+                });
+                continue;
+            }
             Err(e) => {
                 rejected.push(Rejected {
                     path: path.clone(),
@@ -137,15 +172,6 @@ pub fn ingest(
                 continue;
             }
         };
-        if let Some(result) = repository.verified.get(&file_name)? {
-            if let Some(reason) = verified::mismatch(&result, package.size, &package.info.checksum) {
-                rejected.push(Rejected {
-                    path: path.clone(),
-                    reason,
-                });
-                continue;
-            }
-        }
         let canonical = package.info.canonical_file_name();
         if canonical != file_name {
             rejected.push(Rejected {

@@ -7,18 +7,21 @@
 //! uploaded again).
 //!
 //! Each upload is one streaming read of the file, handed to storage with the digest recorded at
-//! ingest (the build's verified digest, when a build produced the file): storage hashes the bytes as
-//! they go and refuses to store them if they differ, so a file changed after ingest is never stored.
+//! ingest (the build's verified digest, when a build produced the file — ingest did not hash such a
+//! file, so this is its only full read): storage hashes the bytes as they go and refuses to store them
+//! if they differ, so a file changed after ingest is never stored; it is rejected by name instead, and
+//! the index is built without it.
 
 use std::collections::HashSet;
 use std::path::Path;
 
-use buildmaster_storage::{PutOptions, Sha256Digest, StorageBackend};
+use buildmaster_storage::{ErrorKind, PutOptions, Sha256Digest, StorageBackend};
 use futures::StreamExt;
 
 use super::crashpoint::crash_point;
 use super::progress::{CountingReader, PublishProgress};
 use super::spool::{Rejected, SpoolEntry};
+use super::verified::{self, BuildResults};
 use super::{keys, PublishError};
 use crate::haiku::package_scan::sha256_stream;
 use crate::state::{Database, PackageRecord, PackageState};
@@ -41,14 +44,17 @@ pub struct UploadOutcome {
 /// LAN link busy while one package is being verified.
 const UPLOAD_CONCURRENCY: usize = 4;
 
-/// Brings every spooled package to [`PackageState::Stubbed`]. `verified_now` names the packages whose
-/// local file was parsed and hashed by this run, so they are not read again before stubbing.
-/// `progress` hears of the packages to store, their bytes as they are read, and each one verified.
+/// Brings every spooled package to [`PackageState::Stubbed`]. `verified_now` names the packages this
+/// run ingested, whose digest is known (hashed, or the one their build verified), so they are not read
+/// before their upload; a file whose bytes storage refuses is rejected, naming its build from
+/// `verified` when one produced it. `progress` hears of the packages to store, their bytes as they are
+/// read, and each one verified.
 pub async fn upload_and_stub(
     db: &mut Database,
     storage: &dyn StorageBackend,
     spool: &[SpoolEntry],
     verified_now: &HashSet<String>,
+    verified: &BuildResults,
     progress: &dyn PublishProgress,
 ) -> Result<UploadOutcome, PublishError> {
     let mut outcome = UploadOutcome::default();
@@ -102,29 +108,36 @@ pub async fn upload_and_stub(
     // dropped, which aborts them (the backends clean up cancelled puts).
     let mut finished = futures::stream::iter(work)
         .map(|(entry, record)| async move {
-            let mut uploaded = None;
+            let mut stored = Stored::Before;
             if record.state == PackageState::Spooled {
-                let stored = store(storage, &entry.path, &record, progress).await?;
-                if !stored {
+                stored = store(storage, &entry.path, &record, progress).await?;
+                match stored {
+                    Stored::Refused(_) => return Ok((entry, record, stored)),
                     // Not sent again, but part of the announced bytes all the same.
-                    progress.bytes_done(record.size);
+                    Stored::AlreadyThere => progress.bytes_done(record.size),
+                    Stored::Uploaded | Stored::Before => {}
                 }
-                uploaded = Some(stored);
                 crash_point("after-upload");
                 verify(storage, &record).await?;
                 crash_point("after-verify");
             }
-            Ok::<_, PublishError>((entry, record, uploaded))
+            Ok::<_, PublishError>((entry, record, stored))
         })
         .buffer_unordered(UPLOAD_CONCURRENCY);
     while let Some(done) = finished.next().await {
-        let (entry, record, uploaded) = done?;
-        match uploaded {
-            Some(true) => outcome.uploaded.push(record.file_name.clone()),
-            Some(false) => outcome.already_stored.push(record.file_name.clone()),
-            None => {}
+        let (entry, record, stored) = done?;
+        match &stored {
+            Stored::Uploaded => outcome.uploaded.push(record.file_name.clone()),
+            Stored::AlreadyThere => outcome.already_stored.push(record.file_name.clone()),
+            Stored::Refused(refusal) => {
+                outcome
+                    .rejected
+                    .push(refused(db, verified, entry, &record, verified_now, refusal)?);
+                continue;
+            }
+            Stored::Before => {}
         }
-        if uploaded.is_some() {
+        if stored != Stored::Before {
             db.set_state(&record.file_name, PackageState::Uploaded)?;
             crash_point("after-record-uploaded");
             progress.package_done(&record.file_name);
@@ -138,23 +151,63 @@ pub async fn upload_and_stub(
     Ok(outcome)
 }
 
-/// Uploads one package unless storage already holds it with the same digest; returns whether it
-/// uploaded.
+/// What the upload step did with one package.
+#[derive(Debug, PartialEq, Eq)]
+enum Stored {
+    /// Nothing: an earlier run stored and verified it (its record says uploaded).
+    Before,
+    /// Uploaded by this run.
+    Uploaded,
+    /// Storage already held it with this digest; not sent again.
+    AlreadyThere,
+    /// Storage refused the bytes as they streamed (not the recorded digest or size): the file changed
+    /// after ingest. Storage's words.
+    Refused(String),
+}
+
+/// The rejection of a package whose bytes storage refused. A record this run made is removed again,
+/// so the next publish checks the file from the start (and names its build again) instead of finding a
+/// record its bytes do not match.
+fn refused(
+    db: &mut Database,
+    verified: &BuildResults,
+    entry: &SpoolEntry,
+    record: &PackageRecord,
+    verified_now: &HashSet<String>,
+    refusal: &str,
+) -> Result<Rejected, PublishError> {
+    let reason = match verified.get(&record.file_name)? {
+        Some(result) => verified::content_mismatch(&result, refusal),
+        None => format!(
+            "it changed while it was being published (storage refused its bytes: {refusal}); nothing was \
+             stored. Publish again once nothing writes to it"
+        ),
+    };
+    if verified_now.contains(&record.file_name) {
+        db.remove(std::slice::from_ref(&record.file_name))?;
+    }
+    Ok(Rejected {
+        path: entry.path.clone(),
+        reason,
+    })
+}
+
+/// Uploads one package unless storage already holds it with the same digest.
 async fn store(
     storage: &dyn StorageBackend,
     path: &Path,
     record: &PackageRecord,
     progress: &dyn PublishProgress,
-) -> Result<bool, PublishError> {
+) -> Result<Stored, PublishError> {
     let key = keys::package(&record.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
     let digest = digest_of(record)?;
     if let Some(existing) = storage.head(&key).await? {
         match existing.sha256 {
-            Some(d) if d == digest && existing.size == record.size => return Ok(false),
+            Some(d) if d == digest && existing.size == record.size => return Ok(Stored::AlreadyThere),
             // Objects uploaded by HaikuPorter carry no digest; its uploads are atomic, so the right
             // size means the object is the file it uploaded. The index still states our digest, which
             // pkgman verifies after download.
-            None if existing.size == record.size => return Ok(false),
+            None if existing.size == record.size => return Ok(Stored::AlreadyThere),
             _ => {
                 return Err(PublishError::Refused(format!(
                     "storage already holds {key} with different contents (size {}, sha256 {}); packages are \
@@ -173,10 +226,15 @@ async fn store(
         .await
         .map_err(|e| PublishError::io(path, e))?;
     let mut body = CountingReader::new(file, |n| progress.bytes_done(n));
-    storage
+    match storage
         .put(&key, &mut body, record.size, &PutOptions::package(Some(digest)))
-        .await?;
-    Ok(true)
+        .await
+    {
+        Ok(_) => Ok(Stored::Uploaded),
+        // The backends discard refused bytes (temporary file removed, multipart upload aborted).
+        Err(e) if e.kind == ErrorKind::BadBody => Ok(Stored::Refused(e.message)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Checks that storage holds the package whole: size and SHA-256 via `head`.
