@@ -1,7 +1,8 @@
 //! `buildmaster buildrun` through the binary with the default local builder running the HaikuPorter
 //! stand-in on a copy of the example ports tree: a whole run, "nothing to do" the second time, and a
 //! SIGTERM mid-build (exit 130, interrupted) resumed by running the command again, with nothing that
-//! completed built twice; and the cron loop: `--everything` once, then `--update` follows the tree.
+//! completed built twice; and the cron loop: `--everything` once, then `--update` follows the tree. A
+//! typo'd port name is refused, with a suggestion, before any buildrun exists.
 
 mod support;
 
@@ -249,4 +250,36 @@ fn everything_once_then_update_from_cron_follows_the_tree() {
         "{stdout}"
     );
     assert!(state.join("packages/slowpoke-1.0-2-x86_64.hpkg").exists());
+}
+
+#[test]
+fn a_typo_in_a_port_name_is_refused_before_a_buildrun_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, config) = instance(dir.path(), 0);
+    for (typo, suggestion) in [("slowpok", "slowpoke"), ("slowpoke-9.9", "slowpoke-1.0")] {
+        let out = buildrun(&state, &config, &[typo, "--no-publish"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{typo}: {stderr}");
+        assert!(
+            stderr.contains(&format!("no recipe for {typo:?} (did you mean {suggestion}?)"))
+                && stderr.contains("nothing was built"),
+            "{typo}: {stderr}"
+        );
+        assert!(
+            !state.join("output/buildruns/1").exists(),
+            "{typo}: a buildrun was created"
+        );
+    }
+    // Nothing alike in the tree: refused all the same, without a suggestion.
+    let out = buildrun(&state, &config, &["zzzqqq", "--no-publish"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no recipe for \"zzzqqq\"; nothing was built"),
+        "{stderr}"
+    );
 }

@@ -48,6 +48,12 @@ pub async fn plan_and_run(ctx: &Context, wanted: &Wanted) -> Result<JobReport, B
     for problem in &planned.problems {
         tracing::warn!(recipe = %problem.recipe_path.display(), "{}", problem.message);
     }
+    // A named port the tree does not have is a typo, not a request to build nothing: refuse the whole
+    // request before a buildrun exists, as HaikuPorter refuses an unknown port.
+    let unknown = planned.unknown_ports();
+    if !unknown.is_empty() {
+        return Err(BuildrunError::UnknownPorts(unknown_ports_message(&unknown)));
+    }
     let mut report = JobReport {
         summary: None,
         problems: planned.problems,
@@ -68,6 +74,30 @@ pub async fn plan_and_run(ctx: &Context, wanted: &Wanted) -> Result<JobReport, B
         report.processed_revision = Some(head);
     }
     Ok(report)
+}
+
+/// "no recipe for X (did you mean Y?), …; nothing was built", with the names cut to a printable length.
+fn unknown_ports_message(unknown: &[(&str, Option<&str>)]) -> String {
+    const SHOWN: usize = 10;
+    const NAME_CHARS: usize = 80;
+    let mut parts: Vec<String> = unknown
+        .iter()
+        .take(SHOWN)
+        .map(|(port, suggestion)| {
+            let port = crate::bounded_text::shortened(port, NAME_CHARS);
+            match suggestion {
+                Some(suggestion) => format!("{port:?} (did you mean {suggestion}?)"),
+                None => format!("{port:?}"),
+            }
+        })
+        .collect();
+    if unknown.len() > SHOWN {
+        parts.push(format!("and {} more", unknown.len() - SHOWN));
+    }
+    format!(
+        "the ports tree has no recipe for {}; nothing was built (`buildmaster plan --everything` lists what there is)",
+        parts.join(", ")
+    )
 }
 
 /// The revision an `--everything` run will have processed: the tree's `HEAD`, or `None` (logged) for a

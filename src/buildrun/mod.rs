@@ -67,6 +67,9 @@ pub enum BuildrunError {
     /// Planning failed (ports tree, existing packages, `--update` revisions).
     #[error("planning: {0}")]
     Planning(String),
+    /// Ports were named that the tree has no recipe for (a typo): nothing was started.
+    #[error("{0}")]
+    UnknownPorts(String),
     /// The present dependencies could not be looked up.
     #[error("dependencies: {0}")]
     Dependencies(String),

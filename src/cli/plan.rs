@@ -91,7 +91,10 @@ fn print_text(planned: &InstancePlan, verbose: bool) {
             quiet += 1;
             continue;
         }
-        println!("skipped: {skipped}");
+        match planned.did_you_mean.get(&skipped.port) {
+            Some(suggestion) => println!("skipped: {skipped} (did you mean {suggestion}?)"),
+            None => println!("skipped: {skipped}"),
+        }
     }
     if quiet > 0 {
         println!("({quiet} ports not buildable on this architecture not listed; -v lists them)");

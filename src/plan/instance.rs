@@ -2,16 +2,18 @@
 //! `buildmaster plan` prints and what a buildrun starts from: load the ports tree (recipe cache in the
 //! state directory), read the existing packages, turn `--update` into changed files, plan.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::config::instance::InstanceConfig;
 use crate::plan::catalog::{BuildPolicy, WithPolicy};
 use crate::plan::existing::{ExistingError, ExistingPackages};
-use crate::plan::model::Plan;
+use crate::plan::model::{Plan, SkipReason};
 use crate::plan::planner::plan;
 use crate::plan::request::Request;
 use crate::plan::revision::{update_files, RevisionError};
+use crate::plan::suggest::did_you_mean;
 use crate::ports::model::RecipeProblem;
 use crate::ports::{
     EvalOptions, EvalProgress, EvalStats, NoEvalProgress, PortsError, PortsTree, DEFAULT_RECIPE_TIMEOUT,
@@ -45,6 +47,23 @@ pub struct InstancePlan {
     pub tree_stats: EvalStats,
     /// Time spent reading existing packages and planning (after the tree was loaded).
     pub planning: Duration,
+    /// For each requested port the tree does not have, the closest one it does ("did you mean").
+    pub did_you_mean: BTreeMap<String, String>,
+}
+
+impl InstancePlan {
+    /// The requested ports the tree has no recipe for, each with a suggestion if there is one.
+    pub fn unknown_ports(&self) -> Vec<(&str, Option<&str>)> {
+        self.plan
+            .skipped
+            .iter()
+            .filter(|skipped| skipped.reason == SkipReason::NotFound)
+            .map(|skipped| {
+                let port = skipped.port.as_str();
+                (port, self.did_you_mean.get(port).map(String::as_str))
+            })
+            .collect()
+    }
 }
 
 /// Why an instance could not be planned; each names the file or directory to fix.
@@ -121,6 +140,12 @@ pub fn plan_instance_reporting(
         },
     };
     let plan = plan(&catalog, &existing, &request);
+    let did_you_mean = plan
+        .skipped
+        .iter()
+        .filter(|skipped| skipped.reason == SkipReason::NotFound)
+        .filter_map(|skipped| Some((skipped.port.clone(), did_you_mean(&tree, &skipped.port)?)))
+        .collect();
     Ok(InstancePlan {
         plan,
         request,
@@ -128,5 +153,6 @@ pub fn plan_instance_reporting(
         head,
         tree_stats: tree.stats(),
         planning: started.elapsed(),
+        did_you_mean,
     })
 }

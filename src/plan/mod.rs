@@ -17,6 +17,7 @@
 //! - [`system_index`]: the system-packages directory, indexed once in the state database.
 //! - [`revision`]: the processed ports-tree revision and the files changed since (`--update`).
 //! - [`words`]: skip reasons in HaikuPorter's words.
+//! - [`suggest`]: "did you mean" for a requested port the tree does not have.
 
 pub mod builder_prerequires;
 pub mod catalog;
@@ -29,6 +30,7 @@ pub mod planner;
 pub mod providers;
 pub mod request;
 pub mod revision;
+pub mod suggest;
 pub mod system_index;
 pub mod words;
 
