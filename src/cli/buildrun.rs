@@ -74,12 +74,17 @@ fn print_summary(s: &Summary) {
     }
 }
 
-async fn publish_spool(storage: Arc<dyn StorageBackend>, state: &StateDir) -> anyhow::Result<u8> {
+async fn publish_spool(
+    storage: Arc<dyn StorageBackend>,
+    state: &StateDir,
+    config: &InstanceConfig,
+) -> anyhow::Result<u8> {
     let mut publisher = Publisher {
         state: state.clone(),
         db: Database::open(&state.database())?,
         storage,
-        settings: PublishSettings::default(),
+        // `[publish]` of buildmaster.toml (the retry window), as `buildmaster publish` reads it.
+        settings: PublishSettings::from_config(&config.publish),
     };
     let report = publish(&mut publisher, false)
         .await
@@ -164,7 +169,7 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
                         println!("nothing to do");
                         // Packages left unpublished by an earlier run (a failed publish) go out now.
                         if !args.no_publish && spool_has_unpublished(&state)? {
-                            let code = publish_spool(storage, &state).await?;
+                            let code = publish_spool(storage, &state, &ctx.config).await?;
                             if code != 0 {
                                 return Ok(ExitCode::from(code));
                             }
@@ -189,6 +194,6 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         if args.no_publish || (summary.built_packages.is_empty() && !spool_has_unpublished(&state)?) {
             return Ok(ExitCode::SUCCESS);
         }
-        Ok(ExitCode::from(publish_spool(storage, &state).await?))
+        Ok(ExitCode::from(publish_spool(storage, &state, &ctx.config).await?))
     })
 }

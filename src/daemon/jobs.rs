@@ -105,6 +105,8 @@ impl Jobs for InstanceJobs {
     async fn publish(&self) -> anyhow::Result<()> {
         let started = Instant::now();
         let (state, storage) = (self.state.clone(), self.storage.clone());
+        // `[publish]` of buildmaster.toml (the retry window), as `buildmaster publish` reads it.
+        let settings = PublishSettings::from_config(&self.config.publish);
         // The publisher holds the SQLite connection across awaits, which makes its future !Send: it runs
         // on a blocking thread of its own, driven by this runtime.
         let runtime = tokio::runtime::Handle::current();
@@ -114,7 +116,7 @@ impl Jobs for InstanceJobs {
                     db: Database::open(&state.database())?,
                     state,
                     storage,
-                    settings: PublishSettings::default(),
+                    settings,
                 };
                 // One sentence for the status page (the log below keeps the whole error).
                 publish(&mut publisher, false).await.map_err(|err| {
