@@ -1,6 +1,7 @@
 //! What a buildrun leaves on disk keeps secrets and other users out: a ports tree cloned with a token
 //! in its origin URL (`https://user:pass@…`) puts the token neither into `buildmaster.sqlite` nor into
-//! status.json, and the database, status.json and build logs are readable by their owner only.
+//! status.json, and the database, status.json and build logs are readable by their owner only; a
+//! database and logs an older version left world-readable are closed to others.
 //! Through the binary, with the default local builder running the HaikuPorter stand-in.
 
 mod support;
@@ -54,6 +55,14 @@ fn an_origin_token_never_reaches_state_files_and_they_are_private() {
     git(&tree, &["remote", "add", "origin", &origin]);
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
+    // What an older version left behind: a database and a build log readable by others.
+    let old_log = state.join("output/buildruns/0/builds/1.log");
+    std::fs::create_dir_all(old_log.parent().unwrap()).unwrap();
+    std::fs::write(&old_log, "old build output").unwrap();
+    std::fs::write(state.join("buildmaster.sqlite"), "").unwrap();
+    for path in [&old_log, &state.join("buildmaster.sqlite")] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o604)).unwrap();
+    }
     let config = dir.path().join("buildmaster.toml");
     std::fs::write(
         &config,
@@ -95,6 +104,8 @@ fn an_origin_token_never_reaches_state_files_and_they_are_private() {
     for path in [status_path, state.join("buildmaster.sqlite")] {
         assert_eq!(mode(&path) & 0o077, 0, "{} is {:o}", path.display(), mode(&path));
     }
+    // Left by the older version: closed to others (the log is also checked with all logs below).
+    assert_eq!(mode(&old_log), 0o600, "{}", old_log.display());
     let logs: Vec<_> = all
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "log"))

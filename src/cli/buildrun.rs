@@ -116,6 +116,7 @@ fn spool_has_unpublished(state: &StateDir) -> anyhow::Result<bool> {
 pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let wanted = args.select.wanted();
     let state = StateDir::new(&global.state_dir);
+    crate::state::private_files::close_to_others(&state);
     let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {

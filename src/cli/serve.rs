@@ -48,6 +48,7 @@ pub fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     state
         .create()
         .with_context(|| format!("cannot create the state directory {}", state.root().display()))?;
+    crate::state::private_files::close_to_others(&state);
     let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {

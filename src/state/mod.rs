@@ -6,9 +6,11 @@
 //! - [`db`]: [`Database`], package records and published indexes.
 //! - [`sqlite`]: opening the database with the settings every part shares.
 //! - [`record`]: [`PackageRecord`] and its lifecycle [`PackageState`].
+//! - [`private_files`]: closing the database and output tree to other users (files of older versions).
 
 pub mod db;
 pub mod layout;
+pub mod private_files;
 pub mod record;
 pub mod sqlite;
 
