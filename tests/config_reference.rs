@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use buildmaster::builders::config::{
     BuilderSection, HaikuPorterSection, PortsTreeSection, SshSection, TimeoutsSection,
 };
-use buildmaster::config::instance::{BuildrunSection, InstanceConfig, PortsSection, ServeSection};
+use buildmaster::config::instance::{
+    BuildrunSection, InstanceConfig, PortsSection, PublishSection, ServeSection,
+};
 use buildmaster::config::storage::{FsSettings, S3Settings};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
@@ -91,6 +93,7 @@ fn every_config_key_is_documented_and_every_documented_key_exists() {
         ("`[ports]`", fields::<PortsSection>()),
         ("`[buildrun]`", fields::<BuildrunSection>()),
         ("`[serve]`", fields::<ServeSection>()),
+        ("`[publish]`", fields::<PublishSection>()),
         ("`[[builders]]`", fields::<BuilderSection>()),
         ("`[builders.ssh]`", fields::<SshSection>()),
         ("`[builders.portstree]`", fields::<PortsTreeSection>()),
