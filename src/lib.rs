@@ -11,6 +11,8 @@
 //!   trait and the backends themselves live in `backends/`).
 //! - [`haiku`]: Haiku's package formats — `.hpkg` packages, the HPKR repository index, `repo.info`,
 //!   `repo.sha256`, versions and resolvables.
+//! - [`formats`]: repository formats behind one trait ([`formats::RepositoryFormat`]) — Debian (apt)
+//!   and RPM (dnf) repositories published from pushed packages.
 //! - [`ports`]: HaikuPorts-format ports trees — recipes evaluated with bash, cached, active versions.
 //! - [`plan`]: requirement resolution and the build plan (`buildmaster plan`).
 //! - [`builders`]: SSH and local builders — pinned connections, the verified package cache, fast SFTP,
@@ -36,6 +38,7 @@ pub mod buildrun;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod formats;
 pub mod haiku;
 pub mod plan;
 pub mod ports;

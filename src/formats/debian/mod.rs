@@ -1,0 +1,1 @@
+//! Debian repositories (apt): `.deb` inspection, `Packages`, `Release`, `InRelease`, by-hash.

@@ -1,0 +1,252 @@
+//! Repository formats: the seam between format-neutral publishing (records, the shared pool, links
+//! into many repositories, index upload order, prune) and what one kind of package repository is.
+//!
+//! A format inspects a package file in one streaming pass ([`RepositoryFormat::inspect`]: identity,
+//! size, SHA-256 and the entry its index needs, kept with the package's record so that a publish never
+//! reads a package again), renders a repository's index files from those entries
+//! ([`RepositoryFormat::render`]: an ordered set, root of trust last) and checks that a repository's
+//! packages are installable ([`RepositoryFormat::check`]). Everything else — where objects live, which
+//! repositories a package is linked into, when an index goes live, what prune may delete — is the same
+//! for every format and lives outside this module.
+//!
+//! - [`debian`]: `.deb` packages, `Packages`/`Release`/`InRelease`, by-hash (apt).
+//! - [`rpm`]: `.rpm` packages, `repodata/` (dnf).
+//! - [`signing`]: OpenPGP signing of index roots (Debian's `InRelease`, RPM's `repomd.xml.asc`).
+
+pub mod debian;
+pub mod rpm;
+pub mod signing;
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+/// Which format a repository has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatKind {
+    /// Debian `.deb` packages (`apt`).
+    Debian,
+    /// RPM packages (`dnf`).
+    Rpm,
+}
+
+impl FormatKind {
+    /// The lowercase name used in config files, keys and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debian => "debian",
+            Self::Rpm => "rpm",
+        }
+    }
+}
+
+/// What one streaming pass over a package file found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InspectedPackage {
+    /// Package name, as the format's index names it.
+    pub name: String,
+    /// Version in the format's own spelling (Debian `[epoch:]upstream[-revision]`, RPM
+    /// `[epoch:]version-release`).
+    pub version: String,
+    /// Architecture as the package states it (`amd64`, `all`, `x86_64`, `noarch`).
+    pub architecture: String,
+    /// Size of the file in bytes.
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the file.
+    pub sha256: String,
+    /// The canonical file name the pool stores it under (`hello_2.10-3_amd64.deb`,
+    /// `hello-2.10-3.el9.x86_64.rpm`).
+    pub file_name: String,
+    /// The format's index entry for this package, opaque to everything but the format (a Debian
+    /// control stanza without `Filename`, RPM's primary/filelists/other fragments, …). Stored with the
+    /// record; [`RepositoryFormat::render`] and [`RepositoryFormat::check`] read it back.
+    pub entry: String,
+}
+
+/// One package as a repository's index names it: its inspection, and where clients fetch it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexedPackage {
+    /// What inspection found (the entry included).
+    pub package: InspectedPackage,
+    /// The package's location relative to the repository's client root ([`RepositoryTarget`]): Debian's
+    /// `Filename`, RPM's `location href`. The publisher computes it from the shared pool's key.
+    pub href: String,
+}
+
+/// The repository an index is rendered for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepositoryTarget {
+    /// The repository's id in the config (`debian-bookworm`, `el9-x86_64`).
+    pub id: String,
+    /// Format settings.
+    pub settings: FormatSettings,
+}
+
+/// Per-format repository settings (`[[repositories]]` in buildmaster.toml).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "format", rename_all = "lowercase", deny_unknown_fields)]
+pub enum FormatSettings {
+    /// A Debian distribution (suite) inside an apt repository root shared with the other suites.
+    Debian(DebianSettings),
+    /// One RPM repository (one distro/release/arch).
+    Rpm(RpmSettings),
+}
+
+/// A Debian distribution: `dists/<codename>/` under the apt root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebianSettings {
+    /// `Codename` and the directory under `dists/` (`bookworm`).
+    pub codename: String,
+    /// `Suite` (`stable`); default: the codename.
+    #[serde(default)]
+    pub suite: Option<String>,
+    /// Components (`main`); default `["main"]`.
+    #[serde(default = "default_components")]
+    pub components: Vec<String>,
+    /// Architectures (`amd64`, `arm64`; `all` is added to `Release` by the format).
+    pub architectures: Vec<String>,
+    /// `Origin` and `Label`; default: none.
+    #[serde(default)]
+    pub origin: Option<String>,
+}
+
+fn default_components() -> Vec<String> {
+    vec!["main".into()]
+}
+
+/// An RPM repository: one distribution, release and architecture.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpmSettings {
+    /// `el`, `fedora`, `opensuse`.
+    pub distro: String,
+    /// `9`, `40`.
+    pub release: String,
+    /// `x86_64`, `aarch64` (`noarch` packages are linked into every architecture).
+    pub arch: String,
+}
+
+/// How an index file may be served and when it goes live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IndexRole {
+    /// Named by its content (apt's by-hash): never overwritten, uploaded first, kept for the retention
+    /// window after it stops being current.
+    ContentAddressed,
+    /// An index under its plain name (`Packages.xz`, `repodata/<sha>-primary.xml.gz`), uploaded after
+    /// the content-addressed files and before the root.
+    Data,
+    /// The root of trust (`InRelease`, `Release`, `repomd.xml`, `repomd.xml.asc`), uploaded last, in
+    /// the order given.
+    Root,
+}
+
+/// One rendered index file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexFile {
+    /// Path relative to the repository's client root (`dists/bookworm/InRelease`,
+    /// `repodata/repomd.xml`).
+    pub path: String,
+    /// The bytes.
+    pub bytes: bytes::Bytes,
+    /// When it goes live and how it is cached.
+    pub role: IndexRole,
+}
+
+/// Signs the root of trust. Implemented by [`signing::OpenPgpSigner`]; a trait so that formats can be
+/// tested without a key.
+pub trait Sign: Send + Sync {
+    /// A clear-signed document (Debian's `InRelease`).
+    fn clear_sign(&self, text: &str) -> Result<String, FormatError>;
+    /// An ASCII-armoured detached signature (`Release.gpg`, `repomd.xml.asc`).
+    fn detached_sign(&self, data: &[u8]) -> Result<String, FormatError>;
+}
+
+/// A problem `check` found: a package whose dependency nothing in the repository (or the base
+/// repositories) satisfies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unresolved {
+    /// `name_version_arch` of the package.
+    pub package: String,
+    /// The dependency as the package states it.
+    pub dependency: String,
+}
+
+/// Why a format could not inspect, render or sign.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid package of this format; the message names what is wrong.
+    #[error("{path}: not a valid {format} package: {reason}")]
+    Invalid {
+        /// The file.
+        path: std::path::PathBuf,
+        /// `debian`, `rpm`, `haiku`.
+        format: &'static str,
+        /// What is wrong, in words an operator can act on.
+        reason: String,
+    },
+    /// A stored entry could not be read back (written by another version?).
+    #[error("the stored index entry of {package} is unreadable: {reason}")]
+    Entry {
+        /// The package.
+        package: String,
+        /// Why.
+        reason: String,
+    },
+    /// Signing failed.
+    #[error("signing: {0}")]
+    Signing(String),
+    /// The repository's settings do not fit this format.
+    #[error("repository {id}: {reason}")]
+    Settings {
+        /// The repository id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One kind of package repository.
+pub trait RepositoryFormat: Send + Sync {
+    /// Which format this is.
+    fn kind(&self) -> FormatKind;
+
+    /// Inspects the package file at `path` in one streaming pass (it is read once; the SHA-256 is
+    /// computed while it is parsed).
+    fn inspect(&self, path: &Path) -> Result<InspectedPackage, FormatError>;
+
+    /// Whether packages of `architecture` belong in every architecture (`all`, `noarch`, `any`).
+    fn is_arch_independent(&self, architecture: &str) -> bool;
+
+    /// Whether a package of `architecture` belongs in repository `target` (its own architecture, or
+    /// architecture-independent).
+    fn accepts(&self, target: &RepositoryTarget, architecture: &str) -> bool;
+
+    /// The index files of `target` listing exactly `packages`, in upload order (content-addressed
+    /// files, then data, then the root of trust last). `signer` signs the root when the repository
+    /// has a key; `now` dates it.
+    fn render(
+        &self,
+        target: &RepositoryTarget,
+        packages: &[IndexedPackage],
+        signer: Option<&dyn Sign>,
+        now: SystemTime,
+    ) -> Result<Vec<IndexFile>, FormatError>;
+
+    /// Every dependency of `packages` that neither they nor `base` satisfy.
+    fn check(
+        &self,
+        packages: &[IndexedPackage],
+        base: &[IndexedPackage],
+    ) -> Result<Vec<Unresolved>, FormatError>;
+}

@@ -1,0 +1,1 @@
+//! RPM repositories (dnf): `.rpm` header inspection and `repodata/`.

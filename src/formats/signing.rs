@@ -1,0 +1,1 @@
+//! OpenPGP signing of index roots: clear-signed `InRelease`, detached `Release.gpg` / `repomd.xml.asc`.
