@@ -6,6 +6,7 @@
 #   - podman, runc, catatonit, mmdebstrap: scripts/container-smoke.sh builds and runs the image (~35 s);
 #     its image store and build cache live in ~/.cache/buildmaster-podman.
 #   - Chromium: the web UI test drives headless Chromium over the DevTools protocol.
+#   - dnf, rpm and gpg: tests/rpm_dnf.rs builds, signs and installs real RPMs (~1 min).
 # Prints the environment to export (GARAGE_BIN) on stdout.
 set -euo pipefail
 
@@ -32,5 +33,11 @@ if ! command -v chromium >/dev/null; then
     echo "installing Chromium for the web UI browser test (headless, DevTools protocol)" >&2
     apt-get update >&2
     apt-get install -y --no-install-recommends chromium >&2
+fi
+if ! command -v dnf >/dev/null || ! command -v rpmbuild >/dev/null || ! command -v rpmsign >/dev/null ||
+    ! command -v gpg >/dev/null; then
+    echo "installing dnf, rpm (rpmbuild, rpmsign) and gpg for the RPM repository test (tests/rpm_dnf.rs)" >&2
+    apt-get update >&2
+    apt-get install -y --no-install-recommends dnf rpm gpg >&2
 fi
 echo "export GARAGE_BIN=$TOOLS/bin/garage"
