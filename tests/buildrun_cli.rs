@@ -283,3 +283,47 @@ fn a_typo_in_a_port_name_is_refused_before_a_buildrun_exists() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_terminal_shows_the_builds_bar_and_a_pipe_does_not() {
+    let has_bar_codes = |text: &str| text.contains('\r') || text.contains("\x1b[");
+    let piped_dir = tempfile::tempdir().unwrap();
+    let (state, config) = instance(piped_dir.path(), 2);
+    let piped = buildrun(&state, &config, &["slowpoke", "--no-publish"])
+        .output()
+        .unwrap();
+    assert_success(&piped, "buildmaster buildrun on a pipe");
+    let piped_out = String::from_utf8_lossy(&piped.stdout).into_owned();
+    let piped_err = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        !has_bar_codes(&piped_out) && !has_bar_codes(&piped_err),
+        "{piped_err}"
+    );
+
+    // The same run on a pseudo-terminal (util-linux `script`): the bar is drawn, then cleared before
+    // the summary.
+    let dir = tempfile::tempdir().unwrap();
+    let (state, config) = instance(dir.path(), 2);
+    let cmd = buildrun(&state, &config, &["slowpoke", "--no-publish"]);
+    let line = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut script = Command::new("script");
+    script
+        .args(["-qfec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .env("TERM", "xterm");
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    let shown = script.output().expect("util-linux `script`");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("buildrun ["), "no buildrun bar in {shown:?}");
+    assert!(shown.contains("builds: ") && shown.contains("busy"), "{shown:?}");
+    assert!(shown.contains("buildrun 1: complete"), "{shown:?}");
+}

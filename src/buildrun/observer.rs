@@ -1,7 +1,10 @@
-//! A hook for what watches builds from outside the buildrun — the daemon's Prometheus metrics — so the
-//! executor reports attempt durations and bytes moved without knowing who listens.
+//! A hook for what watches builds from outside the buildrun — the daemon's Prometheus metrics, the
+//! command line's progress bar — so the executor reports attempt durations, bytes moved and its status
+//! without knowing who listens.
 
 use std::time::Duration;
+
+use super::status::StatusJson;
 
 /// How an attempt ended, as far as an observer cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,4 +22,8 @@ pub trait BuildObserver: Send + Sync {
     /// A successful attempt sent `to_builder` bytes of dependencies and fetched `from_builder` bytes of
     /// results.
     fn transferred(&self, to_builder: u64, from_builder: u64);
+    /// The buildrun's status changed (as written to status.json, at most as often as that file).
+    fn status(&self, status: &StatusJson) {
+        let _ = status;
+    }
 }

@@ -119,6 +119,9 @@ impl Executor<'_> {
         if let Err(err) = self.output.status(&json) {
             tracing::warn!(%err, "cannot write status.json");
         }
+        if let Some(observer) = &self.p.observer {
+            observer.status(&json);
+        }
         // A durable write costs an fsync: only when the text changed.
         if self.saved_status.as_deref() != Some(self.status.as_str()) {
             match self

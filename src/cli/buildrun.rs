@@ -20,6 +20,7 @@ use buildmaster_storage::StorageBackend;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use super::progress::{self, BuildrunBar};
 use super::signals::cancel_on_stop_signals;
 use super::wanted::WantedArgs;
 use super::GlobalArgs;
@@ -128,16 +129,23 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         cancel_on_stop_signals(cancel.clone(), |_| {
             eprintln!("stopping: builds in flight are cancelled; run `buildmaster buildrun` again to resume")
         })?;
+        // Builds done of all, what runs and waits, busy builders: on a terminal only (progress::enabled).
+        let bar = BuildrunBar::new(progress::enabled(global));
         let ctx = Context {
             state: state.clone(),
             config,
             builders,
             cancel,
-            observer: None,
+            observer: Some(bar.clone()),
             // A one-shot run ends when no builder can work, instead of waiting forever.
             patience: Patience::one_shot(),
         };
-        let summary = match resume_unfinished(&ctx).await? {
+        let resumed = resume_unfinished(&ctx).await;
+        if !matches!(resumed, Ok(None)) {
+            // Cleared before anything is printed, the error included.
+            bar.clear();
+        }
+        let summary = match resumed? {
             Some(summary) => {
                 if let (false, Some(wanted)) = (summary.interrupted, &wanted) {
                     println!(
@@ -153,7 +161,9 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
                     println!("no unfinished buildrun to resume; say what to build: --update, --everything, or port names");
                     return Ok(ExitCode::from(EXIT_NOTHING_TO_DO));
                 };
-                let report = job::plan_and_run(&ctx, wanted).await?;
+                let report = job::plan_and_run(&ctx, wanted).await;
+                bar.clear();
+                let report = report?;
                 for problem in &report.problems {
                     eprintln!(
                         "recipe problem: {}: {}",

@@ -1,4 +1,4 @@
-//! Progress bars for long commands (`storage put|get`, `publish`, `plan`), drawn on stderr with
+//! Progress bars for long commands (`storage put|get`, `publish`, `plan`, `buildrun`), drawn on stderr with
 //! `indicatif` — only when stderr is a terminal and logs are not JSON, so pipes, scripts and tests see
 //! exactly the output they would see without this module.
 //!
@@ -189,6 +189,49 @@ impl EvalProgress for PlanBar {
 
     fn evaluated(&self, evaluations: usize) {
         self.bar.inc(evaluations as u64);
+    }
+}
+
+/// `buildmaster buildrun`'s bar: builds ended of all builds, with what runs and waits and how many
+/// builders are busy: `buildrun [====>    ] 3/8 builds: 2 active, 3 queued; builders 2/2 busy`.
+#[derive(Debug)]
+pub struct BuildrunBar {
+    bar: ProgressBar,
+}
+
+impl BuildrunBar {
+    /// A bar that follows the buildrun's status, if `show`.
+    pub fn new(show: bool) -> Arc<Self> {
+        let bar = count_bar(show, 0, "buildrun", "builds");
+        bar.unset_length();
+        Arc::new(Self { bar })
+    }
+
+    /// Removes the bar (before the summary is printed, or on an error).
+    pub fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl crate::buildrun::observer::BuildObserver for BuildrunBar {
+    fn attempt_ended(&self, _duration: Duration, _end: crate::buildrun::observer::AttemptEnd) {}
+
+    fn transferred(&self, _to_builder: u64, _from_builder: u64) {}
+
+    fn status(&self, status: &crate::buildrun::status::StatusJson) {
+        let b = &status.builds;
+        let ended = b.complete.len() + b.failed.len() + b.lost.len();
+        let queued = b.scheduled.len() + b.blocked.len();
+        let total = ended + b.active.len() + queued;
+        let builders = &status.builders;
+        let all_builders = builders.active.len() + builders.idle.len() + builders.lost.len();
+        self.bar.set_length(total as u64);
+        self.bar.set_position(ended as u64);
+        self.bar.set_prefix(format!(
+            "builds: {} active, {queued} queued; builders {}/{all_builders} busy",
+            b.active.len(),
+            builders.active.len()
+        ));
     }
 }
 
