@@ -22,6 +22,8 @@
 //! - [`state`]: the state directory (`packages/`, `repository/`) and the SQLite database of package
 //!   records — the source of truth for what is published.
 //! - [`publish`]: upload → verify → stub, index regeneration and upload, prune, recover.
+//! - [`repos`]: Debian and RPM repositories of pushed packages — `[[repositories]]`, the shared pool,
+//!   `buildmaster push`, indexes uploaded root of trust last.
 //! - [`repository`]: repository-level checks (`repo check`: every requires resolvable).
 //! - [`scheduler`]: build graphs, scheduling policies (critical path; FIFO baseline) and the
 //!   event-driven simulation behind `bench/schedule`.
@@ -43,6 +45,7 @@ pub mod haiku;
 pub mod plan;
 pub mod ports;
 pub mod publish;
+pub mod repos;
 pub mod repository;
 pub mod scheduler;
 pub mod server;

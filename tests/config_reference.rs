@@ -11,6 +11,8 @@ use buildmaster::config::instance::{
     BuildrunSection, InstanceConfig, PortsSection, PublishSection, ServeSection,
 };
 use buildmaster::config::storage::{FsSettings, S3Settings};
+use buildmaster::formats::{DebianSettings, RpmSettings};
+use buildmaster::repos::config::RepositorySection;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 /// A deserializer that only records the field names a struct asks for, then stops.
@@ -94,6 +96,9 @@ fn every_config_key_is_documented_and_every_documented_key_exists() {
         ("`[buildrun]`", fields::<BuildrunSection>()),
         ("`[serve]`", fields::<ServeSection>()),
         ("`[publish]`", fields::<PublishSection>()),
+        ("`[[repositories]]`", fields::<RepositorySection>()),
+        ("`[repositories.debian]`", fields::<DebianSettings>()),
+        ("`[repositories.rpm]`", fields::<RpmSettings>()),
         ("`[[builders]]`", fields::<BuilderSection>()),
         ("`[builders.ssh]`", fields::<SshSection>()),
         ("`[builders.portstree]`", fields::<PortsTreeSection>()),

@@ -9,6 +9,7 @@ pub mod plan;
 pub mod ports;
 pub mod progress;
 pub mod publish;
+pub mod push;
 pub mod repo;
 pub mod repo_check;
 pub mod serve;
@@ -69,6 +70,8 @@ pub enum Command {
     Repo(repo::RepoArgs),
     /// Upload new packages, verify, stub the local copies, regenerate and upload the index.
     Publish(publish::PublishArgs),
+    /// Push Debian and RPM packages built elsewhere into `[[repositories]]`: upload once, link, publish.
+    Push(push::PushArgs),
     /// Move packages no recent index names to `packages/.obsolete/`; expire old ones.
     Prune(publish::PruneArgs),
     /// Rebuild the state database from a published index (lost state dir, HaikuPorter takeover).
@@ -121,6 +124,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hpkg(args) => hpkg::run(args),
         Command::Repo(args) => repo::run(args),
         Command::Publish(args) => publish::run_publish(args, &cli.global),
+        Command::Push(args) => push::run(args, &cli.global),
         Command::Prune(args) => publish::run_prune(args, &cli.global),
         Command::Recover(args) => publish::run_recover(args, &cli.global),
         Command::Builder(args) => builder::run(args, &cli.global),

@@ -30,6 +30,10 @@ pub struct InstanceConfig {
     /// builders directory, a local builder is used.
     #[serde(default)]
     pub builders: Vec<BuilderSection>,
+    /// `[[repositories]]`: Debian and RPM repositories filled by `buildmaster push` (see
+    /// `docs/repositories.md`). Default none.
+    #[serde(default)]
+    pub repositories: Vec<crate::repos::config::RepositorySection>,
 }
 
 /// `[ports]`.

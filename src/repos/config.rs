@@ -1,0 +1,234 @@
+//! `[[repositories]]` in buildmaster.toml: the Debian and RPM repositories of an instance, each with its
+//! id, where it lives in the bucket, its format settings and an optional signing key.
+//!
+//! ```toml
+//! [[repositories]]
+//! id = "debian/bookworm"
+//! root = "apt"                  # apt's URL points here; suites sharing a root share its pool
+//! signing_key = "/etc/buildmaster/apt-signing.asc"
+//! [repositories.debian]
+//! codename = "bookworm"
+//! architectures = ["amd64", "arm64"]
+//!
+//! [[repositories]]
+//! id = "el/9/x86_64"
+//! root = "rpm/el/9/x86_64"      # dnf's baseurl points here
+//! [repositories.rpm]
+//! distro = "el"
+//! release = "9"
+//! arch = "x86_64"
+//! ```
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::formats::{DebianSettings, FormatKind, FormatSettings, RepositoryTarget, RpmSettings};
+
+/// One `[[repositories]]` section as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositorySection {
+    /// Unique id, used by `push --to` (globs match it) and the API: letters, digits, `-_./`.
+    pub id: String,
+    /// Key prefix in the bucket where clients point (`apt`, `rpm/el/9/x86_64`).
+    pub root: String,
+    /// Key prefix of the content-addressed pool the packages are stored in once. Default: for Debian
+    /// `<root>/pool` (apt fetches relative to its root, so the pool must be inside it); for RPM
+    /// `rpm-pool`, shared by every RPM repository of the bucket.
+    #[serde(default)]
+    pub pool: Option<String>,
+    /// Armored OpenPGP secret key signing the repository's root of trust (`InRelease`,
+    /// `repomd.xml.asc`). Default: unsigned.
+    #[serde(default)]
+    pub signing_key: Option<PathBuf>,
+    /// A Debian distribution.
+    #[serde(default)]
+    pub debian: Option<DebianSettings>,
+    /// An RPM repository.
+    #[serde(default)]
+    pub rpm: Option<RpmSettings>,
+}
+
+/// A repository ready to publish to: checked settings and resolved keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repository {
+    /// The format and its settings.
+    pub target: RepositoryTarget,
+    /// Key prefix clients point at, without a trailing `/`.
+    pub root: String,
+    /// Key prefix of the shared pool, without a trailing `/`.
+    pub pool: String,
+    /// The signing key file, if any.
+    pub signing_key: Option<PathBuf>,
+}
+
+impl Repository {
+    /// The repository's format.
+    pub fn format(&self) -> FormatKind {
+        match self.target.settings {
+            FormatSettings::Debian(_) => FormatKind::Debian,
+            FormatSettings::Rpm(_) => FormatKind::Rpm,
+        }
+    }
+
+    /// The repository's id.
+    pub fn id(&self) -> &str {
+        &self.target.id
+    }
+}
+
+/// A `[[repositories]]` section that cannot be used; the message names the repository and the key.
+#[derive(Debug, thiserror::Error)]
+#[error("[[repositories]] {id}: {reason}")]
+pub struct RepositoryConfigError {
+    /// The id as written.
+    pub id: String,
+    /// What is wrong and what to do.
+    pub reason: String,
+}
+
+/// Checks every section and resolves defaults; ids must be unique.
+pub fn resolve(sections: &[RepositorySection]) -> Result<Vec<Repository>, RepositoryConfigError> {
+    let mut out: Vec<Repository> = Vec::with_capacity(sections.len());
+    for section in sections {
+        let repository = resolve_one(section)?;
+        if out.iter().any(|r| r.id() == repository.id()) {
+            return Err(error(&section.id, "the id is used twice; ids must be unique"));
+        }
+        out.push(repository);
+    }
+    Ok(out)
+}
+
+fn error(id: &str, reason: impl Into<String>) -> RepositoryConfigError {
+    RepositoryConfigError {
+        id: crate::bounded_text::shortened(id, 80),
+        reason: reason.into(),
+    }
+}
+
+fn resolve_one(section: &RepositorySection) -> Result<Repository, RepositoryConfigError> {
+    let id = &section.id;
+    let valid_id = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        && !id
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..");
+    if !valid_id {
+        return Err(error(
+            id,
+            "`id` must be letters, digits and -_./ (no empty, . or .. parts)",
+        ));
+    }
+    let root = key_prefix(id, "root", &section.root)?;
+    let settings = match (&section.debian, &section.rpm) {
+        (Some(debian), None) => FormatSettings::Debian(debian.clone()),
+        (None, Some(rpm)) => FormatSettings::Rpm(rpm.clone()),
+        _ => {
+            return Err(error(
+                id,
+                "give exactly one of [repositories.debian] or [repositories.rpm]",
+            ))
+        }
+    };
+    let pool = match (&section.pool, &settings) {
+        (Some(pool), _) => key_prefix(id, "pool", pool)?,
+        (None, FormatSettings::Debian(_)) => format!("{root}/pool"),
+        (None, FormatSettings::Rpm(_)) => "rpm-pool".to_string(),
+    };
+    if matches!(settings, FormatSettings::Debian(_)) && !pool.starts_with(&format!("{root}/")) {
+        return Err(error(
+            id,
+            format!(
+                "`pool` ({pool}) must be inside `root` ({root}): apt fetches packages relative to its root"
+            ),
+        ));
+    }
+    if let FormatSettings::Debian(debian) = &settings {
+        if debian.architectures.is_empty() || debian.components.is_empty() {
+            return Err(error(
+                id,
+                "[repositories.debian] needs `architectures` and at least one component",
+            ));
+        }
+    }
+    Ok(Repository {
+        target: RepositoryTarget {
+            id: id.clone(),
+            settings,
+        },
+        root,
+        pool,
+        signing_key: section.signing_key.clone(),
+    })
+}
+
+/// A key prefix as written, checked and without surrounding slashes. `+` is refused: AWS S3 reads it
+/// as a space in some request paths.
+fn key_prefix(id: &str, key: &str, value: &str) -> Result<String, RepositoryConfigError> {
+    let trimmed = value.trim_matches('/');
+    let valid =
+        !trimmed.is_empty() && !trimmed.contains('+') && buildmaster_storage::ObjectKey::new(trimmed).is_ok();
+    if !valid {
+        return Err(error(
+            id,
+            format!(
+                "`{key}` = {value:?} is not a usable key prefix (relative, no empty or .. parts, no '+')"
+            ),
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sections(text: &str) -> Vec<RepositorySection> {
+        #[derive(Deserialize)]
+        struct File {
+            repositories: Vec<RepositorySection>,
+        }
+        toml::from_str::<File>(text).unwrap().repositories
+    }
+
+    #[test]
+    fn defaults_put_the_debian_pool_inside_its_root_and_share_one_rpm_pool() {
+        let repos = resolve(&sections(
+            "[[repositories]]\nid = \"debian/bookworm\"\nroot = \"/apt/\"\n[repositories.debian]\n\
+             codename = \"bookworm\"\narchitectures = [\"amd64\"]\n\
+             [[repositories]]\nid = \"el/9/x86_64\"\nroot = \"rpm/el/9/x86_64\"\n[repositories.rpm]\n\
+             distro = \"el\"\nrelease = \"9\"\narch = \"x86_64\"\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            (repos[0].root.as_str(), repos[0].pool.as_str()),
+            ("apt", "apt/pool")
+        );
+        assert_eq!(repos[0].format(), FormatKind::Debian);
+        assert_eq!(repos[1].pool, "rpm-pool");
+    }
+
+    #[test]
+    fn bad_sections_are_named() {
+        let err = resolve(&sections("[[repositories]]\nid = \"x\"\nroot = \"a\"\n")).unwrap_err();
+        assert!(
+            err.to_string().contains("[[repositories]] x: give exactly one"),
+            "{err}"
+        );
+        let err = resolve(&sections(
+            "[[repositories]]\nid = \"x\"\nroot = \"a+b\"\n[repositories.rpm]\ndistro = \"el\"\nrelease = \"9\"\narch = \"x86_64\"\n",
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("`root`"), "{err}");
+        let err = resolve(&sections(
+            "[[repositories]]\nid = \"d\"\nroot = \"apt\"\npool = \"pool\"\n[repositories.debian]\ncodename = \"b\"\narchitectures = [\"amd64\"]\n",
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("must be inside `root`"), "{err}");
+    }
+}

@@ -1,0 +1,89 @@
+//! Publishing one repository's index: render it from the records, then upload in the order that never
+//! shows a client an index naming something missing — content-addressed files first, then the plainly
+//! named indexes, the root of trust last — and only the files whose bytes changed.
+
+use std::time::SystemTime;
+
+use buildmaster_storage::{CacheControl, ObjectKey, PutOptions, Sha256Digest, StorageBackend};
+use sha2::{Digest as _, Sha256};
+
+use crate::formats::{IndexFile, IndexRole, RepositoryFormat, Sign};
+
+use super::config::Repository;
+use super::keys;
+use super::records::Records;
+use super::RepoError;
+
+/// What one index publish did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexReport {
+    /// Index files uploaded, by path under the repository's root.
+    pub uploaded: Vec<String>,
+    /// Index files whose bytes were already current.
+    pub unchanged: usize,
+}
+
+/// Renders `repository`'s index from its linked packages and uploads what changed.
+pub async fn publish_index(
+    storage: &dyn StorageBackend,
+    records: &mut Records,
+    repository: &Repository,
+    format: &dyn RepositoryFormat,
+    signer: Option<&dyn Sign>,
+    now: SystemTime,
+) -> Result<IndexReport, RepoError> {
+    let packages = keys::indexed(repository, records.linked(repository.id())?);
+    let mut files = format.render(&repository.target, &packages, signer, now)?;
+    // A stable sort keeps the format's order inside each role (InRelease before Release, …).
+    files.sort_by_key(|file| file.role);
+    let mut report = IndexReport::default();
+    let now_secs = super::unix_seconds(now);
+    for file in &files {
+        let digest = hex::encode(Sha256::digest(&file.bytes));
+        let current = records.current_index(repository.id(), &file.path)?;
+        if current.as_deref() == Some(digest.as_str()) {
+            report.unchanged += 1;
+            continue;
+        }
+        upload(storage, repository, file, &digest).await?;
+        records.record_index(repository.id(), &file.path, &digest, now_secs)?;
+        report.uploaded.push(file.path.clone());
+    }
+    Ok(report)
+}
+
+async fn upload(
+    storage: &dyn StorageBackend,
+    repository: &Repository,
+    file: &IndexFile,
+    digest: &str,
+) -> Result<(), RepoError> {
+    let key = ObjectKey::new(keys::index_key(repository, &file.path))
+        .map_err(|e| RepoError::Key(format!("{}: {e}", file.path)))?;
+    let options = PutOptions {
+        content_type: Some(content_type(&file.path).into()),
+        cache_control: match file.role {
+            IndexRole::ContentAddressed => CacheControl::Immutable,
+            IndexRole::Data | IndexRole::Root => CacheControl::NoCache,
+        },
+        sha256: Sha256Digest::from_hex(digest),
+    };
+    storage.put_bytes(&key, &file.bytes, &options).await?;
+    Ok(())
+}
+
+/// The `Content-Type` of an index file, by its name.
+fn content_type(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name.ends_with(".gz") {
+        "application/gzip"
+    } else if name.ends_with(".xz") {
+        "application/x-xz"
+    } else if name.ends_with(".xml") {
+        "application/xml"
+    } else if name.ends_with(".asc") || name.ends_with(".gpg") {
+        "application/pgp-signature"
+    } else {
+        "text/plain; charset=utf-8"
+    }
+}

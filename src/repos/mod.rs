@@ -1,0 +1,103 @@
+//! Repositories of pushed packages — Debian and RPM — in the instance's bucket, behind the
+//! [`RepositoryFormat`](crate::formats::RepositoryFormat) seam: configured in `[[repositories]]`,
+//! filled by `buildmaster push`, one content-addressed pool per format shared by all its repositories,
+//! indexes rendered from records and uploaded root of trust last.
+//!
+//! - [`config`]: `[[repositories]]` — ids, roots, pools, format settings, signing keys.
+//! - [`records`]: pool files, links into repositories, uploaded index files (state database).
+//! - [`keys`]: pool keys, index keys, and hrefs from a repository's root to the pool.
+//! - [`index_upload`]: one repository's index, rendered and uploaded in a safe order, only what changed.
+//! - [`push`]: `buildmaster push`: inspect and check everything, upload each file once, link, publish.
+//!
+//! The HaikuPorts repository of the instance still publishes through [`crate::publish`], unchanged.
+
+pub mod config;
+pub mod index_upload;
+pub mod keys;
+pub mod push;
+pub mod records;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::formats::{FormatError, FormatKind, RepositoryFormat, Sign};
+
+use config::Repository;
+use records::RecordsError;
+
+/// Why a push or a repository publish failed; each names the file, repository or key.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// A package or setting was refused before anything was uploaded.
+    #[error("{0}")]
+    Refused(String),
+    /// `--to` named no configured repository.
+    #[error("{0}")]
+    UnknownRepository(String),
+    /// A format could not inspect, render or sign.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// The records failed.
+    #[error(transparent)]
+    Records(#[from] RecordsError),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] buildmaster_storage::StorageError),
+    /// A key could not be formed.
+    #[error("object key {0}")]
+    Key(String),
+    /// A local file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The formats an instance can publish, and the signing keys of its repositories.
+#[derive(Default)]
+pub struct Formats {
+    formats: BTreeMap<FormatKind, Arc<dyn RepositoryFormat>>,
+}
+
+impl Formats {
+    /// A set of `formats`, by their kind.
+    pub fn new(formats: impl IntoIterator<Item = Arc<dyn RepositoryFormat>>) -> Self {
+        Self {
+            formats: formats.into_iter().map(|f| (f.kind(), f)).collect(),
+        }
+    }
+
+    /// Every format this build of buildmaster has.
+    pub fn available() -> Self {
+        Self::new(crate::formats::all())
+    }
+
+    /// The format of `kind`.
+    pub fn get(&self, kind: FormatKind) -> Result<Arc<dyn RepositoryFormat>, RepoError> {
+        self.formats
+            .get(&kind)
+            .cloned()
+            .ok_or_else(|| RepoError::Refused(format!("the {} format is not available", kind.as_str())))
+    }
+
+    /// The signer of `repository`, loaded from its key file; `None` for an unsigned repository.
+    pub fn signer(&self, repository: &Repository) -> Result<Option<Box<dyn Sign>>, RepoError> {
+        match &repository.signing_key {
+            None => Ok(None),
+            Some(path) => crate::formats::signing::OpenPgpSigner::from_file(path)
+                .map(|signer| Some(Box::new(signer) as Box<dyn Sign>))
+                .map_err(|e| RepoError::Refused(format!("repository {}: {e}", repository.id()))),
+        }
+    }
+}
+
+/// Unix seconds of `time` (0 before the epoch).
+pub fn unix_seconds(time: SystemTime) -> i64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,254 @@
+//! The records of pushed packages, in the state database beside the Haiku records: the shared pool
+//! (one row per distinct file of a format, with the index entry inspection made, so that a publish
+//! reads no package), which repositories link which pool files, and which index files each repository
+//! last uploaded (so that a publish uploads only what changed).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::formats::{FormatKind, InspectedPackage};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS pool_packages (
+    format TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    architecture TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    pool_key TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    added_at INTEGER NOT NULL,
+    PRIMARY KEY (format, sha256)
+);
+CREATE INDEX IF NOT EXISTS pool_packages_identity ON pool_packages (format, name, version, architecture);
+CREATE TABLE IF NOT EXISTS repo_links (
+    repository TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    format TEXT NOT NULL,
+    linked_at INTEGER NOT NULL,
+    PRIMARY KEY (repository, sha256)
+);
+CREATE TABLE IF NOT EXISTS repo_index_files (
+    repository TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    uploaded_at INTEGER NOT NULL,
+    superseded_at INTEGER,
+    PRIMARY KEY (repository, path, sha256)
+);
+";
+
+/// A file in the shared pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolPackage {
+    /// Its format.
+    pub format: FormatKind,
+    /// What inspection found.
+    pub package: InspectedPackage,
+    /// Its key in the bucket.
+    pub pool_key: String,
+    /// When it was first pushed (Unix seconds).
+    pub added_at: i64,
+}
+
+/// The database failed; names the file.
+#[derive(Debug, thiserror::Error)]
+#[error("state database {path}: {message}")]
+pub struct RecordsError {
+    /// The database file.
+    pub path: PathBuf,
+    /// What failed.
+    pub message: String,
+}
+
+/// The pushed-package records.
+pub struct Records {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn format_from(text: &str) -> Option<FormatKind> {
+    match text {
+        "debian" => Some(FormatKind::Debian),
+        "rpm" => Some(FormatKind::Rpm),
+        _ => None,
+    }
+}
+
+const POOL_COLUMNS: &str =
+    "p.format, p.sha256, p.name, p.version, p.architecture, p.file_name, p.size, p.pool_key, p.entry, p.added_at";
+
+fn pool_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PoolPackage> {
+    let format: String = row.get(0)?;
+    let format = format_from(&format).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("format {format}").into(),
+        )
+    })?;
+    Ok(PoolPackage {
+        format,
+        package: InspectedPackage {
+            sha256: row.get(1)?,
+            name: row.get(2)?,
+            version: row.get(3)?,
+            architecture: row.get(4)?,
+            file_name: row.get(5)?,
+            size: row.get::<_, i64>(6)? as u64,
+            entry: row.get(8)?,
+        },
+        pool_key: row.get(7)?,
+        added_at: row.get(9)?,
+    })
+}
+
+impl Records {
+    /// Opens (creating the tables if needed) the records in the state database at `path`.
+    pub fn open(path: &Path) -> Result<Self, RecordsError> {
+        let fail = |e: rusqlite::Error| RecordsError {
+            path: path.into(),
+            message: e.to_string(),
+        };
+        let conn = crate::state::sqlite::open_state_db(path).map_err(fail)?;
+        conn.execute_batch(SCHEMA).map_err(fail)?;
+        Ok(Self {
+            conn,
+            path: path.into(),
+        })
+    }
+
+    fn fail(&self, e: rusqlite::Error) -> RecordsError {
+        RecordsError {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// The pool file of `format` with this name, version and architecture, if any.
+    pub fn by_identity(
+        &self,
+        format: FormatKind,
+        name: &str,
+        version: &str,
+        architecture: &str,
+    ) -> Result<Option<PoolPackage>, RecordsError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {POOL_COLUMNS} FROM pool_packages p
+                     WHERE p.format = ?1 AND p.name = ?2 AND p.version = ?3 AND p.architecture = ?4"
+                ),
+                params![format.as_str(), name, version, architecture],
+                pool_row,
+            )
+            .optional()
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Records a verified pool file (idempotent).
+    pub fn insert_pool(&mut self, pool: &PoolPackage) -> Result<(), RecordsError> {
+        let p = &pool.package;
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO pool_packages
+                 (format, sha256, name, version, architecture, file_name, size, pool_key, entry, added_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    pool.format.as_str(),
+                    p.sha256,
+                    p.name,
+                    p.version,
+                    p.architecture,
+                    p.file_name,
+                    p.size as i64,
+                    pool.pool_key,
+                    p.entry,
+                    pool.added_at
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Links a pool file into a repository; whether it was new there.
+    pub fn link(
+        &mut self,
+        repository: &str,
+        format: FormatKind,
+        sha256: &str,
+        now: i64,
+    ) -> Result<bool, RecordsError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO repo_links (repository, sha256, format, linked_at) VALUES (?1, ?2, ?3, ?4)",
+                params![repository, sha256, format.as_str(), now],
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.fail(e))
+    }
+
+    /// The pool files linked into `repository`, by name, version and architecture.
+    pub fn linked(&self, repository: &str) -> Result<Vec<PoolPackage>, RecordsError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {POOL_COLUMNS} FROM repo_links l
+                 JOIN pool_packages p ON p.format = l.format AND p.sha256 = l.sha256
+                 WHERE l.repository = ?1 ORDER BY p.name, p.version, p.architecture"
+            ))
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![repository], pool_row)
+            .map_err(|e| self.fail(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))
+    }
+
+    /// The SHA-256 of the current (last uploaded) index file at `path` of `repository`.
+    pub fn current_index(&self, repository: &str, path: &str) -> Result<Option<String>, RecordsError> {
+        self.conn
+            .query_row(
+                "SELECT sha256 FROM repo_index_files
+                 WHERE repository = ?1 AND path = ?2 AND superseded_at IS NULL",
+                params![repository, path],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Records that `path` of `repository` now has the bytes with `sha256`; the previous version is
+    /// marked superseded at `now` (kept for the retention window by prune).
+    pub fn record_index(
+        &mut self,
+        repository: &str,
+        path: &str,
+        sha256: &str,
+        now: i64,
+    ) -> Result<(), RecordsError> {
+        let tx = self.conn.transaction().map_err(|e| RecordsError {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        tx.execute(
+            "UPDATE repo_index_files SET superseded_at = ?4
+             WHERE repository = ?1 AND path = ?2 AND sha256 <> ?3 AND superseded_at IS NULL",
+            params![repository, path, sha256, now],
+        )
+        .and_then(|_| {
+            tx.execute(
+                "INSERT INTO repo_index_files (repository, path, sha256, uploaded_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (repository, path, sha256) DO UPDATE SET superseded_at = NULL, uploaded_at = ?4",
+                params![repository, path, sha256, now],
+            )
+        })
+        .and_then(|_| tx.commit())
+        .map_err(|e| RecordsError {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
+    }
+}
