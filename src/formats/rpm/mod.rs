@@ -1,1 +1,89 @@
 //! RPM repositories (dnf): `.rpm` header inspection and `repodata/`.
+//!
+//! - [`inspect`]: one streaming pass over a package → identity, SHA-256 and its [`entry::RpmEntry`].
+//! - [`header`]: reading and bounds-checking the lead and headers before the `rpm` crate parses them.
+//! - [`entry`]: the stored index entry (everything the three metadata files say about a package).
+//! - [`xml`]: one package's primary/filelists/other XML.
+//! - [`repodata`]: the repository's `repodata/` files in upload order.
+//! - [`check`]: installability (Requires against Provides and files).
+//! - [`vercmp`]: rpm's version ordering and dependency-range matching.
+//!
+//! What dnf needs and the decisions behind this module: docs/formats-rpm.md.
+
+pub mod check;
+pub mod entry;
+pub mod header;
+pub mod inspect;
+pub mod repodata;
+pub mod vercmp;
+pub mod xml;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use super::{
+    FormatError, FormatKind, FormatSettings, IndexFile, IndexedPackage, InspectedPackage, RepositoryFormat,
+    RepositoryTarget, Sign, Unresolved,
+};
+
+/// Architecture of packages that install on every architecture.
+pub const NOARCH: &str = "noarch";
+
+/// The RPM format. Stateless: everything it needs arrives with each call.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RpmFormat;
+
+impl RpmFormat {
+    fn settings<'a>(&self, target: &'a RepositoryTarget) -> Result<&'a super::RpmSettings, FormatError> {
+        match &target.settings {
+            FormatSettings::Rpm(s) => Ok(s),
+            FormatSettings::Debian(_) => Err(FormatError::Settings {
+                id: target.id.clone(),
+                reason: "is a Debian repository, not an RPM one".into(),
+            }),
+        }
+    }
+}
+
+impl RepositoryFormat for RpmFormat {
+    fn kind(&self) -> FormatKind {
+        FormatKind::Rpm
+    }
+
+    fn inspect(&self, path: &Path) -> Result<InspectedPackage, FormatError> {
+        inspect::inspect(path)
+    }
+
+    fn is_arch_independent(&self, architecture: &str) -> bool {
+        architecture == NOARCH
+    }
+
+    fn accepts(&self, target: &RepositoryTarget, architecture: &str) -> bool {
+        match self.settings(target) {
+            Ok(s) => architecture == NOARCH || architecture == s.arch,
+            Err(_) => false,
+        }
+    }
+
+    fn render(
+        &self,
+        target: &RepositoryTarget,
+        packages: &[IndexedPackage],
+        signer: Option<&dyn Sign>,
+        now: SystemTime,
+    ) -> Result<Vec<IndexFile>, FormatError> {
+        self.settings(target)?;
+        repodata::render(packages, signer, now)
+    }
+
+    fn check(
+        &self,
+        packages: &[IndexedPackage],
+        base: &[IndexedPackage],
+    ) -> Result<Vec<Unresolved>, FormatError> {
+        check::check(packages, base)
+    }
+}
