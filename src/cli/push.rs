@@ -4,17 +4,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use anyhow::Context as _;
 use clap::Args;
 
 use super::GlobalArgs;
 use crate::config::instance::InstanceConfig;
-use crate::publish::lock::PublishLock;
-use crate::repos::push::{push, select};
-use crate::repos::records::Records;
-use crate::repos::{config, Formats};
+use crate::repos::config;
+use crate::repos::service::PushService;
 use crate::state::StateDir;
 
 /// `buildmaster push`.
@@ -37,31 +34,12 @@ pub fn run(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     state.require_existing()?;
     let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
     let repositories = config::resolve(&config.repositories)?;
-    let targets = select(&repositories, &args.to)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let storage =
             crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
-        let mut records = Records::open(&state.database())?;
-        let formats = Formats::available();
-        // One writer per bucket: pushes, publishes and prunes take the same lock.
-        let lock = PublishLock::acquire(
-            &state,
-            &*storage,
-            crate::publish::PublishSettings::default().lock_ttl,
-        )
-        .await?;
-        let result = push(
-            &*storage,
-            &mut records,
-            &formats,
-            &targets,
-            &args.files,
-            SystemTime::now(),
-        )
-        .await;
-        lock.release(&*storage).await?;
-        let report = result?;
+        let service = PushService::new(state, storage, repositories);
+        let report = service.push(&args.files, &args.to).await?;
         for name in &report.uploaded {
             println!("uploaded: {name}");
         }

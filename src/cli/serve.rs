@@ -20,6 +20,7 @@ use crate::config::instance::InstanceConfig;
 use crate::daemon::control::DaemonStatus;
 use crate::daemon::jobs::InstanceJobs;
 use crate::daemon::run::DaemonSettings;
+use crate::repos::service::PushService;
 use crate::server::metered_storage::MeteredStorage;
 use crate::server::metrics::Metrics;
 use crate::server::{AppState, ServerConfig};
@@ -73,6 +74,15 @@ pub fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             status_rx,
             metrics.clone(),
         );
+        let repositories = crate::repos::config::resolve(&config.repositories)?;
+        if !repositories.is_empty() {
+            // `POST /api/push` and `GET /api/repositories`; pushes share the publish lock with the daemon.
+            app.set_push_service(Arc::new(PushService::new(
+                state.clone(),
+                storage.clone(),
+                repositories,
+            )));
+        }
         let listen = args.listen.clone().unwrap_or_else(|| config.serve.listen.clone());
         let listener = tokio::net::TcpListener::bind(&listen)
             .await

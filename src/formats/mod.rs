@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every format implementation, for the publisher's registry.
 pub fn all() -> Vec<std::sync::Arc<dyn RepositoryFormat>> {
-    Vec::new()
+    vec![std::sync::Arc::new(rpm::RpmFormat)]
 }
 
 /// Which format a repository has.

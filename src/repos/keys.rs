@@ -9,9 +9,10 @@ use super::records::PoolPackage;
 
 /// The pool key of a file: `<pool>/<first two hex digits>/<sha256>/<file name>`. The digest in the
 /// path makes the key content-addressed (a file is stored once, and never overwritten with other
-/// bytes); the file name keeps it readable and gives clients the name they expect.
+/// bytes); the file name keeps it readable. A `+` (`libstdc++`, `1.0+dfsg`) becomes `_`: AWS S3 reads
+/// `+` in a key as a space, and clients verify packages by checksum, not by the name in the URL.
 pub fn pool_key(pool: &str, sha256: &str, file_name: &str) -> String {
-    format!("{pool}/{}/{sha256}/{file_name}", &sha256[..2])
+    format!("{pool}/{}/{sha256}/{}", &sha256[..2], file_name.replace('+', "_"))
 }
 
 /// The key of an index file at `path` (relative to the repository's root).

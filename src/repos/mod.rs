@@ -8,6 +8,7 @@
 //! - [`keys`]: pool keys, index keys, and hrefs from a repository's root to the pool.
 //! - [`index_upload`]: one repository's index, rendered and uploaded in a safe order, only what changed.
 //! - [`push`]: `buildmaster push`: inspect and check everything, upload each file once, link, publish.
+//! - [`service`]: a push as the CLI and the API run it, under the publish lock.
 //!
 //! The HaikuPorts repository of the instance still publishes through [`crate::publish`], unchanged.
 
@@ -16,6 +17,7 @@ pub mod index_upload;
 pub mod keys;
 pub mod push;
 pub mod records;
+pub mod service;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -47,6 +49,9 @@ pub enum RepoError {
     /// A key could not be formed.
     #[error("object key {0}")]
     Key(String),
+    /// The publish lock could not be taken or released (another writer holds it).
+    #[error(transparent)]
+    Lock(crate::publish::PublishError),
     /// A local file could not be read.
     #[error("{}: {source}", path.display())]
     Io {

@@ -12,7 +12,8 @@
 //! - [`output`]: reading `output/buildruns/…`; path-parameter validation; credential stripping.
 //! - [`api`]: read-only JSON endpoints; [`logs`]: log ranges and the live log tail; [`events`]: status
 //!   events.
-//! - [`control`]: the mutating endpoints; [`auth`]: the bearer token.
+//! - [`control`]: the mutating endpoints; [`auth`]: the bearer token; [`push`]: package uploads into
+//!   `[[repositories]]` and their list.
 //! - [`metrics`]: the [`Metrics`] handle and `/metrics`; [`metered_storage`]: counting storage bytes into
 //!   it; [`packages`]: package search; [`records`]: build
 //!   records; [`ui`]: the embedded UI; [`error`]: [`ApiError`].
@@ -33,6 +34,7 @@ pub mod metered_storage;
 pub mod metrics;
 pub mod output;
 pub mod packages;
+pub mod push;
 pub mod records;
 pub mod request_limits;
 pub mod state;
@@ -79,6 +81,12 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/api/buildruns/{n}/builds/{b}/log/stream",
             get(logs::stream_build_log),
+        )
+        .route("/api/repositories", get(push::repositories))
+        .route(
+            "/api/push",
+            // Packages are large: this route alone takes bodies up to its own bound.
+            post(push::push).layer(axum::extract::DefaultBodyLimit::max(push::MAX_PUSH_BYTES as usize)),
         )
         .route("/api/publish", post(control::publish))
         .route("/api/pause", post(control::pause))

@@ -73,6 +73,7 @@ struct Inner {
     poll_interval: Duration,
     packages: PackageIndex,
     records: RecordCache,
+    push: std::sync::OnceLock<Arc<crate::repos::service::PushService>>,
 }
 
 /// Short, and without the daemon's status (whose last error may quote a URL with credentials).
@@ -106,8 +107,20 @@ impl AppState {
                 poll_interval: config.poll_interval,
                 packages: PackageIndex::new(config.database),
                 records: RecordCache::default(),
+                push: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Enables `POST /api/push` and `GET /api/repositories` with the instance's repositories (set
+    /// once, before serving).
+    pub fn set_push_service(&self, service: Arc<crate::repos::service::PushService>) {
+        let _ = self.inner.push.set(service);
+    }
+
+    /// The push service, when the instance has repositories.
+    pub fn push_service(&self) -> Option<&Arc<crate::repos::service::PushService>> {
+        self.inner.push.get()
     }
 
     /// The output tree.

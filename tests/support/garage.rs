@@ -144,6 +144,29 @@ impl Garage {
         format!("http://localhost:{}", self.ports.web)
     }
 
+    /// How many S3 requests of `endpoint` (`PutObject`, `UploadPart`, `CreateMultipartUpload`, …) this
+    /// server has answered since it started: garage's own counter, read from its admin `/metrics` (open
+    /// without a token when none is configured).
+    #[allow(dead_code)]
+    pub fn s3_requests(&self, endpoint: &str) -> u64 {
+        use std::io::{Read as _, Write as _};
+        let mut stream =
+            std::net::TcpStream::connect(("127.0.0.1", self.ports.admin)).expect("garage admin port");
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .expect("asking garage for its metrics");
+        let mut text = String::new();
+        stream
+            .read_to_string(&mut text)
+            .expect("reading garage's metrics");
+        let wanted = format!("api_s3_request_counter{{api_endpoint=\"{endpoint}\"}}");
+        text.lines()
+            .filter_map(|line| line.strip_prefix(&wanted))
+            .filter_map(|rest| rest.trim().parse::<f64>().ok())
+            .map(|n| n as u64)
+            .sum()
+    }
+
     /// The test key's id.
     pub fn access_key(&self) -> &'static str {
         ACCESS_KEY

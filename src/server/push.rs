@@ -1,0 +1,174 @@
+//! `POST /api/push?name=FILE&to=REPO[&to=REPO…]`: one Debian or RPM package as the request body, pushed
+//! like `buildmaster push FILE --to REPO…` (bearer token required). The body is streamed to
+//! `<state>/incoming/` within [`MAX_PUSH_BYTES`], pushed under the publish lock, and removed; the answer
+//! is the push's report. `GET /api/repositories` lists the configured repositories (read-only).
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::Json;
+use futures::StreamExt as _;
+use serde::Serialize;
+use tokio::io::AsyncWriteExt as _;
+
+use super::auth::Authorized;
+use super::error::{echo, ApiError};
+use super::state::AppState;
+use crate::repos::push::PushReport;
+use crate::repos::RepoError;
+
+/// Largest package one request may push (the Pulp-style GitLab helper-images RPM is ~500 MB).
+pub const MAX_PUSH_BYTES: u64 = 4 << 30;
+
+/// A push's answer.
+#[derive(Debug, Serialize)]
+pub struct PushAnswer {
+    /// Files uploaded into the pool.
+    uploaded: Vec<String>,
+    /// Files already in the pool.
+    already_stored: Vec<String>,
+    /// `[file, repository]` links made.
+    linked: Vec<(String, String)>,
+    /// Repositories whose index was published.
+    published: Vec<String>,
+}
+
+impl From<PushReport> for PushAnswer {
+    fn from(report: PushReport) -> Self {
+        Self {
+            uploaded: report.uploaded,
+            already_stored: report.already_stored,
+            linked: report.linked,
+            published: report.published.into_iter().map(|(id, _)| id).collect(),
+        }
+    }
+}
+
+/// One configured repository, as `GET /api/repositories` lists it.
+#[derive(Debug, Serialize)]
+pub struct RepositoryJson {
+    id: String,
+    format: &'static str,
+    root: String,
+    signed: bool,
+}
+
+/// `GET /api/repositories`.
+pub async fn repositories(State(app): State<AppState>) -> Json<Vec<RepositoryJson>> {
+    let list = app
+        .push_service()
+        .map(|service| {
+            service
+                .repositories()
+                .iter()
+                .map(|r| RepositoryJson {
+                    id: r.id().to_string(),
+                    format: r.format().as_str(),
+                    root: r.root.clone(),
+                    signed: r.signing_key.is_some(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Json(list)
+}
+
+/// A file name a client may give: a package's, with no path.
+fn checked_name(name: &str) -> Result<&str, ApiError> {
+    let valid = (name.ends_with(".deb") || name.ends_with(".rpm"))
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '~'));
+    if valid {
+        Ok(name)
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "name={} is not a package file name: letters, digits and . _ - + ~, ending in .deb or .rpm",
+            echo(name)
+        )))
+    }
+}
+
+/// `POST /api/push`.
+pub async fn push(
+    _auth: Authorized,
+    State(app): State<AppState>,
+    Query(query): Query<Vec<(String, String)>>,
+    body: Body,
+) -> Result<Json<PushAnswer>, ApiError> {
+    let service = app.push_service().ok_or_else(|| {
+        ApiError::NotFound("this instance has no [[repositories]]; see docs/repositories.md".into())
+    })?;
+    let name = query
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.as_str())
+        .ok_or_else(|| ApiError::BadRequest("give the file's name: ?name=hello_1.0_amd64.deb".into()))?;
+    let name = checked_name(name)?;
+    let to: Vec<String> = query
+        .iter()
+        .filter(|(k, _)| k == "to")
+        .map(|(_, v)| v.clone())
+        .collect();
+    if to.is_empty() {
+        return Err(ApiError::BadRequest(
+            "give the target repositories: &to=REPO (globs allowed)".into(),
+        ));
+    }
+    let dir = service.incoming_dir();
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| ApiError::io(&dir, e))?;
+    // A name of our own choosing beside the client's, so that concurrent uploads never meet.
+    let path = dir.join(format!("{:016x}-{name}", fastrand::u64(..)));
+    let written = receive(body, &path).await;
+    let result = match written {
+        Ok(()) => {
+            // The push holds the SQLite connection across awaits, which makes its future !Send: it runs
+            // on a blocking thread of its own, driven by this runtime (as the daemon's publish does).
+            let (service, files) = (service.clone(), vec![path.clone()]);
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || runtime.block_on(service.push(&files, &to)))
+                .await
+                .map_err(|e| ApiError::Internal(format!("the push stopped: {e}")))
+                .and_then(|pushed| pushed.map_err(push_error))
+        }
+        Err(err) => Err(err),
+    };
+    let _ = tokio::fs::remove_file(&path).await;
+    Ok(Json(result?.into()))
+}
+
+/// Streams the body to `path`, refusing more than [`MAX_PUSH_BYTES`].
+async fn receive(body: Body, path: &std::path::Path) -> Result<(), ApiError> {
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| ApiError::io(path, e))?;
+    let mut stream = body.into_data_stream();
+    let mut received: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the upload broke off: {e}")))?;
+        received += chunk.len() as u64;
+        if received > MAX_PUSH_BYTES {
+            return Err(ApiError::Rejected {
+                status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                message: format!("the package is larger than {MAX_PUSH_BYTES} bytes"),
+            });
+        }
+        file.write_all(&chunk).await.map_err(|e| ApiError::io(path, e))?;
+    }
+    file.flush().await.map_err(|e| ApiError::io(path, e))
+}
+
+/// A push error as an API answer: the client's mistakes are 4xx with the push's own message.
+fn push_error(err: RepoError) -> ApiError {
+    match err {
+        RepoError::Refused(message) => ApiError::BadRequest(message),
+        RepoError::Format(err) => ApiError::BadRequest(err.to_string()),
+        RepoError::UnknownRepository(message) => ApiError::NotFound(message),
+        RepoError::Lock(err) => ApiError::Unavailable(format!("{err}; retry later")),
+        RepoError::Storage(err) => ApiError::Unavailable(format!("storage: {err}")),
+        other => ApiError::Internal(other.to_string()),
+    }
+}

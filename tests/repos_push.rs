@@ -1,0 +1,213 @@
+//! `buildmaster push` end to end: real packages (made by `rpmbuild`), pushed through the binary into
+//! `[[repositories]]` in a real garage bucket, and installed by real `dnf` from garage's web endpoint.
+//! A `noarch` package pushed to eight architecture repositories is uploaded once (garage's own request
+//! counters) and installs from every one of them; pushing it again uploads nothing; bad input is
+//! refused by name with nothing published.
+
+#[path = "support/rpm_tools.rs"]
+#[allow(dead_code)]
+mod rpm_tools;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rpm_tools::{dnf_install, require_tool, rpmbuild, Spec, Trust};
+use support::garage::Garage;
+
+const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
+const ARCHES: [&str; 8] = [
+    "x86_64",
+    "aarch64",
+    "ppc64le",
+    "s390x",
+    "i686",
+    "armv7hl",
+    "riscv64",
+    "loongarch64",
+];
+
+/// A state directory whose buildmaster.toml has one RPM repository per architecture (`el/9/<arch>`),
+/// storing into a prefix of its own in garage's bucket.
+struct Instance {
+    work: tempfile::TempDir,
+    prefix: String,
+}
+
+impl Instance {
+    fn new(garage: &Garage) -> Self {
+        let work = tempfile::tempdir().unwrap();
+        let prefix = format!("push-{:08x}", fastrand::u32(..));
+        std::fs::write(
+            work.path().join("storage.json"),
+            format!(
+                r#"{{"backend_type": "s3", "endpoint_url": "{}", "region_name": "us-east-1",
+                    "access_key_id": "{}", "secret_access_key": "{}", "bucket_name": "{}",
+                    "prefix": "{prefix}"}}"#,
+                garage.s3_endpoint(),
+                garage.access_key(),
+                garage.secret_key(),
+                garage.bucket(),
+            ),
+        )
+        .unwrap();
+        let state = work.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let repositories: String = ARCHES
+            .iter()
+            .map(|arch| {
+                format!(
+                    "[[repositories]]\nid = \"el/9/{arch}\"\nroot = \"rpm/el/9/{arch}\"\n\
+                     [repositories.rpm]\ndistro = \"el\"\nrelease = \"9\"\narch = \"{arch}\"\n\n"
+                )
+            })
+            .collect();
+        std::fs::write(state.join("buildmaster.toml"), repositories).unwrap();
+        Self { work, prefix }
+    }
+
+    fn push(&self, files: &[&Path], to: &[&str]) -> Output {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--state-dir")
+            .arg(self.work.path().join("state"))
+            .arg("--storage-backend-config")
+            .arg(self.work.path().join("storage.json"))
+            .arg("push")
+            .args(files);
+        for target in to {
+            cmd.args(["--to", target]);
+        }
+        cmd.env_remove("BUILDMASTER_CONFIG").output().unwrap()
+    }
+
+    /// dnf's baseurl for the repository of `arch`, through garage's web endpoint.
+    fn baseurl(&self, garage: &Garage, arch: &str) -> String {
+        format!("{}/{}/rpm/el/9/{arch}/", garage.web_endpoint(), self.prefix)
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn packages(top: &Path) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(top).unwrap();
+    let lib = rpmbuild(
+        top,
+        &Spec {
+            name: "bm-libgreet",
+            version: "1.2",
+            preamble: "Provides: bm-greeting = 1.2",
+        },
+    );
+    let hello = rpmbuild(
+        top,
+        &Spec {
+            name: "bm-hello",
+            version: "1.0",
+            preamble: "Requires: bm-libgreet >= 1.0",
+        },
+    );
+    (lib, hello)
+}
+
+#[test]
+fn a_noarch_rpm_is_uploaded_once_linked_into_eight_architectures_and_installs_from_each() {
+    require_tool("rpmbuild");
+    require_tool("dnf");
+    let garage = Garage::start();
+    let inst = Instance::new(&garage);
+    let (lib, hello) = packages(&inst.work.path().join("rpmbuild"));
+
+    let puts_before = garage.s3_requests("PutObject");
+    let out = inst.push(&[&lib, &hello], &["el/9/*"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert_eq!(shown.matches("uploaded: ").count(), 2, "{shown}");
+    assert_eq!(shown.matches("linked: ").count(), 16, "{shown}");
+    assert_eq!(shown.matches("published el/9/").count(), 8, "{shown}");
+    let pool = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(garage.raw_keys(&format!("{}/rpm-pool/", inst.prefix)));
+    assert_eq!(pool.len(), 2, "one pool object per file: {pool:?}");
+    // Two packages, four index files (three content-addressed, repomd.xml) per repository, the lock.
+    let puts = garage.s3_requests("PutObject") - puts_before;
+    assert_eq!(puts, 2 + 8 * 4 + 1, "PutObject requests of the first push");
+
+    // The same files again: nothing is uploaded, nothing published (only the lock is written).
+    let puts_before = garage.s3_requests("PutObject");
+    let again = inst.push(&[&lib, &hello], &["el/9/*"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(text(&again).contains("nothing changed"), "{}", text(&again));
+    assert_eq!(garage.s3_requests("PutObject") - puts_before, 1, "only the lock");
+
+    for arch in ARCHES {
+        let work = inst.work.path().join(format!("dnf-{arch}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let trust = Trust {
+            gpgcheck: false,
+            repo_gpgcheck: false,
+            key: None,
+        };
+        let out = dnf_install(&work, &inst.baseurl(&garage, arch), &trust, "bm-hello");
+        assert!(out.status.success(), "dnf from el/9/{arch}:\n{}", text(&out));
+        for name in ["bm-hello", "bm-libgreet"] {
+            let file = work.join(format!("root/usr/share/{name}/{name}.txt"));
+            assert!(file.is_file(), "{name} not installed from el/9/{arch}");
+        }
+    }
+}
+
+#[test]
+fn bad_pushes_are_refused_by_name_and_publish_nothing() {
+    require_tool("rpmbuild");
+    let garage = Garage::start();
+    let inst = Instance::new(&garage);
+    let (lib, _) = packages(&inst.work.path().join("rpmbuild"));
+    let refused = |out: &Output, expected: &str| {
+        let shown = text(out);
+        assert!(!out.status.success(), "accepted: {shown}");
+        assert!(shown.contains(expected), "expected {expected:?} in: {shown}");
+    };
+
+    refused(
+        &inst.push(&[&lib], &["el/8/*"]),
+        "no repository matches \"el/8/*\"",
+    );
+    let corrupt = inst.work.path().join("corrupt-1.0-1.noarch.rpm");
+    std::fs::write(&corrupt, b"\xed\xab\xee\xdb not really an rpm").unwrap();
+    refused(&inst.push(&[&corrupt], &["el/9/*"]), "corrupt-1.0-1.noarch.rpm");
+    let text_file = inst.work.path().join("notes.txt");
+    std::fs::write(&text_file, "hello").unwrap();
+    refused(&inst.push(&[&text_file], &["el/9/*"]), "not a .deb or .rpm file");
+    let keys = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(garage.raw_keys(&format!("{}/", inst.prefix)));
+    assert!(
+        keys.iter()
+            .all(|k| k.ends_with("buildmaster.lock") || !k.contains("/rpm")),
+        "a refused push stored {keys:?}"
+    );
+
+    // Same name, version and architecture with other bytes: refused with both digests.
+    let out = inst.push(&[&lib], &["el/9/x86_64"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let other_top = inst.work.path().join("rpmbuild-other");
+    std::fs::create_dir_all(&other_top).unwrap();
+    let other = rpmbuild(
+        &other_top,
+        &Spec {
+            name: "bm-libgreet",
+            version: "1.2",
+            preamble: "Provides: bm-greeting = 1.2\nProvides: bm-other",
+        },
+    );
+    refused(
+        &inst.push(&[&other], &["el/9/x86_64"]),
+        "already stored with other bytes",
+    );
+}
