@@ -1,9 +1,13 @@
-//! `buildmaster push` end to end: real packages (made by `rpmbuild`), pushed through the binary into
-//! `[[repositories]]` in a real garage bucket, and installed by real `dnf` from garage's web endpoint.
-//! A `noarch` package pushed to eight architecture repositories is uploaded once (garage's own request
-//! counters) and installs from every one of them; pushing it again uploads nothing; bad input is
-//! refused by name with nothing published.
+//! `buildmaster push` end to end: real packages (made by `rpmbuild` and `dpkg-deb`), pushed through the
+//! binary into `[[repositories]]` in a real garage bucket, and installed by real `dnf` and resolved and
+//! downloaded by real `apt-get` from garage's web endpoint. A `noarch` package pushed to eight
+//! architecture repositories, and an `all` package pushed to three suites, is uploaded once (garage's
+//! own request counters) and installs from every one of them; pushing again uploads nothing; bad input
+//! is refused by name with nothing published.
 
+#[path = "support/debian_tools.rs"]
+#[allow(dead_code)]
+mod debian_tools;
 #[path = "support/rpm_tools.rs"]
 #[allow(dead_code)]
 mod rpm_tools;
@@ -12,6 +16,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use debian_tools::{build_deb, host_architecture, output_text, Apt};
 use rpm_tools::{dnf_install, require_tool, rpmbuild, Spec, Trust};
 use support::garage::Garage;
 
@@ -34,8 +39,21 @@ struct Instance {
     prefix: String,
 }
 
+/// One RPM repository per architecture, `el/9/<arch>`.
+fn rpm_repositories() -> String {
+    ARCHES
+        .iter()
+        .map(|arch| {
+            format!(
+                "[[repositories]]\nid = \"el/9/{arch}\"\nroot = \"rpm/el/9/{arch}\"\n\
+                 [repositories.rpm]\ndistro = \"el\"\nrelease = \"9\"\narch = \"{arch}\"\n\n"
+            )
+        })
+        .collect()
+}
+
 impl Instance {
-    fn new(garage: &Garage) -> Self {
+    fn new(garage: &Garage, repositories: &str) -> Self {
         let work = tempfile::tempdir().unwrap();
         let prefix = format!("push-{:08x}", fastrand::u32(..));
         std::fs::write(
@@ -53,15 +71,6 @@ impl Instance {
         .unwrap();
         let state = work.path().join("state");
         std::fs::create_dir_all(&state).unwrap();
-        let repositories: String = ARCHES
-            .iter()
-            .map(|arch| {
-                format!(
-                    "[[repositories]]\nid = \"el/9/{arch}\"\nroot = \"rpm/el/9/{arch}\"\n\
-                     [repositories.rpm]\ndistro = \"el\"\nrelease = \"9\"\narch = \"{arch}\"\n\n"
-                )
-            })
-            .collect();
         std::fs::write(state.join("buildmaster.toml"), repositories).unwrap();
         Self { work, prefix }
     }
@@ -120,7 +129,7 @@ fn a_noarch_rpm_is_uploaded_once_linked_into_eight_architectures_and_installs_fr
     require_tool("rpmbuild");
     require_tool("dnf");
     let garage = Garage::start();
-    let inst = Instance::new(&garage);
+    let inst = Instance::new(&garage, &rpm_repositories());
     let (lib, hello) = packages(&inst.work.path().join("rpmbuild"));
 
     let puts_before = garage.s3_requests("PutObject");
@@ -166,7 +175,7 @@ fn a_noarch_rpm_is_uploaded_once_linked_into_eight_architectures_and_installs_fr
 fn bad_pushes_are_refused_by_name_and_publish_nothing() {
     require_tool("rpmbuild");
     let garage = Garage::start();
-    let inst = Instance::new(&garage);
+    let inst = Instance::new(&garage, &rpm_repositories());
     let (lib, _) = packages(&inst.work.path().join("rpmbuild"));
     let refused = |out: &Output, expected: &str| {
         let shown = text(out);
@@ -210,4 +219,84 @@ fn bad_pushes_are_refused_by_name_and_publish_nothing() {
         &inst.push(&[&other], &["el/9/x86_64"]),
         "already stored with other bytes",
     );
+}
+
+const SUITES: [&str; 3] = ["bookworm", "trixie", "sid"];
+
+#[test]
+fn an_all_deb_is_uploaded_once_linked_into_three_suites_and_apt_resolves_it_in_each() {
+    for tool in ["apt-get", "dpkg-deb", "gpgv"] {
+        require_tool(tool);
+    }
+    let garage = Garage::start();
+    let work = tempfile::tempdir().unwrap();
+    let key = work.path().join("signing.asc");
+    std::fs::write(
+        &key,
+        buildmaster::formats::signing::generate_ed25519_armored("push test <push@example.invalid>").unwrap(),
+    )
+    .unwrap();
+    let public = work.path().join("signing.gpg");
+    let signer = buildmaster::formats::signing::OpenPgpSigner::from_file(&key).unwrap();
+    std::fs::write(&public, signer.public_key_binary().unwrap()).unwrap();
+    let arch = host_architecture();
+    let repositories: String = SUITES
+        .iter()
+        .map(|suite| {
+            format!(
+                "[[repositories]]\nid = \"debian/{suite}\"\nroot = \"apt\"\nsigning_key = \"{}\"\n\
+                 [repositories.debian]\ncodename = \"{suite}\"\narchitectures = [\"{arch}\"]\n\n",
+                key.display()
+            )
+        })
+        .collect();
+    let inst = Instance::new(&garage, &repositories);
+    let debs = inst.work.path().join("debs");
+    std::fs::create_dir_all(&debs).unwrap();
+    let greet = build_deb(
+        &debs,
+        "Package: bm-libgreet\nVersion: 1.2+git1-1\nArchitecture: all\nMaintainer: T <t@example.invalid>\n\
+         Section: libs\nPriority: optional\nDescription: greetings\n Shared by every suite.\n",
+        "gzip",
+    );
+    let hello = build_deb(
+        &debs,
+        &format!(
+            "Package: bm-hello\nVersion: 2.0-1\nArchitecture: {arch}\nMaintainer: T <t@example.invalid>\n\
+             Depends: bm-libgreet (>= 1.0)\nSection: misc\nPriority: optional\n\
+             Description: says hello\n A test package for buildmaster.\n"
+        ),
+        "xz",
+    );
+
+    let out = inst.push(&[&greet, &hello], &["debian/*"]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert_eq!(shown.matches("uploaded: ").count(), 2, "{shown}");
+    assert_eq!(shown.matches("linked: ").count(), 6, "{shown}");
+    let pool = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(garage.raw_keys(&format!("{}/apt/pool/", inst.prefix)));
+    assert_eq!(pool.len(), 2, "one pool object per file: {pool:?}");
+    let puts_before = garage.s3_requests("PutObject");
+    let again = inst.push(&[&greet, &hello], &["debian/*"]);
+    assert!(text(&again).contains("nothing changed"), "{}", text(&again));
+    assert_eq!(garage.s3_requests("PutObject") - puts_before, 1, "only the lock");
+
+    let url = format!("{}/{}/apt", garage.web_endpoint(), inst.prefix);
+    for suite in SUITES {
+        let apt = Apt::new(&work.path().join(format!("apt-{suite}")), &url, suite, &public);
+        let update = apt.run(&["update"]);
+        let log = output_text(&update);
+        assert!(
+            update.status.success() && !log.contains("\nW:") && !log.contains("Err:"),
+            "{suite}: {log}"
+        );
+        let install = apt.run(&["install", "-s", "bm-hello"]);
+        let log = output_text(&install);
+        assert!(install.status.success(), "{suite}: {log}");
+        assert!(log.contains("Inst bm-libgreet (1.2+git1-1"), "{suite}: {log}");
+        let download = apt.run(&["download", "bm-hello", "bm-libgreet"]);
+        assert!(download.status.success(), "{suite}: {}", output_text(&download));
+    }
 }

@@ -24,7 +24,10 @@ use serde::{Deserialize, Serialize};
 
 /// Every format implementation, for the publisher's registry.
 pub fn all() -> Vec<std::sync::Arc<dyn RepositoryFormat>> {
-    vec![std::sync::Arc::new(rpm::RpmFormat)]
+    vec![
+        std::sync::Arc::new(debian::DebianFormat),
+        std::sync::Arc::new(rpm::RpmFormat),
+    ]
 }
 
 /// Which format a repository has.
