@@ -86,7 +86,9 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/api/push",
             // Packages are large: this route alone takes bodies up to its own bound.
-            post(push::push).layer(axum::extract::DefaultBodyLimit::max(push::MAX_PUSH_BYTES as usize)),
+            post(push::push).layer(axum::extract::DefaultBodyLimit::max(
+                push::MAX_PUSH_BYTES as usize,
+            )),
         )
         .route("/api/publish", post(control::publish))
         .route("/api/pause", post(control::pause))
