@@ -300,3 +300,35 @@ fn an_all_deb_is_uploaded_once_linked_into_three_suites_and_apt_resolves_it_in_e
         assert!(download.status.success(), "{suite}: {}", output_text(&download));
     }
 }
+
+#[test]
+fn a_missing_signing_key_stops_the_push_before_anything_is_stored() {
+    for tool in ["dpkg-deb"] {
+        require_tool(tool);
+    }
+    let garage = Garage::start();
+    let missing = "/nonexistent/buildmaster-signing.asc";
+    let inst = Instance::new(
+        &garage,
+        &format!(
+            "[[repositories]]\nid = \"debian/bookworm\"\nroot = \"apt\"\nsigning_key = \"{missing}\"\n\
+             [repositories.debian]\ncodename = \"bookworm\"\narchitectures = [\"amd64\"]\n"
+        ),
+    );
+    let debs = inst.work.path().join("debs");
+    std::fs::create_dir_all(&debs).unwrap();
+    let greet = build_deb(
+        &debs,
+        "Package: bm-libgreet\nVersion: 1.0-1\nArchitecture: all\nMaintainer: T <t@example.invalid>\n\
+         Description: greetings\n For the test.\n",
+        "gzip",
+    );
+    let out = inst.push(&[&greet], &["debian/*"]);
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(shown.contains(missing), "the error names the key file: {shown}");
+    let keys = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(garage.raw_keys(&format!("{}/apt", inst.prefix)));
+    assert!(keys.is_empty(), "stored with a missing key: {keys:?}");
+}

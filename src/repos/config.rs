@@ -88,7 +88,8 @@ pub struct RepositoryConfigError {
     pub reason: String,
 }
 
-/// Checks every section and resolves defaults; ids must be unique.
+/// Checks every section and resolves defaults; ids must be unique, and no repository may write where
+/// another one (or the instance's HaikuPorts repository) does.
 pub fn resolve(sections: &[RepositorySection]) -> Result<Vec<Repository>, RepositoryConfigError> {
     let mut out: Vec<Repository> = Vec::with_capacity(sections.len());
     for section in sections {
@@ -96,9 +97,54 @@ pub fn resolve(sections: &[RepositorySection]) -> Result<Vec<Repository>, Reposi
         if out.iter().any(|r| r.id() == repository.id()) {
             return Err(error(&section.id, "the id is used twice; ids must be unique"));
         }
+        for other in &out {
+            if let Some(reason) = overlap(other, &repository) {
+                return Err(error(&section.id, reason));
+            }
+        }
         out.push(repository);
     }
     Ok(out)
+}
+
+/// The HaikuPorts repository's keys at the top of the bucket (`packages/`, `repo`, …): no root or pool
+/// may start with one, so that publishing and pruning one repository never touches another's objects.
+const HAIKU_TOP_KEYS: [&str; 6] = [
+    "packages",
+    crate::publish::keys::REPO,
+    crate::publish::keys::REPO_INFO,
+    crate::publish::keys::REPO_SHA256,
+    crate::publish::keys::PACKAGE_LIST,
+    crate::publish::keys::LOCK,
+];
+
+/// Whether `a` is `b` or a directory above it.
+fn inside(a: &str, b: &str) -> bool {
+    a == b || b.starts_with(&format!("{a}/"))
+}
+
+/// Why `b` may not live beside `a`, if it may not. Debian suites share a root (and its pool) but not a
+/// codename; every other pair of roots must be disjoint.
+fn overlap(a: &Repository, b: &Repository) -> Option<String> {
+    match (&a.target.settings, &b.target.settings) {
+        (FormatSettings::Debian(x), FormatSettings::Debian(y)) if a.root == b.root => {
+            (x.codename == y.codename).then(|| {
+                format!(
+                    "codename {:?} is already published under root {:?} by {}",
+                    y.codename,
+                    b.root,
+                    a.id()
+                )
+            })
+        }
+        _ if inside(&a.root, &b.root) || inside(&b.root, &a.root) => Some(format!(
+            "root {:?} overlaps the root {:?} of {}; give each repository a root of its own",
+            b.root,
+            a.root,
+            a.id()
+        )),
+        _ => None,
+    }
 }
 
 fn error(id: &str, reason: impl Into<String>) -> RepositoryConfigError {
@@ -125,6 +171,18 @@ fn resolve_one(section: &RepositorySection) -> Result<Repository, RepositoryConf
         ));
     }
     let root = key_prefix(id, "root", &section.root)?;
+    for (key, value) in [
+        ("root", &root),
+        ("pool", &section.pool.clone().unwrap_or_default()),
+    ] {
+        let top = value.trim_matches('/').split('/').next().unwrap_or_default();
+        if HAIKU_TOP_KEYS.contains(&top) {
+            return Err(error(
+                id,
+                format!("`{key}` {value:?} would share keys with the HaikuPorts repository (`{top}`); choose another prefix"),
+            ));
+        }
+    }
     let settings = match (&section.debian, &section.rpm) {
         (Some(debian), None) => FormatSettings::Debian(debian.clone()),
         (None, Some(rpm)) => FormatSettings::Rpm(rpm.clone()),
@@ -230,5 +288,32 @@ mod tests {
         ))
         .unwrap_err();
         assert!(err.to_string().contains("must be inside `root`"), "{err}");
+        let err = resolve(&sections(
+            "[[repositories]]\nid = \"d\"\nroot = \"packages/apt\"\n[repositories.debian]\ncodename = \"b\"\narchitectures = [\"amd64\"]\n",
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("HaikuPorts repository"), "{err}");
+    }
+
+    #[test]
+    fn suites_share_a_root_and_other_repositories_do_not() {
+        let debian = |id: &str, root: &str, codename: &str| {
+            format!("[[repositories]]\nid = \"{id}\"\nroot = \"{root}\"\n[repositories.debian]\ncodename = \"{codename}\"\narchitectures = [\"amd64\"]\n")
+        };
+        let rpm = |id: &str, root: &str| {
+            format!("[[repositories]]\nid = \"{id}\"\nroot = \"{root}\"\n[repositories.rpm]\ndistro = \"el\"\nrelease = \"9\"\narch = \"x86_64\"\n")
+        };
+        let ok = debian("a", "apt", "bookworm") + &debian("b", "apt", "trixie") + &rpm("c", "rpm/el9");
+        assert_eq!(resolve(&sections(&ok)).unwrap().len(), 3);
+        let same_codename = debian("a", "apt", "bookworm") + &debian("b", "apt", "bookworm");
+        let err = resolve(&sections(&same_codename)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("codename \"bookworm\" is already published"),
+            "{err}"
+        );
+        let nested = rpm("c", "rpm") + &rpm("d", "rpm/el9");
+        let err = resolve(&sections(&nested)).unwrap_err();
+        assert!(err.to_string().contains("overlaps the root"), "{err}");
     }
 }

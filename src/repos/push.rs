@@ -6,7 +6,7 @@
 //! version). Then each distinct file is uploaded **once** into its format's content-addressed pool
 //! (already stored: nothing is uploaded), linked into every target repository it fits — an
 //! architecture-independent package into every architecture — and each repository whose links changed
-//! gets its index published. The same bytes pushed again change nothing.
+//! (now, or by an earlier push that could not publish) gets its index published. The same bytes pushed again change nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -87,7 +87,9 @@ fn format_of(path: &Path) -> Result<FormatKind, RepoError> {
     }
 }
 
-/// Pushes `files` into the repositories `targets` (already selected) and publishes the changed ones.
+/// Pushes `files` into the repositories `targets` (already selected) and publishes every target whose
+/// index is behind its links: those this push changed, and those an earlier push linked but could not
+/// publish (a storage outage, a crash), so that a retry of the same push completes it.
 pub async fn push(
     storage: &dyn StorageBackend,
     records: &mut Records,
@@ -97,9 +99,14 @@ pub async fn push(
     now: SystemTime,
 ) -> Result<PushReport, RepoError> {
     let planned = inspect_and_check(records, formats, targets, files).await?;
+    // Signing keys are loaded before anything is uploaded: a missing or unusable key stops the push
+    // with nothing stored.
+    let mut signers = BTreeMap::new();
+    for (t, repository) in targets.iter().enumerate() {
+        signers.insert(t, formats.signer(repository)?);
+    }
     let mut report = PushReport::default();
     let now_secs = super::unix_seconds(now);
-    let mut changed: BTreeMap<usize, ()> = BTreeMap::new();
     for item in &planned {
         let pool_dir = &targets[item.targets[0]].pool;
         let pool = PoolPackage {
@@ -119,15 +126,17 @@ pub async fn push(
                 report
                     .linked
                     .push((item.package.file_name.clone(), repository.id().to_string()));
-                changed.insert(t, ());
             }
         }
     }
-    for &t in changed.keys() {
-        let repository = targets[t];
+    for (t, repository) in targets.iter().enumerate() {
+        if !records.is_dirty(repository.id())? {
+            continue;
+        }
         let format = formats.get(repository.format())?;
-        let signer = formats.signer(repository)?;
-        let index = publish_index(storage, records, repository, &*format, signer.as_deref(), now).await?;
+        let signer = signers.get(&t).and_then(Option::as_deref);
+        let index = publish_index(storage, records, repository, &*format, signer, now).await?;
+        records.mark_published(repository.id())?;
         report.published.push((repository.id().to_string(), index));
     }
     Ok(report)

@@ -1,7 +1,8 @@
 //! The records of pushed packages, in the state database beside the Haiku records: the shared pool
 //! (one row per distinct file of a format, with the index entry inspection made, so that a publish
-//! reads no package), which repositories link which pool files, and which index files each repository
-//! last uploaded (so that a publish uploads only what changed).
+//! reads no package), which repositories link which pool files, which repositories' indexes are behind
+//! their links, and which index files each repository last uploaded (so that a publish uploads only
+//! what changed).
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,9 @@ CREATE TABLE IF NOT EXISTS repo_links (
     format TEXT NOT NULL,
     linked_at INTEGER NOT NULL,
     PRIMARY KEY (repository, sha256)
+);
+CREATE TABLE IF NOT EXISTS repo_dirty (
+    repository TEXT PRIMARY KEY NOT NULL
 );
 CREATE TABLE IF NOT EXISTS repo_index_files (
     repository TEXT NOT NULL,
@@ -174,7 +178,9 @@ impl Records {
             .map_err(|e| self.fail(e))
     }
 
-    /// Links a pool file into a repository; whether it was new there.
+    /// Links a pool file into a repository; whether it was new there. A new link marks the repository
+    /// as needing its index published, in the same transaction, so that a crash or an outage between
+    /// linking and publishing is caught up by the next push.
     pub fn link(
         &mut self,
         repository: &str,
@@ -182,12 +188,51 @@ impl Records {
         sha256: &str,
         now: i64,
     ) -> Result<bool, RecordsError> {
-        self.conn
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| RecordsError {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self.conn.transaction().map_err(fail)?;
+        let new = tx
             .execute(
                 "INSERT OR IGNORE INTO repo_links (repository, sha256, format, linked_at) VALUES (?1, ?2, ?3, ?4)",
                 params![repository, sha256, format.as_str(), now],
             )
-            .map(|n| n > 0)
+            .map_err(fail)?
+            > 0;
+        if new {
+            tx.execute(
+                "INSERT OR IGNORE INTO repo_dirty (repository) VALUES (?1)",
+                params![repository],
+            )
+            .map_err(fail)?;
+        }
+        tx.commit().map_err(fail)?;
+        Ok(new)
+    }
+
+    /// Whether `repository`'s links changed since its index was last published.
+    pub fn is_dirty(&self, repository: &str) -> Result<bool, RecordsError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM repo_dirty WHERE repository = ?1",
+                params![repository],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|row| row.is_some())
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Records that `repository`'s index now lists every link.
+    pub fn mark_published(&mut self, repository: &str) -> Result<(), RecordsError> {
+        self.conn
+            .execute(
+                "DELETE FROM repo_dirty WHERE repository = ?1",
+                params![repository],
+            )
+            .map(|_| ())
             .map_err(|e| self.fail(e))
     }
 
