@@ -330,3 +330,77 @@ fn a_missing_signing_key_stops_the_push_before_anything_is_stored() {
         .block_on(garage.raw_keys(&format!("{}/apt", inst.prefix)));
     assert!(keys.is_empty(), "stored with a missing key: {keys:?}");
 }
+
+/// Builds `bm-big`, a noarch RPM carrying `megabytes` MiB of random bytes, stored uncompressed (a
+/// compressed random payload would only cost rpmbuild time).
+fn big_rpm(top: &Path, megabytes: usize) -> PathBuf {
+    std::fs::create_dir_all(top).unwrap();
+    let spec = top.join("bm-big.spec");
+    std::fs::write(
+        &spec,
+        format!(
+            "Name: bm-big\nVersion: 1.0\nRelease: 1\nSummary: a large noarch package\nLicense: MIT\n\
+             BuildArch: noarch\n%define _binary_payload w0.ufdio\n\
+             %description\nLarge, like GitLab's helper-images RPM.\n\
+             %install\nmkdir -p %{{buildroot}}/usr/share/bm-big\n\
+             head -c {bytes} /dev/urandom > %{{buildroot}}/usr/share/bm-big/blob\n\
+             %files\n/usr/share/bm-big/blob\n",
+            bytes = megabytes << 20
+        ),
+    )
+    .unwrap();
+    let out = Command::new("rpmbuild")
+        .arg("--define")
+        .arg(format!("_topdir {}", top.display()))
+        .arg("-bb")
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "rpmbuild: {}", text(&out));
+    top.join("RPMS/noarch/bm-big-1.0-1.noarch.rpm")
+}
+
+#[test]
+fn a_200_mib_noarch_rpm_is_uploaded_once_for_eight_architectures_and_installs_from_each() {
+    require_tool("rpmbuild");
+    require_tool("dnf");
+    let garage = Garage::start();
+    let inst = Instance::new(&garage, &rpm_repositories());
+    let big = big_rpm(&inst.work.path().join("rpmbuild"), 200);
+    let size = std::fs::metadata(&big).unwrap().len();
+    assert!(size > 200 << 20, "{size}");
+
+    let uploads_before = garage.s3_requests("CreateMultipartUpload");
+    let parts_before = garage.s3_requests("UploadPart");
+    let out = inst.push(&[&big], &["el/9/*"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out).matches("linked: ").count(), 8, "{}", text(&out));
+    // One multipart upload for the package, whatever the number of repositories; its parts add up to
+    // the file once.
+    assert_eq!(garage.s3_requests("CreateMultipartUpload") - uploads_before, 1);
+    let parts = garage.s3_requests("UploadPart") - parts_before;
+    assert!(parts >= 1 && parts <= size.div_ceil(5 << 20), "{parts} parts");
+    let again = inst.push(&[&big], &["el/9/*"]);
+    assert!(text(&again).contains("nothing changed"), "{}", text(&again));
+    assert_eq!(garage.s3_requests("CreateMultipartUpload") - uploads_before, 1);
+
+    for arch in ARCHES {
+        let work = inst.work.path().join(format!("dnf-{arch}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let trust = Trust {
+            gpgcheck: false,
+            repo_gpgcheck: false,
+            key: None,
+        };
+        let out = dnf_install(&work, &inst.baseurl(&garage, arch), &trust, "bm-big");
+        assert!(out.status.success(), "dnf from el/9/{arch}:\n{}", text(&out));
+        let blob = work.join("root/usr/share/bm-big/blob");
+        assert_eq!(
+            std::fs::metadata(&blob).map(|m| m.len()).ok(),
+            Some(200 << 20),
+            "el/9/{arch}"
+        );
+        // 200 MiB per install root: free it before the next architecture.
+        std::fs::remove_dir_all(&work).unwrap();
+    }
+}
