@@ -404,3 +404,80 @@ fn a_200_mib_noarch_rpm_is_uploaded_once_for_eight_architectures_and_installs_fr
         std::fs::remove_dir_all(&work).unwrap();
     }
 }
+
+#[test]
+fn prune_deletes_only_superseded_generations_beyond_the_kept_ones() {
+    require_tool("dpkg-deb");
+    require_tool("apt-get");
+    let garage = Garage::start();
+    let arch = host_architecture();
+    let inst = Instance::new(
+        &garage,
+        &format!(
+            "[[repositories]]\nid = \"debian/bookworm\"\nroot = \"apt\"\nindex_retention_hours = 0\n\
+             [repositories.debian]\ncodename = \"bookworm\"\narchitectures = [\"{arch}\"]\n"
+        ),
+    );
+    let debs = inst.work.path().join("debs");
+    std::fs::create_dir_all(&debs).unwrap();
+    // Five pushes, five index generations: four superseded.
+    for i in 0..5 {
+        let deb = build_deb(
+            &debs,
+            &format!(
+                "Package: bm-gen{i}\nVersion: 1.0-1\nArchitecture: all\nMaintainer: T <t@example.invalid>\n\
+                 Description: generation {i}\n For the test.\n"
+            ),
+            "gzip",
+        );
+        let out = inst.push(&[&deb], &["debian/*"]);
+        assert!(out.status.success(), "{}", text(&out));
+        // Superseded-at is in whole seconds: one generation per second.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let by_hash = |garage: &Garage| {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(garage.raw_keys(&format!("{}/apt/dists/", inst.prefix)))
+            .into_iter()
+            .filter(|k| k.contains("/by-hash/"))
+            .collect::<Vec<_>>()
+    };
+    let before = by_hash(&garage);
+    let prune = |dry: bool| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--state-dir")
+            .arg(inst.work.path().join("state"))
+            .arg("--storage-backend-config")
+            .arg(inst.work.path().join("storage.json"))
+            .arg("prune");
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        cmd.env_remove("BUILDMASTER_CONFIG").output().unwrap()
+    };
+    let dry = prune(true);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(text(&dry).contains("would delete "), "{}", text(&dry));
+    assert_eq!(by_hash(&garage), before, "a dry run deleted something");
+
+    let out = prune(false);
+    assert!(out.status.success(), "{}", text(&out));
+    let deleted = text(&out).matches("deleted ").count();
+    assert!(deleted > 0, "{}", text(&out));
+    let after = by_hash(&garage);
+    assert_eq!(after.len(), before.len() - deleted, "{}", text(&out));
+    // Current + three kept generations remain; apt still reads the current one.
+    let public = inst.work.path().join("none.gpg");
+    std::fs::write(&public, b"").unwrap();
+    let url = format!("{}/{}/apt", garage.web_endpoint(), inst.prefix);
+    let apt = Apt::new(&inst.work.path().join("apt"), &url, "bookworm", &public);
+    let update = apt.run(&["-o", "Acquire::AllowInsecureRepositories=1", "update"]);
+    let log = output_text(&update);
+    assert!(
+        !log.contains("Hash Sum mismatch") && !log.contains("404"),
+        "{log}"
+    );
+    let again = prune(false);
+    assert_eq!(text(&again).matches("deleted ").count(), 0, "{}", text(&again));
+}

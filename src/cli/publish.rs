@@ -14,6 +14,7 @@ use crate::publish::prune::{prune, PruneReport};
 use crate::publish::recover::{recover, RecoverSource};
 use crate::publish::recover_info::RepoInfoRecovery;
 use crate::publish::{publish, PublishReport, PublishSettings, Publisher};
+use crate::repos::service::PushService;
 use crate::state::{Database, StateDir};
 
 /// `buildmaster publish`
@@ -54,6 +55,10 @@ pub struct PruneArgs {
     /// Largest share of packages one run may move without `--force` (0–1).
     #[arg(long, default_value_t = 0.10)]
     pub max_share: f64,
+    /// The instance config, whose `[[repositories]]` are pruned too; default
+    /// `<state-dir>/buildmaster.toml`.
+    #[arg(long, env = "BUILDMASTER_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// `buildmaster recover`
@@ -163,10 +168,35 @@ pub fn run_prune(args: PruneArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         ..PublishSettings::default()
     };
     runtime()?.block_on(async {
+        let config = InstanceConfig::locate(args.config.as_deref(), &global.state_dir)?;
+        let repositories = crate::repos::config::resolve(&config.repositories)?;
         let mut p = publisher(global, settings, false).await?;
-        let report = prune(&mut p, args.dry_run, args.force).await?;
-        print_prune(&report);
-        Ok(if report.refused.is_some() {
+        // An instance with only pushed repositories has no HaikuPorts repository to prune (it cannot
+        // publish one without repo.info); skipping deletes nothing, so it is always safe.
+        let pushed_only = !repositories.is_empty() && !p.state.repository().join("repo.info").is_file();
+        let mut refused = false;
+        if pushed_only {
+            println!("no HaikuPorts repository here (no repository/repo.info): pruning the pushed repositories only");
+        } else {
+            let report = prune(&mut p, args.dry_run, args.force).await?;
+            print_prune(&report);
+            refused = report.refused.is_some();
+        }
+        if !repositories.is_empty() {
+            // The pushed repositories' superseded index files, each after its retention window.
+            let service = PushService::new(p.state.clone(), p.storage.clone(), repositories);
+            for (id, pruned) in service.prune(args.dry_run).await? {
+                let verb = if args.dry_run { "would delete" } else { "deleted" };
+                for key in &pruned.deleted {
+                    println!("{verb} {key}");
+                }
+                println!(
+                    "{id}: {} superseded index files kept within their retention",
+                    pruned.kept
+                );
+            }
+        }
+        Ok(if refused {
             ExitCode::from(3)
         } else {
             ExitCode::SUCCESS

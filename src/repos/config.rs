@@ -42,6 +42,11 @@ pub struct RepositorySection {
     /// `repomd.xml.asc`). Default: unsigned.
     #[serde(default)]
     pub signing_key: Option<PathBuf>,
+    /// Hours a superseded content-addressed index file (by-hash copy, RPM metadata) is kept before
+    /// prune deletes it. Default: Debian 36, RPM 48. Shorter windows break clients that read an older
+    /// index a little later (apt's "Hash Sum mismatch", dnf's failed metadata download).
+    #[serde(default)]
+    pub index_retention_hours: Option<f64>,
     /// A Debian distribution.
     #[serde(default)]
     pub debian: Option<DebianSettings>,
@@ -61,15 +66,21 @@ pub struct Repository {
     pub pool: String,
     /// The signing key file, if any.
     pub signing_key: Option<PathBuf>,
+    /// How long superseded content-addressed index files are kept.
+    pub index_retention: std::time::Duration,
+}
+
+fn kind_of(settings: &FormatSettings) -> FormatKind {
+    match settings {
+        FormatSettings::Debian(_) => FormatKind::Debian,
+        FormatSettings::Rpm(_) => FormatKind::Rpm,
+    }
 }
 
 impl Repository {
     /// The repository's format.
     pub fn format(&self) -> FormatKind {
-        match self.target.settings {
-            FormatSettings::Debian(_) => FormatKind::Debian,
-            FormatSettings::Rpm(_) => FormatKind::Rpm,
-        }
+        kind_of(&self.target.settings)
     }
 
     /// The repository's id.
@@ -214,10 +225,23 @@ fn resolve_one(section: &RepositorySection) -> Result<Repository, RepositoryConf
             ));
         }
     }
+    let kind = kind_of(&settings);
     Ok(Repository {
         target: RepositoryTarget {
             id: id.clone(),
             settings,
+        },
+        index_retention: match section.index_retention_hours {
+            None => super::prune::default_retention(kind),
+            Some(hours) if (0.0..=24.0 * 3650.0).contains(&hours) => {
+                std::time::Duration::from_secs_f64(hours * 3600.0)
+            }
+            Some(hours) => {
+                return Err(error(
+                    id,
+                    format!("`index_retention_hours` = {hours} is not between 0 and 87600"),
+                ))
+            }
         },
         root,
         pool,

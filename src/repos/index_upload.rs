@@ -46,9 +46,17 @@ pub async fn publish_index(
             continue;
         }
         upload(storage, repository, file, &digest).await?;
-        records.record_index(repository.id(), &file.path, &digest, now_secs)?;
+        let content_addressed = file.role == IndexRole::ContentAddressed;
+        records.record_index(repository.id(), &file.path, &digest, content_addressed, now_secs)?;
         report.uploaded.push(file.path.clone());
     }
+    // Content-addressed files the new index no longer names start their retention window now.
+    let keep: std::collections::HashSet<&str> = files
+        .iter()
+        .filter(|file| file.role == IndexRole::ContentAddressed)
+        .map(|file| file.path.as_str())
+        .collect();
+    records.supersede_content_except(repository.id(), &keep, now_secs)?;
     Ok(report)
 }
 

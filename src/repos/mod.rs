@@ -8,6 +8,7 @@
 //! - [`keys`]: pool keys, index keys, and hrefs from a repository's root to the pool.
 //! - [`index_upload`]: one repository's index, rendered and uploaded in a safe order, only what changed.
 //! - [`push`]: `buildmaster push`: inspect and check everything, upload each file once, link, publish.
+//! - [`prune`]: superseded content-addressed index files, deleted after the retention window.
 //! - [`service`]: a push as the CLI and the API run it, under the publish lock.
 //!
 //! The HaikuPorts repository of the instance still publishes through [`crate::publish`], unchanged.
@@ -15,6 +16,7 @@
 pub mod config;
 pub mod index_upload;
 pub mod keys;
+pub mod prune;
 pub mod push;
 pub mod records;
 pub mod service;

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS repo_index_files (
     repository TEXT NOT NULL,
     path TEXT NOT NULL,
     sha256 TEXT NOT NULL,
+    content_addressed INTEGER NOT NULL,
     uploaded_at INTEGER NOT NULL,
     superseded_at INTEGER,
     PRIMARY KEY (repository, path, sha256)
@@ -266,34 +267,99 @@ impl Records {
     }
 
     /// Records that `path` of `repository` now has the bytes with `sha256`; the previous version is
-    /// marked superseded at `now` (kept for the retention window by prune).
+    /// marked superseded at `now`. A `content_addressed` file (its name carries its digest) is never
+    /// overwritten; it is superseded by [`Records::supersede_content_except`] when an index stops
+    /// naming it, and deleted by prune after the retention window.
     pub fn record_index(
         &mut self,
         repository: &str,
         path: &str,
         sha256: &str,
+        content_addressed: bool,
         now: i64,
     ) -> Result<(), RecordsError> {
-        let tx = self.conn.transaction().map_err(|e| RecordsError {
-            path: self.path.clone(),
+        let file = self.path.clone();
+        let fail = |e: rusqlite::Error| RecordsError {
+            path: file.clone(),
             message: e.to_string(),
-        })?;
+        };
+        let tx = self.conn.transaction().map_err(fail)?;
         tx.execute(
             "UPDATE repo_index_files SET superseded_at = ?4
              WHERE repository = ?1 AND path = ?2 AND sha256 <> ?3 AND superseded_at IS NULL",
             params![repository, path, sha256, now],
         )
-        .and_then(|_| {
-            tx.execute(
-                "INSERT INTO repo_index_files (repository, path, sha256, uploaded_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (repository, path, sha256) DO UPDATE SET superseded_at = NULL, uploaded_at = ?4",
-                params![repository, path, sha256, now],
+        .map_err(fail)?;
+        tx.execute(
+            "INSERT INTO repo_index_files (repository, path, sha256, content_addressed, uploaded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (repository, path, sha256) DO UPDATE SET superseded_at = NULL, uploaded_at = ?5",
+            params![repository, path, sha256, content_addressed, now],
+        )
+        .map_err(fail)?;
+        tx.commit().map_err(fail)
+    }
+
+    /// Marks superseded at `now` every current content-addressed file of `repository` that is not in
+    /// `keep` (the paths the index just published names).
+    pub fn supersede_content_except(
+        &mut self,
+        repository: &str,
+        keep: &std::collections::HashSet<&str>,
+        now: i64,
+    ) -> Result<(), RecordsError> {
+        let current: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT path FROM repo_index_files
+                     WHERE repository = ?1 AND content_addressed = 1 AND superseded_at IS NULL",
+                )
+                .map_err(|e| self.fail(e))?;
+            let rows = stmt
+                .query_map(params![repository], |row| row.get(0))
+                .map_err(|e| self.fail(e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.fail(e))?
+        };
+        for path in current.iter().filter(|path| !keep.contains(path.as_str())) {
+            self.conn
+                .execute(
+                    "UPDATE repo_index_files SET superseded_at = ?3
+                     WHERE repository = ?1 AND path = ?2 AND superseded_at IS NULL",
+                    params![repository, path, now],
+                )
+                .map_err(|e| self.fail(e))?;
+        }
+        Ok(())
+    }
+
+    /// The superseded content-addressed files of `repository`: (path, SHA-256, superseded at), newest
+    /// first.
+    pub fn superseded_content(&self, repository: &str) -> Result<Vec<(String, String, i64)>, RecordsError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, sha256, superseded_at FROM repo_index_files
+                 WHERE repository = ?1 AND content_addressed = 1 AND superseded_at IS NOT NULL
+                 ORDER BY superseded_at DESC, path",
             )
-        })
-        .and_then(|_| tx.commit())
-        .map_err(|e| RecordsError {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![repository], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .map_err(|e| self.fail(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))
+    }
+
+    /// Forgets an index file prune deleted.
+    pub fn forget_index(&mut self, repository: &str, path: &str, sha256: &str) -> Result<(), RecordsError> {
+        self.conn
+            .execute(
+                "DELETE FROM repo_index_files WHERE repository = ?1 AND path = ?2 AND sha256 = ?3",
+                params![repository, path, sha256],
+            )
+            .map(|_| ())
+            .map_err(|e| self.fail(e))
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use buildmaster_storage::StorageBackend;
 
 use super::config::Repository;
+use super::prune::{prune_indexes, IndexPrune};
 use super::push::{push, select, PushReport};
 use super::records::Records;
 use super::{Formats, RepoError};
@@ -68,6 +69,33 @@ impl PushService {
                 SystemTime::now(),
             )
             .await
+        }
+        .await;
+        let released = lock.release(&*self.storage).await;
+        let report = result?;
+        released.map_err(RepoError::Lock)?;
+        Ok(report)
+    }
+
+    /// Prunes every repository's superseded index files (see [`super::prune`]); per repository id, what
+    /// was (or, on a dry run, would be) deleted.
+    pub async fn prune(&self, dry_run: bool) -> Result<Vec<(String, IndexPrune)>, RepoError> {
+        let lock = self.lock().await?;
+        let result = async {
+            let mut records = Records::open(&self.state.database())?;
+            let mut out = Vec::new();
+            for repository in &self.repositories {
+                let pruned = prune_indexes(
+                    &*self.storage,
+                    &mut records,
+                    repository,
+                    SystemTime::now(),
+                    dry_run,
+                )
+                .await?;
+                out.push((repository.id().to_string(), pruned));
+            }
+            Ok::<_, RepoError>(out)
         }
         .await;
         let released = lock.release(&*self.storage).await;
