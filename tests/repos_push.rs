@@ -56,19 +56,7 @@ impl Instance {
     fn new(garage: &Garage, repositories: &str) -> Self {
         let work = tempfile::tempdir().unwrap();
         let prefix = format!("push-{:08x}", fastrand::u32(..));
-        std::fs::write(
-            work.path().join("storage.json"),
-            format!(
-                r#"{{"backend_type": "s3", "endpoint_url": "{}", "region_name": "us-east-1",
-                    "access_key_id": "{}", "secret_access_key": "{}", "bucket_name": "{}",
-                    "prefix": "{prefix}"}}"#,
-                garage.s3_endpoint(),
-                garage.access_key(),
-                garage.secret_key(),
-                garage.bucket(),
-            ),
-        )
-        .unwrap();
+        std::fs::write(work.path().join("storage.json"), garage.storage_json(&prefix)).unwrap();
         let state = work.path().join("state");
         std::fs::create_dir_all(&state).unwrap();
         std::fs::write(state.join("buildmaster.toml"), repositories).unwrap();

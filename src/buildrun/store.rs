@@ -105,12 +105,10 @@ pub fn now_secs() -> f64 {
 impl BuildrunStore {
     /// Opens the database at `path` (creating the file and the tables if missing).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let fail = |e: rusqlite::Error| StoreError {
+        let conn = crate::state::sqlite::open_with_schema(path, SCHEMA).map_err(|e| StoreError {
             path: path.into(),
             message: e.to_string(),
-        };
-        let conn = crate::state::sqlite::open_state_db(path).map_err(fail)?;
-        conn.execute_batch(SCHEMA).map_err(fail)?;
+        })?;
         Ok(Self {
             conn,
             path: path.into(),

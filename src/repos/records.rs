@@ -114,12 +114,10 @@ fn pool_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PoolPackage> {
 impl Records {
     /// Opens (creating the tables if needed) the records in the state database at `path`.
     pub fn open(path: &Path) -> Result<Self, RecordsError> {
-        let fail = |e: rusqlite::Error| RecordsError {
+        let conn = crate::state::sqlite::open_with_schema(path, SCHEMA).map_err(|e| RecordsError {
             path: path.into(),
             message: e.to_string(),
-        };
-        let conn = crate::state::sqlite::open_state_db(path).map_err(fail)?;
-        conn.execute_batch(SCHEMA).map_err(fail)?;
+        })?;
         Ok(Self {
             conn,
             path: path.into(),

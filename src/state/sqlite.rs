@@ -32,3 +32,10 @@ pub fn open_state_db(path: &Path) -> rusqlite::Result<Connection> {
     ))?;
     Ok(conn)
 }
+
+/// [`open_state_db`], then creates `schema`'s tables if missing: how each part opens its own tables.
+pub fn open_with_schema(path: &Path, schema: &str) -> rusqlite::Result<Connection> {
+    let conn = open_state_db(path)?;
+    conn.execute_batch(schema)?;
+    Ok(conn)
+}

@@ -167,6 +167,18 @@ impl Garage {
             .sum()
     }
 
+    /// HaikuPorter's storage JSON for this server's bucket under `prefix`, as an operator writes it
+    /// (`STORAGE_BACKEND_CONFIG`).
+    #[allow(dead_code)]
+    pub fn storage_json(&self, prefix: &str) -> String {
+        format!(
+            r#"{{"backend_type": "s3", "endpoint_url": "{}", "region_name": "{REGION}",
+                "access_key_id": "{ACCESS_KEY}", "secret_access_key": "{SECRET_KEY}", "bucket_name": "{BUCKET}",
+                "prefix": "{prefix}"}}"#,
+            self.s3_endpoint()
+        )
+    }
+
     /// The test key's id.
     pub fn access_key(&self) -> &'static str {
         ACCESS_KEY
