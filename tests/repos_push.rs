@@ -469,3 +469,46 @@ fn prune_deletes_only_superseded_generations_beyond_the_kept_ones() {
     let again = prune(false);
     assert_eq!(text(&again).matches("deleted ").count(), 0, "{}", text(&again));
 }
+
+#[test]
+fn repositories_check_reports_unresolvable_dependencies_against_the_repository_and_its_bases() {
+    require_tool("rpmbuild");
+    let garage = Garage::start();
+    let inst = Instance::new(&garage, &rpm_repositories());
+    let (lib, hello) = packages(&inst.work.path().join("rpmbuild"));
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("--state-dir")
+            .arg(inst.work.path().join("state"))
+            .args(args)
+            .env_remove("BUILDMASTER_CONFIG")
+            .output()
+            .unwrap()
+    };
+    assert!(inst.push(&[&hello], &["el/9/x86_64"]).status.success());
+    assert!(inst.push(&[&lib], &["el/9/aarch64"]).status.success());
+
+    let alone = run(&["repositories", "check", "el/9/x86_64"]);
+    assert_eq!(alone.status.code(), Some(3), "{}", text(&alone));
+    assert!(text(&alone).contains("bm-libgreet >= 1.0"), "{}", text(&alone));
+    let with_base = run(&["repositories", "check", "el/9/x86_64", "--base", "el/9/aarch64"]);
+    assert!(with_base.status.success(), "{}", text(&with_base));
+    assert!(
+        text(&with_base).contains("1 packages checked: 0 unresolvable"),
+        "{}",
+        text(&with_base)
+    );
+
+    let list = run(&["repositories", "list"]);
+    assert!(
+        text(&list).contains("el/9/x86_64\trpm\trpm/el/9/x86_64\t1 packages"),
+        "{}",
+        text(&list)
+    );
+    let unknown = run(&["repositories", "check", "el/8/x86_64"]);
+    assert!(
+        !unknown.status.success() && text(&unknown).contains("no repository matches"),
+        "{}",
+        text(&unknown)
+    );
+}

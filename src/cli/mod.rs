@@ -12,6 +12,7 @@ pub mod publish;
 pub mod push;
 pub mod repo;
 pub mod repo_check;
+pub mod repositories;
 pub mod serve;
 pub mod signals;
 pub mod storage;
@@ -72,6 +73,8 @@ pub enum Command {
     Publish(publish::PublishArgs),
     /// Push Debian and RPM packages built elsewhere into `[[repositories]]`: upload once, link, publish.
     Push(push::PushArgs),
+    /// The Debian and RPM repositories of `[[repositories]]`: list them, check installability.
+    Repositories(repositories::RepositoriesArgs),
     /// Move packages no recent index names to `packages/.obsolete/`; expire old ones.
     Prune(publish::PruneArgs),
     /// Rebuild the state database from a published index (lost state dir, HaikuPorter takeover).
@@ -125,6 +128,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Repo(args) => repo::run(args),
         Command::Publish(args) => publish::run_publish(args, &cli.global),
         Command::Push(args) => push::run(args, &cli.global),
+        Command::Repositories(args) => repositories::run(args, &cli.global),
         Command::Prune(args) => publish::run_prune(args, &cli.global),
         Command::Recover(args) => publish::run_recover(args, &cli.global),
         Command::Builder(args) => builder::run(args, &cli.global),

@@ -3,6 +3,7 @@
 //! filled by `buildmaster push`, one content-addressed pool per format shared by all its repositories,
 //! indexes rendered from records and uploaded root of trust last.
 //!
+//! - [`check`]: installability of a repository's packages against itself and its bases.
 //! - [`config`]: `[[repositories]]` — ids, roots, pools, format settings, signing keys.
 //! - [`records`]: pool files, links into repositories, uploaded index files (state database).
 //! - [`keys`]: pool keys, index keys, and hrefs from a repository's root to the pool.
@@ -13,6 +14,7 @@
 //!
 //! The HaikuPorts repository of the instance still publishes through [`crate::publish`], unchanged.
 
+pub mod check;
 pub mod config;
 pub mod index_upload;
 pub mod keys;
