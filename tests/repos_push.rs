@@ -512,3 +512,32 @@ fn repositories_check_reports_unresolvable_dependencies_against_the_repository_a
         text(&unknown)
     );
 }
+
+#[test]
+fn a_file_stored_in_one_pool_is_not_linked_into_repositories_of_another() {
+    require_tool("dpkg-deb");
+    let garage = Garage::start();
+    let inst = Instance::new(
+        &garage,
+        "[[repositories]]\nid = \"a/bookworm\"\nroot = \"apt-a\"\n\
+         [repositories.debian]\ncodename = \"bookworm\"\narchitectures = [\"amd64\"]\n\n\
+         [[repositories]]\nid = \"b/bookworm\"\nroot = \"apt-b\"\n\
+         [repositories.debian]\ncodename = \"bookworm\"\narchitectures = [\"amd64\"]\n",
+    );
+    let debs = inst.work.path().join("debs");
+    std::fs::create_dir_all(&debs).unwrap();
+    let deb = build_deb(
+        &debs,
+        "Package: bm-libgreet\nVersion: 1.0-1\nArchitecture: all\nMaintainer: T <t@example.invalid>\n\
+         Description: greetings\n For the test.\n",
+        "gzip",
+    );
+    assert!(inst.push(&[&deb], &["a/*"]).status.success());
+    let out = inst.push(&[&deb], &["b/*"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("outside the pool apt-b/pool"),
+        "{}",
+        text(&out)
+    );
+}

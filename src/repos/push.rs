@@ -6,7 +6,8 @@
 //! version). Then each distinct file is uploaded **once** into its format's content-addressed pool
 //! (already stored: nothing is uploaded), linked into every target repository it fits — an
 //! architecture-independent package into every architecture — and each repository whose links changed
-//! (now, or by an earlier push that could not publish) gets its index published. The same bytes pushed again change nothing.
+//! (now, or by an earlier push that could not publish) gets its index published. The same bytes
+//! pushed again change nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -191,7 +192,8 @@ async fn inspect_and_check(
                 pools.into_iter().collect::<Vec<_>>().join(", ")
             )));
         }
-        refuse_other_bytes(records, kind, &package, path, &planned)?;
+        let pool = pools.into_iter().next().unwrap_or_default().to_string();
+        refuse_other_bytes(records, kind, &package, path, &planned, &pool)?;
         planned.push(Planned {
             path: path.clone(),
             format: kind,
@@ -204,16 +206,28 @@ async fn inspect_and_check(
 
 /// Same name, version and architecture with other bytes — stored before, or earlier in this push — is
 /// refused with both digests.
+/// A file already stored in another pool cannot be linked into repositories of `pool`: their index
+/// could not reach it (apt fetches only below its root); that is refused too.
 fn refuse_other_bytes(
     records: &Records,
     kind: FormatKind,
     package: &InspectedPackage,
     path: &Path,
     planned: &[Planned],
+    pool: &str,
 ) -> Result<(), RepoError> {
-    let stored = records
-        .by_identity(kind, &package.name, &package.version, &package.architecture)?
-        .map(|p| p.package.sha256);
+    let stored = records.by_identity(kind, &package.name, &package.version, &package.architecture)?;
+    if let Some(other) = stored.as_ref().filter(|p| p.package.sha256 == package.sha256) {
+        if !other.pool_key.starts_with(&format!("{pool}/")) {
+            return Err(RepoError::Refused(format!(
+                "{}: already stored as {}, outside the pool {pool} of the target repositories; \
+                 repositories that share packages must share a pool",
+                path.display(),
+                other.pool_key
+            )));
+        }
+    }
+    let stored = stored.map(|p| p.package.sha256);
     let earlier = planned
         .iter()
         .find(|p| {
