@@ -242,13 +242,20 @@ impl Records {
             .prepare(&format!(
                 "SELECT {POOL_COLUMNS} FROM repo_links l
                  JOIN pool_packages p ON p.format = l.format AND p.sha256 = l.sha256
-                 WHERE l.repository = ?1 ORDER BY p.name, p.version, p.architecture"
+                 WHERE l.repository = ?1"
             ))
             .map_err(|e| self.fail(e))?;
         let rows = stmt
             .query_map(params![repository], pool_row)
             .map_err(|e| self.fail(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))
+        let mut linked = rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))?;
+        // Sorted here, not by SQLite: an ORDER BY over the join sorts megabytes of entries through a
+        // temporary B-tree on disk (half of a 10-into-10,000 push, bench/repos).
+        linked.sort_by(|a, b| {
+            let (a, b) = (&a.package, &b.package);
+            (&a.name, &a.version, &a.architecture).cmp(&(&b.name, &b.version, &b.architecture))
+        });
+        Ok(linked)
     }
 
     /// The SHA-256 of the current (last uploaded) index file at `path` of `repository`.
