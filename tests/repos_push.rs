@@ -77,6 +77,21 @@ impl Instance {
         cmd.env_remove("BUILDMASTER_CONFIG").output().unwrap()
     }
 
+    /// Installs `package` with real dnf (package signatures not checked: these packages are unsigned)
+    /// from the repository of `arch` into a fresh install root; returns dnf's work directory.
+    fn dnf_install(&self, garage: &Garage, arch: &str, package: &str) -> PathBuf {
+        let work = self.work.path().join(format!("dnf-{arch}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let trust = Trust {
+            gpgcheck: false,
+            repo_gpgcheck: false,
+            key: None,
+        };
+        let out = dnf_install(&work, &self.baseurl(garage, arch), &trust, package);
+        assert!(out.status.success(), "dnf from el/9/{arch}:\n{}", text(&out));
+        work
+    }
+
     /// dnf's baseurl for the repository of `arch`, through garage's web endpoint.
     fn baseurl(&self, garage: &Garage, arch: &str) -> String {
         format!("{}/{}/rpm/el/9/{arch}/", garage.web_endpoint(), self.prefix)
@@ -143,15 +158,7 @@ fn a_noarch_rpm_is_uploaded_once_linked_into_eight_architectures_and_installs_fr
     assert_eq!(garage.s3_requests("PutObject") - puts_before, 1, "only the lock");
 
     for arch in ARCHES {
-        let work = inst.work.path().join(format!("dnf-{arch}"));
-        std::fs::create_dir_all(&work).unwrap();
-        let trust = Trust {
-            gpgcheck: false,
-            repo_gpgcheck: false,
-            key: None,
-        };
-        let out = dnf_install(&work, &inst.baseurl(&garage, arch), &trust, "bm-hello");
-        assert!(out.status.success(), "dnf from el/9/{arch}:\n{}", text(&out));
+        let work = inst.dnf_install(&garage, arch, "bm-hello");
         for name in ["bm-hello", "bm-libgreet"] {
             let file = work.join(format!("root/usr/share/{name}/{name}.txt"));
             assert!(file.is_file(), "{name} not installed from el/9/{arch}");
@@ -373,15 +380,7 @@ fn a_200_mib_noarch_rpm_is_uploaded_once_for_eight_architectures_and_installs_fr
     assert_eq!(garage.s3_requests("CreateMultipartUpload") - uploads_before, 1);
 
     for arch in ARCHES {
-        let work = inst.work.path().join(format!("dnf-{arch}"));
-        std::fs::create_dir_all(&work).unwrap();
-        let trust = Trust {
-            gpgcheck: false,
-            repo_gpgcheck: false,
-            key: None,
-        };
-        let out = dnf_install(&work, &inst.baseurl(&garage, arch), &trust, "bm-big");
-        assert!(out.status.success(), "dnf from el/9/{arch}:\n{}", text(&out));
+        let work = inst.dnf_install(&garage, arch, "bm-big");
         let blob = work.join("root/usr/share/bm-big/blob");
         assert_eq!(
             std::fs::metadata(&blob).map(|m| m.len()).ok(),
