@@ -9,7 +9,7 @@
 //! (now, or by an earlier push that could not publish) gets its index published. The same bytes
 //! pushed again change nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -102,10 +102,10 @@ pub async fn push(
     let planned = inspect_and_check(records, formats, targets, files).await?;
     // Signing keys are loaded before anything is uploaded: a missing or unusable key stops the push
     // with nothing stored.
-    let mut signers = BTreeMap::new();
-    for (t, repository) in targets.iter().enumerate() {
-        signers.insert(t, formats.signer(repository)?);
-    }
+    let signers = targets
+        .iter()
+        .map(|repository| formats.signer(repository))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut report = PushReport::default();
     let now_secs = super::unix_seconds(now);
     for item in &planned {
@@ -135,7 +135,7 @@ pub async fn push(
             continue;
         }
         let format = formats.get(repository.format())?;
-        let signer = signers.get(&t).and_then(Option::as_deref);
+        let signer = signers[t].as_deref();
         let index = publish_index(storage, records, repository, &*format, signer, now).await?;
         records.mark_published(repository.id())?;
         report.published.push((repository.id().to_string(), index));

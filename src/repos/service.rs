@@ -57,51 +57,50 @@ impl PushService {
     /// Pushes `files` into the repositories matching `patterns` and publishes the changed ones.
     pub async fn push(&self, files: &[PathBuf], patterns: &[String]) -> Result<PushReport, RepoError> {
         let targets = select(&self.repositories, patterns)?;
-        let lock = self.lock().await?;
-        let result = async {
-            let mut records = Records::open(&self.state.database())?;
+        self.locked(async |records: &mut Records| {
             push(
                 &*self.storage,
-                &mut records,
+                records,
                 &self.formats,
                 &targets,
                 files,
                 SystemTime::now(),
             )
             .await
-        }
-        .await;
-        let released = lock.release(&*self.storage).await;
-        let report = result?;
-        released.map_err(RepoError::Lock)?;
-        Ok(report)
+        })
+        .await
     }
 
     /// Prunes every repository's superseded index files (see [`super::prune`]); per repository id, what
     /// was (or, on a dry run, would be) deleted.
     pub async fn prune(&self, dry_run: bool) -> Result<Vec<(String, IndexPrune)>, RepoError> {
-        let lock = self.lock().await?;
-        let result = async {
-            let mut records = Records::open(&self.state.database())?;
+        self.locked(async |records: &mut Records| {
             let mut out = Vec::new();
             for repository in &self.repositories {
-                let pruned = prune_indexes(
-                    &*self.storage,
-                    &mut records,
-                    repository,
-                    SystemTime::now(),
-                    dry_run,
-                )
-                .await?;
+                let now = SystemTime::now();
+                let pruned = prune_indexes(&*self.storage, records, repository, now, dry_run).await?;
                 out.push((repository.id().to_string(), pruned));
             }
-            Ok::<_, RepoError>(out)
-        }
-        .await;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Runs `work` on the records under the publish lock, and releases the lock whatever `work` did
+    /// (its error first, then a failed release).
+    async fn locked<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Records) -> Result<T, RepoError>,
+    ) -> Result<T, RepoError> {
+        let lock = self.lock().await?;
+        let result = match Records::open(&self.state.database()) {
+            Ok(mut records) => work(&mut records).await,
+            Err(err) => Err(err.into()),
+        };
         let released = lock.release(&*self.storage).await;
-        let report = result?;
+        let value = result?;
         released.map_err(RepoError::Lock)?;
-        Ok(report)
+        Ok(value)
     }
 
     /// Takes the publish lock, waiting up to [`LOCK_WAIT`] while another writer holds it.
