@@ -10,10 +10,12 @@
 //! for every format and lives outside this module.
 //!
 //! - [`debian`]: `.deb` packages, `Packages`/`Release`/`InRelease`, by-hash (apt).
+//! - [`haiku`]: `.hpkg` packages, the HPKR `repo`, `repo.info`, `repo.sha256` (pkgman).
 //! - [`rpm`]: `.rpm` packages, `repodata/` (dnf).
 //! - [`signing`]: OpenPGP signing of index roots (Debian's `InRelease`, RPM's `repomd.xml.asc`).
 
 pub mod debian;
+pub mod haiku;
 pub mod rpm;
 pub mod signing;
 
@@ -26,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub fn all() -> Vec<std::sync::Arc<dyn RepositoryFormat>> {
     vec![
         std::sync::Arc::new(debian::DebianFormat),
+        std::sync::Arc::new(haiku::HaikuFormat),
         std::sync::Arc::new(rpm::RpmFormat),
     ]
 }
@@ -38,6 +41,8 @@ pub enum FormatKind {
     Debian,
     /// RPM packages (`dnf`).
     Rpm,
+    /// Haiku `.hpkg` packages (`pkgman`).
+    Haiku,
 }
 
 impl FormatKind {
@@ -46,7 +51,15 @@ impl FormatKind {
         match self {
             Self::Debian => "debian",
             Self::Rpm => "rpm",
+            Self::Haiku => "haiku",
         }
+    }
+
+    /// The kind named `name` (as [`FormatKind::as_str`] spells it).
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Debian, Self::Rpm, Self::Haiku]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
     }
 }
 
@@ -100,6 +113,19 @@ pub enum FormatSettings {
     Debian(DebianSettings),
     /// One RPM repository (one distro/release/arch).
     Rpm(RpmSettings),
+    /// One Haiku repository (one architecture), described by its `repo.info`.
+    Haiku(HaikuSettings),
+}
+
+impl FormatSettings {
+    /// The format these settings are for.
+    pub fn kind(&self) -> FormatKind {
+        match self {
+            Self::Debian(_) => FormatKind::Debian,
+            Self::Rpm(_) => FormatKind::Rpm,
+            Self::Haiku(_) => FormatKind::Haiku,
+        }
+    }
 }
 
 /// A Debian distribution: `dists/<codename>/` under the apt root.
@@ -135,6 +161,16 @@ pub struct RpmSettings {
     pub release: String,
     /// `x86_64`, `aarch64` (`noarch` packages are linked into every architecture).
     pub arch: String,
+}
+
+/// A Haiku repository: `repo`, `repo.info`, `repo.sha256`, `package.list` and `packages/` under its
+/// root, as HaikuPorter's buildmaster lays it out and `pkgman` reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HaikuSettings {
+    /// The repository's `repo.info` (HaikuPorter's driver-settings file: name, vendor, summary,
+    /// priority, identifier, architecture, …); its architecture is the repository's.
+    pub repo_info: std::path::PathBuf,
 }
 
 /// How an index file may be served and when it goes live.
@@ -239,6 +275,20 @@ pub trait RepositoryFormat: Send + Sync {
     /// Whether a package of `architecture` belongs in repository `target` (its own architecture, or
     /// architecture-independent).
     fn accepts(&self, target: &RepositoryTarget, architecture: &str) -> bool;
+
+    /// Further checks a package must pass to enter `target`, made before anything is uploaded (Haiku:
+    /// the vendor must be the repository's, as `package_repo` requires). The error says why, in words
+    /// an operator can act on.
+    fn admit(&self, _target: &RepositoryTarget, _package: &InspectedPackage) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Where, under a repository's root, clients fetch `package` when the format fixes it (Haiku:
+    /// `packages/<canonical file name>`, the only place `pkgman` looks). `None` (Debian, RPM): the
+    /// index names the package's pool key by an href, and the package is never copied.
+    fn fixed_path(&self, _package: &InspectedPackage) -> Option<String> {
+        None
+    }
 
     /// The index files of `target` listing exactly `packages`, in upload order (content-addressed
     /// files, then data, then the root of trust last). `signer` signs the root when the repository

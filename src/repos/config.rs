@@ -1,5 +1,5 @@
-//! `[[repositories]]` in buildmaster.toml: the Debian and RPM repositories of an instance, each with its
-//! id, where it lives in the bucket, its format settings and an optional signing key.
+//! `[[repositories]]` in buildmaster.toml: the Debian, RPM and Haiku repositories of an instance, each
+//! with its id, where it lives in the bucket, its format settings and an optional signing key.
 //!
 //! ```toml
 //! [[repositories]]
@@ -17,13 +17,21 @@
 //! distro = "el"
 //! release = "9"
 //! arch = "x86_64"
+//!
+//! [[repositories]]
+//! id = "haiku/x86_gcc2"
+//! root = "haiku/x86_gcc2"       # pkgman's repository URL points here
+//! [repositories.haiku]
+//! repo_info = "/etc/buildmaster/repo.info.x86_gcc2"
 //! ```
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::formats::{DebianSettings, FormatKind, FormatSettings, RepositoryTarget, RpmSettings};
+use crate::formats::{
+    DebianSettings, FormatKind, FormatSettings, HaikuSettings, RepositoryTarget, RpmSettings,
+};
 
 /// One `[[repositories]]` section as written.
 #[derive(Clone, Debug, Deserialize)]
@@ -35,7 +43,8 @@ pub struct RepositorySection {
     pub root: String,
     /// Key prefix of the content-addressed pool the packages are stored in once. Default: for Debian
     /// `<root>/pool` (apt fetches relative to its root, so the pool must be inside it); for RPM
-    /// `rpm-pool`, shared by every RPM repository of the bucket.
+    /// `rpm-pool`, shared by every RPM repository of the bucket; for Haiku `haiku-pool` (each Haiku
+    /// repository gets a server-side copy under `<root>/packages/`, where pkgman looks).
     #[serde(default)]
     pub pool: Option<String>,
     /// Armored OpenPGP secret key signing the repository's root of trust (`InRelease`,
@@ -53,6 +62,9 @@ pub struct RepositorySection {
     /// An RPM repository.
     #[serde(default)]
     pub rpm: Option<RpmSettings>,
+    /// A Haiku repository.
+    #[serde(default)]
+    pub haiku: Option<HaikuSettings>,
 }
 
 /// A repository ready to publish to: checked settings and resolved keys.
@@ -70,17 +82,10 @@ pub struct Repository {
     pub index_retention: std::time::Duration,
 }
 
-fn kind_of(settings: &FormatSettings) -> FormatKind {
-    match settings {
-        FormatSettings::Debian(_) => FormatKind::Debian,
-        FormatSettings::Rpm(_) => FormatKind::Rpm,
-    }
-}
-
 impl Repository {
     /// The repository's format.
     pub fn format(&self) -> FormatKind {
-        kind_of(&self.target.settings)
+        self.target.settings.kind()
     }
 
     /// The repository's id.
@@ -194,13 +199,14 @@ fn resolve_one(section: &RepositorySection) -> Result<Repository, RepositoryConf
             ));
         }
     }
-    let settings = match (&section.debian, &section.rpm) {
-        (Some(debian), None) => FormatSettings::Debian(debian.clone()),
-        (None, Some(rpm)) => FormatSettings::Rpm(rpm.clone()),
+    let settings = match (&section.debian, &section.rpm, &section.haiku) {
+        (Some(debian), None, None) => FormatSettings::Debian(debian.clone()),
+        (None, Some(rpm), None) => FormatSettings::Rpm(rpm.clone()),
+        (None, None, Some(haiku)) => FormatSettings::Haiku(haiku.clone()),
         _ => {
             return Err(error(
                 id,
-                "give exactly one of [repositories.debian] or [repositories.rpm]",
+                "give exactly one of [repositories.debian], [repositories.rpm] or [repositories.haiku]",
             ))
         }
     };
@@ -208,6 +214,7 @@ fn resolve_one(section: &RepositorySection) -> Result<Repository, RepositoryConf
         (Some(pool), _) => key_prefix(id, "pool", pool)?,
         (None, FormatSettings::Debian(_)) => format!("{root}/pool"),
         (None, FormatSettings::Rpm(_)) => "rpm-pool".to_string(),
+        (None, FormatSettings::Haiku(_)) => "haiku-pool".to_string(),
     };
     if matches!(settings, FormatSettings::Debian(_)) && !pool.starts_with(&format!("{root}/")) {
         return Err(error(
@@ -225,12 +232,17 @@ fn resolve_one(section: &RepositorySection) -> Result<Repository, RepositoryConf
             ));
         }
     }
-    let kind = kind_of(&settings);
+    let kind = settings.kind();
+    let target = RepositoryTarget {
+        id: id.clone(),
+        settings,
+    };
+    if kind == FormatKind::Haiku {
+        // An unreadable repo.info is named now, not at the first push.
+        crate::formats::haiku::HaikuFormat::repo_info(&target).map_err(|e| error(id, e.to_string()))?;
+    }
     Ok(Repository {
-        target: RepositoryTarget {
-            id: id.clone(),
-            settings,
-        },
+        target,
         index_retention: match section.index_retention_hours {
             None => super::prune::default_retention(kind),
             Some(hours) if (0.0..=24.0 * 3650.0).contains(&hours) => {

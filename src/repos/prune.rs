@@ -5,6 +5,10 @@
 //! `repomd.xml` can still fetch everything it names for that long (apt fetches by hash; dnf keeps
 //! metadata 48 h by default). Plainly named files are overwritten in place and need no prune. Pool
 //! files are never unlinked today, so none is deleted.
+//!
+//! A file is deleted before it is forgotten: a prune killed in between (crash points
+//! `repos-prune-deleted`, `repos-prune-forgotten`) leaves a record of an absent file, which the next
+//! prune deletes again (deleting an absent key succeeds) and forgets.
 
 use std::time::{Duration, SystemTime};
 
@@ -14,6 +18,7 @@ use super::config::Repository;
 use super::keys;
 use super::records::Records;
 use super::RepoError;
+use crate::publish::crashpoint::crash_point;
 
 /// Superseded generations kept whatever their age (dak keeps by-hash copies 36 h; aptly one
 /// generation): a burst of publishes never strands a client mid-update.
@@ -54,7 +59,9 @@ pub async fn prune_indexes(
         if !dry_run {
             let object = ObjectKey::new(key.clone()).map_err(|e| RepoError::Key(format!("{key}: {e}")))?;
             storage.delete(&object).await?;
+            crash_point("repos-prune-deleted");
             records.forget_index(repository.id(), &path, &sha256)?;
+            crash_point("repos-prune-forgotten");
         }
         report.deleted.push(key);
     }
@@ -68,5 +75,7 @@ pub fn default_retention(format: crate::formats::FormatKind) -> Duration {
         crate::formats::FormatKind::Debian => Duration::from_secs(36 * 3600),
         // dnf's default metadata_expire is 48 h.
         crate::formats::FormatKind::Rpm => Duration::from_secs(48 * 3600),
+        // Haiku's index files are not content-addressed: nothing of theirs waits for prune.
+        crate::formats::FormatKind::Haiku => Duration::from_secs(24 * 3600),
     }
 }

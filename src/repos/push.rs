@@ -8,6 +8,12 @@
 //! architecture-independent package into every architecture — and each repository whose links changed
 //! (now, or by an earlier push that could not publish) gets its index published. The same bytes
 //! pushed again change nothing.
+//!
+//! A push killed anywhere converges on its rerun (or the next push): a pool file uploaded but not
+//! recorded is found by its digest and adopted without another upload, links are recorded with their
+//! repository's dirty mark in one transaction, and a dirty repository is published again. The crash
+//! points `repos-pool-uploaded`, `repos-pool-recorded`, `repos-linked` and `repos-published` (before
+//! the repository is marked published) let tests/repos_crash_poller.rs prove it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -16,6 +22,7 @@ use std::time::SystemTime;
 use buildmaster_storage::{ObjectKey, PutOptions, Sha256Digest, StorageBackend};
 
 use crate::formats::{FormatKind, InspectedPackage};
+use crate::publish::crashpoint::crash_point;
 
 use super::config::Repository;
 use super::index_upload::{publish_index, IndexReport};
@@ -81,8 +88,9 @@ fn format_of(path: &Path) -> Result<FormatKind, RepoError> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("deb") => Ok(FormatKind::Debian),
         Some("rpm") => Ok(FormatKind::Rpm),
+        Some("hpkg") => Ok(FormatKind::Haiku),
         _ => Err(RepoError::Refused(format!(
-            "{}: not a .deb or .rpm file; only Debian and RPM packages can be pushed",
+            "{}: not a .deb, .rpm or .hpkg file; only Debian, RPM and Haiku packages can be pushed",
             path.display()
         ))),
     }
@@ -121,8 +129,13 @@ pub async fn push(
         } else {
             report.already_stored.push(item.package.file_name.clone());
         }
+        let fixed_path = formats.get(item.format)?.fixed_path(&item.package);
         for &t in &item.targets {
             let repository = targets[t];
+            if let Some(path) = &fixed_path {
+                // Placed before it is linked: a link always has its copy, whatever crash follows.
+                place(storage, &pool, &keys::index_key(repository, path)).await?;
+            }
             if records.link(repository.id(), item.format, &item.package.sha256, now_secs)? {
                 report
                     .linked
@@ -130,6 +143,7 @@ pub async fn push(
             }
         }
     }
+    crash_point("repos-linked");
     for (t, repository) in targets.iter().enumerate() {
         if !records.is_dirty(repository.id())? {
             continue;
@@ -137,6 +151,7 @@ pub async fn push(
         let format = formats.get(repository.format())?;
         let signer = signers[t].as_deref();
         let index = publish_index(storage, records, repository, &*format, signer, now).await?;
+        crash_point("repos-published");
         records.mark_published(repository.id())?;
         report.published.push((repository.id().to_string(), index));
     }
@@ -183,6 +198,15 @@ async fn inspect_and_check(
                 package.architecture,
                 ids.join(", ")
             )));
+        }
+        for &t in &fitting {
+            format.admit(&targets[t].target, &package).map_err(|reason| {
+                RepoError::Refused(format!(
+                    "{}: refused by repository {}: {reason}",
+                    path.display(),
+                    targets[t].id()
+                ))
+            })?;
         }
         let pools: BTreeSet<&str> = fitting.iter().map(|&t| targets[t].pool.as_str()).collect();
         if pools.len() > 1 {
@@ -263,10 +287,7 @@ async fn store_once(
         .map_err(|e| RepoError::Key(format!("{}: {e}", pool.pool_key)))?;
     let digest = Sha256Digest::from_hex(&pool.package.sha256)
         .ok_or_else(|| RepoError::Key(format!("{}: bad digest", pool.package.file_name)))?;
-    let present = storage
-        .head(&key)
-        .await?
-        .is_some_and(|meta| meta.size == pool.package.size && meta.sha256 == Some(digest));
+    let present = holds(storage, &key, pool.package.size, digest).await?;
     if !present {
         let mut file = tokio::fs::File::open(path)
             .await
@@ -279,6 +300,7 @@ async fn store_once(
                 match pool.format {
                     FormatKind::Debian => "application/vnd.debian.binary-package",
                     FormatKind::Rpm => "application/x-rpm",
+                    FormatKind::Haiku => "application/x-vnd.haiku-package",
                 }
                 .into(),
             ),
@@ -286,7 +308,37 @@ async fn store_once(
             sha256: Some(digest),
         };
         storage.put(&key, &mut file, pool.package.size, &options).await?;
+        crash_point("repos-pool-uploaded");
     }
     records.insert_pool(pool)?;
+    crash_point("repos-pool-recorded");
     Ok(!present)
+}
+
+/// Copies a pool file to `key`, where a format that fixes package paths has its clients fetch it
+/// (Haiku: `<root>/packages/<file>`) — a server-side copy, never a second upload. Nothing is copied
+/// when the same bytes are already there.
+async fn place(storage: &dyn StorageBackend, pool: &PoolPackage, key: &str) -> Result<(), RepoError> {
+    let to = ObjectKey::new(key.to_string()).map_err(|e| RepoError::Key(format!("{key}: {e}")))?;
+    let digest = Sha256Digest::from_hex(&pool.package.sha256)
+        .ok_or_else(|| RepoError::Key(format!("{}: bad digest", pool.package.file_name)))?;
+    if !holds(storage, &to, pool.package.size, digest).await? {
+        let from = ObjectKey::new(pool.pool_key.clone())
+            .map_err(|e| RepoError::Key(format!("{}: {e}", pool.pool_key)))?;
+        storage.copy(&from, &to).await?;
+    }
+    Ok(())
+}
+
+/// Whether `key` holds an object of `size` bytes with SHA-256 `digest`.
+async fn holds(
+    storage: &dyn StorageBackend,
+    key: &ObjectKey,
+    size: u64,
+    digest: Sha256Digest,
+) -> Result<bool, RepoError> {
+    Ok(storage
+        .head(key)
+        .await?
+        .is_some_and(|meta| meta.size == size && meta.sha256 == Some(digest)))
 }

@@ -76,11 +76,7 @@ pub struct Records {
 }
 
 fn format_from(text: &str) -> Option<FormatKind> {
-    match text {
-        "debian" => Some(FormatKind::Debian),
-        "rpm" => Some(FormatKind::Rpm),
-        _ => None,
-    }
+    FormatKind::parse(text)
 }
 
 const POOL_COLUMNS: &str =

@@ -17,6 +17,21 @@ pub fn make_test_package(
     payload: usize,
     output: &Path,
 ) {
+    make_arch_package(work, name, version, "x86_64", vendor, requires, payload, output)
+}
+
+/// [`make_test_package`] for another architecture (`x86_gcc2`, `any`).
+#[allow(clippy::too_many_arguments)]
+pub fn make_arch_package(
+    work: &Path,
+    name: &str,
+    version: &str,
+    architecture: &str,
+    vendor: &str,
+    requires: &[&str],
+    payload: usize,
+    output: &Path,
+) {
     let src = work.join(format!("src-{name}-{version}-{:08x}", fastrand::u32(..)));
     std::fs::create_dir_all(src.join("data")).unwrap();
     let bytes: Vec<u8> = (0..payload).map(|_| fastrand::u8(..)).collect();
@@ -30,7 +45,7 @@ pub fn make_test_package(
     std::fs::write(
         &info,
         format!(
-            "name {name}\nversion {version}\narchitecture x86_64\nsummary \"Test package {name}\"\n\
+            "name {name}\nversion {version}\narchitecture {architecture}\nsummary \"Test package {name}\"\n\
              description \"A package made for the publishing tests.\"\npackager \"Tests <t@example.org>\"\n\
              vendor \"{vendor}\"\ncopyrights {{ \"2026 Tests\" }}\nlicenses {{ \"MIT\" }}\n\
              provides {{ {name} = {version} }}\n{requires}"

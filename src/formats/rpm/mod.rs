@@ -40,9 +40,12 @@ impl RpmFormat {
     fn settings<'a>(&self, target: &'a RepositoryTarget) -> Result<&'a super::RpmSettings, FormatError> {
         match &target.settings {
             FormatSettings::Rpm(s) => Ok(s),
-            FormatSettings::Debian(_) => Err(FormatError::Settings {
+            _ => Err(FormatError::Settings {
                 id: target.id.clone(),
-                reason: "is a Debian repository, not an RPM one".into(),
+                reason: format!(
+                    "is a {} repository, not an RPM one",
+                    target.settings.kind().as_str()
+                ),
             }),
         }
     }
