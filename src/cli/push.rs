@@ -56,7 +56,8 @@ pub fn run(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 index.unchanged
             );
         }
-        if report.linked.is_empty() {
+        // A rerun after a crash may link nothing new and still publish what the killed push left.
+        if report.linked.is_empty() && report.published.is_empty() {
             println!("nothing changed");
         }
         Ok(ExitCode::SUCCESS)

@@ -1,6 +1,13 @@
 //! Publishing one repository's index: render it from the records, then upload in the order that never
 //! shows a client an index naming something missing — content-addressed files first, then the plainly
 //! named indexes, the root of trust last — and only the files whose bytes changed.
+//!
+//! Each file is recorded only after its upload, so a publish killed between two files leaves the
+//! repository dirty and the rerun uploads what was not recorded; the previous generation's
+//! content-addressed files are marked superseded (their retention window starts) only once the new
+//! root is up. Crash points: `repos-index-content-addressed`, `repos-index-data`, `repos-index-root`
+//! (a file of that role uploaded, not yet recorded) and `repos-index-uploaded` (all files up, the
+//! previous generation not yet superseded).
 
 use std::time::SystemTime;
 
@@ -8,6 +15,7 @@ use buildmaster_storage::{CacheControl, ObjectKey, PutOptions, Sha256Digest, Sto
 use sha2::{Digest as _, Sha256};
 
 use crate::formats::{IndexFile, IndexRole, RepositoryFormat, Sign};
+use crate::publish::crashpoint::crash_point;
 
 use super::config::Repository;
 use super::keys;
@@ -46,10 +54,16 @@ pub async fn publish_index(
             continue;
         }
         upload(storage, repository, file, &digest).await?;
+        crash_point(match file.role {
+            IndexRole::ContentAddressed => "repos-index-content-addressed",
+            IndexRole::Data => "repos-index-data",
+            IndexRole::Root => "repos-index-root",
+        });
         let content_addressed = file.role == IndexRole::ContentAddressed;
         records.record_index(repository.id(), &file.path, &digest, content_addressed, now_secs)?;
         report.uploaded.push(file.path.clone());
     }
+    crash_point("repos-index-uploaded");
     // Content-addressed files the new index no longer names start their retention window now.
     let keep: std::collections::HashSet<&str> = files
         .iter()

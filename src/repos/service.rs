@@ -2,6 +2,12 @@
 //! instance: its state directory, storage, repositories and formats. The push holds the publish lock
 //! (one writer per bucket, shared with the HaikuPorts publish and prune); when another writer holds
 //! it, the push waits a bounded time for it instead of failing at once.
+//!
+//! A writer killed while holding the lock does not block the next one: the kernel drops its `flock`,
+//! and the bucket lock it leaves names this instance's state directory, which
+//! [`PublishLock::acquire`] takes over at once (holding the `flock` proves the holder is gone). Crash
+//! points `repos-locked` (lock taken, nothing done) and `repos-unlocking` (work done, lock not yet
+//! released) let tests/repos_crash_poller.rs prove it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +20,7 @@ use super::prune::{prune_indexes, IndexPrune};
 use super::push::{push, select, PushReport};
 use super::records::Records;
 use super::{Formats, RepoError};
+use crate::publish::crashpoint::crash_point;
 use crate::publish::lock::PublishLock;
 use crate::publish::PublishError;
 use crate::state::StateDir;
@@ -93,10 +100,12 @@ impl PushService {
         work: impl AsyncFnOnce(&mut Records) -> Result<T, RepoError>,
     ) -> Result<T, RepoError> {
         let lock = self.lock().await?;
+        crash_point("repos-locked");
         let result = match Records::open(&self.state.database()) {
             Ok(mut records) => work(&mut records).await,
             Err(err) => Err(err.into()),
         };
+        crash_point("repos-unlocking");
         let released = lock.release(&*self.storage).await;
         let value = result?;
         released.map_err(RepoError::Lock)?;
