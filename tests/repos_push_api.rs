@@ -114,6 +114,9 @@ async fn packages_pushed_through_the_api_need_the_token_and_install_with_dnf() {
     let listed = get(&server.url("/api/repositories")).await.json();
     assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
     assert_eq!(listed[0]["format"], "rpm", "{listed}");
+    // The one package (noarch) is linked into both architectures.
+    assert_eq!(listed[0]["packages"], 1, "{listed}");
+    assert_eq!(listed[1]["packages"], 1, "{listed}");
 
     let dnf_work = work.path().join("dnf");
     std::fs::create_dir_all(&dnf_work).unwrap();

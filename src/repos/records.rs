@@ -220,6 +220,18 @@ impl Records {
             .map_err(|e| self.fail(e))
     }
 
+    /// How many packages are linked into `repository` (without reading their entries).
+    pub fn count_linked(&self, repository: &str) -> Result<u64, RecordsError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM repo_links WHERE repository = ?1",
+                params![repository],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.fail(e))
+    }
+
     /// Records that `repository`'s index now lists every link.
     pub fn mark_published(&mut self, repository: &str) -> Result<(), RecordsError> {
         self.conn

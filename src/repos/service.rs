@@ -61,6 +61,16 @@ impl PushService {
         &self.repositories
     }
 
+    /// How many packages each configured repository has linked, in configuration order (read without
+    /// the publish lock: a count, not a snapshot to act on).
+    pub fn linked_counts(&self) -> Result<Vec<u64>, RepoError> {
+        let records = Records::open(&self.state.database())?;
+        self.repositories
+            .iter()
+            .map(|r| Ok(records.count_linked(r.id())?))
+            .collect()
+    }
+
     /// Pushes `files` into the repositories matching `patterns` and publishes the changed ones.
     pub async fn push(&self, files: &[PathBuf], patterns: &[String]) -> Result<PushReport, RepoError> {
         let targets = select(&self.repositories, patterns)?;

@@ -1,4 +1,4 @@
-//! `POST /api/push?name=FILE&to=REPO[&to=REPO…]`: one Debian or RPM package as the request body, pushed
+//! `POST /api/push?name=FILE&to=REPO[&to=REPO…]`: one Debian, RPM or Haiku package as the request body, pushed
 //! like `buildmaster push FILE --to REPO…` (bearer token required). The body is streamed to
 //! `<state>/incoming/` within [`MAX_PUSH_BYTES`], pushed under the publish lock, and removed; the answer
 //! is the push's report. `GET /api/repositories` lists the configured repositories (read-only).
@@ -50,31 +50,43 @@ pub struct RepositoryJson {
     format: &'static str,
     root: String,
     signed: bool,
+    /// Packages linked into it; `null` when the records could not be read.
+    packages: Option<u64>,
 }
 
 /// `GET /api/repositories`.
 pub async fn repositories(State(app): State<AppState>) -> Json<Vec<RepositoryJson>> {
-    let list = app
-        .push_service()
-        .map(|service| {
-            service
-                .repositories()
-                .iter()
-                .map(|r| RepositoryJson {
-                    id: r.id().to_string(),
-                    format: r.format().as_str(),
-                    root: r.root.clone(),
-                    signed: r.signing_key.is_some(),
-                })
-                .collect()
+    let Some(service) = app.push_service() else {
+        return Json(Vec::new());
+    };
+    let counting = service.clone();
+    // SQLite reads block: off the async threads. A failure leaves the counts out, not the listing.
+    let counts = tokio::task::spawn_blocking(move || counting.linked_counts())
+        .await
+        .ok()
+        .and_then(|counts| {
+            counts
+                .map_err(|e| tracing::warn!("counting the repositories' packages: {e}"))
+                .ok()
+        });
+    let list = service
+        .repositories()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RepositoryJson {
+            id: r.id().to_string(),
+            format: r.format().as_str(),
+            root: r.root.clone(),
+            signed: r.signing_key.is_some(),
+            packages: counts.as_ref().and_then(|c| c.get(i).copied()),
         })
-        .unwrap_or_default();
+        .collect();
     Json(list)
 }
 
 /// A file name a client may give: a package's, with no path.
 fn checked_name(name: &str) -> Result<&str, ApiError> {
-    let valid = (name.ends_with(".deb") || name.ends_with(".rpm"))
+    let valid = [".deb", ".rpm", ".hpkg"].iter().any(|ext| name.ends_with(ext))
         && name.len() <= 255
         && !name.starts_with('.')
         && name
@@ -84,7 +96,7 @@ fn checked_name(name: &str) -> Result<&str, ApiError> {
         Ok(name)
     } else {
         Err(ApiError::BadRequest(format!(
-            "name={} is not a package file name: letters, digits and . _ - + ~, ending in .deb or .rpm",
+            "name={} is not a package file name: letters, digits and . _ - + ~, ending in .deb, .rpm or .hpkg",
             echo(name)
         )))
     }

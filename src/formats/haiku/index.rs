@@ -36,30 +36,43 @@ pub struct BuiltIndex {
 impl BuiltIndex {
     /// `package.list`: one canonical file name per line.
     pub fn package_list(&self) -> Vec<u8> {
-        self.file_names
-            .iter()
-            .flat_map(|n| [n.as_bytes(), b"\n"].concat())
-            .collect()
+        package_list(&self.file_names)
     }
 }
 
-/// The newest version of each package name among `candidates` (an index names one version per
-/// name; older ones stay downloadable until pruned), ordered by file name.
-pub fn newest_per_name<'a>(candidates: &[Candidate<'a>]) -> Vec<Candidate<'a>> {
-    let mut newest: BTreeMap<&str, Candidate<'a>> = BTreeMap::new();
-    for candidate in candidates {
-        newest
-            .entry(candidate.info.name.as_str())
-            .and_modify(|current| {
-                if candidate.info.version.compare(&current.info.version).is_gt() {
-                    *current = *candidate;
+/// The newest version of each package name among `items` (an index names one version per name; older
+/// ones stay downloadable until pruned), ordered by file name. Generic so that the HaikuPorts
+/// publisher's records and pushed packages' entries are chosen by one rule.
+pub fn newest_per_name<'a, T>(
+    items: impl IntoIterator<Item = &'a T>,
+    info: impl Fn(&T) -> &PackageInfo,
+    file_name: impl Fn(&T) -> &str,
+) -> Vec<&'a T> {
+    let mut newest: BTreeMap<&str, &'a T> = BTreeMap::new();
+    for item in items {
+        let name = info(item).name.as_str();
+        match newest.get_mut(name) {
+            Some(current) => {
+                if info(item).version.compare(&info(current).version).is_gt() {
+                    *current = item;
                 }
-            })
-            .or_insert(*candidate);
+            }
+            None => {
+                newest.insert(name, item);
+            }
+        }
     }
-    let mut chosen: Vec<Candidate<'a>> = newest.into_values().collect();
-    chosen.sort_by(|a, b| a.file_name.cmp(b.file_name));
+    let mut chosen: Vec<&'a T> = newest.into_values().collect();
+    chosen.sort_by(|a, b| file_name(a).cmp(file_name(b)));
     chosen
+}
+
+/// `package.list`: one canonical file name per line.
+pub fn package_list(file_names: &[String]) -> Vec<u8> {
+    file_names
+        .iter()
+        .flat_map(|n| [n.as_bytes(), b"\n"].concat())
+        .collect()
 }
 
 /// Whether `info` (the package `file_name`) may enter a repository described by `repository`:

@@ -123,7 +123,12 @@ impl RepositoryFormat for HaikuFormat {
                 licenses: &entry.licenses,
             })
             .collect();
-        let built = index::build_index(info, &index::newest_per_name(&candidates)).map_err(|reason| {
+        let chosen: Vec<index::Candidate<'_>> =
+            index::newest_per_name(&candidates, |c| c.info, |c| c.file_name)
+                .into_iter()
+                .copied()
+                .collect();
+        let built = index::build_index(info, &chosen).map_err(|reason| {
             FormatError::Settings {
                 id: target.id.clone(),
                 reason,

@@ -1,6 +1,6 @@
 // The buildmaster web UI: a single page over the JSON API. Views (by URL hash): the live buildrun (#/), a
 // past buildrun (#/buildrun/N), a build log with live tail (#/log/N/B), history (#/history) and package
-// search (#/packages). Live updates come from /api/events (server-sent events); every text from the server
+// search (#/packages) and the configured repositories (#/repositories). Live updates come from /api/events (server-sent events); every text from the server
 // is inserted with textContent, never as HTML.
 "use strict";
 
@@ -116,6 +116,9 @@ function route() {
     const query = new URLSearchParams(hash.split("?")[1] || "").get("q") || "";
     $("#package-query").value = query;
     searchPackages();
+  } else if (parts[0] === "repositories") {
+    show("repositories", "repositories");
+    loadRepositories();
   } else if (parts[0] === "buildrun" && /^\d+$/.test(parts[1])) {
     show("buildrun", "history");
     ui.live = false;
@@ -452,6 +455,25 @@ async function searchPackages() {
     $("#packages-empty").hidden = body.length > 0;
   } catch (error) {
     showError(`Searching packages: ${error.message}`);
+  }
+}
+
+// ---- repositories --------------------------------------------------------------------------------------
+
+async function loadRepositories() {
+  try {
+    const { body } = await fetchJson("/api/repositories");
+    const rows = $("#repositories tbody");
+    rows.textContent = "";
+    for (const repo of body) {
+      rows.appendChild(el("tr", {},
+        el("td", { text: repo.id }), el("td", { text: repo.format }), el("td", { text: repo.root }),
+        el("td", { text: repo.signed ? "yes" : "no" }),
+        el("td", { text: repo.packages === null ? "?" : String(repo.packages) })));
+    }
+    $("#repositories-empty").hidden = body.length > 0;
+  } catch (error) {
+    showError(`Loading the repositories: ${error.message}`);
   }
 }
 
