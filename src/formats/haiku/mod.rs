@@ -128,11 +128,9 @@ impl RepositoryFormat for HaikuFormat {
                 .into_iter()
                 .copied()
                 .collect();
-        let built = index::build_index(info, &chosen).map_err(|reason| {
-            FormatError::Settings {
-                id: target.id.clone(),
-                reason,
-            }
+        let built = index::build_index(info, &chosen).map_err(|reason| FormatError::Settings {
+            id: target.id.clone(),
+            reason,
         })?;
         if let Some(rejected) = built.rejected.first() {
             // Every package was admitted when it was pushed; one refused now means the repo.info
