@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use buildmaster_storage::{
-    ObjectKey, ObjectMeta, ObjectReader, ObjectStream, PutOptions, StorageBackend, StorageError,
+    CopySource, ObjectKey, ObjectMeta, ObjectReader, ObjectStream, PutOptions, StorageBackend, StorageError,
 };
 use tokio::io::AsyncRead;
 
@@ -50,6 +50,7 @@ impl StorageBackend for MeteredStorage {
         let metrics = self.metrics.clone();
         Ok(ObjectReader {
             meta: reader.meta,
+            headers: reader.headers,
             body: Box::pin(CountingReader::new(reader.body, move |n| {
                 metrics.add_transferred(Direction::Download, n)
             })),
@@ -66,6 +67,21 @@ impl StorageBackend for MeteredStorage {
 
     async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> Result<ObjectMeta, StorageError> {
         self.inner.copy(from, to).await
+    }
+
+    /// Forwarded so that a copy from a peer on the same service stays server-side behind this wrapper
+    /// (moving no bytes through this process, it counts none); `copy_from` keeps its default, so a
+    /// streamed copy goes through this wrapper's `get` and `put` and is counted.
+    fn copy_source(&self, key: &ObjectKey) -> Option<CopySource> {
+        self.inner.copy_source(key)
+    }
+
+    async fn copy_from_peer(
+        &self,
+        source: &CopySource,
+        to: &ObjectKey,
+    ) -> Result<Option<ObjectMeta>, StorageError> {
+        self.inner.copy_from_peer(source, to).await
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use buildmaster_storage::{
-    ErrorKind, ExactReader, ObjectKey, ObjectMeta, ObjectReader, ObjectStream, Operation, PutOptions,
-    StorageBackend, StorageError,
+    CopySource, ErrorKind, ExactReader, LocalFile, ObjectKey, ObjectMeta, ObjectReader, ObjectStream,
+    Operation, PutOptions, StorageBackend, StorageError,
 };
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
@@ -23,7 +23,7 @@ pub const TMP_DIR: &str = ".buildmaster-tmp";
 
 /// Write buffer size: large enough that the per-call overhead of `tokio::fs` (a blocking-pool hop per
 /// operation) is negligible next to the copy itself.
-const WRITE_CHUNK_BYTES: usize = 1 << 20;
+pub(crate) const WRITE_CHUNK_BYTES: usize = 1 << 20;
 
 /// A store that keeps each object as a file `<root>/<key>`.
 #[derive(Debug, Clone)]
@@ -46,11 +46,11 @@ impl FsBackend {
         &self.root
     }
 
-    fn path_of(&self, key: &ObjectKey) -> PathBuf {
+    pub(crate) fn path_of(&self, key: &ObjectKey) -> PathBuf {
         self.root.join(key.as_str())
     }
 
-    fn refuse_reserved(&self, op: Operation, key: &ObjectKey) -> Result<(), StorageError> {
+    pub(crate) fn refuse_reserved(&self, op: Operation, key: &ObjectKey) -> Result<(), StorageError> {
         if sidecar::is_reserved(key.as_str()) {
             return Err(StorageError::new(
                 op,
@@ -66,7 +66,18 @@ impl FsBackend {
     }
 
     fn meta_from(&self, key: &ObjectKey, fs_meta: &std::fs::Metadata) -> ObjectMeta {
-        let sha256 = sidecar::read(&self.root, key).and_then(|s| s.digest_for(fs_meta));
+        let sidecar = sidecar::read(&self.root, key);
+        self.meta_with(key, fs_meta, sidecar.as_ref())
+    }
+
+    /// The metadata of `key` given its sidecar (if any).
+    fn meta_with(
+        &self,
+        key: &ObjectKey,
+        fs_meta: &std::fs::Metadata,
+        sidecar: Option<&Sidecar>,
+    ) -> ObjectMeta {
+        let sha256 = sidecar.and_then(|s| s.digest_for(fs_meta));
         ObjectMeta {
             key: key.clone(),
             size: fs_meta.len(),
@@ -76,7 +87,7 @@ impl FsBackend {
     }
 
     /// Moves a finished temporary file (and its sidecar) into place durably.
-    async fn commit(&self, key: &ObjectKey, tmp: &Path, sidecar: &Sidecar) -> std::io::Result<()> {
+    pub(crate) async fn commit(&self, key: &ObjectKey, tmp: &Path, sidecar: &Sidecar) -> std::io::Result<()> {
         let dest = self.path_of(key);
         let side = sidecar::path(&self.root, key);
         for dir in [dest.parent(), side.parent()].into_iter().flatten() {
@@ -94,7 +105,7 @@ impl FsBackend {
         Ok(())
     }
 
-    fn new_tmp_path(&self) -> PathBuf {
+    pub(crate) fn new_tmp_path(&self) -> PathBuf {
         self.root
             .join(TMP_DIR)
             .join(format!("{:016x}.part", fastrand::u64(..)))
@@ -157,10 +168,12 @@ impl StorageBackend for FsBackend {
                 "not a file",
             ));
         }
-        let meta = self.meta_from(key, &fs_meta);
+        let sidecar = sidecar::read(&self.root, key);
+        let meta = self.meta_with(key, &fs_meta, sidecar.as_ref());
         let body = tokio::io::BufReader::with_capacity(WRITE_CHUNK_BYTES, file);
         Ok(ObjectReader {
             meta,
+            headers: sidecar.map(|s| s.headers()).unwrap_or_default(),
             body: Box::pin(body),
         })
     }
@@ -206,40 +219,30 @@ impl StorageBackend for FsBackend {
     }
 
     async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> Result<ObjectMeta, StorageError> {
-        self.refuse_reserved(Operation::Copy, from)?;
-        self.refuse_reserved(Operation::Copy, to)?;
-        let err = |e| StorageError::io(Operation::Copy, Some(from), e);
-        let src = self.path_of(from);
-        let fs_meta = tokio::fs::metadata(&src).await.map_err(err)?;
-        // Objects are never modified in place (every put renames a new inode over the key), so a hard
-        // link is a faithful, instant copy that keeps the inode the sidecar was written for.
-        let tmp = TempFile(self.new_tmp_path());
-        if tokio::fs::hard_link(&src, &tmp.0).await.is_err() {
-            tokio::fs::copy(&src, &tmp.0).await.map_err(err)?;
+        self.copy_file(&self.root, from, to).await
+    }
+
+    fn copy_source(&self, key: &ObjectKey) -> Option<CopySource> {
+        // Relative roots are relative to this process's working directory; the peer is in this process
+        // too, but an absolute path keeps the location meaningful in messages.
+        let root = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
+        Some(CopySource::File(LocalFile {
+            root,
+            key: key.clone(),
+        }))
+    }
+
+    /// A file of another filesystem backend on this machine is linked (or copied locally); anything
+    /// else is streamed by the caller.
+    async fn copy_from_peer(
+        &self,
+        source: &CopySource,
+        to: &ObjectKey,
+    ) -> Result<Option<ObjectMeta>, StorageError> {
+        match source {
+            CopySource::File(file) => self.copy_file(&file.root, &file.key, to).await.map(Some),
+            _ => Ok(None),
         }
-        let tmp_meta = tokio::fs::metadata(&tmp.0).await.map_err(err)?;
-        let source_sidecar = sidecar::read(&self.root, from);
-        let sha256 = match source_sidecar.as_ref().and_then(|s| s.digest_for(&fs_meta)) {
-            Some(d) => d,
-            None => hash_file(&tmp.0).await.map_err(err)?,
-        };
-        let sidecar = Sidecar {
-            sha256: sha256.to_hex(),
-            size: tmp_meta.len(),
-            ino: std::os::unix::fs::MetadataExt::ino(&tmp_meta),
-            content_type: source_sidecar.as_ref().and_then(|s| s.content_type.clone()),
-            cache_control: source_sidecar.as_ref().and_then(|s| s.cache_control.clone()),
-        };
-        self.commit(to, &tmp.0, &sidecar)
-            .await
-            .map_err(|e| StorageError::io(Operation::Copy, Some(to), e))?;
-        tmp.disarm();
-        Ok(ObjectMeta {
-            key: to.clone(),
-            size: tmp_meta.len(),
-            sha256: Some(sha256),
-            modified: tmp_meta.modified().ok(),
-        })
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
@@ -282,10 +285,10 @@ impl StorageBackend for FsBackend {
 }
 
 /// A temporary file removed on drop unless disarmed: the cleanup path for failed and cancelled puts.
-struct TempFile(PathBuf);
+pub(crate) struct TempFile(pub(crate) PathBuf);
 
 impl TempFile {
-    fn disarm(self) {
+    pub(crate) fn disarm(self) {
         std::mem::forget(self);
     }
 }
@@ -312,7 +315,7 @@ async fn sync_dir(dir: &Path) -> std::io::Result<()> {
         .map_err(std::io::Error::other)?
 }
 
-async fn hash_file(path: &Path) -> std::io::Result<buildmaster_storage::Sha256Digest> {
+pub(crate) async fn hash_file(path: &Path) -> std::io::Result<buildmaster_storage::Sha256Digest> {
     let mut file = tokio::fs::File::open(path).await?;
     let size = file.metadata().await?.len();
     let mut reader = ExactReader::new(&mut file, size);

@@ -8,9 +8,11 @@
 //!   re-reads a file.
 //! - [`backend`]: [`FsBackend`], the [`StorageBackend`](buildmaster_storage::StorageBackend)
 //!   implementation: temp file + fsync + rename for atomic, durable writes.
+//! - `copy`: copies by hard link (or local file copy), within one root or from another backend's root.
 //! - [`walk`]: sorted, prefix-filtered listing of the tree.
 
 pub mod backend;
+mod copy;
 pub mod settings;
 pub mod sidecar;
 pub mod walk;

@@ -10,7 +10,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use buildmaster_storage::{CacheControl, ObjectKey, Sha256Digest};
+use buildmaster_storage::{CacheControl, ContentHeaders, ObjectKey, Sha256Digest};
 
 use crate::RESERVED_PREFIX;
 
@@ -44,10 +44,14 @@ impl Sidecar {
 
     /// The `CacheControl` recorded at upload.
     pub fn cache_control(&self) -> CacheControl {
-        match self.cache_control.as_deref() {
-            Some(h) if Some(h) == CacheControl::NoCache.header() => CacheControl::NoCache,
-            Some(h) if Some(h) == CacheControl::Immutable.header() => CacheControl::Immutable,
-            _ => CacheControl::Unspecified,
+        CacheControl::from_header(self.cache_control.as_deref())
+    }
+
+    /// The content headers recorded at upload.
+    pub fn headers(&self) -> ContentHeaders {
+        ContentHeaders {
+            content_type: self.content_type.clone(),
+            cache_control: self.cache_control(),
         }
     }
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use buildmaster_storage::{
-    KeyPrefix, ObjectKey, ObjectMeta, ObjectReader, ObjectStream, Operation, PutOptions, RetryPolicy,
-    StorageBackend, StorageError,
+    CopySource, KeyPrefix, ObjectKey, ObjectMeta, ObjectReader, ObjectStream, Operation, PutOptions,
+    RetryPolicy, ServiceIdentity, StorageBackend, StorageError,
 };
 use tokio::io::AsyncRead;
 
@@ -17,6 +17,7 @@ use crate::client::build_client;
 use crate::copy::MAX_COPY_OBJECT_SIZE;
 use crate::errors::ErrorContext;
 use crate::integrity::PartProtection;
+use crate::peer_copy::service_identity;
 use crate::settings::S3Settings;
 
 /// An S3 bucket (AWS or any S3-compatible server) as a [`StorageBackend`].
@@ -34,6 +35,9 @@ pub(crate) struct Shared {
     pub(crate) client: Client,
     /// Bucket name.
     pub(crate) bucket: String,
+    /// The service and credentials this backend talks to: a peer with the same identity can be copied
+    /// from server-side (see `peer_copy.rs`).
+    pub(crate) service: ServiceIdentity,
     /// Normalised key prefix.
     pub(crate) prefix: KeyPrefix,
     /// Bodies at least this large go multipart, in bytes.
@@ -97,6 +101,7 @@ impl S3Backend {
             shared: Arc::new(Shared {
                 client,
                 bucket: settings.bucket_name.clone(),
+                service: service_identity(settings),
                 prefix,
                 multipart_threshold: settings.multipart_threshold,
                 part_size: settings.part_size,
@@ -195,6 +200,18 @@ impl StorageBackend for S3Backend {
 
     async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> Result<ObjectMeta, StorageError> {
         self.shared.copy(from, to).await
+    }
+
+    fn copy_source(&self, key: &ObjectKey) -> Option<CopySource> {
+        Some(self.shared.copy_source(key))
+    }
+
+    async fn copy_from_peer(
+        &self,
+        source: &CopySource,
+        to: &ObjectKey,
+    ) -> Result<Option<ObjectMeta>, StorageError> {
+        self.shared.copy_from_peer(source, to).await
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {

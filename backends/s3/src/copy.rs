@@ -24,7 +24,8 @@ const COPY_PART_SIZE: u64 = 512 * 1024 * 1024;
 
 /// Percent-encodes a key for `x-amz-copy-source`, keeping `/` and RFC 3986 unreserved characters.
 /// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html#API_CopyObject_RequestSyntax>
-fn encode_copy_source(bucket: &str, key: &str) -> String {
+fn encode_copy_source(source: CopyFrom<'_>) -> String {
+    let CopyFrom { bucket, key } = source;
     let mut out = format!("{bucket}/");
     for byte in key.bytes() {
         match byte {
@@ -35,6 +36,15 @@ fn encode_copy_source(bucket: &str, key: &str) -> String {
         }
     }
     out
+}
+
+/// The object a copy reads: a bucket of this backend's service and a full key in it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CopyFrom<'a> {
+    /// The source bucket (this backend's own, or a peer's on the same service).
+    pub(crate) bucket: &'a str,
+    /// The full key in that bucket.
+    pub(crate) key: &'a str,
 }
 
 impl Shared {
@@ -52,7 +62,12 @@ impl Shared {
                 "copy source does not exist",
             )
         })?;
-        self.copy_full(&self.full_key(from), &self.full_key(to), source.size, None, to)
+        let source_key = self.full_key(from);
+        let source_object = CopyFrom {
+            bucket: &self.bucket,
+            key: &source_key,
+        };
+        self.copy_full(source_object, &self.full_key(to), source.size, None, to)
             .await?;
         self.head(to).await?.ok_or_else(|| {
             self.errors.other(
@@ -64,11 +79,12 @@ impl Shared {
         })
     }
 
-    /// Copies the full key `source` (of `size` bytes) to `target`; with `replace`, the target gets those
-    /// headers instead of the source's (`MetadataDirective: REPLACE`). `key` names the target in errors.
+    /// Copies `source` (of `size` bytes) to the full key `target` of this bucket; with `replace`, the
+    /// target gets those headers instead of the source's (`MetadataDirective: REPLACE`). `key` names the
+    /// target in errors.
     pub(crate) async fn copy_full(
         self: &Arc<Self>,
-        source: &str,
+        source: CopyFrom<'_>,
         target: &str,
         size: u64,
         replace: Option<&ObjectHeaders>,
@@ -81,7 +97,7 @@ impl Shared {
             };
             return self.copy_multipart(source, target, size, &headers, key).await;
         }
-        let copy_source = encode_copy_source(&self.bucket, source);
+        let copy_source = encode_copy_source(source);
         self.retry
             .run(|| async {
                 let mut request = self
@@ -112,25 +128,24 @@ impl Shared {
 
     /// The headers `source` is stored with, for a multipart copy (which, unlike CopyObject, does not
     /// carry them over by itself). Only the headers this backend sets are kept.
-    async fn source_headers(&self, source: &str, key: &ObjectKey) -> Result<ObjectHeaders, StorageError> {
+    async fn source_headers(
+        &self,
+        source: CopyFrom<'_>,
+        key: &ObjectKey,
+    ) -> Result<ObjectHeaders, StorageError> {
         let out = self
             .retry
             .run(|| async {
                 self.client
                     .head_object()
-                    .bucket(&self.bucket)
-                    .key(source)
+                    .bucket(source.bucket)
+                    .key(source.key)
                     .send()
                     .await
                     .map_err(|e| self.errors.sdk(Operation::Copy, Some(key), &e))
             })
             .await?;
-        let cache_control = out.cache_control.as_deref().and_then(|value| {
-            [CacheControl::Immutable, CacheControl::NoCache]
-                .into_iter()
-                .filter_map(CacheControl::header)
-                .find(|known| *known == value)
-        });
+        let cache_control = CacheControl::from_header(out.cache_control.as_deref()).header();
         Ok(ObjectHeaders {
             content_type: out
                 .content_type
@@ -149,7 +164,7 @@ impl Shared {
     /// (`parts_in_flight` at a time), CompleteMultipartUpload; aborted on error and on cancellation.
     async fn copy_multipart(
         self: &Arc<Self>,
-        source: &str,
+        source: CopyFrom<'_>,
         target: &str,
         size: u64,
         headers: &ObjectHeaders,
@@ -178,7 +193,7 @@ impl Shared {
                 upload_id: upload_id.clone(),
             },
         );
-        let copy_source = encode_copy_source(&self.bucket, source);
+        let copy_source = encode_copy_source(source);
         let ranges = (0..size).step_by(part_size as usize).enumerate();
         let copied: Result<Vec<CompletedPart>, StorageError> = stream::iter(ranges)
             .map(|(index, start)| {
@@ -285,7 +300,10 @@ mod tests {
     #[test]
     fn copy_source_is_percent_encoded() {
         assert_eq!(
-            encode_copy_source("b", "p/x 1+2ä.hpkg"),
+            encode_copy_source(CopyFrom {
+                bucket: "b",
+                key: "p/x 1+2ä.hpkg"
+            }),
             "b/p/x%201%2B2%C3%A4.hpkg"
         );
     }

@@ -13,7 +13,8 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::primitives::DateTime;
 use buildmaster_storage::{
-    ErrorKind, ObjectKey, ObjectMeta, ObjectReader, Operation, Sha256Digest, StorageError,
+    CacheControl, ContentHeaders, ErrorKind, ObjectKey, ObjectMeta, ObjectReader, Operation, Sha256Digest,
+    StorageError,
 };
 use std::collections::HashMap;
 
@@ -39,6 +40,14 @@ pub(crate) fn meta_from(
             .and_then(|m| m.get(META_SHA256))
             .and_then(|hex| Sha256Digest::from_hex(hex)),
         modified: modified.and_then(|t| SystemTime::try_from(*t).ok()),
+    }
+}
+
+/// The content headers of a GET answer.
+fn headers_from(content_type: Option<&str>, cache_control: Option<&str>) -> ContentHeaders {
+    ContentHeaders {
+        content_type: content_type.map(str::to_owned),
+        cache_control: CacheControl::from_header(cache_control),
     }
 }
 
@@ -120,14 +129,16 @@ impl Shared {
             .and_then(total_from_content_range)
             .unwrap_or(first_len);
         let meta = meta_from(key, total, first.metadata.as_ref(), first.last_modified.as_ref());
+        let headers = headers_from(first.content_type.as_deref(), first.cache_control.as_deref());
         if first_len >= total {
             return Ok(ObjectReader {
                 meta,
+                headers,
                 body: Box::pin(first.body.into_async_read()),
             });
         }
         let body = ranged_body(self.clone(), key.clone(), full_key, first, first_len, total);
-        Ok(ObjectReader { meta, body })
+        Ok(ObjectReader { meta, headers, body })
     }
 
     /// Plain GET (used for empty objects, where a ranged GET is not satisfiable).
@@ -147,6 +158,7 @@ impl Shared {
         let size = out.content_length.unwrap_or(0).max(0) as u64;
         Ok(ObjectReader {
             meta: meta_from(key, size, out.metadata.as_ref(), out.last_modified.as_ref()),
+            headers: headers_from(out.content_type.as_deref(), out.cache_control.as_deref()),
             body: Box::pin(out.body.into_async_read()),
         })
     }

@@ -14,6 +14,7 @@
 //! - `get`: `get` and `head`; `ranged`: parallel ranged download delivered in order.
 //! - `list`: lazy ListObjectsV2 paging.
 //! - `copy`: server-side copy and idempotent delete.
+//! - `peer_copy`: server-side copy from another bucket of the same service (`copy_from_peer`).
 //! - `sweep`: removing leftovers of interrupted writes (temporaries, unfinished multipart uploads).
 //! - `integrity`: CRC32C checksums verified by the server instead of signed payloads.
 //! - `errors`: SDK errors to [`StorageError`](buildmaster_storage::StorageError), secrets scrubbed.
@@ -28,6 +29,7 @@ mod integrity;
 mod list;
 mod multipart;
 mod part_buffers;
+mod peer_copy;
 mod put;
 mod ranged;
 pub mod settings;

@@ -31,6 +31,7 @@ use bytes::Bytes;
 use tokio::io::AsyncRead;
 
 use crate::backend::Shared;
+use crate::copy::CopyFrom;
 use crate::integrity::{crc32c_base64, PartProtection};
 
 /// Name of the user-metadata entry holding the lowercase-hex SHA-256 (`x-amz-meta-sha256`).
@@ -191,7 +192,16 @@ impl Shared {
         let headers = ObjectHeaders::new(opts, Some(digest), PartProtection::Signed);
         let final_key = self.full_key(key);
         if let Err(err) = self
-            .copy_full(&temp_key, &final_key, size, Some(&headers), key)
+            .copy_full(
+                CopyFrom {
+                    bucket: &self.bucket,
+                    key: &temp_key,
+                },
+                &final_key,
+                size,
+                Some(&headers),
+                key,
+            )
             .await
         {
             cleanup.run_now().await;

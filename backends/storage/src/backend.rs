@@ -7,14 +7,17 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::copy_source::CopySource;
 use crate::error::{Operation, StorageError};
 use crate::key::ObjectKey;
-use crate::meta::{ObjectMeta, PutOptions};
+use crate::meta::{ContentHeaders, ObjectMeta, PutOptions};
 
 /// A streaming download: the object's metadata and a reader over its bytes.
 pub struct ObjectReader {
     /// Metadata as of the start of the download (size is the number of bytes `body` yields).
     pub meta: ObjectMeta,
+    /// The content headers the object was stored with (a streamed copy stores them again).
+    pub headers: ContentHeaders,
     /// The object's bytes.
     pub body: Pin<Box<dyn AsyncRead + Send>>,
 }
@@ -23,6 +26,7 @@ impl Debug for ObjectReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ObjectReader")
             .field("meta", &self.meta)
+            .field("headers", &self.headers)
             .finish_non_exhaustive()
     }
 }
@@ -40,6 +44,9 @@ pub type ObjectStream<'a> = BoxStream<'a, Result<ObjectMeta, StorageError>>;
 /// - `get` streams; `head` returns `None` for an absent object.
 /// - `list` is lazy and paged, returns keys in lexicographic order, and an empty answer is normal.
 /// - `copy` is server-side; `delete` is idempotent (deleting an absent object succeeds).
+/// - `copy_from` copies from another backend: server-side when the two are on one service (S3
+///   `CopyObject` across buckets, a hard link across directories), streamed otherwise; either way the
+///   copy keeps the recorded SHA-256 and content headers.
 #[async_trait]
 pub trait StorageBackend: Send + Sync + Debug + 'static {
     /// Streams `size` bytes from `body` to `key`.
@@ -62,6 +69,43 @@ pub trait StorageBackend: Send + Sync + Debug + 'static {
 
     /// Server-side copy of `from` to `to`, keeping the recorded SHA-256 and content headers.
     async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> Result<ObjectMeta, StorageError>;
+
+    /// Where `key` lives, for a peer backend to copy it without the bytes passing through this process
+    /// (see [`CopySource`]); `None`, the default, when no peer can. Does no I/O and does not check that
+    /// the object exists.
+    fn copy_source(&self, key: &ObjectKey) -> Option<CopySource> {
+        let _ = key;
+        None
+    }
+
+    /// Copies the object at `source` (another backend's, as its [`copy_source`](Self::copy_source)
+    /// told) to `to` without the bytes passing through this process, keeping its recorded SHA-256 and
+    /// content headers. `Ok(None)`, the default, when this backend cannot reach `source` that way (another
+    /// service, other credentials, another kind of store): the caller then streams.
+    async fn copy_from_peer(
+        &self,
+        source: &CopySource,
+        to: &ObjectKey,
+    ) -> Result<Option<ObjectMeta>, StorageError> {
+        let _ = (source, to);
+        Ok(None)
+    }
+
+    /// Copies `from` of `source` (another backend, e.g. a staging bucket) to `to` of this one, keeping
+    /// the recorded SHA-256 and content headers: server-side through
+    /// [`copy_from_peer`](Self::copy_from_peer) when it can, otherwise downloaded and uploaded with the
+    /// recorded SHA-256 verified. Errors name both locations.
+    ///
+    /// Backends and wrappers implement `copy_source` and `copy_from_peer` and keep this default, so that
+    /// a streamed copy goes through the outermost wrapper's `get` and `put`.
+    async fn copy_from(
+        &self,
+        source: &dyn StorageBackend,
+        from: &ObjectKey,
+        to: &ObjectKey,
+    ) -> Result<ObjectMeta, StorageError> {
+        crate::transfer::copy_between(source, from, self, to).await
+    }
 
     /// Removes `key`; succeeds if it is already absent.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError>;

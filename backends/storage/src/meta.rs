@@ -69,6 +69,15 @@ pub enum CacheControl {
 }
 
 impl CacheControl {
+    /// The value a stored `Cache-Control` header stands for: one of ours, else `Unspecified` (a header
+    /// this crate did not set is not carried over by a streamed copy).
+    pub fn from_header(value: Option<&str>) -> Self {
+        [Self::Immutable, Self::NoCache]
+            .into_iter()
+            .find(|known| value.is_some() && known.header() == value)
+            .unwrap_or_default()
+    }
+
     /// The HTTP `Cache-Control` value, if any.
     pub fn header(self) -> Option<&'static str> {
         match self {
@@ -77,6 +86,15 @@ impl CacheControl {
             Self::NoCache => Some("no-cache"),
         }
     }
+}
+
+/// The content headers an object was stored with: what a copy to another backend must carry along.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContentHeaders {
+    /// `Content-Type`, if one was stored.
+    pub content_type: Option<String>,
+    /// `Cache-Control`.
+    pub cache_control: CacheControl,
 }
 
 /// What a caller asks of an upload.
@@ -109,5 +127,22 @@ impl PutOptions {
             cache_control: CacheControl::NoCache,
             sha256: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_cache_control_headers_map_back() {
+        for value in [CacheControl::Immutable, CacheControl::NoCache] {
+            assert_eq!(CacheControl::from_header(value.header()), value);
+        }
+        assert_eq!(CacheControl::from_header(None), CacheControl::Unspecified);
+        assert_eq!(
+            CacheControl::from_header(Some("max-age=60")),
+            CacheControl::Unspecified
+        );
     }
 }
