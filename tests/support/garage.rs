@@ -284,6 +284,60 @@ impl Garage {
         }
     }
 
+    /// Creates bucket `name` owned by the test key (read, write, owner, like `packages`) but *without*
+    /// website access: the web endpoint does not serve it, whatever the Host header says. What a
+    /// staging bucket is: writable by buildmaster, unreachable by package clients.
+    pub fn create_private_bucket(&self, name: &str) {
+        self.cli(&["bucket", "create", name])
+            .and_then(|_| {
+                self.cli(&[
+                    "bucket", "allow", "--read", "--write", "--owner", name, "--key", "test",
+                ])
+            })
+            .unwrap_or_else(|e| panic!("creating bucket {name}: {e}"));
+    }
+
+    /// Opens bucket `name` to anonymous reads on the web endpoint (Host: `name`), as `packages` is.
+    pub fn allow_website(&self, name: &str) {
+        self.cli(&["bucket", "website", "--allow", name])
+            .unwrap_or_else(|e| panic!("allowing website access to {name}: {e}"));
+    }
+
+    /// [`Garage::s3_settings`] for bucket `bucket` instead of `packages`.
+    pub fn s3_settings_in(&self, bucket: &str, prefix: &str) -> S3Settings {
+        let mut settings = self.s3_settings(prefix);
+        settings.bucket_name = bucket.to_owned();
+        settings
+    }
+
+    /// An anonymous `GET path` on the web endpoint with `Host: host` (a bucket name or alias, e.g.
+    /// `localhost` for `packages`), as package clients send it: the status code and the body.
+    pub fn web_get(&self, host: &str, path: &str) -> (u16, Vec<u8>) {
+        use std::io::{Read as _, Write as _};
+        let mut stream = TcpStream::connect(("127.0.0.1", self.ports.web)).expect("garage web port");
+        write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: {host}:{}\r\n\r\n",
+            self.ports.web
+        )
+        .expect("sending a web request to garage");
+        let mut response = Vec::new();
+        stream
+            .read_to_end(&mut response)
+            .expect("reading garage's web answer");
+        let split = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(response.len());
+        let status = String::from_utf8_lossy(&response[..split])
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        let body = response.get(split + 4..).unwrap_or_default().to_vec();
+        (status, body)
+    }
+
     /// Starts `garage server` under its watchdog.
     fn launch(&self) -> Result<(), String> {
         let dir = self.dir.path();
