@@ -20,6 +20,9 @@
 #[path = "support/debian_tools.rs"]
 #[allow(dead_code)]
 mod debian_tools;
+#[path = "support/repo_clients.rs"]
+#[allow(dead_code)]
+mod repo_clients;
 #[path = "support/rpm_tools.rs"]
 #[allow(dead_code)]
 mod rpm_tools;
@@ -33,8 +36,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use debian_tools::{build_deb, host_architecture, output_text, require_tool, Apt};
+use repo_clients::{resolve, Client, Generation, Named};
 use rpm_tools::{dnf_install, rpmbuild, Spec, Trust};
-use sha2::{Digest as _, Sha256};
 use support::garage::Garage;
 use support::pkgman::get;
 
@@ -49,8 +52,8 @@ const CRASH_POINTS: [&str; 10] = [
     "repos-pool-uploaded#1",           // the .deb is in the pool, not recorded
     "repos-pool-recorded#2",           // the .rpm recorded, not linked (the .deb linked)
     "repos-linked",                    // both linked, nothing published
-    "repos-index-content-addressed#2", // two of the suite's by-hash files up
-    "repos-index-data#2",              // the suite's plain Packages files half overwritten
+    "repos-index-content-addressed#2", // two new content-addressed index files up, not all
+    "repos-index-data#1",              // a plainly named Packages overwritten, InRelease still old
     "repos-index-root#1",              // Release up, InRelease still the old one
     "repos-index-uploaded#2",          // RPM: repomd.xml up, old generation not superseded
     "repos-published#1",               // suite published, not marked published
@@ -64,275 +67,6 @@ const OUTAGE: Duration = Duration::from_secs(3);
 const CODENAME: &str = "bookworm";
 /// The RPM repository's root below the instance's prefix.
 const RPM_ROOT: &str = "rpm/el/9/x86_64";
-
-/// An object an index names: its path below the web endpoint, digest and size.
-#[derive(Clone, Debug)]
-struct Named {
-    path: String,
-    sha256: String,
-    size: u64,
-}
-
-/// What a client read of one repository: the root of trust, everything it names (indexes and
-/// packages), and the package versions in its index.
-#[derive(Clone, Debug)]
-struct Generation {
-    root: Vec<u8>,
-    named: Vec<Named>,
-    versions: Vec<String>,
-}
-
-/// Reads done and how they ended.
-#[derive(Debug, Default)]
-struct Tally {
-    /// GET requests sent.
-    reads: u64,
-    /// A named object missing (404) or with other bytes than its digest says: must stay empty.
-    failed: Vec<String>,
-    /// No server to answer (connection refused, reset, a 5xx, a cut body) while garage was down.
-    unavailable_in_outage: u64,
-    /// The same at any other time: must stay empty.
-    unavailable_otherwise: Vec<String>,
-}
-
-/// A client of the bucket's web endpoint; `outage` is set while garage is deliberately down.
-struct Client {
-    web: String,
-    outage: Arc<AtomicBool>,
-    tally: Tally,
-}
-
-impl Client {
-    fn new(web: &str, outage: Arc<AtomicBool>) -> Self {
-        Self {
-            web: web.to_owned(),
-            outage,
-            tally: Tally::default(),
-        }
-    }
-
-    /// GETs `path`; the body if it was served and matches `expect`.
-    fn fetch(&mut self, path: &str, expect: Option<&Named>) -> Option<Vec<u8>> {
-        let during = self.outage.load(Ordering::SeqCst);
-        self.tally.reads += 1;
-        let response = get(&self.web, path);
-        let during = during || self.outage.load(Ordering::SeqCst);
-        let unavailable = |tally: &mut Tally, why: String| {
-            if during {
-                tally.unavailable_in_outage += 1;
-                // Like apt's retry: do not hammer a server that is down.
-                std::thread::sleep(Duration::from_millis(50));
-            } else {
-                tally.unavailable_otherwise.push(why);
-            }
-        };
-        let response = match response {
-            Ok(response) => response,
-            Err(err) => {
-                unavailable(&mut self.tally, format!("{path}: {err}"));
-                return None;
-            }
-        };
-        match response.status {
-            200 => {}
-            404 => {
-                self.tally.failed.push(format!("{path}: 404"));
-                return None;
-            }
-            status => {
-                unavailable(&mut self.tally, format!("{path}: HTTP {status}"));
-                return None;
-            }
-        }
-        let announced = response
-            .header("content-length")
-            .and_then(|n| n.parse::<usize>().ok());
-        if announced.is_some_and(|n| n != response.body.len()) {
-            unavailable(
-                &mut self.tally,
-                format!("{path}: body cut at {} bytes", response.body.len()),
-            );
-            return None;
-        }
-        if let Some(named) = expect {
-            let digest = hex::encode(Sha256::digest(&response.body));
-            if digest != named.sha256 || response.body.len() as u64 != named.size {
-                self.tally.failed.push(format!(
-                    "{path}: {digest} ({} bytes), the index says {} ({} bytes)",
-                    response.body.len(),
-                    named.sha256,
-                    named.size
-                ));
-                return None;
-            }
-        }
-        Some(response.body)
-    }
-
-    /// Reads the Debian suite under `apt` (`<prefix>/apt`) as apt does, from its current `InRelease`
-    /// or from `saved` (a client's old copy). `None` when a read did not succeed (counted).
-    fn read_debian(&mut self, apt: &str, saved: Option<&[u8]>) -> Option<Generation> {
-        let dists = format!("{apt}/dists/{CODENAME}");
-        let root = match saved {
-            Some(bytes) => bytes.to_vec(),
-            None => self.fetch(&format!("{dists}/InRelease"), None)?,
-        };
-        let release = cleartext(&String::from_utf8_lossy(&root));
-        let mut named = Vec::new();
-        let mut stanzas = String::new();
-        for (sha256, size, path) in sha256_entries(&release) {
-            let Some((dir, file)) = path.rsplit_once('/') else {
-                continue;
-            };
-            if !file.starts_with("Packages") {
-                continue;
-            }
-            let index = Named {
-                path: format!("{dists}/{dir}/by-hash/SHA256/{sha256}"),
-                sha256,
-                size,
-            };
-            let body = self.fetch(&index.path, Some(&index))?;
-            if file == "Packages" {
-                stanzas.push_str(&String::from_utf8_lossy(&body));
-                stanzas.push('\n');
-            }
-            named.push(index);
-        }
-        let mut versions = Vec::new();
-        for stanza in stanzas.split("\n\n").filter(|s| !s.trim().is_empty()) {
-            let field = |name: &str| {
-                stanza
-                    .lines()
-                    .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-                    .map(str::to_owned)
-            };
-            let package = Named {
-                path: format!("{apt}/{}", field("Filename")?),
-                sha256: field("SHA256")?,
-                size: field("Size")?.parse().ok()?,
-            };
-            self.fetch(&package.path, Some(&package))?;
-            versions.push(field("Version")?);
-            named.push(package);
-        }
-        Some(Generation {
-            root,
-            named,
-            versions,
-        })
-    }
-
-    /// Reads the RPM repository at `base` (`<prefix>/rpm/el/9/x86_64`) as dnf does, from its current
-    /// `repomd.xml` or from `saved`.
-    fn read_rpm(&mut self, base: &str, saved: Option<&[u8]>) -> Option<Generation> {
-        let root = match saved {
-            Some(bytes) => bytes.to_vec(),
-            None => self.fetch(&format!("{base}/repodata/repomd.xml"), None)?,
-        };
-        let repomd = String::from_utf8_lossy(&root).into_owned();
-        let mut named = Vec::new();
-        let mut primary = None;
-        for data in blocks(&repomd, "<data type=\"", "</data>") {
-            let file = Named {
-                path: resolve(base, between(data, "<location href=\"", "\"")?),
-                sha256: between(data, "<checksum type=\"sha256\">", "<")?.to_owned(),
-                size: between(data, "<size>", "<")?.parse().ok()?,
-            };
-            let body = self.fetch(&file.path, Some(&file))?;
-            if data.starts_with("primary\"") {
-                primary = Some(gunzip(&body));
-            }
-            named.push(file);
-        }
-        let mut versions = Vec::new();
-        for package in blocks(&primary?, "<package type=\"rpm\">", "</package>") {
-            let file = Named {
-                path: resolve(base, between(package, "<location href=\"", "\"")?),
-                sha256: between(package, "pkgid=\"YES\">", "<")?.to_owned(),
-                size: between(package, "<size package=\"", "\"")?.parse().ok()?,
-            };
-            self.fetch(&file.path, Some(&file))?;
-            versions.push(between(package, " ver=\"", "\"")?.to_owned());
-            named.push(file);
-        }
-        Some(Generation {
-            root,
-            named,
-            versions,
-        })
-    }
-
-    /// Fetches every object `named` names, checking each (a client catching up on an old index).
-    fn fetch_all(&mut self, named: &[Named]) {
-        for object in named {
-            self.fetch(&object.path, Some(object));
-        }
-    }
-}
-
-/// The signed text of a clear-signed `InRelease`.
-fn cleartext(signed: &str) -> String {
-    let body = signed.split_once("\n\n").map(|(_, rest)| rest).unwrap_or(signed);
-    body.split("-----BEGIN PGP SIGNATURE-----")
-        .next()
-        .unwrap_or(body)
-        .to_owned()
-}
-
-/// The `SHA256:` entries of a `Release`: (digest, size, path).
-fn sha256_entries(release: &str) -> Vec<(String, u64, String)> {
-    release
-        .lines()
-        .skip_while(|l| *l != "SHA256:")
-        .skip(1)
-        .take_while(|l| l.starts_with(' '))
-        .filter_map(|l| {
-            let mut parts = l.split_whitespace();
-            Some((
-                parts.next()?.to_owned(),
-                parts.next()?.parse().ok()?,
-                parts.next()?.to_owned(),
-            ))
-        })
-        .collect()
-}
-
-/// The text after each `start` up to the next `end`.
-fn blocks<'a>(text: &'a str, start: &str, end: &str) -> Vec<&'a str> {
-    text.split(start)
-        .skip(1)
-        .map(|block| block.split(end).next().unwrap_or(block))
-        .collect()
-}
-
-/// The text between the first `start` and the following `end`.
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let rest = &text[text.find(start)? + start.len()..];
-    Some(&rest[..rest.find(end)?])
-}
-
-/// `href` relative to the directory `base`, with `..` resolved as curl (and so dnf) does.
-fn resolve(base: &str, href: &str) -> String {
-    let mut segments: Vec<&str> = base.split('/').filter(|s| !s.is_empty()).collect();
-    for segment in href.split('/') {
-        match segment {
-            ".." => {
-                segments.pop();
-            }
-            "." | "" => {}
-            s => segments.push(s),
-        }
-    }
-    segments.join("/")
-}
-
-fn gunzip(bytes: &[u8]) -> String {
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(bytes), &mut text)
-        .map(|_| text)
-        .unwrap_or_default()
-}
 
 fn text(out: &Output) -> String {
     format!(
@@ -450,7 +184,7 @@ impl Instance {
 /// What the main thread checks after every publish: both repositories read cleanly and their
 /// newest version is `1.<n>`.
 fn assert_converged(client: &mut Client, inst: &Instance, n: usize, after: &str) -> (Generation, Generation) {
-    let debian = client.read_debian(&inst.apt(), None);
+    let debian = client.read_debian(&inst.apt(), CODENAME, None);
     let rpm = client.read_rpm(&inst.rpm(), None);
     assert!(
         client.tally.failed.is_empty() && client.tally.unavailable_otherwise.is_empty(),
@@ -498,7 +232,7 @@ fn clients_never_see_a_broken_repository_through_crashes_an_outage_and_prune() {
         std::thread::spawn(move || {
             let mut passes = 0u64;
             while !stop.load(Ordering::SeqCst) {
-                client.read_debian(&apt, None);
+                client.read_debian(&apt, CODENAME, None);
                 client.read_rpm(&rpm, None);
                 passes += 1;
                 std::thread::sleep(Duration::from_millis(10));
@@ -577,7 +311,7 @@ fn clients_never_see_a_broken_repository_through_crashes_an_outage_and_prune() {
     // A client holding the first generation catches up after all publishes, and after a prune inside
     // the retention window.
     let mut early = Client::new(&garage.web_endpoint(), outage.clone());
-    early.read_debian(&inst.apt(), Some(&early_debian.root));
+    early.read_debian(&inst.apt(), CODENAME, Some(&early_debian.root));
     early.read_rpm(&inst.rpm(), Some(&early_rpm.root));
     early.fetch_all(&early_debian.named);
     early.fetch_all(&early_rpm.named);
@@ -672,6 +406,55 @@ fn clients_never_see_a_broken_repository_through_crashes_an_outage_and_prune() {
     assert!(passes > 20, "the poller ran ({passes} passes)");
 
     install_the_newest(&garage, &inst);
+    the_client_counts_what_a_broken_publisher_would_leave(&garage, &inst, outage);
+}
+
+/// The counting is not blind: with a current by-hash index deleted and a package overwritten with
+/// other bytes (what a wrong upload order or an early prune would leave), the same client reports a
+/// failed read for each.
+fn the_client_counts_what_a_broken_publisher_would_leave(
+    garage: &Garage,
+    inst: &Instance,
+    outage: Arc<AtomicBool>,
+) {
+    let mut client = Client::new(&garage.web_endpoint(), outage);
+    let debian = client.read_debian(&inst.apt(), CODENAME, None).unwrap();
+    let rpm = client.read_rpm(&inst.rpm(), None).unwrap();
+    assert!(client.tally.failed.is_empty(), "{:?}", client.tally);
+    let by_hash = debian
+        .named
+        .iter()
+        .find(|o| o.path.contains("/by-hash/"))
+        .unwrap();
+    let package = rpm.named.iter().find(|o| o.path.ends_with(".rpm")).unwrap();
+    let s3 = garage.sdk_client();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        s3.delete_object()
+            .bucket(garage.bucket())
+            .key(&by_hash.path)
+            .send()
+            .await
+            .unwrap();
+        s3.put_object()
+            .bucket(garage.bucket())
+            .key(&package.path)
+            .body(b"other bytes".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    });
+    client.read_debian(&inst.apt(), CODENAME, None);
+    client.read_rpm(&inst.rpm(), None);
+    let failed = &client.tally.failed;
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed[0].contains(&by_hash.path) && failed[0].ends_with("404"),
+        "{failed:?}"
+    );
+    assert!(
+        failed[1].contains(&package.path) && failed[1].contains("the index says"),
+        "{failed:?}"
+    );
 }
 
 /// Pushes `files` and kills garage while the push is in flight (it has written the lock and is
