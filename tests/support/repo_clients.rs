@@ -288,10 +288,13 @@ pub fn sha256_entries(release: &str) -> Vec<(String, u64, String)> {
         .collect()
 }
 
+/// One listed form of a `Packages` index: its file name, and its digest and size.
+type Form = (String, (String, u64));
+
 /// A `Release`'s `Packages` indexes: per directory (`main/binary-amd64`), each listed form
 /// (`Packages`, `Packages.gz`, …) with its digest and size.
-fn packages_indexes(release: &str) -> Vec<(String, Vec<(String, (String, u64))>)> {
-    let mut indexes: Vec<(String, Vec<(String, (String, u64))>)> = Vec::new();
+fn packages_indexes(release: &str) -> Vec<(String, Vec<Form>)> {
+    let mut indexes: Vec<(String, Vec<Form>)> = Vec::new();
     for (sha256, size, path) in sha256_entries(release) {
         let Some((dir, file)) = path.rsplit_once('/') else {
             continue;
