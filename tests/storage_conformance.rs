@@ -234,6 +234,56 @@ async fn copy_keeps_content_and_digest(f: &dyn Factory) {
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
 }
 
+/// `copy_from` between two backends of one kind (for S3, two prefixes of one bucket: the server-side
+/// path) keeps bytes, digest and content headers, and a missing source is `NotFound` naming both.
+async fn copy_from_another_backend(f: &dyn Factory) {
+    let staging = f.make("copy-from-staging").await;
+    let served = f.make("copy-from-served").await;
+    let data = random_bytes(300_000, 8);
+    let k = key("packages/a-1.0-1-x86_64.hpkg");
+    staging
+        .put_bytes(&k, &data, &PutOptions::package(None))
+        .await
+        .unwrap();
+    let copied = served.copy_from(&*staging, &k, &k).await.unwrap();
+    assert_eq!(
+        (copied.size, copied.sha256),
+        (data.len() as u64, Some(Sha256Digest::of(&data)))
+    );
+    let head = served.head(&k).await.unwrap().unwrap();
+    assert_eq!(head.sha256, Some(Sha256Digest::of(&data)));
+    let mut object = served.get(&k).await.unwrap();
+    let package = PutOptions::package(None);
+    assert_eq!(object.headers.content_type, package.content_type);
+    assert_eq!(object.headers.cache_control, package.cache_control);
+    let mut back = Vec::new();
+    object.body.read_to_end(&mut back).await.unwrap();
+    assert!(back == data);
+    assert_eq!(read_all(&*staging, &k).await, data, "the source is untouched");
+
+    // A promotion run again (after a crash, say) and a copy onto itself succeed and leave nothing behind.
+    let again = served.copy_from(&*staging, &k, &k).await.unwrap();
+    let onto_itself = staging.copy_from(&*staging, &k, &k).await.unwrap();
+    assert_eq!(again.sha256, Some(Sha256Digest::of(&data)));
+    assert_eq!(onto_itself.sha256, Some(Sha256Digest::of(&data)));
+    assert_eq!(read_all(&*served, &k).await, data);
+    assert_eq!(read_all(&*staging, &k).await, data);
+    for prefix in ["copy-from-staging", "copy-from-served"] {
+        assert_eq!(f.no_leftovers(prefix).await, Vec::<String>::new(), "{prefix}");
+    }
+
+    let err = served
+        .copy_from(&*staging, &key("packages/absent"), &k)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&staging.describe()) && text.contains(&served.describe()),
+        "{text}"
+    );
+}
+
 async fn delete_is_idempotent(f: &dyn Factory) {
     let backend = f.make("delete").await;
     let k = key("packages/gone.hpkg");
@@ -364,6 +414,10 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn copy() {
                 copy_keeps_content_and_digest(&$factory).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn copy_from() {
+                copy_from_another_backend(&$factory).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn delete_twice() {

@@ -48,7 +48,10 @@ impl FsBackend {
         self.commit(to, &tmp.0, &sidecar)
             .await
             .map_err(|e| StorageError::io(Operation::Copy, Some(to), e))?;
-        tmp.disarm();
+        // Not disarmed: when the target already was this very file (a promotion run again, a copy onto
+        // itself), the rename was a no-op that left the temporary link in place, and dropping the guard
+        // removes it; otherwise the temporary path no longer exists and the removal is a no-op.
+        drop(tmp);
         Ok(ObjectMeta {
             key: to.clone(),
             size: tmp_meta.len(),

@@ -19,7 +19,11 @@ use crate::settings::S3Settings;
 /// The service and credentials `settings` talk to (never the secret).
 pub(crate) fn service_identity(settings: &S3Settings) -> ServiceIdentity {
     ServiceIdentity {
-        endpoint_url: settings.endpoint_url.clone(),
+        // `http://host:3900/` and `http://host:3900` are one endpoint.
+        endpoint_url: settings
+            .endpoint_url
+            .as_deref()
+            .map(|url| url.trim_end_matches('/').to_owned()),
         region: settings.region_name.clone(),
         access_key_id: settings.access_key_id.clone(),
     }
@@ -53,7 +57,11 @@ impl Shared {
             key: &object.key,
         };
         let size = self.source_size(from, to).await?;
-        self.copy_full(from, &self.full_key(to), size, None, to).await?;
+        let target = self.full_key(to);
+        // S3 refuses to copy an object onto itself without changing its metadata; it is there already.
+        if object.bucket != self.bucket || object.key != target {
+            self.copy_full(from, &target, size, None, to).await?;
+        }
         let copied = self.head(to).await?.ok_or_else(|| {
             self.errors.other(
                 Operation::Copy,
@@ -96,5 +104,48 @@ impl Shared {
             )),
             Err(err) => Err(err),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Secret;
+    use crate::S3Backend;
+    use buildmaster_storage::StorageBackend;
+
+    fn settings(bucket: &str, endpoint: &str, key_id: &str) -> S3Settings {
+        let mut settings = S3Settings::new(bucket);
+        settings.endpoint_url = Some(endpoint.into());
+        settings.region_name = Some("garage".into());
+        settings.access_key_id = Some(key_id.into());
+        settings.secret_access_key = Some(Secret::new("very-secret-value"));
+        settings.prefix = "staging/x86_64".into();
+        settings
+    }
+
+    #[tokio::test]
+    async fn the_copy_source_names_bucket_and_full_key_but_no_secret() {
+        let backend = S3Backend::new(&settings("stage", "http://127.0.0.1:3900/", "GK1"))
+            .await
+            .unwrap();
+        let source = backend
+            .copy_source(&ObjectKey::new("packages/a.hpkg").unwrap())
+            .unwrap();
+        assert_eq!(source.location(), "s3://stage/staging/x86_64/packages/a.hpkg");
+        let CopySource::Bucket(object) = &source else {
+            panic!("an S3 backend's objects are bucket objects: {source:?}");
+        };
+        assert_eq!(
+            object.service,
+            service_identity(&settings("served", "http://127.0.0.1:3900", "GK1")),
+            "another bucket on the same endpoint with the same key is a peer"
+        );
+        assert_ne!(
+            object.service,
+            service_identity(&settings("served", "http://127.0.0.1:3900", "GK2")),
+            "other credentials are not"
+        );
+        assert!(!format!("{source:?}").contains("very-secret-value"));
     }
 }
