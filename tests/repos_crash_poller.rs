@@ -490,14 +490,18 @@ fn push_through_an_outage(
     let outcome = if out.status.success() {
         "the push rode it out".to_string()
     } else {
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(err.contains("storage"), "a clear error naming storage: {err}");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let error = stderr
+            .lines()
+            .find(|l| l.starts_with("buildmaster: error:"))
+            .unwrap_or_default();
+        assert!(
+            error.contains("storage") && error.contains("failed") && error.contains("transient"),
+            "a clear error naming the storage operation and saying a retry can help: {stderr}"
+        );
         let rerun = inst.push_command(files, None).output().unwrap();
         assert!(rerun.status.success(), "rerun after the outage: {}", text(&rerun));
-        format!(
-            "the push failed ({}) and its rerun succeeded",
-            err.lines().last().unwrap_or("").trim()
-        )
+        format!("the push failed ({error}) and its rerun succeeded")
     };
     // Clients see the server again before the outage counts as over.
     let deadline = Instant::now() + Duration::from_secs(30);
