@@ -1,6 +1,7 @@
 //! Publishing delta cost (run by `bench/publish/run.sh`): builds a repository of N packages in the
 //! configured storage, then runs ROUNDS publishes in each of which CHANGED packages are new, and prints
-//! the end-to-end time and the storage requests of each (counted by a wrapper around the backend).
+//! the end-to-end time and the storage requests of each (counted by a wrapper around the backend), and
+//! the time of each phase of the publish (the initial one's, and each phase's median over the rounds).
 //!
 //! Usage: publish-bench <storage.json> <state-dir> <packages> <changed> <rounds>
 
@@ -12,6 +13,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use buildmaster::config::StorageConfig;
 use buildmaster::haiku::hpkg_writer::{create_package, CreateOptions};
+use buildmaster::publish::timings::PhaseTime;
 use buildmaster::publish::{publish, PublishSettings, Publisher};
 use buildmaster::state::{Database, StateDir};
 use buildmaster::storage_api::{
@@ -107,6 +109,15 @@ fn make_package(work: &Path, spool: &Path, name: &str, version: &str) {
     create_package(&options, &spool.join(format!("{name}-{version}-x86_64.hpkg"))).unwrap();
 }
 
+/// `phase 1.2 ms, phase 3.4 ms, …`.
+fn describe(phases: &[PhaseTime]) -> String {
+    phases
+        .iter()
+        .map(|p| format!("{} {:.1} ms", p.phase, p.elapsed.as_secs_f64() * 1000.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values[values.len() / 2]
@@ -160,9 +171,11 @@ async fn main() {
         report.index_packages,
         started.elapsed().as_secs_f64()
     );
+    eprintln!("initial publish phases: {}", describe(&report.phases));
 
     println!("round\tseconds\tuploads\tlistings\theads\tgets\tindex_packages");
     let mut times = Vec::new();
+    let mut round_phases: Vec<Vec<PhaseTime>> = Vec::new();
     for round in 0..rounds {
         for j in 0..changed {
             if j % 2 == 0 {
@@ -201,6 +214,7 @@ async fn main() {
             "each round uploads exactly the changed packages"
         );
         times.push(seconds);
+        round_phases.push(report.phases.clone());
         println!(
             "{round}\t{seconds:.3}\t{}\t{}\t{}\t{}\t{}",
             counts.put.load(Ordering::Relaxed),
@@ -214,4 +228,17 @@ async fn main() {
         "median publish time for {changed} changed of {packages}: {:.3} s",
         median(times)
     );
+    let medians: Vec<PhaseTime> = round_phases
+        .first()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, p)| PhaseTime {
+            phase: p.phase,
+            elapsed: std::time::Duration::from_secs_f64(median(
+                round_phases.iter().map(|r| r[i].elapsed.as_secs_f64()).collect(),
+            )),
+        })
+        .collect();
+    println!("median phases: {}", describe(&medians));
 }

@@ -13,9 +13,20 @@ where
     R: Send,
     F: Fn(usize, &T) -> R + Sync,
 {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    map_in_order_on(items, cores, f)
+}
+
+/// [`map_in_order`] on at most `threads` threads, for work that waits rather than computes (an
+/// `fsync` waits for the disk: many at once share its journal commits), where more threads than
+/// cores pay off.
+pub fn map_in_order_on<T, R, F>(items: &[T], threads: usize, f: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(usize, &T) -> R + Sync,
+{
+    let threads = threads.min(items.len());
     if threads <= 1 {
         return items.iter().enumerate().map(|(i, item)| f(i, item)).collect();
     }
@@ -52,5 +63,7 @@ mod tests {
         let out = map_in_order(&items, |i, x| (i as u64) * 1000 + x * 2);
         assert_eq!(out, (0..1000u64).map(|x| x * 1000 + x * 2).collect::<Vec<_>>());
         assert!(map_in_order(&[] as &[u8], |_, x| *x).is_empty());
+        let waits = map_in_order_on(&items, 16, |i, x| i as u64 + x);
+        assert_eq!(waits, (0..1000u64).map(|x| 2 * x).collect::<Vec<_>>());
     }
 }

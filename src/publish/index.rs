@@ -3,15 +3,15 @@
 //! packages are already in storage, then `package.list`, `repo.info`, `repo`, and `repo.sha256` last, all
 //! with `Cache-Control: no-cache`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use buildmaster_storage::{PutOptions, StorageBackend};
 
 use super::crashpoint::crash_point;
 use super::{keys, PublishError};
+use crate::formats::haiku::index::{build_index, newest_per_name, Candidate};
 use crate::haiku::output_file::write_atomically;
-use crate::haiku::repo_checks::{PackageRejected, RepositoryChecker};
+use crate::haiku::repo_checks::PackageRejected;
 use crate::haiku::repo_info::RepositoryInfo;
 use crate::state::{PackageRecord, StateDir};
 
@@ -31,30 +31,15 @@ pub struct IndexFiles {
 impl IndexFiles {
     /// `package.list`: one canonical file name per line.
     pub fn package_list(&self) -> Vec<u8> {
-        self.file_names
-            .iter()
-            .flat_map(|n| [n.as_bytes(), b"\n"].concat())
-            .collect()
+        crate::formats::haiku::index::package_list(&self.file_names)
     }
 }
 
-/// The packages an index names: every stored package, except versions superseded by a newer version
-/// of the same package name (obsolete versions leave the index). Ordered by file name.
-pub fn select(records: &[PackageRecord]) -> Vec<&PackageRecord> {
-    let mut newest: BTreeMap<&str, &PackageRecord> = BTreeMap::new();
-    for record in records.iter().filter(|r| r.state.is_stored()) {
-        newest
-            .entry(record.info.name.as_str())
-            .and_modify(|current| {
-                if record.info.version.compare(&current.info.version).is_gt() {
-                    *current = record;
-                }
-            })
-            .or_insert(record);
-    }
-    let mut chosen: Vec<&PackageRecord> = newest.into_values().collect();
-    chosen.sort_by(|a, b| a.file_name.cmp(&b.file_name));
-    chosen
+/// The packages an index names, from the `stored` records it may name: every package, except
+/// versions superseded by a newer version of the same package name (obsolete versions leave the
+/// index). Ordered by file name.
+pub fn select<'a>(stored: &[&'a PackageRecord]) -> Vec<&'a PackageRecord> {
+    newest_per_name(stored.iter().copied(), |r| &r.info, |r| &r.file_name)
 }
 
 /// `<state>/repository/repo.info`.
@@ -79,39 +64,27 @@ pub fn load_repo_info(state: &StateDir) -> Result<(RepositoryInfo, Vec<u8>), Pub
 /// Builds the index of `chosen` packages. Packages that fail `package_repo`'s checks are left out and
 /// returned with the reason (the caller refuses to publish such an index: see `guard`).
 pub fn build(
-    mut info: RepositoryInfo,
+    info: RepositoryInfo,
     repo_info_text: Vec<u8>,
     chosen: &[&PackageRecord],
 ) -> Result<(IndexFiles, Vec<PackageRejected>), PublishError> {
-    let mut checker = RepositoryChecker::new(&info);
-    let mut accepted = Vec::new();
-    let mut problems = Vec::new();
-    for record in chosen {
-        match checker.check(&record.file_name, &record.info) {
-            Ok(()) => accepted.push(*record),
-            Err(e) => problems.push(e),
-        }
-    }
-    for record in &accepted {
-        if record.info.approve_license() {
-            for (name, text) in &record.licenses {
-                info.add_license(name, text);
-            }
-        }
-    }
-    let infos: Vec<_> = accepted.iter().map(|r| r.info.clone()).collect();
-    let repo = crate::haiku::hpkr_writer::encode_repository(&info, &infos)
-        .map_err(|e| PublishError::Index(e.to_string()))?;
-    let repo_sha256 = crate::haiku::package_scan::sha256_hex(&repo);
-    let file_names = accepted.iter().map(|r| r.file_name.clone()).collect();
+    let candidates: Vec<Candidate<'_>> = chosen
+        .iter()
+        .map(|r| Candidate {
+            file_name: &r.file_name,
+            info: &r.info,
+            licenses: &r.licenses,
+        })
+        .collect();
+    let built = build_index(info, &candidates).map_err(PublishError::Index)?;
     Ok((
         IndexFiles {
-            repo,
-            repo_sha256,
+            repo: built.repo,
+            repo_sha256: built.repo_sha256,
             repo_info_text,
-            file_names,
+            file_names: built.file_names,
         },
-        problems,
+        built.rejected,
     ))
 }
 

@@ -6,7 +6,9 @@
 //! - [`crashpoint`]: named points where tests kill the process to prove crash consistency.
 //! - [`spool`]: finding new packages in `packages/`, parsing and checking them.
 //! - [`verified`]: what the builds verified (size, SHA-256), which new spool files must match.
-//! - [`upload`]: upload → verify → record → stub, one package at a time.
+//! - [`upload`]: upload → verify → record → stub, uploads concurrent, records in batches.
+//! - [`store`]: storing and verifying one package.
+//! - [`stub`]: truncating recorded packages to zero-byte stubs, a batch at a time.
 //! - [`guard`]: refusing an index that would drop packages (failed checks, a shrink).
 //! - [`index`]: choosing the index's packages from the database, writing and uploading the index files.
 //! - [`run`]: `buildmaster publish`, the whole pipeline.
@@ -16,6 +18,7 @@
 //! - [`recover_info`]: restoring `repo.info` from the bucket when recovering, never overwriting another.
 //! - [`keys`]: the object keys of the bucket layout.
 //! - [`progress`]: [`PublishProgress`], how a front end hears of upload progress (the library draws nothing).
+//! - [`timings`]: how long each phase of a publish took.
 
 pub mod crashpoint;
 pub mod guard;
@@ -30,6 +33,9 @@ pub mod retry;
 pub mod run;
 pub mod settings;
 pub mod spool;
+pub mod store;
+pub mod stub;
+pub mod timings;
 pub mod upload;
 pub mod verified;
 
@@ -81,6 +87,10 @@ pub enum PublishError {
     /// The index could not be built.
     #[error("cannot build the repository index: {0}")]
     Index(String),
+    /// The task running the uploads stopped without reporting every package (it panicked or was
+    /// cancelled); what it reported was recorded, the rest is picked up by the next publish.
+    #[error("the upload task failed: {0}")]
+    UploadTask(String),
 }
 
 impl PublishError {

@@ -1,7 +1,8 @@
 //! `buildmaster publish`: ingest the spool, guard the planned index, upload → verify → stub,
-//! regenerate, guard and upload the index.
+//! regenerate, guard and upload the index (built once when the uploads change nothing it names).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use buildmaster_storage::ErrorKind;
 
@@ -10,11 +11,12 @@ use super::lock::PublishLock;
 use super::progress::{NoProgress, PublishProgress};
 use super::retry::{self, Backoff};
 use super::spool::{self, Rejected, Repository, SpoolEntry};
+use super::timings::{PhaseClock, PhaseTime};
 use super::upload::upload_and_stub;
 use super::verified::BuildResults;
 use super::{guard, index, keys, now, PublishError, Publisher};
 use crate::haiku::repo_info::RepositoryInfo;
-use crate::state::{PackageRecord, PackageState};
+use crate::state::PackageRecord;
 
 /// What a publish did (or, with `--dry-run`, would do).
 #[derive(Debug, Default)]
@@ -37,6 +39,8 @@ pub struct PublishReport {
     pub repo_sha256: String,
     /// Whether the index in storage changed.
     pub index_uploaded: bool,
+    /// How long each phase took, in order.
+    pub phases: Vec<PhaseTime>,
 }
 
 /// Publishes the spool, retrying through transient storage errors for the settings' retry window
@@ -108,16 +112,19 @@ pub async fn refuse_if_state_lost(p: &Publisher) -> Result<(), PublishError> {
 }
 
 async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishReport, PublishError> {
+    let mut clock = PhaseClock::start();
     let repo_info_path = index::repo_info_path(&p.state);
     let (repo_info, repo_info_text) = index::load_repo_info(&p.state)?;
     let spool = spool::list(&p.state.packages())?;
     let verified = BuildResults::open(&p.state)?;
+    clock.mark("list spool");
     let repository = Repository {
         info: &repo_info,
         path: &repo_info_path,
         verified: &verified,
     };
     let (fresh, rejected) = spool::ingest(&mut p.db, &spool, &repository, dry_run)?;
+    clock.mark("ingest");
     let mut report = PublishReport {
         dry_run,
         new_packages: fresh.iter().map(|r| r.file_name.clone()).collect(),
@@ -128,29 +135,68 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
     // The index as it will be once the new packages are stored, guarded before anything is uploaded.
     let published =
         guard::published_names(&*p.storage, &p.state.repository().join(keys::PACKAGE_LIST)).await?;
-    let records = index_records(p, &spool, &fresh, &report.rejected)?;
-    let planned = guarded_index(p, &repo_info, &repo_info_text, &records, published.as_deref())?;
+    clock.mark("read published package.list");
+    let mut records = p.db.all()?;
     if dry_run {
-        report.index_packages = planned.file_names.len();
-        report.repo_sha256 = planned.repo_sha256;
+        // A dry run recorded nothing: its new packages are only in `fresh`.
+        records.extend(fresh.iter().cloned());
+    }
+    clock.mark("load records");
+    let fresh_names: HashSet<&str> = fresh.iter().map(|r| r.file_name.as_str()).collect();
+    let planned_records = index_records(&records, &spool, |r| {
+        r.state.is_stored() || fresh_names.contains(r.file_name.as_str())
+    });
+    let planned = guarded_index(
+        p,
+        &repo_info,
+        &repo_info_text,
+        &planned_records,
+        published.as_deref(),
+    )?;
+    clock.mark("build planned index");
+    if dry_run {
+        report.index_packages = planned.files.file_names.len();
+        report.repo_sha256 = planned.files.repo_sha256;
+        report.phases = clock.into_phases();
         return Ok(report);
     }
 
     let verified_now: HashSet<String> = fresh.iter().map(|r| r.file_name.clone()).collect();
-    let progress = p.settings.progress.clone();
-    let progress: &dyn PublishProgress = progress.as_deref().unwrap_or(&NoProgress);
-    let outcome = upload_and_stub(&mut p.db, &*p.storage, &spool, &verified_now, &verified, progress).await?;
+    let progress: Arc<dyn PublishProgress> = p
+        .settings
+        .progress
+        .clone()
+        .unwrap_or_else(|| Arc::new(NoProgress));
+    let outcome = upload_and_stub(&mut p.db, &p.storage, &spool, &verified_now, &verified, &progress).await?;
     report.rejected.extend(outcome.rejected);
     report.uploaded = outcome.uploaded;
     report.already_stored = outcome.already_stored;
     report.stubbed = outcome.stubbed;
+    clock.mark("upload and stub");
 
-    // Uploads may have refused packages the plan counted on: guard the final index again.
-    let records = index_records(p, &spool, &[], &report.rejected)?;
-    let files = guarded_index(p, &repo_info, &repo_info_text, &records, published.as_deref())?;
+    // Uploads may have refused packages the plan counted on: the final index is made of the records'
+    // states now. Records never change but for their state (or go away), so when it names the same
+    // files as the plan it is the plan, already built and guarded.
+    let states = p.db.states()?;
+    let final_records = index_records(&records, &spool, |r| {
+        states.get(&r.file_name).is_some_and(|state| state.is_stored())
+    });
+    let files = if planned.names_the_same(&final_records) {
+        planned.files
+    } else {
+        guarded_index(
+            p,
+            &repo_info,
+            &repo_info_text,
+            &final_records,
+            published.as_deref(),
+        )?
+        .files
+    };
     crash_point("index-built");
     report.index_packages = files.file_names.len();
     report.repo_sha256 = files.repo_sha256.clone();
+    clock.mark("build final index");
 
     let published_sha = match p.storage.get_bytes(&keys::top(keys::REPO_SHA256), 1024).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_ascii_lowercase(),
@@ -159,41 +205,52 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
     };
     index::write_local(&p.state.repository(), &files)?;
     crash_point("after-write-local");
+    clock.mark("write index locally");
     if published_sha != files.repo_sha256 {
         index::upload(&*p.storage, &files).await?;
         report.index_uploaded = true;
     }
+    clock.mark("upload index");
     p.db.record_publish(now(), &files.repo_sha256, &files.file_names)?;
     crash_point("after-record-publish");
+    clock.mark("record publish");
+    report.phases = clock.into_phases();
     Ok(report)
 }
 
-/// The records an index may name: every record whose file (real or stub) is in the spool, with the
-/// `fresh` ones counted as stored (they are, once uploaded) and spooled ones that were `rejected` left
-/// out.
-fn index_records(
-    p: &Publisher,
+/// The records an index may name: those `stored` says are (or will be, once uploaded) in storage
+/// whose file (real or stub) is in the spool.
+fn index_records<'a>(
+    records: &'a [PackageRecord],
     spool: &[SpoolEntry],
-    fresh: &[PackageRecord],
-    rejected: &[Rejected],
-) -> Result<Vec<PackageRecord>, PublishError> {
-    let rejected_names: HashSet<&str> = rejected
-        .iter()
-        .filter_map(|r| r.path.file_name().and_then(|n| n.to_str()))
-        .collect();
+    stored: impl Fn(&PackageRecord) -> bool,
+) -> Vec<&'a PackageRecord> {
     let in_spool: HashSet<&str> = spool.iter().map(|e| e.file_name.as_str()).collect();
-    let fresh_names: HashSet<&str> = fresh.iter().map(|r| r.file_name.as_str()).collect();
-    let mut records = p.db.all()?;
-    records.retain(|r| !fresh_names.contains(r.file_name.as_str()));
-    records.extend(fresh.iter().map(|r| PackageRecord {
-        state: PackageState::Uploaded,
-        ..r.clone()
-    }));
-    records.retain(|r| {
-        in_spool.contains(r.file_name.as_str())
-            && !(rejected_names.contains(r.file_name.as_str()) && r.state == PackageState::Spooled)
-    });
-    Ok(records)
+    records
+        .iter()
+        .filter(|r| in_spool.contains(r.file_name.as_str()) && stored(r))
+        .collect()
+}
+
+/// A built and guarded index, and the packages it was chosen from.
+struct GuardedIndex {
+    /// The files to publish.
+    files: index::IndexFiles,
+    /// The file names [`index::select`] chose, before the repository's checks.
+    chosen: Vec<String>,
+}
+
+impl GuardedIndex {
+    /// Whether `records` would choose exactly the packages this index was built from (and so build
+    /// the same index: a record's attributes never change under its file name).
+    fn names_the_same(&self, records: &[&PackageRecord]) -> bool {
+        let chosen = index::select(records);
+        chosen.len() == self.chosen.len()
+            && chosen
+                .iter()
+                .zip(&self.chosen)
+                .all(|(record, name)| record.file_name == *name)
+    }
 }
 
 /// Builds the index of `records` and refuses it if it drops packages (see [`guard`]).
@@ -201,12 +258,15 @@ fn guarded_index(
     p: &Publisher,
     repo_info: &RepositoryInfo,
     repo_info_text: &[u8],
-    records: &[PackageRecord],
+    records: &[&PackageRecord],
     published: Option<&[String]>,
-) -> Result<index::IndexFiles, PublishError> {
+) -> Result<GuardedIndex, PublishError> {
     let chosen = index::select(records);
     let (files, problems) = index::build(repo_info.clone(), repo_info_text.to_vec(), &chosen)?;
     guard::refuse_failed_checks(&problems, &index::repo_info_path(&p.state))?;
     guard::refuse_shrink(published, &files.file_names, &p.settings)?;
-    Ok(files)
+    Ok(GuardedIndex {
+        files,
+        chosen: chosen.iter().map(|r| r.file_name.clone()).collect(),
+    })
 }

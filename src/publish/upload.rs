@@ -1,10 +1,21 @@
-//! Upload → verify → record → stub, for one package at a time.
+//! Upload → verify → record → stub, for every package of the spool.
 //!
 //! The order is the safety argument: the object is verified in storage (size and SHA-256 via `head`)
 //! before the database says "uploaded", and the database says "uploaded" durably before the local file
 //! is truncated. A crash anywhere leaves either a real local file or a verified object, never neither;
 //! the next run picks up where this one stopped (an object already present with the right digest is not
 //! uploaded again).
+//!
+//! Before storing a package, storage is asked whether it already holds it (a `head`: the same bytes are
+//! not sent again, other bytes under its name are refused). When many packages are to be stored, one
+//! listing of `packages/` answers that for all of them at a fraction of the requests; a `head` is then
+//! made only for the names the listing shows. The daemon is the bucket's single writer (it holds the
+//! publish lock), so nothing it did not list appears before its `put`.
+//!
+//! Uploads run [`UPLOAD_CONCURRENCY`] at a time in their own task, so they keep going while this one
+//! records: verified packages are recorded and stubbed in batches (whatever finished meanwhile, up to
+//! [`RECORD_BATCH`]), one transaction for "uploaded", the batch's stubs synced together, one
+//! transaction for "stubbed" — three waits for the disk per batch instead of three per package.
 //!
 //! Each upload is one streaming read of the file, handed to storage with the digest recorded at
 //! ingest (the build's verified digest, when a build produced the file — ingest did not hash such a
@@ -13,17 +24,21 @@
 //! the index is built without it.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::sync::Arc;
 
-use buildmaster_storage::{ErrorKind, PutOptions, Sha256Digest, StorageBackend};
-use futures::StreamExt;
+use buildmaster_storage::StorageBackend;
+use futures::{StreamExt, TryStreamExt};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use super::crashpoint::crash_point;
-use super::progress::{CountingReader, PublishProgress};
+use super::progress::PublishProgress;
 use super::spool::{Rejected, SpoolEntry};
+use super::store::{local_file_matches, store_and_verify, verify, Stored};
+use super::stub::stub_all;
 use super::verified::{self, BuildResults};
 use super::{keys, PublishError};
-use crate::haiku::package_scan::sha256_stream;
 use crate::state::{Database, PackageRecord, PackageState};
 
 /// What happened to the spool's packages in one run.
@@ -39,10 +54,27 @@ pub struct UploadOutcome {
     pub rejected: Vec<Rejected>,
 }
 
-/// Packages uploaded at the same time. Each upload streams from its file with bounded memory (the S3
-/// backend's own part limit), so this bounds requests in flight, not memory; four keep a loopback or
-/// LAN link busy while one package is being verified.
-const UPLOAD_CONCURRENCY: usize = 4;
+/// Packages uploaded (each a `head`, a `put` and a verifying `head`) at the same time, at most. A
+/// first publish of 10,000 small packages to garage on loopback (`bench/publish`) is bound by request
+/// round trips: 16 in flight keep both ends busy.
+const UPLOAD_CONCURRENCY: usize = 16;
+
+/// Bytes of package files in flight at once, at most, in MiB (each package counts at least 1 MiB; one
+/// larger than the whole allowance goes alone). Storage buffers a small body whole and a large one a
+/// few multipart parts at a time, so this bounds the memory uploads take: many small packages go
+/// [`UPLOAD_CONCURRENCY`] at a time, large ones one or two, which fill a link as well.
+const UPLOAD_MIB_IN_FLIGHT: u32 = 16;
+
+/// Most verified packages recorded and stubbed together (one database transaction per state).
+/// A batch is whatever finished while the previous one was being recorded, so it stays small when
+/// uploads are slow (large packages) and grows when they are fast.
+const RECORD_BATCH: usize = 256;
+
+/// Keys an S3 listing returns per request (`max-keys`' default in `ListObjectsV2`).
+const LIST_PAGE_KEYS: u64 = 1000;
+
+/// A package handed to the upload task, and what came back.
+type Finished = (SpoolEntry, PackageRecord, Stored);
 
 /// Brings every spooled package to [`PackageState::Stubbed`]. `verified_now` names the packages this
 /// run ingested, whose digest is known (hashed, or the one their build verified), so they are not read
@@ -51,22 +83,93 @@ const UPLOAD_CONCURRENCY: usize = 4;
 /// read, and each one verified.
 pub async fn upload_and_stub(
     db: &mut Database,
-    storage: &dyn StorageBackend,
+    storage: &Arc<dyn StorageBackend>,
     spool: &[SpoolEntry],
     verified_now: &HashSet<String>,
     verified: &BuildResults,
-    progress: &dyn PublishProgress,
+    progress: &Arc<dyn PublishProgress>,
 ) -> Result<UploadOutcome, PublishError> {
     let mut outcome = UploadOutcome::default();
+    let work = sort_spool(db, &**storage, spool, verified_now, &mut outcome).await?;
+
+    let to_store: Vec<&PackageRecord> = work
+        .iter()
+        .map(|(_, record)| record)
+        .filter(|record| record.state == PackageState::Spooled)
+        .collect();
+    if !to_store.is_empty() {
+        progress.uploads_started(to_store.len() as u64, to_store.iter().map(|r| r.size).sum());
+    }
+    if work.is_empty() {
+        return Ok(outcome);
+    }
+    let listed = if to_store.len() as u64 > 2 * (db.package_count()? / LIST_PAGE_KEYS + 1) {
+        Some(Arc::new(stored_package_names(&**storage).await?))
+    } else {
+        None
+    };
+
+    // Dropping `uploads` (on an error here) aborts the upload task and with it the uploads in
+    // flight (the backends clean up cancelled puts).
+    let mut uploads = JoinSet::new();
+    let expected = work.len();
+    let mut finished = spawn_uploads(&mut uploads, storage.clone(), progress.clone(), listed, work);
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    let mut recorded = 0;
+    while finished.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        // Record what was verified before reporting a failure: the next run need not verify it again.
+        let mut failure = None;
+        let mut done = Vec::with_capacity(batch.len());
+        for result in batch.drain(..) {
+            match result {
+                Ok(finished) => done.push(finished),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        recorded += done.len();
+        record_and_stub(db, verified, verified_now, done, &**progress, &mut outcome)?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+    }
+    while let Some(joined) = uploads.join_next().await {
+        joined.map_err(|e| PublishError::UploadTask(e.to_string()))?;
+    }
+    if recorded != expected {
+        return Err(PublishError::UploadTask(format!(
+            "{recorded} of {expected} packages came back from the upload task"
+        )));
+    }
+    Ok(outcome)
+}
+
+/// Sorts the spool against the records: stubs already recorded as stubbed need nothing, stubs of
+/// uploaded packages are recorded as stubbed, real files (and stubs of packages that never reached a
+/// verified upload) are returned with their record for the upload step. Reads each record's state
+/// only, and a whole record only for a real file.
+async fn sort_spool(
+    db: &mut Database,
+    storage: &dyn StorageBackend,
+    spool: &[SpoolEntry],
+    verified_now: &HashSet<String>,
+    outcome: &mut UploadOutcome,
+) -> Result<Vec<(SpoolEntry, PackageRecord)>, PublishError> {
+    let states = db.states()?;
     let mut work = Vec::new();
+    let mut stubbed_by_hand = Vec::new();
     for entry in spool {
-        let Some(record) = db.get(&entry.file_name)? else {
+        let Some(&state) = states.get(&entry.file_name) else {
             continue;
         };
-        match (record.state, entry.size > 0) {
+        match (state, entry.size > 0) {
             (PackageState::Stubbed, false) => {}
-            (PackageState::Uploaded, false) => db.set_state(&record.file_name, PackageState::Stubbed)?,
+            (PackageState::Uploaded, false) => stubbed_by_hand.push(entry.file_name.clone()),
             (_, true) => {
+                let Some(record) = db.get(&entry.file_name)? else {
+                    continue;
+                };
                 if !verified_now.contains(&record.file_name) && !local_file_matches(&entry.path, &record)? {
                     outcome.rejected.push(Rejected {
                         path: entry.path.clone(),
@@ -78,10 +181,13 @@ pub async fn upload_and_stub(
                     });
                     continue;
                 }
-                work.push((entry, record));
+                work.push((entry.clone(), record));
             }
             (PackageState::Spooled, false) => {
                 // Truncated by hand before it was uploaded: recoverable only if storage has it.
+                let Some(record) = db.get(&entry.file_name)? else {
+                    continue;
+                };
                 verify(storage, &record).await.map_err(|_| {
                     PublishError::Refused(format!(
                         "{} is a zero-byte stub but was never uploaded; its contents are lost: rebuild the package \
@@ -89,80 +195,111 @@ pub async fn upload_and_stub(
                         entry.path.display()
                     ))
                 })?;
-                db.set_state(&record.file_name, PackageState::Stubbed)?;
+                stubbed_by_hand.push(entry.file_name.clone());
             }
         }
     }
+    db.set_states(&stubbed_by_hand, PackageState::Stubbed)?;
+    Ok(work)
+}
 
-    let to_store: Vec<&PackageRecord> = work
-        .iter()
-        .map(|(_, record)| record)
-        .filter(|record| record.state == PackageState::Spooled)
-        .collect();
-    if !to_store.is_empty() {
-        progress.uploads_started(to_store.len() as u64, to_store.iter().map(|r| r.size).sum());
+/// The package file names under `packages/` in storage, from one listing.
+async fn stored_package_names(storage: &dyn StorageBackend) -> Result<HashSet<String>, PublishError> {
+    let prefix = buildmaster_storage::ObjectKey::prefix(keys::PACKAGES).expect("valid prefix");
+    let mut names = HashSet::new();
+    let mut listing = storage.list(&prefix);
+    while let Some(object) = listing.try_next().await? {
+        if let Some(name) = keys::package_file_name(&object.key) {
+            names.insert(name.to_owned());
+        }
     }
+    Ok(names)
+}
 
-    // Uploads and verifications run concurrently; recording and stubbing happen here, one package at a
-    // time, strictly after that package's verification. On the first error the remaining uploads are
-    // dropped, which aborts them (the backends clean up cancelled puts).
-    let mut finished = futures::stream::iter(work)
-        .map(|(entry, record)| async move {
-            let mut stored = Stored::Before;
-            if record.state == PackageState::Spooled {
-                stored = store(storage, &entry.path, &record, progress).await?;
-                match stored {
-                    Stored::Refused(_) => return Ok((entry, record, stored)),
-                    // Not sent again, but part of the announced bytes all the same.
-                    Stored::AlreadyThere => progress.bytes_done(record.size),
-                    Stored::Uploaded | Stored::Before => {}
-                }
-                crash_point("after-upload");
-                verify(storage, &record).await?;
-                crash_point("after-verify");
+/// Starts the upload task: each package of `work` still [`PackageState::Spooled`] is stored and
+/// verified, [`UPLOAD_CONCURRENCY`] at a time; every result comes back through the returned channel,
+/// and the task stops after the first error. `listed`, when storage was listed, names the packages
+/// it holds: the others are stored without asking first.
+fn spawn_uploads(
+    tasks: &mut JoinSet<()>,
+    storage: Arc<dyn StorageBackend>,
+    progress: Arc<dyn PublishProgress>,
+    listed: Option<Arc<HashSet<String>>>,
+    work: Vec<(SpoolEntry, PackageRecord)>,
+) -> mpsc::Receiver<Result<Finished, PublishError>> {
+    let (sender, receiver) = mpsc::channel(RECORD_BATCH);
+    let uploads = async move {
+        let (storage, progress, listed) = (&*storage, &*progress, listed.as_deref());
+        let allowance = Semaphore::new(UPLOAD_MIB_IN_FLIGHT as usize);
+        let allowance = &allowance;
+        let mut finished = futures::stream::iter(work)
+            .map(|(entry, record)| async move {
+                let mib = record
+                    .size
+                    .div_ceil(1 << 20)
+                    .clamp(1, u64::from(UPLOAD_MIB_IN_FLIGHT));
+                // Never closed, so acquiring only waits.
+                let _permit = allowance.acquire_many(mib as u32).await;
+                let unlisted = listed.is_some_and(|names| !names.contains(&record.file_name));
+                store_and_verify(storage, entry, record, unlisted, progress).await
+            })
+            .buffer_unordered(UPLOAD_CONCURRENCY);
+        while let Some(result) = finished.next().await {
+            let failed = result.is_err();
+            if sender.send(result).await.is_err() || failed {
+                return;
             }
-            Ok::<_, PublishError>((entry, record, stored))
-        })
-        .buffer_unordered(UPLOAD_CONCURRENCY);
-    while let Some(done) = finished.next().await {
-        let (entry, record, stored) = done?;
+        }
+    };
+    tasks.spawn(uploads.instrument(tracing::info_span!("task", name = "publish-uploads")));
+    receiver
+}
+
+/// Records a batch of verified packages as uploaded (one transaction), stubs their files (synced
+/// together), then records them as stubbed (one transaction). Refused packages are rejected instead.
+fn record_and_stub(
+    db: &mut Database,
+    verified: &BuildResults,
+    verified_now: &HashSet<String>,
+    finished: Vec<Finished>,
+    progress: &dyn PublishProgress,
+    outcome: &mut UploadOutcome,
+) -> Result<(), PublishError> {
+    let mut newly_verified = Vec::new();
+    let mut to_stub = Vec::new();
+    for (entry, record, stored) in finished {
         match &stored {
             Stored::Uploaded => outcome.uploaded.push(record.file_name.clone()),
             Stored::AlreadyThere => outcome.already_stored.push(record.file_name.clone()),
             Stored::Refused(refusal) => {
                 outcome
                     .rejected
-                    .push(refused(db, verified, entry, &record, verified_now, refusal)?);
+                    .push(refused(db, verified, &entry, &record, verified_now, refusal)?);
                 continue;
             }
             Stored::Before => {}
         }
         if stored != Stored::Before {
-            db.set_state(&record.file_name, PackageState::Uploaded)?;
-            crash_point("after-record-uploaded");
-            progress.package_done(&record.file_name);
+            newly_verified.push(record.file_name.clone());
         }
-        stub(&entry.path)?;
-        crash_point("after-stub");
-        db.set_state(&record.file_name, PackageState::Stubbed)?;
-        crash_point("after-record-stubbed");
-        outcome.stubbed.push(record.file_name.clone());
+        to_stub.push((entry.path, record.file_name));
     }
-    Ok(outcome)
-}
-
-/// What the upload step did with one package.
-#[derive(Debug, PartialEq, Eq)]
-enum Stored {
-    /// Nothing: an earlier run stored and verified it (its record says uploaded).
-    Before,
-    /// Uploaded by this run.
-    Uploaded,
-    /// Storage already held it with this digest; not sent again.
-    AlreadyThere,
-    /// Storage refused the bytes as they streamed (not the recorded digest or size): the file changed
-    /// after ingest. Storage's words.
-    Refused(String),
+    db.set_states(&newly_verified, PackageState::Uploaded)?;
+    for name in &newly_verified {
+        crash_point("after-record-uploaded");
+        progress.package_done(name);
+    }
+    let (paths, names): (Vec<_>, Vec<_>) = to_stub.into_iter().unzip();
+    stub_all(&paths)?;
+    for _ in &names {
+        crash_point("after-stub");
+    }
+    db.set_states(&names, PackageState::Stubbed)?;
+    for _ in &names {
+        crash_point("after-record-stubbed");
+    }
+    outcome.stubbed.extend(names);
+    Ok(())
 }
 
 /// The rejection of a package whose bytes storage refused. A record this run made is removed again,
@@ -190,94 +327,4 @@ fn refused(
         path: entry.path.clone(),
         reason,
     })
-}
-
-/// Uploads one package unless storage already holds it with the same digest.
-async fn store(
-    storage: &dyn StorageBackend,
-    path: &Path,
-    record: &PackageRecord,
-    progress: &dyn PublishProgress,
-) -> Result<Stored, PublishError> {
-    let key = keys::package(&record.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
-    let digest = digest_of(record)?;
-    if let Some(existing) = storage.head(&key).await? {
-        match existing.sha256 {
-            Some(d) if d == digest && existing.size == record.size => return Ok(Stored::AlreadyThere),
-            // Objects uploaded by HaikuPorter carry no digest; its uploads are atomic, so the right
-            // size means the object is the file it uploaded. The index still states our digest, which
-            // pkgman verifies after download.
-            None if existing.size == record.size => return Ok(Stored::AlreadyThere),
-            _ => {
-                return Err(PublishError::Refused(format!(
-                    "storage already holds {key} with different contents (size {}, sha256 {}); packages are \
-                     immutable: bump the revision and rebuild",
-                    existing.size,
-                    existing
-                        .sha256
-                        .map(|d| d.to_hex())
-                        .unwrap_or_else(|| "unknown".into())
-                )))
-            }
-        }
-    }
-    crash_point("before-upload");
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| PublishError::io(path, e))?;
-    let mut body = CountingReader::new(file, |n| progress.bytes_done(n));
-    match storage
-        .put(&key, &mut body, record.size, &PutOptions::package(Some(digest)))
-        .await
-    {
-        Ok(_) => Ok(Stored::Uploaded),
-        // The backends discard refused bytes (temporary file removed, multipart upload aborted).
-        Err(e) if e.kind == ErrorKind::BadBody => Ok(Stored::Refused(e.message)),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Checks that storage holds the package whole: size and SHA-256 via `head`.
-async fn verify(storage: &dyn StorageBackend, record: &PackageRecord) -> Result<(), PublishError> {
-    let key = keys::package(&record.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
-    let digest = digest_of(record)?;
-    let meta = storage.head(&key).await?.ok_or_else(|| {
-        PublishError::Refused(format!(
-            "{key} is missing from storage right after its upload; not stubbing it"
-        ))
-    })?;
-    let digest_ok = meta.sha256.is_none_or(|d| d == digest);
-    if meta.size != record.size || !digest_ok {
-        return Err(PublishError::Refused(format!(
-            "{key} in storage does not match the local package (size {} vs {}); not stubbing it",
-            meta.size, record.size
-        )));
-    }
-    Ok(())
-}
-
-fn digest_of(record: &PackageRecord) -> Result<Sha256Digest, PublishError> {
-    Sha256Digest::from_hex(&record.sha256)
-        .ok_or_else(|| PublishError::Refused(format!("{}: recorded sha256 is malformed", record.file_name)))
-}
-
-/// Whether the real file at `path` is the recorded package (size, then SHA-256, streaming).
-fn local_file_matches(path: &Path, record: &PackageRecord) -> Result<bool, PublishError> {
-    let file = std::fs::File::open(path).map_err(|e| PublishError::io(path, e))?;
-    let size = file.metadata().map_err(|e| PublishError::io(path, e))?.len();
-    if size != record.size {
-        return Ok(false);
-    }
-    let (_, sha256) = sha256_stream(file).map_err(|e| PublishError::io(path, e))?;
-    Ok(sha256 == record.sha256)
-}
-
-/// Truncates a verified, recorded package to a zero-byte stub, durably.
-fn stub(path: &Path) -> Result<(), PublishError> {
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| PublishError::io(path, e))?;
-    file.set_len(0).map_err(|e| PublishError::io(path, e))?;
-    file.sync_all().map_err(|e| PublishError::io(path, e))
 }

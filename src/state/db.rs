@@ -5,6 +5,7 @@
 //! database never claims more than happened: a package is recorded as uploaded only after its object was
 //! verified, and a local file is stubbed only after that record is durable.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -12,29 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::record::{PackageRecord, PackageState};
 use crate::haiku::package_info::PackageInfo;
 
-/// Schema version stored in `PRAGMA user_version`; bump with a migration when the schema changes.
-const SCHEMA_VERSION: i64 = 1;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS packages (
-    file_name       TEXT PRIMARY KEY,
-    name            TEXT NOT NULL,
-    size            INTEGER NOT NULL,
-    sha256          TEXT NOT NULL,
-    info            TEXT NOT NULL,
-    state           TEXT NOT NULL,
-    added_at        INTEGER NOT NULL,
-    last_indexed_at INTEGER,
-    licenses        TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS packages_by_name ON packages(name);
-CREATE TABLE IF NOT EXISTS publishes (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    published_at  INTEGER NOT NULL,
-    repo_sha256   TEXT NOT NULL,
-    package_count INTEGER NOT NULL
-);
-";
+use super::schema::{migrate, SCHEMA_VERSION};
 
 /// A database error, naming the database file.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +55,7 @@ impl Database {
             path: path.into(),
             message: e.to_string(),
         };
-        let conn = super::sqlite::open_state_db(path).map_err(fail)?;
+        let mut conn = super::sqlite::open_state_db(path).map_err(fail)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(fail)?;
@@ -89,9 +68,7 @@ impl Database {
                 ),
             });
         }
-        conn.execute_batch(SCHEMA).map_err(fail)?;
-        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
-            .map_err(fail)?;
+        migrate(&mut conn, version).map_err(fail)?;
         Ok(Self {
             conn,
             path: path.into(),
@@ -117,7 +94,7 @@ impl Database {
     pub fn get(&self, file_name: &str) -> Result<Option<PackageRecord>, DbError> {
         self.conn
             .query_row(
-                "SELECT file_name, size, sha256, info, state, added_at, last_indexed_at, licenses FROM packages WHERE file_name = ?1",
+                &format!("{SELECT_RECORDS} WHERE p.file_name = ?1"),
                 [file_name],
                 row_to_parts,
             )
@@ -131,7 +108,7 @@ impl Database {
     pub fn all(&self) -> Result<Vec<PackageRecord>, DbError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT file_name, size, sha256, info, state, added_at, last_indexed_at, licenses FROM packages ORDER BY file_name")
+            .prepare(&format!("{SELECT_RECORDS} ORDER BY p.file_name"))
             .map_err(|e| self.fail(e))?;
         let rows = stmt.query_map([], row_to_parts).map_err(|e| self.fail(e))?;
         let mut out = Vec::new();
@@ -166,14 +143,22 @@ impl Database {
         {
             let mut stmt = tx
                 .prepare(
-                    "INSERT INTO packages (file_name, name, size, sha256, info, state, added_at, last_indexed_at,
-                         licenses)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                    "INSERT INTO packages (file_name, name, size, sha256, info, state, added_at, licenses)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT(file_name) DO UPDATE SET name = ?2, size = ?3, sha256 = ?4, info = ?5,
-                         state = ?6, added_at = ?7, last_indexed_at = ?8, licenses = ?9",
+                         state = ?6, added_at = ?7, licenses = ?8",
                 )
                 .map_err(fail_at(&self.path))?;
+            let mut indexed = tx.prepare(STAMP_INDEXED).map_err(fail_at(&self.path))?;
+            let mut unindexed = tx
+                .prepare("DELETE FROM indexed WHERE file_name = ?1")
+                .map_err(fail_at(&self.path))?;
             for r in records {
+                match r.last_indexed_at {
+                    Some(at) => indexed.execute(params![r.file_name, at]),
+                    None => unindexed.execute([&r.file_name]),
+                }
+                .map_err(fail_at(&self.path))?;
                 let info = serde_json::to_string(&r.info).map_err(fail_at(&self.path))?;
                 let licenses = serde_json::to_string(&r.licenses).map_err(fail_at(&self.path))?;
                 stmt.execute(params![
@@ -184,10 +169,48 @@ impl Database {
                     info,
                     r.state.as_str(),
                     r.added_at,
-                    r.last_indexed_at,
                     licenses
                 ])
                 .map_err(fail_at(&self.path))?;
+            }
+        }
+        tx.commit().map_err(fail_at(&self.path))
+    }
+
+    /// Every record's lifecycle state, by file name: what sorting the spool needs, without decoding
+    /// each record's attributes (for 10,000 records, a fraction of [`Database::all`]'s time).
+    pub fn states(&self) -> Result<HashMap<String, PackageState>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT file_name, state FROM packages")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.fail(e))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (file_name, state) = row.map_err(|e| self.fail(e))?;
+            let state = PackageState::parse(&state)
+                .ok_or_else(|| self.fail(format!("package {file_name}: unknown state {state:?}")))?;
+            out.insert(file_name, state);
+        }
+        Ok(out)
+    }
+
+    /// Moves records to `state` in one transaction: one durable commit for a whole batch of packages
+    /// (each commit is an fsync, about 2 ms on the disks we run on).
+    pub fn set_states(&mut self, file_names: &[String], state: PackageState) -> Result<(), DbError> {
+        if file_names.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction().map_err(fail_at(&self.path))?;
+        {
+            let mut stmt = tx
+                .prepare("UPDATE packages SET state = ?2 WHERE file_name = ?1")
+                .map_err(fail_at(&self.path))?;
+            for name in file_names {
+                stmt.execute(params![name, state.as_str()])
+                    .map_err(fail_at(&self.path))?;
             }
         }
         tx.commit().map_err(fail_at(&self.path))
@@ -213,9 +236,7 @@ impl Database {
     ) -> Result<(), DbError> {
         let tx = self.conn.transaction().map_err(fail_at(&self.path))?;
         {
-            let mut stmt = tx
-                .prepare("UPDATE packages SET last_indexed_at = ?2 WHERE file_name = ?1")
-                .map_err(fail_at(&self.path))?;
+            let mut stmt = tx.prepare(STAMP_INDEXED).map_err(fail_at(&self.path))?;
             for name in file_names {
                 stmt.execute(params![name, at]).map_err(fail_at(&self.path))?;
             }
@@ -253,13 +274,28 @@ impl Database {
             let mut stmt = tx
                 .prepare("DELETE FROM packages WHERE file_name = ?1")
                 .map_err(fail_at(&self.path))?;
+            let mut indexed = tx
+                .prepare("DELETE FROM indexed WHERE file_name = ?1")
+                .map_err(fail_at(&self.path))?;
             for name in file_names {
                 stmt.execute([name]).map_err(fail_at(&self.path))?;
+                indexed.execute([name]).map_err(fail_at(&self.path))?;
             }
         }
         tx.commit().map_err(fail_at(&self.path))
     }
 }
+
+/// A record's columns, in [`RowParts`] order; `last_indexed_at` lives in the narrow `indexed` table
+/// (see [`super::schema`]).
+const SELECT_RECORDS: &str =
+    "SELECT p.file_name, p.size, p.sha256, p.info, p.state, p.added_at, i.last_indexed_at,
+         p.licenses
+     FROM packages p LEFT JOIN indexed i ON i.file_name = p.file_name";
+
+/// Sets one package's `last_indexed_at` (`?1` the file name, `?2` the time).
+const STAMP_INDEXED: &str = "INSERT INTO indexed (file_name, last_indexed_at) VALUES (?1, ?2)
+     ON CONFLICT(file_name) DO UPDATE SET last_indexed_at = ?2";
 
 type RowParts = (String, i64, String, String, String, i64, Option<i64>, String);
 
@@ -313,6 +349,12 @@ mod tests {
             db.get(&a.file_name).unwrap().unwrap().state,
             PackageState::Uploaded
         );
+        let both = [a.file_name.clone(), "b-1.0-1-x86_64.hpkg".to_owned()];
+        db.set_states(&both, PackageState::Stubbed).unwrap();
+        let states = db.states().unwrap();
+        assert_eq!(states.len(), 2);
+        assert!(states.values().all(|s| *s == PackageState::Stubbed));
+        db.set_state(&a.file_name, PackageState::Uploaded).unwrap();
         db.record_publish(100, "cd", std::slice::from_ref(&a.file_name))
             .unwrap();
         assert_eq!(db.get(&a.file_name).unwrap().unwrap().last_indexed_at, Some(100));

@@ -4,6 +4,7 @@
 //!
 //! - [`layout`]: [`StateDir`], the paths operators know from HaikuPorter (`packages/`, `repository/`).
 //! - [`db`]: [`Database`], package records and published indexes.
+//! - [`schema`]: the tables of the package records and their migrations.
 //! - [`sqlite`]: opening the database with the settings every part shares.
 //! - [`record`]: [`PackageRecord`] and its lifecycle [`PackageState`].
 //! - [`private_files`]: closing the database and output tree to other users (files of older versions).
@@ -12,6 +13,7 @@ pub mod db;
 pub mod layout;
 pub mod private_files;
 pub mod record;
+pub mod schema;
 pub mod sqlite;
 
 pub use db::{Database, DbError};
