@@ -15,7 +15,8 @@ use buildmaster::formats::debian::version::Version;
 use buildmaster::formats::debian::DebianFormat;
 use buildmaster::formats::signing::{generate_ed25519_armored, OpenPgpSigner, SigningKeyError};
 use buildmaster::formats::{
-    DebianSettings, FormatSettings, IndexedPackage, RepositoryFormat, RepositoryTarget, Sign,
+    DebianCompression, DebianSettings, FormatSettings, IndexedPackage, RepositoryFormat, RepositoryTarget,
+    Sign,
 };
 use debian_tools::{build_deb, host_architecture, output_text, require_tool, Apt, HttpServer};
 use sha2::{Digest, Sha256};
@@ -44,7 +45,7 @@ fn test_packages(dir: &Path) -> Vec<(IndexedPackage, PathBuf)> {
     [hello, greet]
         .into_iter()
         .map(|file| {
-            let package = DebianFormat.inspect(&file).unwrap();
+            let package = DebianFormat::default().inspect(&file).unwrap();
             let href = format!("pool/main/{}/{}", package.name, package.file_name);
             (IndexedPackage { package, href }, file)
         })
@@ -60,6 +61,12 @@ fn target() -> RepositoryTarget {
             components: vec!["main".into()],
             architectures: vec![host_architecture()],
             origin: Some("buildmaster-test".into()),
+            // Every form, so that the tampering tests below reach each one.
+            compressions: vec![
+                DebianCompression::None,
+                DebianCompression::Gz,
+                DebianCompression::Xz,
+            ],
         }),
     }
 }
@@ -67,7 +74,7 @@ fn target() -> RepositoryTarget {
 /// Writes the rendered index set and the pool files at their hrefs under `root`.
 fn publish(root: &Path, packages: &[(IndexedPackage, PathBuf)], signer: Option<&dyn Sign>) {
     let indexed: Vec<IndexedPackage> = packages.iter().map(|(p, _)| p.clone()).collect();
-    let files = DebianFormat
+    let files = DebianFormat::default()
         .render(&target(), &indexed, signer, SystemTime::now())
         .unwrap();
     for file in files {
@@ -123,8 +130,8 @@ fn apt_updates_downloads_and_resolves_dependencies_from_a_signed_repository() {
         assert_eq!(p.package.size, bytes.len() as u64);
     }
     let indexed: Vec<IndexedPackage> = packages.iter().map(|(p, _)| p.clone()).collect();
-    assert_eq!(DebianFormat.check(&indexed, &[]).unwrap(), []);
-    let missing = DebianFormat.check(&indexed[..1], &[]).unwrap();
+    assert_eq!(DebianFormat::default().check(&indexed, &[]).unwrap(), []);
+    let missing = DebianFormat::default().check(&indexed[..1], &[]).unwrap();
     assert_eq!(missing.len(), 1);
     assert_eq!(missing[0].dependency, "bm-libgreet (>= 1.0)");
 

@@ -65,7 +65,7 @@ fn target() -> RepositoryTarget {
 /// Inspects `rpms`, puts each into `<served>/pool/rpm/<sha256>/<file name>` and renders the
 /// repository at `<served>/el/9/x86_64` with hrefs that climb out of it into the pool.
 fn publish(served: &Path, rpms: &[&Path], signer: Option<&dyn Sign>) -> Vec<IndexedPackage> {
-    let format = RpmFormat;
+    let format = RpmFormat::default();
     let mut packages = Vec::new();
     for rpm in rpms {
         let inspected = format.inspect(rpm).expect("inspect");
@@ -109,7 +109,7 @@ fn inspection_reads_identity_checksum_header_range_and_dependencies() {
     let work = tempfile::tempdir().expect("tempdir");
     let (lib, hello) = build_packages(work.path());
     let bytes = std::fs::read(&hello).expect("read");
-    let p: InspectedPackage = RpmFormat.inspect(&hello).expect("inspect");
+    let p: InspectedPackage = RpmFormat::default().inspect(&hello).expect("inspect");
     assert_eq!(p.name, "bm-hello");
     assert_eq!(p.version, "1.0-1");
     assert_eq!(p.architecture, "noarch");
@@ -139,15 +139,15 @@ fn inspection_reads_identity_checksum_header_range_and_dependencies() {
     assert!(!requires.contains("rpmlib("), "{requires}");
 
     // check: hello alone misses its library; with it, everything resolves.
-    let lib = RpmFormat.inspect(&lib).expect("inspect lib");
+    let lib = RpmFormat::default().inspect(&lib).expect("inspect lib");
     let as_indexed = |p: &InspectedPackage| IndexedPackage {
         package: p.clone(),
         href: p.file_name.clone(),
     };
-    let alone = RpmFormat.check(&[as_indexed(&p)], &[]).expect("check");
+    let alone = RpmFormat::default().check(&[as_indexed(&p)], &[]).expect("check");
     assert_eq!(alone.len(), 1, "{alone:?}");
     assert_eq!(alone[0].dependency, "bm-libgreet >= 1.0");
-    let both = RpmFormat
+    let both = RpmFormat::default()
         .check(&[as_indexed(&p)], &[as_indexed(&lib)])
         .expect("check");
     assert!(both.is_empty(), "{both:?}");

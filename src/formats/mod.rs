@@ -9,13 +9,17 @@
 //! repositories a package is linked into, when an index goes live, what prune may delete — is the same
 //! for every format and lives outside this module.
 //!
+//! - [`chunks`]: compressed indexes made of stable, cached chunks (a publish compresses what changed).
 //! - [`debian`]: `.deb` packages, `Packages`/`Release`/`InRelease`, by-hash (apt).
 //! - [`haiku`]: `.hpkg` packages, the HPKR `repo`, `repo.info`, `repo.sha256` (pkgman).
+//! - [`parallel`]: per-package rendering work spread over the cores.
 //! - [`rpm`]: `.rpm` packages, `repodata/` (dnf).
 //! - [`signing`]: OpenPGP signing of index roots (Debian's `InRelease`, RPM's `repomd.xml.asc`).
 
+pub mod chunks;
 pub mod debian;
 pub mod haiku;
+pub mod parallel;
 pub mod rpm;
 pub mod signing;
 
@@ -24,12 +28,17 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-/// Every format implementation, for the publisher's registry.
-pub fn all() -> Vec<std::sync::Arc<dyn RepositoryFormat>> {
+/// Every format implementation, for the publisher's registry. `cache_dir` (in the instance's state)
+/// keeps the compressed index chunks of earlier publishes ([`chunks`]); `None` compresses every
+/// index whole each time (callers that never publish, tests).
+pub fn all(cache_dir: Option<&Path>) -> Vec<std::sync::Arc<dyn RepositoryFormat>> {
+    let cached = |name: &str| cache_dir.map(|dir| dir.join(name));
     vec![
-        std::sync::Arc::new(debian::DebianFormat),
+        std::sync::Arc::new(
+            cached("debian").map_or_else(debian::DebianFormat::default, debian::DebianFormat::with_cache),
+        ),
         std::sync::Arc::new(haiku::HaikuFormat),
-        std::sync::Arc::new(rpm::RpmFormat),
+        std::sync::Arc::new(cached("rpm").map_or_else(rpm::RpmFormat::default, rpm::RpmFormat::with_cache)),
     ]
 }
 
@@ -145,10 +154,30 @@ pub struct DebianSettings {
     /// `Origin` and `Label`; default: none.
     #[serde(default)]
     pub origin: Option<String>,
+    /// Which files each `Packages` index is published as (`Release` always names the uncompressed
+    /// one); default `["gz"]`. Why, and what `xz` costs: docs/formats-debian.md.
+    #[serde(default = "default_compressions")]
+    pub compressions: Vec<DebianCompression>,
 }
 
 fn default_components() -> Vec<String> {
     vec!["main".into()]
+}
+
+fn default_compressions() -> Vec<DebianCompression> {
+    vec![DebianCompression::Gz]
+}
+
+/// One form of a Debian `Packages` index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DebianCompression {
+    /// `Packages.gz`, one gzip member per stable chunk: a publish compresses only what changed.
+    Gz,
+    /// `Packages.xz`, the whole index compressed again on every publish (apt reads one xz stream).
+    Xz,
+    /// `Packages`, uncompressed (apt fetches it only when no compressed form is listed).
+    None,
 }
 
 /// An RPM repository: one distribution, release and architecture.

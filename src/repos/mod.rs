@@ -80,9 +80,16 @@ impl Formats {
         }
     }
 
-    /// Every format this build of buildmaster has.
+    /// Every format this build of buildmaster has, compressing every index whole (for callers that
+    /// only inspect and check).
     pub fn available() -> Self {
-        Self::new(crate::formats::all())
+        Self::new(crate::formats::all(None))
+    }
+
+    /// Every format, keeping compressed index chunks between publishes under `cache_dir` (the
+    /// instance's state), so that a publish compresses only what changed.
+    pub fn with_index_cache(cache_dir: &std::path::Path) -> Self {
+        Self::new(crate::formats::all(Some(cache_dir)))
     }
 
     /// The format of `kind`.

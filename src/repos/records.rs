@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS repo_index_files (
 );
 ";
 
+/// How much of the state database the records' connection maps into memory (SQLite's `mmap_size`;
+/// it maps at most the file's size). Reading a 10,000-package repository's entries through the map
+/// instead of ~12,000 `pread` calls (bench/repos).
+const MMAP_BYTES: i64 = 256 << 20;
+
 /// A file in the shared pool.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolPackage {
@@ -110,10 +115,17 @@ fn pool_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PoolPackage> {
 impl Records {
     /// Opens (creating the tables if needed) the records in the state database at `path`.
     pub fn open(path: &Path) -> Result<Self, RecordsError> {
-        let conn = crate::state::sqlite::open_with_schema(path, SCHEMA).map_err(|e| RecordsError {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
+        let conn = crate::state::sqlite::open_with_schema(path, SCHEMA)
+            .and_then(|conn| {
+                // A publish reads every entry of a repository (a 10,000-package one: ~12,000 pages):
+                // mapped, instead of one pread(2) per page (bench/repos).
+                conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+                Ok(conn)
+            })
+            .map_err(|e| RecordsError {
+                path: path.into(),
+                message: e.to_string(),
+            })?;
         Ok(Self {
             conn,
             path: path.into(),
@@ -245,6 +257,7 @@ impl Records {
 
     /// The pool files linked into `repository`, by name, version and architecture.
     pub fn linked(&self, repository: &str) -> Result<Vec<PoolPackage>, RecordsError> {
+        let started = std::time::Instant::now();
         let mut stmt = self
             .conn
             .prepare(&format!(
@@ -263,6 +276,12 @@ impl Records {
             let (a, b) = (&a.package, &b.package);
             (&a.name, &a.version, &a.architecture).cmp(&(&b.name, &b.version, &b.architecture))
         });
+        tracing::debug!(
+            repository,
+            packages = linked.len(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "linked packages read"
+        );
         Ok(linked)
     }
 

@@ -43,10 +43,11 @@ impl PushService {
     /// The service of the instance in `state`.
     pub fn new(state: StateDir, storage: Arc<dyn StorageBackend>, repositories: Vec<Repository>) -> Self {
         Self {
+            // The cache of compressed index chunks (src/formats/chunks.rs) lives in the state.
+            formats: Formats::with_index_cache(&state.root().join("index-cache")),
             state,
             storage,
             repositories,
-            formats: Formats::available(),
             lock_ttl: crate::publish::PublishSettings::default().lock_ttl,
         }
     }

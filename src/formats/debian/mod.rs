@@ -30,14 +30,28 @@ mod test_support;
 use std::path::Path;
 use std::time::SystemTime;
 
+use super::chunks::ChunkCache;
 use super::{
     DebianSettings, FormatError, FormatKind, FormatSettings, IndexFile, IndexedPackage, InspectedPackage,
     RepositoryFormat, RepositoryTarget, Sign, Unresolved,
 };
 
-/// The Debian repository format. Stateless: everything a repository needs is in its target.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DebianFormat;
+/// The Debian repository format. Everything a repository needs is in its target; the format holds
+/// only the cache of compressed index chunks, which saves time and nothing else.
+#[derive(Clone, Debug, Default)]
+pub struct DebianFormat {
+    /// Compressed `Packages` chunks of earlier publishes.
+    cache: ChunkCache,
+}
+
+impl DebianFormat {
+    /// The format, caching compressed index chunks under `cache_dir` (the instance's state).
+    pub fn with_cache(cache_dir: std::path::PathBuf) -> Self {
+        Self {
+            cache: ChunkCache::in_dir(cache_dir),
+        }
+    }
+}
 
 impl DebianFormat {
     /// The Debian settings of `target`, or why it is not a Debian repository.
@@ -78,7 +92,14 @@ impl RepositoryFormat for DebianFormat {
         signer: Option<&dyn Sign>,
         now: SystemTime,
     ) -> Result<Vec<IndexFile>, FormatError> {
-        render::render(target, Self::settings(target)?, packages, signer, now)
+        render::render(
+            target,
+            Self::settings(target)?,
+            packages,
+            signer,
+            now,
+            &self.cache,
+        )
     }
 
     fn check(

@@ -129,6 +129,17 @@ pub fn check_settings(id: &str, settings: &DebianSettings) -> Result<(), FormatE
             )));
         }
     }
+    if settings.compressions.is_empty() {
+        return Err(bad("no compressions (name at least one of gz, xz, none)".into()));
+    }
+    for (i, compression) in settings.compressions.iter().enumerate() {
+        if settings.compressions[..i].contains(compression) {
+            return Err(bad(format!(
+                "compression {} named twice",
+                format!("{compression:?}").to_lowercase()
+            )));
+        }
+    }
     if settings.architectures.is_empty() {
         return Err(bad(
             "no architectures (name at least one, e.g. amd64; 'all' is added)".into(),
@@ -170,6 +181,7 @@ mod tests {
             components: vec!["main".into()],
             architectures: vec!["amd64".into()],
             origin: None,
+            compressions: vec![crate::formats::DebianCompression::Gz],
         };
         assert!(check_settings("d", &s).is_ok());
         s.codename = "../x".into();

@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use super::test_support::package;
 use super::DebianFormat;
 use crate::formats::{
-    DebianSettings, FormatError, FormatSettings, IndexFile, IndexRole, RepositoryFormat, RepositoryTarget,
-    Sign,
+    DebianCompression, DebianSettings, FormatError, FormatSettings, IndexFile, IndexRole, RepositoryFormat,
+    RepositoryTarget, Sign,
 };
 
 /// Marks text instead of signing it, so tests see what was signed.
@@ -33,6 +33,11 @@ fn target() -> RepositoryTarget {
             components: vec!["main".into(), "contrib".into()],
             architectures: vec!["amd64".into(), "arm64".into()],
             origin: Some("buildmaster".into()),
+            compressions: vec![
+                DebianCompression::None,
+                DebianCompression::Gz,
+                DebianCompression::Xz,
+            ],
         }),
     }
 }
@@ -42,14 +47,19 @@ fn now() -> SystemTime {
 }
 
 fn render(signer: Option<&dyn Sign>) -> Vec<IndexFile> {
-    let packages = [
+    DebianFormat::default()
+        .render(&target(), &packages(), signer, now())
+        .unwrap()
+}
+
+fn packages() -> Vec<crate::formats::IndexedPackage> {
+    vec![
         package("Package: bm-hello\nVersion: 1:2.0-1\nArchitecture: amd64\nDepends: bm-libgreet\nDescription: hi\n more\n"),
         package("Package: bm-hello\nVersion: 1:2.0~rc1-1\nArchitecture: amd64\n"),
         package("Package: bm-libgreet\nVersion: 1.0\nArchitecture: all\n"),
         package("Package: extra\nVersion: 1\nArchitecture: arm64\nSection: contrib/net\n"),
         package("Package: stray\nVersion: 1\nArchitecture: riscv64\n"),
-    ];
-    DebianFormat.render(&target(), &packages, signer, now()).unwrap()
+    ]
 }
 
 fn file<'a>(files: &'a [IndexFile], path: &str) -> &'a IndexFile {
@@ -131,7 +141,7 @@ fn compressed_indexes_decompress_to_the_plain_one() {
     let files = render(None);
     let plain = &file(&files, "dists/test/main/binary-amd64/Packages").bytes;
     let mut gz = String::new();
-    flate2::read::GzDecoder::new(&file(&files, "dists/test/main/binary-amd64/Packages.gz").bytes[..])
+    flate2::read::MultiGzDecoder::new(&file(&files, "dists/test/main/binary-amd64/Packages.gz").bytes[..])
         .read_to_string(&mut gz)
         .unwrap();
     let mut xz = String::new();
@@ -187,20 +197,56 @@ fn bad_settings_and_hrefs_are_refused() {
         unreachable!()
     };
     s.codename = "a b".into();
-    let err = DebianFormat.render(&t, &[], None, now()).unwrap_err();
+    let err = DebianFormat::default().render(&t, &[], None, now()).unwrap_err();
     assert!(err.to_string().contains("deb-test"), "{err}");
 
     let mut p = package("Package: a\nVersion: 1\nArchitecture: amd64\n");
     p.href = "pool/a\nSize: 1".into();
-    let err = DebianFormat.render(&target(), &[p], None, now()).unwrap_err();
+    let err = DebianFormat::default()
+        .render(&target(), &[p], None, now())
+        .unwrap_err();
     assert!(matches!(err, FormatError::Entry { .. }), "{err}");
 }
 
 #[test]
 fn accepts_own_and_all_architectures() {
     let t = target();
-    assert!(DebianFormat.accepts(&t, "amd64"));
-    assert!(DebianFormat.accepts(&t, "all"));
-    assert!(!DebianFormat.accepts(&t, "riscv64"));
-    assert!(DebianFormat.is_arch_independent("all"));
+    assert!(DebianFormat::default().accepts(&t, "amd64"));
+    assert!(DebianFormat::default().accepts(&t, "all"));
+    assert!(!DebianFormat::default().accepts(&t, "riscv64"));
+    assert!(DebianFormat::default().is_arch_independent("all"));
+}
+
+#[test]
+fn by_default_only_packages_gz_is_uploaded_and_release_names_the_uncompressed_digest() {
+    let mut t = target();
+    let FormatSettings::Debian(s) = &mut t.settings else {
+        unreachable!()
+    };
+    s.compressions = vec![DebianCompression::Gz];
+    let cache = tempfile::tempdir().unwrap();
+    let format = DebianFormat::with_cache(cache.path().to_owned());
+    let files = format.render(&t, &packages(), None, now()).unwrap();
+    let names: Vec<&str> = files
+        .iter()
+        .filter(|f| f.role == IndexRole::Data)
+        .map(|f| f.path.rsplit('/').next().unwrap())
+        .collect();
+    assert!(names.iter().all(|n| *n == "Packages.gz"), "{names:?}");
+    let release = text(file(&files, "dists/test/Release"));
+    let mut open = Vec::new();
+    flate2::read::MultiGzDecoder::new(&file(&files, "dists/test/main/binary-amd64/Packages.gz").bytes[..])
+        .read_to_end(&mut open)
+        .unwrap();
+    let listed: Vec<&str> = release
+        .lines()
+        .find(|l| l.ends_with(" main/binary-amd64/Packages"))
+        .unwrap_or_else(|| panic!("no uncompressed entry in\n{release}"))
+        .split_whitespace()
+        .collect();
+    let size = open.len().to_string();
+    let digest = hex::encode(Sha256::digest(&open));
+    assert_eq!(listed[..2], [digest.as_str(), size.as_str()]);
+    // Rendered again from the cache: the same bytes.
+    assert_eq!(format.render(&t, &packages(), None, now()).unwrap(), files);
 }

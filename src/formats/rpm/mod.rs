@@ -24,6 +24,7 @@ mod tests;
 use std::path::Path;
 use std::time::SystemTime;
 
+use super::chunks::ChunkCache;
 use super::{
     FormatError, FormatKind, FormatSettings, IndexFile, IndexedPackage, InspectedPackage, RepositoryFormat,
     RepositoryTarget, Sign, Unresolved,
@@ -32,9 +33,22 @@ use super::{
 /// Architecture of packages that install on every architecture.
 pub const NOARCH: &str = "noarch";
 
-/// The RPM format. Stateless: everything it needs arrives with each call.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RpmFormat;
+/// The RPM format. Everything it needs arrives with each call; it holds only the cache of compressed
+/// metadata chunks, which saves time and nothing else.
+#[derive(Clone, Debug, Default)]
+pub struct RpmFormat {
+    /// Compressed metadata chunks of earlier publishes.
+    cache: ChunkCache,
+}
+
+impl RpmFormat {
+    /// The format, caching compressed metadata chunks under `cache_dir` (the instance's state).
+    pub fn with_cache(cache_dir: std::path::PathBuf) -> Self {
+        Self {
+            cache: ChunkCache::in_dir(cache_dir),
+        }
+    }
+}
 
 impl RpmFormat {
     fn settings<'a>(&self, target: &'a RepositoryTarget) -> Result<&'a super::RpmSettings, FormatError> {
@@ -79,7 +93,7 @@ impl RepositoryFormat for RpmFormat {
         now: SystemTime,
     ) -> Result<Vec<IndexFile>, FormatError> {
         self.settings(target)?;
-        repodata::render(packages, signer, now)
+        repodata::render(target, packages, signer, now, &self.cache)
     }
 
     fn check(

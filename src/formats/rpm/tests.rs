@@ -110,7 +110,7 @@ impl Sign for FakeSigner {
 
 fn gunzip(data: &[u8]) -> String {
     let mut out = String::new();
-    flate2::read::GzDecoder::new(data)
+    flate2::read::MultiGzDecoder::new(data)
         .read_to_string(&mut out)
         .expect("valid gzip");
     out
@@ -122,7 +122,7 @@ fn render_names_data_by_digest_and_puts_the_signed_root_last() {
     hello.requires = vec![dep("bm-libgreet", Some(DepFlag::GE), "1.0")];
     let packages = [indexed(&hello), indexed(&entry("bm-libgreet", "1.2"))];
     let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    let files = RpmFormat
+    let files = RpmFormat::default()
         .render(&target("x86_64"), &packages, Some(&FakeSigner), now)
         .expect("renders");
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
@@ -175,10 +175,10 @@ fn render_is_deterministic_and_unsigned_has_no_asc() {
     let a = [indexed(&entry("b", "1")), indexed(&entry("a", "1"))];
     let b = [a[1].clone(), a[0].clone()];
     let now = UNIX_EPOCH + Duration::from_secs(5);
-    let one = RpmFormat
+    let one = RpmFormat::default()
         .render(&target("x86_64"), &a, None, now)
         .expect("renders");
-    let two = RpmFormat
+    let two = RpmFormat::default()
         .render(&target("x86_64"), &b, None, now)
         .expect("renders");
     assert_eq!(one, two);
@@ -195,16 +195,17 @@ fn render_refuses_a_debian_target_and_a_foreign_entry() {
             components: vec!["main".into()],
             architectures: vec!["amd64".into()],
             origin: None,
+            compressions: vec![crate::formats::DebianCompression::Gz],
         }),
     };
-    let err = RpmFormat
+    let err = RpmFormat::default()
         .render(&debian, &[], None, UNIX_EPOCH)
         .expect_err("not an RPM repository");
     assert!(matches!(err, FormatError::Settings { .. }), "{err}");
 
     let mut bad = indexed(&entry("a", "1"));
     bad.package.entry = "Package: a\nVersion: 1\n".into();
-    let err = RpmFormat
+    let err = RpmFormat::default()
         .render(&target("x86_64"), &[bad], None, UNIX_EPOCH)
         .expect_err("not an RPM entry");
     assert!(matches!(err, FormatError::Entry { .. }), "{err}");
@@ -212,11 +213,11 @@ fn render_refuses_a_debian_target_and_a_foreign_entry() {
 
 #[test]
 fn accepts_own_arch_and_noarch() {
-    assert!(RpmFormat.accepts(&target("x86_64"), "x86_64"));
-    assert!(RpmFormat.accepts(&target("x86_64"), "noarch"));
-    assert!(!RpmFormat.accepts(&target("x86_64"), "aarch64"));
-    assert!(RpmFormat.is_arch_independent("noarch"));
-    assert!(!RpmFormat.is_arch_independent("x86_64"));
+    assert!(RpmFormat::default().accepts(&target("x86_64"), "x86_64"));
+    assert!(RpmFormat::default().accepts(&target("x86_64"), "noarch"));
+    assert!(!RpmFormat::default().accepts(&target("x86_64"), "aarch64"));
+    assert!(RpmFormat::default().is_arch_independent("noarch"));
+    assert!(!RpmFormat::default().is_arch_independent("x86_64"));
 }
 
 #[test]
@@ -230,14 +231,14 @@ fn check_resolves_versions_files_and_base() {
     ];
     let libgreet = entry("bm-libgreet", "1.2");
     let glibc = entry("glibc", "2.34");
-    let unresolved = RpmFormat
+    let unresolved = RpmFormat::default()
         .check(&[indexed(&hello), indexed(&libgreet)], &[indexed(&glibc)])
         .expect("checks");
     assert_eq!(unresolved, vec![]);
 
     // Too old a provider (its file still satisfies the file dependency), and nothing in base.
     let old = entry("bm-libgreet", "0.9");
-    let unresolved = RpmFormat
+    let unresolved = RpmFormat::default()
         .check(&[indexed(&hello), indexed(&old)], &[])
         .expect("checks");
     let deps: Vec<&str> = unresolved.iter().map(|u| u.dependency.as_str()).collect();
@@ -251,7 +252,7 @@ fn check_uses_the_implicit_self_provide() {
     lib.provides.clear();
     let mut app = entry("app", "1");
     app.requires = vec![dep("lib", Some(DepFlag::EQ), "2.0-1")];
-    let unresolved = RpmFormat
+    let unresolved = RpmFormat::default()
         .check(&[indexed(&app), indexed(&lib)], &[])
         .expect("checks");
     assert!(unresolved.is_empty(), "{unresolved:?}");
@@ -275,13 +276,13 @@ fn inspect_refuses_garbage_and_truncated_files_without_panicking() {
     for (name, bytes) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).expect("write");
-        let err = RpmFormat.inspect(&path).expect_err("not a package");
+        let err = RpmFormat::default().inspect(&path).expect_err("not a package");
         assert!(
             matches!(err, FormatError::Invalid { format: "rpm", .. }),
             "{name}: {err}"
         );
     }
-    let err = RpmFormat
+    let err = RpmFormat::default()
         .inspect(&dir.path().join("missing.rpm"))
         .expect_err("missing");
     assert!(matches!(err, FormatError::Io { .. }), "{err}");
