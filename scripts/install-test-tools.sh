@@ -7,6 +7,7 @@
 #     its image store and build cache live in ~/.cache/buildmaster-podman.
 #   - Chromium: the web UI test drives headless Chromium over the DevTools protocol.
 #   - dnf, rpm and gpg: tests/rpm_dnf.rs builds, signs and installs real RPMs (~1 min).
+#   - lintian: tests/gate_push.rs runs Debian's linter as the gate's lint check (~30 s).
 # Prints the environment to export (GARAGE_BIN) on stdout.
 set -euo pipefail
 
@@ -39,5 +40,10 @@ if ! command -v dnf >/dev/null || ! command -v rpmbuild >/dev/null || ! command 
     echo "installing dnf, rpm (rpmbuild, rpmsign) and gpg for the RPM repository test (tests/rpm_dnf.rs)" >&2
     apt-get update >&2
     apt-get install -y --no-install-recommends dnf rpm gpg >&2
+fi
+if ! command -v lintian >/dev/null; then
+    echo "installing lintian for the gate's lint check test (tests/gate_push.rs)" >&2
+    apt-get update >&2
+    apt-get install -y --no-install-recommends lintian >&2
 fi
 echo "export GARAGE_BIN=$TOOLS/bin/garage"

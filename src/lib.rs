@@ -24,6 +24,8 @@
 //! - [`publish`]: upload → verify → stub, index regeneration and upload, prune, recover.
 //! - [`repos`]: Debian and RPM repositories of pushed packages — `[[repositories]]`, the shared pool,
 //!   `buildmaster push`, indexes uploaded root of trust last.
+//! - [`gate`]: stage → gate → promote — pushed packages wait in a staging storage until their checks
+//!   (installability, lint, tests; waivers) pass, then the same bytes are promoted; the audit log.
 //! - [`repository`]: repository-level checks (`repo check`: every requires resolvable).
 //! - [`scheduler`]: build graphs, scheduling policies (critical path; FIFO baseline) and the
 //!   event-driven simulation behind `bench/schedule`.
@@ -41,6 +43,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod formats;
+pub mod gate;
 pub mod haiku;
 pub mod plan;
 pub mod ports;

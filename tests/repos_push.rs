@@ -187,7 +187,10 @@ fn bad_pushes_are_refused_by_name_and_publish_nothing() {
     refused(&inst.push(&[&corrupt], &["el/9/*"]), "corrupt-1.0-1.noarch.rpm");
     let text_file = inst.work.path().join("notes.txt");
     std::fs::write(&text_file, "hello").unwrap();
-    refused(&inst.push(&[&text_file], &["el/9/*"]), "not a .deb or .rpm file");
+    refused(
+        &inst.push(&[&text_file], &["el/9/*"]),
+        "not a .deb, .rpm or .hpkg file",
+    );
     let keys = tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(garage.raw_keys(&format!("{}/", inst.prefix)));

@@ -3,6 +3,7 @@
 
 pub mod builder;
 pub mod buildrun;
+pub mod gate;
 pub mod healthcheck;
 pub mod hpkg;
 pub mod plan;
@@ -75,6 +76,8 @@ pub enum Command {
     Push(push::PushArgs),
     /// The Debian and RPM repositories of `[[repositories]]`: list them, check installability.
     Repositories(repositories::RepositoriesArgs),
+    /// The gate of a gated instance: pipelines, waivers, the audit log.
+    Gate(gate::GateArgs),
     /// Move packages no recent index names to `packages/.obsolete/`; expire old ones.
     Prune(publish::PruneArgs),
     /// Rebuild the state database from a published index (lost state dir, HaikuPorter takeover).
@@ -94,6 +97,17 @@ pub enum Command {
 }
 
 /// Sets up `tracing` on stderr, as text or JSON; `long_running` (the daemon) logs at info by default.
+/// Who runs this command, for the audit log: `$USER` (or `$LOGNAME`), else the numeric uid.
+pub fn who_am_i() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|name| !name.is_empty())
+        .map(|name| crate::bounded_text::shortened(&name, 64))
+        // SAFETY: getuid(2) has no preconditions and cannot fail.
+        .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }))
+}
+
 pub fn init_tracing(global: &GlobalArgs, long_running: bool) {
     let default = match global.verbose {
         // A daemon's log is its record of what happened; one-shot commands stay quiet.
@@ -129,6 +143,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => publish::run_publish(args, &cli.global),
         Command::Push(args) => push::run(args, &cli.global),
         Command::Repositories(args) => repositories::run(args, &cli.global),
+        Command::Gate(args) => gate::run(args, &cli.global),
         Command::Prune(args) => publish::run_prune(args, &cli.global),
         Command::Recover(args) => publish::run_recover(args, &cli.global),
         Command::Builder(args) => builder::run(args, &cli.global),

@@ -10,14 +10,19 @@ use clap::Args;
 
 use super::GlobalArgs;
 use crate::config::instance::InstanceConfig;
+use crate::gate::store::{CheckStatus, Pipeline, PipelineState};
 use crate::repos::config;
-use crate::repos::service::PushService;
+use crate::repos::push::PushReport;
+use crate::repos::service::{PushOutcome, PushService};
 use crate::state::StateDir;
+
+/// Exit status of a push whose packages stay staged (its pipeline is red).
+pub const STAGED_EXIT: u8 = 4;
 
 /// `buildmaster push`.
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// The package files (`.deb`, `.rpm`).
+    /// The package files (`.deb`, `.rpm`, `.hpkg`).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Target repositories by id; globs match several (`el/*/x86_64`). Repeat or give several.
@@ -38,28 +43,77 @@ pub fn run(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let storage =
             crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
-        let service = PushService::new(state, storage, repositories);
-        let report = service.push(&args.files, &args.to).await?;
-        for name in &report.uploaded {
-            println!("uploaded: {name}");
-        }
-        for name in &report.already_stored {
-            println!("already stored: {name}");
-        }
-        for (name, repository) in &report.linked {
-            println!("linked: {name} -> {repository}");
-        }
-        for (repository, index) in &report.published {
-            println!(
-                "published {repository}: {} index files uploaded, {} unchanged",
-                index.uploaded.len(),
-                index.unchanged
-            );
-        }
-        // A rerun after a crash may link nothing new and still publish what the killed push left.
-        if report.linked.is_empty() && report.published.is_empty() {
-            println!("nothing changed");
+        let service = PushService::open(state, storage, repositories, &config).await?;
+        let who = format!("cli:{}", crate::cli::who_am_i());
+        match service.push(&args.files, &args.to, &who).await? {
+            PushOutcome::Published(report) => print_report(&report),
+            PushOutcome::Gated(gated) => {
+                for name in &gated.staged {
+                    println!("staged: {name}");
+                }
+                print_pipeline(&gated.pipeline);
+                for id in gated.promoted.iter().filter(|&&id| id != gated.pipeline.id) {
+                    println!("pipeline {id}: promoted (unblocked by this push)");
+                }
+                print_report(&gated.publish);
+                if gated.pipeline.state != PipelineState::Promoted {
+                    // Accepted but not served: scripts tell it from a promotion by the exit status.
+                    return Ok(ExitCode::from(STAGED_EXIT));
+                }
+            }
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// What an ungated push, or a promotion, uploaded, linked and published.
+fn print_report(report: &PushReport) {
+    for name in &report.uploaded {
+        println!("uploaded: {name}");
+    }
+    for name in &report.already_stored {
+        println!("already stored: {name}");
+    }
+    for (name, repository) in &report.linked {
+        println!("linked: {name} -> {repository}");
+    }
+    for (repository, index) in &report.published {
+        println!(
+            "published {repository}: {} index files uploaded, {} unchanged",
+            index.uploaded.len(),
+            index.unchanged
+        );
+    }
+    // A rerun after a crash may link nothing new and still publish what the killed push left.
+    if report.linked.is_empty() && report.published.is_empty() {
+        println!("nothing changed");
+    }
+}
+
+/// A pipeline and its checks, one line each.
+pub fn print_pipeline(pipeline: &Pipeline) {
+    println!(
+        "pipeline {}: {} — {}",
+        pipeline.id,
+        serde_json::to_value(pipeline.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        pipeline.summary
+    );
+    for check in &pipeline.checks {
+        let status = match check.status {
+            CheckStatus::Pending => "pending",
+            CheckStatus::Passed => "passed",
+            CheckStatus::Failed if check.blocking => "FAILED",
+            CheckStatus::Failed => "failed (advisory)",
+            CheckStatus::Waived => "waived",
+        };
+        println!(
+            "  {} {}: {status}: {}",
+            check.file_name,
+            check.kind.as_str(),
+            check.summary
+        );
+    }
 }

@@ -77,11 +77,9 @@ pub fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let repositories = crate::repos::config::resolve(&config.repositories)?;
         if !repositories.is_empty() {
             // `POST /api/push` and `GET /api/repositories`; pushes share the publish lock with the daemon.
-            app.set_push_service(Arc::new(PushService::new(
-                state.clone(),
-                storage.clone(),
-                repositories,
-            )));
+            app.set_push_service(Arc::new(
+                PushService::open(state.clone(), storage.clone(), repositories, &config).await?,
+            ));
         }
         let listen = args.listen.clone().unwrap_or_else(|| config.serve.listen.clone());
         let listener = tokio::net::TcpListener::bind(&listen)

@@ -34,6 +34,10 @@ pub struct InstanceConfig {
     /// `docs/repositories.md`). Default none.
     #[serde(default)]
     pub repositories: Vec<crate::repos::config::RepositorySection>,
+    /// `[gate]`: packages are staged where clients cannot read them and promoted only once their
+    /// checks pass (see `docs/gate.md`). Default: no gate; pushes publish at once.
+    #[serde(default)]
+    pub gate: Option<crate::gate::GateSection>,
 }
 
 /// `[ports]`.

@@ -247,6 +247,11 @@ pub struct Unresolved {
     pub dependency: String,
 }
 
+/// How [`Unresolved::package`] names `package`: `name_version_arch`.
+pub fn unresolved_label(package: &InspectedPackage) -> String {
+    format!("{}_{}_{}", package.name, package.version, package.architecture)
+}
+
 /// Why a format could not inspect, render or sign.
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {

@@ -65,6 +65,9 @@ pub struct RepositorySection {
     /// A Haiku repository.
     #[serde(default)]
     pub haiku: Option<HaikuSettings>,
+    /// The gate's checks for packages entering it (with `[gate]` configured; see docs/gate.md).
+    #[serde(default)]
+    pub policy: Option<crate::gate::policy::PolicySection>,
 }
 
 /// A repository ready to publish to: checked settings and resolved keys.
@@ -80,6 +83,8 @@ pub struct Repository {
     pub signing_key: Option<PathBuf>,
     /// How long superseded content-addressed index files are kept.
     pub index_retention: std::time::Duration,
+    /// The gate's checks for packages entering it.
+    pub policy: crate::gate::policy::Policy,
 }
 
 impl Repository {
@@ -119,6 +124,29 @@ pub fn resolve(sections: &[RepositorySection]) -> Result<Vec<Repository>, Reposi
             }
         }
         out.push(repository);
+    }
+    for repository in &out {
+        for base in &repository.policy.base {
+            match out.iter().find(|r| r.id() == base) {
+                None => {
+                    return Err(error(
+                        repository.id(),
+                        format!("policy base {base:?} is not a configured repository id"),
+                    ))
+                }
+                Some(other) if other.format() != repository.format() => {
+                    return Err(error(
+                        repository.id(),
+                        format!(
+                            "policy base {base:?} is a {} repository, not {}",
+                            other.format().as_str(),
+                            repository.format().as_str()
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
     }
     Ok(out)
 }
@@ -258,6 +286,8 @@ fn resolve_one(section: &RepositorySection) -> Result<Repository, RepositoryConf
         root,
         pool,
         signing_key: section.signing_key.clone(),
+        policy: crate::gate::policy::Policy::resolve(&section.policy.clone().unwrap_or_default())
+            .map_err(|reason| error(id, reason))?,
     })
 }
 

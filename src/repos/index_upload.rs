@@ -8,6 +8,9 @@
 //! root is up. Crash points: `repos-index-content-addressed`, `repos-index-data`, `repos-index-root`
 //! (a file of that role uploaded, not yet recorded) and `repos-index-uploaded` (all files up, the
 //! previous generation not yet superseded).
+//!
+//! A plainly named file is never replaced within the second its previous version was uploaded in
+//! ([`after_last_modified`]): clients revalidate it by `Last-Modified`, which has one-second resolution.
 
 use std::time::SystemTime;
 
@@ -46,12 +49,17 @@ pub async fn publish_index(
     files.sort_by_key(|file| file.role);
     let mut report = IndexReport::default();
     let now_secs = super::unix_seconds(now);
+    let mut spaced = false;
     for file in &files {
         let digest = hex::encode(Sha256::digest(&file.bytes));
         let current = records.current_index(repository.id(), &file.path)?;
         if current.as_deref() == Some(digest.as_str()) {
             report.unchanged += 1;
             continue;
+        }
+        if current.is_some() && file.role != IndexRole::ContentAddressed && !spaced {
+            after_last_modified(storage, repository, file).await?;
+            spaced = true;
         }
         upload(storage, repository, file, &digest).await?;
         crash_point(match file.role {
@@ -72,6 +80,38 @@ pub async fn publish_index(
         .collect();
     records.supersede_content_except(repository.id(), &keep, now_secs)?;
     Ok(report)
+}
+
+/// Waits, if need be, until the second after the one in which the file `file` replaces was uploaded.
+/// Clients revalidate plainly named index files with `If-Modified-Since`, and object stores keep
+/// `Last-Modified` to the second: a file replaced twice within one second looks unchanged to a client
+/// that fetched the first version (apt answers "Hit" and keeps the old index until the next change).
+/// One HEAD per publish; a wait of at most a second only when publishes follow each other that fast.
+async fn after_last_modified(
+    storage: &dyn StorageBackend,
+    repository: &Repository,
+    file: &IndexFile,
+) -> Result<(), RepoError> {
+    let key = ObjectKey::new(keys::index_key(repository, &file.path))
+        .map_err(|e| RepoError::Key(format!("{}: {e}", file.path)))?;
+    let Some(previous) = storage.head(&key).await?.and_then(|meta| meta.modified) else {
+        return Ok(());
+    };
+    let second = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    let now = SystemTime::now();
+    if second(previous) >= second(now) {
+        let next = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(second(previous) + 1);
+        let wait = next.duration_since(now).unwrap_or_default();
+        // Bounded: a server clock far ahead of ours is not waited out.
+        tokio::time::sleep(
+            wait.min(std::time::Duration::from_secs(2)) + std::time::Duration::from_millis(20),
+        )
+        .await;
+    }
+    Ok(())
 }
 
 async fn upload(

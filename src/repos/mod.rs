@@ -8,7 +8,9 @@
 //! - [`records`]: pool files, links into repositories, uploaded index files (state database).
 //! - [`keys`]: pool keys, index keys, and hrefs from a repository's root to the pool.
 //! - [`index_upload`]: one repository's index, rendered and uploaded in a safe order, only what changed.
-//! - [`push`]: `buildmaster push`: inspect and check everything, upload each file once, link, publish.
+//! - [`push_plan`]: which repositories a push names; every inspection and check before any upload.
+//! - [`pool_store`]: pool files uploaded once, copied where a format fixes the path.
+//! - [`push`]: `buildmaster push`: plan, upload each file once, link, publish what changed.
 //! - [`prune`]: superseded content-addressed index files, deleted after the retention window.
 //! - [`service`]: a push as the CLI and the API run it, under the publish lock.
 //!
@@ -18,8 +20,10 @@ pub mod check;
 pub mod config;
 pub mod index_upload;
 pub mod keys;
+pub mod pool_store;
 pub mod prune;
 pub mod push;
+pub mod push_plan;
 pub mod records;
 pub mod service;
 
@@ -56,6 +60,9 @@ pub enum RepoError {
     /// The publish lock could not be taken or released (another writer holds it).
     #[error(transparent)]
     Lock(crate::publish::PublishError),
+    /// The gate's records failed.
+    #[error(transparent)]
+    GateRecords(#[from] crate::gate::store::GateStoreError),
     /// A local file could not be read.
     #[error("{}: {source}", path.display())]
     Io {

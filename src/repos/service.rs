@@ -20,6 +20,10 @@ use super::prune::{prune_indexes, IndexPrune};
 use super::push::{push, select, PushReport};
 use super::records::Records;
 use super::{Formats, RepoError};
+use crate::gate::audit::AuditEntry;
+use crate::gate::flow::{evaluate_and_promote, GateContext, GatedReport};
+use crate::gate::policy::CheckKind;
+use crate::gate::store::{GateStore, Pipeline};
 use crate::publish::crashpoint::crash_point;
 use crate::publish::lock::PublishLock;
 use crate::publish::PublishError;
@@ -30,6 +34,15 @@ const LOCK_WAIT: Duration = Duration::from_secs(120);
 /// Pause between attempts to take the lock.
 const LOCK_RETRY: Duration = Duration::from_millis(500);
 
+/// What a push did: published at once (no gate), or staged behind the gate.
+#[derive(Debug)]
+pub enum PushOutcome {
+    /// Uploaded, linked and published.
+    Published(PushReport),
+    /// Staged; its pipeline says whether it was promoted.
+    Gated(Box<GatedReport>),
+}
+
 /// An instance's repositories, ready to be pushed to.
 pub struct PushService {
     state: StateDir,
@@ -37,6 +50,8 @@ pub struct PushService {
     repositories: Vec<Repository>,
     formats: Formats,
     lock_ttl: Duration,
+    /// The staging storage, when the instance is gated (`[gate]`).
+    staging: Option<Arc<dyn StorageBackend>>,
 }
 
 impl PushService {
@@ -49,7 +64,41 @@ impl PushService {
             storage,
             repositories,
             lock_ttl: crate::publish::PublishSettings::default().lock_ttl,
+            staging: None,
         }
+    }
+
+    /// The service of the instance in `state` as `config` describes it: gated when `[gate]` names a
+    /// staging storage (opened now, so that a wrong one is named before anything is pushed).
+    pub async fn open(
+        state: StateDir,
+        storage: Arc<dyn StorageBackend>,
+        repositories: Vec<Repository>,
+        config: &crate::config::instance::InstanceConfig,
+    ) -> Result<Self, RepoError> {
+        let service = Self::new(state, storage, repositories);
+        let Some(gate) = &config.gate else {
+            return Ok(service);
+        };
+        let refused = |e: &dyn std::fmt::Display| {
+            RepoError::Refused(format!("[gate] staging {}: {e}", gate.staging.display()))
+        };
+        let settings = crate::config::storage::StorageConfig::load(&gate.staging).map_err(|e| refused(&e))?;
+        let staging = crate::storage::open_config(&settings)
+            .await
+            .map_err(|e| refused(&e))?;
+        Ok(service.with_gate(staging))
+    }
+
+    /// Gates every push: packages are staged in `staging` and promoted when their checks pass.
+    pub fn with_gate(mut self, staging: Arc<dyn StorageBackend>) -> Self {
+        self.staging = Some(staging);
+        self
+    }
+
+    /// Whether pushes are gated.
+    pub fn gated(&self) -> bool {
+        self.staging.is_some()
     }
 
     /// Where uploads through the API are written before they are pushed (`<state>/incoming`).
@@ -72,9 +121,23 @@ impl PushService {
             .collect()
     }
 
-    /// Pushes `files` into the repositories matching `patterns` and publishes the changed ones.
-    pub async fn push(&self, files: &[PathBuf], patterns: &[String]) -> Result<PushReport, RepoError> {
+    /// Pushes `files` into the repositories matching `patterns` on behalf of `who` (the audit log's
+    /// name): published at once, or staged and gated when the instance has a gate.
+    pub async fn push(
+        &self,
+        files: &[PathBuf],
+        patterns: &[String],
+        who: &str,
+    ) -> Result<PushOutcome, RepoError> {
         let targets = select(&self.repositories, patterns)?;
+        if self.staging.is_some() {
+            return self
+                .with_gate_context(async |cx| {
+                    crate::gate::flow::push(cx, &targets, files, who, SystemTime::now()).await
+                })
+                .await
+                .map(|report| PushOutcome::Gated(Box::new(report)));
+        }
         self.locked(async |records: &mut Records| {
             push(
                 &*self.storage,
@@ -85,6 +148,74 @@ impl PushService {
                 SystemTime::now(),
             )
             .await
+        })
+        .await
+        .map(PushOutcome::Published)
+    }
+
+    /// Records a waiver of `kind` for `package` until `until` by `who` for `reason` (audited), then
+    /// re-evaluates the open pipelines; the waiver's number and the pipelines promoted.
+    pub async fn waive(
+        &self,
+        package: &str,
+        kind: CheckKind,
+        who: &str,
+        reason: &str,
+        until: SystemTime,
+    ) -> Result<(i64, Vec<i64>), RepoError> {
+        let now = SystemTime::now();
+        self.with_gate_context(async |cx| {
+            let until = super::unix_seconds(until);
+            let id = cx
+                .store
+                .add_waiver(package, kind, who, reason, until, super::unix_seconds(now))?;
+            cx.store.audit(
+                who,
+                "waive",
+                package,
+                &format!("{} until {until} (waiver {id}): {reason}", kind.as_str()),
+                super::unix_seconds(now),
+            )?;
+            let (promoted, _) = evaluate_and_promote(cx, now).await?;
+            Ok((id, promoted))
+        })
+        .await
+    }
+
+    /// The newest `limit` pipelines (check logs left out), newest first.
+    pub fn pipelines(&self, limit: u32) -> Result<Vec<Pipeline>, RepoError> {
+        Ok(GateStore::open(&self.state.database())?.pipelines(limit)?)
+    }
+
+    /// Pipeline `id` with its checks' logs.
+    pub fn pipeline(&self, id: i64) -> Result<Option<Pipeline>, RepoError> {
+        Ok(GateStore::open(&self.state.database())?.pipeline(id)?)
+    }
+
+    /// The newest `limit` audit entries numbered below `before`, newest first.
+    pub fn audit_log(&self, limit: u32, before: Option<i64>) -> Result<Vec<AuditEntry>, RepoError> {
+        Ok(GateStore::open(&self.state.database())?.audit_log(limit, before)?)
+    }
+
+    /// Runs `work` with the gate's context under the publish lock.
+    async fn with_gate_context<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut GateContext<'_>) -> Result<T, RepoError>,
+    ) -> Result<T, RepoError> {
+        let staging = self.staging.as_deref().ok_or_else(|| {
+            RepoError::Refused("this instance has no gate: add [gate] staging = … to buildmaster.toml".into())
+        })?;
+        self.locked(async |records: &mut Records| {
+            let mut store = GateStore::open(&self.state.database())?;
+            let mut cx = GateContext {
+                served: &*self.storage,
+                staging,
+                records,
+                store: &mut store,
+                formats: &self.formats,
+                repositories: &self.repositories,
+            };
+            work(&mut cx).await
         })
         .await
     }

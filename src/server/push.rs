@@ -13,7 +13,9 @@ use tokio::io::AsyncWriteExt as _;
 use super::auth::Authorized;
 use super::error::{echo, ApiError};
 use super::state::AppState;
+use crate::gate::store::Pipeline;
 use crate::repos::push::PushReport;
+use crate::repos::service::PushOutcome;
 use crate::repos::RepoError;
 
 /// Largest package one request may push (the Pulp-style GitLab helper-images RPM is ~500 MB).
@@ -22,7 +24,7 @@ pub const MAX_PUSH_BYTES: u64 = 4 << 30;
 /// A push's answer.
 #[derive(Debug, Serialize)]
 pub struct PushAnswer {
-    /// Files uploaded into the pool.
+    /// Files uploaded into the pool (ungated), or into the staging storage (gated).
     uploaded: Vec<String>,
     /// Files already in the pool.
     already_stored: Vec<String>,
@@ -30,6 +32,11 @@ pub struct PushAnswer {
     linked: Vec<(String, String)>,
     /// Repositories whose index was published.
     published: Vec<String>,
+    /// The push's pipeline, when the instance is gated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pipeline: Option<Pipeline>,
+    /// Pipelines promoted by this push (its own, and any it unblocked).
+    promoted: Vec<i64>,
 }
 
 impl From<PushReport> for PushAnswer {
@@ -39,6 +46,25 @@ impl From<PushReport> for PushAnswer {
             already_stored: report.already_stored,
             linked: report.linked,
             published: report.published.into_iter().map(|(id, _)| id).collect(),
+            pipeline: None,
+            promoted: Vec::new(),
+        }
+    }
+}
+
+impl From<PushOutcome> for PushAnswer {
+    fn from(outcome: PushOutcome) -> Self {
+        match outcome {
+            PushOutcome::Published(report) => report.into(),
+            PushOutcome::Gated(gated) => {
+                let gated = *gated;
+                Self {
+                    uploaded: gated.staged,
+                    pipeline: Some(gated.pipeline),
+                    promoted: gated.promoted,
+                    ..gated.publish.into()
+                }
+            }
         }
     }
 }
@@ -141,7 +167,7 @@ pub async fn push(
             // on a blocking thread of its own, driven by this runtime (as the daemon's publish does).
             let (service, files) = (service.clone(), vec![path.clone()]);
             let runtime = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || runtime.block_on(service.push(&files, &to)))
+            tokio::task::spawn_blocking(move || runtime.block_on(service.push(&files, &to, "api:admin")))
                 .await
                 .map_err(|e| ApiError::Internal(format!("the push stopped: {e}")))
                 .and_then(|pushed| pushed.map_err(push_error))

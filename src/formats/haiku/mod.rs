@@ -166,11 +166,16 @@ impl RepositoryFormat for HaikuFormat {
                 .collect::<Result<Vec<_>, _>>()
         };
         let report = crate::repository::check::check(&decode(packages)?, &decode(base)?);
+        // The solver names packages by canonical file name; the seam names them name_version_arch.
+        let label: std::collections::HashMap<&str, String> = packages
+            .iter()
+            .map(|p| (p.package.file_name.as_str(), super::unresolved_label(&p.package)))
+            .collect();
         Ok(report
             .unresolved
             .into_iter()
             .map(|u| Unresolved {
-                package: u.package,
+                package: label.get(u.package.as_str()).cloned().unwrap_or(u.package),
                 dependency: u.requires,
             })
             .collect())

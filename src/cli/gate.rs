@@ -1,0 +1,135 @@
+//! `buildmaster gate pipelines|waive|audit`: the gate of a gated instance (`[gate]`) — pipelines and
+//! their checks, waivers (audited, re-evaluated at once), and the audit log.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+
+use super::push::print_pipeline;
+use super::GlobalArgs;
+use crate::config::instance::InstanceConfig;
+use crate::gate::policy::CheckKind;
+use crate::repos::config;
+use crate::repos::service::PushService;
+use crate::state::StateDir;
+
+/// `buildmaster gate`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The instance config; default `<state-dir>/buildmaster.toml`.
+    #[arg(long, env = "BUILDMASTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: GateCommand,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GateCommand {
+    /// The newest pipelines, or one with its checks' logs.
+    Pipelines {
+        /// A pipeline number: show it with its logs.
+        id: Option<i64>,
+        /// How many to list.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Let a package through a failing check until a time, for a reason (audited); the open
+    /// pipelines are evaluated again at once.
+    Waive {
+        /// The package name (every version pushed before the waiver expires).
+        #[arg(long)]
+        package: String,
+        /// The check: installability, lint or test.
+        #[arg(long)]
+        check: String,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+        /// How long the waiver holds, in hours.
+        #[arg(long)]
+        hours: f64,
+    },
+    /// The audit log, newest first.
+    Audit {
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+/// Runs `buildmaster gate …`.
+pub fn run(args: GateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let state = StateDir::new(&global.state_dir);
+    state.require_existing()?;
+    let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
+    let repositories = config::resolve(&config.repositories)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let storage =
+            crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
+        let service = PushService::open(state, storage, repositories, &config).await?;
+        anyhow::ensure!(
+            service.gated(),
+            "this instance has no gate: add [gate] staging = \"…\" to buildmaster.toml (docs/gate.md)"
+        );
+        match args.command {
+            GateCommand::Pipelines { id: Some(id), .. } => {
+                let pipeline = service
+                    .pipeline(id)?
+                    .with_context(|| format!("there is no pipeline {id}"))?;
+                print_pipeline(&pipeline);
+                for check in pipeline.checks.iter().filter(|c| !c.log.is_empty()) {
+                    println!(
+                        "--- {} {} log ---\n{}",
+                        check.file_name,
+                        check.kind.as_str(),
+                        check.log
+                    );
+                }
+            }
+            GateCommand::Pipelines { id: None, limit } => {
+                for pipeline in service.pipelines(limit)? {
+                    print_pipeline(&pipeline);
+                }
+            }
+            GateCommand::Waive {
+                package,
+                check,
+                reason,
+                hours,
+            } => {
+                let kind = CheckKind::parse(&check)
+                    .with_context(|| format!("--check {check:?}: give installability, lint or test"))?;
+                anyhow::ensure!(
+                    hours.is_finite() && hours > 0.0 && hours <= 24.0 * 366.0,
+                    "--hours {hours}: give a duration between 0 and a year"
+                );
+                anyhow::ensure!(
+                    !reason.trim().is_empty(),
+                    "--reason: say why (it goes into the audit log)"
+                );
+                let until = SystemTime::now() + Duration::from_secs_f64(hours * 3600.0);
+                let who = format!("cli:{}", super::who_am_i());
+                let (id, promoted) = service.waive(&package, kind, &who, &reason, until).await?;
+                println!("waiver {id}: {package} {check} for {hours} h");
+                for pipeline in promoted {
+                    println!("pipeline {pipeline}: promoted");
+                }
+            }
+            GateCommand::Audit { limit } => {
+                for entry in service.audit_log(limit, None)? {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        entry.id, entry.at, entry.who, entry.action, entry.subject, entry.detail
+                    );
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,378 @@
+//! A gated push and what follows it: stage the files (uploaded once, into the staging storage), run
+//! their lint and test commands, then [`evaluate_and_promote`] every open pipeline — which a later
+//! push or a waiver also does, so that a package waiting for its dependency is promoted as soon as the
+//! dependency arrives.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use buildmaster_storage::{ObjectKey, StorageBackend};
+use serde::Serialize;
+
+use crate::repos::config::Repository;
+use crate::repos::pool_store::{holds, key_and_digest, upload_once};
+use crate::repos::push::{link_into, load_signers, publish_dirty, PushReport};
+use crate::repos::push_plan::inspect_and_check;
+use crate::repos::records::{PoolPackage, Records};
+use crate::repos::{unix_seconds, Formats, RepoError};
+
+use super::command_check;
+use super::installability::{evaluate, OpenPipeline};
+use super::policy::{CheckKind, Mode};
+use super::store::{CheckResult, CheckStatus, GateStore, Pipeline, PipelineState, StagedPackage};
+
+/// Who acts in the audit log when the gate itself promotes.
+pub const GATE: &str = "gate";
+
+/// What a gated push did.
+#[derive(Clone, Debug, Serialize)]
+pub struct GatedReport {
+    /// The push's own pipeline, as it stands after evaluation.
+    pub pipeline: Pipeline,
+    /// Every pipeline promoted by this evaluation (the push's own, and any it unblocked).
+    pub promoted: Vec<i64>,
+    /// Files uploaded into the staging storage.
+    pub staged: Vec<String>,
+    /// Links and publishes of the promotion.
+    #[serde(skip)]
+    pub publish: PushReport,
+}
+
+/// The storages, records and settings a gated operation works on.
+pub struct GateContext<'a> {
+    /// The served storage (clients read it).
+    pub served: &'a dyn StorageBackend,
+    /// The staging storage (nobody reads it).
+    pub staging: &'a dyn StorageBackend,
+    /// Pushed-package records.
+    pub records: &'a mut Records,
+    /// The gate's records.
+    pub store: &'a mut GateStore,
+    /// The formats.
+    pub formats: &'a Formats,
+    /// Every configured repository.
+    pub repositories: &'a [Repository],
+}
+
+/// Stages `files` for `targets` on behalf of `who`, runs their checks, and evaluates every open pipeline.
+pub async fn push(
+    cx: &mut GateContext<'_>,
+    targets: &[&Repository],
+    files: &[PathBuf],
+    who: &str,
+    now: SystemTime,
+) -> Result<GatedReport, RepoError> {
+    let planned = inspect_and_check(cx.records, cx.formats, targets, files).await?;
+    let now_secs = unix_seconds(now);
+    let mut staged = Vec::new();
+    let mut uploaded = Vec::new();
+    for item in &planned {
+        let pool = item.pool_package(targets, now_secs);
+        if upload_once(cx.staging, &pool, &item.path).await? {
+            uploaded.push(item.package.file_name.clone());
+        }
+        staged.push(StagedPackage {
+            format: item.format,
+            package: item.package.clone(),
+            pool_key: pool.pool_key,
+            targets: item
+                .targets
+                .iter()
+                .map(|&t| targets[t].id().to_string())
+                .collect(),
+        });
+    }
+    let id = cx.store.create_pipeline(who, &staged, now_secs)?;
+    let names: Vec<&str> = staged.iter().map(|s| s.package.file_name.as_str()).collect();
+    cx.store.audit(
+        who,
+        "push",
+        &format!("pipeline {id}"),
+        &names.join(", "),
+        now_secs,
+    )?;
+    for (item, staged) in planned.iter().zip(&staged) {
+        for kind in [CheckKind::Lint, CheckKind::Test] {
+            let policies = staged
+                .targets
+                .iter()
+                .filter_map(|t| cx.repositories.iter().find(|r| r.id() == t))
+                .map(|r| &r.policy);
+            let (mut command, mut blocking) = (None, false);
+            for policy in policies {
+                if let Some(check) = policy.command(kind) {
+                    command.get_or_insert(check);
+                    blocking |= check.mode == Mode::Block;
+                }
+            }
+            let Some(command) = command else { continue };
+            let outcome = command_check::run(command, &item.path, &item.package).await;
+            let result = CheckResult {
+                file_name: item.package.file_name.clone(),
+                kind,
+                status: if outcome.passed {
+                    CheckStatus::Passed
+                } else {
+                    CheckStatus::Failed
+                },
+                blocking,
+                summary: outcome.summary,
+                log: outcome.log,
+            };
+            cx.store.set_check(id, &result, now_secs)?;
+            cx.store.audit(
+                GATE,
+                "check",
+                &format!("pipeline {id}"),
+                &format!("{} {}: {}", kind.as_str(), result.file_name, result.summary),
+                now_secs,
+            )?;
+        }
+    }
+    let promoted = evaluate_and_promote(cx, now).await?;
+    let pipeline = cx
+        .store
+        .pipeline(id)?
+        .ok_or_else(|| RepoError::Refused(format!("pipeline {id} vanished")))?;
+    Ok(GatedReport {
+        pipeline,
+        promoted: promoted.0,
+        staged: uploaded,
+        publish: promoted.1,
+    })
+}
+
+/// Re-evaluates every open pipeline (waivers as of `now`), promotes the green ones and publishes
+/// what they changed; the promoted pipelines' numbers and what the promotion linked and published.
+pub async fn evaluate_and_promote(
+    cx: &mut GateContext<'_>,
+    now: SystemTime,
+) -> Result<(Vec<i64>, PushReport), RepoError> {
+    let now_secs = unix_seconds(now);
+    let mut pipelines = Vec::new();
+    for id in cx.store.open_pipelines()? {
+        if let Some(pipeline) = cx.store.pipeline(id)? {
+            pipelines.push(pipeline);
+        }
+    }
+    // Command checks: a failure that blocks and is not waived keeps the pipeline out.
+    let mut eligible = BTreeMap::new();
+    for pipeline in &mut pipelines {
+        let mut ok = true;
+        for check in &mut pipeline.checks {
+            if check.kind == CheckKind::Installability
+                || check.status != CheckStatus::Failed
+                || !check.blocking
+            {
+                continue;
+            }
+            let name = package_name(&pipeline.packages, &check.file_name);
+            if let Some(waiver) = cx.store.waiver(&name, check.kind, now_secs)? {
+                check.status = CheckStatus::Waived;
+                check.summary = format!(
+                    "{} — waived by {} until {}: {}",
+                    check.summary, waiver.who, waiver.until, waiver.reason
+                );
+                cx.store.set_check(pipeline.id, check, now_secs)?;
+            } else {
+                ok = false;
+            }
+        }
+        eligible.insert(pipeline.id, ok);
+    }
+    let mut waived_installability: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+    for pipeline in &pipelines {
+        for staged in &pipeline.packages {
+            if cx
+                .store
+                .waiver(&staged.package.name, CheckKind::Installability, now_secs)?
+                .is_some()
+            {
+                waived_installability
+                    .entry(pipeline.id)
+                    .or_default()
+                    .insert(staged.package.file_name.clone());
+            }
+        }
+    }
+    let open: Vec<OpenPipeline<'_>> = pipelines
+        .iter()
+        .map(|p| OpenPipeline {
+            id: p.id,
+            packages: &p.packages,
+            eligible: eligible[&p.id],
+            waived: waived_installability.remove(&p.id).unwrap_or_default(),
+        })
+        .collect();
+    let evaluation = evaluate(cx.records, cx.formats, cx.repositories, &open)?;
+    // Record installability for every package, then each pipeline's state.
+    for pipeline in &pipelines {
+        for staged in &pipeline.packages {
+            let problems = evaluation
+                .unresolved
+                .get(&(pipeline.id, staged.package.file_name.clone()))
+                .cloned()
+                .unwrap_or_default();
+            let blocking = staged.targets.iter().any(|t| {
+                cx.repositories
+                    .iter()
+                    .any(|r| r.id() == t && r.policy.mode(CheckKind::Installability) == Mode::Block)
+            });
+            let waived = open
+                .iter()
+                .any(|p| p.id == pipeline.id && p.waived.contains(&staged.package.file_name));
+            let summary = if problems.is_empty() {
+                "every dependency resolves".to_string()
+            } else {
+                problems
+                    .iter()
+                    .map(|(repo, u)| format!("unresolvable dependency \"{}\" in {repo}", u.dependency))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let status = match (problems.is_empty(), waived) {
+                (true, _) => CheckStatus::Passed,
+                (false, true) => CheckStatus::Waived,
+                (false, false) => CheckStatus::Failed,
+            };
+            let result = CheckResult {
+                file_name: staged.package.file_name.clone(),
+                kind: CheckKind::Installability,
+                status,
+                blocking,
+                summary,
+                log: String::new(),
+            };
+            cx.store.set_check(pipeline.id, &result, now_secs)?;
+        }
+    }
+    let touched: BTreeSet<String> = pipelines
+        .iter()
+        .filter(|p| evaluation.promotable.contains(&p.id))
+        .flat_map(|p| p.packages.iter().flat_map(|s| s.targets.iter().cloned()))
+        .collect();
+    let targets: Vec<&Repository> = cx
+        .repositories
+        .iter()
+        .filter(|r| touched.contains(r.id()))
+        .collect();
+    let signers = load_signers(cx.formats, &targets)?;
+    let mut report = PushReport::default();
+    let mut promoted = Vec::new();
+    for pipeline in &pipelines {
+        if !evaluation.promotable.contains(&pipeline.id) {
+            let reasons = cx
+                .store
+                .pipeline(pipeline.id)?
+                .map(|p| blocking_failures(&p))
+                .unwrap_or_default();
+            cx.store
+                .set_state(pipeline.id, PipelineState::Red, &reasons, now_secs)?;
+            continue;
+        }
+        for staged in &pipeline.packages {
+            let linked = promote_package(cx, staged, now_secs).await?;
+            report.linked.extend(linked);
+        }
+        let names: Vec<&str> = pipeline
+            .packages
+            .iter()
+            .map(|s| s.package.file_name.as_str())
+            .collect();
+        let summary = format!("promoted {}", names.join(", "));
+        cx.store
+            .set_state(pipeline.id, PipelineState::Promoted, &summary, now_secs)?;
+        cx.store.audit(
+            GATE,
+            "promote",
+            &format!("pipeline {}", pipeline.id),
+            &names.join(", "),
+            now_secs,
+        )?;
+        promoted.push(pipeline.id);
+    }
+    report.published = publish_dirty(cx.served, cx.records, cx.formats, &targets, &signers, now).await?;
+    remove_promoted(cx, &pipelines, &promoted).await?;
+    Ok((promoted, report))
+}
+
+/// Copies one staged package into the served storage (the same bytes, server-side where the two
+/// storages share a service), records it and links it into its repositories.
+async fn promote_package(
+    cx: &mut GateContext<'_>,
+    staged: &StagedPackage,
+    now_secs: i64,
+) -> Result<Vec<(String, String)>, RepoError> {
+    let pool = PoolPackage {
+        format: staged.format,
+        package: staged.package.clone(),
+        pool_key: staged.pool_key.clone(),
+        added_at: now_secs,
+    };
+    let (key, digest) = key_and_digest(&pool)?;
+    if !holds(cx.served, &key, pool.package.size, digest).await? {
+        let copied = cx.served.copy_from(cx.staging, &key, &key).await?;
+        if copied.sha256 != Some(digest) || copied.size != pool.package.size {
+            return Err(RepoError::Refused(format!(
+                "{}: the promoted copy is not the staged file (size {}, sha256 {:?}; staged {} bytes, {})",
+                staged.package.file_name, copied.size, copied.sha256, pool.package.size, pool.package.sha256
+            )));
+        }
+    }
+    cx.records.insert_pool(&pool)?;
+    let repositories: Vec<&Repository> = cx
+        .repositories
+        .iter()
+        .filter(|r| staged.targets.iter().any(|t| t == r.id()))
+        .collect();
+    link_into(cx.served, cx.records, cx.formats, &pool, &repositories, now_secs).await
+}
+
+/// Deletes promoted packages from the staging storage, unless an open pipeline still stages the same
+/// object.
+async fn remove_promoted(
+    cx: &mut GateContext<'_>,
+    pipelines: &[Pipeline],
+    promoted: &[i64],
+) -> Result<(), RepoError> {
+    let still_staged: BTreeSet<&str> = pipelines
+        .iter()
+        .filter(|p| !promoted.contains(&p.id))
+        .flat_map(|p| p.packages.iter().map(|s| s.pool_key.as_str()))
+        .collect();
+    for pipeline in pipelines.iter().filter(|p| promoted.contains(&p.id)) {
+        for staged in &pipeline.packages {
+            if !still_staged.contains(staged.pool_key.as_str()) {
+                let key = ObjectKey::new(staged.pool_key.clone())
+                    .map_err(|e| RepoError::Key(format!("{}: {e}", staged.pool_key)))?;
+                cx.staging.delete(&key).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The name of the package `file_name` of a pipeline.
+fn package_name(packages: &[StagedPackage], file_name: &str) -> String {
+    packages
+        .iter()
+        .find(|s| s.package.file_name == file_name)
+        .map(|s| s.package.name.clone())
+        .unwrap_or_default()
+}
+
+/// One line naming every blocking check that failed.
+fn blocking_failures(pipeline: &Pipeline) -> String {
+    let failed: Vec<String> = pipeline
+        .checks
+        .iter()
+        .filter(|c| c.blocking && c.status == CheckStatus::Failed)
+        .map(|c| format!("{} of {} failed: {}", c.kind.as_str(), c.file_name, c.summary))
+        .collect();
+    if failed.is_empty() {
+        "waiting for another pipeline".into()
+    } else {
+        failed.join("; ")
+    }
+}

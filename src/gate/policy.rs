@@ -1,0 +1,195 @@
+//! A repository's gate policy (`[repositories.policy]` in buildmaster.toml): which checks run on a
+//! staged package before it may be promoted, and which of them block.
+//!
+//! ```toml
+//! [repositories.policy]
+//! installability = "block"            # every staged package resolves (default: block)
+//! base = ["debian/bookworm-base"]     # repositories its dependencies may also come from
+//! [repositories.policy.lint]
+//! command = ["lintian", "--no-tag-display-limit", "{file}"]   # advisory unless mode = "block"
+//! [repositories.policy.test]
+//! command = ["/etc/buildmaster/run-package-tests", "{file}"]   # blocking unless mode = "report"
+//! timeout_seconds = 600
+//! ```
+//!
+//! A command is an argument vector, never a shell string: `{file}` in an argument is replaced by the
+//! staged package's local path, and the package's name, version and architecture are in the
+//! environment (`BUILDMASTER_PACKAGE_NAME`, `…_VERSION`, `…_ARCHITECTURE`). Exit status 0 passes.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether a check runs, and whether its failure keeps a package staged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A failure keeps the package staged until fixed or waived.
+    Block,
+    /// A failure is recorded and shown; the package is promoted anyway.
+    Report,
+    /// The check does not run.
+    Off,
+}
+
+/// The checks a gate runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    /// Every dependency resolvable in the repository as it would be after promotion, plus its bases.
+    Installability,
+    /// The format's linter (lintian, rpmlint, …), as configured.
+    Lint,
+    /// The package's tests, as configured.
+    Test,
+}
+
+impl CheckKind {
+    /// The lowercase name used in config, the API and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Installability => "installability",
+            Self::Lint => "lint",
+            Self::Test => "test",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Installability, Self::Lint, Self::Test]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
+/// `[repositories.policy]` as written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// Mode of the installability check; default `block`.
+    #[serde(default)]
+    pub installability: Option<Mode>,
+    /// Ids of base repositories (same format) dependencies may be satisfied from.
+    #[serde(default)]
+    pub base: Vec<String>,
+    /// `[repositories.policy.lint]`; no lint without it.
+    #[serde(default)]
+    pub lint: Option<CommandSection>,
+    /// `[repositories.policy.test]`; no tests without it.
+    #[serde(default)]
+    pub test: Option<CommandSection>,
+}
+
+/// A command check as written.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSection {
+    /// The argument vector; `{file}` is replaced by the package's path.
+    pub command: Vec<String>,
+    /// Default: `report` for lint, `block` for tests.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Default 600 s; the command is killed after it.
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
+/// A command check, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandCheck {
+    /// The argument vector.
+    pub command: Vec<String>,
+    /// Its mode.
+    pub mode: Mode,
+    /// How long it may run.
+    pub timeout: std::time::Duration,
+}
+
+/// A repository's policy, resolved with its defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Mode of the installability check.
+    pub installability: Mode,
+    /// Base repository ids.
+    pub base: Vec<String>,
+    /// The lint check, if configured.
+    pub lint: Option<CommandCheck>,
+    /// The test check, if configured.
+    pub test: Option<CommandCheck>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::resolve(&PolicySection::default()).expect("the default policy is valid")
+    }
+}
+
+impl Policy {
+    /// Resolves `section`; the error says which key is wrong.
+    pub fn resolve(section: &PolicySection) -> Result<Policy, String> {
+        let command = |key: &str, section: &Option<CommandSection>, default: Mode| {
+            section
+                .as_ref()
+                .map(|s| {
+                    if s.command.is_empty() || s.command[0].is_empty() {
+                        return Err(format!("[repositories.policy.{key}] `command` is empty"));
+                    }
+                    Ok(CommandCheck {
+                        command: s.command.clone(),
+                        mode: s.mode.unwrap_or(default),
+                        timeout: std::time::Duration::from_secs(
+                            s.timeout_seconds.unwrap_or(600).clamp(1, 86_400),
+                        ),
+                    })
+                })
+                .transpose()
+        };
+        Ok(Policy {
+            installability: section.installability.unwrap_or(Mode::Block),
+            base: section.base.clone(),
+            lint: command("lint", &section.lint, Mode::Report)?,
+            test: command("test", &section.test, Mode::Block)?,
+        })
+    }
+
+    /// The command of `kind`, if it runs.
+    pub fn command(&self, kind: CheckKind) -> Option<&CommandCheck> {
+        match kind {
+            CheckKind::Lint => self.lint.as_ref(),
+            CheckKind::Test => self.test.as_ref(),
+            CheckKind::Installability => None,
+        }
+        .filter(|check| check.mode != Mode::Off)
+    }
+
+    /// The mode of `kind`.
+    pub fn mode(&self, kind: CheckKind) -> Mode {
+        match kind {
+            CheckKind::Installability => self.installability,
+            other => self.command(other).map_or(Mode::Off, |c| c.mode),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_block_installability_and_tests_and_report_lint() {
+        let section: PolicySection = toml::from_str(
+            "[lint]\ncommand = [\"lintian\", \"{file}\"]\n[test]\ncommand = [\"run\", \"{file}\"]\n",
+        )
+        .unwrap();
+        let policy = Policy::resolve(&section).unwrap();
+        assert_eq!(policy.mode(CheckKind::Installability), Mode::Block);
+        assert_eq!(policy.mode(CheckKind::Lint), Mode::Report);
+        assert_eq!(policy.mode(CheckKind::Test), Mode::Block);
+        assert_eq!(Policy::default().mode(CheckKind::Lint), Mode::Off);
+    }
+
+    #[test]
+    fn unknown_keys_and_empty_commands_are_refused() {
+        assert!(toml::from_str::<PolicySection>("lnt = 1\n").is_err());
+        let section: PolicySection = toml::from_str("[test]\ncommand = []\n").unwrap();
+        assert!(Policy::resolve(&section).unwrap_err().contains("policy.test"));
+    }
+}

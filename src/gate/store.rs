@@ -1,0 +1,419 @@
+//! The gate's records in the state database: pipelines, their staged packages and check results.
+//! Waivers ([`super::waivers`]) and the audit log ([`super::audit`]) live in the same database, on
+//! the same [`GateStore`].
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use super::policy::CheckKind;
+use crate::formats::{FormatKind, InspectedPackage};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS gate_pipelines (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    who TEXT NOT NULL,
+    state TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gate_staged (
+    pipeline INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    pool_key TEXT NOT NULL,
+    package TEXT NOT NULL,
+    targets TEXT NOT NULL,
+    PRIMARY KEY (pipeline, sha256)
+);
+CREATE TABLE IF NOT EXISTS gate_checks (
+    pipeline INTEGER NOT NULL,
+    file_name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    blocking INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    log TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (pipeline, file_name, kind)
+);
+CREATE TABLE IF NOT EXISTS gate_waivers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    package TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    who TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gate_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    who TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+";
+
+/// Where a pipeline is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PipelineState {
+    /// Its checks are running.
+    Checking,
+    /// A blocking check failed: its packages stay staged (a later push or a waiver may turn it green).
+    Red,
+    /// Every blocking check passed or was waived, and its packages were promoted.
+    Promoted,
+}
+
+impl PipelineState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Checking => "checking",
+            Self::Red => "red",
+            Self::Promoted => "promoted",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "checking" => Self::Checking,
+            "promoted" => Self::Promoted,
+            _ => Self::Red,
+        }
+    }
+}
+
+/// How one check of one package ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// Not run yet.
+    Pending,
+    /// Passed.
+    Passed,
+    /// Failed; blocks if the check is blocking.
+    Failed,
+    /// Failed, but a waiver lets the package through.
+    Waived,
+}
+
+impl CheckStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Waived => "waived",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "pending" => Self::Pending,
+            "passed" => Self::Passed,
+            "waived" => Self::Waived,
+            _ => Self::Failed,
+        }
+    }
+}
+
+/// A package waiting in staging.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagedPackage {
+    /// Its format.
+    pub format: FormatKind,
+    /// What inspection found (the index entry included).
+    pub package: InspectedPackage,
+    /// Its key, the same in the staging storage and, once promoted, in the served one.
+    pub pool_key: String,
+    /// Ids of the repositories it goes into.
+    pub targets: Vec<String>,
+}
+
+/// One check's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    /// The package's file name.
+    pub file_name: String,
+    /// Which check.
+    pub kind: CheckKind,
+    /// How it ended.
+    pub status: CheckStatus,
+    /// Whether its failure keeps the package staged.
+    pub blocking: bool,
+    /// One line: what failed, or what passed.
+    pub summary: String,
+    /// The check's output (bounded).
+    pub log: String,
+}
+
+/// A pipeline with its packages and checks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Pipeline {
+    /// Its number.
+    pub id: i64,
+    /// Who pushed (a token's name, `cli:<user>`).
+    pub who: String,
+    /// Where it is.
+    pub state: PipelineState,
+    /// One line: why it is red, or what was promoted.
+    pub summary: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// The packages it stages.
+    pub packages: Vec<StagedPackage>,
+    /// Every check of every package.
+    pub checks: Vec<CheckResult>,
+}
+
+/// The gate's database failed; names the file.
+#[derive(Debug, thiserror::Error)]
+#[error("gate records in {path}: {message}")]
+pub struct GateStoreError {
+    /// The database file.
+    pub path: PathBuf,
+    /// What failed.
+    pub message: String,
+}
+
+/// The gate's records.
+pub struct GateStore {
+    pub(super) conn: Connection,
+    path: PathBuf,
+}
+
+impl GateStore {
+    /// Opens (creating the tables if needed) the gate's records in the state database at `path`.
+    pub fn open(path: &Path) -> Result<Self, GateStoreError> {
+        let conn = crate::state::sqlite::open_with_schema(path, SCHEMA).map_err(|e| GateStoreError {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            conn,
+            path: path.into(),
+        })
+    }
+
+    pub(super) fn fail(&self, e: impl std::fmt::Display) -> GateStoreError {
+        GateStoreError {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// A new pipeline for `packages`, in state `checking`; its number.
+    pub fn create_pipeline(
+        &mut self,
+        who: &str,
+        packages: &[StagedPackage],
+        now: i64,
+    ) -> Result<i64, GateStoreError> {
+        let path = self.path.clone();
+        let fail = |e: &dyn std::fmt::Display| GateStoreError {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self.conn.transaction().map_err(|e| fail(&e))?;
+        tx.execute(
+            "INSERT INTO gate_pipelines (who, state, summary, created_at, updated_at) VALUES (?1, 'checking', '', ?2, ?2)",
+            params![who, now],
+        )
+        .map_err(|e| fail(&e))?;
+        let id = tx.last_insert_rowid();
+        for staged in packages {
+            tx.execute(
+                "INSERT OR IGNORE INTO gate_staged (pipeline, format, sha256, pool_key, package, targets)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    id,
+                    staged.format.as_str(),
+                    staged.package.sha256,
+                    staged.pool_key,
+                    serde_json::to_string(&staged.package).map_err(|e| fail(&e))?,
+                    serde_json::to_string(&staged.targets).map_err(|e| fail(&e))?,
+                ],
+            )
+            .map_err(|e| fail(&e))?;
+        }
+        tx.commit().map_err(|e| fail(&e))?;
+        Ok(id)
+    }
+
+    /// Records `result` for `pipeline` (replacing an earlier result of the same check).
+    pub fn set_check(&mut self, pipeline: i64, result: &CheckResult, now: i64) -> Result<(), GateStoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO gate_checks (pipeline, file_name, kind, status, blocking, summary, log, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    pipeline,
+                    result.file_name,
+                    result.kind.as_str(),
+                    result.status.as_str(),
+                    result.blocking,
+                    result.summary,
+                    result.log,
+                    now
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Moves `pipeline` to `state` with `summary`.
+    pub fn set_state(
+        &mut self,
+        pipeline: i64,
+        state: PipelineState,
+        summary: &str,
+        now: i64,
+    ) -> Result<(), GateStoreError> {
+        self.conn
+            .execute(
+                "UPDATE gate_pipelines SET state = ?2, summary = ?3, updated_at = ?4 WHERE id = ?1",
+                params![pipeline, state.as_str(), summary, now],
+            )
+            .map(|_| ())
+            .map_err(|e| self.fail(e))
+    }
+
+    /// The numbers of the pipelines not promoted yet, oldest first.
+    pub fn open_pipelines(&self) -> Result<Vec<i64>, GateStoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM gate_pipelines WHERE state != 'promoted' ORDER BY id")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt.query_map([], |row| row.get(0)).map_err(|e| self.fail(e))?;
+        rows.collect::<Result<Vec<i64>, _>>().map_err(|e| self.fail(e))
+    }
+
+    /// Pipeline `id` with its packages and checks.
+    pub fn pipeline(&self, id: i64) -> Result<Option<Pipeline>, GateStoreError> {
+        let head = self
+            .conn
+            .query_row(
+                "SELECT who, state, summary, created_at, updated_at FROM gate_pipelines WHERE id = ?1",
+                params![id],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, i64>(4)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.fail(e))?;
+        let Some((who, state, summary, created_at, updated_at)) = head else {
+            return Ok(None);
+        };
+        Ok(Some(Pipeline {
+            id,
+            who,
+            state: PipelineState::parse(&state),
+            summary,
+            created_at,
+            updated_at,
+            packages: self.staged(id)?,
+            checks: self.checks(id)?,
+        }))
+    }
+
+    /// The newest `limit` pipelines (without logs), newest first.
+    pub fn pipelines(&self, limit: u32) -> Result<Vec<Pipeline>, GateStoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM gate_pipelines ORDER BY id DESC LIMIT ?1")
+            .map_err(|e| self.fail(e))?;
+        let ids = stmt
+            .query_map(params![limit], |row| row.get::<_, i64>(0))
+            .map_err(|e| self.fail(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.fail(e))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(mut pipeline) = self.pipeline(id)? {
+                pipeline.checks.iter_mut().for_each(|c| c.log.clear());
+                out.push(pipeline);
+            }
+        }
+        Ok(out)
+    }
+
+    fn staged(&self, pipeline: i64) -> Result<Vec<StagedPackage>, GateStoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT format, pool_key, package, targets FROM gate_staged WHERE pipeline = ?1 ORDER BY rowid")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![pipeline], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(|e| self.fail(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.fail(e))?;
+        rows.into_iter()
+            .map(|(format, pool_key, package, targets)| {
+                Ok(StagedPackage {
+                    format: FormatKind::parse(&format)
+                        .ok_or_else(|| self.fail(format!("unknown format {format}")))?,
+                    package: serde_json::from_str(&package).map_err(|e| self.fail(e))?,
+                    pool_key,
+                    targets: serde_json::from_str(&targets).map_err(|e| self.fail(e))?,
+                })
+            })
+            .collect()
+    }
+
+    fn checks(&self, pipeline: i64) -> Result<Vec<CheckResult>, GateStoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT file_name, kind, status, blocking, summary, log FROM gate_checks WHERE pipeline = ?1
+                 ORDER BY file_name, kind",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![pipeline], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, bool>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(|e| self.fail(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(file_name, kind, status, blocking, summary, log)| {
+                Some(CheckResult {
+                    file_name,
+                    kind: CheckKind::parse(&kind)?,
+                    status: CheckStatus::parse(&status),
+                    blocking,
+                    summary,
+                    log,
+                })
+            })
+            .collect())
+    }
+}

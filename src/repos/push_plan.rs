@@ -1,0 +1,203 @@
+//! Planning a push: which repositories `--to` names, and every inspection and check made before
+//! anything is uploaded — the file's format must be the targets', its architecture must fit at least
+//! one target, the format's own admission checks must pass (Haiku: `package_repo`'s), and a name,
+//! version and architecture already stored with other bytes is refused with both digests (packages
+//! are immutable: push a new version). The gate ([`crate::gate`]) plans its pushes the same way.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::formats::{FormatKind, InspectedPackage};
+
+use super::config::Repository;
+use super::records::{PoolPackage, Records};
+use super::{keys, Formats, RepoError};
+
+/// One inspected file and where it goes.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    /// The local file.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: FormatKind,
+    /// What inspection found.
+    pub package: InspectedPackage,
+    /// Indexes into the push's targets of the repositories it fits.
+    pub targets: Vec<usize>,
+}
+
+impl Planned {
+    /// Its pool record: the pool of its (first) target, which every target shares (checked).
+    pub fn pool_package(&self, targets: &[&Repository], now_secs: i64) -> PoolPackage {
+        let pool_dir = &targets[self.targets[0]].pool;
+        PoolPackage {
+            format: self.format,
+            package: self.package.clone(),
+            pool_key: keys::pool_key(pool_dir, &self.package.sha256, &self.package.file_name),
+            added_at: now_secs,
+        }
+    }
+}
+
+/// The repositories whose ids match any of `patterns` (globs: `el/*/x86_64`); a pattern that matches
+/// nothing is an error naming it and the known ids.
+pub fn select<'a>(
+    repositories: &'a [Repository],
+    patterns: &[String],
+) -> Result<Vec<&'a Repository>, RepoError> {
+    let mut selected = BTreeSet::new();
+    for pattern in patterns {
+        let glob = glob::Pattern::new(pattern)
+            .map_err(|e| RepoError::UnknownRepository(format!("{pattern:?} is not a valid pattern: {e}")))?;
+        let mut matched = false;
+        for (i, repository) in repositories.iter().enumerate() {
+            if glob.matches(repository.id()) {
+                selected.insert(i);
+                matched = true;
+            }
+        }
+        if !matched {
+            let known: Vec<&str> = repositories.iter().map(Repository::id).collect();
+            return Err(RepoError::UnknownRepository(format!(
+                "no repository matches {:?} (configured: {})",
+                crate::bounded_text::shortened(pattern, 80),
+                if known.is_empty() {
+                    "none — add [[repositories]] to buildmaster.toml".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+    }
+    Ok(selected.into_iter().map(|i| &repositories[i]).collect())
+}
+
+/// The format of a package file, by its extension.
+fn format_of(path: &Path) -> Result<FormatKind, RepoError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("deb") => Ok(FormatKind::Debian),
+        Some("rpm") => Ok(FormatKind::Rpm),
+        Some("hpkg") => Ok(FormatKind::Haiku),
+        _ => Err(RepoError::Refused(format!(
+            "{}: not a .deb, .rpm or .hpkg file; only Debian, RPM and Haiku packages can be pushed",
+            path.display()
+        ))),
+    }
+}
+
+/// Inspects every file and makes every check before anything is uploaded.
+pub async fn inspect_and_check(
+    records: &Records,
+    formats: &Formats,
+    targets: &[&Repository],
+    files: &[PathBuf],
+) -> Result<Vec<Planned>, RepoError> {
+    let mut planned: Vec<Planned> = Vec::new();
+    for path in files {
+        let kind = format_of(path)?;
+        let format = formats.get(kind)?;
+        let (inspector, inspect_path) = (format.clone(), path.clone());
+        // Inspection reads and decompresses the whole file: off the async threads.
+        let package = tokio::task::spawn_blocking(move || inspector.inspect(&inspect_path))
+            .await
+            .map_err(|e| RepoError::Refused(format!("{}: inspection stopped: {e}", path.display())))??;
+        let of_format: Vec<usize> = (0..targets.len())
+            .filter(|&t| targets[t].format() == kind)
+            .collect();
+        if of_format.is_empty() {
+            return Err(RepoError::Refused(format!(
+                "{}: a {} package, but none of the target repositories is a {} repository",
+                path.display(),
+                kind.as_str(),
+                kind.as_str()
+            )));
+        }
+        let fitting: Vec<usize> = of_format
+            .iter()
+            .copied()
+            .filter(|&t| format.accepts(&targets[t].target, &package.architecture))
+            .collect();
+        if fitting.is_empty() {
+            let ids: Vec<&str> = of_format.iter().map(|&t| targets[t].id()).collect();
+            return Err(RepoError::Refused(format!(
+                "{}: architecture {:?} fits none of the target repositories ({})",
+                path.display(),
+                package.architecture,
+                ids.join(", ")
+            )));
+        }
+        for &t in &fitting {
+            format.admit(&targets[t].target, &package).map_err(|reason| {
+                RepoError::Refused(format!(
+                    "{}: refused by repository {}: {reason}",
+                    path.display(),
+                    targets[t].id()
+                ))
+            })?;
+        }
+        let pools: BTreeSet<&str> = fitting.iter().map(|&t| targets[t].pool.as_str()).collect();
+        if pools.len() > 1 {
+            return Err(RepoError::Refused(format!(
+                "{}: the target repositories use different pools ({}); push to each pool separately",
+                path.display(),
+                pools.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let pool = pools.into_iter().next().unwrap_or_default().to_string();
+        refuse_other_bytes(records, kind, &package, path, &planned, &pool)?;
+        planned.push(Planned {
+            path: path.clone(),
+            format: kind,
+            package,
+            targets: fitting,
+        });
+    }
+    Ok(planned)
+}
+
+/// Same name, version and architecture with other bytes — stored before, or earlier in this push — is
+/// refused with both digests.
+/// A file already stored in another pool cannot be linked into repositories of `pool`: their index
+/// could not reach it (apt fetches only below its root); that is refused too.
+fn refuse_other_bytes(
+    records: &Records,
+    kind: FormatKind,
+    package: &InspectedPackage,
+    path: &Path,
+    planned: &[Planned],
+    pool: &str,
+) -> Result<(), RepoError> {
+    let stored = records.by_identity(kind, &package.name, &package.version, &package.architecture)?;
+    if let Some(other) = stored.as_ref().filter(|p| p.package.sha256 == package.sha256) {
+        if !other.pool_key.starts_with(&format!("{pool}/")) {
+            return Err(RepoError::Refused(format!(
+                "{}: already stored as {}, outside the pool {pool} of the target repositories; \
+                 repositories that share packages must share a pool",
+                path.display(),
+                other.pool_key
+            )));
+        }
+    }
+    let stored = stored.map(|p| p.package.sha256);
+    let earlier = planned
+        .iter()
+        .find(|p| {
+            p.format == kind
+                && p.package.name == package.name
+                && p.package.version == package.version
+                && p.package.architecture == package.architecture
+        })
+        .map(|p| p.package.sha256.clone());
+    match stored.or(earlier) {
+        Some(other) if other != package.sha256 => Err(RepoError::Refused(format!(
+            "{}: {} {} ({}) is already stored with other bytes (stored sha256 {other}, this file {}); \
+             packages are immutable: push a new version",
+            path.display(),
+            package.name,
+            package.version,
+            package.architecture,
+            package.sha256
+        ))),
+        _ => Ok(()),
+    }
+}
