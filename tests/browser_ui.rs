@@ -1,11 +1,20 @@
 //! The web UI in headless Chromium, driven over the DevTools protocol: the page shows a running buildrun,
 //! its counts and builders change live as the test advances status.json (no reload), a build log opens with
-//! its ANSI colours as spans, appended lines appear, and the tail ends when the build does. Screenshots go
-//! to `<target>/test-artifacts/ui.png` (the buildrun) and `ui-log.png` (the log).
+//! its ANSI colours as spans, appended lines appear, and the tail ends when the build does. A push through
+//! the API into a gated instance (garage, a private staging bucket) is watched on the Pipelines view from
+//! `checking` (its test command running) to `promoted`, with the check's log, and a failing one to `red`.
+//! Screenshots go to `<target>/test-artifacts/ui.png` (the buildrun), `ui-log.png` (the log) and
+//! `ui-pipeline.png` (a pipeline).
 
 #[path = "browser/cdp.rs"]
 mod cdp;
+#[path = "support/debian_tools.rs"]
+#[allow(dead_code)]
+mod debian_tools;
+#[path = "support/gated_server.rs"]
+mod gated_server;
 mod server_common;
+mod support;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -322,4 +331,138 @@ async fn the_ui_shows_a_running_buildrun_live_and_tails_a_log() {
 
     drop(browser);
     server.stop().await;
+}
+
+/// JavaScript: the check `kind` of the pipeline shown has status `status`.
+fn check_status(kind: &str, status: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('#pipeline-checks tbody tr')].some(r => \
+         r.dataset.check?.endsWith('/{kind}') && r.dataset.status === '{status}')"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_shows_a_push_moving_through_its_pipeline_live() {
+    debian_tools::require_tool("dpkg-deb");
+    let chromium = cdp::find_chromium();
+    let garage = support::garage::Garage::start();
+    const TOKEN: &str = "browser-gate-token-0123456789";
+    // Each package's test command sleeps this long: the page must catch the pipeline checking.
+    let gated = gated_server::GatedServer::start(&garage, Some(TOKEN), 5.0).await;
+    let hello = gated.deb("bm-hello", "1.0");
+    let broken = gated.deb("bm-broken", "1.0");
+
+    let mut browser = cdp::Browser::launch(&chromium, 1280, 1000).await;
+    browser.navigate(&gated.server.url("/#/pipelines")).await;
+    wait_for(
+        &mut browser,
+        "!document.querySelector('#pipelines-empty').hidden",
+        "the empty pipeline list",
+    )
+    .await;
+    browser.eval("window.__notReloaded = 7").await;
+
+    let push = |file: std::path::PathBuf| {
+        let gated = &gated;
+        move || gated.push(&file, "debian/stable", Some(TOKEN), false)
+    };
+    let (status, body) = push(hello)();
+    assert_eq!(status, 202, "{body}");
+    let id = body["pipeline"].as_i64().unwrap();
+    // The list picks the new pipeline up by itself and shows it checking.
+    wait_for(
+        &mut browser,
+        &format!(
+            "document.querySelector('#pipelines tr[data-pipeline=\"{id}\"]')?.dataset.gate === 'checking'"
+        ),
+        "the new pipeline checking in the list",
+    )
+    .await;
+    browser
+        .eval(&format!(
+            "document.querySelector('#pipelines tr[data-pipeline=\"{id}\"] a').click()"
+        ))
+        .await;
+    wait_for(
+        &mut browser,
+        "document.querySelector('#pipeline-state').textContent === 'checking'",
+        "the pipeline checking",
+    )
+    .await;
+    wait_for(&mut browser, &check_status("test", "running"), "its test running").await;
+    wait_for(
+        &mut browser,
+        "document.querySelector('#pipeline-packages').textContent.includes('bm-hello_1.0_all.deb')",
+        "its package",
+    )
+    .await;
+    // Then, without a reload: promoted, every check passed, the test's log shown as text.
+    wait_for(
+        &mut browser,
+        "document.querySelector('#pipeline-state').textContent === 'promoted'",
+        "the pipeline promoted",
+    )
+    .await;
+    wait_for(&mut browser, &check_status("test", "passed"), "the test passed").await;
+    wait_for(
+        &mut browser,
+        &check_status("installability", "passed"),
+        "installability passed",
+    )
+    .await;
+    wait_for(
+        &mut browser,
+        "[...document.querySelectorAll('#pipeline-logs pre')].some(p => p.dataset.logOf.endsWith('/test') \
+         && p.textContent.includes('testing bm-hello 1.0') && p.textContent.includes('test_greeting: ok'))",
+        "the test's log",
+    )
+    .await;
+    assert_eq!(
+        browser.eval("window.__notReloaded").await,
+        json!(7),
+        "the page reloaded"
+    );
+    std::fs::write(
+        artifacts_dir().join("ui-pipeline.png"),
+        browser.screenshot().await,
+    )
+    .unwrap();
+
+    // A failing test: the open list shows the new pipeline checking, then red.
+    browser.eval("location.hash = '#/pipelines'").await;
+    let (status, body) = push(broken)();
+    assert_eq!(status, 202, "{body}");
+    let red = body["pipeline"].as_i64().unwrap();
+    let row = format!("document.querySelector('#pipelines tr[data-pipeline=\"{red}\"]')?.dataset.gate");
+    wait_for(
+        &mut browser,
+        &format!("{row} === 'checking'"),
+        "the failing pipeline checking",
+    )
+    .await;
+    wait_for(
+        &mut browser,
+        &format!("{row} === 'red'"),
+        "the failing pipeline red",
+    )
+    .await;
+    browser
+        .eval(&format!("location.hash = '#/pipelines/{red}'"))
+        .await;
+    wait_for(&mut browser, &check_status("test", "failed"), "the failed test").await;
+    wait_for(
+        &mut browser,
+        "document.querySelector('#pipeline-logs').textContent.includes('test_greeting: FAILED')",
+        "the failed test's log",
+    )
+    .await;
+    assert_eq!(
+        browser.eval("window.__notReloaded").await,
+        json!(7),
+        "the page reloaded"
+    );
+
+    drop(browser);
+    let mut gated = gated;
+    gated.server.stop().await;
 }

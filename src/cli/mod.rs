@@ -17,6 +17,7 @@ pub mod repositories;
 pub mod serve;
 pub mod signals;
 pub mod storage;
+pub mod token;
 pub mod wanted;
 
 use std::path::PathBuf;
@@ -78,6 +79,8 @@ pub enum Command {
     Repositories(repositories::RepositoriesArgs),
     /// The gate of a gated instance: pipelines, waivers, the audit log.
     Gate(gate::GateArgs),
+    /// Named API tokens: add (prints the secret once), revoke, list.
+    Token(token::TokenArgs),
     /// Move packages no recent index names to `packages/.obsolete/`; expire old ones.
     Prune(publish::PruneArgs),
     /// Rebuild the state database from a published index (lost state dir, HaikuPorter takeover).
@@ -144,6 +147,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Push(args) => push::run(args, &cli.global),
         Command::Repositories(args) => repositories::run(args, &cli.global),
         Command::Gate(args) => gate::run(args, &cli.global),
+        Command::Token(args) => token::run(args, &cli.global),
         Command::Prune(args) => publish::run_prune(args, &cli.global),
         Command::Recover(args) => publish::run_recover(args, &cli.global),
         Command::Builder(args) => builder::run(args, &cli.global),

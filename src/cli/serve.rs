@@ -81,6 +81,8 @@ pub fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 PushService::open(state.clone(), storage.clone(), repositories, &config).await?,
             ));
         }
+        // Named API tokens, re-read whenever `buildmaster token` changes the file.
+        app.set_tokens_file(config.serve.tokens_file_in(state.root()));
         let listen = args.listen.clone().unwrap_or_else(|| config.serve.listen.clone());
         let listener = tokio::net::TcpListener::bind(&listen)
             .await

@@ -196,6 +196,10 @@ pub struct ServeSection {
     /// File holding the API bearer token for the mutating endpoints (`BUILDMASTER_API_TOKEN` takes
     /// precedence). Default none: the API is read-only.
     pub token_file: Option<PathBuf>,
+    /// Named API tokens with per-repository scopes and rights (`buildmaster token add|revoke|list`),
+    /// re-read by the server whenever the file changes. Default `<state>/api-tokens.toml`.
+    #[serde(default)]
+    pub tokens_file: Option<PathBuf>,
     /// Seconds a client has to send one request's headers before the connection is closed. Default 10.
     #[serde(default = "default_header_read_timeout")]
     pub header_read_timeout: u64,
@@ -214,6 +218,13 @@ fn default_max_connections() -> usize {
 }
 
 impl ServeSection {
+    /// The named tokens' file: `tokens_file`, else `api-tokens.toml` in the state directory `state`.
+    pub fn tokens_file_in(&self, state: &Path) -> PathBuf {
+        self.tokens_file
+            .clone()
+            .unwrap_or_else(|| state.join("api-tokens.toml"))
+    }
+
     /// The HTTP server's bounds from these settings (a zero timeout is taken as one second).
     pub fn connection_limits(&self) -> crate::server::ConnectionLimits {
         crate::server::ConnectionLimits {
@@ -231,6 +242,7 @@ impl Default for ServeSection {
             pull: true,
             webhook_url: None,
             token_file: None,
+            tokens_file: None,
             header_read_timeout: default_header_read_timeout(),
             max_connections: default_max_connections(),
         }

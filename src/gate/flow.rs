@@ -53,6 +53,11 @@ pub struct GateContext<'a> {
     pub formats: &'a Formats,
     /// Every configured repository.
     pub repositories: &'a [Repository],
+    /// Who caused this operation (`api:<token>`, `cli:<user>`): the promotions it triggers name them.
+    pub trigger: &'a str,
+    /// Told a push's pipeline number as soon as it exists, before its checks run (the API answers a
+    /// `wait=false` push with it).
+    pub on_pipeline: &'a dyn Fn(i64),
 }
 
 /// Stages `files` for `targets` on behalf of `who`, runs their checks, and evaluates every open pipeline.
@@ -92,6 +97,9 @@ pub async fn push(
         &names.join(", "),
         now_secs,
     )?;
+    // Every command check first, recorded pending, so that a reader of the pipeline sees them all
+    // from the moment it exists.
+    let mut runs = Vec::new();
     for (item, staged) in planned.iter().zip(&staged) {
         for kind in [CheckKind::Lint, CheckKind::Test] {
             let policies = staged
@@ -107,28 +115,41 @@ pub async fn push(
                 }
             }
             let Some(command) = command else { continue };
-            let outcome = command_check::run(command, &item.path, &item.package).await;
-            let result = CheckResult {
+            let pending = CheckResult {
                 file_name: item.package.file_name.clone(),
                 kind,
-                status: if outcome.passed {
-                    CheckStatus::Passed
-                } else {
-                    CheckStatus::Failed
-                },
+                status: CheckStatus::Pending,
                 blocking,
-                summary: outcome.summary,
-                log: outcome.log,
+                summary: "waiting to run".into(),
+                log: String::new(),
             };
-            cx.store.set_check(id, &result, now_secs)?;
-            cx.store.audit(
-                GATE,
-                "check",
-                &format!("pipeline {id}"),
-                &format!("{} {}: {}", kind.as_str(), result.file_name, result.summary),
-                now_secs,
-            )?;
+            cx.store.set_check(id, &pending, now_secs)?;
+            runs.push((item, kind, command, blocking));
         }
+    }
+    (cx.on_pipeline)(id);
+    for (item, kind, command, blocking) in runs {
+        let outcome = command_check::run(command, &item.path, &item.package).await;
+        let result = CheckResult {
+            file_name: item.package.file_name.clone(),
+            kind,
+            status: if outcome.passed {
+                CheckStatus::Passed
+            } else {
+                CheckStatus::Failed
+            },
+            blocking,
+            summary: outcome.summary,
+            log: outcome.log,
+        };
+        cx.store.set_check(id, &result, now_secs)?;
+        cx.store.audit(
+            GATE,
+            "check",
+            &format!("pipeline {id}"),
+            &format!("{} {}: {}", kind.as_str(), result.file_name, result.summary),
+            now_secs,
+        )?;
     }
     let promoted = evaluate_and_promote(cx, now).await?;
     let pipeline = cx
@@ -161,6 +182,14 @@ pub async fn evaluate_and_promote(
     for pipeline in &mut pipelines {
         let mut ok = true;
         for check in &mut pipeline.checks {
+            // A blocking check that never finished (its push was killed mid-run) has not passed.
+            if check.kind != CheckKind::Installability
+                && check.status == CheckStatus::Pending
+                && check.blocking
+            {
+                ok = false;
+                continue;
+            }
             if check.kind == CheckKind::Installability
                 || check.status != CheckStatus::Failed
                 || !check.blocking
@@ -283,11 +312,12 @@ pub async fn evaluate_and_promote(
         let summary = format!("promoted {}", names.join(", "));
         cx.store
             .set_state(pipeline.id, PipelineState::Promoted, &summary, now_secs)?;
+        let detail = format!("{} (triggered by {})", names.join(", "), cx.trigger);
         cx.store.audit(
             GATE,
             "promote",
             &format!("pipeline {}", pipeline.id),
-            &names.join(", "),
+            &detail,
             now_secs,
         )?;
         promoted.push(pipeline.id);

@@ -129,10 +129,22 @@ impl PushService {
         patterns: &[String],
         who: &str,
     ) -> Result<PushOutcome, RepoError> {
+        self.push_observed(files, patterns, who, &|_| ()).await
+    }
+
+    /// [`Self::push`], telling `on_pipeline` the gated push's pipeline number as soon as it exists
+    /// (before its checks run).
+    pub async fn push_observed(
+        &self,
+        files: &[PathBuf],
+        patterns: &[String],
+        who: &str,
+        on_pipeline: &dyn Fn(i64),
+    ) -> Result<PushOutcome, RepoError> {
         let targets = select(&self.repositories, patterns)?;
         if self.staging.is_some() {
             return self
-                .with_gate_context(async |cx| {
+                .with_gate_context(who, on_pipeline, async |cx| {
                     crate::gate::flow::push(cx, &targets, files, who, SystemTime::now()).await
                 })
                 .await
@@ -164,7 +176,7 @@ impl PushService {
         until: SystemTime,
     ) -> Result<(i64, Vec<i64>), RepoError> {
         let now = SystemTime::now();
-        self.with_gate_context(async |cx| {
+        self.with_gate_context(who, &|_| (), async |cx| {
             let until = super::unix_seconds(until);
             let id = cx
                 .store
@@ -197,9 +209,11 @@ impl PushService {
         Ok(GateStore::open(&self.state.database())?.audit_log(limit, before)?)
     }
 
-    /// Runs `work` with the gate's context under the publish lock.
+    /// Runs `work` with the gate's context under the publish lock, on behalf of `trigger`.
     async fn with_gate_context<T>(
         &self,
+        trigger: &str,
+        on_pipeline: &dyn Fn(i64),
         work: impl AsyncFnOnce(&mut GateContext<'_>) -> Result<T, RepoError>,
     ) -> Result<T, RepoError> {
         let staging = self.staging.as_deref().ok_or_else(|| {
@@ -214,6 +228,8 @@ impl PushService {
                 store: &mut store,
                 formats: &self.formats,
                 repositories: &self.repositories,
+                trigger,
+                on_pipeline,
             };
             work(&mut cx).await
         })

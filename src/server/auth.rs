@@ -1,10 +1,14 @@
-//! Bearer-token authentication for the mutating endpoints.
+//! Bearer-token authentication for the mutating endpoints: who is calling ([`Caller`]) and what they
+//! may do.
 //!
-//! The token comes from `BUILDMASTER_API_TOKEN` or `[serve] token_file`. Only its SHA-256 is kept in
-//! memory, and a presented token is compared by hashing it and comparing the digests in constant time, so
-//! neither the token's bytes nor its length leak through timing. With no token configured every mutating
-//! endpoint refuses (403) and says how to configure one: a daemon that anyone on the network could steer is
-//! never the default.
+//! Two kinds of token. The operator's **admin token** comes from `BUILDMASTER_API_TOKEN` or
+//! `[serve] token_file` and has every right. **Named tokens** come from the tokens file
+//! ([`super::tokens`]): each may push only to its repositories, and waive or start builds only when
+//! its entry says so; the audit log names the caller `api:<name>` (`api:admin` for the admin token).
+//! Only SHA-256 digests are kept, and a presented token is compared by hashing it and comparing the
+//! digests in constant time, so neither its bytes nor its length leak through timing. With no token
+//! configured at all every mutating endpoint refuses (403) and says how to configure one: a daemon that
+//! anyone on the network could steer is never the default.
 
 use std::path::{Path, PathBuf};
 
@@ -15,13 +19,15 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::state::AppState;
+use super::tokens::{Rights, ADMIN_NAME};
 
 /// The environment variable that holds the API token; it takes precedence over `[serve] token_file`.
 pub const TOKEN_ENV: &str = "BUILDMASTER_API_TOKEN";
 
 /// What a 403 says when no token is configured.
 const NO_TOKEN_CONFIGURED: &str = "mutating endpoints are disabled because no API token is configured: \
-     set BUILDMASTER_API_TOKEN or `[serve] token_file` in buildmaster.toml and restart the daemon";
+     set BUILDMASTER_API_TOKEN or `[serve] token_file` in buildmaster.toml and restart the daemon, \
+     or add a named token with `buildmaster token add`";
 
 /// The configured API token (only its digest).
 #[derive(Clone)]
@@ -96,8 +102,150 @@ impl ApiToken {
     }
 }
 
-/// Proof that the request carried the configured bearer token. Handlers of mutating endpoints take it as
-/// their first argument, so that no body is parsed before the caller is known.
+/// One right a request needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Right {
+    /// Push packages.
+    Push,
+    /// Promote by hand.
+    Promote,
+    /// Waive a failing check.
+    Waive,
+    /// Start buildruns and steer the daemon.
+    Build,
+}
+
+impl Right {
+    fn held_in(self, rights: &Rights) -> bool {
+        match self {
+            Self::Push => rights.push,
+            Self::Promote => rights.promote,
+            Self::Waive => rights.waive,
+            Self::Build => rights.build,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Push => "push",
+            Self::Promote => "promote",
+            Self::Waive => "waive",
+            Self::Build => "build",
+        }
+    }
+}
+
+/// Where a caller may push.
+#[derive(Clone, Debug)]
+enum Scope {
+    /// Everywhere (the admin token).
+    All,
+    /// The repositories whose ids match one of these globs.
+    Only(Vec<glob::Pattern>),
+}
+
+/// Who made a request, proven by its bearer token. Handlers of mutating endpoints take it (or
+/// [`Authorized`]) as their first argument, so that no body is parsed before the caller is known.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The token's name (`admin` for the operator's token).
+    name: String,
+    /// What it may do.
+    rights: Rights,
+    /// Where it may push.
+    scope: Scope,
+}
+
+impl Caller {
+    /// The admin token's caller: every right, every repository.
+    pub fn admin() -> Self {
+        Self {
+            name: ADMIN_NAME.into(),
+            rights: Rights::ALL,
+            scope: Scope::All,
+        }
+    }
+
+    /// The token's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The audit log's "who": `api:<name>`.
+    pub fn who(&self) -> String {
+        format!("api:{}", self.name)
+    }
+
+    /// Refuses (403, naming the token and the right) unless the caller holds `right`.
+    pub fn require(&self, right: Right) -> Result<(), ApiError> {
+        if right.held_in(&self.rights) {
+            return Ok(());
+        }
+        tracing::warn!(token = %self.name, right = right.as_str(), "API request refused: right not held");
+        Err(ApiError::Forbidden(format!(
+            "token {:?} may not {} (its rights: {})",
+            self.name,
+            right.as_str(),
+            self.rights.describe()
+        )))
+    }
+
+    /// Refuses (403, naming the token and the repository) unless the caller may push to `repository`.
+    pub fn require_push_to(&self, repository: &str) -> Result<(), ApiError> {
+        self.require(Right::Push)?;
+        let Scope::Only(patterns) = &self.scope else {
+            return Ok(());
+        };
+        if patterns.iter().any(|p| p.matches(repository)) {
+            return Ok(());
+        }
+        tracing::warn!(token = %self.name, repository, "API push refused: repository out of the token's scope");
+        let allowed: Vec<&str> = patterns.iter().map(glob::Pattern::as_str).collect();
+        Err(ApiError::Forbidden(format!(
+            "token {:?} may not push to {repository} (it may push to: {})",
+            self.name,
+            if allowed.is_empty() {
+                "no repository".to_string()
+            } else {
+                allowed.join(", ")
+            }
+        )))
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let named = app.token_registry().map(|registry| registry.tokens());
+        let any_named = named.as_ref().is_some_and(|tokens| !tokens.is_empty());
+        if app.token().is_none() && !any_named {
+            return Err(ApiError::Forbidden(NO_TOKEN_CONFIGURED.into()));
+        }
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthorized)?;
+        if app.token().is_some_and(|admin| admin.matches(presented)) {
+            return Ok(Self::admin());
+        }
+        if let Some(token) = app.token_registry().and_then(|registry| registry.find(presented)) {
+            return Ok(Self {
+                name: token.name,
+                rights: token.rights,
+                scope: Scope::Only(token.repositories),
+            });
+        }
+        tracing::warn!("API request with a wrong or revoked bearer token refused");
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// Proof that the request carried a token with the `build` right (the admin token has it): the
+/// daemon's control endpoints take it.
 #[derive(Debug)]
 pub struct Authorized;
 
@@ -105,21 +253,10 @@ impl FromRequestParts<AppState> for Authorized {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(token) = app.token() else {
-            return Err(ApiError::Forbidden(NO_TOKEN_CONFIGURED.into()));
-        };
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
-        if token.matches(presented.trim()) {
-            Ok(Authorized)
-        } else {
-            tracing::warn!("API request with a wrong bearer token refused");
-            Err(ApiError::Unauthorized)
-        }
+        Caller::from_request_parts(parts, app)
+            .await?
+            .require(Right::Build)
+            .map(|()| Authorized)
     }
 }
 

@@ -12,8 +12,9 @@
 //! - [`output`]: reading `output/buildruns/…`; path-parameter validation; credential stripping.
 //! - [`api`]: read-only JSON endpoints; [`logs`]: log ranges and the live log tail; [`events`]: status
 //!   events.
-//! - [`control`]: the mutating endpoints; [`auth`]: the bearer token; [`push`]: package uploads into
-//!   `[[repositories]]` and their list.
+//! - [`control`]: the mutating endpoints; [`auth`]: who calls and what they may do; [`tokens`]: the
+//!   named tokens' file; [`push`]: package uploads into `[[repositories]]` and their list; [`gate`]:
+//!   pipelines, waivers and the audit log of a gated instance.
 //! - [`metrics`]: the [`Metrics`] handle and `/metrics`; [`metered_storage`]: counting storage bytes into
 //!   it; [`packages`]: package search; [`records`]: build
 //!   records; [`ui`]: the embedded UI; [`error`]: [`ApiError`].
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod control;
 pub mod error;
 pub mod events;
+pub mod gate;
 pub mod json_errors;
 pub mod listener;
 pub mod logs;
@@ -38,6 +40,7 @@ pub mod push;
 pub mod records;
 pub mod request_limits;
 pub mod state;
+pub mod tokens;
 pub mod ui;
 
 use std::future::Future;
@@ -61,6 +64,7 @@ pub fn router(app: AppState) -> Router {
         .route("/", get(ui::index))
         .route("/ui/app.js", get(ui::app_js))
         .route("/ui/ansi.js", get(ui::ansi_js))
+        .route("/ui/pipelines.js", get(ui::pipelines_js))
         .route("/ui/style.css", get(ui::style_css))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
@@ -90,6 +94,10 @@ pub fn router(app: AppState) -> Router {
                 push::MAX_PUSH_BYTES as usize,
             )),
         )
+        .route("/api/pipelines", get(gate::list_pipelines))
+        .route("/api/pipelines/{id}", get(gate::get_pipeline))
+        .route("/api/audit", get(gate::audit))
+        .route("/api/waivers", post(gate::waive))
         .route("/api/publish", post(control::publish))
         .route("/api/pause", post(control::pause))
         .route("/api/resume", post(control::resume))
@@ -122,5 +130,12 @@ pub async fn serve_with_limits(
         tracing::info!(%address, ?limits, "HTTP server listening");
     }
     let streams = app.shutdown().clone();
-    listener::serve_bounded(listener, router(app), limits, streams, shutdown).await
+    let served = listener::serve_bounded(listener, router(app.clone()), limits, streams, shutdown).await;
+    // A push answered early (`wait=false`) still runs its checks under the publish lock: let it end.
+    let running = app.pushes_running();
+    if running > 0 {
+        tracing::info!(running, "waiting for running pushes to finish their checks");
+        app.pushes_finished().await;
+    }
+    served
 }

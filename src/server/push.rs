@@ -1,21 +1,30 @@
-//! `POST /api/push?name=FILE&to=REPO[&to=REPO…]`: one Debian, RPM or Haiku package as the request body, pushed
-//! like `buildmaster push FILE --to REPO…` (bearer token required). The body is streamed to
-//! `<state>/incoming/` within [`MAX_PUSH_BYTES`], pushed under the publish lock, and removed; the answer
-//! is the push's report. `GET /api/repositories` lists the configured repositories (read-only).
+//! `POST /api/push?name=FILE&to=REPO[&to=REPO…][&wait=false]`: one Debian, RPM or Haiku package as the
+//! request body, pushed like `buildmaster push FILE --to REPO…` by a token with the `push` right for
+//! every target (checked before the body is read). The body is streamed to `<state>/incoming/` within
+//! [`MAX_PUSH_BYTES`], pushed under the publish lock, and removed; the answer is the push's report —
+//! or, with `wait=false` on a gated instance, 202 with the pipeline's number as soon as the pipeline
+//! exists, its checks running on in the background. `GET /api/repositories` lists the configured
+//! repositories (read-only).
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse as _, Response};
 use axum::Json;
 use futures::StreamExt as _;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt as _;
 
-use super::auth::Authorized;
+use super::auth::Caller;
 use super::error::{echo, ApiError};
-use super::state::AppState;
+use super::state::{AppState, RunningPush};
 use crate::gate::store::Pipeline;
+use crate::repos::push::select;
 use crate::repos::push::PushReport;
-use crate::repos::service::PushOutcome;
+use crate::repos::service::{PushOutcome, PushService};
 use crate::repos::RepoError;
 
 /// Largest package one request may push (the Pulp-style GitLab helper-images RPM is ~500 MB).
@@ -128,54 +137,172 @@ fn checked_name(name: &str) -> Result<&str, ApiError> {
     }
 }
 
+/// What `POST /api/push` asks, from its query.
+struct PushRequest {
+    /// The package's file name.
+    name: String,
+    /// Target repository patterns.
+    to: Vec<String>,
+    /// Answer only when the checks have run (default), or as soon as the pipeline exists.
+    wait: bool,
+}
+
+impl PushRequest {
+    fn parse(query: &[(String, String)]) -> Result<Self, ApiError> {
+        let name = query
+            .iter()
+            .find(|(k, _)| k == "name")
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| ApiError::BadRequest("give the file's name: ?name=hello_1.0_amd64.deb".into()))?;
+        let name = checked_name(name)?.to_string();
+        let to: Vec<String> = query
+            .iter()
+            .filter(|(k, _)| k == "to")
+            .map(|(_, v)| v.clone())
+            .collect();
+        if to.is_empty() {
+            return Err(ApiError::BadRequest(
+                "give the target repositories: &to=REPO (globs allowed)".into(),
+            ));
+        }
+        let wait = match query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "wait")
+            .map(|(_, v)| v.as_str())
+        {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "wait={}: give true or false",
+                    echo(other)
+                )))
+            }
+        };
+        Ok(Self { name, to, wait })
+    }
+}
+
+/// The answer to `POST /api/push?…&wait=false` once the pipeline exists (202): its checks run on.
+#[derive(Debug, Serialize)]
+pub struct PipelineStarted {
+    /// The pipeline's number.
+    pipeline: i64,
+    /// Where to follow it.
+    href: String,
+}
+
 /// `POST /api/push`.
 pub async fn push(
-    _auth: Authorized,
+    caller: Caller,
     State(app): State<AppState>,
     Query(query): Query<Vec<(String, String)>>,
     body: Body,
-) -> Result<Json<PushAnswer>, ApiError> {
+) -> Result<Response, ApiError> {
     let service = app.push_service().ok_or_else(|| {
         ApiError::NotFound("this instance has no [[repositories]]; see docs/repositories.md".into())
     })?;
-    let name = query
-        .iter()
-        .find(|(k, _)| k == "name")
-        .map(|(_, v)| v.as_str())
-        .ok_or_else(|| ApiError::BadRequest("give the file's name: ?name=hello_1.0_amd64.deb".into()))?;
-    let name = checked_name(name)?;
-    let to: Vec<String> = query
-        .iter()
-        .filter(|(k, _)| k == "to")
-        .map(|(_, v)| v.clone())
-        .collect();
-    if to.is_empty() {
-        return Err(ApiError::BadRequest(
-            "give the target repositories: &to=REPO (globs allowed)".into(),
-        ));
+    let request = PushRequest::parse(&query)?;
+    // The caller's scope is checked before a byte of the package is accepted.
+    for target in select(service.repositories(), &request.to).map_err(push_error)? {
+        caller.require_push_to(target.id())?;
     }
     let dir = service.incoming_dir();
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| ApiError::io(&dir, e))?;
     // A name of our own choosing beside the client's, so that concurrent uploads never meet.
-    let path = dir.join(format!("{:016x}-{name}", fastrand::u64(..)));
-    let written = receive(body, &path).await;
-    let result = match written {
-        Ok(()) => {
-            // The push holds the SQLite connection across awaits, which makes its future !Send: it runs
-            // on a blocking thread of its own, driven by this runtime (as the daemon's publish does).
-            let (service, files) = (service.clone(), vec![path.clone()]);
-            let runtime = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || runtime.block_on(service.push(&files, &to, "api:admin")))
-                .await
-                .map_err(|e| ApiError::Internal(format!("the push stopped: {e}")))
-                .and_then(|pushed| pushed.map_err(push_error))
+    let path = dir.join(format!("{:016x}-{}", fastrand::u64(..), request.name));
+    if let Err(err) = receive(body, &path).await {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(err);
+    }
+    let (created_tx, created_rx) = tokio::sync::oneshot::channel();
+    let running = app.push_running();
+    let pushing = start_push(
+        service.clone(),
+        path,
+        request.to,
+        caller.who(),
+        created_tx,
+        running,
+    );
+    if request.wait || !service.gated() {
+        return finished(pushing).await;
+    }
+    match created_rx.await {
+        Ok(id) => {
+            let href = format!("/api/pipelines/{id}");
+            let mut response = (
+                StatusCode::ACCEPTED,
+                Json(PipelineStarted {
+                    pipeline: id,
+                    href: href.clone(),
+                }),
+            )
+                .into_response();
+            if let Ok(value) = HeaderValue::from_str(&href) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            Ok(response)
         }
-        Err(err) => Err(err),
-    };
-    let _ = tokio::fs::remove_file(&path).await;
-    Ok(Json(result?.into()))
+        // The push ended before it made a pipeline (a refused package, a lock timeout): its answer.
+        Err(_) => finished(pushing).await,
+    }
+}
+
+/// Runs the push of the received file at `path` on a thread of its own and removes the file when it
+/// ends; `created` gets the pipeline's number as soon as a gated push has one. The push goes on when
+/// nobody awaits the handle (`wait=false`): it holds the publish lock until its checks and any
+/// promotion are done, and `running` keeps the server from shutting down under it.
+fn start_push(
+    service: Arc<PushService>,
+    path: PathBuf,
+    to: Vec<String>,
+    who: String,
+    created: tokio::sync::oneshot::Sender<i64>,
+    running: RunningPush,
+) -> tokio::task::JoinHandle<Result<PushOutcome, RepoError>> {
+    // The push holds the SQLite connection across awaits, which makes its future !Send: it runs on a
+    // blocking thread of its own, driven by this runtime (as the daemon's publish does).
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let created = std::sync::Mutex::new(Some(created));
+        let on_pipeline = |id: i64| {
+            if let Some(tx) = created.lock().ok().and_then(|mut tx| tx.take()) {
+                let _ = tx.send(id);
+            }
+        };
+        let files = [path.clone()];
+        let outcome = runtime.block_on(service.push_observed(&files, &to, &who, &on_pipeline));
+        if let Err(e) = std::fs::remove_file(&path) {
+            tracing::warn!("removing the received upload {}: {e}", path.display());
+        }
+        match &outcome {
+            Ok(PushOutcome::Gated(gated)) => tracing::info!(
+                pipeline = gated.pipeline.id,
+                state = ?gated.pipeline.state,
+                %who,
+                "API push checked"
+            ),
+            Ok(PushOutcome::Published(_)) => tracing::info!(%who, "API push published"),
+            Err(e) => tracing::warn!(%who, "API push failed: {e}"),
+        }
+        drop(running);
+        outcome
+    })
+}
+
+/// The answer of a push that ran to its end.
+async fn finished(
+    pushing: tokio::task::JoinHandle<Result<PushOutcome, RepoError>>,
+) -> Result<Response, ApiError> {
+    let outcome = pushing
+        .await
+        .map_err(|e| ApiError::Internal(format!("the push stopped: {e}")))?
+        .map_err(push_error)?;
+    Ok(Json(PushAnswer::from(outcome)).into_response())
 }
 
 /// Streams the body to `path`, refusing more than [`MAX_PUSH_BYTES`].
@@ -200,7 +327,7 @@ async fn receive(body: Body, path: &std::path::Path) -> Result<(), ApiError> {
 }
 
 /// A push error as an API answer: the client's mistakes are 4xx with the push's own message.
-fn push_error(err: RepoError) -> ApiError {
+pub(super) fn push_error(err: RepoError) -> ApiError {
     match err {
         RepoError::Refused(message) => ApiError::BadRequest(message),
         RepoError::Format(err) => ApiError::BadRequest(err.to_string()),

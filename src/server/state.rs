@@ -1,4 +1,4 @@
-//! What every handler shares: where the output tree and database are, the API token, the daemon's request
+//! What every handler shares: where the output tree and database are, the API tokens, the daemon's request
 //! channel and status `watch` (the daemon's own types, `daemon::control`), the metrics and the shutdown
 //! token that ends open event streams.
 
@@ -14,6 +14,7 @@ use super::metrics::Metrics;
 use super::output::OutputTree;
 use super::packages::PackageIndex;
 use super::records::RecordCache;
+use super::tokens::TokenRegistry;
 use crate::config::instance::ServeSection;
 use crate::daemon::control::{DaemonStatus, Request};
 use crate::state::StateDir;
@@ -45,7 +46,8 @@ impl ServerConfig {
         )?;
         if token.is_none() {
             tracing::warn!(
-                "no API token configured (BUILDMASTER_API_TOKEN or [serve] token_file): the API is read-only"
+                "no admin API token configured (BUILDMASTER_API_TOKEN or [serve] token_file): only named tokens \
+                 (buildmaster token add) can use the mutating endpoints"
             );
         }
         Ok(Self {
@@ -74,6 +76,10 @@ struct Inner {
     packages: PackageIndex,
     records: RecordCache,
     push: std::sync::OnceLock<Arc<crate::repos::service::PushService>>,
+    tokens: std::sync::OnceLock<TokenRegistry>,
+    /// How many pushes are running (some answered early, `wait=false`): the server waits for them
+    /// when it shuts down, so that none is cut off holding the publish lock.
+    pushes: watch::Sender<usize>,
 }
 
 /// Short, and without the daemon's status (whose last error may quote a URL with credentials).
@@ -108,6 +114,8 @@ impl AppState {
                 packages: PackageIndex::new(config.database),
                 records: RecordCache::default(),
                 push: std::sync::OnceLock::new(),
+                tokens: std::sync::OnceLock::new(),
+                pushes: watch::channel(0).0,
             }),
         }
     }
@@ -121,6 +129,34 @@ impl AppState {
     /// The push service, when the instance has repositories.
     pub fn push_service(&self) -> Option<&Arc<crate::repos::service::PushService>> {
         self.inner.push.get()
+    }
+
+    /// Accepts the named tokens of the tokens file at `path` (`[serve] tokens_file`), re-read whenever
+    /// it changes (set once, before serving).
+    pub fn set_tokens_file(&self, path: PathBuf) {
+        let _ = self.inner.tokens.set(TokenRegistry::new(path));
+    }
+
+    /// The named tokens, when a tokens file is configured.
+    pub fn token_registry(&self) -> Option<&TokenRegistry> {
+        self.inner.tokens.get()
+    }
+
+    /// Counts a push as running until the guard is dropped.
+    pub fn push_running(&self) -> RunningPush {
+        self.inner.pushes.send_modify(|n| *n += 1);
+        RunningPush { app: self.clone() }
+    }
+
+    /// How many pushes are running.
+    pub fn pushes_running(&self) -> usize {
+        *self.inner.pushes.borrow()
+    }
+
+    /// Waits until no push is running.
+    pub async fn pushes_finished(&self) {
+        let mut running = self.inner.pushes.subscribe();
+        let _ = running.wait_for(|n| *n == 0).await;
     }
 
     /// The output tree.
@@ -166,5 +202,18 @@ impl AppState {
     /// The cache of build records.
     pub fn records(&self) -> &RecordCache {
         &self.inner.records
+    }
+}
+
+/// A running push, counted until dropped (see [`AppState::pushes_finished`]).
+#[derive(Debug)]
+pub struct RunningPush {
+    /// Whose count to lower on drop.
+    app: AppState,
+}
+
+impl Drop for RunningPush {
+    fn drop(&mut self) {
+        self.app.inner.pushes.send_modify(|n| *n = n.saturating_sub(1));
     }
 }

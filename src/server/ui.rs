@@ -1,4 +1,4 @@
-//! The web UI: one HTML page, one script, one stylesheet, embedded in the binary (no CDN, no build step).
+//! The web UI: one HTML page, its scripts and one stylesheet, embedded in the binary (no CDN, no build step).
 //! A fixed set of routes serves them; nothing is read from disk, so there is no path to traverse.
 
 use axum::http::{header, HeaderValue};
@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 const INDEX_HTML: &str = include_str!("ui/index.html");
 const APP_JS: &str = include_str!("ui/app.js");
 const ANSI_JS: &str = include_str!("ui/ansi.js");
+const PIPELINES_JS: &str = include_str!("ui/pipelines.js");
 const STYLE_CSS: &str = include_str!("ui/style.css");
 
 /// Only our own script and stylesheet run; log text is inserted as text nodes, and this forbids anything
@@ -44,6 +45,11 @@ pub async fn app_js() -> Response {
 /// `GET /ui/ansi.js`.
 pub async fn ansi_js() -> Response {
     asset("text/javascript; charset=utf-8", ANSI_JS)
+}
+
+/// `GET /ui/pipelines.js`.
+pub async fn pipelines_js() -> Response {
+    asset("text/javascript; charset=utf-8", PIPELINES_JS)
 }
 
 /// `GET /ui/style.css`.

@@ -1,7 +1,8 @@
 // The buildmaster web UI: a single page over the JSON API. Views (by URL hash): the live buildrun (#/), a
 // past buildrun (#/buildrun/N), a build log with live tail (#/log/N/B), history (#/history) and package
-// search (#/packages) and the configured repositories (#/repositories). Live updates come from /api/events (server-sent events); every text from the server
-// is inserted with textContent, never as HTML.
+// search (#/packages), the configured repositories (#/repositories) and the gate's pipelines (#/pipelines,
+// #/pipelines/N; pipelines.js). Live updates come from /api/events (server-sent events; pipelines poll,
+// see pipelines.js); every text from the server is inserted with textContent, never as HTML.
 "use strict";
 
 const BUILD_STATES = ["active", "scheduled", "blocked", "complete", "failed", "lost", "skipped"];
@@ -12,7 +13,7 @@ const MAX_BUILD_ROWS = 2000;
 const $ = (selector) => document.querySelector(selector);
 
 const ui = {
-  view: null,          // "buildrun" | "log" | "history" | "packages"
+  view: null,          // "buildrun" | "log" | "history" | "packages" | "repositories" | "pipelines" | "pipeline"
   live: false,         // the buildrun view follows the current buildrun
   buildrun: null,      // number of the buildrun shown
   status: null,        // its status.json
@@ -103,6 +104,7 @@ function route() {
   const hash = location.hash.replace(/^#/, "") || "/";
   const parts = hash.split("?")[0].split("/").filter(Boolean);
   stopLog();
+  stopPipelines();
   showError(null);
   document.querySelectorAll("header nav a").forEach((a) => a.classList.remove("current"));
   if (parts[0] === "log" && /^\d+$/.test(parts[1]) && /^\d+$/.test(parts[2])) {
@@ -119,6 +121,12 @@ function route() {
   } else if (parts[0] === "repositories") {
     show("repositories", "repositories");
     loadRepositories();
+  } else if (parts[0] === "pipelines" && /^\d+$/.test(parts[1])) {
+    show("pipeline", "pipelines");
+    openPipeline(Number(parts[1]));
+  } else if (parts[0] === "pipelines") {
+    show("pipelines", "pipelines");
+    openPipelineList();
   } else if (parts[0] === "buildrun" && /^\d+$/.test(parts[1])) {
     show("buildrun", "history");
     ui.live = false;
