@@ -10,11 +10,7 @@ use clap::{Args, Subcommand};
 
 use super::push::print_pipeline;
 use super::GlobalArgs;
-use crate::config::instance::InstanceConfig;
 use crate::gate::policy::CheckKind;
-use crate::repos::config;
-use crate::repos::service::PushService;
-use crate::state::StateDir;
 
 /// `buildmaster gate`.
 #[derive(Debug, Args)]
@@ -64,15 +60,9 @@ pub enum GateCommand {
 
 /// Runs `buildmaster gate …`.
 pub fn run(args: GateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let state = StateDir::new(&global.state_dir);
-    state.require_existing()?;
-    let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
-    let repositories = config::resolve(&config.repositories)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let storage =
-            crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
-        let service = PushService::open(state, storage, repositories, &config).await?;
+        let service = super::push::open_service(args.config.as_deref(), global).await?;
         anyhow::ensure!(
             service.gated(),
             "this instance has no gate: add [gate] staging = \"…\" to buildmaster.toml (docs/gate.md)"

@@ -2,7 +2,7 @@
 //! `[[repositories]]`, each file uploaded once and linked into every target it fits, the changed
 //! repositories' indexes published.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -35,15 +35,9 @@ pub struct PushArgs {
 
 /// Runs `buildmaster push`.
 pub fn run(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let state = StateDir::new(&global.state_dir);
-    state.require_existing()?;
-    let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
-    let repositories = config::resolve(&config.repositories)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let storage =
-            crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
-        let service = PushService::open(state, storage, repositories, &config).await?;
+        let service = open_service(args.config.as_deref(), global).await?;
         let who = format!("cli:{}", crate::cli::who_am_i());
         match service.push(&args.files, &args.to, &who).await? {
             PushOutcome::Published(report) => print_report(&report),
@@ -64,6 +58,17 @@ pub fn run(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The instance's push service as `buildmaster push` and `buildmaster gate` use it: its
+/// `[[repositories]]`, its storage, and the gate when `[gate]` names a staging storage.
+pub async fn open_service(config: Option<&Path>, global: &GlobalArgs) -> anyhow::Result<PushService> {
+    let state = StateDir::new(&global.state_dir);
+    state.require_existing()?;
+    let config = InstanceConfig::locate(config, state.root())?;
+    let repositories = config::resolve(&config.repositories)?;
+    let storage = crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
+    Ok(PushService::open(state, storage, repositories, &config).await?)
 }
 
 /// What an ungated push, or a promotion, uploaded, linked and published.
