@@ -30,7 +30,7 @@ pub struct InstanceConfig {
     /// builders directory, a local builder is used.
     #[serde(default)]
     pub builders: Vec<BuilderSection>,
-    /// `[[repositories]]`: Debian and RPM repositories filled by `buildmaster push` (see
+    /// `[[repositories]]`: Debian, RPM and Haiku repositories filled by `buildmaster push` (see
     /// `docs/repositories.md`). Default none.
     #[serde(default)]
     pub repositories: Vec<crate::repos::config::RepositorySection>,

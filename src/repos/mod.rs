@@ -1,4 +1,4 @@
-//! Repositories of pushed packages — Debian and RPM — in the instance's bucket, behind the
+//! Repositories of pushed packages — Debian, RPM and Haiku — in the instance's bucket, behind the
 //! [`RepositoryFormat`](crate::formats::RepositoryFormat) seam: configured in `[[repositories]]`,
 //! filled by `buildmaster push`, one content-addressed pool per format shared by all its repositories,
 //! indexes rendered from records and uploaded root of trust last.
@@ -12,7 +12,8 @@
 //! - [`pool_store`]: pool files uploaded once, copied where a format fixes the path.
 //! - [`push`]: `buildmaster push`: plan, upload each file once, link, publish what changed.
 //! - [`prune`]: superseded content-addressed index files, deleted after the retention window.
-//! - [`service`]: a push as the CLI and the API run it, under the publish lock.
+//! - [`service`]: a push as the CLI and the API run it, under the publish lock (through the gate,
+//!   [`crate::gate`], when the instance has one).
 //!
 //! The HaikuPorts repository of the instance still publishes through [`crate::publish`], unchanged.
 
