@@ -356,7 +356,7 @@ async fn the_ui_shows_a_push_moving_through_its_pipeline_live() {
     browser.navigate(&gated.server.url("/#/pipelines")).await;
     wait_for(
         &mut browser,
-        "!document.querySelector('#pipelines-empty').hidden",
+        "document.querySelector('#pipelines-empty')?.hidden === false",
         "the empty pipeline list",
     )
     .await;
@@ -385,21 +385,21 @@ async fn the_ui_shows_a_push_moving_through_its_pipeline_live() {
         .await;
     wait_for(
         &mut browser,
-        "document.querySelector('#pipeline-state').textContent === 'checking'",
+        "document.querySelector('#pipeline-state')?.textContent === 'checking'",
         "the pipeline checking",
     )
     .await;
     wait_for(&mut browser, &check_status("test", "running"), "its test running").await;
     wait_for(
         &mut browser,
-        "document.querySelector('#pipeline-packages').textContent.includes('bm-hello_1.0_all.deb')",
+        "document.querySelector('#pipeline-packages')?.textContent.includes('bm-hello_1.0_all.deb') === true",
         "its package",
     )
     .await;
     // Then, without a reload: promoted, every check passed, the test's log shown as text.
     wait_for(
         &mut browser,
-        "document.querySelector('#pipeline-state').textContent === 'promoted'",
+        "document.querySelector('#pipeline-state')?.textContent === 'promoted'",
         "the pipeline promoted",
     )
     .await;
@@ -452,7 +452,7 @@ async fn the_ui_shows_a_push_moving_through_its_pipeline_live() {
     wait_for(&mut browser, &check_status("test", "failed"), "the failed test").await;
     wait_for(
         &mut browser,
-        "document.querySelector('#pipeline-logs').textContent.includes('test_greeting: FAILED')",
+        "document.querySelector('#pipeline-logs')?.textContent.includes('test_greeting: FAILED') === true",
         "the failed test's log",
     )
     .await;
