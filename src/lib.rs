@@ -26,6 +26,8 @@
 //!   `buildmaster push`, indexes uploaded root of trust last.
 //! - [`gate`]: stage → gate → promote — pushed packages wait in a staging storage until their checks
 //!   (installability, lint, tests; waivers) pass, then the same bytes are promoted; the audit log.
+//! - [`scratch`]: scratch builds — a ref of the ports tree built as a buildrun would, gated, reported
+//!   to a webhook, never published, expired after a TTL.
 //! - [`repository`]: repository-level checks (`repo check`: every requires resolvable).
 //! - [`scheduler`]: build graphs, scheduling policies (critical path; FIFO baseline) and the
 //!   event-driven simulation behind `bench/schedule`.
@@ -51,6 +53,7 @@ pub mod publish;
 pub mod repos;
 pub mod repository;
 pub mod scheduler;
+pub mod scratch;
 pub mod server;
 pub mod state;
 pub mod storage;

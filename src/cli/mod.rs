@@ -14,6 +14,7 @@ pub mod push;
 pub mod repo;
 pub mod repo_check;
 pub mod repositories;
+pub mod scratch;
 pub mod serve;
 pub mod signals;
 pub mod storage;
@@ -97,6 +98,8 @@ pub enum Command {
     Ports(ports::PortsArgs),
     /// One buildrun: resume an unfinished one, else plan, build on the builders, then publish.
     Buildrun(buildrun::BuildrunArgs),
+    /// Build a ref of the ports tree as a buildrun would, gate it, report the verdict; never publish.
+    Scratch(scratch::ScratchArgs),
 }
 
 /// Sets up `tracing` on stderr, as text or JSON; `long_running` (the daemon) logs at info by default.
@@ -155,6 +158,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(args, &cli.global),
         Command::Ports(args) => ports::run(args, &cli.global),
         Command::Buildrun(args) => buildrun::run(args, &cli.global),
+        Command::Scratch(args) => scratch::run(args, &cli.global),
         Command::Serve(args) => serve::run(args, &cli.global),
     }
 }

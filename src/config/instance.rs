@@ -38,6 +38,10 @@ pub struct InstanceConfig {
     /// checks pass (see `docs/gate.md`). Default: no gate; pushes publish at once.
     #[serde(default)]
     pub gate: Option<crate::gate::GateSection>,
+    /// `[scratch]`: TTL and verdict webhook of scratch builds (`buildmaster scratch`, see
+    /// `docs/gate.md`). Default: 72 hours, no webhook.
+    #[serde(default)]
+    pub scratch: Option<crate::scratch::ScratchSection>,
 }
 
 /// `[ports]`.

@@ -1,0 +1,124 @@
+//! `buildmaster scratch --ref REF [PORT…]`: a scratch build of a proposed change (docs/gate.md,
+//! "Scratch builds"); `buildmaster scratch --prune`: delete the expired ones.
+//!
+//! Exit codes: 0 success (built and every package installable, or nothing to build); 1 the scratch build
+//! could not run (bad ref, config, staging storage); 5 its verdict is `failure` or `error`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use buildmaster_storage::StorageBackend;
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::signals::cancel_on_stop_signals;
+use super::GlobalArgs;
+use crate::config::instance::InstanceConfig;
+use crate::scratch::prune::prune_expired;
+use crate::scratch::run::ScratchContext;
+use crate::scratch::{run_scratch, ScratchRequest};
+use crate::state::StateDir;
+
+/// Exit code of a scratch build whose verdict is not `success`.
+const EXIT_NOT_GREEN: u8 = 5;
+
+/// `buildmaster scratch`.
+#[derive(Debug, Args)]
+pub struct ScratchArgs {
+    /// The instance config; default `<state-dir>/buildmaster.toml` when it exists, else defaults.
+    #[arg(long, env = "BUILDMASTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// HaikuPorter's builders directory, as for `buildmaster buildrun`.
+    #[arg(long, env = "BUILDMASTER_BUILDERS_DIR")]
+    pub builders_dir: Option<PathBuf>,
+    /// The branch, tag or commit of the instance's ports tree to build.
+    #[arg(long = "ref", value_name = "REF", required_unless_present = "prune")]
+    pub reference: Option<String>,
+    /// Only delete expired scratch builds (their staging objects and directories).
+    #[arg(long, conflicts_with = "reference")]
+    pub prune: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Ports to build; none: what `buildrun --update` would build at the ref.
+    #[arg(long = "port", value_name = "NAME")]
+    pub ports: Vec<String>,
+}
+
+async fn open_staging(config: &InstanceConfig) -> anyhow::Result<Option<Arc<dyn StorageBackend>>> {
+    let Some(gate) = &config.gate else {
+        return Ok(None);
+    };
+    let settings = crate::config::storage::StorageConfig::load(&gate.staging)
+        .with_context(|| format!("[gate] staging {}", gate.staging.display()))?;
+    Ok(Some(crate::storage::open_config(&settings).await.with_context(
+        || format!("[gate] staging {}", gate.staging.display()),
+    )?))
+}
+
+/// Runs `buildmaster scratch`.
+pub fn run(args: ScratchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let state = StateDir::new(&global.state_dir);
+    state.require_existing()?;
+    let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let staging = open_staging(&config).await?;
+        let now = crate::repos::unix_seconds(std::time::SystemTime::now());
+        let Some(reference) = args.reference else {
+            let report = prune_expired(&state, staging.as_deref(), now).await;
+            for id in &report.removed {
+                println!("removed scratch build {id}");
+            }
+            println!("{} staging objects deleted", report.objects);
+            for failure in &report.failed {
+                eprintln!("error: {failure}");
+            }
+            return Ok(if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        };
+        let storage =
+            crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
+        let cancel = CancellationToken::new();
+        cancel_on_stop_signals(cancel.clone(), |_| eprintln!("stopping the scratch build"))?;
+        let cx = ScratchContext {
+            state,
+            config,
+            storage,
+            staging,
+            builders_dir: args.builders_dir,
+            cancel,
+        };
+        let request = ScratchRequest {
+            reference,
+            ports: args.ports,
+            who: format!("cli:{}", super::who_am_i()),
+        };
+        let report = run_scratch(&cx, &request, now).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!(
+                "scratch build {} of {} at {}: {} — {}",
+                report.record.id,
+                report.record.reference,
+                report.record.sha,
+                report.verdict.state,
+                report.verdict.description
+            );
+            for key in &report.record.staged {
+                println!("staged: {key}");
+            }
+        }
+        Ok(if report.verdict.state == "success" {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_NOT_GREEN)
+        })
+    })
+}

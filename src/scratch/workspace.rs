@@ -1,0 +1,262 @@
+//! The scratch state directory `<state>/scratch/<N>/` and its record `scratch.json`.
+//!
+//! - `ports/`: a `git clone --shared` of the instance's ports tree, detached at the ref's commit (the
+//!   instance's tree and its branches are left as they are);
+//! - `state/`: a state directory for the buildrun code path: `buildmaster.sqlite` is a snapshot
+//!   (`VACUUM INTO`) of the instance's database, `packages/` and `repository/` hold hard links of the
+//!   instance's files — so planning sees the present packages the instance has and the builders get
+//!   the same dependency set, while every write (buildrun rows, output tree, results) stays here;
+//! - `scratch.json`: what [`ScratchRecord`] says (ref, commit, expiry, staged keys, verdict).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use super::ScratchError;
+use crate::config::instance::InstanceConfig;
+use crate::state::StateDir;
+
+/// The file in a scratch directory that records it.
+pub const RECORD_FILE: &str = "scratch.json";
+/// The file under `<state>/scratch/` holding the next scratch build number.
+const NEXT_ID_FILE: &str = "next-id";
+
+/// What a scratch build is and what became of it (`scratch.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ScratchRecord {
+    /// Its number (also the `pipeline` of the webhook's verdict).
+    pub id: u64,
+    /// The ref as asked for (`feature/foo`, a commit).
+    pub reference: String,
+    /// The commit the ref named when the build started.
+    pub sha: String,
+    /// Unix seconds of its start.
+    pub created_at: i64,
+    /// Unix seconds after which `prune` deletes it.
+    pub expires_at: i64,
+    /// Keys of its objects in the staging storage (`scratch/<N>/<file>`).
+    #[serde(default)]
+    pub staged: Vec<String>,
+    /// `success`, `failure` or `error` once decided.
+    #[serde(default)]
+    pub verdict: Option<String>,
+    /// One line on the verdict.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// One scratch build's directory.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    /// `<state>/scratch/<N>`.
+    pub root: PathBuf,
+    /// Its record, as last saved.
+    pub record: ScratchRecord,
+}
+
+/// `<state>/scratch`.
+pub fn scratch_root(state: &StateDir) -> PathBuf {
+    state.root().join("scratch")
+}
+
+fn fail(path: &Path, message: impl std::fmt::Display) -> ScratchError {
+    ScratchError::Workspace {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Runs git with `args` in `dir`; its trimmed stdout, or its stderr as the error.
+fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("running git: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// The commit `reference` names in `tree` (a branch, tag or commit of the same repository).
+pub fn resolve_ref(tree: &Path, reference: &str) -> Result<String, ScratchError> {
+    let bad = |message: String| ScratchError::Ref {
+        reference: reference.to_string(),
+        message,
+    };
+    // A ref starting with '-' would be read by git as an option.
+    if reference.is_empty() || reference.starts_with('-') {
+        return Err(bad("not a ref name".into()));
+    }
+    git(
+        tree,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{reference}^{{commit}}"),
+        ],
+    )
+    .map_err(|e| {
+        bad(if e.is_empty() {
+            "no such commit in the ports tree".into()
+        } else {
+            e
+        })
+    })
+}
+
+impl Workspace {
+    /// The clone of the ports tree.
+    pub fn tree(&self) -> PathBuf {
+        self.root.join("ports")
+    }
+
+    /// The state directory the buildrun code path runs in.
+    pub fn state(&self) -> StateDir {
+        StateDir::new(self.root.join("state"))
+    }
+
+    /// Loads the scratch build in `root`.
+    pub fn load(root: &Path) -> Result<Workspace, ScratchError> {
+        let path = root.join(RECORD_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| fail(&path, e))?;
+        let record = serde_json::from_str(&text).map_err(|e| fail(&path, e))?;
+        Ok(Workspace {
+            root: root.to_path_buf(),
+            record,
+        })
+    }
+
+    /// Writes `scratch.json` (whole or not at all).
+    pub fn save(&self) -> Result<(), ScratchError> {
+        let path = self.root.join(RECORD_FILE);
+        let temp = self.root.join(format!(".{RECORD_FILE}.tmp"));
+        let text = serde_json::to_vec_pretty(&self.record).map_err(|e| fail(&path, e))?;
+        std::fs::write(&temp, text).map_err(|e| fail(&temp, e))?;
+        std::fs::rename(&temp, &path).map_err(|e| fail(&path, e))
+    }
+
+    /// A new scratch directory for `reference` (already resolved to `sha`), prepared from the
+    /// instance's state and tree.
+    pub fn create(
+        state: &StateDir,
+        config: &InstanceConfig,
+        reference: &str,
+        sha: &str,
+        now: i64,
+        ttl_seconds: i64,
+    ) -> Result<Workspace, ScratchError> {
+        let id = next_id(&scratch_root(state))?;
+        let root = scratch_root(state).join(id.to_string());
+        std::fs::create_dir_all(&root).map_err(|e| fail(&root, e))?;
+        let ws = Workspace {
+            root,
+            record: ScratchRecord {
+                id,
+                reference: reference.to_string(),
+                sha: sha.to_string(),
+                created_at: now,
+                expires_at: now.saturating_add(ttl_seconds),
+                ..ScratchRecord::default()
+            },
+        };
+        // Recorded first, so that prune finds (and can delete) a directory whose preparation failed.
+        ws.save()?;
+        ws.clone_tree(&config.ports_tree(state.root()), sha)?;
+        ws.snapshot_state(state)?;
+        Ok(ws)
+    }
+
+    fn clone_tree(&self, tree: &Path, sha: &str) -> Result<(), ScratchError> {
+        let dest = self.tree();
+        let dest_text = dest.to_string_lossy().into_owned();
+        let tree_text = tree.to_string_lossy().into_owned();
+        git(
+            &self.root,
+            &[
+                "clone",
+                "--quiet",
+                "--shared",
+                "--no-checkout",
+                "--",
+                &tree_text,
+                &dest_text,
+            ],
+        )
+        .map_err(|e| fail(&dest, format!("git clone: {e}")))?;
+        git(&dest, &["checkout", "--quiet", "--detach", sha])
+            .map_err(|e| fail(&dest, format!("git checkout: {e}")))?;
+        // Builders that fetch (`ports_tree_sync = "fetch"`) fetch from the instance's origin.
+        if let Ok(origin) = git(tree, &["remote", "get-url", "origin"]) {
+            git(&dest, &["remote", "set-url", "origin", &origin])
+                .map_err(|e| fail(&dest, format!("git remote set-url: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn snapshot_state(&self, real: &StateDir) -> Result<(), ScratchError> {
+        let scratch = self.state();
+        scratch.create().map_err(|e| fail(scratch.root(), e))?;
+        let db = real.database();
+        if db.exists() {
+            let conn = crate::state::sqlite::open_state_db(&db).map_err(|e| fail(&db, e))?;
+            let to = scratch.database();
+            conn.execute("VACUUM INTO ?1", [to.to_string_lossy().as_ref()])
+                .map_err(|e| fail(&to, format!("snapshot of the state database: {e}")))?;
+        }
+        link_files(&real.packages(), &scratch.packages())?;
+        link_files(&real.repository(), &scratch.repository())
+    }
+}
+
+/// Hard-links every regular file of `from` into `to` (same file system: both are in the state
+/// directory). Results written to `to` later replace directory entries, never the shared inodes.
+fn link_files(from: &Path, to: &Path) -> Result<(), ScratchError> {
+    std::fs::create_dir_all(to).map_err(|e| fail(to, e))?;
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| fail(from, e))?;
+        if entry.file_type().map_err(|e| fail(&entry.path(), e))?.is_file() {
+            let dest = to.join(entry.file_name());
+            std::fs::hard_link(entry.path(), &dest).map_err(|e| fail(&dest, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes the next scratch build number (numbers are never reused, even after a prune).
+fn next_id(dir: &Path) -> Result<u64, ScratchError> {
+    std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
+    let path = dir.join(NEXT_ID_FILE);
+    let id = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .unwrap_or(1);
+    std::fs::write(&path, format!("{}\n", id + 1)).map_err(|e| fail(&path, e))?;
+    Ok(id)
+}
+
+/// Every scratch build under `<state>/scratch/`, by number (directories without a readable record
+/// are returned as errors for prune to report).
+pub fn all(state: &StateDir) -> Vec<Result<Workspace, ScratchError>> {
+    let mut out: Vec<(u64, Result<Workspace, ScratchError>)> = Vec::new();
+    let Ok(entries) = std::fs::read_dir(scratch_root(state)) else {
+        return Vec::new();
+    };
+    for entry in entries.flatten() {
+        let Some(n) = entry.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else {
+            continue;
+        };
+        out.push((n, Workspace::load(&entry.path())));
+    }
+    out.sort_by_key(|(n, _)| *n);
+    out.into_iter().map(|(_, ws)| ws).collect()
+}
