@@ -11,7 +11,9 @@ use buildmaster::config::instance::{
     BuildrunSection, InstanceConfig, PortsSection, PublishSection, ServeSection,
 };
 use buildmaster::config::storage::{FsSettings, S3Settings};
-use buildmaster::formats::{DebianSettings, RpmSettings};
+use buildmaster::formats::{DebianSettings, HaikuSettings, RpmSettings};
+use buildmaster::gate::policy::{CommandSection, PolicySection};
+use buildmaster::gate::GateSection;
 use buildmaster::repos::config::RepositorySection;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
@@ -99,6 +101,13 @@ fn every_config_key_is_documented_and_every_documented_key_exists() {
         ("`[[repositories]]`", fields::<RepositorySection>()),
         ("`[repositories.debian]`", fields::<DebianSettings>()),
         ("`[repositories.rpm]`", fields::<RpmSettings>()),
+        ("`[repositories.haiku]`", fields::<HaikuSettings>()),
+        ("`[repositories.policy]`", fields::<PolicySection>()),
+        (
+            "`[repositories.policy.lint]` and `[repositories.policy.test]`",
+            fields::<CommandSection>(),
+        ),
+        ("`[gate]`", fields::<GateSection>()),
         ("`[[builders]]`", fields::<BuilderSection>()),
         ("`[builders.ssh]`", fields::<SshSection>()),
         ("`[builders.portstree]`", fields::<PortsTreeSection>()),
