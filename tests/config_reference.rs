@@ -108,6 +108,7 @@ fn every_config_key_is_documented_and_every_documented_key_exists() {
             fields::<CommandSection>(),
         ),
         ("`[gate]`", fields::<GateSection>()),
+        ("`[scratch]`", fields::<buildmaster::scratch::ScratchSection>()),
         ("`[[builders]]`", fields::<BuilderSection>()),
         ("`[builders.ssh]`", fields::<SshSection>()),
         ("`[builders.portstree]`", fields::<PortsTreeSection>()),

@@ -104,3 +104,62 @@ pub fn installability(
         unresolved: report.unresolved,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::haiku::hpkg_writer::{create_package, CreateOptions};
+
+    /// A one-file package `name` 1.0 providing `provides` and requiring `requires`, in `dir`.
+    fn package(dir: &Path, name: &str, provides: &str, requires: &str) -> PathBuf {
+        let src = dir.join(format!("src-{name}"));
+        std::fs::create_dir_all(src.join("data")).unwrap();
+        std::fs::write(src.join("data").join(name), name).unwrap();
+        let requires = if requires.is_empty() {
+            String::new()
+        } else {
+            format!("requires {{ {requires} }}\n")
+        };
+        std::fs::write(
+            src.join(".PackageInfo"),
+            format!(
+                "name {name}\nversion 1.0-1\narchitecture x86_64\nsummary \"{name}\"\ndescription \"{name}\"\n\
+                 packager \"T <t@example.org>\"\nvendor \"Haiku Project\"\ncopyrights {{ \"2026 T\" }}\n\
+                 licenses {{ \"MIT\" }}\nprovides {{ {name} = 1.0-1\n\t{provides} }}\n{requires}"
+            ),
+        )
+        .unwrap();
+        let out = dir.join(format!("{name}-1.0-1-x86_64.hpkg"));
+        let options = CreateOptions {
+            info_file: None,
+            directory: src,
+            compression: Default::default(),
+            install_path: None,
+        };
+        create_package(&options, &out).unwrap();
+        out
+    }
+
+    #[test]
+    fn each_scratch_package_resolves_against_the_system_and_the_other_scratch_packages() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = dir.path().join("system");
+        std::fs::create_dir_all(&system).unwrap();
+        package(&system, "haiku", "lib:libroot", "");
+        let built = dir.path().join("built");
+        std::fs::create_dir_all(&built).unwrap();
+        let lib = package(&built, "libnew", "lib:libnew", "haiku");
+        let app = package(&built, "app", "", "lib:libnew\n\tlib:libghostly");
+        // No published repository: `<dir>/repository/repo` does not exist.
+        let report = installability(&[lib, app], &dir.path().join("repository"), Some(&system)).unwrap();
+        assert_eq!(report.packages, 2);
+        assert_eq!(report.against, 1);
+        let unresolved: Vec<(&str, &str)> = report
+            .unresolved
+            .iter()
+            .map(|u| (u.package.as_str(), u.requires.as_str()))
+            .collect();
+        // libnew is found among the scratch packages, haiku in the system packages; only the ghost is not.
+        assert_eq!(unresolved, vec![("app-1.0-1-x86_64.hpkg", "lib:libghostly")]);
+    }
+}

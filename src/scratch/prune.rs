@@ -23,7 +23,7 @@ pub struct PruneReport {
 
 async fn delete_staged(staging: &dyn StorageBackend, ws: &Workspace) -> Result<usize, ScratchError> {
     let staging_err = |e: &dyn std::fmt::Display| ScratchError::Staging(e.to_string());
-    let prefix = ObjectKey::new(staging_prefix(ws.record.id)).map_err(|e| staging_err(&e))?;
+    let prefix = ObjectKey::prefix(staging_prefix(ws.record.id)).map_err(|e| staging_err(&e))?;
     let mut keys: Vec<ObjectKey> = staging
         .list(&prefix)
         .map_ok(|meta| meta.key)

@@ -150,6 +150,14 @@ fn judge(gated: &Gated) -> (&'static str, String) {
     }
     problems.extend(summary.failed.iter().map(|(port, _)| format!("{port} failed")));
     problems.extend(summary.lost.iter().map(|(port, _)| format!("{port} lost")));
+    // A buildrun reports a requested port it cannot build and carries on; for a proposed change that
+    // port is the point, so it fails the verdict.
+    problems.extend(
+        summary
+            .skipped
+            .iter()
+            .map(|(port, why)| format!("{port} not built: {why}")),
+    );
     if let Some(check) = &gated.installability {
         problems.extend(check.unresolved.iter().map(|u| {
             format!(

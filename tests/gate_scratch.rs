@@ -1,0 +1,394 @@
+//! Scratch builds (issue 15, acceptance 4) on a real farm: a git ports tree, one real sshd builder
+//! running the HaikuPorter stand-in, garage as the served storage and a private staging bucket.
+//!
+//! A buildrun of `main` builds `frontend` (and its dependencies) and publishes; a branch that changes
+//! frontend's recipe is then scratch-built. What the *builder* saw is recorded by a logging build tool
+//! in front of the farm's: each build's arguments and the dependency packages (name and SHA-256) in its
+//! packages directory. The test asserts that the buildrun's and the scratch build's `frontend` builds
+//! ran with the same arguments and the same dependency set, that the scratch build is gated
+//! (installability: a second branch whose package requires something nobody provides is `failure`),
+//! that a webhook on 127.0.0.1 receives each verdict, that the served bucket is unchanged, and that
+//! after the TTL the scratch objects in staging and the scratch directories are gone.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::farm::{Farm, BIN};
+
+/// Limit for a buildrun or scratch build of a few one-second ports on one builder.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+/// The scratch TTL of the test, in hours (about 11 s).
+const TTL_HOURS: f64 = 0.003;
+
+/// A build tool in front of the farm's: logs the arguments and the dependencies placed in the
+/// packages directory (symlinks into the builder's cache) of every build, then runs the farm's tool.
+const LOGGING_TOOL: &str = r#"#!/bin/bash
+set -u
+log='@LOG@'
+case " $* " in *" --purge "*) exec '@INNER@' "$@";; esac
+port="${!#}"
+conf=''
+for a in "$@"; do case "$a" in --config=*) conf="${a#--config=}";; esac; done
+printf 'args\t%s\t%s\n' "$port" "$*" >> "$log"
+if [ -n "$conf" ]; then
+  packages=$(. "$conf" && printf '%s' "$PACKAGES_PATH")
+  for f in "$packages"/*.hpkg; do
+    [ -L "$f" ] || continue
+    printf 'dep\t%s\t%s\t%s\n' "$port" "${f##*/}" "$(sha256sum < "$f" | cut -d' ' -f1)" >> "$log"
+  done
+fi
+exec '@INNER@' "$@"
+"#;
+
+/// One build as the builder saw it: its arguments and its dependencies (file name → SHA-256).
+#[derive(Debug, Default, Clone, PartialEq)]
+struct SeenBuild {
+    args: String,
+    deps: BTreeMap<String, String>,
+}
+
+/// The builds of `port` in the builder log, in order.
+fn seen_builds(log: &Path, port: &str) -> Vec<SeenBuild> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut out: Vec<SeenBuild> = Vec::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields.as_slice() {
+            ["args", p, args] if *p == port => out.push(SeenBuild {
+                args: args.to_string(),
+                deps: BTreeMap::new(),
+            }),
+            ["dep", p, name, sha] if *p == port => {
+                out.last_mut()
+                    .expect("a dep line follows its args line")
+                    .deps
+                    .insert(name.to_string(), sha.to_string());
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A webhook receiver on 127.0.0.1: answers 200 and hands each request body over.
+fn webhook_receiver() -> (String, mpsc::Receiver<(String, Value)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/status", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut length = 0usize;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            if tx.send((request_line.trim().to_string(), value)).is_err() {
+                break;
+            }
+        }
+    });
+    (url, rx)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+/// Commits `edit` of frontend's recipe on a new branch `name` of the farm's tree, back on main after.
+fn branch_with_recipe_change(tree: &Path, name: &str, edit: impl Fn(&str) -> String) -> String {
+    let main = git(tree, &["rev-parse", "--abbrev-ref", "HEAD"]);
+    git(tree, &["checkout", "-q", "-b", name]);
+    let recipe = tree.join("app-misc/frontend/frontend-2.0.recipe");
+    let old = std::fs::read_to_string(&recipe).unwrap();
+    let new = edit(&old);
+    assert_ne!(old, new, "the edit changes the recipe");
+    std::fs::write(&recipe, new).unwrap();
+    git(
+        tree,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "-q",
+            "-am",
+            name,
+        ],
+    );
+    let sha = git(tree, &["rev-parse", "HEAD"]);
+    git(tree, &["checkout", "-q", &main]);
+    sha
+}
+
+/// `buildmaster storage ls` of a storage config: the listing lines (key, size, SHA-256).
+fn listing(storage_config: &Path, prefix: &str) -> Vec<String> {
+    let out = Command::new(BIN)
+        .env_remove("STORAGE_BACKEND_CONFIG")
+        .arg("--state-dir")
+        .arg(std::env::temp_dir())
+        .arg("--storage-backend-config")
+        .arg(storage_config)
+        .args(["storage", "ls", prefix])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "storage ls: {}", text(&out.stderr));
+    let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+fn next_verdict(rx: &mpsc::Receiver<(String, Value)>) -> (String, Value) {
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the webhook received a verdict")
+}
+
+#[test]
+fn scratch_build_of_a_branch_builds_like_a_buildrun_is_gated_reported_unpublished_and_expires() {
+    let farm = Farm::start(1);
+    let tree = farm.tree();
+    let state = farm.state();
+
+    // The builder's build tool, behind a logger.
+    let builder_log = farm.dir.path().join("builder-calls.tsv");
+    let inner = farm
+        .dir
+        .path()
+        .join(format!("haikuporter-{}", Farm::builder_name(0)));
+    let logged = farm.dir.path().join("haikuporter-logged");
+    std::fs::write(
+        &logged,
+        LOGGING_TOOL
+            .replace("@LOG@", &builder_log.to_string_lossy())
+            .replace("@INNER@", &inner.to_string_lossy()),
+    )
+    .unwrap();
+    assert!(Command::new("chmod")
+        .arg("755")
+        .arg(&logged)
+        .status()
+        .unwrap()
+        .success());
+
+    // Staging: a private bucket; the webhook; the TTL.
+    let staging_bucket = format!("scratch-staging-{:08x}", fastrand::u32(..));
+    farm.garage.create_private_bucket(&staging_bucket);
+    let staging_json = farm.dir.path().join("staging.json");
+    let served = std::fs::read_to_string(farm.storage_config()).unwrap();
+    let staging_text = served.replace(
+        &format!("\"bucket_name\": \"{}\"", farm.garage.bucket()),
+        &format!("\"bucket_name\": \"{staging_bucket}\""),
+    );
+    assert_ne!(
+        served, staging_text,
+        "the staging config names the staging bucket"
+    );
+    std::fs::write(&staging_json, staging_text).unwrap();
+    let (webhook_url, verdicts) = webhook_receiver();
+    let config_path = state.join("buildmaster.toml");
+    let config = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace(&inner.to_string_lossy().to_string(), &logged.to_string_lossy());
+    assert!(config.contains("haikuporter-logged"), "{config}");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[gate]\nstaging = \"{}\"\n\n[scratch]\nttl_hours = {TTL_HOURS}\nwebhook_url = \"{webhook_url}\"\n\n{config}",
+            staging_json.display()
+        ),
+    )
+    .unwrap();
+
+    // The buildrun of main: frontend and its dependencies, published.
+    let out = farm.run(&["buildrun", "frontend"], BUILD_TIMEOUT);
+    assert!(
+        out.status.success(),
+        "buildrun: {}{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        farm.diagnostics()
+    );
+    let from_buildrun = seen_builds(&builder_log, "frontend-2.0");
+    assert_eq!(
+        from_buildrun.len(),
+        1,
+        "{from_buildrun:?}\n{}",
+        farm.diagnostics()
+    );
+    assert!(
+        !from_buildrun[0].deps.is_empty(),
+        "the builder saw no dependencies: {from_buildrun:?}"
+    );
+    let served_before = listing(&farm.storage_config(), "");
+    assert!(
+        served_before
+            .iter()
+            .any(|l| l.contains("frontend-2.0-1-x86_64.hpkg")),
+        "{served_before:?}"
+    );
+    let output_before = std::fs::read_dir(state.join("output/buildruns")).unwrap().count();
+
+    // A branch that bumps frontend's revision: a scratch build of it.
+    let good_sha = branch_with_recipe_change(&tree, "frontend-rev2", |r| {
+        r.replace("REVISION=\"1\"", "REVISION=\"2\"")
+    });
+    let started = Instant::now();
+    let out = farm.run(
+        &[
+            "scratch",
+            "--ref",
+            "frontend-rev2",
+            "--port",
+            "frontend",
+            "--json",
+        ],
+        BUILD_TIMEOUT,
+    );
+    let scratch_secs = started.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "scratch: {}{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        farm.diagnostics()
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdict"]["state"], "success", "{report:#}");
+
+    // Builder side: the same command and the same dependency set as the buildrun's build.
+    let seen = seen_builds(&builder_log, "frontend-2.0");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[1].args, seen[0].args, "the builder was called differently");
+    assert_eq!(
+        seen[1].deps, seen[0].deps,
+        "the builder got different dependencies"
+    );
+    // And it built the branch's recipe (revision 2), not main's.
+    let ledger = std::fs::read_to_string(farm.ledger_path()).unwrap();
+    assert!(ledger.contains("frontend-2.0-2-x86_64.hpkg"), "{ledger}");
+
+    // The verdict, as a commit-status call can use it.
+    let (request, verdict) = next_verdict(&verdicts);
+    assert!(request.starts_with("POST /status "), "{request}");
+    assert_eq!(verdict["state"], "success", "{verdict:#}");
+    assert_eq!(verdict["sha"], good_sha.as_str());
+    assert_eq!(verdict["ref"], "frontend-rev2");
+    assert_eq!(verdict["context"], "buildmaster/scratch");
+    assert_eq!(verdict["pipeline"], report["record"]["id"]);
+
+    // Staged under scratch/<N>/, nothing new served, the instance's state untouched.
+    let id = report["record"]["id"].as_u64().unwrap();
+    let staged = listing(&staging_json, "scratch/");
+    assert_eq!(staged.len(), 1, "{staged:?}");
+    assert!(
+        staged[0].contains(&format!("scratch/{id}/frontend-2.0-2-x86_64.hpkg")),
+        "{staged:?}"
+    );
+    assert_eq!(
+        listing(&farm.storage_config(), ""),
+        served_before,
+        "the served bucket changed"
+    );
+    assert_eq!(
+        std::fs::read_dir(state.join("output/buildruns")).unwrap().count(),
+        output_before
+    );
+    assert!(
+        !state.join("packages/frontend-2.0-2-x86_64.hpkg").exists(),
+        "the scratch result reached the spool"
+    );
+
+    // A branch whose package requires what nothing provides: built, but the gate says failure.
+    let bad_sha = branch_with_recipe_change(&tree, "frontend-needs-ghost", |r| {
+        r.replace("REVISION=\"1\"", "REVISION=\"3\"").replace(
+            "\tlib:libtwo >= 1.2\n\t\"\n\nBUILD_REQUIRES",
+            "\tlib:libtwo >= 1.2\n\tlib:libghostly\n\t\"\n\nBUILD_REQUIRES",
+        )
+    });
+    let out = farm.run(
+        &["scratch", "--ref", &bad_sha, "--port", "frontend", "--json"],
+        BUILD_TIMEOUT,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let bad: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, verdict) = next_verdict(&verdicts);
+    assert_eq!(verdict["state"], "failure", "{verdict:#}");
+    assert_eq!(verdict["sha"], bad_sha.as_str());
+    assert!(
+        verdict["description"]
+            .as_str()
+            .unwrap()
+            .contains("lib:libghostly"),
+        "{verdict:#}"
+    );
+    assert_eq!(
+        listing(&farm.storage_config(), ""),
+        served_before,
+        "the served bucket changed"
+    );
+
+    // After the TTL, prune deletes both scratch builds' objects and directories.
+    let ttl = Duration::from_secs_f64(TTL_HOURS * 3600.0);
+    std::thread::sleep(ttl.saturating_sub(started.elapsed()) + Duration::from_secs(2));
+    assert!(
+        !listing(&staging_json, "scratch/").is_empty(),
+        "something is staged before the prune"
+    );
+    let out = farm.run(&["scratch", "--prune"], Duration::from_secs(60));
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        listing(&staging_json, "scratch/"),
+        Vec::<String>::new(),
+        "scratch objects left in staging"
+    );
+    for n in [id, bad["record"]["id"].as_u64().unwrap()] {
+        assert!(
+            !state.join(format!("scratch/{n}")).exists(),
+            "scratch/{n} left behind"
+        );
+    }
+    eprintln!("builder saw: {seen:#?}");
+    eprintln!("failure verdict: {verdict:#}");
+    eprintln!("scratch build of one port: {scratch_secs:.1} s wall");
+}
