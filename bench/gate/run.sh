@@ -39,6 +39,7 @@ done
 mkdir -p "$WORK/state" "$WORK/served" "$WORK/staging"
 printf '{"backend_type": "fs", "path": "%s"}\n' "$WORK/served" >"$WORK/served.json"
 printf '{"backend_type": "fs", "path": "%s"}\n' "$WORK/staging" >"$WORK/staging.json"
+chmod 600 "$WORK/served.json" "$WORK/staging.json"
 REPOSITORY='[[repositories]]
 id = "debian/bench"
 root = "apt"
