@@ -368,6 +368,25 @@ fn scratch_build_of_a_branch_builds_like_a_buildrun_is_gated_reported_unpublishe
         "the served bucket changed"
     );
 
+    // Both are in the gate's audit log, with who asked, the ref's commit and the verdict.
+    let out = farm.run(&["gate", "audit"], Duration::from_secs(60));
+    assert!(out.status.success(), "gate audit: {}", text(&out.stderr));
+    let audit = text(&out.stdout);
+    let scratch_lines: Vec<&str> = audit.lines().filter(|l| l.contains("\tscratch\t")).collect();
+    assert_eq!(scratch_lines.len(), 2, "{audit}");
+    assert!(
+        scratch_lines
+            .iter()
+            .any(|l| l.contains(&good_sha) && l.contains("success")),
+        "{audit}"
+    );
+    assert!(
+        scratch_lines
+            .iter()
+            .any(|l| l.contains(&bad_sha) && l.contains("failure")),
+        "{audit}"
+    );
+
     // After the TTL, prune deletes both scratch builds' objects and directories.
     let ttl = Duration::from_secs_f64(TTL_HOURS * 3600.0);
     std::thread::sleep(ttl.saturating_sub(started.elapsed()) + Duration::from_secs(2));

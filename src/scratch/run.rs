@@ -15,6 +15,7 @@ use super::prune::{prune_expired, PruneReport};
 use super::verdict::{self, Verdict, CONTEXT};
 use super::workspace::{resolve_ref, ScratchRecord, Workspace};
 use super::ScratchError;
+use crate::buildrun::lock::RunLock;
 use crate::buildrun::{fleet, plan_and_run, Context, Patience, Summary};
 use crate::config::instance::InstanceConfig;
 use crate::plan::instance::Wanted;
@@ -85,6 +86,10 @@ async fn build_and_gate(
     ws: &mut Workspace,
     ports: &[String],
 ) -> Result<Gated, ScratchError> {
+    // The builders' ports trees and package directories are the instance's: a scratch build holds the
+    // instance's buildrun lock, so that it and a buildrun never switch a builder's tree under each
+    // other (each is refused as busy while the other runs, as two buildruns are).
+    let _instance = RunLock::acquire(&cx.state)?;
     let state = ws.state();
     let config = scratch_config(cx, ws);
     // The instance's builders, whichever way it configures them (the default builders directory is
