@@ -9,7 +9,7 @@
 # Both sides unsigned (no signing_key; aptly -skip-signing) and without what ours does not write
 # (aptly -skip-contents; createrepo_c --no-database). Prints each round and the medians, the requests
 # ours made per push (files created or changed in the fs backend's directory; garage's own request
-# counters) and the machine load.
+# counters), the publish's phases (from push's debug log) and the machine load.
 #
 # Packages are synthetic but real (bench/repos/gen_packages.rs, bench/repos/rpms.sh); one of each is checked with dpkg-deb
 # and rpm, and aptly and createrepo_c read all of them.
@@ -108,11 +108,19 @@ STORAGE_JSON
 else
     echo "garage not found at $GARAGE (scripts/install-test-tools.sh): filesystem backend only" >&2
 fi
-push() { # BACKEND REPO FILE…
+push() { # BACKEND REPO FILE… (debug log, with the publish's phase timings, in $WORK/push.err)
     local backend="$1" repo="$2"
     shift 2
     "$BIN" --state-dir "$WORK/$backend/state" --storage-backend-config "$WORK/$backend/storage.json" \
-        push "$@" --to "$repo"
+        -vv push "$@" --to "$repo" 2>"$WORK/push.err"
+}
+# The publish's phases from push's debug log (src/repos/records.rs, src/formats/{debian,rpm}): reading
+# the repository's records, rendering the index text, compressing (only chunks not cached) and
+# hashing; milliseconds, "read render compress".
+phases() {
+    awk 'function ms(line) { if (!match(line, /ms=[0-9.]+/)) return -1; return substr(line, RSTART + 3, RLENGTH - 3) }
+        /linked packages read/ { r = $0 } / rendered / { t = $0 } /compressed and hashed/ { c = $0 }
+        END { printf "%.1f %.1f %.1f", ms(r), ms(t), ms(c) }' "$WORK/push.err"
 }
 # Garage's own S3 request counters, "endpoint count" per line.
 garage_requests() {
@@ -168,6 +176,10 @@ for r in $(seq "$ROUNDS"); do
             push "$backend" "$repo" "${files[@]}" >"$WORK/push.out"
             t=$(secs $(($(now_ms) - t0)))
             record "$fmt-$backend" "$t"
+            read -r p_read p_render p_compress <<<"$(phases)"
+            record "$fmt-$backend-read" "$p_read"
+            record "$fmt-$backend-render" "$p_render"
+            record "$fmt-$backend-compress" "$p_compress"
             if [ "$backend" = fs ]; then
                 fs_snapshot >"$WORK/after"
                 changed=$(comm -13 "$WORK/before" "$WORK/after" | wc -l)
@@ -184,7 +196,8 @@ for r in $(seq "$ROUNDS"); do
                     awk '$1 == "PutObject" { print (NF == 2 ? $2 : $3 - $2) }')
                 count "$fmt-garage" "${puts:-0}"
             fi
-            printf '  %s ours (%s): %s s, %s\n' "$fmt" "$backend" "$t" "$detail"
+            printf '  %s ours (%s): %s s, %s; phases: read %s ms, render %s ms, compress+hash %s ms\n' \
+                "$fmt" "$backend" "$t" "$detail" "$p_read" "$p_render" "$p_compress"
         done
         if [ "$fmt" = deb ]; then
             t0=$(now_ms)
@@ -229,6 +242,11 @@ echo "medians of $ROUNDS rounds, $CHANGED packages into $PACKAGES (load now $(cu
         printf '  rpm ours (%s): %s s = %s× createrepo_c; %s requests (%s)\n' \
             "$backend" "$m" "$(ratio "$m" "$m_crc")" "$(median ${N[rpm-$backend]})" \
             "$([ "$backend" = fs ] && echo "objects written" || echo PutObject)"
+        for fmt in deb rpm; do
+            printf '    %s (%s) phases, medians: read records %s ms, render %s ms, compress+hash %s ms\n' \
+                "$fmt" "$backend" "$(median ${T[$fmt-$backend-read]})" "$(median ${T[$fmt-$backend-render]})" \
+                "$(median ${T[$fmt-$backend-compress]})"
+        done
     done
 }
 for fmt in deb rpm; do
