@@ -25,8 +25,9 @@ use support::farm::{Farm, BIN};
 
 /// Limit for a buildrun or scratch build of a few one-second ports on one builder.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
-/// The scratch TTL of the test, in hours (about 11 s).
-const TTL_HOURS: f64 = 0.003;
+/// The scratch TTL of the test, in hours (36 s: long enough that the first scratch build is not yet
+/// expired when the second starts, on a loaded machine too).
+const TTL_HOURS: f64 = 0.01;
 
 /// A build tool in front of the farm's: logs the arguments and the dependencies placed in the
 /// packages directory (symlinks into the builder's cache) of every build, then runs the farm's tool.
@@ -366,6 +367,21 @@ fn scratch_build_of_a_branch_builds_like_a_buildrun_is_gated_reported_unpublishe
         listing(&farm.storage_config(), ""),
         served_before,
         "the served bucket changed"
+    );
+
+    // Both are kept, listed with their verdicts.
+    let out = farm.run(&["scratch", "--list", "--json"], Duration::from_secs(60));
+    assert!(out.status.success(), "scratch --list: {}", text(&out.stderr));
+    let kept: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts_kept: Vec<(&str, &str)> = kept
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["sha"].as_str().unwrap(), r["verdict"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        verdicts_kept,
+        vec![(good_sha.as_str(), "success"), (bad_sha.as_str(), "failure")]
     );
 
     // Both are in the gate's audit log, with who asked, the ref's commit and the verdict.

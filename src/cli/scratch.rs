@@ -1,5 +1,5 @@
-//! `buildmaster scratch --ref REF [PORT…]`: a scratch build of a proposed change (docs/gate.md,
-//! "Scratch builds"); `buildmaster scratch --prune`: delete the expired ones.
+//! `buildmaster scratch --ref REF [--port NAME…]`: a scratch build of a proposed change (docs/gate.md,
+//! "Scratch builds"); `--prune`: delete the expired ones; `--list`: the ones kept.
 //!
 //! Exit codes: 0 success (built and every package installable, or nothing to build); 1 the scratch build
 //! could not run (bad ref, config, staging storage); 5 its verdict is `failure` or `error`.
@@ -34,11 +34,14 @@ pub struct ScratchArgs {
     #[arg(long, env = "BUILDMASTER_BUILDERS_DIR")]
     pub builders_dir: Option<PathBuf>,
     /// The branch, tag or commit of the instance's ports tree to build.
-    #[arg(long = "ref", value_name = "REF", required_unless_present = "prune")]
+    #[arg(long = "ref", value_name = "REF", required_unless_present_any = ["prune", "list"])]
     pub reference: Option<String>,
     /// Only delete expired scratch builds (their staging objects and directories).
     #[arg(long, conflicts_with = "reference")]
     pub prune: bool,
+    /// Only list the scratch builds kept (number, ref, commit, verdict, expiry).
+    #[arg(long, conflicts_with_all = ["reference", "prune"])]
+    pub list: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -58,10 +61,41 @@ async fn open_staging(config: &InstanceConfig) -> anyhow::Result<Option<Arc<dyn 
     )?))
 }
 
+/// `buildmaster scratch --list`: the kept scratch builds, one line each (or their records as JSON).
+fn list(state: &StateDir, json: bool) -> anyhow::Result<ExitCode> {
+    let mut records = Vec::new();
+    for ws in crate::scratch::workspace::all(state) {
+        match ws {
+            Ok(ws) => records.push(ws.record),
+            Err(err) => eprintln!("warning: {err}"),
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&records)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &records {
+        println!(
+            "scratch {}\t{}\t{}\t{}\texpires {}\t{} staged\t{}",
+            r.id,
+            r.reference,
+            r.sha,
+            r.verdict.as_deref().unwrap_or("running"),
+            r.expires_at,
+            r.staged.len(),
+            r.description
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `buildmaster scratch`.
 pub fn run(args: ScratchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let state = StateDir::new(&global.state_dir);
     state.require_existing()?;
+    if args.list {
+        return list(&state, args.json);
+    }
     let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {

@@ -147,12 +147,14 @@ fn judge(gated: &Gated) -> (&'static str, String) {
     let Some(summary) = &gated.summary else {
         return ("success", "nothing to build at this ref".into());
     };
-    let mut problems = Vec::new();
+    // Not a verdict on the change: the scratch build could not finish.
     if let Some(why) = &summary.stalled {
-        problems.push(format!("no builder could work: {why}"));
-    } else if summary.interrupted {
-        problems.push("interrupted".into());
+        return ("error", format!("no builder could work: {why}"));
     }
+    if summary.interrupted {
+        return ("error", "interrupted before every build ended".into());
+    }
+    let mut problems = Vec::new();
     problems.extend(summary.failed.iter().map(|(port, _)| format!("{port} failed")));
     problems.extend(summary.lost.iter().map(|(port, _)| format!("{port} lost")));
     // A buildrun reports a requested port it cannot build and carries on; for a proposed change that

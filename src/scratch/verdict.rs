@@ -74,3 +74,43 @@ pub async fn report(url: Option<&str>, verdict: &Verdict) {
         Err(err) => tracing::warn!(url = %shown, %err, pipeline = verdict.pipeline, "scratch webhook failed"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict() -> Verdict {
+        Verdict {
+            state: "success".into(),
+            sha: "0123".into(),
+            reference: "feature/x".into(),
+            context: CONTEXT.into(),
+            description: "built".into(),
+            pipeline: 3,
+        }
+    }
+
+    #[test]
+    fn the_body_has_the_commit_status_fields() {
+        let body = serde_json::to_value(verdict()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"state": "success", "sha": "0123", "ref": "feature/x",
+                "context": "buildmaster/scratch", "description": "built", "pipeline": 3})
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_webhook_is_an_error_to_log_not_a_panic() {
+        // A port just released: nothing listens on it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/status");
+        assert!(post(&url, &verdict()).await.is_err());
+        report(Some(&url), &verdict()).await;
+        assert!(post("not a url", &verdict()).await.is_err());
+    }
+}

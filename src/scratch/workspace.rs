@@ -215,8 +215,9 @@ impl Workspace {
     }
 }
 
-/// Hard-links every regular file of `from` into `to` (same file system: both are in the state
-/// directory). Results written to `to` later replace directory entries, never the shared inodes.
+/// Hard-links every regular file of `from` into `to` (both are in the state directory, normally one
+/// file system; symlinks across file systems). Results written to `to` later replace directory
+/// entries, never the shared inodes.
 fn link_files(from: &Path, to: &Path) -> Result<(), ScratchError> {
     std::fs::create_dir_all(to).map_err(|e| fail(to, e))?;
     let Ok(entries) = std::fs::read_dir(from) else {
@@ -226,7 +227,15 @@ fn link_files(from: &Path, to: &Path) -> Result<(), ScratchError> {
         let entry = entry.map_err(|e| fail(from, e))?;
         if entry.file_type().map_err(|e| fail(&entry.path(), e))?.is_file() {
             let dest = to.join(entry.file_name());
-            std::fs::hard_link(entry.path(), &dest).map_err(|e| fail(&dest, e))?;
+            match std::fs::hard_link(entry.path(), &dest) {
+                Ok(()) => {}
+                // `packages/` may be a mount of its own: a symlink reads the same bytes (and a result
+                // committed later replaces the link, not the instance's file).
+                Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                    std::os::unix::fs::symlink(entry.path(), &dest).map_err(|e| fail(&dest, e))?
+                }
+                Err(e) => return Err(fail(&dest, e)),
+            }
         }
     }
     Ok(())
