@@ -404,8 +404,19 @@ fn scratch_build_of_a_branch_builds_like_a_buildrun_is_gated_reported_unpublishe
     );
 
     // After the TTL, prune deletes both scratch builds' objects and directories.
-    let ttl = Duration::from_secs_f64(TTL_HOURS * 3600.0);
-    std::thread::sleep(ttl.saturating_sub(started.elapsed()) + Duration::from_secs(2));
+    // Not yet: a prune before the expiry keeps them.
+    let out = farm.run(&["scratch", "--prune"], Duration::from_secs(60));
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        state.join(format!("scratch/{id}")).exists(),
+        "pruned before its TTL"
+    );
+    let last_expiry = bad["record"]["expires_at"].as_i64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    std::thread::sleep(Duration::from_secs((last_expiry - now).max(0) as u64 + 2));
     assert!(
         !listing(&staging_json, "scratch/").is_empty(),
         "something is staged before the prune"
