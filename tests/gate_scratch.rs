@@ -436,5 +436,8 @@ fn scratch_build_of_a_branch_builds_like_a_buildrun_is_gated_reported_unpublishe
     }
     eprintln!("builder saw: {seen:#?}");
     eprintln!("failure verdict: {verdict:#}");
-    eprintln!("scratch build of one port: {scratch_secs:.1} s wall");
+    eprintln!(
+        "scratch build of one port: {scratch_secs:.1} s wall, of which {} ms preparing the scratch directory",
+        report["prepare_ms"]
+    );
 }

@@ -61,6 +61,9 @@ pub struct ScratchReport {
     pub summary: Option<Summary>,
     /// The installability check, when packages were built.
     pub installability: Option<Installability>,
+    /// Milliseconds spent preparing the scratch directory (clone, snapshots, links): the cost of a
+    /// scratch build over a buildrun of the same ports.
+    pub prepare_ms: u64,
     /// Scratch builds deleted before this one started.
     #[serde(skip)]
     pub pruned: PruneReport,
@@ -218,6 +221,7 @@ pub async fn run_scratch(
     }
     let tree = cx.config.ports_tree(cx.state.root());
     let sha = resolve_ref(&tree, &request.reference)?;
+    let preparing = std::time::Instant::now();
     let mut ws = Workspace::create(
         &cx.state,
         &cx.config,
@@ -226,6 +230,7 @@ pub async fn run_scratch(
         now,
         settings.ttl_seconds(),
     )?;
+    let prepare_ms = preparing.elapsed().as_millis() as u64;
     let outcome = build_and_gate(cx, &mut ws, &request.ports).await;
     let (state, description) = match &outcome {
         Ok(gated) => {
@@ -256,6 +261,7 @@ pub async fn run_scratch(
         verdict,
         summary,
         installability,
+        prepare_ms,
         pruned,
     })
 }

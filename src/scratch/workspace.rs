@@ -2,10 +2,11 @@
 //!
 //! - `ports/`: a `git clone --shared` of the instance's ports tree, detached at the ref's commit (the
 //!   instance's tree and its branches are left as they are);
-//! - `state/`: a state directory for the buildrun code path: `buildmaster.sqlite` is a snapshot
-//!   (`VACUUM INTO`) of the instance's database, `packages/` and `repository/` hold hard links of the
-//!   instance's files — so planning sees the present packages the instance has and the builders get
-//!   the same dependency set, while every write (buildrun rows, output tree, results) stays here;
+//! - `state/`: a state directory for the buildrun code path: `buildmaster.sqlite` and
+//!   `recipe-cache.sqlite` are snapshots (`VACUUM INTO`) of the instance's, `packages/` and
+//!   `repository/` hold hard links of the instance's files — so planning sees the present packages
+//!   the instance has and the builders get the same dependency set, while every write (buildrun
+//!   rows, output tree, results) stays here;
 //! - `scratch.json`: what [`ScratchRecord`] says (ref, commit, expiry, staged keys, verdict).
 
 use std::path::{Path, PathBuf};
@@ -203,16 +204,25 @@ impl Workspace {
     fn snapshot_state(&self, real: &StateDir) -> Result<(), ScratchError> {
         let scratch = self.state();
         scratch.create().map_err(|e| fail(scratch.root(), e))?;
-        let db = real.database();
-        if db.exists() {
-            let conn = crate::state::sqlite::open_state_db(&db).map_err(|e| fail(&db, e))?;
-            let to = scratch.database();
-            conn.execute("VACUUM INTO ?1", [to.to_string_lossy().as_ref()])
-                .map_err(|e| fail(&to, format!("snapshot of the state database: {e}")))?;
-        }
+        snapshot_db(&real.database(), &scratch.database())?;
+        // Keyed by recipe content: the unchanged recipes of the ref are not evaluated again.
+        snapshot_db(&real.recipe_cache(), &scratch.recipe_cache())?;
         link_files(&real.packages(), &scratch.packages())?;
         link_files(&real.repository(), &scratch.repository())
     }
+}
+
+/// A consistent copy of the SQLite database `from` at `to` (`VACUUM INTO`, a read transaction: the
+/// instance may write meanwhile); nothing when `from` does not exist yet.
+fn snapshot_db(from: &Path, to: &Path) -> Result<(), ScratchError> {
+    if !from.exists() {
+        return Ok(());
+    }
+    let conn = rusqlite::Connection::open_with_flags(from, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| fail(from, e))?;
+    conn.execute("VACUUM INTO ?1", [to.to_string_lossy().as_ref()])
+        .map_err(|e| fail(to, format!("snapshot of {}: {e}", from.display())))?;
+    Ok(())
 }
 
 /// Hard-links every regular file of `from` into `to` (both are in the state directory, normally one
