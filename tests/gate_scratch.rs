@@ -404,6 +404,38 @@ fn scratch_build_of_a_branch_builds_like_a_buildrun_is_gated_reported_unpublishe
     );
 
     // After the TTL, prune deletes both scratch builds' objects and directories.
+    // The next real buildrun (a change merged on main) is not affected by the scratch builds: its
+    // builder gets the same dependency set as the first one, nothing the scratch builds made.
+    let main_sha =
+        branch_with_recipe_change(&tree, "merged", |r| r.replace("REVISION=\"1\"", "REVISION=\"4\""));
+    git(&tree, &["merge", "-q", "--ff-only", "merged"]);
+    assert_eq!(git(&tree, &["rev-parse", "HEAD"]), main_sha);
+    let out = farm.run(&["buildrun", "frontend"], BUILD_TIMEOUT);
+    assert!(
+        out.status.success(),
+        "buildrun after the scratch builds: {}{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        farm.diagnostics()
+    );
+    let seen = seen_builds(&builder_log, "frontend-2.0");
+    let last = seen.last().unwrap();
+    assert_eq!(last.args, seen[0].args);
+    assert_eq!(last.deps, seen[0].deps, "scratch packages reached a real build");
+    let served_after = listing(&farm.storage_config(), "");
+    assert!(
+        served_after
+            .iter()
+            .any(|l| l.contains("frontend-2.0-4-x86_64.hpkg")),
+        "{served_after:?}"
+    );
+    assert!(
+        !served_after
+            .iter()
+            .any(|l| l.contains("frontend-2.0-2-") || l.contains("frontend-2.0-3-")),
+        "a scratch build's package is served: {served_after:?}"
+    );
+
     // Not yet: a prune before the expiry keeps them.
     let out = farm.run(&["scratch", "--prune"], Duration::from_secs(60));
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
