@@ -5,6 +5,9 @@
 //!   from the real `sample-repo.hpkr` entries (names made distinct with a numeric suffix), a
 //!   `package.list` that keeps all but `new` of them and adds `new` freshly built `.hpkg` files, and
 //!   `new-repo.info`: the inputs of `repo update -t`.
+//! - `index_bench reuse <dir>`: a `package.list` naming every package of the real `sample-repo.hpkr`
+//!   (2,333) and `new-repo.info`: `repo update -t` of that vector with every entry reused, the case
+//!   the issue measured Haiku's own `package_repo` on.
 //! - `index_bench create <dir> <count>`: `count` real `.hpkg` files built with the `hpkg create` code
 //!   (attributes taken from the sample entries, renamed), `repo.info` and `packages.args` (the file
 //!   names, one per line): the inputs of `repo create`.
@@ -28,7 +31,10 @@ fn main() -> anyhow::Result<()> {
     match args.get(1).map(String::as_str) {
         Some("update") if args.len() == 5 => update(Path::new(&args[2]), args[3].parse()?, args[4].parse()?),
         Some("create") if args.len() == 4 => create(Path::new(&args[2]), args[3].parse()?),
-        _ => anyhow::bail!("usage: index_bench update <dir> <count> <new> | create <dir> <count>"),
+        Some("reuse") if args.len() == 3 => reuse(Path::new(&args[2])),
+        _ => anyhow::bail!(
+            "usage: index_bench update <dir> <count> <new> | create <dir> <count> | reuse <dir>"
+        ),
     }
 }
 
@@ -98,6 +104,19 @@ fn update(dir: &Path, count: usize, new: usize) -> anyhow::Result<()> {
     write_package_list(&dir.join("package.list"), &list)?;
     std::fs::write(dir.join("new-repo.info"), repo_info_text(&info))?;
     println!("{}", old_repo.display());
+    Ok(())
+}
+
+fn reuse(dir: &Path) -> anyhow::Result<()> {
+    let sample = read_repository(Path::new(SAMPLE))?;
+    let list: Vec<String> = sample
+        .packages
+        .iter()
+        .map(PackageInfo::canonical_file_name)
+        .collect();
+    write_package_list(&dir.join("package.list"), &list)?;
+    std::fs::write(dir.join("new-repo.info"), repo_info_text(&sample.info))?;
+    println!("{SAMPLE}");
     Ok(())
 }
 

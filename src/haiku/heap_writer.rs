@@ -17,8 +17,9 @@ use crate::haiku::parallel::map_in_order;
 pub const CHUNK_SIZE: usize = 64 * 1024;
 /// Chunks smaller than this many bytes are stored raw (`kCompressionSizeThreshold`).
 const COMPRESSION_SIZE_THRESHOLD: usize = 64;
-/// zlib level: 9 = `B_HPKG_COMPRESSION_LEVEL_BEST` mapped to `B_ZLIB_COMPRESSION_BEST`.
-const ZLIB_LEVEL: u32 = 9;
+/// Default zlib level: 9 = `B_HPKG_COMPRESSION_LEVEL_BEST` mapped to `B_ZLIB_COMPRESSION_BEST`, what
+/// Haiku's writers use. Any level decodes the same; [`HeapWriter::with_zlib_level`] picks another.
+pub const ZLIB_LEVEL_BEST: u32 = 9;
 /// zstd level: Haiku maps its best level to `B_ZSTD_COMPRESSION_BEST`, 19 in the Haiku sources
 /// we read (later ones say 22). Any level decodes the same; 19 keeps `hpkg create` fast.
 const ZSTD_LEVEL: i32 = 19;
@@ -74,6 +75,8 @@ pub struct HeapSizes {
 pub struct HeapWriter<W: Write = Vec<u8>> {
     /// How chunks are stored.
     compression: Compression,
+    /// The zlib level (0–9) when `compression` is [`Compression::Zlib`].
+    zlib_level: u32,
     /// Where stored chunks go.
     sink: W,
     /// Appended bytes not yet written: less than a batch once `append*` returns.
@@ -110,6 +113,7 @@ impl<W: Write> HeapWriter<W> {
     pub fn with_sink(compression: Compression, sink: W) -> HeapWriter<W> {
         HeapWriter {
             compression,
+            zlib_level: ZLIB_LEVEL_BEST,
             sink,
             pending: Vec::new(),
             uncompressed: 0,
@@ -117,6 +121,13 @@ impl<W: Write> HeapWriter<W> {
             written: 0,
             error: None,
         }
+    }
+
+    /// Compresses zlib chunks at `level` (clamped to 0–9) instead of [`ZLIB_LEVEL_BEST`]: every
+    /// level is a valid zlib stream for Haiku's reader, so this trades file size for CPU time.
+    pub fn with_zlib_level(mut self, level: u32) -> Self {
+        self.zlib_level = level.min(9);
+        self
     }
 
     /// Appends bytes and returns their offset in the uncompressed heap.
@@ -205,7 +216,10 @@ impl<W: Write> HeapWriter<W> {
             return Ok(());
         }
         let chunks: Vec<&[u8]> = data.chunks(CHUNK_SIZE).collect();
-        for (index, stored) in compress_chunks(&chunks, self.compression)?.iter().enumerate() {
+        for (index, stored) in compress_chunks(&chunks, self.compression, self.zlib_level)?
+            .iter()
+            .enumerate()
+        {
             let bytes = stored.bytes(chunks[index]);
             self.sink.write_all(bytes)?;
             self.written += bytes.len() as u64;
@@ -234,14 +248,18 @@ impl StoredChunk {
 }
 
 /// Compresses every chunk on all cores; results keep chunk order.
-fn compress_chunks(chunks: &[&[u8]], compression: Compression) -> std::io::Result<Vec<StoredChunk>> {
-    map_in_order(chunks, |_, chunk| store_chunk(chunk, compression))
+fn compress_chunks(
+    chunks: &[&[u8]],
+    compression: Compression,
+    zlib_level: u32,
+) -> std::io::Result<Vec<StoredChunk>> {
+    map_in_order(chunks, |_, chunk| store_chunk(chunk, compression, zlib_level))
         .into_iter()
         .collect()
 }
 
 /// Compresses one chunk and keeps the result only if strictly smaller.
-fn store_chunk(chunk: &[u8], compression: Compression) -> std::io::Result<StoredChunk> {
+fn store_chunk(chunk: &[u8], compression: Compression, zlib_level: u32) -> std::io::Result<StoredChunk> {
     if chunk.len() < COMPRESSION_SIZE_THRESHOLD {
         return Ok(StoredChunk::Raw);
     }
@@ -250,7 +268,7 @@ fn store_chunk(chunk: &[u8], compression: Compression) -> std::io::Result<Stored
         Compression::Zlib => {
             let mut encoder = flate2::write::ZlibEncoder::new(
                 Vec::with_capacity(chunk.len()),
-                flate2::Compression::new(ZLIB_LEVEL),
+                flate2::Compression::new(zlib_level),
             );
             encoder.write_all(chunk)?;
             encoder.finish()?
@@ -394,5 +412,16 @@ mod tests {
         writer.append(&sample(1000));
         let heap = writer.finish().unwrap();
         assert_eq!(&heap.bytes[..2], [0x78, 0xda]);
+    }
+
+    #[test]
+    fn another_zlib_level_round_trips_and_says_so_in_the_stream_header() {
+        let data = sample(3 * CHUNK_SIZE + 5);
+        let mut writer = HeapWriter::new(Compression::Zlib).with_zlib_level(1);
+        writer.append(&data);
+        let heap = writer.finish().unwrap();
+        // FLEVEL 0 (fastest) in the zlib header: 0x78 0x01.
+        assert_eq!(&heap.bytes[..2], [0x78, 0x01]);
+        assert_eq!(decode(&heap, Compression::Zlib), data);
     }
 }

@@ -1,7 +1,8 @@
 //! Writing HPKR repository files (`haiku-formats.md` §1.2, §2; Haiku's `RepositoryWriterImpl.cpp`):
 //! the uncompressed heap is the flattened repository-info BMessage followed by the packages section,
 //! one `package` entry per package whose children are the package's attributes in canonical order.
-//! The heap is always zlib-compressed, as `package_repo` does.
+//! The heap is always zlib-compressed, as `package_repo` does, but at [`REPOSITORY_ZLIB_LEVEL`]
+//! rather than `package_repo`'s 9.
 
 use std::borrow::Cow;
 
@@ -20,6 +21,11 @@ pub const HPKR_HEADER_SIZE: u16 = 72;
 const HPKR_VERSION: u16 = 2;
 /// `B_HPKG_REPO_MINOR_VERSION`.
 const HPKR_MINOR_VERSION: u16 = 1;
+/// zlib level of the repository heap. Haiku's `package_repo` writes level 9; its reader (and
+/// `pkgman`'s) inflates any level. The index is rewritten on every publish and every `repo update`,
+/// where level 9 was the largest cost (perf: deflate's match search); see `docs/performance.md`,
+/// "Repository index", for the size and CPU of each level on the sample repository.
+pub const REPOSITORY_ZLIB_LEVEL: u32 = 2;
 /// Haiku's reader refuses an info section above 1 MiB (`kMaxRepositoryInfoSize`).
 const MAX_REPOSITORY_INFO_SIZE: usize = 1024 * 1024;
 /// Haiku's reader refuses a packages section above 64 MiB (`kMaxPackagesSize`).
@@ -63,7 +69,7 @@ pub fn encode_repository(info: &RepositoryInfo, packages: &[PackageInfo]) -> Res
     let section = table.into_section(attributes);
     check_size("packages", section.len(), MAX_PACKAGES_SIZE)?;
 
-    let mut heap = HeapWriter::new(Compression::Zlib);
+    let mut heap = HeapWriter::new(Compression::Zlib).with_zlib_level(REPOSITORY_ZLIB_LEVEL);
     heap.append(&info_section);
     heap.append(&section.strings);
     heap.append(&section.attributes);

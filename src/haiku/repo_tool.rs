@@ -75,8 +75,9 @@ pub struct RepoSummary {
 
 /// One package on its way into the repository.
 enum Entry {
-    /// Reused from the old repository (its checksum is kept).
-    Reused(PackageInfo),
+    /// Reused from the old repository (its checksum is kept), with its canonical file name (the key
+    /// it was found under: computed once, it formats the version).
+    Reused(String, PackageInfo),
     /// Read from disk now.
     Read(ScannedPackage),
 }
@@ -130,10 +131,10 @@ pub fn update(
         HashMap::new()
     };
     // Decide per list entry; read all new files in one parallel pass, then restore list order.
-    let mut slots: Vec<Option<PackageInfo>> = Vec::with_capacity(names.len());
+    let mut slots: Vec<Option<(String, PackageInfo)>> = Vec::with_capacity(names.len());
     let mut to_read = Vec::new();
     for name in &names {
-        match old.remove(name) {
+        match old.remove_entry(name) {
             Some(reused) => slots.push(Some(reused)),
             None => {
                 slots.push(None);
@@ -145,7 +146,7 @@ pub fn update(
     let entries = slots
         .into_iter()
         .map(|slot| match slot {
-            Some(reused) => Entry::Reused(reused),
+            Some((file_name, reused)) => Entry::Reused(file_name, reused),
             None => Entry::Read(scanned.next().expect("one scan per unreused entry")),
         })
         .collect();
@@ -161,13 +162,15 @@ fn write_repository(
     let repository = info.clone();
     let mut checker = RepositoryChecker::new(&repository);
     let mut packages = Vec::with_capacity(entries.len());
+    let mut file_names = Vec::with_capacity(entries.len());
     let (mut reused, mut read) = (0, 0);
     for entry in entries {
         match entry {
-            Entry::Reused(package) => {
-                checker.check(&package.canonical_file_name(), &package)?;
+            Entry::Reused(file_name, package) => {
+                checker.check(&file_name, &package)?;
                 reused += 1;
                 packages.push(package);
+                file_names.push(file_name);
             }
             Entry::Read(scanned) => {
                 checker.check(&scanned.path.display().to_string(), &scanned.info)?;
@@ -175,6 +178,7 @@ fn write_repository(
                     info.add_license(&license.name, &String::from_utf8_lossy(&license.data));
                 }
                 read += 1;
+                file_names.push(scanned.info.canonical_file_name());
                 packages.push(scanned.info);
             }
         }
@@ -187,7 +191,7 @@ fn write_repository(
     Ok(RepoSummary {
         output: output.to_owned(),
         checksum: sha256_hex(&bytes),
-        package_file_names: packages.iter().map(PackageInfo::canonical_file_name).collect(),
+        package_file_names: file_names,
         reused,
         read,
         licenses: info.licenses.len(),
