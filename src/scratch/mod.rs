@@ -51,4 +51,7 @@ pub enum ScratchError {
     /// The staging storage failed (a retry may help).
     #[error("staging storage: {0}")]
     Staging(String),
+    /// The installability check could not run (its task failed).
+    #[error("installability check: {0}")]
+    Check(String),
 }

@@ -138,7 +138,7 @@ async fn build_and_gate(
         move || installability(&built, &repository, system.as_deref())
     })
     .await
-    .map_err(|e| ScratchError::Staging(format!("installability check: {e}")))??;
+    .map_err(|e| ScratchError::Check(e.to_string()))??;
     Ok(Gated {
         summary: Some(summary),
         installability: Some(installability),

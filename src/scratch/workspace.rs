@@ -153,9 +153,17 @@ impl Workspace {
         now: i64,
         ttl_seconds: i64,
     ) -> Result<Workspace, ScratchError> {
-        let id = next_id(&scratch_root(state))?;
-        let root = scratch_root(state).join(id.to_string());
-        std::fs::create_dir_all(&root).map_err(|e| fail(&root, e))?;
+        // The directory is created exclusively: two scratch builds starting at once that read the
+        // same number from `next-id` do not share it (the loser takes the next).
+        let (id, root) = loop {
+            let id = next_id(&scratch_root(state))?;
+            let root = scratch_root(state).join(id.to_string());
+            match std::fs::create_dir(&root) {
+                Ok(()) => break (id, root),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(fail(&root, e)),
+            }
+        };
         let ws = Workspace {
             root,
             record: ScratchRecord {
@@ -278,4 +286,40 @@ pub fn all(state: &StateDir) -> Vec<Result<Workspace, ScratchError>> {
     }
     out.sort_by_key(|(n, _)| *n);
     out.into_iter().map(|(_, ws)| ws).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_never_reused_and_a_taken_directory_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("scratch");
+        assert_eq!(next_id(&root).unwrap(), 1);
+        assert_eq!(next_id(&root).unwrap(), 2);
+        // A directory left by a build that raced for number 3: the next build takes 4.
+        std::fs::create_dir_all(root.join("3")).unwrap();
+        let state = StateDir::new(dir.path());
+        let config: InstanceConfig = toml::from_str("").unwrap();
+        // The ports tree does not exist: the clone fails, but only after the number was taken.
+        let err = Workspace::create(&state, &config, "main", "0123", 0, 10).unwrap_err();
+        assert!(err.to_string().contains("git clone"), "{err}");
+        assert!(root.join("4").join(RECORD_FILE).is_file());
+        let kept = all(&state);
+        assert_eq!(kept.len(), 2, "3 has no record, 4 has");
+        assert!(kept[0].is_err());
+        assert_eq!(kept[1].as_ref().unwrap().record.expires_at, 10);
+    }
+
+    #[test]
+    fn refs_that_git_would_read_as_options_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["", "--upload-pack=x", "-b"] {
+            assert!(
+                matches!(resolve_ref(dir.path(), bad), Err(ScratchError::Ref { .. })),
+                "{bad:?}"
+            );
+        }
+    }
 }
