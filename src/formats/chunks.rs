@@ -39,12 +39,21 @@ pub const GZIP_LEVEL: u32 = 6;
 /// large repository compresses every chunk.
 const MAX_THREADS: usize = 4;
 
-/// FNV-1a (64 bit): a fixed hash, so chunk boundaries are the same in every build and on every
-/// machine (std's hasher is randomly seeded).
+/// FNV-1a (64 bit), then MurmurHash3's 64-bit finalizer: a fixed hash, so chunk boundaries are the
+/// same in every build and on every machine (std's hasher is randomly seeded). The finalizer matters:
+/// FNV-1a's low bits depend only on the low bits of each byte, so names that differ in digits
+/// (`bm-bench-00001`, `…02`) fell on a regular lattice of boundaries, and a package added near the
+/// start of an index shifted every later chunk by one boundary (bench/repos: 23 of ~70 chunks
+/// recompressed for 5 new versions at the start) instead of resynchronising within a chunk or two.
 fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+    let fnv = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    });
+    let mut h = fnv ^ (fnv >> 33);
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// Cuts an index's text into chunks as its entries are written (see the module documentation).
@@ -279,14 +288,20 @@ mod tests {
             .all(|c| c.len() >= MIN_CHUNK_BYTES));
         let mut names: Vec<String> = (0..2000).map(|i| format!("p{i:05}")).collect();
         names.push("p01000a".into());
+        names.push("p00001a".into());
         names.sort();
         let after = entries(names.into_iter());
         let old: HashSet<&String> = before.iter().collect();
         let changed = after.iter().filter(|c| !old.contains(c)).count();
-        assert!((1..=2).contains(&changed), "{changed} chunks changed");
+        // Two insertions, one near the start: each changes its own chunk and at most one more.
+        assert!(
+            (2..=4).contains(&changed),
+            "{changed} of {} chunks changed",
+            after.len()
+        );
         assert_eq!(
             after.concat().len(),
-            before.concat().len() + "Package: p01000a\n".len() + 302
+            before.concat().len() + 2 * ("Package: p01000a\n".len() + 302)
         );
     }
 
