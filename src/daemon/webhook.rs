@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use http_body_util::Empty;
+use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -15,6 +15,12 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// Calls `url` with an empty POST. Returns the status code, or why it could not be called. The URL may
 /// carry a token in its query, so it is never logged in full: only scheme, host and path.
 pub async fn call(url: &str) -> Result<u16, String> {
+    post(url, None).await
+}
+
+/// POSTs `json` (a JSON document; an empty body when `None`) to `url`: the status code, or why the
+/// call failed. Shared by the publish webhook and scratch builds' verdicts.
+pub async fn post(url: &str, json: Option<Vec<u8>>) -> Result<u16, String> {
     let uri: hyper::Uri = url.parse().map_err(|err| format!("not a URL: {err}"))?;
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
@@ -22,10 +28,14 @@ pub async fn call(url: &str) -> Result<u16, String> {
         .https_or_http()
         .enable_http1()
         .build();
-    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
-    let request = hyper::Request::post(uri)
-        .header("user-agent", concat!("buildmaster/", env!("CARGO_PKG_VERSION")))
-        .body(Empty::new())
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let mut request =
+        hyper::Request::post(uri).header("user-agent", concat!("buildmaster/", env!("CARGO_PKG_VERSION")));
+    if json.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let request = request
+        .body(Full::new(Bytes::from(json.unwrap_or_default())))
         .map_err(|err| err.to_string())?;
     let response = tokio::time::timeout(TIMEOUT, client.request(request))
         .await

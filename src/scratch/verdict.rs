@@ -3,18 +3,10 @@
 //! `POST /projects/…/statuses/{sha}` takes `state`, `name`, `ref`, `description`) that a small relay or
 //! a generic CI can pass on. A failed call is logged and never fails the scratch build.
 
-use std::time::Duration;
-
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 
 /// The commit-status context scratch builds report under.
 pub const CONTEXT: &str = "buildmaster/scratch";
-/// How long a webhook call may take before it is given up.
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The JSON body of the webhook call.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -37,25 +29,8 @@ pub struct Verdict {
 
 /// POSTs `verdict` to `url`; the status code, or why the call failed (for the log).
 pub async fn post(url: &str, verdict: &Verdict) -> Result<u16, String> {
-    let uri: hyper::Uri = url.parse().map_err(|err| format!("not a URL: {err}"))?;
     let body = serde_json::to_vec(verdict).map_err(|e| e.to_string())?;
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .map_err(|err| format!("loading the system's root certificates: {err}"))?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
-    let request = hyper::Request::post(uri)
-        .header("user-agent", concat!("buildmaster/", env!("CARGO_PKG_VERSION")))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|err| err.to_string())?;
-    let response = tokio::time::timeout(TIMEOUT, client.request(request))
-        .await
-        .map_err(|_| format!("no answer within {} s", TIMEOUT.as_secs()))?
-        .map_err(|err| err.to_string())?;
-    Ok(response.status().as_u16())
+    crate::daemon::webhook::post(url, Some(body)).await
 }
 
 /// Calls the webhook, logging the outcome (the URL only as [`crate::daemon::webhook::redacted`]).
