@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::repos::config::Repository;
 use crate::repos::pool_store::{holds, key_and_digest, upload_once};
 use crate::repos::push::{link_into, load_signers, publish_dirty, PushReport};
-use crate::repos::push_plan::inspect_and_check;
+use crate::repos::push_plan::{inspect_and_check, Planned};
 use crate::repos::records::{PoolPackage, Records};
 use crate::repos::{unix_seconds, Formats, RepoError};
 
@@ -97,10 +97,38 @@ pub async fn push(
         &names.join(", "),
         now_secs,
     )?;
+    let result = check_and_evaluate(cx, id, &planned, &staged, uploaded, now).await;
+    if let Err(err) = &result {
+        // The pipeline may be watched (an API push answered early): it must not stay `checking`.
+        let checking = cx
+            .store
+            .pipeline(id)
+            .ok()
+            .flatten()
+            .is_some_and(|p| p.state == PipelineState::Checking);
+        if checking {
+            let summary = format!("the push failed before its checks finished: {err}");
+            let _ = cx.store.set_state(id, PipelineState::Red, &summary, now_secs);
+        }
+    }
+    result
+}
+
+/// Runs pipeline `id`'s lint and test commands (recorded pending first), then evaluates every open
+/// pipeline and promotes the green ones.
+async fn check_and_evaluate(
+    cx: &mut GateContext<'_>,
+    id: i64,
+    planned: &[Planned],
+    staged: &[StagedPackage],
+    uploaded: Vec<String>,
+    now: SystemTime,
+) -> Result<GatedReport, RepoError> {
+    let now_secs = unix_seconds(now);
     // Every command check first, recorded pending, so that a reader of the pipeline sees them all
     // from the moment it exists.
     let mut runs = Vec::new();
-    for (item, staged) in planned.iter().zip(&staged) {
+    for (item, staged) in planned.iter().zip(staged) {
         for kind in [CheckKind::Lint, CheckKind::Test] {
             let policies = staged
                 .targets
