@@ -74,7 +74,7 @@ pub enum Command {
     Repo(repo::RepoArgs),
     /// Upload new packages, verify, stub the local copies, regenerate and upload the index.
     Publish(publish::PublishArgs),
-    /// Push Debian and RPM packages built elsewhere into `[[repositories]]`: upload once, link, publish.
+    /// Push Debian, RPM and Haiku packages built elsewhere into `[[repositories]]`: upload once, link, publish.
     Push(push::PushArgs),
     /// The Debian and RPM repositories of `[[repositories]]`: list them, check installability.
     Repositories(repositories::RepositoriesArgs),
