@@ -28,6 +28,8 @@
 //!   (installability, lint, tests; waivers) pass, then the same bytes are promoted; the audit log.
 //! - [`scratch`]: scratch builds — a ref of the ports tree built as a buildrun would, gated, reported
 //!   to a webhook, never published, expired after a TTL.
+//! - [`toolchains`]: the toolchain seam — per build tool (HaikuPorter, Debian, RPM) the commands a
+//!   job runs, where its inputs go on the builder, which results it must produce.
 //! - [`repository`]: repository-level checks (`repo check`: every requires resolvable).
 //! - [`scheduler`]: build graphs, scheduling policies (critical path; FIFO baseline) and the
 //!   event-driven simulation behind `bench/schedule`.
@@ -57,5 +59,6 @@ pub mod scratch;
 pub mod server;
 pub mod state;
 pub mod storage;
+pub mod toolchains;
 
 pub use buildmaster_storage as storage_api;
