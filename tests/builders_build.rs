@@ -111,6 +111,7 @@ fn test_builder(name: &str) -> TestBuilder {
         timeouts: timeouts(),
         build_command: default_build_command(),
         purge_command: default_purge_command(),
+        network: Default::default(),
     };
     TestBuilder { sshd, spec }
 }

@@ -102,6 +102,7 @@ async fn local_builder_keeps_the_contract() {
         },
         build_command: default_build_command(),
         purge_command: default_purge_command(),
+        network: Default::default(),
     };
     let spool = root.join("spool");
     std::fs::create_dir_all(&spool).unwrap();

@@ -94,6 +94,7 @@ async fn a_local_build_sees_no_secret_of_the_daemon() {
         timeouts: timeouts(),
         build_command: default_build_command(),
         purge_command: default_purge_command(),
+        network: Default::default(),
     };
     let dirs = ResultDirs {
         staging: root.join("staging"),
@@ -125,6 +126,7 @@ async fn an_ssh_build_sees_no_secret_of_the_daemon() {
         timeouts: timeouts(),
         build_command: default_build_command(),
         purge_command: default_purge_command(),
+        network: Default::default(),
     };
     let out = tempfile::tempdir().unwrap();
     let policy = ReconnectPolicy {

@@ -265,6 +265,7 @@ mod tests {
             timeouts: Timeouts::default(),
             build_command: default_build_command(),
             purge_command: default_purge_command(),
+            network: Default::default(),
         };
         let argv = expand_template(&spec.build_command, &spec, "x;rm -rf /-1.0");
         assert_eq!(

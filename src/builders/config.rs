@@ -165,6 +165,24 @@ pub struct BuilderSection {
     /// turns purging off. Default: see [`default_purge_command`].
     #[serde(default = "default_purge_command")]
     pub purge_command: Vec<String>,
+    /// The network the build step sees: `"host"` (the builder's own network) or `"none"` (a network
+    /// namespace with only loopback; Linux builders, see docs/builders.md). The sync, setup and
+    /// transfer steps always use the host's network. Default `"host"`.
+    #[serde(default)]
+    pub network: NetworkMode,
+}
+
+/// What network a build step sees (`[[builders]] network`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// The builder's own network, as HaikuPorter builds always had.
+    #[default]
+    Host,
+    /// No network: the build runs in a new network namespace whose only interface is loopback
+    /// (`unshare --net`), so nothing it runs can reach another machine — or the builder's own
+    /// services, whose loopback is a different one.
+    None,
 }
 
 /// `[builders.ssh]`.
@@ -406,6 +424,8 @@ pub struct BuilderSpec {
     pub build_command: Vec<String>,
     /// The purge command template (see [`BuilderSection::purge_command`]); empty: no purge.
     pub purge_command: Vec<String>,
+    /// The network the build step sees (see [`BuilderSection::network`]).
+    pub network: NetworkMode,
 }
 
 impl BuilderPaths {
@@ -467,6 +487,7 @@ impl BuilderSection {
             timeouts: (&self.timeouts).into(),
             build_command: self.build_command.clone(),
             purge_command: self.purge_command.clone(),
+            network: self.network,
         })
     }
 }
@@ -614,6 +635,8 @@ pub fn parse_haikuporter_json(
         timeouts: Timeouts::default(),
         build_command: default_build_command(),
         purge_command: default_purge_command(),
+        // HaikuPorter's JSON has no such setting; its builders keep their network.
+        network: NetworkMode::Host,
     })
 }
 

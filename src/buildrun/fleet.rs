@@ -82,6 +82,7 @@ pub fn default_local_spec(state: &StateDir, config: &InstanceConfig) -> BuilderS
         // The local builder does not run a purge (docs/builder-contract.md): its work directories
         // are the master's own, kept for inspection.
         purge_command: Vec::new(),
+        network: Default::default(),
     }
 }
 
