@@ -8,6 +8,8 @@
 #   - Chromium: the web UI test drives headless Chromium over the DevTools protocol.
 #   - dnf, rpm and gpg: tests/rpm_dnf.rs builds, signs and installs real RPMs (~1 min).
 #   - lintian: tests/gate_push.rs runs Debian's linter as the gate's lint check (~30 s).
+#   - a Debian bookworm build root (mmdebstrap --variant=buildd, as a tarball in $TOOLS): the root that
+#     tests/debian_build.rs unpacks per build for dpkg-buildpackage (~2 min once; reads apt's sources).
 # Prints the environment to export (GARAGE_BIN) on stdout.
 set -euo pipefail
 
@@ -45,5 +47,14 @@ if ! command -v lintian >/dev/null; then
     echo "installing lintian for the gate's lint check test (tests/gate_push.rs)" >&2
     apt-get update >&2
     apt-get install -y --no-install-recommends lintian >&2
+fi
+# The Debian build root: build-essential and dpkg-dev, nothing else; written to a temporary name and
+# renamed, so that an interrupted run never leaves a half tarball that later runs would take as done.
+DEBIAN_BUILDD="$TOOLS/debian-buildd-bookworm.tar"
+if [ ! -s "$DEBIAN_BUILDD" ]; then
+    echo "making the Debian bookworm build root $DEBIAN_BUILDD with mmdebstrap (one-time)" >&2
+    mkdir -p "$TOOLS"
+    mmdebstrap --variant=buildd --mode=root --format=tar bookworm "$DEBIAN_BUILDD.partial" >&2
+    mv "$DEBIAN_BUILDD.partial" "$DEBIAN_BUILDD"
 fi
 echo "export GARAGE_BIN=$TOOLS/bin/garage"

@@ -9,9 +9,11 @@
 //! never touches the builder itself, so an implementation needs no SSH, no SFTP and no Haiku type.
 //!
 //! # Layout
+//! - [`debian`]: Debian source-package trees, their planning, and the `dpkg-buildpackage` build.
 //! - [`haikuporter`]: [`haikuporter::HaikuPorter`], HaikuPorter's builder contract
 //!   (`RemoteBuilderSSH.runBuild`).
 
+pub mod debian;
 pub mod haikuporter;
 
 use std::path::Path;

@@ -1,0 +1,27 @@
+# The Debian build on a Linux builder, run as `sh -eu -c "$(this file)" debian-build TARBALL WORK SOURCE DEPS`.
+# This text is a constant: every input arrives as a positional parameter and is only ever expanded
+# inside double quotes, so no name or path from a recipe tree can become shell syntax.
+#   TARBALL  the build root made once by `mmdebstrap --variant=buildd` (a tar file on the builder)
+#   WORK     this build's directory; removed and made anew, the root is unpacked into WORK/root
+#   SOURCE   the source package directory (with debian/) in the builder's copy of the recipe tree
+#   DEPS     the directory holding exactly this job's dependency .debs (the flow's visible set)
+# Results: the .deb, .buildinfo and .changes files in WORK/root/build.
+tarball=$1 work=$2 source=$3 deps=$4
+root=$work/root
+name=$(basename "$source")
+rm -rf --one-file-system "$work"
+mkdir -p "$root"
+tar -x -f "$tarball" -C "$root"
+mkdir "$root/build" "$root/build-deps"
+cp -a "$source" "$root/build/$name"
+# The visible set holds links into the package cache; the root gets real copies (cp -L), since the
+# cache is outside the chroot.
+find "$deps" -maxdepth 1 -name '*.deb' -exec cp -L -t "$root/build-deps" {} +
+# Both steps that run code from packages or the recipe run in a new network namespace: it has no
+# interface but an unconfigured loopback, so nothing in them can reach any host.
+if [ -n "$(ls -A "$root/build-deps")" ]; then
+    unshare --net -- chroot "$root" dpkg --install --recursive /build-deps
+fi
+unshare --net -- chroot "$root" env -i --chdir="/build/$name" \
+    PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/build LC_ALL=C.UTF-8 \
+    dpkg-buildpackage --build=binary --no-sign

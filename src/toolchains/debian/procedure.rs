@@ -1,0 +1,126 @@
+//! The Debian build on a Linux builder as argument vectors: unpack the build root (made once by
+//! `mmdebstrap --variant=buildd`), copy the source package in, install the streamed dependency
+//! `.deb`s with `dpkg`, run `dpkg-buildpackage --build=binary --no-sign` — the last two inside
+//! `unshare --net` and `chroot`. The steps are the constant script `build.sh`, given its inputs as
+//! positional parameters (`sh -c SCRIPT NAME ARGS…`), so the builder runs one argument vector and no
+//! input is ever pasted into shell text.
+//!
+//! Runs as root on the builder (chroot, device nodes from the tarball, `unshare --net`). A non-root
+//! builder would need the root made by `mmdebstrap --mode=unshare` and the script run under
+//! `unshare --map-root-user --net` (user namespaces enabled); not done here.
+
+use std::path::Path;
+
+/// The step script; see its header for the parameters.
+pub const BUILD_SCRIPT: &str = include_str!("build.sh");
+
+/// `$0` of the script, which `sh` puts in its error messages.
+const SCRIPT_NAME: &str = "buildmaster-debian-build";
+
+/// Paths on a Debian builder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DebianBuilderPaths {
+    /// The build root tarball (`mmdebstrap --variant=buildd --format=tar bookworm FILE`).
+    pub root_tarball: String,
+    /// The builder's copy of the recipe tree: source package directories are under it.
+    pub recipe_tree: String,
+    /// Where per-build work directories are made (one per source package, removed by the purge).
+    pub work_base: String,
+    /// The directory holding exactly the job's dependency `.deb`s.
+    pub dependencies: String,
+}
+
+/// Why a job cannot be turned into a build.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProcedureError {
+    /// The source directory is not a plain relative path inside the recipe tree.
+    #[error("source directory {0:?} must be a relative path of plain names inside the recipe tree (no '..', no leading '/')")]
+    BadSourceDir(String),
+}
+
+impl DebianBuilderPaths {
+    /// The work directory of the build of `source_dir` (a directory of the recipe tree).
+    pub fn work_dir(&self, source_dir: &str) -> Result<String, ProcedureError> {
+        Ok(format!("{}/{}", self.work_base, source_name(source_dir)?))
+    }
+
+    /// Where the results are left: `.deb`, `.buildinfo`, `.changes`.
+    pub fn results_dir(&self, source_dir: &str) -> Result<String, ProcedureError> {
+        Ok(format!("{}/root/build", self.work_dir(source_dir)?))
+    }
+
+    /// The argument vector that builds `source_dir`.
+    pub fn build_argv(&self, source_dir: &str) -> Result<Vec<String>, ProcedureError> {
+        source_name(source_dir)?;
+        Ok(vec![
+            "sh".into(),
+            "-eu".into(),
+            "-c".into(),
+            BUILD_SCRIPT.into(),
+            SCRIPT_NAME.into(),
+            self.root_tarball.clone(),
+            self.work_dir(source_dir)?,
+            format!("{}/{source_dir}", self.recipe_tree),
+            self.dependencies.clone(),
+        ])
+    }
+
+    /// The argument vector that removes the build's work directory (root, copies, results).
+    /// `--one-file-system`: should anything have been mounted inside the root, it is not followed.
+    pub fn purge_argv(&self, source_dir: &str) -> Result<Vec<String>, ProcedureError> {
+        Ok(vec![
+            "rm".into(),
+            "-rf".into(),
+            "--one-file-system".into(),
+            self.work_dir(source_dir)?,
+        ])
+    }
+}
+
+/// The last component of a relative source directory, after checking that every component is a
+/// plain name (so the work directory stays under `work_base` and the source under the tree).
+fn source_name(source_dir: &str) -> Result<&str, ProcedureError> {
+    let bad = || ProcedureError::BadSourceDir(source_dir.to_owned());
+    let path = Path::new(source_dir);
+    let plain = !source_dir.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !plain {
+        return Err(bad());
+    }
+    source_dir.rsplit('/').find(|s| !s.is_empty()).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths() -> DebianBuilderPaths {
+        DebianBuilderPaths {
+            root_tarball: "/var/cache/bm/root.tar".into(),
+            recipe_tree: "/srv/tree".into(),
+            work_base: "/srv/work".into(),
+            dependencies: "/srv/deps".into(),
+        }
+    }
+
+    #[test]
+    fn inputs_are_parameters_never_script_text() {
+        let argv = paths().build_argv("pkgs/it's $(x)").unwrap();
+        assert_eq!(&argv[..3], ["sh", "-eu", "-c"]);
+        assert_eq!(argv[3], BUILD_SCRIPT);
+        assert_eq!(argv[6], "/srv/work/it's $(x)");
+        assert_eq!(argv[7], "/srv/tree/pkgs/it's $(x)");
+        assert_eq!(argv[8], "/srv/deps");
+        assert_eq!(paths().results_dir("a/b").unwrap(), "/srv/work/b/root/build");
+    }
+
+    #[test]
+    fn refuses_paths_leaving_the_tree() {
+        for bad in ["", "/etc", "../x", "a/../../b", "."] {
+            assert!(paths().build_argv(bad).is_err(), "{bad:?} accepted");
+            assert!(paths().purge_argv(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}
