@@ -109,13 +109,15 @@ async fn put(
 async fn get(backend: &S3Backend, key: &ObjectKey, path: &Path) -> Result<u64, Error> {
     let mut reader = backend.get(key).await?;
     // The file is written by a thread of its own, as aws-cli's downloads are: a page-cache write can
-    // take a while on a busy machine, and meanwhile the runtime keeps the ranges coming. Buffers go
-    // back and forth, so only WRITE_QUEUE + 1 of them exist.
+    // take a while on a busy machine. The queue to it is async, so while the writer is behind, the
+    // runtime thread waits without blocking and keeps receiving the ranges in flight (a blocking
+    // `std::sync::mpsc::SyncSender::send` here stalled every socket whenever the writer fell
+    // WRITE_QUEUE buffers behind). Buffers go back and forth, so only WRITE_QUEUE + 2 of them exist.
     let mut file = std::fs::File::create(path)?;
-    let (to_writer, written) = std::sync::mpsc::sync_channel::<Vec<u8>>(WRITE_QUEUE);
+    let (to_writer, mut written) = tokio::sync::mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
     let (to_reader, spare) = std::sync::mpsc::channel::<Vec<u8>>();
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
-        for buf in written {
+        while let Some(buf) = written.blocking_recv() {
             file.write_all(&buf)?;
             let _ = to_reader.send(buf);
         }
@@ -125,13 +127,13 @@ async fn get(backend: &S3Backend, key: &ObjectKey, path: &Path) -> Result<u64, E
     loop {
         let mut buf = spare.try_recv().unwrap_or_default();
         buf.resize(IO_BUFFER, 0);
-        let n = reader.body.read(&mut buf).await?;
+        let n = read_full(&mut reader.body, &mut buf).await?;
         if n == 0 {
             break;
         }
         buf.truncate(n);
         copied += n as u64;
-        if to_writer.send(buf).is_err() {
+        if to_writer.send(buf).await.is_err() {
             break; // the writer failed: its error is reported below
         }
     }
@@ -141,6 +143,20 @@ async fn get(backend: &S3Backend, key: &ObjectKey, path: &Path) -> Result<u64, E
         return Err(format!("got {copied} bytes, expected {}", reader.meta.size).into());
     }
     Ok(copied)
+}
+
+/// Reads until `buf` is full or the body ends, so every write the writer thread makes is a whole
+/// IO_BUFFER (a read ends at a range's boundary, which would otherwise cost an extra short write).
+async fn read_full(body: &mut (impl AsyncRead + Unpin + ?Sized), buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = body.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
 }
 
 /// A file read inline on the (single) runtime thread, straight into the caller's buffer: no copy through
