@@ -84,8 +84,9 @@ async fn publish_spool(
         state: state.clone(),
         db: Database::open(&state.database())?,
         storage,
-        // `[publish]` of buildmaster.toml (the retry window), as `buildmaster publish` reads it.
-        settings: PublishSettings::from_config(&config.publish),
+        // `[publish]` of buildmaster.toml (the retry window, the gate), as `buildmaster publish` reads it.
+        settings: PublishSettings::for_instance(config, state.root(), &format!("cli:{}", super::who_am_i()))
+            .await?,
     };
     let report = publish(&mut publisher, false)
         .await
@@ -95,6 +96,9 @@ async fn publish_spool(
     }
     for rejected in &report.rejected {
         eprintln!("rejected {}: {}", rejected.path.display(), rejected.reason);
+    }
+    if let Some(gate) = &report.gate {
+        super::publish::print_gate(gate);
     }
     println!(
         "index of {} packages (sha256 {})",

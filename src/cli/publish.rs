@@ -10,6 +10,7 @@ use clap::Args;
 use super::progress::PublishBars;
 use super::{progress, GlobalArgs};
 use crate::config::instance::InstanceConfig;
+use crate::publish::gated::GateSummary;
 use crate::publish::prune::{prune, PruneReport};
 use crate::publish::recover::{recover, RecoverSource};
 use crate::publish::recover_info::RepoInfoRecovery;
@@ -104,7 +105,8 @@ pub fn run_publish(args: PublishArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     runtime()?.block_on(async {
         let config = InstanceConfig::locate(args.config.as_deref(), &global.state_dir)?;
         let bars = PublishBars::new(progress::enabled(global));
-        let defaults = PublishSettings::from_config(&config.publish);
+        let who = format!("cli:{}", super::who_am_i());
+        let defaults = PublishSettings::for_instance(&config, &global.state_dir, &who).await?;
         let settings = PublishSettings {
             progress: Some(bars.clone()),
             allow_shrink: args.allow_shrink,
@@ -119,10 +121,14 @@ pub fn run_publish(args: PublishArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         bars.clear();
         let report = report?;
         print_publish(&report);
-        Ok(if report.rejected.is_empty() {
-            ExitCode::SUCCESS
-        } else {
+        let staged = report.gate.as_ref().is_some_and(|g| !g.red.is_empty());
+        Ok(if !report.rejected.is_empty() {
             ExitCode::from(3)
+        } else if staged {
+            // As `buildmaster push`: packages stay staged behind a red pipeline.
+            ExitCode::from(4)
+        } else {
+            ExitCode::SUCCESS
         })
     })
 }
@@ -143,6 +149,9 @@ fn print_publish(r: &PublishReport) {
     for rejected in &r.rejected {
         eprintln!("rejected {}: {}", rejected.path.display(), rejected.reason);
     }
+    if let Some(gate) = &r.gate {
+        print_gate(gate);
+    }
     println!(
         "{verb} index of {} packages (sha256 {}){}",
         r.index_packages,
@@ -153,6 +162,19 @@ fn print_publish(r: &PublishReport) {
             ", unchanged"
         }
     );
+}
+
+/// What the gate did: staged uploads, promoted pipelines, red ones with why.
+pub fn print_gate(gate: &GateSummary) {
+    for name in &gate.staged {
+        println!("staged {name}");
+    }
+    for id in &gate.promoted {
+        println!("pipeline {id}: promoted");
+    }
+    for (id, why) in &gate.red {
+        println!("pipeline {id}: red — {why}");
+    }
 }
 
 /// Runs `buildmaster prune`.

@@ -75,7 +75,9 @@ pub fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             metrics.clone(),
         );
         let repositories = crate::repos::config::resolve(&config.repositories)?;
-        if !repositories.is_empty() {
+        // The gate's pipelines and waivers are served for pushed repositories and for a gated
+        // HaikuPorts repository alike.
+        if !repositories.is_empty() || (config.gate.is_some() && config.publish.policy.is_some()) {
             // `POST /api/push` and `GET /api/repositories`; pushes share the publish lock with the daemon.
             app.set_push_service(Arc::new(
                 PushService::open(state.clone(), storage.clone(), repositories, &config).await?,

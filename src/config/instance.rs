@@ -157,12 +157,18 @@ pub struct PublishSection {
     /// overrides it. Default 600.
     #[serde(default = "default_retry_window")]
     pub retry_window: u64,
+    /// `[publish.policy]`: the HaikuPorts repository's gate policy, as `[repositories.policy]` (with
+    /// `[gate]`, built packages are staged and promoted only once its checks pass; see
+    /// `docs/gate.md`). Default none: published as they are built.
+    #[serde(default)]
+    pub policy: Option<crate::gate::policy::PolicySection>,
 }
 
 impl Default for PublishSection {
     fn default() -> Self {
         Self {
             retry_window: default_retry_window(),
+            policy: None,
         }
     }
 }

@@ -105,8 +105,8 @@ impl Jobs for InstanceJobs {
     async fn publish(&self) -> anyhow::Result<()> {
         let started = Instant::now();
         let (state, storage) = (self.state.clone(), self.storage.clone());
-        // `[publish]` of buildmaster.toml (the retry window), as `buildmaster publish` reads it.
-        let settings = PublishSettings::from_config(&self.config.publish);
+        // `[publish]` of buildmaster.toml (the retry window, the gate), as `buildmaster publish` reads it.
+        let settings = PublishSettings::for_instance(&self.config, self.state.root(), "daemon").await?;
         // The publisher holds the SQLite connection across awaits, which makes its future !Send: it runs
         // on a blocking thread of its own, driven by this runtime.
         let runtime = tokio::runtime::Handle::current();
@@ -134,6 +134,11 @@ impl Jobs for InstanceJobs {
         let report = result?;
         for rejected in &report.rejected {
             tracing::warn!(file = %rejected.path.display(), reason = rejected.reason, "package not published");
+        }
+        if let Some(gate) = &report.gate {
+            for (pipeline, why) in &gate.red {
+                tracing::info!(pipeline, why, "built packages stay staged");
+            }
         }
         tracing::info!(
             uploaded = report.uploaded.len(),

@@ -11,7 +11,7 @@ use buildmaster_storage::{ObjectKey, StorageBackend};
 use serde::Serialize;
 
 use crate::repos::config::Repository;
-use crate::repos::pool_store::{holds, key_and_digest, upload_once};
+use crate::repos::pool_store::{key_and_digest, upload_once};
 use crate::repos::push::{link_into, load_signers, publish_dirty, PushReport};
 use crate::repos::push_plan::{inspect_and_check, Planned};
 use crate::repos::records::{PoolPackage, Records};
@@ -20,7 +20,10 @@ use crate::repos::{unix_seconds, Formats, RepoError};
 use super::command_check;
 use super::installability::{evaluate, OpenPipeline};
 use super::policy::{CheckKind, Mode};
-use super::store::{CheckResult, CheckStatus, GateStore, Pipeline, PipelineState, StagedPackage};
+use super::same_bytes::{promote_copy, PromoteCopyError};
+use super::store::{
+    CheckResult, CheckStatus, GateStore, GateStoreError, Pipeline, PipelineKind, PipelineState, StagedPackage,
+};
 
 /// Who acts in the audit log when the gate itself promotes.
 pub const GATE: &str = "gate";
@@ -88,7 +91,9 @@ pub async fn push(
                 .collect(),
         });
     }
-    let id = cx.store.create_pipeline(who, &staged, now_secs)?;
+    let id = cx
+        .store
+        .create_pipeline(who, PipelineKind::Push, &staged, now_secs)?;
     let names: Vec<&str> = staged.iter().map(|s| s.package.file_name.as_str()).collect();
     cx.store.audit(
         who,
@@ -200,58 +205,17 @@ pub async fn evaluate_and_promote(
 ) -> Result<(Vec<i64>, PushReport), RepoError> {
     let now_secs = unix_seconds(now);
     let mut pipelines = Vec::new();
-    for id in cx.store.open_pipelines()? {
+    for id in cx.store.open_pipelines(PipelineKind::Push)? {
         if let Some(pipeline) = cx.store.pipeline(id)? {
             pipelines.push(pipeline);
         }
     }
     // Command checks: a failure that blocks and is not waived keeps the pipeline out.
     let mut eligible = BTreeMap::new();
-    for pipeline in &mut pipelines {
-        let mut ok = true;
-        for check in &mut pipeline.checks {
-            // A blocking check that never finished (its push was killed mid-run) has not passed.
-            if check.kind != CheckKind::Installability
-                && check.status == CheckStatus::Pending
-                && check.blocking
-            {
-                ok = false;
-                continue;
-            }
-            if check.kind == CheckKind::Installability
-                || check.status != CheckStatus::Failed
-                || !check.blocking
-            {
-                continue;
-            }
-            let name = package_name(&pipeline.packages, &check.file_name);
-            if let Some(waiver) = cx.store.waiver(&name, check.kind, now_secs)? {
-                check.status = CheckStatus::Waived;
-                check.summary = format!(
-                    "{} — waived by {} until {}: {}",
-                    check.summary, waiver.who, waiver.until, waiver.reason
-                );
-                cx.store.set_check(pipeline.id, check, now_secs)?;
-            } else {
-                ok = false;
-            }
-        }
-        eligible.insert(pipeline.id, ok);
-    }
     let mut waived_installability: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
-    for pipeline in &pipelines {
-        for staged in &pipeline.packages {
-            if cx
-                .store
-                .waiver(&staged.package.name, CheckKind::Installability, now_secs)?
-                .is_some()
-            {
-                waived_installability
-                    .entry(pipeline.id)
-                    .or_default()
-                    .insert(staged.package.file_name.clone());
-            }
-        }
+    for pipeline in &mut pipelines {
+        eligible.insert(pipeline.id, command_checks_pass(cx.store, pipeline, now_secs)?);
+        waived_installability.insert(pipeline.id, installability_waived(cx.store, pipeline, now_secs)?);
     }
     let open: Vec<OpenPipeline<'_>> = pipelines
         .iter()
@@ -369,15 +333,14 @@ async fn promote_package(
         added_at: now_secs,
     };
     let (key, digest) = key_and_digest(&pool)?;
-    if !holds(cx.served, &key, pool.package.size, digest).await? {
-        let copied = cx.served.copy_from(cx.staging, &key, &key).await?;
-        if copied.sha256 != Some(digest) || copied.size != pool.package.size {
-            return Err(RepoError::Refused(format!(
-                "{}: the promoted copy is not the staged file (size {}, sha256 {:?}; staged {} bytes, {})",
-                staged.package.file_name, copied.size, copied.sha256, pool.package.size, pool.package.sha256
-            )));
-        }
-    }
+    promote_copy(cx.served, cx.staging, &key, pool.package.size, digest)
+        .await
+        .map_err(|e| match e {
+            PromoteCopyError::Storage(e) => RepoError::Storage(e),
+            PromoteCopyError::NotTheStagedBytes(why) => {
+                RepoError::Refused(format!("{}: {why}", staged.package.file_name))
+            }
+        })?;
     cx.records.insert_pool(&pool)?;
     let repositories: Vec<&Repository> = cx
         .repositories
@@ -411,6 +374,60 @@ async fn remove_promoted(
     Ok(())
 }
 
+/// Whether `pipeline`'s lint and test checks let it through as of `now_secs`: none that blocks is
+/// failed without a waiver, or never finished (its run was killed). A failure a waiver covers is
+/// recorded as waived, naming the waiver.
+pub(crate) fn command_checks_pass(
+    store: &mut GateStore,
+    pipeline: &mut Pipeline,
+    now_secs: i64,
+) -> Result<bool, GateStoreError> {
+    let mut ok = true;
+    for check in &mut pipeline.checks {
+        if check.kind == CheckKind::Installability || !check.blocking {
+            continue;
+        }
+        // A blocking check that never finished (its run was killed mid-way) has not passed.
+        if check.status == CheckStatus::Pending {
+            ok = false;
+            continue;
+        }
+        if check.status != CheckStatus::Failed {
+            continue;
+        }
+        let name = package_name(&pipeline.packages, &check.file_name);
+        if let Some(waiver) = store.waiver(&name, check.kind, now_secs)? {
+            check.status = CheckStatus::Waived;
+            check.summary = format!(
+                "{} — waived by {} until {}: {}",
+                check.summary, waiver.who, waiver.until, waiver.reason
+            );
+            store.set_check(pipeline.id, check, now_secs)?;
+        } else {
+            ok = false;
+        }
+    }
+    Ok(ok)
+}
+
+/// The file names of `pipeline`'s packages whose installability failures a waiver covers now.
+pub(crate) fn installability_waived(
+    store: &GateStore,
+    pipeline: &Pipeline,
+    now_secs: i64,
+) -> Result<BTreeSet<String>, GateStoreError> {
+    let mut waived = BTreeSet::new();
+    for staged in &pipeline.packages {
+        if store
+            .waiver(&staged.package.name, CheckKind::Installability, now_secs)?
+            .is_some()
+        {
+            waived.insert(staged.package.file_name.clone());
+        }
+    }
+    Ok(waived)
+}
+
 /// The name of the package `file_name` of a pipeline.
 fn package_name(packages: &[StagedPackage], file_name: &str) -> String {
     packages
@@ -421,7 +438,7 @@ fn package_name(packages: &[StagedPackage], file_name: &str) -> String {
 }
 
 /// One line naming every blocking check that failed.
-fn blocking_failures(pipeline: &Pipeline) -> String {
+pub(crate) fn blocking_failures(pipeline: &Pipeline) -> String {
     let failed: Vec<String> = pipeline
         .checks
         .iter()

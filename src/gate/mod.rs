@@ -10,12 +10,17 @@
 //! - [`command_check`]: lint and test commands run on a staged package.
 //! - [`installability`]: which pipelines can be promoted together.
 //! - [`flow`]: a gated push, re-evaluation after a push or a waiver, promotion.
+//! - [`same_bytes`]: promotion's copy of a staged object into the served storage, checked.
+//! - [`buildrun`]: the HaikuPorts repository's gate (`[publish.policy]`): which built packages'
+//!   pipelines can be promoted (the publishing steps are in [`crate::publish::gated`]).
 
 pub mod audit;
+pub mod buildrun;
 pub mod command_check;
 pub mod flow;
 pub mod installability;
 pub mod policy;
+pub mod same_bytes;
 pub mod store;
 pub mod waivers;
 

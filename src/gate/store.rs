@@ -14,6 +14,7 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS gate_pipelines (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     who TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'push',
     state TEXT NOT NULL,
     summary TEXT NOT NULL,
     created_at INTEGER NOT NULL,
@@ -57,6 +58,36 @@ CREATE TABLE IF NOT EXISTS gate_audit (
     detail TEXT NOT NULL
 );
 ";
+
+/// Databases made before pipelines had a kind get the column (every earlier pipeline was a push).
+const ADD_KIND: &str = "ALTER TABLE gate_pipelines ADD COLUMN kind TEXT NOT NULL DEFAULT 'push'";
+
+/// What opened a pipeline: the two flows evaluate and promote only their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PipelineKind {
+    /// `buildmaster push` or `POST /api/push`, into `[[repositories]]` ([`super::flow`]).
+    Push,
+    /// A publish of the packages buildruns built for the HaikuPorts repository
+    /// ([`crate::publish::gated`]).
+    Buildrun,
+}
+
+impl PipelineKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Push => "push",
+            Self::Buildrun => "buildrun",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "buildrun" => Self::Buildrun,
+            _ => Self::Push,
+        }
+    }
+}
 
 /// Where a pipeline is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,8 +188,10 @@ pub struct CheckResult {
 pub struct Pipeline {
     /// Its number.
     pub id: i64,
-    /// Who pushed (a token's name, `cli:<user>`).
+    /// Who pushed or published (a token's name, `cli:<user>`, `daemon`).
     pub who: String,
+    /// What opened it.
+    pub kind: PipelineKind,
     /// Where it is.
     pub state: PipelineState,
     /// One line: why it is red, or what was promoted.
@@ -192,10 +225,23 @@ pub struct GateStore {
 impl GateStore {
     /// Opens (creating the tables if needed) the gate's records in the state database at `path`.
     pub fn open(path: &Path) -> Result<Self, GateStoreError> {
-        let conn = crate::state::sqlite::open_with_schema(path, SCHEMA).map_err(|e| GateStoreError {
+        let fail = |e: rusqlite::Error| GateStoreError {
             path: path.into(),
             message: e.to_string(),
-        })?;
+        };
+        let conn = crate::state::sqlite::open_with_schema(path, SCHEMA).map_err(fail)?;
+        let has_kind = |conn: &Connection| {
+            conn.prepare("SELECT 1 FROM pragma_table_info('gate_pipelines') WHERE name = 'kind'")
+                .and_then(|mut stmt| stmt.exists([]))
+        };
+        if !has_kind(&conn).map_err(fail)? {
+            // Another process opening the same database may have added it first.
+            if let Err(e) = conn.execute_batch(ADD_KIND) {
+                if !has_kind(&conn).map_err(fail)? {
+                    return Err(fail(e));
+                }
+            }
+        }
         Ok(Self {
             conn,
             path: path.into(),
@@ -209,10 +255,11 @@ impl GateStore {
         }
     }
 
-    /// A new pipeline for `packages`, in state `checking`; its number.
+    /// A new pipeline of `kind` for `packages`, in state `checking`; its number.
     pub fn create_pipeline(
         &mut self,
         who: &str,
+        kind: PipelineKind,
         packages: &[StagedPackage],
         now: i64,
     ) -> Result<i64, GateStoreError> {
@@ -223,8 +270,9 @@ impl GateStore {
         };
         let tx = self.conn.transaction().map_err(|e| fail(&e))?;
         tx.execute(
-            "INSERT INTO gate_pipelines (who, state, summary, created_at, updated_at) VALUES (?1, 'checking', '', ?2, ?2)",
-            params![who, now],
+            "INSERT INTO gate_pipelines (who, kind, state, summary, created_at, updated_at)
+             VALUES (?1, ?2, 'checking', '', ?3, ?3)",
+            params![who, kind.as_str(), now],
         )
         .map_err(|e| fail(&e))?;
         let id = tx.last_insert_rowid();
@@ -285,13 +333,15 @@ impl GateStore {
             .map_err(|e| self.fail(e))
     }
 
-    /// The numbers of the pipelines not promoted yet, oldest first.
-    pub fn open_pipelines(&self) -> Result<Vec<i64>, GateStoreError> {
+    /// The numbers of the pipelines of `kind` not promoted yet, oldest first.
+    pub fn open_pipelines(&self, kind: PipelineKind) -> Result<Vec<i64>, GateStoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id FROM gate_pipelines WHERE state != 'promoted' ORDER BY id")
+            .prepare("SELECT id FROM gate_pipelines WHERE state != 'promoted' AND kind = ?1 ORDER BY id")
             .map_err(|e| self.fail(e))?;
-        let rows = stmt.query_map([], |row| row.get(0)).map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![kind.as_str()], |row| row.get(0))
+            .map_err(|e| self.fail(e))?;
         rows.collect::<Result<Vec<i64>, _>>().map_err(|e| self.fail(e))
     }
 
@@ -300,26 +350,28 @@ impl GateStore {
         let head = self
             .conn
             .query_row(
-                "SELECT who, state, summary, created_at, updated_at FROM gate_pipelines WHERE id = ?1",
+                "SELECT who, kind, state, summary, created_at, updated_at FROM gate_pipelines WHERE id = ?1",
                 params![id],
                 |row| {
                     Ok((
                         row.get::<_, String>(0)?,
                         row.get::<_, String>(1)?,
                         row.get::<_, String>(2)?,
-                        row.get::<_, i64>(3)?,
+                        row.get::<_, String>(3)?,
                         row.get::<_, i64>(4)?,
+                        row.get::<_, i64>(5)?,
                     ))
                 },
             )
             .optional()
             .map_err(|e| self.fail(e))?;
-        let Some((who, state, summary, created_at, updated_at)) = head else {
+        let Some((who, kind, state, summary, created_at, updated_at)) = head else {
             return Ok(None);
         };
         Ok(Some(Pipeline {
             id,
             who,
+            kind: PipelineKind::parse(&kind),
             state: PipelineState::parse(&state),
             summary,
             created_at,

@@ -12,6 +12,7 @@
 //! - [`guard`]: refusing an index that would drop packages (failed checks, a shrink).
 //! - [`index`]: choosing the index's packages from the database, writing and uploading the index files.
 //! - [`run`]: `buildmaster publish`, the whole pipeline.
+//! - [`gated`]: with a gate, new packages staged, checked, and promoted when green instead of uploaded.
 //! - [`retry`]: running the pipeline again, with backoff, through a storage outage.
 //! - [`prune`]: `buildmaster prune`: moving orphans to `packages/.obsolete/`, expiring them later.
 //! - [`recover`]: rebuilding the database from the bucket, and taking over a HaikuPorter instance.
@@ -21,6 +22,7 @@
 //! - [`timings`]: how long each phase of a publish took.
 
 pub mod crashpoint;
+pub mod gated;
 pub mod guard;
 pub mod index;
 pub mod keys;
@@ -87,6 +89,9 @@ pub enum PublishError {
     /// The index could not be built.
     #[error("cannot build the repository index: {0}")]
     Index(String),
+    /// The gate's records (pipelines, checks, audit log) could not be read or written.
+    #[error(transparent)]
+    GateRecords(#[from] crate::gate::store::GateStoreError),
     /// The task running the uploads stopped without reporting every package (it panicked or was
     /// cancelled); what it reported was recorded, the rest is picked up by the next publish.
     #[error("the upload task failed: {0}")]

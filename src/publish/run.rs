@@ -7,6 +7,7 @@ use std::sync::Arc;
 use buildmaster_storage::ErrorKind;
 
 use super::crashpoint::crash_point;
+use super::gated::{self, GateDecision, GateSummary};
 use super::lock::PublishLock;
 use super::progress::{NoProgress, PublishProgress};
 use super::retry::{self, Backoff};
@@ -41,6 +42,8 @@ pub struct PublishReport {
     pub index_uploaded: bool,
     /// How long each phase took, in order.
     pub phases: Vec<PhaseTime>,
+    /// With a gate: what was staged, promoted, or stays staged (see [`super::gated`]).
+    pub gate: Option<GateSummary>,
 }
 
 /// Publishes the spool, retrying through transient storage errors for the settings' retry window
@@ -142,9 +145,20 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
         records.extend(fresh.iter().cloned());
     }
     clock.mark("load records");
+    // With a gate, only the packages of green pipelines join the index; the rest stay staged.
+    let gate = p.settings.gate.clone();
+    let mut decision = match &gate {
+        Some(gate) => Some(gated::decide(p, gate, &spool, &records, dry_run).await?),
+        None => None,
+    };
+    clock.mark("gate");
     let fresh_names: HashSet<&str> = fresh.iter().map(|r| r.file_name.as_str()).collect();
     let planned_records = index_records(&records, &spool, |r| {
-        r.state.is_stored() || fresh_names.contains(r.file_name.as_str())
+        r.state.is_stored()
+            || match &decision {
+                Some(decision) => decision.promotes(&r.file_name),
+                None => fresh_names.contains(r.file_name.as_str()),
+            }
     });
     let planned = guarded_index(
         p,
@@ -160,6 +174,16 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
         report.phases = clock.into_phases();
         return Ok(report);
     }
+    let spool = match (&gate, &mut decision) {
+        (Some(gate), Some(decision)) => {
+            gated::promote(p, gate, decision).await?;
+            clock.mark("promote");
+            report.rejected.append(&mut decision.rejected);
+            report.gate = Some(decision.summary.clone());
+            unheld(spool, decision)
+        }
+        _ => spool,
+    };
 
     let verified_now: HashSet<String> = fresh.iter().map(|r| r.file_name.clone()).collect();
     let progress: Arc<dyn PublishProgress> = p
@@ -216,6 +240,14 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
     clock.mark("record publish");
     report.phases = clock.into_phases();
     Ok(report)
+}
+
+/// The spool without the files the gate holds back (they are staged, not uploaded).
+fn unheld(spool: Vec<SpoolEntry>, decision: &GateDecision) -> Vec<SpoolEntry> {
+    spool
+        .into_iter()
+        .filter(|e| !decision.holds(&e.file_name))
+        .collect()
 }
 
 /// The records an index may name: those `stored` says are (or will be, once uploaded) in storage

@@ -1,11 +1,13 @@
 //! Publishing tunables (defaults, or `buildmaster.toml`'s `[publish]` section), and the optional
 //! progress hook a front end passes in.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::progress::PublishProgress;
-use crate::config::instance::PublishSection;
+use crate::config::instance::{InstanceConfig, PublishSection};
+use crate::gate::buildrun::{GateConfigError, HaikuPortsGate};
 
 /// How publishing and pruning behave.
 #[derive(Clone, Debug)]
@@ -30,6 +32,10 @@ pub struct PublishSettings {
     /// fails; zero fails at the first one. Default: 10 min ([`super::retry::DEFAULT_RETRY_WINDOW`]),
     /// or `[publish] retry_window` ([`PublishSettings::from_config`]).
     pub retry_window: Duration,
+    /// The HaikuPorts repository's gate: new packages are staged and promoted only once their checks
+    /// pass ([`super::gated`]). Default: none, packages are published as they are built; set by
+    /// [`PublishSettings::for_instance`] when the config has `[gate]` and `[publish.policy]`.
+    pub gate: Option<Arc<HaikuPortsGate>>,
 }
 
 impl Default for PublishSettings {
@@ -43,6 +49,7 @@ impl Default for PublishSettings {
             allow_shrink: false,
             progress: None,
             retry_window: super::retry::DEFAULT_RETRY_WINDOW,
+            gate: None,
         }
     }
 }
@@ -55,6 +62,20 @@ impl PublishSettings {
             retry_window: section.retry_window(),
             ..Self::default()
         }
+    }
+
+    /// [`PublishSettings::from_config`] with the gate `config` describes for the instance in
+    /// `state_root` (its staging storage opened now), publishing on behalf of `who` (`cli:<user>`,
+    /// `daemon`): what every front end that publishes the HaikuPorts repository starts from.
+    pub async fn for_instance(
+        config: &InstanceConfig,
+        state_root: &Path,
+        who: &str,
+    ) -> Result<Self, GateConfigError> {
+        Ok(Self {
+            gate: HaikuPortsGate::open(config, state_root, who).await?.map(Arc::new),
+            ..Self::from_config(&config.publish)
+        })
     }
 
     /// How many package names an index of `published` packages may lose in one publish: the

@@ -1,0 +1,331 @@
+//! Stage → gate → promote for the HaikuPorts repository (`[gate]` + `[publish.policy]`), against real
+//! garage (a served bucket with website access, a private staging bucket), with real `.hpkg` packages
+//! (`buildmaster hpkg create`) delivered to the spool as builds deliver them:
+//! - a package whose requirement is not built yet is staged, not served (404 by its URL on the web
+//!   endpoint, not in `package.list`), its pipeline red naming the unresolved requirement, its spool file
+//!   kept real; the test command ran on it;
+//! - once the requirement is built, a publish promotes both by server-side copy (`CopyObject`, no
+//!   `PutObject` of a package body into the served bucket), byte-identical (SHA-256) to the staged
+//!   objects, and the index names both; publishes killed at the gate's crash points in between leave
+//!   the served index unchanged and converge;
+//! - an installability waiver lets a package through at the next publish, and the audit log names the
+//!   stage, the promotions and the waiver.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+use support::garage::Garage;
+use support::test_package::make_test_package;
+
+const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
+/// Exit status of a publish that leaves packages staged behind a red pipeline.
+const STAGED: i32 = 4;
+/// Index files a changed index uploads: package.list, repo.info, repo, repo.sha256.
+const INDEX_FILES: u64 = 4;
+
+struct Instance {
+    work: tempfile::TempDir,
+    prefix: String,
+    staging_bucket: String,
+}
+
+impl Instance {
+    fn new(garage: &Garage) -> Self {
+        let work = tempfile::tempdir().unwrap();
+        let prefix = format!("gate-built-{:08x}", fastrand::u32(..));
+        std::fs::write(work.path().join("storage.json"), garage.storage_json(&prefix)).unwrap();
+        let staging_bucket = format!("staging-{:08x}", fastrand::u32(..));
+        garage.create_private_bucket(&staging_bucket);
+        let staging_json = garage.storage_json(&prefix).replace(
+            "\"bucket_name\": \"packages\"",
+            &format!("\"bucket_name\": \"{staging_bucket}\""),
+        );
+        assert!(staging_json.contains(&staging_bucket), "{staging_json}");
+        std::fs::write(work.path().join("staging.json"), staging_json).unwrap();
+        let inst = Self {
+            work,
+            prefix,
+            staging_bucket,
+        };
+        let system = inst.state().join("system-packages");
+        std::fs::create_dir_all(&system).unwrap();
+        std::fs::create_dir_all(inst.state().join("packages")).unwrap();
+        std::fs::create_dir_all(inst.state().join("repository")).unwrap();
+        make_test_package(
+            inst.work.path(),
+            "haiku",
+            "1.0-1",
+            "Haiku Project",
+            &[],
+            100,
+            &system.join("haiku-1.0-1-x86_64.hpkg"),
+        );
+        std::fs::write(
+            inst.state().join("repository/repo.info"),
+            "name HaikuPorts\nvendor \"Haiku Project\"\nsummary \"The HaikuPorts repository\"\npriority 1\n\
+             baseurl https://example.org/haikuports\n\
+             identifier tag:haikuports.org,2013:repositories/haikuports/master/x86_64\narchitecture x86_64\n",
+        )
+        .unwrap();
+        // The test command is sha256sum: its log shows which bytes it was given.
+        std::fs::write(
+            inst.state().join("buildmaster.toml"),
+            format!(
+                "[gate]\nstaging = \"{}\"\n\n[ports]\nsystem_packages = \"{}\"\n\n[publish.policy]\n\
+                 installability = \"block\"\n[publish.policy.test]\ncommand = [\"sha256sum\", \"{{file}}\"]\n",
+                inst.work.path().join("staging.json").display(),
+                system.display()
+            ),
+        )
+        .unwrap();
+        inst
+    }
+
+    fn state(&self) -> PathBuf {
+        self.work.path().join("state")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--state-dir")
+            .arg(self.state())
+            .arg("--storage-backend-config")
+            .arg(self.work.path().join("storage.json"))
+            .args(args)
+            .env_remove("BUILDMASTER_CONFIG")
+            .env_remove("BUILDMASTER_CRASH_AT")
+            .env_remove("STORAGE_BACKEND_CONFIG")
+            .env("USER", "tester");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// `publish` killed at crash point `at`.
+    fn publish_killed_at(&self, at: &str) -> Output {
+        let out = self
+            .command(&["publish"])
+            .env("BUILDMASTER_CRASH_AT", at)
+            .output()
+            .unwrap();
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(out.status.signal(), Some(9), "not killed at {at}: {}", text(&out));
+        out
+    }
+
+    /// Builds `name` 1.0-1 requiring `requires` into the spool, as a build delivers it; its SHA-256.
+    fn build(&self, name: &str, requires: &[&str]) -> String {
+        let file = self.spool_file(name);
+        make_test_package(
+            self.work.path(),
+            name,
+            "1.0-1",
+            "Haiku Project",
+            requires,
+            5000,
+            &file,
+        );
+        sha256(&std::fs::read(&file).unwrap())
+    }
+
+    fn spool_file(&self, name: &str) -> PathBuf {
+        self.state().join(format!("packages/{name}-1.0-1-x86_64.hpkg"))
+    }
+
+    /// `GET` of `name` under the served prefix on garage's web endpoint, as pkgman fetches it.
+    fn served(&self, garage: &Garage, name: &str) -> (u16, Vec<u8>) {
+        garage.web_get("localhost", &format!("/{}/{name}", self.prefix))
+    }
+
+    fn served_list(&self, garage: &Garage) -> String {
+        let (status, body) = self.served(garage, "package.list");
+        assert_eq!(status, 200, "package.list is not served");
+        String::from_utf8(body).unwrap()
+    }
+
+    /// The SHA-256 of each staged object (key under the prefix), as the staging bucket holds it.
+    fn staged(&self, garage: &Garage) -> Vec<(String, String)> {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let client = garage.sdk_client();
+            let listed = client
+                .list_objects_v2()
+                .bucket(&self.staging_bucket)
+                .send()
+                .await
+                .unwrap();
+            let mut out = Vec::new();
+            for object in listed.contents() {
+                let key = object.key().unwrap().to_string();
+                let body = client
+                    .get_object()
+                    .bucket(&self.staging_bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .unwrap()
+                    .body
+                    .collect()
+                    .await
+                    .unwrap()
+                    .into_bytes();
+                out.push((key, sha256(&body)));
+            }
+            out.sort();
+            out
+        })
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).unwrap().len()
+}
+
+#[test]
+fn a_built_package_waits_for_its_requirement_and_both_are_promoted_as_staged() {
+    let garage = Garage::start();
+    let inst = Instance::new(&garage);
+    let a_file = "pkga-1.0-1-x86_64.hpkg";
+    let b_file = "pkgb-1.0-1-x86_64.hpkg";
+
+    // pkga requires pkgb, which is not built yet: staged, red, the requirement named.
+    let a_sha = inst.build("pkga", &["pkgb >= 1.0", "haiku"]);
+    let out = inst.run(&["publish"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(STAGED), "{shown}");
+    assert!(shown.contains(&format!("staged {a_file}")), "{shown}");
+    assert!(shown.contains("pipeline 1: red"), "{shown}");
+    assert!(shown.contains("unresolved requirement \"pkgb>=1.0\""), "{shown}");
+    // Not served: not by its URL, not in the index; the spool keeps the real file.
+    assert_eq!(inst.served(&garage, &format!("packages/{a_file}")).0, 404);
+    assert!(!inst.served_list(&garage).contains("pkga"));
+    assert!(file_len(&inst.spool_file("pkga")) > 0);
+    let (status, _) = garage.web_get(
+        &inst.staging_bucket,
+        &format!("/{}/packages/{a_file}", inst.prefix),
+    );
+    assert_ne!(status, 200, "the staging bucket is served");
+    assert_eq!(
+        inst.staged(&garage),
+        vec![(format!("{}/packages/{a_file}", inst.prefix), a_sha.clone())]
+    );
+    let pipeline = text(&inst.run(&["gate", "pipelines", "1"]));
+    assert!(
+        pipeline.contains(&format!(
+            "{a_file} installability: FAILED: unresolved requirement \"pkgb>=1.0\""
+        )),
+        "{pipeline}"
+    );
+    // The test command ran on the staged bytes.
+    assert!(pipeline.contains(&format!("{a_file} test: passed")), "{pipeline}");
+    assert!(pipeline.contains(&a_sha), "{pipeline}");
+
+    // A second publish with nothing new stages nothing and keeps it red.
+    let out = inst.run(&["publish"]);
+    assert_eq!(out.status.code(), Some(STAGED), "{}", text(&out));
+    assert!(!text(&out).contains("staged "), "{}", text(&out));
+
+    // pkgb is built. A publish killed after staging it (no pipeline yet), then one killed after the
+    // first served copy: the served index does not change, nothing unindexed is named.
+    let b_sha = inst.build("pkgb", &["haiku"]);
+    let index_before = inst.served(&garage, "repo.sha256").1;
+    inst.publish_killed_at("gate-staged");
+    assert_eq!(inst.served(&garage, "repo.sha256").1, index_before);
+    assert_eq!(inst.served(&garage, &format!("packages/{b_file}")).0, 404);
+    let copies = garage.s3_requests("CopyObject");
+    inst.publish_killed_at("gate-promote-copied#1");
+    assert_eq!(garage.s3_requests("CopyObject") - copies, 1);
+    assert_eq!(inst.served(&garage, "repo.sha256").1, index_before);
+    assert!(!inst.served_list(&garage).contains("pkg"));
+    // Both are staged: these are the bytes promotion must serve.
+    let staged = inst.staged(&garage);
+    assert_eq!(
+        staged,
+        vec![
+            (format!("{}/packages/{a_file}", inst.prefix), a_sha.clone()),
+            (format!("{}/packages/{b_file}", inst.prefix), b_sha.clone()),
+        ]
+    );
+
+    // The publish that finishes: both promoted, the one copy left is made, no package body is put.
+    let puts = garage.s3_requests("PutObject");
+    let out = inst.run(&["publish"]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("pipeline 1: promoted"), "{shown}");
+    assert!(shown.contains("pipeline 2: promoted"), "{shown}");
+    assert_eq!(
+        garage.s3_requests("CopyObject") - copies,
+        2,
+        "one server-side copy per promoted package, in all"
+    );
+    assert_eq!(
+        garage.s3_requests("PutObject") - puts,
+        INDEX_FILES + 1,
+        "PutObject requests: {INDEX_FILES} index files + the lock, no package:\n{shown}"
+    );
+    let list = inst.served_list(&garage);
+    assert!(list.contains(a_file) && list.contains(b_file), "{list}");
+    for (file, sha) in [(a_file, &a_sha), (b_file, &b_sha)] {
+        let (status, body) = inst.served(&garage, &format!("packages/{file}"));
+        assert_eq!(status, 200, "{file} is not served");
+        assert_eq!(&sha256(&body), sha, "{file} served is not the staged object");
+    }
+    // Stubbed in the spool, gone from staging.
+    assert_eq!(file_len(&inst.spool_file("pkga")), 0);
+    assert_eq!(file_len(&inst.spool_file("pkgb")), 0);
+    assert!(inst.staged(&garage).is_empty());
+
+    // A package requiring what nothing provides stays red until a waiver lets it through.
+    inst.build("pkgc", &["ghost"]);
+    let out = inst.run(&["publish"]);
+    assert_eq!(out.status.code(), Some(STAGED), "{}", text(&out));
+    assert!(text(&out).contains("pipeline 3: red"), "{}", text(&out));
+    let out = inst.run(&[
+        "gate",
+        "waive",
+        "--package",
+        "pkgc",
+        "--check",
+        "installability",
+        "--reason",
+        "ghost comes with the next Haiku",
+        "--hours",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = inst.run(&["publish"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("pipeline 3: promoted"), "{}", text(&out));
+    assert!(inst.served_list(&garage).contains("pkgc-1.0-1-x86_64.hpkg"));
+    let pipeline = text(&inst.run(&["gate", "pipelines", "3"]));
+    assert!(pipeline.contains("installability: waived"), "{pipeline}");
+
+    let audit = text(&inst.run(&["gate", "audit"]));
+    for words in [
+        "cli:tester\tstage\tpipeline 1",
+        "gate\tpromote\tpipeline 1",
+        "gate\tpromote\tpipeline 2",
+        "cli:tester\twaive\tpkgc",
+        "gate\tpromote\tpipeline 3",
+    ] {
+        assert!(audit.contains(words), "{words:?} not in the audit log:\n{audit}");
+    }
+}
