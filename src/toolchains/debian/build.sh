@@ -1,12 +1,15 @@
-# The Debian build on a Linux builder, run as `sh -eu -c "$(this file)" debian-build TARBALL WORK SOURCE DEPS`.
+# The Debian build on a Linux builder, run as
+#   sh -eu -c "$(this file)" debian-build TARBALL WORK SOURCE DEPS INPUTS
 # This text is a constant: every input arrives as a positional parameter and is only ever expanded
 # inside double quotes, so no name or path from a recipe tree can become shell syntax.
 #   TARBALL  the build root made once by `mmdebstrap --variant=buildd` (a tar file on the builder)
 #   WORK     this build's directory; removed and made anew, the root is unpacked into WORK/root
 #   SOURCE   the source package directory (with debian/) in the builder's copy of the recipe tree
 #   DEPS     the directory holding exactly this job's dependency .debs (the flow's visible set)
+#   INPUTS   the job's input files (.orig tarballs from the source cache), copied beside the source
+#            as dpkg-source expects; may be missing (a native package has none)
 # Results: the .deb, .buildinfo and .changes files in WORK/root/build.
-tarball=$1 work=$2 source=$3 deps=$4
+tarball=$1 work=$2 source=$3 deps=$4 inputs=$5
 root=$work/root
 name=$(basename "$source")
 rm -rf --one-file-system "$work"
@@ -14,6 +17,9 @@ mkdir -p "$root"
 tar -x -f "$tarball" -C "$root"
 mkdir "$root/build" "$root/build-deps"
 cp -a "$source" "$root/build/$name"
+if [ -d "$inputs" ]; then
+    find "$inputs" -maxdepth 1 -type f -exec cp -t "$root/build" {} +
+fi
 # The visible set holds links into the package cache; the root gets real copies (cp -L), since the
 # cache is outside the chroot.
 find "$deps" -maxdepth 1 -name '*.deb' -exec cp -L -t "$root/build-deps" {} +

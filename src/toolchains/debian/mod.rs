@@ -11,11 +11,13 @@
 //! - [`plan`]: build dependencies resolved, build order, the scheduler's graph.
 //! - [`procedure`]: the build and purge argument vectors on a builder (`build.sh`, a constant
 //!   script given its inputs as parameters).
+//! - [`toolchain`]: [`toolchain::DpkgBuildpackage`], the [`crate::toolchains::Toolchain`] for Debian.
 
 pub mod changelog;
 pub mod control;
 pub mod plan;
 pub mod procedure;
+pub mod toolchain;
 pub mod tree;
 
 #[cfg(test)]

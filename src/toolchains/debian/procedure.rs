@@ -28,6 +28,9 @@ pub struct DebianBuilderPaths {
     pub work_base: String,
     /// The directory holding exactly the job's dependency `.deb`s.
     pub dependencies: String,
+    /// Where each job's input files are placed, one directory per source package name: outside the
+    /// work directory, because the purge before a build removes that.
+    pub inputs_base: String,
 }
 
 /// Why a job cannot be turned into a build.
@@ -36,6 +39,9 @@ pub enum ProcedureError {
     /// The source directory is not a plain relative path inside the recipe tree.
     #[error("source directory {0:?} must be a relative path of plain names inside the recipe tree (no '..', no leading '/')")]
     BadSourceDir(String),
+    /// An input file name that is not one plain file name.
+    #[error("input file name {0:?} must be a plain file name (no '/', not hidden)")]
+    BadInputName(String),
 }
 
 impl DebianBuilderPaths {
@@ -47,6 +53,19 @@ impl DebianBuilderPaths {
     /// Where the results are left: `.deb`, `.buildinfo`, `.changes`.
     pub fn results_dir(&self, source_dir: &str) -> Result<String, ProcedureError> {
         Ok(format!("{}/root/build", self.work_dir(source_dir)?))
+    }
+
+    /// Where input file `file_name` of the build of `source_dir` is placed.
+    pub fn input_path(&self, source_dir: &str, file_name: &str) -> Result<String, ProcedureError> {
+        let plain = !file_name.is_empty() && !file_name.contains('/') && !file_name.starts_with('.');
+        if !plain {
+            return Err(ProcedureError::BadInputName(file_name.to_owned()));
+        }
+        Ok(format!(
+            "{}/{}/{file_name}",
+            self.inputs_base,
+            source_name(source_dir)?
+        ))
     }
 
     /// The argument vector that builds `source_dir`.
@@ -62,6 +81,7 @@ impl DebianBuilderPaths {
             self.work_dir(source_dir)?,
             format!("{}/{source_dir}", self.recipe_tree),
             self.dependencies.clone(),
+            format!("{}/{}", self.inputs_base, source_name(source_dir)?),
         ])
     }
 
@@ -102,6 +122,7 @@ mod tests {
             recipe_tree: "/srv/tree".into(),
             work_base: "/srv/work".into(),
             dependencies: "/srv/deps".into(),
+            inputs_base: "/srv/inputs".into(),
         }
     }
 
@@ -113,6 +134,7 @@ mod tests {
         assert_eq!(argv[6], "/srv/work/it's $(x)");
         assert_eq!(argv[7], "/srv/tree/pkgs/it's $(x)");
         assert_eq!(argv[8], "/srv/deps");
+        assert_eq!(argv[9], "/srv/inputs/it's $(x)");
         assert_eq!(paths().results_dir("a/b").unwrap(), "/srv/work/b/root/build");
     }
 
