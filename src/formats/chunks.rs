@@ -12,12 +12,17 @@
 //! tests/debian_apt_chunks.rs and tests/rpm_dnf.rs. Members are cached by the SHA-256 of their
 //! uncompressed bytes, so a publish compresses only the chunks it has not compressed before.
 //!
+//! [`cut`] is the same rule on a chunk's *inputs* (each entry's name and a size estimate), for a
+//! format that caches whole rendered chunks by what they are made of and so must know where chunks
+//! end before rendering anything (RPM's repodata: src/formats/rpm/chunk_cache.rs).
+//!
 //! Not xz: apt's xz reader stops at the end of the first xz stream (apt 2.6.1 reports a Hash Sum
 //! mismatch for concatenated streams), and xz blocks of one stream, compressed independently, come
 //! out no smaller than gzip members (docs/formats-debian.md).
 
 use std::collections::HashSet;
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -106,6 +111,33 @@ impl Chunker {
         }
         self.chunks
     }
+}
+
+/// The chunks of a sorted list of entries, as index ranges, cut by [`Chunker`]'s rule on the entries'
+/// inputs: a chunk ends before an entry whose name differs from the previous entry's, when the previous
+/// name's hash is ≡ 0 mod [`BOUNDARY_ODDS`] and the chunk's `weight` (the caller's estimate of its
+/// bytes) has reached [`MIN_CHUNK_BYTES`]. Entries of one name stay in one chunk. Empty input, no chunk.
+pub fn cut<'a>(entries: impl IntoIterator<Item = (&'a str, usize)>) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let (mut start, mut weight, mut last_name) = (0, 0, None::<(&str, u64)>);
+    let mut count = 0;
+    for (i, (name, size)) in entries.into_iter().enumerate() {
+        if let Some((last, hash)) = last_name {
+            if last != name && hash % BOUNDARY_ODDS == 0 && weight >= MIN_CHUNK_BYTES {
+                ranges.push(start..i);
+                (start, weight) = (i, 0);
+            }
+        }
+        if last_name.is_none_or(|(last, _)| last != name) {
+            last_name = Some((name, name_hash(name)));
+        }
+        weight += size;
+        count = i + 1;
+    }
+    if count > start {
+        ranges.push(start..count);
+    }
+    ranges
 }
 
 /// SHA-256 and size of the concatenation of `chunks`: what `Release` and `repomd.xml` say about the
@@ -226,14 +258,19 @@ fn read_entry(path: &Path) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
-/// Stores a member (written aside and renamed, so a reader never sees half of one). Failure is logged
-/// and otherwise ignored: the cache only saves time.
+/// Stores a member, prefixed with its SHA-256 ([`read_entry`] checks it).
 fn write_entry(dir: &Path, name: &str, member: &[u8]) {
+    let mut bytes = Vec::with_capacity(32 + member.len());
+    bytes.extend_from_slice(&Sha256::digest(member));
+    bytes.extend_from_slice(member);
+    write_cache_file(dir, name, &bytes);
+}
+
+/// Stores a cache file under `dir` (written aside and renamed, so a reader never sees half of one).
+/// Failure is logged and otherwise ignored: the cache only saves time.
+pub(crate) fn write_cache_file(dir: &Path, name: &str, bytes: &[u8]) {
     let result = std::fs::create_dir_all(dir).and_then(|()| {
         let tmp = dir.join(format!("{name}.tmp"));
-        let mut bytes = Vec::with_capacity(32 + member.len());
-        bytes.extend_from_slice(&Sha256::digest(member));
-        bytes.extend_from_slice(member);
         std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, dir.join(name))
     });
@@ -243,7 +280,7 @@ fn write_entry(dir: &Path, name: &str, member: &[u8]) {
 }
 
 /// Removes the entries of `dir` the last render did not use (and leftovers of interrupted writes).
-fn remove_unused(dir: &Path, used: &HashSet<&str>) {
+pub(crate) fn remove_unused(dir: &Path, used: &HashSet<&str>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -303,6 +340,26 @@ mod tests {
             after.concat().len(),
             before.concat().len() + 2 * ("Package: p01000a\n".len() + 302)
         );
+    }
+
+    #[test]
+    fn cut_follows_the_chunker_on_inputs() {
+        let names: Vec<String> = (0..3000).map(|i| format!("p{:05}", i / 2)).collect();
+        let text = |name: &str| format!("Package: {name}\n{}\n\n", "x".repeat(300));
+        let ranges = cut(names.iter().map(|n| (n.as_str(), text(n).len())));
+        let mut chunker = Chunker::new();
+        for name in &names {
+            chunker.entry(name).push_str(&text(name));
+        }
+        let chunks = chunker.finish();
+        assert!(ranges.len() > 4, "{} chunks", ranges.len());
+        assert_eq!(ranges.len(), chunks.len());
+        for (range, chunk) in ranges.iter().zip(&chunks) {
+            let joined: String = names[range.clone()].iter().map(|n| text(n)).collect();
+            assert_eq!(&joined, chunk);
+        }
+        assert_eq!(ranges.last().map(|r| r.end), Some(names.len()));
+        assert!(cut(std::iter::empty()).is_empty());
     }
 
     #[test]

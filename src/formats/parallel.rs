@@ -15,10 +15,20 @@ pub fn try_map<'a, T: Sync, R: Send, E: Send>(
     items: &'a [T],
     f: impl Fn(&'a T) -> Result<R, E> + Sync,
 ) -> Result<Vec<R>, E> {
+    try_map_coarse(items, MIN_ITEMS_PER_THREAD, f)
+}
+
+/// [`try_map`] for items of any size: a thread is started for every `min_items_per_thread` items
+/// (1 for items that are each a large piece of work, such as a chunk of an index).
+pub fn try_map_coarse<'a, T: Sync, R: Send, E: Send>(
+    items: &'a [T],
+    min_items_per_thread: usize,
+    f: impl Fn(&'a T) -> Result<R, E> + Sync,
+) -> Result<Vec<R>, E> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(MAX_THREADS)
-        .min(items.len() / MIN_ITEMS_PER_THREAD)
+        .min(items.len() / min_items_per_thread.max(1))
         .max(1);
     if threads == 1 {
         return items.iter().map(&f).collect();
@@ -57,5 +67,7 @@ mod tests {
         assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         let err = try_map(&items, |&i| if i % 1000 == 999 { Err(i) } else { Ok(i) }).unwrap_err();
         assert_eq!(err, 999);
+        let few = try_map_coarse(&items[..3], 1, |&i| Ok::<_, String>(i + 1)).unwrap();
+        assert_eq!(few, [1, 2, 3]);
     }
 }

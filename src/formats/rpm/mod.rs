@@ -5,12 +5,14 @@
 //! - [`entry`]: the stored index entry (everything the three metadata files say about a package).
 //! - [`xml`]: one package's primary/filelists/other XML.
 //! - [`repodata`]: the repository's `repodata/` files in upload order.
+//! - [`chunk_cache`]: rendered repodata chunks kept between publishes, keyed by their inputs.
 //! - [`check`]: installability (Requires against Provides and files).
 //! - [`vercmp`]: rpm's version ordering and dependency-range matching.
 //!
 //! What dnf needs and the decisions behind this module: docs/formats-rpm.md.
 
 pub mod check;
+pub mod chunk_cache;
 pub mod entry;
 pub mod header;
 pub mod inspect;
@@ -20,11 +22,12 @@ pub mod xml;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cached;
 
 use std::path::Path;
 use std::time::SystemTime;
 
-use super::chunks::ChunkCache;
 use super::{
     FormatError, FormatKind, FormatSettings, IndexFile, IndexedPackage, InspectedPackage, RepositoryFormat,
     RepositoryTarget, Sign, Unresolved,
@@ -33,19 +36,19 @@ use super::{
 /// Architecture of packages that install on every architecture.
 pub const NOARCH: &str = "noarch";
 
-/// The RPM format. Everything it needs arrives with each call; it holds only the cache of compressed
+/// The RPM format. Everything it needs arrives with each call; it holds only the cache of rendered
 /// metadata chunks, which saves time and nothing else.
 #[derive(Clone, Debug, Default)]
 pub struct RpmFormat {
-    /// Compressed metadata chunks of earlier publishes.
-    cache: ChunkCache,
+    /// Rendered metadata chunks of earlier publishes.
+    cache: chunk_cache::ChunkCache,
 }
 
 impl RpmFormat {
-    /// The format, caching compressed metadata chunks under `cache_dir` (the instance's state).
+    /// The format, caching rendered metadata chunks under `cache_dir` (the instance's state).
     pub fn with_cache(cache_dir: std::path::PathBuf) -> Self {
         Self {
-            cache: ChunkCache::in_dir(cache_dir),
+            cache: chunk_cache::ChunkCache::in_dir(cache_dir),
         }
     }
 }

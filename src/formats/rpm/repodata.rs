@@ -12,10 +12,12 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 
+use super::chunk_cache::{chunk_key, ChunkCache, RenderedChunk, KINDS};
 use super::entry::RpmEntry;
 use super::xml::{self, NS_COMMON, NS_FILELISTS, NS_OTHER, NS_REPO, NS_RPM};
-use crate::formats::chunks::{digest_of, ChunkCache, Chunker};
+use crate::formats::chunks::{cut, gzip_member};
 use crate::formats::parallel;
 use crate::formats::{FormatError, IndexFile, IndexRole, IndexedPackage, RepositoryTarget, Sign};
 
@@ -34,102 +36,115 @@ struct DataFile {
     open_size: usize,
 }
 
-/// One metadata file: its XML, cut into stable chunks, gzipped one member per chunk (members of
-/// unchanged chunks come from `cache`; libsolv reads the members as one stream, see
-/// [`crate::formats::chunks`]). `compressed` counts the chunks that were not cached.
-fn gzip(
-    cache: &ChunkCache,
-    target: &RepositoryTarget,
-    kind: &'static str,
-    chunks: &[String],
-    compressed: &mut usize,
-) -> Result<DataFile, FormatError> {
-    let scope = format!("rpm/{}/{kind}.xml.gz", target.id);
-    let gz = cache.gzip(&scope, chunks).map_err(|source| FormatError::Io {
+/// An I/O error while compressing `kind`'s XML (in memory: only an allocation failure can cause it).
+fn compress_error(kind: &str, source: std::io::Error) -> FormatError {
+    FormatError::Io {
         path: format!("{REPODATA_DIR}/{kind}.xml.gz").into(),
         source,
-    })?;
-    *compressed += gz.compressed;
-    let gz_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&gz.bytes));
-    let (open_sha256, open_size) = digest_of(chunks);
+    }
+}
+
+/// The root element's opening (with the package count, which every push changes: a gzip member
+/// of its own, so that the first chunk stays cached) and closing tags of metadata file `k`.
+fn head_and_foot(k: usize, count: usize) -> (String, &'static str) {
+    let decl = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    match k {
+        0 => (
+            format!("{decl}<metadata xmlns=\"{NS_COMMON}\" xmlns:rpm=\"{NS_RPM}\" packages=\"{count}\">\n"),
+            "</metadata>\n",
+        ),
+        1 => (
+            format!("{decl}<filelists xmlns=\"{NS_FILELISTS}\" packages=\"{count}\">\n"),
+            "</filelists>\n",
+        ),
+        _ => (
+            format!("{decl}<otherdata xmlns=\"{NS_OTHER}\" packages=\"{count}\">\n"),
+            "</otherdata>\n",
+        ),
+    }
+}
+
+/// Metadata file `k` (of [`KINDS`]): its head, every chunk's part and its foot, gzipped one member
+/// each, with the digests and sizes repomd.xml states. The uncompressed XML is never joined: its
+/// parts stream through one hasher.
+fn data_file(k: usize, count: usize, chunks: &[RenderedChunk]) -> Result<DataFile, FormatError> {
+    let kind = KINDS[k];
+    let (head, foot) = head_and_foot(k, count);
+    let head_gz = gzip_member(head.as_bytes()).map_err(|e| compress_error(kind, e))?;
+    let foot_gz = gzip_member(foot.as_bytes()).map_err(|e| compress_error(kind, e))?;
+    let mut open = Sha256::new();
+    open.update(head.as_bytes());
+    let mut open_size = head.len() + foot.len();
+    let gz_size = head_gz.len() + foot_gz.len() + chunks.iter().map(|c| c.gz[k].len()).sum::<usize>();
+    let mut gz = Vec::with_capacity(gz_size);
+    gz.extend_from_slice(&head_gz);
+    for chunk in chunks {
+        open.update(&chunk.xml[k]);
+        open_size += chunk.xml[k].len();
+        gz.extend_from_slice(&chunk.gz[k]);
+    }
+    open.update(foot.as_bytes());
+    gz.extend_from_slice(&foot_gz);
+    let gz_sha256 = hex::encode(Sha256::digest(&gz));
     Ok(DataFile {
         kind,
         path: format!("{REPODATA_DIR}/{gz_sha256}-{kind}.xml.gz"),
-        gz: gz.bytes,
+        gz,
         gz_sha256,
-        open_sha256,
+        open_sha256: hex::encode(open.finalize()),
         open_size,
     })
 }
 
-/// The three metadata files' XML, each cut into chunks as its entries are written.
-struct Metadata {
-    primary: Chunker,
-    filelists: Chunker,
-    other: Chunker,
-}
-
-impl Metadata {
-    /// The three files with their root elements opened; `count` packages follow.
-    fn open(count: usize) -> Self {
-        let mut files = Self {
-            primary: Chunker::new(),
-            filelists: Chunker::new(),
-            other: Chunker::new(),
-        };
-        files.primary.text().push_str(&format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata xmlns=\"{NS_COMMON}\" xmlns:rpm=\"{NS_RPM}\" packages=\"{count}\">\n"
-        ));
-        files.filelists.text().push_str(&format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<filelists xmlns=\"{NS_FILELISTS}\" packages=\"{count}\">\n"
-        ));
-        files.other.text().push_str(&format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<otherdata xmlns=\"{NS_OTHER}\" packages=\"{count}\">\n"
-        ));
-        // The head names the package count: a chunk of its own, so that a new package does not
-        // change the first packages' chunk too.
-        for file in [&mut files.primary, &mut files.filelists, &mut files.other] {
-            file.end_chunk();
-        }
-        files
-    }
-
-    /// The chunks of primary, filelists and other, their root elements closed.
-    fn close(mut self) -> [Vec<String>; 3] {
-        self.primary.text().push_str("</metadata>\n");
-        self.filelists.text().push_str("</filelists>\n");
-        self.other.text().push_str("</otherdata>\n");
-        [
-            self.primary.finish(),
-            self.filelists.finish(),
-            self.other.finish(),
-        ]
-    }
-}
-
-/// One package's `<package>` elements of the three files.
-struct Fragments {
-    primary: String,
-    filelists: String,
-    other: String,
-}
-
-impl Fragments {
-    /// The elements of `p`, from its stored entry.
-    fn of(p: &IndexedPackage) -> Result<Self, FormatError> {
+/// The chunk made of `packages`: their `<package>` elements of the three files (from their stored
+/// entries), each file's part gzipped as one member.
+fn render_chunk(packages: &[&IndexedPackage]) -> Result<RenderedChunk, FormatError> {
+    let mut xml: [String; 3] = Default::default();
+    for p in packages {
         let label = format!("{} ({})", p.package.file_name, p.package.sha256);
         let e = RpmEntry::from_stored(&label, &p.package.entry)?;
         let sha = &p.package.sha256;
-        Ok(Self {
-            primary: xml::primary(&e, sha, p.package.size, &p.href),
-            filelists: xml::filelists(&e, sha),
-            other: xml::other(&e, sha),
-        })
+        xml[0].push_str(&xml::primary(&e, sha, p.package.size, &p.href));
+        xml[1].push_str(&xml::filelists(&e, sha));
+        xml[2].push_str(&xml::other(&e, sha));
     }
+    let mut gz: [Bytes; 3] = Default::default();
+    for (k, text) in xml.iter().enumerate() {
+        gz[k] = gzip_member(text.as_bytes())
+            .map_err(|e| compress_error(KINDS[k], e))?
+            .into();
+    }
+    Ok(RenderedChunk {
+        xml: xml.map(Bytes::from),
+        gz,
+    })
+}
+
+/// Every chunk of the sorted `packages`: from `cache` when it holds the chunk, rendered (on up to
+/// [`parallel`]'s threads) and cached otherwise; the chunks no longer used are dropped from the
+/// cache. Also returns how many were rendered.
+fn chunks(
+    repository: &str,
+    sorted: &[&IndexedPackage],
+    cache: &ChunkCache,
+) -> Result<(Vec<RenderedChunk>, usize), FormatError> {
+    let ranges = cut(sorted
+        .iter()
+        .map(|p| (p.package.name.as_str(), p.package.entry.len())));
+    let keys: Vec<String> = ranges.iter().map(|r| chunk_key(&sorted[r.clone()])).collect();
+    let mut found: Vec<Option<RenderedChunk>> = keys.iter().map(|key| cache.load(repository, key)).collect();
+    let missing: Vec<usize> = (0..found.len()).filter(|&i| found[i].is_none()).collect();
+    let rendered = parallel::try_map_coarse(&missing, 1, |&i| render_chunk(&sorted[ranges[i].clone()]))?;
+    for (&i, chunk) in missing.iter().zip(rendered) {
+        cache.store(repository, &keys[i], &chunk);
+        found[i] = Some(chunk);
+    }
+    cache.retain(repository, &keys);
+    Ok((found.into_iter().flatten().collect(), missing.len()))
 }
 
 /// Renders `target`'s repository listing exactly `packages` (see the module doc for the order);
-/// `cache` holds the compressed chunks of earlier publishes.
+/// `cache` holds the chunks of earlier publishes.
 pub fn render(
     target: &RepositoryTarget,
     packages: &[IndexedPackage],
@@ -150,32 +165,20 @@ pub fn render(
             &b.href,
         ))
     });
-    let fragments = parallel::try_map(&sorted, |p| Fragments::of(p))?;
-    let mut metadata = Metadata::open(sorted.len());
-    for (p, f) in sorted.iter().zip(&fragments) {
-        let name = &p.package.name;
-        metadata.primary.entry(name).push_str(&f.primary);
-        metadata.filelists.entry(name).push_str(&f.filelists);
-        metadata.other.entry(name).push_str(&f.other);
-    }
-    let [primary, filelists, other] = metadata.close();
+    let (chunks, rendered) = chunks(&target.id, &sorted, cache)?;
     tracing::debug!(
         repository = %target.id,
         packages = packages.len(),
+        chunks = chunks.len(),
+        rendered_chunks = rendered,
         ms = started.elapsed().as_secs_f64() * 1e3,
-        "repodata XML rendered"
+        "repodata chunks rendered"
     );
 
     let started = Instant::now();
-    let mut compressed = 0;
-    let data = [
-        gzip(cache, target, "primary", &primary, &mut compressed)?,
-        gzip(cache, target, "filelists", &filelists, &mut compressed)?,
-        gzip(cache, target, "other", &other, &mut compressed)?,
-    ];
+    let data = parallel::try_map_coarse(&[0, 1, 2], 1, |&k| data_file(k, sorted.len(), &chunks))?;
     tracing::debug!(
         repository = %target.id,
-        compressed_chunks = compressed,
         ms = started.elapsed().as_secs_f64() * 1e3,
         "repodata compressed and hashed"
     );
@@ -183,15 +186,13 @@ pub fn render(
     let repomd = repomd_xml(&data, timestamp);
 
     let mut files: Vec<IndexFile> = Vec::with_capacity(5);
-    let mut data_files = Vec::with_capacity(3);
     for d in data {
-        data_files.push(IndexFile {
+        files.push(IndexFile {
             path: d.path,
             bytes: Bytes::from(d.gz),
             role: IndexRole::ContentAddressed,
         });
     }
-    files.extend(data_files);
     let signature = match signer {
         Some(signer) => Some(signer.detached_sign(repomd.as_bytes())?),
         None => None,

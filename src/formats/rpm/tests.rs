@@ -23,7 +23,7 @@ fn dep(name: &str, flag: Option<DepFlag>, evr: &str) -> Dep {
     }
 }
 
-fn entry(name: &str, version: &str) -> RpmEntry {
+pub(super) fn entry(name: &str, version: &str) -> RpmEntry {
     RpmEntry {
         v: ENTRY_VERSION,
         name: name.into(),
@@ -71,7 +71,7 @@ fn entry(name: &str, version: &str) -> RpmEntry {
     }
 }
 
-fn indexed(e: &RpmEntry) -> IndexedPackage {
+pub(super) fn indexed(e: &RpmEntry) -> IndexedPackage {
     let sha256 = hex::encode(Sha256::digest(e.name.as_bytes()));
     IndexedPackage {
         package: InspectedPackage {
@@ -87,7 +87,7 @@ fn indexed(e: &RpmEntry) -> IndexedPackage {
     }
 }
 
-fn target(arch: &str) -> RepositoryTarget {
+pub(super) fn target(arch: &str) -> RepositoryTarget {
     RepositoryTarget {
         id: format!("el-9-{arch}"),
         settings: FormatSettings::Rpm(RpmSettings {
@@ -108,7 +108,7 @@ impl Sign for FakeSigner {
     }
 }
 
-fn gunzip(data: &[u8]) -> String {
+pub(super) fn gunzip(data: &[u8]) -> String {
     let mut out = String::new();
     flate2::read::MultiGzDecoder::new(data)
         .read_to_string(&mut out)

@@ -1,0 +1,218 @@
+//! Rendered repodata chunks, kept between publishes and found again by what they are made of, so that
+//! a publish of 10 packages into a 10,000-package repository renders and compresses only the chunks
+//! those packages fall in (issue 14, acceptance 5), and reads every other chunk's XML and gzip
+//! members back from `<state>/index-cache/rpm/`.
+//!
+//! A chunk is a run of the repository's sorted packages, cut by [`crate::formats::chunks::cut`] on
+//! inputs only (names, and the stored entries' lengths as the size estimate), so its boundaries are
+//! known before anything is rendered. Its key ([`chunk_key`]) is the SHA-256 of everything its XML
+//! is made of: [`RENDER_VERSION`], the entry version, and per package the file's SHA-256, size and
+//! href. The stored entry itself is not hashed: the pool keeps one row per file digest and never
+//! rewrites it (`INSERT OR IGNORE`), so a package's SHA-256 fixes its entry; its length is in the key
+//! as a tripwire all the same.
+//!
+//! A cache file holds the chunk's primary, filelists and other XML (needed for repomd.xml's
+//! `open-checksum`, the SHA-256 of each whole uncompressed file) and their gzip members, behind a
+//! CRC-32 of everything after the header: a torn or corrupt file is rendered again, never served.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use super::entry::ENTRY_VERSION;
+use crate::formats::chunks::{remove_unused, write_cache_file};
+use crate::formats::IndexedPackage;
+
+/// Version of what src/formats/rpm/xml.rs writes for the same entry. Part of every chunk key: bump it
+/// whenever the rendered XML changes, or publishes would keep serving chunks rendered the old way
+/// (`xml_output_is_pinned` in src/formats/rpm/tests.rs fails until it is bumped).
+pub const RENDER_VERSION: u32 = 1;
+
+/// The metadata files a chunk has a part of, in repomd.xml's order.
+pub const KINDS: [&str; 3] = ["primary", "filelists", "other"];
+
+/// First bytes of a cache file (and its layout version).
+const MAGIC: &[u8; 8] = b"bmrpmck1";
+
+/// Header size: magic, CRC-32 of the rest, and the six part lengths (u64, little-endian).
+const HEADER_BYTES: usize = MAGIC.len() + 4 + 8 * 2 * KINDS.len();
+
+/// One chunk rendered: per metadata file (in [`KINDS`] order), its XML and the XML's gzip member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderedChunk {
+    /// The `<package>` elements, uncompressed.
+    pub xml: [Bytes; 3],
+    /// Each XML as one gzip member.
+    pub gz: [Bytes; 3],
+}
+
+/// The key of the chunk made of `packages` (see the module documentation).
+pub fn chunk_key(packages: &[&IndexedPackage]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(RENDER_VERSION.to_le_bytes());
+    hasher.update(ENTRY_VERSION.to_le_bytes());
+    for p in packages {
+        hasher.update(p.package.sha256.as_bytes());
+        hasher.update(p.package.size.to_le_bytes());
+        hasher.update((p.package.entry.len() as u64).to_le_bytes());
+        hasher.update(p.href.as_bytes());
+        // Separates the variable-length href from the next package.
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Rendered chunks of every repository, one directory per repository. Only a cache: what is missing
+/// or damaged is rendered again, and a cache that cannot be written costs time, never a publish.
+#[derive(Clone, Debug, Default)]
+pub struct ChunkCache {
+    /// Where; `None` keeps nothing (every chunk rendered on every publish).
+    dir: Option<PathBuf>,
+}
+
+impl ChunkCache {
+    /// A cache under `dir` (created when first written).
+    pub fn in_dir(dir: PathBuf) -> Self {
+        Self { dir: Some(dir) }
+    }
+
+    /// The directory of `repository`'s chunks: named by a digest of its id, whatever characters
+    /// the id holds.
+    fn scope(&self, repository: &str) -> Option<PathBuf> {
+        let name = hex::encode(&Sha256::digest(repository.as_bytes())[..12]);
+        self.dir.as_ref().map(|dir| dir.join("chunks").join(name))
+    }
+
+    /// The chunk `key` of `repository`, if cached and intact.
+    pub fn load(&self, repository: &str, key: &str) -> Option<RenderedChunk> {
+        let path = self.scope(repository)?.join(key);
+        decode(Bytes::from(std::fs::read(path).ok()?))
+    }
+
+    /// Keeps `chunk` as `repository`'s chunk `key`.
+    pub fn store(&self, repository: &str, key: &str, chunk: &RenderedChunk) {
+        if let Some(dir) = self.scope(repository) {
+            write_cache_file(&dir, key, &encode(chunk));
+        }
+    }
+
+    /// Removes `repository`'s chunks other than `keys` (the ones its last render used), and what an
+    /// earlier layout of this cache left beside `chunks/` (gzip members keyed by their text).
+    pub fn retain(&self, repository: &str, keys: &[String]) {
+        if let Some(dir) = self.scope(repository) {
+            remove_unused(&dir, &keys.iter().map(String::as_str).collect::<HashSet<_>>());
+        }
+        let Some(entries) = self.dir.as_ref().and_then(|dir| std::fs::read_dir(dir).ok()) else {
+            return;
+        };
+        for entry in entries.flatten().filter(|entry| entry.file_name() != "chunks") {
+            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), error = %e, "old index cache not removed");
+            }
+        }
+    }
+}
+
+/// The six parts of a chunk, in file order.
+fn parts(chunk: &RenderedChunk) -> impl Iterator<Item = &Bytes> {
+    chunk.xml.iter().zip(&chunk.gz).flat_map(|(xml, gz)| [xml, gz])
+}
+
+/// A cache file: magic, CRC-32 of the rest, six lengths, six parts.
+fn encode(chunk: &RenderedChunk) -> Vec<u8> {
+    let mut body = Vec::with_capacity(parts(chunk).map(Bytes::len).sum::<usize>() + HEADER_BYTES);
+    for part in parts(chunk) {
+        body.extend_from_slice(&(part.len() as u64).to_le_bytes());
+    }
+    for part in parts(chunk) {
+        body.extend_from_slice(part);
+    }
+    let mut crc = flate2::Crc::new();
+    crc.update(&body);
+    let mut file = Vec::with_capacity(MAGIC.len() + 4 + body.len());
+    file.extend_from_slice(MAGIC);
+    file.extend_from_slice(&crc.sum().to_le_bytes());
+    file.extend_from_slice(&body);
+    file
+}
+
+/// The chunk in a cache file; `None` when it is not one, or not intact.
+fn decode(file: Bytes) -> Option<RenderedChunk> {
+    if file.len() < HEADER_BYTES || &file[..MAGIC.len()] != MAGIC {
+        return None;
+    }
+    let stored_crc = u32::from_le_bytes(file[MAGIC.len()..MAGIC.len() + 4].try_into().ok()?);
+    let mut crc = flate2::Crc::new();
+    crc.update(&file[MAGIC.len() + 4..]);
+    if crc.sum() != stored_crc {
+        return None;
+    }
+    let mut lengths = file[MAGIC.len() + 4..HEADER_BYTES]
+        .chunks_exact(8)
+        .map(|n| u64::from_le_bytes(n.try_into().unwrap_or_default()));
+    let mut at = HEADER_BYTES;
+    let mut next = || -> Option<Bytes> {
+        let len = usize::try_from(lengths.next()?).ok()?;
+        let end = at.checked_add(len).filter(|&end| end <= file.len())?;
+        let part = file.slice(at..end);
+        at = end;
+        Some(part)
+    };
+    let mut xml: [Bytes; 3] = Default::default();
+    let mut gz: [Bytes; 3] = Default::default();
+    for k in 0..KINDS.len() {
+        xml[k] = next()?;
+        gz[k] = next()?;
+    }
+    (at == file.len()).then_some(RenderedChunk { xml, gz })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk() -> RenderedChunk {
+        let part = |text: &str| Bytes::from(text.to_string());
+        RenderedChunk {
+            xml: [
+                part("<package>p</package>\n"),
+                part("<package>f</package>\n"),
+                part(""),
+            ],
+            gz: [part("gz-p"), part("gz-f"), part("gz-o")],
+        }
+    }
+
+    #[test]
+    fn a_stored_chunk_loads_back_and_a_damaged_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ChunkCache::in_dir(dir.path().to_owned());
+        assert_eq!(cache.load("el/9/x86_64", "k1"), None);
+        cache.store("el/9/x86_64", "k1", &chunk());
+        cache.store("el/9/x86_64", "k2", &chunk());
+        assert_eq!(cache.load("el/9/x86_64", "k1"), Some(chunk()));
+        assert_eq!(cache.load("el/9/aarch64", "k1"), None);
+
+        let path = cache.scope("el/9/x86_64").unwrap().join("k1");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(cache.load("el/9/x86_64", "k1"), None);
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        assert_eq!(cache.load("el/9/x86_64", "k1"), None);
+
+        cache.retain("el/9/x86_64", &["k1".to_string()]);
+        assert_eq!(cache.load("el/9/x86_64", "k2"), None);
+        assert!(cache.scope("el/9/x86_64").unwrap().join("k1").exists());
+    }
+
+    #[test]
+    fn without_a_directory_nothing_is_kept() {
+        let cache = ChunkCache::default();
+        cache.store("r", "k", &chunk());
+        assert_eq!(cache.load("r", "k"), None);
+    }
+}
