@@ -173,6 +173,7 @@ fn request(port: &str, deps: &[WantedPackage], results: &[&str]) -> BuildRequest
         number: 1,
         port: port.into(),
         dependencies: deps.to_vec(),
+        inputs: Vec::new(),
         results: results.iter().map(|s| s.to_string()).collect(),
         ports_tree: PortsTreeSync::Skip,
     }

@@ -11,6 +11,7 @@ use buildmaster::builders::config::{HostKeyPin, SshTarget, Timeouts};
 use buildmaster::builders::connection::Connection;
 use buildmaster::builders::error::{BuilderError, ErrorClass, HostKeyProblem};
 use buildmaster::builders::exec::{self, ExecLimits, Stream};
+use buildmaster::builders::host;
 use support::sshd::{KeyType, Sshd};
 use tokio_util::sync::CancellationToken;
 
@@ -73,7 +74,7 @@ async fn every_client_key_type_authenticates_and_runs_commands() {
     for kind in [KeyType::Ed25519, KeyType::Ecdsa, KeyType::Rsa] {
         let sshd = Sshd::start_with(kind);
         let conn = connect(&sshd).await;
-        let out = exec::run_capture(
+        let out = host::run_capture(
             &conn,
             &argv(&["echo", "hello"]),
             None,
@@ -130,7 +131,7 @@ async fn wrong_or_unknown_host_key_is_refused_before_anything_runs() {
     assert!(!marker.exists());
     // The right pin works, and a command runs once we are connected.
     let conn = connect(&good).await;
-    exec::run_checked(
+    host::run_checked(
         &conn,
         &argv(&["touch", marker.to_str().unwrap()]),
         None,
@@ -152,7 +153,7 @@ async fn metacharacters_in_arguments_run_nothing_but_the_intended_command() {
     );
     let dir = sshd.work.join("a dir; with $x");
     std::fs::create_dir(&dir).unwrap();
-    let out = exec::run_capture(
+    let out = host::run_capture(
         &conn,
         &argv(&["printf", "%s", &hostile]),
         Some(dir.to_str().unwrap()),
@@ -205,7 +206,7 @@ async fn idle_output_timeout_on_a_live_builder_is_a_build_failure() {
     let sshd = Sshd::start();
     let conn = connect(&sshd).await;
     let started = Instant::now();
-    let err = exec::run_capture(
+    let err = host::run_capture(
         &conn,
         &argv(&["sleep", "60"]),
         None,
@@ -239,8 +240,8 @@ async fn killed_and_stopped_sshd_are_detected_as_transport_within_the_keepalive_
     let (ck, cs) = (connect(&killed).await, connect(&stopped).await);
     let lim = limits(Some(Duration::from_secs(120)), Duration::from_secs(120));
     let sleep = argv(&["sleep", "100"]);
-    let run_killed = exec::run_capture(&ck, &sleep, None, &lim);
-    let run_stopped = exec::run_capture(&cs, &sleep, None, &lim);
+    let run_killed = host::run_capture(&ck, &sleep, None, &lim);
+    let run_stopped = host::run_capture(&cs, &sleep, None, &lim);
     let faults = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
         killed.kill();
@@ -277,7 +278,7 @@ async fn stalled_cut_and_dropping_links_are_transport_errors_within_the_timeouts
         let conn = Connection::open("b1", &via_proxy, &fast_timeouts())
             .await
             .unwrap();
-        let run = exec::run_capture(&conn, &sleep, None, &lim);
+        let run = host::run_capture(&conn, &sleep, None, &lim);
         let inject = async {
             tokio::time::sleep(Duration::from_millis(500)).await;
             match fault {
@@ -322,7 +323,7 @@ async fn a_builder_behind_a_jump_host_is_reached_through_direct_tcpip_with_both_
     )));
     let conn = Connection::open("b1", &via_jump, &fast_timeouts()).await.unwrap();
     let marker = builder.work.join("via-jump");
-    exec::run_checked(
+    host::run_checked(
         &conn,
         &argv(&["touch", marker.to_str().unwrap()]),
         None,

@@ -16,9 +16,10 @@ use buildmaster::builders::config::{
 };
 use buildmaster::builders::error::{BuilderError, ErrorClass};
 use buildmaster::builders::exec::Stream;
-use buildmaster::builders::local::LocalBuilder;
 use buildmaster::builders::package::WantedPackage;
 use buildmaster::builders::ports_tree::PortsTreeSync;
+use buildmaster::builders::remote::RemoteBuilder;
+use buildmaster::builders::state::ReconnectPolicy;
 use buildmaster_storage::{ObjectKey, PutOptions, Sha256Digest, StorageBackend};
 use buildmaster_storage_fs::FsBackend;
 use support::sshd::{current_user, Sshd};
@@ -30,6 +31,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 /// with the real `hpkg create`; a `mode` file makes it hang (with a child process) instead.
 const STAND_IN: &str = r#"#!/bin/sh
 set -e
+for a in "$@"; do [ "$a" = --purge ] && exit 0; done
 for a in "$@"; do case "$a" in --config=*) conf="${a#--config=}";; esac; port="$a"; done
 . "$conf"
 top="$TREE_PATH/.."
@@ -125,24 +127,32 @@ async fn local_builder_keeps_the_contract() {
         staging: root.join("staging"),
         commit: root.join("committed"),
     };
-    let b = LocalBuilder::new(spec.clone(), Some(storage), BuilderConfValues::default(), dirs);
+    // A builder without [ssh] is the master itself, driven by the same flow as a remote one.
+    let mut b = RemoteBuilder::new(
+        spec.clone(),
+        Some(storage),
+        BuilderConfValues::default(),
+        dirs,
+        ReconnectPolicy::default(),
+    );
     // The system package is cached already, next to a stale upload.
     std::fs::create_dir_all(&spec.paths.cache).unwrap();
     std::fs::write(Path::new(&spec.paths.cache).join(&deps[2].file_name), &b_sys).unwrap();
     std::fs::write(Path::new(&spec.paths.cache).join("x.hpkg.upload"), b"partial").unwrap();
-    let mut listing = b.setup().await.unwrap();
-    assert_eq!(listing.removed_uploads, ["x.hpkg.upload"]);
+    b.connect().await.unwrap();
+    assert_eq!(b.cache_listing().unwrap().removed_uploads, ["x.hpkg.upload"]);
 
     let req = BuildRequest {
         number: 1,
         port: "app-3.1".into(),
         dependencies: deps.clone(),
+        inputs: Vec::new(),
         results: vec!["app-3.1-1-x86_64.hpkg".into()],
         ports_tree: PortsTreeSync::Skip,
     };
     let cancel = CancellationToken::new();
     let mut quiet = |_: Stream, _: &[u8]| {};
-    let first = b.build(&mut listing, &req, &mut quiet, &cancel).await.unwrap();
+    let first = b.build(&req, &mut quiet, &cancel).await.unwrap();
     let mut sent = first.transfer.sent.clone();
     sent.sort();
     assert_eq!(sent, [deps[0].file_name.clone(), deps[1].file_name.clone()]);
@@ -153,13 +163,16 @@ async fn local_builder_keeps_the_contract() {
         Sha256Digest::of(&std::fs::read(&result.path).unwrap()),
         result.sha256
     );
-    let second = b.build(&mut listing, &req, &mut quiet, &cancel).await.unwrap();
+    let second = b.build(&req, &mut quiet, &cancel).await.unwrap();
     assert!(second.transfer.sent.is_empty());
 
     let system: HashSet<String> = [deps[2].file_name.clone()].into();
-    let pruned = b.prune(&mut listing, &HashSet::new(), &system).await.unwrap();
+    let pruned = b.prune(&HashSet::new(), &system).await.unwrap();
     assert_eq!(pruned.len(), 3, "{pruned:?}");
-    assert_eq!(listing.packages.keys().collect::<Vec<_>>(), [&deps[2].file_name]);
+    assert_eq!(
+        b.cache_listing().unwrap().packages.keys().collect::<Vec<_>>(),
+        [&deps[2].file_name]
+    );
 
     // Cancelling a hanging build kills the tool and the child it started.
     std::fs::write(root.join("mode"), "hang").unwrap();
@@ -170,10 +183,7 @@ async fn local_builder_keeps_the_contract() {
         }
     };
     let started = Instant::now();
-    let err = b
-        .build(&mut listing, &req, &mut on_output, &cancel)
-        .await
-        .unwrap_err();
+    let err = b.build(&req, &mut on_output, &cancel).await.unwrap_err();
     assert!(matches!(err, BuilderError::Cancelled { .. }), "{err}");
     assert_eq!(err.class(), ErrorClass::Cancelled);
     assert!(started.elapsed() < Duration::from_secs(20));

@@ -12,6 +12,7 @@ use buildmaster::builders::connection::Connection;
 use buildmaster::builders::exec::ExecLimits;
 use buildmaster::builders::ports_tree::{sync, PortsTreeSync};
 use buildmaster::builders::sftp::Sftp;
+use buildmaster::builders::ssh_host::SshHost;
 use support::sshd::Sshd;
 use tokio_util::sync::CancellationToken;
 
@@ -46,6 +47,7 @@ async fn a_shallow_master_tree_reaches_new_and_existing_builders() {
         .await
         .unwrap();
     let sftp = Sftp::open(&conn, Duration::from_secs(30)).await.unwrap();
+    let host = SshHost::new(conn, sftp);
     let limits = ExecLimits {
         idle_output: None,
         total: Some(Duration::from_secs(60)),
@@ -77,7 +79,7 @@ async fn a_shallow_master_tree_reaches_new_and_existing_builders() {
     };
 
     // A new builder: a whole bundle of a commit whose parent nobody sends.
-    sync(&conn, &sftp, tree_str, &sync_to(head(&master)), &limits)
+    sync(&host, tree_str, &sync_to(head(&master)), &limits)
         .await
         .unwrap();
     assert_eq!(head(&tree), head(&master));
@@ -85,7 +87,7 @@ async fn a_shallow_master_tree_reaches_new_and_existing_builders() {
 
     // The master moves on by a commit of its own: an incremental bundle.
     commit_file(&master, "four");
-    sync(&conn, &sftp, tree_str, &sync_to(head(&master)), &limits)
+    sync(&host, tree_str, &sync_to(head(&master)), &limits)
         .await
         .unwrap();
     assert_eq!(head(&tree), head(&master));
@@ -97,7 +99,7 @@ async fn a_shallow_master_tree_reaches_new_and_existing_builders() {
     git(&master, &["fetch", "-q", "--depth=1", "origin"]);
     let newest = git(&master, &["rev-parse", "FETCH_HEAD"]);
     git(&master, &["checkout", "-q", "--detach", &newest]);
-    sync(&conn, &sftp, tree_str, &sync_to(newest.clone()), &limits)
+    sync(&host, tree_str, &sync_to(newest.clone()), &limits)
         .await
         .unwrap();
     assert_eq!(head(&tree), newest);

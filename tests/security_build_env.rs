@@ -14,7 +14,6 @@ use buildmaster::builders::config::{
     default_build_command, default_purge_command, BuilderPaths, BuilderSpec, Timeouts,
 };
 use buildmaster::builders::exec::Stream;
-use buildmaster::builders::local::LocalBuilder;
 use buildmaster::builders::ports_tree::PortsTreeSync;
 use buildmaster::builders::remote::RemoteBuilder;
 use buildmaster::builders::state::ReconnectPolicy;
@@ -53,6 +52,7 @@ fn request() -> BuildRequest {
         number: 1,
         port: "app-1.0".into(),
         dependencies: Vec::new(),
+        inputs: Vec::new(),
         results: vec!["app-1.0-1-x86_64.hpkg".into()],
         ports_tree: PortsTreeSync::Skip,
     }
@@ -100,12 +100,13 @@ async fn a_local_build_sees_no_secret_of_the_daemon() {
         staging: root.join("staging"),
         commit: root.join("committed"),
     };
-    let b = LocalBuilder::new(spec, None, BuilderConfValues::default(), dirs);
-    let mut listing = b.setup().await.unwrap();
+    // Without [ssh] the builder is the master itself (same flow, local transport).
+    let policy = ReconnectPolicy::default();
+    let mut b = RemoteBuilder::new(spec, None, BuilderConfValues::default(), dirs, policy);
     let mut log = Vec::new();
     let mut sink = |_: Stream, d: &[u8]| log.extend_from_slice(d);
     let cancel = CancellationToken::new();
-    let err = b.build(&mut listing, &request(), &mut sink, &cancel).await;
+    let err = b.build(&request(), &mut sink, &cancel).await;
     assert!(err.is_err(), "the env tool fails on purpose");
     assert_no_secret(&log);
 }

@@ -23,11 +23,10 @@ use std::sync::Arc;
 use buildmaster_storage::StorageBackend;
 
 use super::error::BuilderError;
+use super::host::BuilderHost;
 use super::package::{PackageSource, WantedPackage};
-use super::sftp::{Sftp, UPLOAD_SUFFIX};
-
-/// Extension of Haiku package files.
-pub const PACKAGE_EXTENSION: &str = ".hpkg";
+use super::sftp::{Expected, UPLOAD_SUFFIX};
+use crate::toolchains::DependencyPlacement;
 
 /// What a scan found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -90,53 +89,53 @@ pub struct TransferReport {
     pub already_cached: Vec<String>,
 }
 
-/// One builder's cache, reached through its SFTP session.
+/// One builder's cache, reached through its [`BuilderHost`] (SSH or the master itself).
 pub struct PackageCache<'a> {
-    builder: &'a str,
-    sftp: &'a Sftp,
-    cache_dir: &'a str,
-    visible_dir: &'a str,
+    /// Files and commands on the builder.
+    host: &'a dyn BuilderHost,
+    /// Where the cache and the visible set are, and which files are packages.
+    place: DependencyPlacement,
+    /// Dependencies whose spool file is a stub are read from here.
     storage: Option<Arc<dyn StorageBackend>>,
 }
 
 impl<'a> PackageCache<'a> {
-    /// A cache in `cache_dir`, visible packages in `visible_dir`, dependencies not in the spool read
-    /// from `storage`.
+    /// The cache `place` describes on `host`; dependencies not in the spool are read from `storage`.
     pub fn new(
-        builder: &'a str,
-        sftp: &'a Sftp,
-        cache_dir: &'a str,
-        visible_dir: &'a str,
+        host: &'a dyn BuilderHost,
+        place: DependencyPlacement,
         storage: Option<Arc<dyn StorageBackend>>,
     ) -> Self {
-        Self {
-            builder,
-            sftp,
-            cache_dir,
-            visible_dir,
-            storage,
-        }
+        Self { host, place, storage }
+    }
+
+    fn builder(&self) -> &str {
+        self.host.builder()
     }
 
     fn cache_path(&self, name: &str) -> String {
-        format!("{}/{name}", self.cache_dir)
+        format!("{}/{name}", self.place.cache_dir)
+    }
+
+    fn is_package(&self, name: &str) -> bool {
+        name.ends_with(self.place.extension)
     }
 
     /// Creates the directories, lists the cache and removes stale `.upload` files.
     pub async fn scan(&self) -> Result<CacheListing, BuilderError> {
-        self.sftp.mkdir_p(self.cache_dir).await?;
-        self.sftp.mkdir_p(self.visible_dir).await?;
+        self.host.mkdir_p(&self.place.cache_dir).await?;
+        self.host.mkdir_p(&self.place.visible_dir).await?;
         let mut listing = CacheListing::default();
-        for entry in self.sftp.list(self.cache_dir).await? {
+        for entry in self.host.list(&self.place.cache_dir).await? {
             if entry.name.ends_with(UPLOAD_SUFFIX) {
-                self.sftp.remove(&self.cache_path(&entry.name)).await?;
+                self.host.remove(&self.cache_path(&entry.name)).await?;
                 tracing::info!(
-                    builder = self.builder,
+                    builder = self.builder(),
                     file = entry.name,
                     "removed a stale upload"
                 );
                 listing.removed_uploads.push(entry.name);
-            } else if entry.is_file && entry.name.ends_with(PACKAGE_EXTENSION) {
+            } else if entry.is_file && self.is_package(&entry.name) {
                 listing.packages.insert(entry.name, entry.size);
             }
         }
@@ -156,59 +155,18 @@ impl<'a> PackageCache<'a> {
                 report.already_cached.push(package.file_name.clone());
                 continue;
             }
-            self.send(package).await?;
+            let dest = self.cache_path(&package.file_name);
+            let bytes = Bytes {
+                name: &package.file_name,
+                source: package.source(),
+                expected: package.expected(),
+            };
+            send(self.host, self.storage.as_ref(), bytes, &dest).await?;
             listing.packages.insert(package.file_name.clone(), package.size);
             report.sent.push(package.file_name.clone());
             report.bytes += package.size;
         }
         Ok(report)
-    }
-
-    /// Streams one package into the cache, verified.
-    async fn send(&self, package: &WantedPackage) -> Result<(), BuilderError> {
-        let dest = self.cache_path(&package.file_name);
-        let source = package.source().ok_or_else(|| BuilderError::Sftp {
-            builder: self.builder.into(),
-            op: "find the bytes of",
-            path: package.file_name.clone(),
-            reason: "neither a real spool file nor a storage key".into(),
-        })?;
-        tracing::info!(
-            builder = self.builder,
-            file = package.file_name,
-            ?source,
-            "sending package"
-        );
-        match source {
-            PackageSource::Spool(path) => {
-                let mut file = tokio::fs::File::open(&path)
-                    .await
-                    .map_err(|e| BuilderError::Local {
-                        op: "open spool file",
-                        path: path.clone(),
-                        source: e,
-                    })?;
-                self.sftp.upload(&mut file, &dest, package.expected()).await?;
-            }
-            PackageSource::Storage(key) => {
-                let storage = self.storage.as_ref().ok_or_else(|| BuilderError::Sftp {
-                    builder: self.builder.into(),
-                    op: "find the bytes of",
-                    path: package.file_name.clone(),
-                    reason: "the spool file is a stub and no storage backend is configured".into(),
-                })?;
-                let storage_err = |source| BuilderError::Storage {
-                    builder: self.builder.into(),
-                    file: package.file_name.clone(),
-                    source,
-                };
-                let mut object = storage.get(&key).await.map_err(storage_err)?;
-                self.sftp
-                    .upload(&mut object.body, &dest, package.expected())
-                    .await?;
-            }
-        }
-        Ok(())
     }
 
     /// Removes cached packages that are neither in `keep` (the repository's packages) nor system
@@ -221,10 +179,10 @@ impl<'a> PackageCache<'a> {
     ) -> Result<Vec<String>, BuilderError> {
         let stale = listing.stale(keep, system);
         for name in &stale {
-            self.sftp.remove(&self.cache_path(name)).await?;
+            self.host.remove(&self.cache_path(name)).await?;
             listing.packages.remove(name);
             tracing::info!(
-                builder = self.builder,
+                builder = self.builder(),
                 file = name,
                 "pruned from the builder cache"
             );
@@ -237,29 +195,90 @@ impl<'a> PackageCache<'a> {
     pub async fn make_visible(&self, deps: &[WantedPackage]) -> Result<(), BuilderError> {
         self.clear_visible().await?;
         for dep in deps {
-            let link = format!("{}/{}", self.visible_dir, dep.file_name);
-            self.sftp.symlink(&self.cache_path(&dep.file_name), &link).await?;
+            let link = format!("{}/{}", self.place.visible_dir, dep.file_name);
+            self.host.symlink(&self.cache_path(&dep.file_name), &link).await?;
         }
         Ok(())
     }
 
     /// Empties the visible directory of packages (links and unverified files alike).
     pub async fn clear_visible(&self) -> Result<(), BuilderError> {
-        for entry in self.sftp.list(self.visible_dir).await? {
-            if entry.name.ends_with(PACKAGE_EXTENSION) {
-                self.sftp
-                    .remove(&format!("{}/{}", self.visible_dir, entry.name))
+        for entry in self.host.list(&self.place.visible_dir).await? {
+            if self.is_package(&entry.name) {
+                self.host
+                    .remove(&format!("{}/{}", self.place.visible_dir, entry.name))
                     .await?;
             }
         }
         Ok(())
     }
 
-    /// Moves a verified build result from the visible directory into the cache.
-    pub async fn adopt(&self, listing: &mut CacheListing, name: &str, size: u64) -> Result<(), BuilderError> {
-        let from = format!("{}/{name}", self.visible_dir);
-        self.sftp.rename(&from, &self.cache_path(name)).await?;
+    /// Moves a verified build result from `from_dir` (where the build left it) into the cache.
+    pub async fn adopt(
+        &self,
+        listing: &mut CacheListing,
+        from_dir: &str,
+        name: &str,
+        size: u64,
+    ) -> Result<(), BuilderError> {
+        let from = format!("{from_dir}/{name}");
+        self.host.rename(&from, &self.cache_path(name)).await?;
         listing.packages.insert(name.into(), size);
         Ok(())
     }
+}
+
+/// A file to stream to a builder: its name (for errors), where its bytes are, what they must be.
+pub struct Bytes<'a> {
+    /// The file's name.
+    pub name: &'a str,
+    /// Where its bytes are (`None`: nowhere the master can read).
+    pub source: Option<PackageSource>,
+    /// What the bytes must be.
+    pub expected: Expected,
+}
+
+/// Streams `bytes` to `dest` on `host` — from the spool file, or straight from storage into the
+/// upload with no local copy — verified by size and SHA-256 while streaming.
+pub async fn send(
+    host: &dyn BuilderHost,
+    storage: Option<&Arc<dyn StorageBackend>>,
+    bytes: Bytes<'_>,
+    dest: &str,
+) -> Result<(), BuilderError> {
+    let builder = host.builder();
+    let no_bytes = |reason: &str| BuilderError::Sftp {
+        builder: builder.into(),
+        op: "find the bytes of",
+        path: bytes.name.into(),
+        reason: reason.into(),
+    };
+    let source = bytes
+        .source
+        .clone()
+        .ok_or_else(|| no_bytes("neither a real spool file nor a storage key"))?;
+    tracing::info!(builder, file = bytes.name, ?source, "sending");
+    match source {
+        PackageSource::Spool(path) => {
+            let mut file = tokio::fs::File::open(&path)
+                .await
+                .map_err(|e| BuilderError::Local {
+                    op: "open spool file",
+                    path: path.clone(),
+                    source: e,
+                })?;
+            host.upload(&mut file, dest, bytes.expected).await?;
+        }
+        PackageSource::Storage(key) => {
+            let storage = storage
+                .ok_or_else(|| no_bytes("the spool file is a stub and no storage backend is configured"))?;
+            let mut object = storage.get(&key).await.map_err(|source| BuilderError::Storage {
+                builder: builder.into(),
+                file: bytes.name.into(),
+                source,
+            })?;
+            host.upload(&mut object.body, dest, bytes.expected).await?;
+        }
+    }
+    Ok(())
 }

@@ -5,12 +5,17 @@
 
 use std::time::{Duration, Instant};
 
+use super::builder_conf::BuilderConfValues;
 use super::cache::PackageCache;
 use super::config::BuilderSpec;
 use super::connection::Connection;
 use super::error::BuilderError;
-use super::exec::{self, ExecLimits};
+use super::exec::ExecLimits;
+use super::host::run_capture;
 use super::sftp::Sftp;
+use super::ssh_host::SshHost;
+use crate::toolchains::haikuporter::HaikuPorter;
+use crate::toolchains::Toolchain as _;
 
 /// Round trips measured for the latency figure (the median is reported).
 const LATENCY_SAMPLES: usize = 5;
@@ -77,9 +82,10 @@ pub async fn check(spec: &BuilderSpec) -> Result<CheckReport, BuilderError> {
     };
     let conn = Connection::open(&spec.name, target, &spec.timeouts).await?;
     let sftp = Sftp::open(&conn, spec.timeouts.command).await?;
-    let cache = PackageCache::new(&spec.name, &sftp, &spec.paths.cache, &spec.paths.packages, None);
-    let listing = cache.scan().await?;
-    let free_bytes = sftp.free_bytes(&spec.paths.cache).await?;
+    let host = SshHost::new(conn, sftp);
+    let place = HaikuPorter::new(spec, BuilderConfValues::default()).dependencies();
+    let listing = PackageCache::new(&host, place, None).scan().await?;
+    let free_bytes = host.sftp().free_bytes(&spec.paths.cache).await?;
     let limits = ExecLimits {
         idle_output: None,
         total: Some(spec.timeouts.command),
@@ -98,16 +104,15 @@ pub async fn check(spec: &BuilderSpec) -> Result<CheckReport, BuilderError> {
         &spec.haikuporter,
     ];
     let argv: Vec<String> = probe.iter().map(|s| s.to_string()).collect();
-    let build_tool_found = exec::run_capture(&conn, &argv, None, &limits).await?.status == 0;
+    let build_tool_found = run_capture(&host, &argv, None, &limits).await?.status == 0;
     let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
     for _ in 0..LATENCY_SAMPLES {
         let start = Instant::now();
-        sftp.size(&spec.paths.cache).await?;
+        host.sftp().size(&spec.paths.cache).await?;
         samples.push(start.elapsed());
     }
     samples.sort();
-    sftp.close().await;
-    conn.close().await;
+    host.close().await;
     Ok(CheckReport {
         endpoint: Some(format!("{}@{}:{}", target.user, target.host, target.port)),
         cached_packages: listing.packages.len(),

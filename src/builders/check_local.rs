@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::check::CheckReport;
 use super::config::BuilderSpec;
-use crate::builders::cache::PACKAGE_EXTENSION;
+use crate::toolchains::haikuporter::HPKG_EXTENSION;
 
 /// Checks the local builder `spec` (one without an SSH endpoint).
 pub fn check_local(spec: &BuilderSpec) -> CheckReport {
@@ -32,7 +32,7 @@ fn cached(cache: &Path) -> (usize, u64) {
     };
     entries
         .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().ends_with(PACKAGE_EXTENSION))
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(HPKG_EXTENSION))
         .filter_map(|entry| entry.metadata().ok().filter(|m| m.is_file()))
         .fold((0, 0), |(count, bytes), meta| (count + 1, bytes + meta.len()))
 }

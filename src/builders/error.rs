@@ -255,6 +255,36 @@ pub enum BuilderError {
         /// The missing package file.
         file: String,
     },
+    /// An input file (a source from the source cache) on the builder is missing or is not what the
+    /// job says, found by the check before the build starts: the build is not run, and nothing on
+    /// the builder is ever asked to download a replacement.
+    #[error("builder {builder}: input {input} at {path} {problem} ({digests}) — the build was not started")]
+    Input {
+        /// The builder.
+        builder: String,
+        /// The input's name (as the job manifest lists it).
+        input: String,
+        /// Where it should be on the builder.
+        path: String,
+        /// "is missing" or "does not match".
+        problem: &'static str,
+        /// `expected SHA-256 <hex>, got <hex>` (or `got nothing`): both digests, for the operator.
+        digests: String,
+    },
+    /// The builder is configured with `network = "none"` but cannot run a command without network.
+    #[error(
+        "builder {builder}: network = \"none\" is configured but the build step cannot be isolated: \
+         {reason}. On Linux install util-linux's `unshare` and run the builder as root or allow \
+         unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, \
+         user.max_user_namespaces > 0); on Haiku there is no network namespace (see docs/builders.md); \
+         or set network = \"host\""
+    )]
+    NoNetworkIsolation {
+        /// The builder.
+        builder: String,
+        /// What the probe saw.
+        reason: String,
+    },
     /// Cancelled on request; the remote process was killed.
     #[error("builder {builder}: {what} cancelled")]
     Cancelled {
@@ -277,6 +307,8 @@ impl BuilderError {
             | Self::Sftp { .. }
             | Self::MissingSftpExtension { .. }
             | Self::Local { .. }
+            | Self::Input { .. }
+            | Self::NoNetworkIsolation { .. }
             | Self::Storage { .. } => ErrorClass::Infrastructure,
             Self::Timeout { is_build, .. }
             | Self::Verify {
@@ -294,12 +326,17 @@ impl BuilderError {
     }
 
     /// Whether retrying cannot help until an operator acts: a refused host key, refused authentication,
-    /// an unusable client key, an SFTP server without a required extension. The builder keeps being
+    /// an unusable client key, an SFTP server without a required extension, a builder that cannot run
+    /// without network although configured to. The builder keeps being
     /// re-probed (the fix needs no restart), but a one-shot buildrun stops waiting for it.
     pub fn needs_operator(&self) -> bool {
         matches!(
             self,
-            Self::HostKey { .. } | Self::Auth { .. } | Self::Key { .. } | Self::MissingSftpExtension { .. }
+            Self::HostKey { .. }
+                | Self::Auth { .. }
+                | Self::Key { .. }
+                | Self::MissingSftpExtension { .. }
+                | Self::NoNetworkIsolation { .. }
         )
     }
 

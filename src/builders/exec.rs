@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::connection::Connection;
 use super::error::BuilderError;
+use super::host::{Command, RunCommand};
 use super::quote::{command_line, shell_quote};
 
 /// First line our wrapper prints on stdout; it is stripped from the output.
@@ -35,9 +36,6 @@ const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 const PTY_TERM: &str = "vt100";
 /// Columns and rows of that terminal.
 const PTY_SIZE: (u32, u32) = (80, 24);
-/// Output captured by [`run_capture`] is capped: housekeeping commands print little, and an error
-/// message only needs the end.
-const CAPTURE_LIMIT_BYTES: usize = 1024 * 1024;
 
 /// Which stream a chunk of output came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +194,28 @@ pub async fn run_line(
     }
 }
 
+/// A bare connection runs commands too (connection checks and tests need no SFTP session); a
+/// [`super::ssh_host::SshHost`] runs them through here.
+#[async_trait::async_trait]
+impl RunCommand for Connection {
+    fn builder(&self) -> &str {
+        Connection::builder(self)
+    }
+
+    async fn run(
+        &self,
+        cmd: Command<'_>,
+        limits: &ExecLimits,
+        sink: OutputSink<'_>,
+    ) -> Result<Exit, BuilderError> {
+        let line = match cmd.setup_script {
+            Some(script) => build_command_line(cmd.argv, cmd.cwd.unwrap_or("."), script),
+            None => remote_command_line(cmd.argv, cmd.cwd),
+        };
+        run_line(self, &command_line(cmd.argv), &line, limits, sink).await
+    }
+}
+
 /// Asks for HaikuPorter's pseudo-terminal and waits for sshd's answer: a build that silently ran
 /// without one would survive a dropped connection.
 async fn request_pty(
@@ -284,73 +304,6 @@ async fn kill(conn: &Connection, channel: &russh::Channel<russh::client::Msg>, p
         }
     }
     let _ = channel.close().await;
-}
-
-/// What a short command printed.
-#[derive(Clone, Debug, Default)]
-pub struct Output {
-    /// Exit status.
-    pub status: u32,
-    /// Standard output (capped).
-    pub stdout: Vec<u8>,
-    /// Standard error (capped).
-    pub stderr: Vec<u8>,
-}
-
-/// Runs a housekeeping command and captures its output.
-pub async fn run_capture(
-    conn: &Connection,
-    argv: &[String],
-    cwd: Option<&str>,
-    limits: &ExecLimits,
-) -> Result<Output, BuilderError> {
-    let mut out = Output::default();
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let mut sink = |stream: Stream, data: &[u8]| {
-        let buf = match stream {
-            Stream::Stdout => &mut stdout,
-            Stream::Stderr => &mut stderr,
-        };
-        if buf.len() < CAPTURE_LIMIT_BYTES {
-            buf.extend_from_slice(data);
-        }
-    };
-    out.status = run(conn, argv, cwd, limits, &mut sink).await?.status;
-    out.stdout = stdout;
-    out.stderr = stderr;
-    Ok(out)
-}
-
-/// Runs a housekeeping command that must succeed.
-pub async fn run_checked(
-    conn: &Connection,
-    argv: &[String],
-    cwd: Option<&str>,
-    limits: &ExecLimits,
-) -> Result<Output, BuilderError> {
-    let out = run_capture(conn, argv, cwd, limits).await?;
-    if out.status != 0 {
-        let text = String::from_utf8_lossy(if out.stderr.is_empty() {
-            &out.stdout
-        } else {
-            &out.stderr
-        });
-        let tail: String = text
-            .chars()
-            .rev()
-            .take(2000)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        return Err(BuilderError::Command {
-            builder: conn.builder().into(),
-            command: command_line(argv),
-            status: format!("exit status {}", out.status),
-            output: tail.trim().to_string(),
-        });
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -14,17 +14,21 @@
 //! - [`hostkey`]: host-key pinning (pinned key or `known_hosts`), fingerprints for error messages.
 //! - [`connection`]: the russh connection (keys, timeouts, keepalive, `TCP_NODELAY`, jump hosts).
 //! - [`quote`]: argument vectors to strictly quoted shell command lines.
-//! - [`exec`]: remote commands with live output, idle/total timeouts and cancellation.
+//! - [`host`]: the transport seam — [`host::BuilderHost`], what the flow needs from a machine.
+//! - [`ssh_host`]: [`ssh_host::SshHost`], a builder over SSH (the connection plus SFTP).
+//! - [`local`]: [`local::LocalHost`], the master itself (processes, files; the build environment).
+//! - [`exec`]: SSH commands with live output, PTY, idle/total timeouts and cancellation.
 //! - [`sftp`]: pipelined SFTP uploads/downloads verified by size and SHA-256 while streaming.
 //! - [`sftp_rename`]: every rename with `posix-rename@openssh.com` (Haiku's BFS has no hard links).
 //! - [`ports_tree`]: bringing the builder's ports tree to the master's revision (fetch or bundle).
 //! - [`builder_conf`]: the builder config file the build tool reads.
 //! - [`results`]: fetching results to staging, verifying them, committing the set all-or-nothing.
 //! - [`build_log`]: the per-build log file with live subscribers.
-//! - [`build`]: one build, step by step; the build command template.
-//! - [`remote`]: [`remote::RemoteBuilder`] — connection, setup, health, and the one place a builder is
-//!   lost.
-//! - [`local`]: [`local::LocalBuilder`] — the same contract with processes on the master.
+//! - [`network`]: builds without network (`network = "none"`: `unshare --net`).
+//! - [`build`]: setup and one build, step by step — the one flow for every host and toolchain
+//!   ([`crate::toolchains`]).
+//! - [`remote`]: [`remote::RemoteBuilder`] — a builder's transport life (SSH, or the master itself),
+//!   health, and the one place a builder is lost.
 //! - [`check`]: `buildmaster builder check` — reachability, cache, disk, tool, latency.
 //! - [`check_local`]: the same report for the local builder, from this machine.
 //! - [`state`]: builder states and reconnect backoff.
@@ -40,8 +44,10 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod exec;
+pub mod host;
 pub mod hostkey;
 pub mod local;
+pub mod network;
 pub mod package;
 pub mod ports_tree;
 pub mod quote;
@@ -49,6 +55,7 @@ pub mod remote;
 pub mod results;
 pub mod sftp;
 pub mod sftp_rename;
+pub mod ssh_host;
 pub mod state;
 pub mod task;
 

@@ -1,6 +1,7 @@
-//! What a builder needs to know about a package it must have: its file name, size and SHA-256 (from the
-//! package record), and where its bytes are. The publishing pipeline fills these from its database; the
-//! builders only read them.
+//! What a builder needs to know about a file it must have — a dependency package ([`WantedPackage`])
+//! or another input of the job such as a source archive ([`PlacedInput`]): its name, size and SHA-256
+//! (from the package record or the job manifest), and where its bytes are. The publishing pipeline
+//! and the source cache fill these; the builders only read them.
 
 use std::path::{Path, PathBuf};
 
@@ -48,13 +49,54 @@ impl WantedPackage {
     /// Where the bytes are now: the spool when the local file is real (its size matches the record),
     /// storage when it is a zero-byte stub or missing. `None` if neither holds them.
     pub fn source(&self) -> Option<PackageSource> {
-        if let Some(local) = &self.local {
-            if local_size(local) == Some(self.size) {
-                return Some(PackageSource::Spool(local.clone()));
-            }
-        }
-        self.key.clone().map(PackageSource::Storage)
+        bytes_source(self.local.as_deref(), self.key.as_ref(), self.size)
     }
+}
+
+/// A file the job needs at a given place on the builder besides its dependencies — a source archive
+/// from the source cache, HaikuPorter's `.uri` beside it — streamed and verified like a dependency,
+/// and checked again on the builder before the build starts (see [`super::build`]). The job manifest
+/// lists these; the toolchain says where they go
+/// ([`Toolchain::input_path`](crate::toolchains::Toolchain::input_path)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlacedInput {
+    /// The input's name as the job manifest lists it (for errors).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256.
+    pub sha256: Sha256Digest,
+    /// Absolute path on the builder.
+    pub dest: String,
+    /// A local file holding the bytes, if any.
+    pub local: Option<PathBuf>,
+    /// The storage object holding the bytes, if any.
+    pub key: Option<ObjectKey>,
+}
+
+impl PlacedInput {
+    /// What the bytes must be.
+    pub fn expected(&self) -> Expected {
+        Expected {
+            size: self.size,
+            sha256: self.sha256,
+        }
+    }
+
+    /// Where the bytes are now (see [`WantedPackage::source`]).
+    pub fn source(&self) -> Option<PackageSource> {
+        bytes_source(self.local.as_deref(), self.key.as_ref(), self.size)
+    }
+}
+
+/// The local file when it is real (its size is `size`), else the storage object.
+fn bytes_source(local: Option<&Path>, key: Option<&ObjectKey>, size: u64) -> Option<PackageSource> {
+    if let Some(local) = local {
+        if local_size(local) == Some(size) {
+            return Some(PackageSource::Spool(local.to_path_buf()));
+        }
+    }
+    key.cloned().map(PackageSource::Storage)
 }
 
 fn local_size(path: &Path) -> Option<u64> {

@@ -19,10 +19,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::connection::Connection;
 use super::error::BuilderError;
-use super::exec::{self, ExecLimits};
-use super::sftp::{Expected, Sftp};
+use super::exec::ExecLimits;
+use super::host::{run_capture, run_checked, BuilderHost};
+use super::sftp::Expected;
 
 /// Largest `shallow` file we read from a builder: one 41-byte line per boundary commit; a ports tree
 /// has a handful (one per shallow fetch).
@@ -87,8 +87,7 @@ async fn local_git_bytes(repo: &Path, args: &[&str]) -> Result<Vec<u8>, BuilderE
 
 /// Brings `ports_tree` on the builder to the requested revision.
 pub async fn sync(
-    conn: &Connection,
-    sftp: &Sftp,
+    host: &dyn BuilderHost,
     ports_tree: &str,
     how: &PortsTreeSync,
     limits: &ExecLimits,
@@ -96,23 +95,23 @@ pub async fn sync(
     match how {
         PortsTreeSync::Skip => Ok(()),
         PortsTreeSync::Fetch { revision } => {
-            exec::run_checked(
-                conn,
+            run_checked(
+                host,
                 &argv(&["git", "-C", ports_tree, "fetch", "--quiet", "origin"]),
                 None,
                 limits,
             )
             .await?;
-            checkout(conn, ports_tree, revision, limits).await
+            checkout(host, ports_tree, revision, limits).await
         }
         PortsTreeSync::Bundle { repo, revision } => {
-            sync_bundle(conn, sftp, ports_tree, repo, revision, limits).await
+            sync_bundle(host, ports_tree, repo, revision, limits).await
         }
     }
 }
 
 async fn checkout(
-    conn: &Connection,
+    host: &dyn BuilderHost,
     tree: &str,
     revision: &str,
     limits: &ExecLimits,
@@ -120,13 +119,12 @@ async fn checkout(
     let args = argv(&[
         "git", "-C", tree, "checkout", "--quiet", "--force", "--detach", revision,
     ]);
-    exec::run_checked(conn, &args, None, limits).await?;
+    run_checked(host, &args, None, limits).await?;
     Ok(())
 }
 
 async fn sync_bundle(
-    conn: &Connection,
-    sftp: &Sftp,
+    host: &dyn BuilderHost,
     tree: &str,
     repo: &Path,
     revision: &str,
@@ -138,15 +136,15 @@ async fn sync_bundle(
     )
     .await?;
     let head = ["git", "-C", tree, "rev-parse", "--verify", "HEAD^{commit}"];
-    let current = exec::run_capture(conn, &argv(&head), None, limits).await?;
+    let current = run_capture(host, &argv(&head), None, limits).await?;
     let current = (current.status == 0).then(|| String::from_utf8_lossy(&current.stdout).trim().to_string());
     if current.as_deref() == Some(wanted.as_str()) {
-        return checkout(conn, tree, &wanted, limits).await;
+        return checkout(host, tree, &wanted, limits).await;
     }
     // A bundle needs a ref for its tip; one ref per builder so that concurrent syncs do not race.
     let sync_ref = format!(
         "refs/buildmaster/sync-{}",
-        conn.builder().replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        host.builder().replace(|c: char| !c.is_ascii_alphanumeric(), "_")
     );
     local_git(repo, &["update-ref", &sync_ref, &wanted]).await?;
     let base = match &current {
@@ -170,7 +168,7 @@ async fn sync_bundle(
         size: bytes.len() as u64,
         sha256: Sha256Digest::of(&bytes),
     };
-    sftp.upload(&mut bytes.as_slice(), &remote_bundle, expected)
+    host.upload(&mut bytes.as_slice(), &remote_bundle, expected)
         .await?;
     // No repository yet: `git init` rather than `git clone`, because the directory may already hold
     // the builder config the master wrote into it.
@@ -179,19 +177,17 @@ async fn sync_bundle(
     let shallow = master_shallow_commits(repo).await?;
     let fetched = async {
         if current.is_none() {
-            exec::run_checked(conn, &argv(&init), None, limits).await?;
+            run_checked(host, &argv(&init), None, limits).await?;
         }
         if !shallow.is_empty() {
-            mark_shallow(conn, sftp, tree, &shallow, limits).await?;
+            mark_shallow(host, tree, &shallow, limits).await?;
         }
-        exec::run_checked(conn, &argv(&fetch), None, limits)
-            .await
-            .map(|_| ())
+        run_checked(host, &argv(&fetch), None, limits).await.map(|_| ())
     }
     .await;
-    let _ = sftp.remove(&remote_bundle).await;
+    let _ = host.remove(&remote_bundle).await;
     fetched?;
-    checkout(conn, tree, &wanted, limits).await
+    checkout(host, tree, &wanted, limits).await
 }
 
 /// The master's shallow boundary: the commits its `shallow` file lists (none for a full clone).
@@ -219,16 +215,15 @@ fn shallow_lines(text: &str) -> Vec<String> {
 }
 
 /// Adds `commits` to the builder repository's shallow boundary (keeping what it lists already),
-/// written atomically through SFTP.
+/// written atomically (`.upload` then rename).
 async fn mark_shallow(
-    conn: &Connection,
-    sftp: &Sftp,
+    host: &dyn BuilderHost,
     tree: &str,
     commits: &[String],
     limits: &ExecLimits,
 ) -> Result<(), BuilderError> {
-    let out = exec::run_checked(
-        conn,
+    let out = run_checked(
+        host,
         &argv(&["git", "-C", tree, "rev-parse", "--absolute-git-dir"]),
         None,
         limits,
@@ -236,7 +231,7 @@ async fn mark_shallow(
     .await?;
     let git_dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let path = format!("{git_dir}/shallow");
-    let existing = sftp
+    let existing = host
         .read_small(&path, SHALLOW_FILE_LIMIT)
         .await?
         .unwrap_or_default();
@@ -247,7 +242,7 @@ async fn mark_shallow(
         }
     }
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    sftp.write_small(&path, text.as_bytes()).await
+    host.write_small(&path, text.as_bytes()).await
 }
 
 #[cfg(test)]

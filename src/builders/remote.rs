@@ -1,10 +1,13 @@
-//! A remote builder: its connection, SFTP session, cache listing and health, and the one function that
-//! handles losing it ([`RemoteBuilder::lose`]).
+//! A builder's life: its transport — an SSH connection and SFTP session ([`SshHost`]), or the master
+//! itself for a builder without `[ssh]` ([`LocalHost`]) — its cache listing and health, and the one
+//! function that handles losing it ([`RemoteBuilder::lose`]). Everything a build does goes through
+//! the one flow in [`super::build`]; nothing here depends on which transport it is, except opening it.
 //!
 //! On every (re)connect the builder is set up from scratch, because anything could have changed while
-//! it was away: the connection and SFTP session are opened, the builder config is written, the cache
-//! is listed again (stale `.upload` files removed) and pruned of packages that left the repository
-//! (system packages kept), as HaikuPorter's `_setupForBuilding` does. The cache listing is never
+//! it was away: the transport is opened, the toolchain's setup files (the builder config) are
+//! written, the cache is listed again (stale `.upload` files removed) and pruned of packages that left
+//! the repository (system packages kept), as HaikuPorter's `_setupForBuilding` does, and a builder
+//! configured without network checks that it can isolate its builds. The cache listing is never
 //! carried across connections (HaikuPorter only ever appended to it, report §9.15).
 
 use std::collections::HashSet;
@@ -14,28 +17,60 @@ use std::time::{Duration, Instant};
 use buildmaster_storage::StorageBackend;
 use tokio_util::sync::CancellationToken;
 
-use super::build::{self, BuildOutcome, BuildRequest, ResultDirs, Session};
-use super::builder_conf::{self, BuilderConfValues};
+use super::build::{self, housekeeping_limits, BuildOutcome, BuildRequest, ResultDirs, Session};
+use super::builder_conf::BuilderConfValues;
 use super::cache::{CacheListing, KeepSource, PackageCache};
 use super::config::BuilderSpec;
 use super::connection::Connection;
 use super::error::{BuilderError, ErrorClass};
 use super::exec::OutputSink;
+use super::host::BuilderHost;
+use super::local::LocalHost;
+use super::network;
 use super::sftp::Sftp;
+use super::ssh_host::SshHost;
 use super::state::{BuilderState, Health, ReconnectPolicy};
+use crate::toolchains::haikuporter::HaikuPorter;
+use crate::toolchains::Toolchain;
 
-/// A live connection and what was learnt on it.
-struct Live {
-    conn: Connection,
-    sftp: Sftp,
-    listing: CacheListing,
+/// How the master reaches the builder.
+enum Transport {
+    /// Over SSH (boxed: a connection and two SFTP sessions are much larger than the local host).
+    Ssh(Box<SshHost>),
+    /// The master itself.
+    Local(LocalHost),
 }
 
-/// A builder reached over SSH.
+impl Transport {
+    fn host(&self) -> &dyn BuilderHost {
+        match self {
+            Self::Ssh(host) => host.as_ref(),
+            Self::Local(host) => host,
+        }
+    }
+
+    /// Whether the transport is gone (the master itself never goes).
+    fn is_closed(&self) -> bool {
+        match self {
+            Self::Ssh(host) => host.connection().is_closed(),
+            Self::Local(_) => false,
+        }
+    }
+}
+
+/// A live transport and what was learnt on it.
+struct Live {
+    transport: Transport,
+    listing: CacheListing,
+    /// The network-isolation prefix of the build step (see [`network::prepare`]).
+    isolation: Vec<String>,
+}
+
+/// A builder, reached over SSH or (without `[ssh]`) the master itself.
 pub struct RemoteBuilder {
     spec: BuilderSpec,
     storage: Option<Arc<dyn StorageBackend>>,
-    conf: BuilderConfValues,
+    toolchain: Arc<dyn Toolchain>,
     dirs: ResultDirs,
     health: Health,
     live: Option<Live>,
@@ -44,7 +79,8 @@ pub struct RemoteBuilder {
 }
 
 impl RemoteBuilder {
-    /// A builder not yet connected. `storage` serves dependencies whose spool files are stubs.
+    /// A HaikuPorter builder not yet connected. `storage` serves dependencies whose spool files are
+    /// stubs.
     pub fn new(
         spec: BuilderSpec,
         storage: Option<Arc<dyn StorageBackend>>,
@@ -52,15 +88,22 @@ impl RemoteBuilder {
         dirs: ResultDirs,
         policy: ReconnectPolicy,
     ) -> Self {
+        let toolchain: Arc<dyn Toolchain> = Arc::new(HaikuPorter::new(&spec, conf));
         Self {
             spec,
             storage,
-            conf,
+            toolchain,
             dirs,
             health: Health::new(policy, Instant::now()),
             live: None,
             keep: None,
         }
+    }
+
+    /// Builds with `toolchain` instead of HaikuPorter (Debian, RPM).
+    pub fn with_toolchain(mut self, toolchain: Arc<dyn Toolchain>) -> Self {
+        self.toolchain = toolchain;
+        self
     }
 
     /// Prunes the cache on every connect, keeping what `keep` names then (HaikuPorter's
@@ -95,14 +138,25 @@ impl RemoteBuilder {
         self.live.as_ref().map(|l| &l.listing)
     }
 
-    /// The SFTP session, while connected (for checks and tools).
+    /// The SFTP session, while connected over SSH (for checks and tools).
     pub fn sftp(&self) -> Option<&Sftp> {
-        self.live.as_ref().map(|l| &l.sftp)
+        match &self.live.as_ref()?.transport {
+            Transport::Ssh(host) => Some(host.sftp()),
+            Transport::Local(_) => None,
+        }
     }
 
-    /// The connection, while connected.
+    /// The SSH connection, while connected over SSH.
     pub fn connection(&self) -> Option<&Connection> {
-        self.live.as_ref().map(|l| &l.conn)
+        match &self.live.as_ref()?.transport {
+            Transport::Ssh(host) => Some(host.connection()),
+            Transport::Local(_) => None,
+        }
+    }
+
+    /// Whether the builder is set up and its transport still open.
+    pub fn is_connected(&self) -> bool {
+        self.live.as_ref().is_some_and(|l| !l.transport.is_closed())
     }
 
     fn request_timeout(&self) -> Duration {
@@ -137,26 +191,22 @@ impl RemoteBuilder {
         }
     }
 
-    async fn setup(&self) -> Result<Live, BuilderError> {
-        let target = self.spec.ssh.as_ref().ok_or_else(|| BuilderError::Key {
-            builder: self.spec.name.clone(),
-            reason: "no [ssh] section: this is a local builder".into(),
-        })?;
+    async fn open_transport(&self) -> Result<Transport, BuilderError> {
+        let Some(target) = self.spec.ssh.as_ref() else {
+            return Ok(Transport::Local(LocalHost::new(&self.spec.name)));
+        };
         let conn = Connection::open(&self.spec.name, target, &self.spec.timeouts).await?;
         let sftp = Sftp::open(&conn, self.request_timeout()).await?;
-        let paths = &self.spec.paths;
-        if let Some(parent) = paths
-            .builder_config
-            .rsplit_once('/')
-            .map(|(p, _)| p)
-            .filter(|p| !p.is_empty())
-        {
-            sftp.mkdir_p(parent).await?;
-        }
-        let text = builder_conf::render(&self.spec.name, paths, &self.conf);
-        sftp.write_small(&paths.builder_config, text.as_bytes()).await?;
-        let cache = PackageCache::new(&self.spec.name, &sftp, &paths.cache, &paths.packages, None);
-        let mut listing = cache.scan().await?;
+        Ok(Transport::Ssh(Box::new(SshHost::new(conn, sftp))))
+    }
+
+    async fn setup(&self) -> Result<Live, BuilderError> {
+        let transport = self.open_transport().await?;
+        let host = transport.host();
+        let mut listing = build::setup(host, &*self.toolchain).await?;
+        let limits = housekeeping_limits(&self.spec, &CancellationToken::new());
+        let isolation = network::prepare(host, self.spec.network, &limits).await?;
+        let cache = PackageCache::new(host, self.toolchain.dependencies(), None);
         if let Some(keep) = self.keep.clone() {
             // The source may read the state database: off the async threads.
             let keep = tokio::task::spawn_blocking(move || keep())
@@ -178,7 +228,11 @@ impl RemoteBuilder {
                 }
             }
         }
-        Ok(Live { conn, sftp, listing })
+        Ok(Live {
+            transport,
+            listing,
+            isolation,
+        })
     }
 
     /// Losing the builder is handled here and only here: log the reason once, drop the connection,
@@ -197,7 +251,7 @@ impl RemoteBuilder {
         sink: OutputSink<'_>,
         cancel: &CancellationToken,
     ) -> Result<BuildOutcome, BuilderError> {
-        if self.live.as_ref().is_none_or(|l| l.conn.is_closed()) {
+        if !self.is_connected() {
             self.connect().await?;
         }
         self.health.set_busy(true);
@@ -205,15 +259,10 @@ impl RemoteBuilder {
             let live = self.live.as_mut().expect("connected above");
             let session = Session {
                 spec: &self.spec,
-                conn: &live.conn,
-                sftp: &live.sftp,
-                cache: PackageCache::new(
-                    &self.spec.name,
-                    &live.sftp,
-                    &self.spec.paths.cache,
-                    &self.spec.paths.packages,
-                    self.storage.clone(),
-                ),
+                host: live.transport.host(),
+                toolchain: &self.toolchain,
+                storage: self.storage.clone(),
+                isolation: &live.isolation,
             };
             build::run(&session, &mut live.listing, req, &self.dirs, sink, cancel).await
         };
@@ -248,13 +297,7 @@ impl RemoteBuilder {
                 during: "prune (not connected)".into(),
             });
         };
-        let cache = PackageCache::new(
-            &self.spec.name,
-            &live.sftp,
-            &self.spec.paths.cache,
-            &self.spec.paths.packages,
-            None,
-        );
+        let cache = PackageCache::new(live.transport.host(), self.toolchain.dependencies(), None);
         let result = cache.prune(&mut live.listing, keep, system).await;
         if let Err(err) = &result {
             if err.class() == ErrorClass::Transport {
@@ -266,9 +309,12 @@ impl RemoteBuilder {
 
     /// Closes the connection (state stays as is).
     pub async fn disconnect(&mut self) {
-        if let Some(live) = self.live.take() {
-            live.sftp.close().await;
-            live.conn.close().await;
+        if let Some(Live {
+            transport: Transport::Ssh(host),
+            ..
+        }) = self.live.take()
+        {
+            (*host).close().await;
         }
     }
 }

@@ -4,18 +4,19 @@
 //!
 //! Verification of each expected file: it exists (exit 0 without it is a build failure, never a
 //! transient error — HaikuPorter's #330 loop); its bytes arrive with the size and SHA-256 the builder
-//! computed for them (`sha256sum` on the builder, compared while streaming); and the package's own
-//! name, version and architecture give exactly its file name.
+//! computed for them ([`BuilderHost::fetch`]: `sha256sum` on an SSH builder, compared while
+//! streaming); and the package's own name, version and architecture, as the toolchain reads them
+//! ([`Toolchain::result_identity`]), give exactly its file name.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use buildmaster_storage::Sha256Digest;
 
-use super::connection::Connection;
 use super::error::BuilderError;
-use super::exec::{self, ExecLimits};
-use super::sftp::{Expected, Sftp};
+use super::exec::ExecLimits;
+use super::host::BuilderHost;
+use crate::toolchains::Toolchain;
 
 /// A verified result, committed into the results directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +45,7 @@ impl Drop for StagingDir {
 
 /// Where things are, for one build's results.
 pub struct ResultPlaces<'a> {
-    /// The builder's directory the build tool writes packages to.
+    /// The builder's directory the build tool writes results to.
     pub remote_dir: &'a str,
     /// Local parent of per-build staging directories (same file system as `commit_dir`).
     pub staging_root: &'a Path,
@@ -54,16 +55,16 @@ pub struct ResultPlaces<'a> {
 
 /// Fetches, verifies and commits `expected` (canonical file names) of the build of `port`.
 pub async fn fetch_verify_commit(
-    conn: &Connection,
-    sftp: &Sftp,
+    host: &dyn BuilderHost,
+    toolchain: &Arc<dyn Toolchain>,
     port: &str,
     expected: &[String],
     places: &ResultPlaces<'_>,
     limits: &ExecLimits,
 ) -> Result<Vec<ResultFile>, BuilderError> {
-    let builder = conn.builder();
+    let builder = host.builder();
     for name in expected {
-        if sftp
+        if host
             .size(&format!("{}/{name}", places.remote_dir))
             .await?
             .is_none()
@@ -75,7 +76,6 @@ pub async fn fetch_verify_commit(
             });
         }
     }
-    let remote_sums = remote_sha256(conn, places.remote_dir, expected, limits).await?;
     let local_err = |op, path: &Path| {
         let path = path.to_path_buf();
         move |e| BuilderError::Local { op, path, source: e }
@@ -94,13 +94,8 @@ pub async fn fetch_verify_commit(
     for name in expected {
         let remote = format!("{}/{name}", places.remote_dir);
         let local = staging.0.join(name);
-        let size = sftp.size(&remote).await?.unwrap_or(0);
-        let want = Expected {
-            size,
-            sha256: remote_sums[name],
-        };
-        let got = sftp.download(&remote, &local, Some(want)).await?;
-        verify_identity(builder, name, &local).await?;
+        let got = host.fetch(&remote, &local, limits).await?;
+        verify_identity(builder, toolchain, name, &local).await?;
         staged.push(ResultFile {
             file_name: name.clone(),
             size: got.size,
@@ -112,53 +107,23 @@ pub async fn fetch_verify_commit(
     Ok(staged)
 }
 
-/// `sha256sum` on the builder for the named files in `dir`.
-async fn remote_sha256(
-    conn: &Connection,
-    dir: &str,
-    names: &[String],
-    limits: &ExecLimits,
-) -> Result<HashMap<String, Sha256Digest>, BuilderError> {
-    let mut argv = vec!["sha256sum".to_string(), "--".to_string()];
-    argv.extend(names.iter().cloned());
-    let out = exec::run_checked(conn, &argv, Some(dir), limits).await?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut sums = HashMap::new();
-    for line in text.lines() {
-        // `<64 hex>  <name>` (two spaces, or space-asterisk in binary mode).
-        if let Some((hex, name)) = line.split_once(' ') {
-            if let Some(digest) = Sha256Digest::from_hex(hex) {
-                sums.insert(name.trim_start_matches([' ', '*']).to_string(), digest);
-            }
-        }
-    }
-    for name in names {
-        if !sums.contains_key(name) {
-            return Err(BuilderError::Command {
-                builder: conn.builder().into(),
-                command: "sha256sum".into(),
-                status: "no checksum printed".into(),
-                output: format!("for {name}"),
-            });
-        }
-    }
-    Ok(sums)
-}
-
-/// The package's own name, version and architecture must give its file name.
-pub async fn verify_identity(builder: &str, name: &str, path: &Path) -> Result<(), BuilderError> {
-    let path_owned = path.to_path_buf();
-    let read = tokio::task::spawn_blocking(move || crate::haiku::hpkg_reader::read_package(&path_owned))
+/// The result's own identity (name, version, architecture, as `toolchain` reads it) must give its
+/// file name `name`.
+pub async fn verify_identity(
+    builder: &str,
+    toolchain: &Arc<dyn Toolchain>,
+    name: &str,
+    path: &Path,
+) -> Result<(), BuilderError> {
+    let (tool, path_owned) = (Arc::clone(toolchain), path.to_path_buf());
+    let read = tokio::task::spawn_blocking(move || tool.result_identity(&path_owned))
         .await
         .map_err(|e| BuilderError::Local {
             op: "read package",
             path: path.into(),
             source: std::io::Error::other(e.to_string()),
         })?;
-    let canonical = match read {
-        Ok(package) => package.info.canonical_file_name(),
-        Err(e) => format!("<not a valid package: {e}>"),
-    };
+    let canonical = read.unwrap_or_else(|e| format!("<not a valid package: {e}>"));
     if canonical != name {
         return Err(BuilderError::Verify {
             builder: builder.into(),

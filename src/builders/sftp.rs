@@ -19,7 +19,7 @@ use buildmaster_storage::Sha256Digest;
 use russh_sftp::client::{error::Error as SftpError, Config, SftpSession};
 use russh_sftp::protocol::StatusCode;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::connection::Connection;
 use super::error::BuilderError;
@@ -162,33 +162,18 @@ impl Sftp {
             .create(temp)
             .await
             .map_err(|e| self.err("create", temp, e))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; CHUNK_BYTES];
-        let mut total = 0u64;
-        loop {
-            let n = fill(source, &mut buf).await.map_err(|e| BuilderError::Sftp {
-                builder: self.builder.clone(),
-                op: "read source for",
-                path: dest.into(),
-                reason: e.to_string(),
+        let got = copy_hashed(source, &mut file, expected.size)
+            .await
+            .map_err(|e| match e {
+                CopyError::Read(e) => BuilderError::Sftp {
+                    builder: self.builder.clone(),
+                    op: "read source for",
+                    path: dest.into(),
+                    reason: e.to_string(),
+                },
+                CopyError::Write(e) => self.io_err("write", temp, e),
             })?;
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-            if total > expected.size {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            file.write_all(&buf[..n])
-                .await
-                .map_err(|e| self.io_err("write", temp, e))?;
-        }
         file.shutdown().await.map_err(|e| self.io_err("close", temp, e))?;
-        let got = Transferred {
-            size: total,
-            sha256: Sha256Digest(hasher.finalize().into()),
-        };
         verify(&self.builder, dest, expected, got, false)?;
         Ok(got)
     }
@@ -247,25 +232,13 @@ impl Sftp {
             source: e,
         };
         let mut local = tokio::fs::File::create(part).await.map_err(local_err)?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; CHUNK_BYTES];
-        let mut total = 0u64;
-        loop {
-            let n = fill(&mut remote, &mut buf)
-                .await
-                .map_err(|e| self.io_err("read", src, e))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            total += n as u64;
-            local.write_all(&buf[..n]).await.map_err(local_err)?;
-        }
+        let got = copy_hashed(&mut remote, &mut local, u64::MAX)
+            .await
+            .map_err(|e| match e {
+                CopyError::Read(e) => self.io_err("read", src, e),
+                CopyError::Write(e) => local_err(e),
+            })?;
         local.sync_all().await.map_err(local_err)?;
-        let got = Transferred {
-            size: total,
-            sha256: Sha256Digest(hasher.finalize().into()),
-        };
         if let Some(expected) = expected {
             verify(&self.builder, src, expected, got, true)?;
         }
@@ -407,6 +380,45 @@ impl Sftp {
     }
 }
 
+/// Which side of a [`copy_hashed`] failed.
+#[derive(Debug)]
+pub enum CopyError {
+    /// Reading the source.
+    Read(std::io::Error),
+    /// Writing the destination.
+    Write(std::io::Error),
+}
+
+/// Copies `source` to `out` in whole [`CHUNK_BYTES`] chunks (one SFTP request each), counting and
+/// hashing while streaming, so no file is ever read twice. Stops reading once more than `limit`
+/// bytes came (the caller's size check then fails without streaming an oversized source to its
+/// end). `out` is not flushed or closed.
+pub async fn copy_hashed<W: AsyncWrite + Unpin + ?Sized>(
+    source: &mut (dyn AsyncRead + Send + Unpin),
+    out: &mut W,
+    limit: u64,
+) -> Result<Transferred, CopyError> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    let mut total = 0u64;
+    loop {
+        let n = fill(source, &mut buf).await.map_err(CopyError::Read)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > limit {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).await.map_err(CopyError::Write)?;
+    }
+    Ok(Transferred {
+        size: total,
+        sha256: Sha256Digest(hasher.finalize().into()),
+    })
+}
+
 /// Reads until `buf` is full or the source ends; returns the byte count.
 async fn fill<R: AsyncRead + Unpin + ?Sized>(source: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
@@ -443,4 +455,13 @@ pub fn verify(
         return Err(fail("SHA-256", expected.sha256.to_hex(), got.sha256.to_hex()));
     }
     Ok(())
+}
+
+impl From<Transferred> for Expected {
+    fn from(t: Transferred) -> Self {
+        Self {
+            size: t.size,
+            sha256: t.sha256,
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! One interface over the builders the executor drives: [`RemoteBuilder`] (SSH) and [`LocalBuilder`]
-//! (processes on the master), and the fakes of the scheduler tests.
+//! One interface over the builders the executor drives: [`RemoteBuilder`] — over SSH or, without
+//! `[ssh]`, the master itself, through the same flow — and the fakes of the scheduler tests.
 //!
 //! [`Builder::wait_ready`] is the builder's own health loop while it is idle: it connects (or sets the
 //! local builder up) when an attempt is due and otherwise sleeps until the next attempt the backoff
@@ -14,13 +14,11 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::builders::build::{BuildOutcome, BuildRequest};
-use crate::builders::cache::CacheListing;
-use crate::builders::error::{BuilderError, ErrorClass};
+use crate::builders::error::BuilderError;
 use crate::builders::exec::OutputSink;
-use crate::builders::local::LocalBuilder;
 use crate::builders::package::WantedPackage;
 use crate::builders::remote::{RemoteBuilder, HEALTH_TICK};
-use crate::builders::state::{BuilderState, Health, ReconnectPolicy};
+use crate::builders::state::BuilderState;
 
 /// What a builder looks like right now, for status and scheduling.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,7 +131,7 @@ impl Builder for Remote {
         loop {
             let next = {
                 let mut b = self.inner.lock().await;
-                let open = b.connection().is_some_and(|c| !c.is_closed());
+                let open = b.is_connected();
                 match b.state() {
                     BuilderState::Available | BuilderState::Busy if open => return true,
                     // Marked available but the connection died while idle: reconnect now.
@@ -175,119 +173,5 @@ impl Builder for Remote {
         cancel: &CancellationToken,
     ) -> Result<BuildOutcome, BuilderError> {
         self.inner.lock().await.build(req, sink, cancel).await
-    }
-}
-
-/// A [`LocalBuilder`] with its cache listing (taken at setup) and a health record, so that a failing
-/// setup backs off and is retried like a remote builder's connection.
-pub struct Local {
-    name: String,
-    builder: LocalBuilder,
-    listing: tokio::sync::Mutex<Option<CacheListing>>,
-    health: std::sync::Mutex<Health>,
-}
-
-impl Local {
-    /// Wraps `builder`, called `name`.
-    pub fn new(name: &str, builder: LocalBuilder, policy: ReconnectPolicy) -> Self {
-        Self {
-            name: name.to_string(),
-            builder,
-            listing: tokio::sync::Mutex::new(None),
-            health: std::sync::Mutex::new(Health::new(policy, Instant::now())),
-        }
-    }
-
-    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
-        // A poisoned lock only means a panic elsewhere; the health record itself stays usable.
-        self.health.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-#[async_trait]
-impl Builder for Local {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn cached(&self, deps: &[WantedPackage]) -> usize {
-        match self.listing.try_lock() {
-            Ok(guard) => guard.as_ref().map_or(0, |l| l.holds_count(deps)),
-            Err(_) => 0,
-        }
-    }
-
-    fn snapshot(&self) -> Snapshot {
-        let h = self.health();
-        Snapshot {
-            state: h.state,
-            connection_errors: h.failures,
-            last_error: h.last_error.clone(),
-            // A failing local setup (a missing build tool, a full disk) is bounded by the one-shot
-            // run's wait for builders instead.
-            needs_operator: false,
-        }
-    }
-
-    async fn wait_ready(&self, report: &Report<'_>, cancel: &CancellationToken) -> bool {
-        loop {
-            let mut listing = self.listing.lock().await;
-            if listing.is_some() {
-                return true;
-            }
-            let due = self.health().attempt_due(Instant::now());
-            if due {
-                match self.builder.setup().await {
-                    Ok(found) => {
-                        *listing = Some(found);
-                        self.health().connected();
-                        return true;
-                    }
-                    Err(err) => {
-                        let state = self.health().connection_failed(&err.to_string(), Instant::now());
-                        tracing::warn!(builder = self.name, %err, ?state, "local builder setup failed");
-                        report(self.snapshot());
-                    }
-                }
-            }
-            drop(listing);
-            let next = self.health().next_attempt;
-            if !sleep_until_attempt(next, cancel).await {
-                return false;
-            }
-        }
-    }
-
-    async fn build(
-        &self,
-        req: &BuildRequest,
-        sink: OutputSink<'_>,
-        cancel: &CancellationToken,
-    ) -> Result<BuildOutcome, BuilderError> {
-        let mut guard = self.listing.lock().await;
-        let Some(listing) = guard.as_mut() else {
-            return Err(BuilderError::Lost {
-                builder: self.name.clone(),
-                during: "build (not set up)".into(),
-            });
-        };
-        self.health().set_busy(true);
-        let result = self.builder.build(listing, req, sink, cancel).await;
-        let mut health = self.health();
-        match &result {
-            Err(err) if err.is_transient() => {
-                let state = health.infrastructure_failed(&err.to_string(), Instant::now());
-                if state == BuilderState::Lost {
-                    // Set up from scratch (directories, config, listing) when it comes back.
-                    *guard = None;
-                }
-            }
-            Err(err) if err.class() == ErrorClass::Cancelled => health.set_busy(false),
-            _ => {
-                health.infrastructure_ok();
-                health.set_busy(false);
-            }
-        }
-        result
     }
 }

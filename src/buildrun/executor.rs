@@ -419,6 +419,8 @@ impl Executor<'_> {
                 number,
                 port: build.port.versioned_name(),
                 dependencies: deps,
+                // The job manifest (src/manifest) fills this once sources are cached.
+                inputs: Vec::new(),
                 results: build.results.clone(),
                 ports_tree: self.p.ports_sync.clone(),
             };

@@ -9,17 +9,17 @@ use std::sync::Arc;
 
 use buildmaster_storage::StorageBackend;
 
-use super::builder::{Builder, Local, Remote};
+use super::builder::{Builder, Remote};
 use super::BuildrunError;
 use crate::builders::build::ResultDirs;
 use crate::builders::builder_conf::BuilderConfValues;
-use crate::builders::cache::{KeepSet, KeepSource, PACKAGE_EXTENSION};
+use crate::builders::cache::{KeepSet, KeepSource};
 use crate::builders::config::{load_haikuporter_dir, BuilderPaths, BuilderSpec, Timeouts};
-use crate::builders::local::LocalBuilder;
 use crate::builders::remote::RemoteBuilder;
 use crate::builders::state::ReconnectPolicy;
 use crate::config::instance::InstanceConfig;
 use crate::state::{Database, StateDir};
+use crate::toolchains::haikuporter::HPKG_EXTENSION;
 
 /// Name of the default local builder.
 pub const DEFAULT_LOCAL_NAME: &str = "local";
@@ -148,15 +148,14 @@ pub fn make_builders(
         }
         let conf = conf_values(config);
         let dirs = result_dirs(state);
-        if spec.ssh.is_some() {
-            let builder = RemoteBuilder::new(spec, storage.clone(), conf, dirs, ReconnectPolicy::default())
-                .with_prune_on_connect(cache_keep_source(state, config));
-            out.push(Arc::new(Remote::new(builder)));
-        } else {
-            let name = spec.name.clone();
-            let builder = LocalBuilder::new(spec, storage.clone(), conf, dirs);
-            out.push(Arc::new(Local::new(&name, builder, ReconnectPolicy::default())));
+        // One builder type for both: a builder without [ssh] is the master itself, through the same
+        // flow. Only a remote builder prunes on connect; the local cache keeps what it had (as before).
+        let remote = spec.ssh.is_some();
+        let mut builder = RemoteBuilder::new(spec, storage.clone(), conf, dirs, ReconnectPolicy::default());
+        if remote {
+            builder = builder.with_prune_on_connect(cache_keep_source(state, config));
         }
+        out.push(Arc::new(Remote::new(builder)));
     }
     Ok(out)
 }
@@ -180,7 +179,7 @@ pub fn cache_keep_source(state: &StateDir, config: &InstanceConfig) -> KeepSourc
             let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if name.ends_with(PACKAGE_EXTENSION) {
+                if name.ends_with(HPKG_EXTENSION) {
                     system.insert(name);
                 }
             }
