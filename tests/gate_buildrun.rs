@@ -39,10 +39,7 @@ impl Instance {
         std::fs::write(work.path().join("storage.json"), garage.storage_json(&prefix)).unwrap();
         let staging_bucket = format!("staging-{:08x}", fastrand::u32(..));
         garage.create_private_bucket(&staging_bucket);
-        let staging_json = garage.storage_json(&prefix).replace(
-            "\"bucket_name\": \"packages\"",
-            &format!("\"bucket_name\": \"{staging_bucket}\""),
-        );
+        let staging_json = garage.storage_json_in(&staging_bucket, &prefix);
         assert!(staging_json.contains(&staging_bucket), "{staging_json}");
         std::fs::write(work.path().join("staging.json"), staging_json).unwrap();
         let inst = Self {

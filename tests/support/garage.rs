@@ -179,6 +179,15 @@ impl Garage {
         )
     }
 
+    /// [`Garage::storage_json`] for bucket `bucket` instead of `packages` (a staging bucket).
+    #[allow(dead_code)]
+    pub fn storage_json_in(&self, bucket: &str, prefix: &str) -> String {
+        self.storage_json(prefix).replace(
+            &format!("\"bucket_name\": \"{BUCKET}\""),
+            &format!("\"bucket_name\": \"{bucket}\""),
+        )
+    }
+
     /// The test key's id.
     pub fn access_key(&self) -> &'static str {
         ACCESS_KEY
