@@ -19,6 +19,10 @@
 //!   builds with live output and verified results.
 //! - [`buildrun`]: buildruns — the event-driven executor over the builders, durable state, HaikuPorter's
 //!   output tree, resume after a crash or stop (`buildmaster buildrun`).
+//! - [`sources`]: the source cache — recipe sources fetched once, verified against the recipe,
+//!   stored in the bucket by content (`sources/sha256/<hex>`); `buildmaster sources`.
+//! - [`manifest`]: the job manifest — every input of a build by SHA-256 and size, recorded with the
+//!   build, served by the API, checked on the builder.
 //! - [`state`]: the state directory (`packages/`, `repository/`) and the SQLite database of package
 //!   records — the source of truth for what is published.
 //! - [`publish`]: upload → verify → stub, index regeneration and upload, prune, recover.
@@ -49,6 +53,7 @@ pub mod daemon;
 pub mod formats;
 pub mod gate;
 pub mod haiku;
+pub mod manifest;
 pub mod plan;
 pub mod ports;
 pub mod publish;
@@ -57,6 +62,7 @@ pub mod repository;
 pub mod scheduler;
 pub mod scratch;
 pub mod server;
+pub mod sources;
 pub mod state;
 pub mod storage;
 pub mod toolchains;

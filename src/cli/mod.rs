@@ -17,6 +17,7 @@ pub mod repositories;
 pub mod scratch;
 pub mod serve;
 pub mod signals;
+pub mod sources;
 pub mod storage;
 pub mod token;
 pub mod wanted;
@@ -98,6 +99,8 @@ pub enum Command {
     Ports(ports::PortsArgs),
     /// One buildrun: resume an unfinished one, else plan, build on the builders, then publish.
     Buildrun(buildrun::BuildrunArgs),
+    /// The source cache: fetch recipe sources into storage once, add one by hand, list, check.
+    Sources(sources::SourcesArgs),
     /// Build a ref of the ports tree as a buildrun would, gate it, report the verdict; never publish.
     Scratch(scratch::ScratchArgs),
 }
@@ -159,6 +162,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ports(args) => ports::run(args, &cli.global),
         Command::Buildrun(args) => buildrun::run(args, &cli.global),
         Command::Scratch(args) => scratch::run(args, &cli.global),
+        Command::Sources(args) => sources::run(args, &cli.global),
         Command::Serve(args) => serve::run(args, &cli.global),
     }
 }

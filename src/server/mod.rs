@@ -11,7 +11,7 @@
 //!   `watch` of `daemon::control::DaemonStatus`.
 //! - [`output`]: reading `output/buildruns/…`; path-parameter validation; credential stripping.
 //! - [`api`]: read-only JSON endpoints; [`logs`]: log ranges and the live log tail; [`events`]: status
-//!   events.
+//!   events; [`manifest`]: a build's job manifest.
 //! - [`control`]: the mutating endpoints; [`auth`]: who calls and what they may do; [`tokens`]: the
 //!   named tokens' file; [`push`]: package uploads into `[[repositories]]` and their list; [`gate`]:
 //!   pipelines, waivers and the audit log of a gated instance.
@@ -32,6 +32,7 @@ pub mod gate;
 pub mod json_errors;
 pub mod listener;
 pub mod logs;
+pub mod manifest;
 pub mod metered_storage;
 pub mod metrics;
 pub mod output;
@@ -85,6 +86,10 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/api/buildruns/{n}/builds/{b}/log/stream",
             get(logs::stream_build_log),
+        )
+        .route(
+            "/api/buildruns/{n}/builds/{b}/manifest",
+            get(manifest::build_manifest),
         )
         .route("/api/repositories", get(push::repositories))
         .route(

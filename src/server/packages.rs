@@ -81,6 +81,11 @@ impl PackageIndex {
         }
     }
 
+    /// The state database this index reads (also where job manifests are recorded).
+    pub fn database(&self) -> Option<&std::path::Path> {
+        self.database.as_deref()
+    }
+
     /// Packages matching `query` (case-insensitive): exact names first, then name prefixes, then names
     /// containing it, then packages providing something containing it; each group by name. An empty query
     /// lists packages by name.
