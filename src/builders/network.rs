@@ -75,3 +75,104 @@ pub async fn prepare<H: RunCommand + ?Sized>(
     }
     Ok(prefix)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builders::exec::{Exit, OutputSink, Stream};
+    use crate::builders::host::Command;
+
+    /// A machine that answers `uname -s` and `id -u` as told and whose `unshare` works or not.
+    struct Scripted {
+        system: &'static str,
+        uid: &'static str,
+        unshare_works: bool,
+        ran: std::sync::Mutex<Vec<Vec<String>>>,
+    }
+
+    #[async_trait::async_trait]
+    impl RunCommand for Scripted {
+        fn builder(&self) -> &str {
+            "b7"
+        }
+
+        async fn run(
+            &self,
+            cmd: Command<'_>,
+            _limits: &ExecLimits,
+            sink: OutputSink<'_>,
+        ) -> Result<Exit, BuilderError> {
+            self.ran.lock().unwrap().push(cmd.argv.to_vec());
+            let (status, out, err) = match cmd.argv[0].as_str() {
+                "uname" => (0, self.system, ""),
+                "id" => (0, self.uid, ""),
+                "unshare" if self.unshare_works => (0, "", ""),
+                _ => (1, "", "unshare: unshare failed: Operation not permitted"),
+            };
+            sink(Stream::Stdout, out.as_bytes());
+            sink(Stream::Stderr, err.as_bytes());
+            Ok(Exit { status, signal: None })
+        }
+    }
+
+    fn machine(system: &'static str, uid: &'static str, unshare_works: bool) -> Scripted {
+        Scripted {
+            system,
+            uid,
+            unshare_works,
+            ran: Default::default(),
+        }
+    }
+
+    fn limits() -> ExecLimits {
+        ExecLimits {
+            idle_output: None,
+            total: None,
+            cancel: Default::default(),
+            is_build: false,
+            probe: std::time::Duration::from_secs(1),
+            pty: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn root_unshares_the_network_and_others_map_root_first() {
+        let root = machine("Linux\n", "0\n", true);
+        let prefix = prepare(&root, NetworkMode::None, &limits()).await.unwrap();
+        assert_eq!(prefix[..3], ["unshare", "--net", "--"]);
+        let user = machine("Linux\n", "1000\n", true);
+        let prefix = prepare(&user, NetworkMode::None, &limits()).await.unwrap();
+        assert_eq!(prefix[..4], ["unshare", "--map-root-user", "--net", "--"]);
+        // The probe ran the very prefix the builds will get.
+        let probe = user.ran.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(probe[..prefix.len()], prefix[..]);
+        assert_eq!(probe.last().map(String::as_str), Some("true"));
+    }
+
+    #[tokio::test]
+    async fn host_network_needs_no_probe() {
+        let host = machine("Linux\n", "0\n", false);
+        assert!(prepare(&host, NetworkMode::Host, &limits())
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(host.ran.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn haiku_and_a_failing_unshare_are_refused_naming_the_builder() {
+        for machine in [
+            machine("Haiku\n", "0\n", true),
+            machine("Linux\n", "1000\n", false),
+        ] {
+            let err = prepare(&machine, NetworkMode::None, &limits()).await.unwrap_err();
+            assert!(matches!(err, BuilderError::NoNetworkIsolation { .. }), "{err}");
+            assert!(err.needs_operator());
+            let text = err.to_string();
+            assert!(
+                text.contains("b7") && text.contains("network = \"none\""),
+                "{text}"
+            );
+        }
+    }
+}
