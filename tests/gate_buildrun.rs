@@ -9,7 +9,10 @@
 //!   objects, and the index names both; publishes killed at the gate's crash points in between leave
 //!   the served index unchanged and converge;
 //! - an installability waiver lets a package through at the next publish, and the audit log names the
-//!   stage, the promotions and the waiver.
+//!   stage, the promotions and the waiver;
+//! - a real buildrun (the example tree, the local builder running the HaikuPorter stand-in) stages
+//!   what it built behind a red pipeline (a failing test) and serves nothing; a waiver and a publish
+//!   promote every package as staged.
 
 mod support;
 
@@ -322,6 +325,138 @@ fn a_built_package_waits_for_its_requirement_and_both_are_promoted_as_staged() {
         "gate\tpromote\tpipeline 2",
         "cli:tester\twaive\tpkgc",
         "gate\tpromote\tpipeline 3",
+    ] {
+        assert!(audit.contains(words), "{words:?} not in the audit log:\n{audit}");
+    }
+}
+
+/// Limit for a buildrun of the example tree on the local builder (eight one-second builds).
+const BUILDRUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Every `.hpkg` under `dir` with its SHA-256, by file name.
+fn packages_in(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "hpkg"))
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, sha256(&std::fs::read(&p).unwrap()))
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    out.sort();
+    out
+}
+
+// A real buildrun: the example tree (examples/buildmaster.toml: the default local builder running the
+// HaikuPorter stand-in, filesystem storage in the state directory) with a gate whose test fails for
+// `wave`. The buildrun's publish stages its eight packages in one pipeline, red naming the failed test;
+// nothing is served. A waiver for wave's test, then `publish`, promotes all eight as staged.
+#[test]
+fn a_real_buildruns_packages_are_staged_until_their_pipeline_is_green() {
+    let work = tempfile::tempdir().unwrap();
+    let state = work.path().join("state");
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(state.join("repository")).unwrap();
+    std::fs::copy(
+        checkout.join("examples/repo.info"),
+        state.join("repository/repo.info"),
+    )
+    .unwrap();
+    let staging = work.path().join("staging");
+    std::fs::write(
+        work.path().join("staging.json"),
+        format!(r#"{{"backend_type": "fs", "path": "{}"}}"#, staging.display()),
+    )
+    .unwrap();
+    let script = work.path().join("package-tests");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nif [ \"$BUILDMASTER_PACKAGE_NAME\" = wave ]; then echo 'wave: greeting test FAILED'; exit 1; fi\n\
+         echo \"tested $1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = work.path().join("buildmaster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[gate]\nstaging = \"{}\"\n\n[publish.policy.test]\ncommand = [\"{}\", \"{{file}}\"]\n",
+            std::fs::read_to_string(checkout.join("examples/buildmaster.toml")).unwrap(),
+            work.path().join("staging.json").display(),
+            script.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(checkout)
+            .env_remove("STORAGE_BACKEND_CONFIG")
+            .env_remove("BUILDMASTER_CONFIG")
+            .env_remove("BUILDMASTER_CRASH_AT")
+            .env("BUILDMASTER", BIN)
+            .env("HAIKUPORTER_DIR", support::farm::haikuporter_dir())
+            .env("USER", "tester")
+            .arg("--state-dir")
+            .arg(&state)
+            .args(args);
+        support::farm::run_with_timeout(&mut cmd, BUILDRUN_TIMEOUT)
+    };
+    let config_arg = config.to_str().unwrap();
+
+    let out = run(&["buildrun", "--config", config_arg, "--everything"]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("pipeline 1: red"), "{shown}");
+    assert!(shown.contains("test of wave-1.0-1-x86_64.hpkg failed"), "{shown}");
+    let built = packages_in(&state.join("packages"));
+    assert_eq!(built.len(), 8, "{built:?}\n{shown}");
+    assert_eq!(packages_in(&staging.join("packages")), built, "staged as built");
+    assert!(
+        packages_in(&state.join("storage/packages")).is_empty(),
+        "served before green"
+    );
+    let index = std::fs::read(state.join("storage/repo")).expect("an index (of no package)");
+    let index = buildmaster::haiku::hpkr_reader::read_repository_bytes(&index).unwrap();
+    assert!(index.packages.is_empty(), "{:?}", index.packages);
+
+    let out = run(&[
+        "gate",
+        "--config",
+        config_arg,
+        "waive",
+        "--package",
+        "wave",
+        "--check",
+        "test",
+        "--reason",
+        "the greeting test needs a terminal",
+        "--hours",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["publish", "--config", config_arg]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("pipeline 1: promoted"), "{shown}");
+    assert_eq!(
+        packages_in(&state.join("storage/packages")),
+        built,
+        "served as staged"
+    );
+    assert!(packages_in(&staging.join("packages")).is_empty());
+    let index = std::fs::read(state.join("storage/repo")).unwrap();
+    let index = buildmaster::haiku::hpkr_reader::read_repository_bytes(&index).unwrap();
+    let names: Vec<String> = index.packages.iter().map(|p| p.canonical_file_name()).collect();
+    assert_eq!(names.len(), 8, "{names:?}");
+    assert!(names.contains(&"wave-1.0-1-x86_64.hpkg".to_string()), "{names:?}");
+    let audit = text(&run(&["gate", "--config", config_arg, "audit"]));
+    for words in [
+        "cli:tester\tstage\tpipeline 1",
+        "cli:tester\twaive\twave",
+        "gate\tpromote\tpipeline 1",
     ] {
         assert!(audit.contains(words), "{words:?} not in the audit log:\n{audit}");
     }
