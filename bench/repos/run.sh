@@ -116,11 +116,15 @@ push() { # BACKEND REPO FILE… (debug log, with the publish's phase timings, in
 }
 # The publish's phases from push's debug log (src/repos/records.rs, src/formats/{debian,rpm}): reading
 # the repository's records, rendering the index text, compressing (only chunks not cached) and
-# hashing; milliseconds, "read render compress".
+# hashing; milliseconds, "read render compress chunks". RPM renders whole chunks from its chunk cache
+# (src/formats/rpm/chunk_cache.rs): its "render" is finding the chunks, reading the cached ones and
+# rendering + compressing the others ("chunks": rendered/all), its "compress" joining the gzip
+# members and hashing (open-checksum over all the XML); Debian's "chunks" is "-".
 phases() {
     awk 'function ms(line) { if (!match(line, /ms=[0-9.]+/)) return -1; return substr(line, RSTART + 3, RLENGTH - 3) }
         /linked packages read/ { r = $0 } / rendered / { t = $0 } /compressed and hashed/ { c = $0 }
-        END { printf "%.1f %.1f %.1f", ms(r), ms(t), ms(c) }' "$WORK/push.err"
+        function field(line, name) { if (!match(line, name "=[0-9]+")) return "-"; return substr(line, RSTART + length(name) + 1, RLENGTH - length(name) - 1) }
+        END { n = field(t, "rendered_chunks"); printf "%.1f %.1f %.1f %s", ms(r), ms(t), ms(c), n == "-" ? n : n "/" field(t, " chunks") }' "$WORK/push.err"
 }
 # Garage's own S3 request counters, "endpoint count" per line.
 garage_requests() {
@@ -176,7 +180,7 @@ for r in $(seq "$ROUNDS"); do
             push "$backend" "$repo" "${files[@]}" >"$WORK/push.out"
             t=$(secs $(($(now_ms) - t0)))
             record "$fmt-$backend" "$t"
-            read -r p_read p_render p_compress <<<"$(phases)"
+            read -r p_read p_render p_compress p_chunks <<<"$(phases)"
             record "$fmt-$backend-read" "$p_read"
             record "$fmt-$backend-render" "$p_render"
             record "$fmt-$backend-compress" "$p_compress"
@@ -196,8 +200,8 @@ for r in $(seq "$ROUNDS"); do
                     awk '$1 == "PutObject" { print (NF == 2 ? $2 : $3 - $2) }')
                 count "$fmt-garage" "${puts:-0}"
             fi
-            printf '  %s ours (%s): %s s, %s; phases: read %s ms, render %s ms, compress+hash %s ms\n' \
-                "$fmt" "$backend" "$t" "$detail" "$p_read" "$p_render" "$p_compress"
+            printf '  %s ours (%s): %s s, %s; phases: read %s ms, render %s ms (chunks rendered: %s), compress+hash %s ms\n' \
+                "$fmt" "$backend" "$t" "$detail" "$p_read" "$p_render" "$p_chunks" "$p_compress"
         done
         if [ "$fmt" = deb ]; then
             t0=$(now_ms)

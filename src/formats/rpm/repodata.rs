@@ -132,7 +132,9 @@ fn chunks(
         .iter()
         .map(|p| (p.package.name.as_str(), p.package.entry.len())));
     let keys: Vec<String> = ranges.iter().map(|r| chunk_key(&sorted[r.clone()])).collect();
-    let mut found: Vec<Option<RenderedChunk>> = keys.iter().map(|key| cache.load(repository, key)).collect();
+    // Reading and checking a cached chunk is cheap next to starting a thread: a few per thread.
+    let mut found: Vec<Option<RenderedChunk>> =
+        parallel::try_map_coarse(&keys, 8, |key| Ok::<_, FormatError>(cache.load(repository, key)))?;
     let missing: Vec<usize> = (0..found.len()).filter(|&i| found[i].is_none()).collect();
     let rendered = parallel::try_map_coarse(&missing, 1, |&i| render_chunk(&sorted[ranges[i].clone()]))?;
     for (&i, chunk) in missing.iter().zip(rendered) {
