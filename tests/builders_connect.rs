@@ -12,6 +12,7 @@ use buildmaster::builders::connection::Connection;
 use buildmaster::builders::error::{BuilderError, ErrorClass, HostKeyProblem};
 use buildmaster::builders::exec::{self, ExecLimits, Stream};
 use buildmaster::builders::host;
+use buildmaster::builders::host::{Command, RunCommand};
 use support::sshd::{KeyType, Sshd};
 use tokio_util::sync::CancellationToken;
 
@@ -182,9 +183,14 @@ async fn output_streams_live_and_cancel_kills_the_remote_process_group() {
             cancel.cancel();
         }
     };
-    let err = exec::run(&conn, &argv(&["sh", "-c", &script]), None, &lim, &mut sink)
-        .await
-        .unwrap_err();
+    let err = RunCommand::run(
+        &conn,
+        Command::new(&argv(&["sh", "-c", &script]), None),
+        &lim,
+        &mut sink,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, BuilderError::Cancelled { .. }), "{err}");
     assert!(
         first_output.unwrap() < Duration::from_secs(5),

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use buildmaster::builders::config::{HostKeyPin, SshTarget, Timeouts};
 use buildmaster::builders::connection::Connection;
-use buildmaster::builders::exec::{self, ExecLimits, Stream};
+use buildmaster::builders::exec::{ExecLimits, Stream};
+use buildmaster::builders::host::{Command, RunCommand};
 use support::sshd::{current_user, Proxy, Sshd};
 use tokio_util::sync::CancellationToken;
 
@@ -92,7 +93,7 @@ async fn a_dropped_connection_hangs_up_a_build_under_a_pty() {
         let cancel = CancellationToken::new();
         let limits = build_limits(pty, &cancel);
         let mut sink = |_: Stream, _: &[u8]| {};
-        let run = exec::run(&conn, &cmd, None, &limits, &mut sink);
+        let run = RunCommand::run(&conn, Command::new(&cmd, None), &limits, &mut sink);
         let cut = async {
             let pid = read_pid(&pidfile, Duration::from_secs(10)).await;
             assert!(alive(pid));
@@ -141,7 +142,7 @@ async fn output_under_a_pty_is_line_buffered_and_keeps_plain_newlines() {
         let mut sink = move |_: Stream, d: &[u8]| {
             let _ = tx.send(d.to_vec());
         };
-        let run = exec::run(&conn, &cmd, None, &limits, &mut sink);
+        let run = RunCommand::run(&conn, Command::new(&cmd, None), &limits, &mut sink);
         let watch = async {
             let mut seen = Vec::new();
             let wait = if pty { 10 } else { 3 };
@@ -180,10 +181,9 @@ async fn without_limits_a_silent_build_runs_to_its_end() {
         .await
         .unwrap();
     let cancel = CancellationToken::new();
-    let exit = exec::run(
+    let exit = RunCommand::run(
         &conn,
-        &argv(&["sh", "-c", "sleep 3; echo done"]),
-        None,
+        Command::new(&argv(&["sh", "-c", "sleep 3; echo done"]), None),
         &build_limits(true, &cancel),
         &mut |_, _| {},
     )

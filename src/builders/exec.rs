@@ -104,25 +104,6 @@ pub fn build_command_line<S: AsRef<str>>(argv: &[S], cwd: &str, setup_environmen
     )
 }
 
-/// Runs `argv` on the builder, streaming output to `sink`. Returns the exit status; a connection that
-/// ends without one is [`BuilderError::Lost`].
-pub async fn run(
-    conn: &Connection,
-    argv: &[String],
-    cwd: Option<&str>,
-    limits: &ExecLimits,
-    sink: OutputSink<'_>,
-) -> Result<Exit, BuilderError> {
-    run_line(
-        conn,
-        &command_line(argv),
-        &remote_command_line(argv, cwd),
-        limits,
-        sink,
-    )
-    .await
-}
-
 /// Runs the complete command line `line` (which must print the pid marker first, see
 /// [`remote_command_line`]); `shown` names it in errors.
 pub async fn run_line(
@@ -195,7 +176,8 @@ pub async fn run_line(
 }
 
 /// A bare connection runs commands too (connection checks and tests need no SFTP session); a
-/// [`super::ssh_host::SshHost`] runs them through here.
+/// [`super::ssh_host::SshHost`] runs them through here. The exit status is returned; a connection
+/// that ends without one is [`BuilderError::Lost`].
 #[async_trait::async_trait]
 impl RunCommand for Connection {
     fn builder(&self) -> &str {
