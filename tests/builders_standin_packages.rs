@@ -8,8 +8,9 @@
 //!
 //! The first test runs the stand-in directly and compares with `buildmaster plan` under each setting
 //! that changes the set (`ALLOW_UNTESTED`, `CREATE_SOURCE_PACKAGES`, `--no-source-packages`); the
-//! second builds the port on a real sshd builder through the buildmaster and checks, against the
-//! builder's own ledger, that exactly the expected packages were made, accepted and published.
+//! second builds the port on a real sshd builder (its build step without network) through the
+//! buildmaster and checks, against the builder's own ledger, that exactly the expected packages were
+//! made, accepted and published.
 
 mod support;
 
@@ -254,9 +255,13 @@ fn a_build_on_an_sshd_builder_through_the_standin_ends_with_exactly_the_expected
     let toml_path = farm.state().join("buildmaster.toml");
     let toml = std::fs::read_to_string(&toml_path).unwrap();
     assert!(toml.contains("allow_untested = true\n"), "{toml}");
+    // And the build step runs without network (`unshare --net`): the stand-in needs none, as a
+    // builder whose sources come from the master needs none.
+    assert!(toml.contains("[[builders]]\n"), "{toml}");
     std::fs::write(
         &toml_path,
-        toml.replace("allow_untested = true\n", "allow_untested = false\n"),
+        toml.replace("allow_untested = true\n", "allow_untested = false\n")
+            .replace("[[builders]]\n", "[[builders]]\nnetwork = \"none\"\n"),
     )
     .unwrap();
 
