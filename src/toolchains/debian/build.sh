@@ -1,5 +1,5 @@
 # The Debian build on a Linux builder, run as
-#   sh -eu -c "$(this file)" debian-build TARBALL WORK SOURCE DEPS INPUTS
+#   sh -eu -c "$(this file)" debian-build TARBALL WORK SOURCE DEPS INPUTS RESULTS
 # This text is a constant: every input arrives as a positional parameter and is only ever expanded
 # inside double quotes, so no name or path from a recipe tree can become shell syntax.
 #   TARBALL  the build root made once by `mmdebstrap --variant=buildd` (a tar file on the builder)
@@ -8,11 +8,12 @@
 #   DEPS     the directory holding exactly this job's dependency .debs (the flow's visible set)
 #   INPUTS   the job's input files (.orig tarballs from the source cache), copied beside the source
 #            as dpkg-source expects; may be missing (a native package has none)
-# Results: the .deb, .buildinfo and .changes files in WORK/root/build.
-tarball=$1 work=$2 source=$3 deps=$4 inputs=$5
+#   RESULTS  where the .deb, .buildinfo and .changes files are moved at the end: outside WORK, which
+#            the purge after a build removes before the results join the builder's package cache
+tarball=$1 work=$2 source=$3 deps=$4 inputs=$5 results=$6
 root=$work/root
 name=$(basename "$source")
-rm -rf --one-file-system "$work"
+rm -rf --one-file-system "$work" "$results"
 mkdir -p "$root"
 tar -x -f "$tarball" -C "$root"
 mkdir "$root/build" "$root/build-deps"
@@ -31,3 +32,6 @@ fi
 unshare --net -- chroot "$root" env -i --chdir="/build/$name" \
     PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/build LC_ALL=C.UTF-8 \
     dpkg-buildpackage --build=binary --no-sign
+mkdir -p "$results"
+find "$root/build" -maxdepth 1 -type f \( -name '*.deb' -o -name '*.buildinfo' -o -name '*.changes' \) \
+    -exec mv -t "$results" {} +

@@ -24,13 +24,12 @@ pub struct DebianBuilderPaths {
     pub root_tarball: String,
     /// The builder's copy of the recipe tree: source package directories are under it.
     pub recipe_tree: String,
-    /// Where per-build work directories are made (one per source package, removed by the purge).
+    /// Holds, per source package name, `build/<name>` (the work directory, removed by the purge),
+    /// `inputs/<name>` (input files, placed before the purge that precedes a build) and
+    /// `results/<name>` (the results, kept until the next build of that source).
     pub work_base: String,
     /// The directory holding exactly the job's dependency `.deb`s.
     pub dependencies: String,
-    /// Where each job's input files are placed, one directory per source package name: outside the
-    /// work directory, because the purge before a build removes that.
-    pub inputs_base: String,
 }
 
 /// Why a job cannot be turned into a build.
@@ -47,12 +46,17 @@ pub enum ProcedureError {
 impl DebianBuilderPaths {
     /// The work directory of the build of `source_dir` (a directory of the recipe tree).
     pub fn work_dir(&self, source_dir: &str) -> Result<String, ProcedureError> {
-        Ok(format!("{}/{}", self.work_base, source_name(source_dir)?))
+        self.under("build", source_dir)
+    }
+
+    /// `<work_base>/<kind>/<source name>`.
+    fn under(&self, kind: &str, source_dir: &str) -> Result<String, ProcedureError> {
+        Ok(format!("{}/{kind}/{}", self.work_base, source_name(source_dir)?))
     }
 
     /// Where the results are left: `.deb`, `.buildinfo`, `.changes`.
     pub fn results_dir(&self, source_dir: &str) -> Result<String, ProcedureError> {
-        Ok(format!("{}/root/build", self.work_dir(source_dir)?))
+        self.under("results", source_dir)
     }
 
     /// Where input file `file_name` of the build of `source_dir` is placed.
@@ -61,11 +65,7 @@ impl DebianBuilderPaths {
         if !plain {
             return Err(ProcedureError::BadInputName(file_name.to_owned()));
         }
-        Ok(format!(
-            "{}/{}/{file_name}",
-            self.inputs_base,
-            source_name(source_dir)?
-        ))
+        Ok(format!("{}/{file_name}", self.under("inputs", source_dir)?))
     }
 
     /// The argument vector that builds `source_dir`.
@@ -81,7 +81,8 @@ impl DebianBuilderPaths {
             self.work_dir(source_dir)?,
             format!("{}/{source_dir}", self.recipe_tree),
             self.dependencies.clone(),
-            format!("{}/{}", self.inputs_base, source_name(source_dir)?),
+            self.under("inputs", source_dir)?,
+            self.results_dir(source_dir)?,
         ])
     }
 
@@ -98,7 +99,7 @@ impl DebianBuilderPaths {
 }
 
 /// The last component of a relative source directory, after checking that every component is a
-/// plain name (so the work directory stays under `work_base` and the source under the tree).
+/// plain name and the last is not hidden (so the work directory stays under `work_base` and the source under the tree).
 fn source_name(source_dir: &str) -> Result<&str, ProcedureError> {
     let bad = || ProcedureError::BadSourceDir(source_dir.to_owned());
     let path = Path::new(source_dir);
@@ -109,7 +110,12 @@ fn source_name(source_dir: &str) -> Result<&str, ProcedureError> {
     if !plain {
         return Err(bad());
     }
-    source_dir.rsplit('/').find(|s| !s.is_empty()).ok_or_else(bad)
+    // A hidden last component is refused too: `.refused` under the work base is the toolchain's.
+    source_dir
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .filter(|name| !name.starts_with('.'))
+        .ok_or_else(bad)
 }
 
 #[cfg(test)]
@@ -122,7 +128,6 @@ mod tests {
             recipe_tree: "/srv/tree".into(),
             work_base: "/srv/work".into(),
             dependencies: "/srv/deps".into(),
-            inputs_base: "/srv/inputs".into(),
         }
     }
 
@@ -131,16 +136,16 @@ mod tests {
         let argv = paths().build_argv("pkgs/it's $(x)").unwrap();
         assert_eq!(&argv[..3], ["sh", "-eu", "-c"]);
         assert_eq!(argv[3], BUILD_SCRIPT);
-        assert_eq!(argv[6], "/srv/work/it's $(x)");
+        assert_eq!(argv[6], "/srv/work/build/it's $(x)");
         assert_eq!(argv[7], "/srv/tree/pkgs/it's $(x)");
         assert_eq!(argv[8], "/srv/deps");
-        assert_eq!(argv[9], "/srv/inputs/it's $(x)");
-        assert_eq!(paths().results_dir("a/b").unwrap(), "/srv/work/b/root/build");
+        assert_eq!(argv[9], "/srv/work/inputs/it's $(x)");
+        assert_eq!(argv[10], "/srv/work/results/it's $(x)");
     }
 
     #[test]
     fn refuses_paths_leaving_the_tree() {
-        for bad in ["", "/etc", "../x", "a/../../b", "."] {
+        for bad in ["", "/etc", "../x", "a/../../b", ".", "a/.hidden"] {
             assert!(paths().build_argv(bad).is_err(), "{bad:?} accepted");
             assert!(paths().purge_argv(bad).is_err(), "{bad:?} accepted");
         }

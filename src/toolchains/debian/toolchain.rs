@@ -1,6 +1,6 @@
 //! Debian as a [`Toolchain`]: the flow places the job's dependency `.deb`s in a visible directory
 //! and its input files in a per-source directory, runs [`DebianBuilderPaths::build_argv`], and takes
-//! the `.deb`s from the work root's `build/` directory, each named from its own control file.
+//! the `.deb`s from the per-source results directory, each named from its own control file.
 //!
 //! The trait's methods cannot fail, but a job's target is a path from a recipe tree; a target that
 //! would leave the tree or the work directory gets a build argument vector that only fails, with the
@@ -44,10 +44,11 @@ fn refusal(error: ProcedureError) -> Vec<String> {
     ]
 }
 
-/// A path for a refused target or input: under the builder's inputs directory, in a directory no
-/// build reads, so nothing the flow writes there reaches a build or leaves the builder's directories.
+/// A path for a refused target or input: a directory under the work base that no build reads (no
+/// source name starts with '.'), so nothing the flow writes there reaches a build or leaves the
+/// builder's directories.
 fn quarantine(paths: &DebianBuilderPaths) -> String {
-    format!("{}/.refused", paths.inputs_base)
+    format!("{}/.refused", paths.work_base)
 }
 
 impl Toolchain for DpkgBuildpackage {
@@ -112,7 +113,6 @@ mod tests {
                 recipe_tree: "/srv/tree".into(),
                 work_base: "/srv/work".into(),
                 dependencies: "/srv/deps".into(),
-                inputs_base: "/srv/inputs".into(),
             },
             "/srv/cache".into(),
         )
@@ -125,12 +125,12 @@ mod tests {
         assert_eq!(t.build_argv(job)[7], "/srv/tree/libgreet");
         assert_eq!(
             t.purge_argv(job).unwrap(),
-            ["rm", "-rf", "--one-file-system", "/srv/work/libgreet"]
+            ["rm", "-rf", "--one-file-system", "/srv/work/build/libgreet"]
         );
-        assert_eq!(t.results_dir(job), "/srv/work/libgreet/root/build");
+        assert_eq!(t.results_dir(job), "/srv/work/results/libgreet");
         assert_eq!(
             t.input_path(job, "libgreet", "libgreet_1.0.orig.tar.xz"),
-            "/srv/inputs/libgreet/libgreet_1.0.orig.tar.xz"
+            "/srv/work/inputs/libgreet/libgreet_1.0.orig.tar.xz"
         );
         let deps = t.dependencies();
         assert_eq!((deps.visible_dir.as_str(), deps.extension), ("/srv/deps", ".deb"));
@@ -144,9 +144,9 @@ mod tests {
         assert_eq!(argv[0], "sh");
         assert!(argv[4].contains("../../etc"), "{argv:?}");
         assert_eq!(t.purge_argv(job), None);
-        assert!(t.results_dir(job).starts_with("/srv/inputs/.refused"));
+        assert!(t.results_dir(job).starts_with("/srv/work/.refused"));
         assert!(t
             .input_path(Job { target: "a" }, "a", "../x")
-            .starts_with("/srv/inputs/.refused"));
+            .starts_with("/srv/work/.refused"));
     }
 }
