@@ -5,22 +5,50 @@
 //! build in `unshare --net` + `chroot`. Shows: `hello-greet` builds only with `libgreet`'s package
 //! installed (its program prints libgreet's greeting; without the dependency the build stops at
 //! `dpkg-checkbuilddeps`); the build cannot open a TCP connection to 127.0.0.1 while the same probe
-//! outside the build can; a rebuild in another directory gives byte-identical `.deb`s. Needs root
-//! and the tarball from scripts/install-test-tools.sh.
+//! outside the build can; a rebuild in another directory gives byte-identical `.deb`s. Then the
+//! publish half: libgreet pushed with `buildmaster push` into a Debian repository in a real garage
+//! bucket, fetched back from garage's web endpoint by real `apt-get download` as hello-greet's
+//! dependency, hello-greet built and pushed, and installed by real `apt-get install` (into a fresh
+//! root unpacked from the same tarball), where it prints the greeting. And through the builder flow
+//! on a real sshd builder on 127.0.0.1 with `network = "none"`: libgreet built on one builder and
+//! put in a garage bucket, hello-greet built on a second whose cache is empty, libgreet streamed
+//! to it from the bucket over SFTP. Needs root and the tarball from scripts/install-test-tools.sh.
+
+#[path = "support/debian_tools.rs"]
+#[allow(dead_code)]
+mod debian_tools;
+mod support;
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use buildmaster::builders::build::{BuildRequest, ResultDirs};
+use buildmaster::builders::builder_conf::BuilderConfValues;
+use buildmaster::builders::config::{BuilderPaths, BuilderSpec, NetworkMode, Timeouts};
+use buildmaster::builders::exec::Stream;
+use buildmaster::builders::package::WantedPackage;
+use buildmaster::builders::ports_tree::PortsTreeSync;
+use buildmaster::builders::remote::RemoteBuilder;
+use buildmaster::builders::state::ReconnectPolicy;
 use buildmaster::formats::debian::DebianFormat;
 use buildmaster::formats::RepositoryFormat;
 use buildmaster::toolchains::debian::plan::{installed_from_dpkg_status, plan_tree, Satisfier};
 use buildmaster::toolchains::debian::procedure::DebianBuilderPaths;
+use buildmaster::toolchains::debian::toolchain::DpkgBuildpackage;
 use buildmaster::toolchains::debian::tree::{read_tree, SourcePackage};
+use buildmaster_storage::{ObjectKey, PutOptions, Sha256Digest, StorageBackend};
+use buildmaster_storage_s3::S3Backend;
+use debian_tools::{output_text, Apt};
 use sha2::{Digest, Sha256};
+use support::garage::Garage;
+use tokio_util::sync::CancellationToken;
+
+const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 
 /// The build root tarball that scripts/install-test-tools.sh makes.
 fn root_tarball() -> PathBuf {
@@ -241,7 +269,7 @@ fn a_tree_builds_in_plan_order_without_network_and_reproducibly() {
             );
         }
     }
-    purge(
+    purge_builds(
         &[&again, &builder_paths(temp.path(), &tree, &tarball, &deps)],
         &sources,
     );
@@ -266,11 +294,11 @@ fn without_its_build_dependency_the_build_stops_before_building() {
         .join(format!("hello-greet_2.1-1_{}.deb", host_architecture()))
         .exists());
     let sources = read_tree(&fixture_tree()).unwrap();
-    purge(&[&paths], &sources);
+    purge_builds(&[&paths], &sources);
 }
 
 /// Runs the purge argument vector of every source's build; the work directories are gone after.
-fn purge(builders: &[&DebianBuilderPaths], sources: &[SourcePackage]) {
+fn purge_builds(builders: &[&DebianBuilderPaths], sources: &[SourcePackage]) {
     for paths in builders {
         for source in sources {
             let argv = paths.purge_argv(&source.name).unwrap();
@@ -279,4 +307,300 @@ fn purge(builders: &[&DebianBuilderPaths], sources: &[SourcePackage]) {
             assert!(!Path::new(&paths.work_dir(&source.name).unwrap()).exists());
         }
     }
+}
+
+/// A buildmaster state directory with one signed Debian repository, `debian/bookworm`, storing into
+/// a prefix of its own in garage's bucket.
+struct Instance {
+    /// Holds `state/`, `storage.json`, the signing key and its public half.
+    dir: PathBuf,
+    /// The bucket prefix.
+    prefix: String,
+}
+
+impl Instance {
+    fn new(garage: &Garage, dir: &Path, host: &str) -> Self {
+        let prefix = format!("debian-build-{:08x}", fastrand::u32(..));
+        let key = dir.join("signing.asc");
+        let armored =
+            buildmaster::formats::signing::generate_ed25519_armored("build test <b@example.invalid>");
+        std::fs::write(&key, armored.unwrap()).unwrap();
+        let signer = buildmaster::formats::signing::OpenPgpSigner::from_file(&key).unwrap();
+        std::fs::write(dir.join("signing.gpg"), signer.public_key_binary().unwrap()).unwrap();
+        std::fs::write(dir.join("storage.json"), garage.storage_json(&prefix)).unwrap();
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        let config = format!(
+            "[[repositories]]\nid = \"debian/bookworm\"\nroot = \"apt\"\nsigning_key = \"{}\"\n\
+             [repositories.debian]\ncodename = \"bookworm\"\narchitectures = [\"{host}\"]\n",
+            key.display()
+        );
+        std::fs::write(dir.join("state/buildmaster.toml"), config).unwrap();
+        Self {
+            dir: dir.to_owned(),
+            prefix,
+        }
+    }
+
+    /// `buildmaster push FILES --to debian/bookworm`.
+    fn push(&self, files: &[&Path]) {
+        let out = Command::new(BIN)
+            .arg("--state-dir")
+            .arg(self.dir.join("state"))
+            .arg("--storage-backend-config")
+            .arg(self.dir.join("storage.json"))
+            .arg("push")
+            .args(files)
+            .args(["--to", "debian/bookworm"])
+            .env_remove("BUILDMASTER_CONFIG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "push: {}", output_text(&out));
+    }
+
+    fn url(&self, garage: &Garage) -> String {
+        format!("{}/{}/apt", garage.web_endpoint(), self.prefix)
+    }
+}
+
+/// In a fresh root unpacked from the build root tarball, with `inst`'s repository on garage's web
+/// endpoint as its only apt source, real `apt-get install hello-greet` installs it and libgreet, and
+/// the program prints the greeting. The root is removed afterwards.
+fn install_hello_greet_from(inst: &Instance, garage: &Garage, tarball: &Path, root: &Path) {
+    std::fs::create_dir(root).unwrap();
+    run(Command::new("tar")
+        .arg("-x")
+        .arg("-f")
+        .arg(tarball)
+        .arg("-C")
+        .arg(root));
+    std::fs::remove_file(root.join("etc/apt/sources.list")).unwrap();
+    // garage's web endpoint is addressed as `localhost`; the bare root has no /etc/hosts.
+    std::fs::write(root.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
+    std::fs::create_dir_all(root.join("etc/apt/keyrings")).unwrap();
+    std::fs::copy(inst.dir.join("signing.gpg"), root.join("etc/apt/keyrings/bm.gpg")).unwrap();
+    std::fs::write(
+        root.join("etc/apt/sources.list.d/bm.list"),
+        format!(
+            "deb [signed-by=/etc/apt/keyrings/bm.gpg] {} bookworm main\n",
+            inst.url(garage)
+        ),
+    )
+    .unwrap();
+    let apt_in_root = |args: &[&str]| {
+        Command::new("chroot")
+            .arg(root)
+            .args([
+                "apt-get",
+                "-q",
+                "-o",
+                "Acquire::Languages=none",
+                "-o",
+                "Acquire::Retries=0",
+            ])
+            .args(args)
+            .env("LC_ALL", "C.UTF-8")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .unwrap()
+    };
+    let update = output_text(&apt_in_root(&["update"]));
+    assert!(
+        !update.contains("Err:") && !update.contains("\nW:"),
+        "apt-get update: {update}"
+    );
+    let install = apt_in_root(&["install", "-y", "hello-greet"]);
+    let log = output_text(&install);
+    assert!(
+        install.status.success() && log.contains("Setting up libgreet (1.0-1)"),
+        "apt-get install: {log}\napt-get update: {update}"
+    );
+    let greeting = run(Command::new("chroot").arg(root).arg("/usr/bin/hello-greet"));
+    assert!(
+        greeting.contains("Hello from libgreet, built without a network.\n"),
+        "{greeting}"
+    );
+    let purge = Command::new("rm")
+        .arg("-rf")
+        .arg("--one-file-system")
+        .arg(root)
+        .status()
+        .unwrap();
+    assert!(purge.success());
+}
+
+/// Runs a command, failing the test with its output when it fails.
+fn run(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{command:?}: {text}");
+    text
+}
+
+#[test]
+fn built_packages_are_published_and_installed_by_apt_from_garage() {
+    let tarball = root_tarball();
+    let host = host_architecture();
+    let garage = Garage::start();
+    let temp = tempfile::tempdir().unwrap();
+    let inst = Instance::new(&garage, temp.path(), &host);
+    let tree = fixture_tree();
+    let empty = temp.path().join("deps/libgreet");
+    std::fs::create_dir_all(&empty).unwrap();
+    let libgreet = build(&builder_paths(temp.path(), &tree, &tarball, &empty), "libgreet");
+    assert!(libgreet.ok, "{}", libgreet.log);
+    inst.push(&[&libgreet.results.join("libgreet_1.0-1_all.deb")]);
+
+    // hello-greet's dependency comes from the bucket: real apt-get downloads it from garage's web
+    // endpoint into the build's dependency directory.
+    let apt = Apt::new(
+        &temp.path().join("apt"),
+        &inst.url(&garage),
+        "bookworm",
+        &inst.dir.join("signing.gpg"),
+    );
+    for args in [&["update"][..], &["download", "libgreet"][..]] {
+        let out = apt.run(args);
+        assert!(out.status.success(), "apt-get {args:?}: {}", output_text(&out));
+    }
+    let deps = temp.path().join("deps/hello-greet");
+    std::fs::create_dir_all(&deps).unwrap();
+    let fetched = apt.download_dir().join("libgreet_1.0-1_all.deb");
+    std::fs::copy(&fetched, deps.join("libgreet_1.0-1_all.deb")).unwrap();
+    assert_eq!(
+        sha256(&fetched),
+        sha256(&libgreet.results.join("libgreet_1.0-1_all.deb"))
+    );
+    let hello = build(&builder_paths(temp.path(), &tree, &tarball, &deps), "hello-greet");
+    assert!(hello.ok, "{}", hello.log);
+    inst.push(&[&hello.results.join(format!("hello-greet_2.1-1_{host}.deb"))]);
+
+    install_hello_greet_from(&inst, &garage, &tarball, &temp.path().join("install-root"));
+    let sources = read_tree(&tree).unwrap();
+    purge_builds(&[&builder_paths(temp.path(), &tree, &tarball, &deps)], &sources);
+}
+
+/// A Debian builder on the real sshd `sshd`, its directories under `dir`, builds without network.
+fn sshd_builder(
+    sshd: &support::sshd::Sshd,
+    dir: &Path,
+    tree: &Path,
+    tarball: &Path,
+    storage: Arc<dyn StorageBackend>,
+) -> RemoteBuilder {
+    let s = |p: PathBuf| p.to_str().unwrap().to_owned();
+    let paths = BuilderPaths::new(
+        tree.to_str().unwrap(),
+        Some(&s(dir.join("deps"))),
+        Some(&s(dir.join("cache"))),
+        None,
+    );
+    let debian = DebianBuilderPaths {
+        root_tarball: s(tarball.to_owned()),
+        recipe_tree: paths.ports_tree.clone(),
+        work_base: s(dir.join("work")),
+        dependencies: paths.packages.clone(),
+    };
+    let toolchain = Arc::new(DpkgBuildpackage::new(debian, paths.cache.clone()));
+    let spec = BuilderSpec {
+        name: "debian-1".into(),
+        ssh: Some(sshd.target()),
+        paths,
+        haikuporter: "unused".into(),
+        haikuporter_args: Vec::new(),
+        timeouts: Timeouts {
+            build: Some(Duration::from_secs(900)),
+            ..Timeouts::default()
+        },
+        build_command: Vec::new(),
+        purge_command: Vec::new(),
+        network: NetworkMode::None,
+    };
+    let results = ResultDirs {
+        staging: dir.join("staging"),
+        commit: dir.join("committed"),
+    };
+    RemoteBuilder::new(
+        spec,
+        Some(storage),
+        BuilderConfValues::default(),
+        results,
+        ReconnectPolicy::default(),
+    )
+    .with_toolchain(toolchain)
+}
+
+/// Builds `source` on `builder` with `dependencies`; returns the committed results.
+async fn build_over_ssh(
+    builder: &mut RemoteBuilder,
+    source: &SourcePackage,
+    host: &str,
+    dependencies: Vec<WantedPackage>,
+) -> buildmaster::builders::build::BuildOutcome {
+    let request = BuildRequest {
+        number: 1,
+        port: source.name.clone(),
+        dependencies,
+        inputs: Vec::new(),
+        results: source.expected_debs(host),
+        ports_tree: PortsTreeSync::Skip,
+    };
+    let mut log = Vec::new();
+    let mut sink = |_: Stream, data: &[u8]| log.extend_from_slice(data);
+    let outcome = builder
+        .build(&request, &mut sink, &CancellationToken::new())
+        .await;
+    outcome.unwrap_or_else(|e| panic!("{} over ssh: {e}\n{}", source.name, String::from_utf8_lossy(&log)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_a_real_sshd_builder_the_dependency_streams_from_garage() {
+    let tarball = root_tarball();
+    let host = host_architecture();
+    let garage = Garage::start();
+    let storage: Arc<dyn StorageBackend> = Arc::new(
+        S3Backend::new(&garage.s3_settings("debian-build/"))
+            .await
+            .unwrap(),
+    );
+    let sshd = support::sshd::Sshd::start();
+    let temp = tempfile::tempdir().unwrap();
+    let tree = fixture_tree();
+    let sources = read_tree(&tree).unwrap();
+    let source = |name: &str| sources.iter().find(|s| s.name == name).unwrap();
+
+    // libgreet on one builder; its package goes to the bucket.
+    let mut first = sshd_builder(&sshd, &temp.path().join("b1"), &tree, &tarball, storage.clone());
+    let libgreet = build_over_ssh(&mut first, source("libgreet"), &host, Vec::new()).await;
+    let [deb] = &libgreet.results[..] else {
+        panic!("{:?}", libgreet.results)
+    };
+    let bytes = std::fs::read(&deb.path).unwrap();
+    let key = ObjectKey::new(&format!("debs/{}", deb.file_name)).unwrap();
+    let options = PutOptions::package(Some(Sha256Digest::of(&bytes)));
+    storage.put_bytes(&key, &bytes, &options).await.unwrap();
+
+    // hello-greet on a second builder with an empty cache: libgreet is streamed from garage over SFTP.
+    let mut second = sshd_builder(&sshd, &temp.path().join("b2"), &tree, &tarball, storage.clone());
+    let dependency = WantedPackage {
+        file_name: deb.file_name.clone(),
+        size: deb.size,
+        sha256: deb.sha256,
+        local: None,
+        key: Some(key),
+        system: false,
+    };
+    let hello = build_over_ssh(&mut second, source("hello-greet"), &host, vec![dependency]).await;
+    assert_eq!(hello.transfer.sent, [deb.file_name.clone()]);
+    assert_eq!(hello.transfer.bytes, bytes.len() as u64);
+    let [hello_deb] = &hello.results[..] else {
+        panic!("{:?}", hello.results)
+    };
+    assert_eq!(hello_deb.file_name, format!("hello-greet_2.1-1_{host}.deb"));
+
+    // Both published with `buildmaster push`, installed by real apt-get from garage's web endpoint.
+    let instance_dir = temp.path().join("instance");
+    std::fs::create_dir(&instance_dir).unwrap();
+    let inst = Instance::new(&garage, &instance_dir, &host);
+    inst.push(&[&deb.path, &hello_deb.path]);
+    install_hello_greet_from(&inst, &garage, &tarball, &temp.path().join("install-root"));
 }
