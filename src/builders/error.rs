@@ -226,7 +226,7 @@ pub enum BuilderError {
         builder: String,
         /// The file.
         file: String,
-        /// "size" or "SHA-256" or "package identity".
+        /// "size", "size and SHA-256" (a short stream), "SHA-256" or "package identity".
         what: &'static str,
         /// The expected value.
         expected: String,
@@ -270,6 +270,19 @@ pub enum BuilderError {
         problem: &'static str,
         /// `expected SHA-256 <hex>, got <hex>` (or `got nothing`): both digests, for the operator.
         digests: String,
+    },
+    /// The job's inputs cannot be made on the master (a source not in the source cache, a recipe
+    /// whose sources cannot be read, a manifest that cannot be recorded): the build was not started.
+    /// Final for this build — retrying elsewhere cannot help until an operator acts (the message
+    /// says how).
+    #[error("build of {port} for builder {builder}: {message} — the build was not started")]
+    JobInputs {
+        /// The builder it was assigned to.
+        builder: String,
+        /// The port (`name-version`).
+        port: String,
+        /// What is wrong and what to do.
+        message: String,
     },
     /// The builder is configured with `network = "none"` but cannot run a command without network.
     #[error(
@@ -320,7 +333,9 @@ impl BuilderError {
                     ErrorClass::Infrastructure
                 }
             }
-            Self::BuildFailed { .. } | Self::MissingResult { .. } => ErrorClass::BuildFailure,
+            Self::BuildFailed { .. } | Self::MissingResult { .. } | Self::JobInputs { .. } => {
+                ErrorClass::BuildFailure
+            }
             Self::Cancelled { .. } => ErrorClass::Cancelled,
         }
     }

@@ -123,6 +123,16 @@ impl RemoteBuilder {
         &self.spec
     }
 
+    /// The build tool it runs (where a job's inputs go, its argument vector).
+    pub fn toolchain(&self) -> &Arc<dyn Toolchain> {
+        &self.toolchain
+    }
+
+    /// The storage its dependencies and inputs are streamed from, if any.
+    pub fn storage(&self) -> Option<&Arc<dyn StorageBackend>> {
+        self.storage.as_ref()
+    }
+
     /// Current state.
     pub fn state(&self) -> BuilderState {
         self.health.state

@@ -448,6 +448,16 @@ pub fn verify(
         got,
         is_result,
     };
+    // A short stream was read to its end, so its digest is known and named too (the operator compares
+    // digests); a long one is cut at the expected size, so only its size is known.
+    if got.size < expected.size {
+        let both = |size: u64, sha256: Sha256Digest| format!("{size} bytes, SHA-256 {}", sha256.to_hex());
+        return Err(fail(
+            "size and SHA-256",
+            both(expected.size, expected.sha256),
+            both(got.size, got.sha256),
+        ));
+    }
     if got.size != expected.size {
         return Err(fail("size", expected.size.to_string(), got.size.to_string()));
     }

@@ -13,7 +13,9 @@ use std::time::Instant;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
+use super::inputs::BuilderSide;
 use crate::builders::build::{BuildOutcome, BuildRequest};
+use crate::builders::config::NetworkMode;
 use crate::builders::error::BuilderError;
 use crate::builders::exec::OutputSink;
 use crate::builders::package::WantedPackage;
@@ -56,6 +58,12 @@ pub trait Builder: Send + Sync {
     /// it went from reconnecting to lost). Returns false when `cancel` fired first.
     async fn wait_ready(&self, report: &Report<'_>, cancel: &CancellationToken) -> bool;
 
+    /// The builder as a job's inputs are made for it (toolchain, storage, network); `None` for
+    /// builders without a toolchain (the scheduler tests' fakes), whose jobs get no manifest.
+    fn job_side(&self) -> Option<BuilderSide> {
+        None
+    }
+
     /// Runs one build, streaming output to `sink`.
     async fn build(
         &self,
@@ -79,6 +87,8 @@ async fn sleep_until_attempt(next: Option<Instant>, cancel: &CancellationToken) 
 /// A [`RemoteBuilder`] behind the lock its build holds.
 pub struct Remote {
     name: String,
+    /// What a job's inputs are made for (fixed at construction: the toolchain never changes).
+    side: BuilderSide,
     inner: Arc<tokio::sync::Mutex<RemoteBuilder>>,
     /// Whether the last connection attempt failed for a reason only an operator can fix (read without
     /// the lock, which a connection attempt holds).
@@ -88,7 +98,14 @@ pub struct Remote {
 impl Remote {
     /// Wraps `builder`.
     pub fn new(builder: RemoteBuilder) -> Self {
+        let side = BuilderSide {
+            name: builder.name().to_string(),
+            toolchain: builder.toolchain().clone(),
+            storage: builder.storage().cloned(),
+            offline: builder.spec().network == NetworkMode::None,
+        };
         Self {
+            side,
             name: builder.name().to_string(),
             inner: Arc::new(tokio::sync::Mutex::new(builder)),
             needs_operator: AtomicBool::new(false),
@@ -107,6 +124,10 @@ impl Builder for Remote {
             Ok(b) => b.cache_listing().map_or(0, |l| l.holds_count(deps)),
             Err(_) => 0,
         }
+    }
+
+    fn job_side(&self) -> Option<BuilderSide> {
+        Some(self.side.clone())
     }
 
     fn snapshot(&self) -> Snapshot {

@@ -84,6 +84,8 @@ pub struct ExecParams<'a> {
     pub observer: Option<Arc<dyn super::observer::BuildObserver>>,
     /// Backoff between attempts; whether to stop when no builder can work.
     pub patience: Patience,
+    /// What every build's inputs and job manifest are made from.
+    pub inputs: Arc<super::inputs::InputSettings>,
 }
 
 /// How the executor ended.
@@ -419,7 +421,7 @@ impl Executor<'_> {
                 number,
                 port: build.port.versioned_name(),
                 dependencies: deps,
-                // The job manifest (src/manifest) fills this once sources are cached.
+                // Filled by the worker from the source cache just before the build (inputs.rs).
                 inputs: Vec::new(),
                 results: build.results.clone(),
                 ports_tree: self.p.ports_sync.clone(),
@@ -433,6 +435,10 @@ impl Executor<'_> {
                     request,
                     log,
                     log_limit: self.p.max_build_log_bytes,
+                    inputs: worker::JobInputsFor {
+                        settings: self.p.inputs.clone(),
+                        port: build.port.clone(),
+                    },
                 })
                 .is_err()
             {

@@ -8,6 +8,8 @@
 //!   builders.
 //! - [`outcome`], [`progress`]: the executor's handling of ended attempts, and its status view.
 //! - [`worker`]: one task per builder: ready → job → outcome.
+//! - [`inputs`]: a build's sources placed from the source cache and its job manifest recorded, just
+//!   before it starts.
 //! - [`patience`]: backoff between attempts, and how long a one-shot run waits for builders; the
 //!   executor's side of it is in `waiting.rs`.
 //! - [`builder`]: the [`Builder`] trait over remote and local builders.
@@ -25,6 +27,7 @@ pub mod builder;
 pub mod deps;
 pub mod executor;
 pub mod fleet;
+pub mod inputs;
 pub mod job;
 pub mod lock;
 pub mod observer;

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::builder::Builder;
 use super::deps::{self, PresentPackages};
 use super::executor::{self, ExecParams};
+use super::inputs::InputSettings;
 use super::lock::RunLock;
 use super::output::{self, Output};
 use super::store::{BuildRow, BuildState, BuildrunStore, ResultRow, RunState};
@@ -22,6 +23,10 @@ use crate::builders::ports_tree::PortsTreeSync;
 use crate::config::instance::{InstanceConfig, PortsTreeSyncMode};
 use crate::plan::model::Plan;
 use crate::state::{Database, StateDir};
+
+/// Where small inputs made on the master (HaikuPorter's `.uri` files) are kept, under the state
+/// directory.
+const MADE_INPUTS_DIR: &str = "job-inputs";
 
 /// What a buildrun runs with.
 pub struct Context {
@@ -256,6 +261,14 @@ async fn drive(
             cancel: ctx.cancel.clone(),
             observer: ctx.observer.clone(),
             patience: ctx.patience.clone(),
+            inputs: Arc::new(InputSettings {
+                tree: tree.clone(),
+                target_arch: ctx.config.ports.target_architecture.clone(),
+                database: ctx.state.database(),
+                made_dir: ctx.state.root().join(MADE_INPUTS_DIR),
+                buildrun: id,
+                tree_revision: info.ports_head.clone(),
+            }),
         };
         executor::execute(&mut store, &output, params).await
     }

@@ -9,11 +9,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::builder::{Builder, Snapshot};
+use super::inputs::{self, InputSettings};
 use super::store::now_secs;
 use crate::builders::build::{BuildOutcome, BuildRequest};
 use crate::builders::build_log::BuildLog;
 use crate::builders::error::BuilderError;
+use crate::builders::exec::Stream;
 use crate::builders::state::BuilderState;
+use crate::ports::model::Port;
 
 /// A build assigned to a builder.
 #[derive(Debug)]
@@ -26,6 +29,17 @@ pub struct Job {
     pub log: PathBuf,
     /// The cap on that log, in bytes.
     pub log_limit: u64,
+    /// What its inputs and manifest are made from, just before it starts.
+    pub inputs: JobInputsFor,
+}
+
+/// What a job's inputs are made from (see [`super::inputs`]).
+#[derive(Clone, Debug)]
+pub struct JobInputsFor {
+    /// The buildrun's settings.
+    pub settings: Arc<InputSettings>,
+    /// The port built.
+    pub port: Port,
 }
 
 /// What a worker tells the executor.
@@ -114,13 +128,40 @@ async fn run_job(
         path: job.log.clone(),
         source,
     })?;
-    let result = {
-        let mut sink = |stream, data: &[u8]| log.append(stream, data);
-        builder.build(&job.request, &mut sink, cancel).await
+    let mut request = job.request.clone();
+    let result = match prepare_inputs(builder, job, &mut request).await {
+        Ok(note) => {
+            log.append(Stream::Stdout, note.as_bytes());
+            let mut sink = |stream, data: &[u8]| log.append(stream, data);
+            builder.build(&request, &mut sink, cancel).await
+        }
+        Err(err) => {
+            log.append(Stream::Stderr, format!("{err}\n").as_bytes());
+            Err(err)
+        }
     };
     if let Err(err) = log.finish() {
         // The build's outcome stands; only its log is incomplete.
         tracing::warn!(builder = builder.name(), log = %job.log.display(), %err, "build log write failed");
     }
     result
+}
+
+/// Places the job's sources and records its manifest (see [`super::inputs`]); says what was recorded,
+/// for the build log.
+async fn prepare_inputs(
+    builder: &dyn Builder,
+    job: &Job,
+    request: &mut crate::builders::build::BuildRequest,
+) -> Result<String, BuilderError> {
+    let Some(side) = builder.job_side() else {
+        return Ok(String::new());
+    };
+    let manifest = inputs::prepare(&job.inputs.settings, &side, &job.inputs.port, request).await?;
+    Ok(format!(
+        "job manifest recorded: {} sources, {} dependencies, inputs sha256 {}\n",
+        manifest.inputs.sources.len(),
+        manifest.inputs.dependencies.len(),
+        manifest.inputs_sha256
+    ))
 }

@@ -1,0 +1,254 @@
+//! A build's inputs, made on the master just before the build starts (the one place every buildrun —
+//! CLI, daemon, scratch — goes through, see [`super::worker`]): the recipe's sources from the source
+//! cache, each placed where the builder's toolchain expects it (for HaikuPorter
+//! `<port dir>/download/<file>`, with the `<file>.uri` HaikuPorter needs to skip its own download),
+//! the job manifest (tree revision, sources, dependencies, command) recorded in the state database,
+//! and the builder inputs of the [`BuildRequest`] filled from it, so that the builder checks every
+//! source by SHA-256 before the build runs.
+//!
+//! A source not in the cache fails the build before it starts when the builder has no network
+//! (`network = "none"`): nothing there could download it, and we never let it try. On a builder with
+//! the host's network a source missing from the cache is left to the build tool, as HaikuPorter has
+//! always done (so trees whose sources were never fetched keep building); the manifest then lists
+//! only the sources that were placed.
+//!
+//! Git sources are cached as the `git archive` tar HaikuPorter checksums, but HaikuPorter expects a
+//! bare repository at `download/<name>` for a git URI; placing the tar there would make it fail, so a
+//! git source on an offline builder is refused naming it (see docs/sources.md). Sources that are
+//! files of the port directory travel with the ports tree and are covered by its revision.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use buildmaster_storage::{Sha256Digest, StorageBackend};
+
+use crate::builders::build::BuildRequest;
+use crate::builders::error::BuilderError;
+use crate::builders::package::PlacedInput;
+use crate::manifest::store::ManifestStore;
+use crate::manifest::{BuildCommand, BuildIdentity, JobInputs, JobManifest, PackageInput, SourceInput};
+use crate::ports::model::Port;
+use crate::sources::key::source_key;
+use crate::sources::{FetchSettings, Origin, RecipeSource, SourceCache, SourceStatus};
+use crate::toolchains::{Job, Toolchain};
+
+/// What the master knows about every build of a buildrun.
+#[derive(Clone, Debug)]
+pub struct InputSettings {
+    /// The master's ports tree (recipes are read from it).
+    pub tree: PathBuf,
+    /// `[ports] target_architecture`: the recipe is evaluated for it.
+    pub target_arch: String,
+    /// The state database (source index, manifests).
+    pub database: PathBuf,
+    /// A directory under the state directory for small inputs made on the master (the `.uri` files),
+    /// kept by content so that two builds share one file.
+    pub made_dir: PathBuf,
+    /// The buildrun.
+    pub buildrun: u64,
+    /// The ports tree's revision, when it is a git checkout.
+    pub tree_revision: Option<String>,
+}
+
+/// What the master needs to know about the builder a build was assigned to.
+#[derive(Clone, Debug)]
+pub struct BuilderSide {
+    /// Its name.
+    pub name: String,
+    /// Its build tool.
+    pub toolchain: Arc<dyn Toolchain>,
+    /// Where sources (and stubbed dependencies) are streamed from; `None`: no storage configured.
+    pub storage: Option<Arc<dyn StorageBackend>>,
+    /// `network = "none"`: every source must come from the cache.
+    pub offline: bool,
+}
+
+/// Makes and records the manifest of `req` (a build of `port` on `side`) and fills `req.inputs`.
+pub async fn prepare(
+    settings: &InputSettings,
+    side: &BuilderSide,
+    port: &Port,
+    req: &mut BuildRequest,
+) -> Result<JobManifest, BuilderError> {
+    let fail = |message: String| BuilderError::JobInputs {
+        builder: side.name.clone(),
+        port: req.port.clone(),
+        message,
+    };
+    let sources = {
+        let (tree, port, arch) = (settings.tree.clone(), port.clone(), settings.target_arch.clone());
+        tokio::task::spawn_blocking(move || crate::sources::recipe::sources_of(&tree, &port, &arch))
+            .await
+            .map_err(|e| fail(format!("reading the recipe's sources: {e}")))?
+            .map_err(|e| fail(e.to_string()))?
+    };
+    let job = Job { target: &req.port };
+    let recipe_dir = port
+        .recipe_path
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut placed = Vec::new();
+    let mut source_inputs = Vec::new();
+    for source in sources.iter().filter(|s| needs_placing(s)) {
+        let Some((digest, size)) = cached(settings, side, source).await.map_err(&fail)? else {
+            continue;
+        };
+        let placed_as = side.toolchain.input_path(job, &recipe_dir, &source.file_name);
+        let uri = source.uris.first().cloned().unwrap_or_default();
+        placed.push(PlacedInput {
+            name: format!("source {} ({})", source.index, source.file_name),
+            size,
+            sha256: digest,
+            dest: placed_as.clone(),
+            local: None,
+            key: Some(source_key(&digest).map_err(|e| fail(e.to_string()))?),
+        });
+        placed.push(uri_file(settings, source, &uri, &placed_as).map_err(&fail)?);
+        source_inputs.push(SourceInput {
+            source_index: source.index.clone(),
+            file_name: source.file_name.clone(),
+            uri,
+            sha256: digest.to_hex(),
+            size,
+            placed_as,
+        });
+    }
+    let visible = side.toolchain.dependencies().visible_dir;
+    let dependencies = req
+        .dependencies
+        .iter()
+        .map(|d| PackageInput {
+            file_name: d.file_name.clone(),
+            sha256: d.sha256.to_hex(),
+            size: d.size,
+            placed_as: format!("{}/{}", visible.trim_end_matches('/'), d.file_name),
+        })
+        .collect();
+    let inputs = JobInputs {
+        port: req.port.clone(),
+        recipe: port.recipe_path.to_string_lossy().into_owned(),
+        tree_revision: settings.tree_revision.clone(),
+        sources: source_inputs,
+        dependencies,
+        command: BuildCommand {
+            argv: side.toolchain.build_argv(job),
+            work_dir: side.toolchain.work_dir(job),
+            // buildmaster sets no variable of its own: the build sees the builder's login
+            // environment (SSH) or BUILD_ENV_PASSED (local), which is the builder's configuration.
+            env: BTreeMap::new(),
+        },
+    };
+    let identity = BuildIdentity {
+        buildrun: settings.buildrun,
+        build_number: req.number,
+        builder: side.name.clone(),
+    };
+    let manifest = JobManifest::new(identity, inputs).map_err(|e| fail(e.to_string()))?;
+    ManifestStore::open(&settings.database)
+        .and_then(|store| store.record(&manifest))
+        .map_err(|e| fail(format!("recording the job manifest: {e}")))?;
+    req.inputs = placed;
+    Ok(manifest)
+}
+
+/// Whether a source is placed by the master: not a file of the port's directory (it comes with the
+/// ports tree).
+fn needs_placing(source: &RecipeSource) -> bool {
+    !matches!(
+        source.uris.first().map(|u| Origin::of(u)),
+        Some(Origin::PortFile { .. })
+    )
+}
+
+/// The digest and size of `source` in the cache; `None` when it is not there and the builder may
+/// download it itself; an error (naming the source and what to do) when it must come from the cache.
+async fn cached(
+    settings: &InputSettings,
+    side: &BuilderSide,
+    source: &RecipeSource,
+) -> Result<Option<(Sha256Digest, u64)>, String> {
+    let first = source.uris.first().map(String::as_str).unwrap_or("");
+    let what = format!(
+        "source {} ({}) of {}",
+        source.index, source.file_name, source.port
+    );
+    if matches!(Origin::of(first), Origin::Git { .. }) {
+        if side.offline {
+            return Err(format!(
+                "{what} is a git source ({first}); HaikuPorter expects a bare repository at \
+                 download/{} for it, which the source cache (holding its archive) does not place yet: \
+                 build it on a builder with network = \"host\"",
+                source.file_name
+            ));
+        }
+        return Ok(None);
+    }
+    let Some(storage) = &side.storage else {
+        if side.offline {
+            return Err(format!(
+                "{what} must come from the source cache (the builder has network = \"none\"), but no \
+                 storage is configured; configure storage and run `buildmaster sources fetch {}`",
+                source.port
+            ));
+        }
+        return Ok(None);
+    };
+    let cache = SourceCache::new(
+        storage.clone(),
+        &settings.database,
+        settings.made_dir.clone(),
+        FetchSettings::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    match cache.status(source).await.map_err(|e| e.to_string())? {
+        SourceStatus::Present(row) => {
+            let digest = Sha256Digest::from_hex(&row.sha256)
+                .ok_or_else(|| format!("{what}: the source index holds no valid SHA-256 ({})", row.sha256))?;
+            Ok(Some((digest, row.size)))
+        }
+        SourceStatus::Missing { expected } if side.offline => Err(format!(
+            "{what} is not in the source cache (sha256 {}); the builder has no network, so run \
+             `buildmaster sources fetch {}` first",
+            expected.as_deref().unwrap_or("not known until fetched"),
+            source.port
+        )),
+        SourceStatus::Missing { .. } => Ok(None),
+    }
+}
+
+/// HaikuPorter's `<file>.uri` beside a placed source, holding the URI it came from (as
+/// `storeStringInFile` writes it: no newline), made as a small local file named by its content.
+fn uri_file(
+    settings: &InputSettings,
+    source: &RecipeSource,
+    uri: &str,
+    placed_as: &str,
+) -> Result<PlacedInput, String> {
+    let digest = Sha256Digest::of(uri.as_bytes());
+    let path = settings.made_dir.join(format!("uri-{}", digest.to_hex()));
+    write_once(&path, uri.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(PlacedInput {
+        name: format!("source {} ({}.uri)", source.index, source.file_name),
+        size: uri.len() as u64,
+        sha256: digest,
+        dest: format!("{placed_as}.uri"),
+        local: Some(path),
+        key: None,
+    })
+}
+
+/// Writes `bytes` to `path` unless it already holds them (through a temporary file and a rename, so
+/// a concurrent reader never sees a partial file).
+fn write_once(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if std::fs::read(path).is_ok_and(|have| have == bytes) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let temp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temp, bytes)?;
+    std::fs::rename(&temp, path)
+}
