@@ -575,7 +575,7 @@ async fn over_a_real_sshd_builder_the_dependency_streams_from_garage() {
         panic!("{:?}", libgreet.results)
     };
     let bytes = std::fs::read(&deb.path).unwrap();
-    let key = ObjectKey::new(&format!("debs/{}", deb.file_name)).unwrap();
+    let key = ObjectKey::new(format!("debs/{}", deb.file_name)).unwrap();
     let options = PutOptions::package(Some(Sha256Digest::of(&bytes)));
     storage.put_bytes(&key, &bytes, &options).await.unwrap();
 
@@ -590,7 +590,7 @@ async fn over_a_real_sshd_builder_the_dependency_streams_from_garage() {
         system: false,
     };
     let hello = build_over_ssh(&mut second, source("hello-greet"), &host, vec![dependency]).await;
-    assert_eq!(hello.transfer.sent, [deb.file_name.clone()]);
+    assert_eq!(hello.transfer.sent, std::slice::from_ref(&deb.file_name));
     assert_eq!(hello.transfer.bytes, bytes.len() as u64);
     let [hello_deb] = &hello.results[..] else {
         panic!("{:?}", hello.results)
