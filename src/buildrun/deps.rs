@@ -168,6 +168,38 @@ pub fn built(state: &StateDir, result: &ResultRow) -> Result<WantedPackage, Stri
     })
 }
 
+/// A dependency a job manifest names by file name, SHA-256 and size (a rebuild): its bytes looked for
+/// where the master keeps packages — the package record's storage object, the spool, the system
+/// packages — and accepted only by the manifest's digest, which the transfer to the builder checks.
+pub fn by_digest(
+    state: &StateDir,
+    system_dir: Option<&Path>,
+    file_name: &str,
+    size: u64,
+    sha256: Sha256Digest,
+) -> Result<WantedPackage, String> {
+    let db = Database::open(&state.database()).map_err(|e| e.to_string())?;
+    let recorded = from_record(&db, state, file_name)?;
+    let key = recorded.as_ref().and_then(|w| w.key.clone());
+    let system = system_dir.map(|d| d.join(file_name)).filter(|p| real_file(p));
+    let spool = Some(state.packages().join(file_name)).filter(|p| real_file(p));
+    if key.is_none() && spool.is_none() && system.is_none() {
+        return Err(format!(
+            "dependency {file_name} (sha256 {}) is in neither storage, the spool ({}) nor the system packages",
+            sha256.to_hex(),
+            state.packages().display()
+        ));
+    }
+    Ok(WantedPackage {
+        file_name: file_name.to_string(),
+        size,
+        sha256,
+        local: spool.clone().or(system.clone()),
+        key,
+        system: system.is_some() && spool.is_none(),
+    })
+}
+
 /// HaikuPorter's package ID (`name-version`) of a canonical file name `name-version-arch.hpkg`.
 pub fn package_id(file_name: &str) -> Option<&str> {
     file_name

@@ -83,39 +83,21 @@ pub async fn prepare(
             .map_err(|e| fail(format!("reading the recipe's sources: {e}")))?
             .map_err(|e| fail(e.to_string()))?
     };
-    let job = Job { target: &req.port };
-    let recipe_dir = port
-        .recipe_path
-        .parent()
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut placed = Vec::new();
     let mut source_inputs = Vec::new();
     for source in sources.iter().filter(|s| needs_placing(s)) {
         let Some((digest, size)) = cached(settings, side, source).await.map_err(&fail)? else {
             continue;
         };
-        let placed_as = side.toolchain.input_path(job, &recipe_dir, &source.file_name);
-        let uri = source.uris.first().cloned().unwrap_or_default();
-        placed.push(PlacedInput {
-            name: format!("source {} ({})", source.index, source.file_name),
-            size,
-            sha256: digest,
-            dest: placed_as.clone(),
-            local: None,
-            key: Some(source_key(&digest).map_err(|e| fail(e.to_string()))?),
-        });
-        placed.push(uri_file(settings, source, &uri, &placed_as).map_err(&fail)?);
         source_inputs.push(SourceInput {
             source_index: source.index.clone(),
             file_name: source.file_name.clone(),
-            uri,
+            uri: source.uris.first().cloned().unwrap_or_default(),
             sha256: digest.to_hex(),
             size,
-            placed_as,
+            // Where the builder's toolchain wants it: see `for_builder`.
+            placed_as: String::new(),
         });
     }
-    let visible = side.toolchain.dependencies().visible_dir;
     let dependencies = req
         .dependencies
         .iter()
@@ -123,7 +105,7 @@ pub async fn prepare(
             file_name: d.file_name.clone(),
             sha256: d.sha256.to_hex(),
             size: d.size,
-            placed_as: format!("{}/{}", visible.trim_end_matches('/'), d.file_name),
+            placed_as: String::new(),
         })
         .collect();
     let inputs = JobInputs {
@@ -133,10 +115,8 @@ pub async fn prepare(
         sources: source_inputs,
         dependencies,
         command: BuildCommand {
-            argv: side.toolchain.build_argv(job),
-            work_dir: side.toolchain.work_dir(job),
-            // buildmaster sets no variable of its own: the build sees the builder's login
-            // environment (SSH) or BUILD_ENV_PASSED (local), which is the builder's configuration.
+            argv: Vec::new(),
+            work_dir: String::new(),
             env: BTreeMap::new(),
         },
     };
@@ -145,12 +125,65 @@ pub async fn prepare(
         build_number: req.number,
         builder: side.name.clone(),
     };
-    let manifest = JobManifest::new(identity, inputs).map_err(|e| fail(e.to_string()))?;
+    let manifest = for_builder(identity, inputs, side)
+        .map_err(&fail)?
+        .with_results(req.results.clone());
     ManifestStore::open(&settings.database)
         .and_then(|store| store.record(&manifest))
         .map_err(|e| fail(format!("recording the job manifest: {e}")))?;
-    req.inputs = placed;
+    req.inputs = placed_inputs(&manifest, &settings.made_dir).map_err(&fail)?;
     Ok(manifest)
+}
+
+/// The manifest of `inputs` as they are on `side`'s builder: every source and dependency placed
+/// where its toolchain wants it, and its own build command — so a manifest recorded for one builder
+/// can be rebuilt on another (its paths and tool differ; its inputs' digests do not).
+pub fn for_builder(
+    build: BuildIdentity,
+    mut inputs: JobInputs,
+    side: &BuilderSide,
+) -> Result<JobManifest, String> {
+    let job = Job { target: &inputs.port };
+    let recipe_dir = Path::new(&inputs.recipe)
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for source in &mut inputs.sources {
+        source.placed_as = side.toolchain.input_path(job, &recipe_dir, &source.file_name);
+    }
+    let visible = side.toolchain.dependencies().visible_dir;
+    for package in &mut inputs.dependencies {
+        package.placed_as = format!("{}/{}", visible.trim_end_matches('/'), package.file_name);
+    }
+    inputs.command = BuildCommand {
+        argv: side.toolchain.build_argv(job),
+        work_dir: side.toolchain.work_dir(job),
+        // buildmaster sets no variable of its own: the build sees the builder's login environment
+        // (SSH) or BUILD_ENV_PASSED (local), which is the builder's configuration, not the job's.
+        env: BTreeMap::new(),
+    };
+    JobManifest::new(build, inputs).map_err(|e| e.to_string())
+}
+
+/// The files the builder checks before the build besides its dependencies (which the package cache
+/// places): each source of `manifest`, streamed from its content key in storage, and HaikuPorter's
+/// `<file>.uri` beside it (made in `made_dir`).
+pub fn placed_inputs(manifest: &JobManifest, made_dir: &Path) -> Result<Vec<PlacedInput>, String> {
+    let mut placed = Vec::new();
+    for source in &manifest.inputs.sources {
+        let sha256 = Sha256Digest::from_hex(&source.sha256)
+            .ok_or_else(|| format!("source {} has no valid SHA-256", source.file_name))?;
+        placed.push(PlacedInput {
+            name: format!("source {} ({})", source.source_index, source.file_name),
+            size: source.size,
+            sha256,
+            dest: source.placed_as.clone(),
+            local: None,
+            key: Some(source_key(&sha256).map_err(|e| e.to_string())?),
+        });
+        placed.push(uri_file(made_dir, source)?);
+    }
+    Ok(placed)
 }
 
 /// Whether a source is placed by the master: not a file of the port's directory (it comes with the
@@ -220,17 +253,13 @@ async fn cached(
 
 /// HaikuPorter's `<file>.uri` beside a placed source, holding the URI it came from (as
 /// `storeStringInFile` writes it: no newline), made as a small local file named by its content.
-fn uri_file(
-    settings: &InputSettings,
-    source: &RecipeSource,
-    uri: &str,
-    placed_as: &str,
-) -> Result<PlacedInput, String> {
+fn uri_file(made_dir: &Path, source: &SourceInput) -> Result<PlacedInput, String> {
+    let (uri, placed_as) = (&source.uri, &source.placed_as);
     let digest = Sha256Digest::of(uri.as_bytes());
-    let path = settings.made_dir.join(format!("uri-{}", digest.to_hex()));
+    let path = made_dir.join(format!("uri-{}", digest.to_hex()));
     write_once(&path, uri.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))?;
     Ok(PlacedInput {
-        name: format!("source {} ({}.uri)", source.index, source.file_name),
+        name: format!("source {} ({}.uri)", source.source_index, source.file_name),
         size: uri.len() as u64,
         sha256: digest,
         dest: format!("{placed_as}.uri"),

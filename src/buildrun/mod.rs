@@ -8,6 +8,7 @@
 //!   builders.
 //! - [`outcome`], [`progress`]: the executor's handling of ended attempts, and its status view.
 //! - [`worker`]: one task per builder: ready → job → outcome.
+//! - [`rebuild`]: one build again from its job manifest alone, on a builder named by the operator.
 //! - [`inputs`]: a build's sources placed from the source cache and its job manifest recorded, just
 //!   before it starts.
 //! - [`patience`]: backoff between attempts, and how long a one-shot run waits for builders; the
@@ -35,6 +36,7 @@ pub mod outcome;
 pub mod output;
 pub mod patience;
 pub mod progress;
+pub mod rebuild;
 pub mod report;
 pub mod rows;
 pub mod run;

@@ -26,7 +26,7 @@ use crate::state::{Database, StateDir};
 
 /// Where small inputs made on the master (HaikuPorter's `.uri` files) are kept, under the state
 /// directory.
-const MADE_INPUTS_DIR: &str = "job-inputs";
+pub(crate) const MADE_INPUTS_DIR: &str = "job-inputs";
 
 /// What a buildrun runs with.
 pub struct Context {
@@ -93,7 +93,7 @@ async fn git(tree: &Path, args: &[&str]) -> Option<String> {
 }
 
 /// How builders bring their ports tree to `head`.
-fn ports_sync(config: &InstanceConfig, tree: &Path, head: Option<&str>) -> PortsTreeSync {
+pub(crate) fn ports_sync(config: &InstanceConfig, tree: &Path, head: Option<&str>) -> PortsTreeSync {
     match (config.buildrun.ports_tree_sync, head) {
         (PortsTreeSyncMode::Skip, _) | (_, None) => PortsTreeSync::Skip,
         (PortsTreeSyncMode::Fetch, Some(head)) => PortsTreeSync::Fetch {

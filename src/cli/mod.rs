@@ -17,6 +17,7 @@ pub mod repositories;
 pub mod scratch;
 pub mod serve;
 pub mod signals;
+pub mod rebuild;
 pub mod sources;
 pub mod storage;
 pub mod token;
@@ -101,6 +102,8 @@ pub enum Command {
     Buildrun(buildrun::BuildrunArgs),
     /// The source cache: fetch recipe sources into storage once, add one by hand, list, check.
     Sources(sources::SourcesArgs),
+    /// Rebuild one recorded build from its job manifest alone on a named builder (results to a directory).
+    Rebuild(rebuild::RebuildArgs),
     /// Build a ref of the ports tree as a buildrun would, gate it, report the verdict; never publish.
     Scratch(scratch::ScratchArgs),
 }
@@ -163,6 +166,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Buildrun(args) => buildrun::run(args, &cli.global),
         Command::Scratch(args) => scratch::run(args, &cli.global),
         Command::Sources(args) => sources::run(args, &cli.global),
+        Command::Rebuild(args) => rebuild::run(args, &cli.global),
         Command::Serve(args) => serve::run(args, &cli.global),
     }
 }

@@ -125,6 +125,11 @@ pub struct JobManifest {
     pub inputs_sha256: String,
     /// What the build consumes.
     pub inputs: JobInputs,
+    /// Canonical file names of the packages the build must produce: what a rebuild from this
+    /// manifest fetches and compares. An output, not an input, so not in the digest; absent in
+    /// manifests recorded before it existed.
+    #[serde(default)]
+    pub results: Vec<String>,
 }
 
 /// Which kind of file a builder input is.
@@ -203,6 +208,7 @@ impl JobManifest {
             build,
             inputs_sha256: String::new(),
             inputs,
+            results: Vec::new(),
         };
         let mut paths = std::collections::HashSet::new();
         for input in manifest.builder_inputs_checked()? {
@@ -215,6 +221,13 @@ impl JobManifest {
         }
         manifest.inputs_sha256 = manifest.digest().to_hex();
         Ok(manifest)
+    }
+
+    /// The same manifest, naming the packages the build must produce.
+    pub fn with_results(mut self, mut results: Vec<String>) -> JobManifest {
+        results.sort();
+        self.results = results;
+        self
     }
 
     /// SHA-256 of the canonical JSON of the inputs.
