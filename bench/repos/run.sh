@@ -14,7 +14,8 @@
 # Packages are synthetic but real (bench/repos/gen_packages.rs, bench/repos/rpms.sh); one of each is checked with dpkg-deb
 # and rpm, and aptly and createrepo_c read all of them.
 #
-# Environment: PACKAGES (10000), CHANGED (10), ROUNDS (5), GARAGE_BIN, KEEP_WORK (keep the work dir).
+# Environment: PACKAGES (10000), CHANGED (10), ROUNDS (5), GARAGE_BIN, KEEP_WORK (keep the work dir),
+# BUILDMASTER (a buildmaster binary to time instead of this tree's release build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PACKAGES="${PACKAGES:-10000}" CHANGED="${CHANGED:-10}" ROUNDS="${ROUNDS:-5}"
@@ -40,7 +41,7 @@ trap cleanup EXIT
 
 cargo build --quiet --release --bin buildmaster --example repos-bench-gen
 TARGET="${CARGO_TARGET_DIR:-target}/release"
-BIN="$TARGET/buildmaster" GEN="$TARGET/examples/repos-bench-gen"
+BIN="${BUILDMASTER:-$TARGET/buildmaster}" GEN="$TARGET/examples/repos-bench-gen"
 
 now_ms() { date +%s%3N; }
 secs() { awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }'; }
