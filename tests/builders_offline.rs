@@ -22,6 +22,7 @@ use buildmaster::builders::ports_tree::PortsTreeSync;
 use buildmaster::builders::remote::RemoteBuilder;
 use buildmaster::builders::state::ReconnectPolicy;
 use buildmaster_storage::Sha256Digest;
+use support::netns::{got_connection, proc_net_dev_interfaces};
 use support::sshd::Sshd;
 use tokio_util::sync::CancellationToken;
 
@@ -103,25 +104,6 @@ fn request(inputs: Vec<PlacedInput>) -> BuildRequest {
         results: Vec::new(),
         ports_tree: PortsTreeSync::Skip,
     }
-}
-
-/// Whether the listener got a connection (it is non-blocking: a queued one is accepted at once).
-fn got_connection(listener: &TcpListener) -> bool {
-    match listener.accept() {
-        Ok(_) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
-        Err(e) => panic!("accept: {e}"),
-    }
-}
-
-/// Interface names in `/proc/net/dev` (the lines after its two header lines).
-fn proc_net_dev_interfaces(net: &str) -> Vec<String> {
-    let dev = net.split("---\n").nth(1).unwrap_or_default();
-    dev.lines()
-        .skip(2)
-        .filter_map(|l| l.split(':').next())
-        .map(|n| n.trim().to_string())
-        .collect()
 }
 
 /// Builds once with `network` and checks what the build saw.

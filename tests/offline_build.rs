@@ -27,6 +27,7 @@ use buildmaster::manifest::JobManifest;
 use buildmaster::state::StateDir;
 use buildmaster_storage::Sha256Digest;
 use support::farm::{assert_success, Farm};
+use support::netns::{got_connection, proc_net_dev_interfaces};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -145,25 +146,6 @@ INSTALL()
     );
     std::fs::write(dir.join("offlineapp-1.0.recipe"), recipe).unwrap();
     support::farm::git_commit_all(tree);
-}
-
-/// Interface names in `/proc/net/dev` (after its two header lines).
-fn proc_net_dev_interfaces(net: &str) -> Vec<String> {
-    let dev = net.split("---\n").nth(1).unwrap_or_default();
-    dev.lines()
-        .skip(2)
-        .filter_map(|l| l.split(':').next())
-        .map(|n| n.trim().to_string())
-        .collect()
-}
-
-/// Whether the listener got a connection (non-blocking: a queued one is accepted at once).
-fn got_connection(listener: &TcpListener) -> bool {
-    match listener.accept() {
-        Ok(_) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
-        Err(e) => panic!("accept: {e}"),
-    }
 }
 
 /// Every `[[builders]]` gets `network = "none"`; one attempt per build.

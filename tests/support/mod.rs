@@ -3,6 +3,7 @@
 pub mod farm;
 pub mod garage;
 pub mod haikuporter_instance;
+pub mod netns;
 pub mod pkgman;
 pub mod sshd;
 pub mod test_package;
