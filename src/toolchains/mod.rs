@@ -10,11 +10,13 @@
 //!
 //! # Layout
 //! - [`debian`]: Debian source-package trees, their planning, and the `dpkg-buildpackage` build.
+//! - [`rpm`]: RPM dist-git-like trees, their planning, and the `rpmbuild` build.
 //! - [`haikuporter`]: [`haikuporter::HaikuPorter`], HaikuPorter's builder contract
 //!   (`RemoteBuilderSSH.runBuild`).
 
 pub mod debian;
 pub mod haikuporter;
+pub mod rpm;
 
 use std::path::Path;
 

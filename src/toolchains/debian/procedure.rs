@@ -100,7 +100,7 @@ impl DebianBuilderPaths {
 
 /// The last component of a relative source directory, after checking that every component is a
 /// plain name and the last is not hidden (so the work directory stays under `work_base` and the source under the tree).
-fn source_name(source_dir: &str) -> Result<&str, ProcedureError> {
+pub(crate) fn source_name(source_dir: &str) -> Result<&str, ProcedureError> {
     let bad = || ProcedureError::BadSourceDir(source_dir.to_owned());
     let path = Path::new(source_dir);
     let plain = !source_dir.is_empty()
