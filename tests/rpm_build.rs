@@ -2,8 +2,10 @@
 //! (tests/fixtures/rpm-tree, laid out like dist-git) holds `greet-data` (noarch, installs
 //! /usr/share/greet-data/greeting) and `greet` (BuildRequires: greet-data; its %build reads that
 //! file from the build's dependency root, so the build fails unless greet-data's package was really
-//! installed there). Locally: the tree is read and planned, each package built in plan order by the
-//! argument vector a builder runs; `greet` without its dependency stops at rpmbuild's BuildRequires
+//! installed there), and `netprobe` (its build tries 127.0.0.1 on a port given as its input file).
+//! Locally: the tree is read and planned, each package built in plan order by the argument vector a
+//! builder runs (netprobe records 127.0.0.1 unreachable while the same probe from the test connects);
+//! `greet` without its dependency stops at rpmbuild's BuildRequires
 //! check; a rebuild in another directory is byte-identical. Through the builder flow: greet-data
 //! built on a real sshd builder on 127.0.0.1 with `network = "none"` and put in a garage bucket,
 //! greet built on a second builder whose cache is empty with greet-data streamed to it from the
@@ -16,6 +18,8 @@
 mod rpm_tools;
 mod support;
 
+use std::collections::HashMap;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -108,20 +112,20 @@ fn run(command: &mut Command) -> String {
     text
 }
 
-/// greet's script, taken out of its package with rpm2archive and tar.
-fn greet_script(rpm: &Path, scratch: &Path) -> String {
+/// The file at `inside` of package `rpm`, taken out with rpm2archive and tar under `scratch`.
+fn file_in_rpm(rpm: &Path, inside: &str, scratch: &Path) -> String {
     std::fs::create_dir_all(scratch).unwrap();
     // rpm2archive writes FILE.tgz beside FILE.
-    let copy = scratch.join("greet.rpm");
+    let copy = scratch.join("package.rpm");
     std::fs::copy(rpm, &copy).unwrap();
     run(Command::new("rpm2archive").arg(&copy));
-    let archive = scratch.join("greet.rpm.tgz");
+    let archive = scratch.join("package.rpm.tgz");
     run(Command::new("tar")
         .arg("-xzf")
         .arg(&archive)
         .arg("-C")
         .arg(scratch));
-    std::fs::read_to_string(scratch.join("usr/bin/greet")).unwrap()
+    std::fs::read_to_string(scratch.join(inside)).unwrap()
 }
 
 #[test]
@@ -130,7 +134,7 @@ fn the_tree_builds_in_plan_order_with_its_dependency_and_reproducibly() {
     let temp = tempfile::tempdir().unwrap();
     let sources = read_tree(&fixture_tree()).unwrap();
     let names: Vec<&str> = sources.iter().map(|s| s.spec.name.as_str()).collect();
-    assert_eq!(names, ["greet", "greet-data"]);
+    assert_eq!(names, ["greet", "greet-data", "netprobe"]);
     assert_eq!(source(&sources, "greet-data").lookaside[0].file_name, "greeting");
     let plan = plan_tree(&sources, &[]).unwrap();
     let order: Vec<&str> = plan
@@ -138,12 +142,26 @@ fn the_tree_builds_in_plan_order_with_its_dependency_and_reproducibly() {
         .iter()
         .map(|p| sources[p.source].spec.name.as_str())
         .collect();
-    assert_eq!(order, ["greet-data", "greet"]);
-    assert!(
-        matches!(&plan.order[1].satisfiers[..], [Satisfier::Tree { binary, .. }] if binary == "greet-data")
-    );
+    let position = |name| order.iter().position(|n| *n == name).unwrap();
+    assert!(position("greet-data") < position("greet"), "{order:?}");
+    assert!(matches!(
+        &plan.order[position("greet")].satisfiers[..],
+        [Satisfier::Tree { binary, .. }] if binary == "greet-data"
+    ));
     let graph = build_graph(&plan, &sources, |_| 1.0).unwrap();
-    assert_eq!(graph.builds()[1].deps, [0]);
+    assert_eq!(graph.builds()[position("greet")].deps, [position("greet-data")]);
+
+    // netprobe's input: the port of a listener on 127.0.0.1, placed where the flow places inputs.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    for base in [temp.path().to_owned(), temp.path().join("again")] {
+        let input = builder_paths(&base, &temp.path().join("deps"))
+            .input_path("netprobe", "port")
+            .unwrap();
+        std::fs::create_dir_all(Path::new(&input).parent().unwrap()).unwrap();
+        std::fs::write(&input, &port).unwrap();
+    }
 
     // Without greet-data, rpmbuild's BuildRequires check stops greet before %build.
     let empty = temp.path().join("no-deps");
@@ -161,7 +179,7 @@ fn the_tree_builds_in_plan_order_with_its_dependency_and_reproducibly() {
     // In plan order; greet's dependency directory holds greet-data's package.
     let deps = temp.path().join("deps");
     std::fs::create_dir(&deps).unwrap();
-    let mut built = Vec::new();
+    let mut built: HashMap<String, PathBuf> = HashMap::new();
     let mut timings = Vec::new();
     for planned in &plan.order {
         let rpm_source = &sources[planned.source];
@@ -176,22 +194,39 @@ fn the_tree_builds_in_plan_order_with_its_dependency_and_reproducibly() {
             if dir == "greet-data" {
                 std::fs::copy(&file, deps.join(&expected)).unwrap();
             }
-            built.push(file);
+            built.insert(dir.to_owned(), file);
         }
     }
     eprintln!(
         "build times (SRPM, dependency root, rpmbuild --rebuild): {}",
         timings.join(", ")
     );
-    let script = greet_script(&built[1], &temp.path().join("extracted"));
+    let scratch = temp.path().join("extracted");
+    let script = file_in_rpm(&built["greet"], "usr/bin/greet", &scratch.join("greet"));
     assert!(
         script.contains(&format!("echo \"{}\"", GREETING.trim_end())),
         "{script}"
     );
 
+    // The probe inside the build found 127.0.0.1 unreachable and nothing connected; the same probe
+    // from this process's namespace connects, so the probe itself works.
+    let probe = file_in_rpm(
+        &built["netprobe"],
+        "usr/share/netprobe/result",
+        &scratch.join("netprobe"),
+    );
+    assert_eq!(probe, "unreachable\n");
+    assert!(
+        listener.accept().is_err(),
+        "something in a build connected to 127.0.0.1:{port}"
+    );
+    run(Command::new("bash").args(["-c", "exec 3<>\"/dev/tcp/127.0.0.1/$1\"", "probe", &port]));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(listener.accept().is_ok(), "the outside probe did not connect");
+
     // Rebuilt in another work directory: the same bytes.
     let again = builder_paths(&temp.path().join("again"), &deps);
-    for (dir, first) in ["greet-data", "greet"].iter().zip(&built) {
+    for (dir, first) in &built {
         let result = build(&again, dir);
         assert!(result.ok, "rebuild of {dir} failed:\n{}", result.log);
         let file = result.results.join(first.file_name().unwrap());
@@ -203,7 +238,7 @@ fn the_tree_builds_in_plan_order_with_its_dependency_and_reproducibly() {
         );
     }
     for paths in [&again, &builder_paths(temp.path(), &deps)] {
-        for dir in ["greet-data", "greet"] {
+        for dir in ["greet-data", "greet", "netprobe"] {
             let argv = paths.purge_argv(dir).unwrap();
             assert!(Command::new(&argv[0])
                 .args(&argv[1..])
