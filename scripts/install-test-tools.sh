@@ -7,6 +7,7 @@
 #     its image store and build cache live in ~/.cache/buildmaster-podman.
 #   - Chromium: the web UI test drives headless Chromium over the DevTools protocol.
 #   - dnf, rpm and gpg: tests/rpm_dnf.rs builds, signs and installs real RPMs (~1 min).
+#     rpm2cpio (rpm2archive): tests/rpm_build.rs reads files out of the RPMs it built.
 #   - lintian: tests/gate_push.rs runs Debian's linter as the gate's lint check (~30 s).
 #   - a Debian bookworm build root (mmdebstrap --variant=buildd, as a tarball in $TOOLS): the root that
 #     tests/debian_build.rs unpacks per build for dpkg-buildpackage (~2 min once; reads apt's sources).
@@ -38,10 +39,10 @@ if ! command -v chromium >/dev/null; then
     apt-get install -y --no-install-recommends chromium >&2
 fi
 if ! command -v dnf >/dev/null || ! command -v rpmbuild >/dev/null || ! command -v rpmsign >/dev/null ||
-    ! command -v gpg >/dev/null; then
+    ! command -v gpg >/dev/null || ! command -v rpm2archive >/dev/null; then
     echo "installing dnf, rpm (rpmbuild, rpmsign) and gpg for the RPM repository test (tests/rpm_dnf.rs)" >&2
     apt-get update >&2
-    apt-get install -y --no-install-recommends dnf rpm gpg >&2
+    apt-get install -y --no-install-recommends dnf rpm rpm2cpio gpg >&2
 fi
 if ! command -v lintian >/dev/null; then
     echo "installing lintian for the gate's lint check test (tests/gate_push.rs)" >&2
