@@ -281,6 +281,31 @@ fn a_build_on_an_sshd_builder_through_the_standin_ends_with_exactly_the_expected
         .collect();
     assert_eq!(expected, set(DEFAULT_PACKAGES), "the master's expected results");
 
+    // Without network its source must come from the source cache: an operator's upload (the recipe's
+    // example.org URI is never fetched; with no CHECKSUM_SHA256 the upload is the source's pin).
+    let source_dir = farm.dir.path().join("libsplit-source");
+    std::fs::create_dir_all(source_dir.join("libsplit-1.3")).unwrap();
+    let tarball = farm.dir.path().join("libsplit-1.3.tar.gz");
+    let status = Command::new("tar")
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&source_dir)
+        .arg("libsplit-1.3")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = farm.run(
+        &["sources", "add", tarball.to_str().unwrap(), "--port", "libsplit"],
+        RUN_TIMEOUT,
+    );
+    assert!(
+        out.status.success(),
+        "sources add: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
     let out = farm.run(&["buildrun", "libsplit"], RUN_TIMEOUT);
     assert!(
         out.status.success(),
