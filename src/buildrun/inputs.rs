@@ -33,6 +33,9 @@ use crate::sources::key::source_key;
 use crate::sources::{FetchSettings, Origin, RecipeSource, SourceCache, SourceStatus};
 use crate::toolchains::{Job, Toolchain};
 
+/// [`Toolchain::name`] of HaikuPorter, whose recipes' `SOURCE_URI`s are placed from the cache.
+const HAIKUPORTER: &str = "haikuporter";
+
 /// What the master knows about every build of a buildrun.
 #[derive(Clone, Debug)]
 pub struct InputSettings {
@@ -76,7 +79,11 @@ pub async fn prepare(
         port: req.port.clone(),
         message,
     };
-    let sources = {
+    // `SOURCE_URI` is HaikuPorter's: other toolchains (Debian, RPM) bring their sources with their
+    // own trees, and their jobs get a manifest of dependencies and command only.
+    let sources = if side.toolchain.name() != HAIKUPORTER {
+        Vec::new()
+    } else {
         let (tree, port, arch) = (settings.tree.clone(), port.clone(), settings.target_arch.clone());
         tokio::task::spawn_blocking(move || crate::sources::recipe::sources_of(&tree, &port, &arch))
             .await
