@@ -98,13 +98,21 @@ pub fn plan_tree(
     if !unresolved.is_empty() {
         return Err(PlanError::Unresolved(unresolved));
     }
+    order_planned(planned, |i| sources[i].name.clone())
+}
+
+/// Orders `planned` (one entry per source, in tree order) so that every tree dependency comes
+/// first, with the planner's graph code; a cycle is refused naming its sources (`name(index)`).
+/// Shared by every toolchain whose plan has this shape (Debian, RPM).
+pub fn order_planned(
+    planned: Vec<PlannedSource>,
+    name: impl Fn(usize) -> String,
+) -> Result<TreePlan, PlanError> {
     let deps: Vec<Vec<usize>> = planned.iter().map(tree_deps).collect();
-    let (order, left) = topological_order(&vec![true; sources.len()], &deps);
+    let (order, left) = topological_order(&vec![true; planned.len()], &deps);
     if !left.is_empty() {
         let cycle = cyclic_components(&left, &deps).into_iter().next().unwrap_or(left);
-        return Err(PlanError::Cycle(
-            cycle.iter().map(|&i| sources[i].name.clone()).collect(),
-        ));
+        return Err(PlanError::Cycle(cycle.into_iter().map(name).collect()));
     }
     let mut planned: Vec<Option<PlannedSource>> = planned.into_iter().map(Some).collect();
     Ok(TreePlan {
@@ -120,6 +128,16 @@ impl TreePlan {
         sources: &[SourcePackage],
         duration: impl Fn(usize) -> f64,
     ) -> Result<BuildGraph, GraphError> {
+        self.named_build_graph(|i| sources[i].name.clone(), duration)
+    }
+
+    /// The plan as the scheduler's graph, each build named `name(source index)`: for toolchains
+    /// whose sources are not [`SourcePackage`]s.
+    pub fn named_build_graph(
+        &self,
+        name: impl Fn(usize) -> String,
+        duration: impl Fn(usize) -> f64,
+    ) -> Result<BuildGraph, GraphError> {
         let position: std::collections::HashMap<usize, usize> = self
             .order
             .iter()
@@ -130,7 +148,7 @@ impl TreePlan {
             .order
             .iter()
             .map(|planned| Build {
-                name: sources[planned.source].name.clone(),
+                name: name(planned.source),
                 duration: duration(planned.source),
                 deps: tree_deps(planned).iter().map(|s| position[s]).collect(),
             })

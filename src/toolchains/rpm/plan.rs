@@ -3,7 +3,7 @@
 //! edges to other specs.
 //!
 //! The plan's shape is Debian's ([`crate::toolchains::debian::plan`]: [`TreePlan`], [`Satisfier`],
-//! [`PlanError`]) and the ordering the planner's graph code ([`crate::plan::graph`]); only matching
+//! [`PlanError`]) and so is the ordering ([`order_planned`], the planner's graph code); only matching
 //! is RPM's — capabilities and rpm's range comparison ([`crate::formats::rpm::vercmp::satisfies`]).
 //! There is no [`Satisfier::Base`] here: `rpmbuild` checks BuildRequires against the build's own
 //! dependency rpmdb only (docs/toolchains.md), so every BuildRequires must come from the tree or a
@@ -11,11 +11,11 @@
 
 use std::cmp::Ordering;
 
-use crate::formats::rpm::entry::{Dep, DepFlag};
+use crate::formats::rpm::check::describe;
+use crate::formats::rpm::entry::Dep;
 use crate::formats::rpm::vercmp::{compare_evr, satisfies};
-use crate::plan::graph::{cyclic_components, topological_order};
-use crate::scheduler::graph::{Build, BuildGraph, GraphError};
-use crate::toolchains::debian::plan::{tree_deps, PlanError, PlannedSource, Satisfier, TreePlan};
+use crate::scheduler::graph::{BuildGraph, GraphError};
+use crate::toolchains::debian::plan::{order_planned, PlanError, PlannedSource, Satisfier, TreePlan};
 
 use super::tree::RpmSource;
 
@@ -48,18 +48,7 @@ pub fn plan_tree(sources: &[RpmSource], repositories: &[AvailableRpm]) -> Result
     if !unresolved.is_empty() {
         return Err(PlanError::Unresolved(unresolved));
     }
-    let deps: Vec<Vec<usize>> = planned.iter().map(tree_deps).collect();
-    let (order, left) = topological_order(&vec![true; sources.len()], &deps);
-    if !left.is_empty() {
-        let cycle = cyclic_components(&left, &deps).into_iter().next().unwrap_or(left);
-        return Err(PlanError::Cycle(
-            cycle.iter().map(|&i| sources[i].spec.name.clone()).collect(),
-        ));
-    }
-    let mut planned: Vec<Option<PlannedSource>> = planned.into_iter().map(Some).collect();
-    Ok(TreePlan {
-        order: order.iter().filter_map(|&i| planned[i].take()).collect(),
-    })
+    order_planned(planned, |i| sources[i].spec.name.clone())
 }
 
 /// The plan as the scheduler's graph: build `k` is `plan.order[k]`, named by its package, with
@@ -69,22 +58,7 @@ pub fn build_graph(
     sources: &[RpmSource],
     duration: impl Fn(usize) -> f64,
 ) -> Result<BuildGraph, GraphError> {
-    let position: std::collections::HashMap<usize, usize> = plan
-        .order
-        .iter()
-        .enumerate()
-        .map(|(k, p)| (p.source, k))
-        .collect();
-    let builds = plan
-        .order
-        .iter()
-        .map(|planned| Build {
-            name: sources[planned.source].spec.name.clone(),
-            duration: duration(planned.source),
-            deps: tree_deps(planned).iter().map(|s| position[s]).collect(),
-        })
-        .collect();
-    BuildGraph::new(builds)
+    plan.named_build_graph(|i| sources[i].spec.name.clone(), duration)
 }
 
 /// What satisfies one BuildRequires: a binary package of another spec of the tree (a package being
@@ -130,19 +104,70 @@ fn newer(a: &Dep, b: &Dep) -> Ordering {
     }
 }
 
-/// A dependency as a spec writes it, for error messages.
-fn describe(dep: &Dep) -> String {
-    let Some(flag) = dep.flags else {
-        return dep.name.clone();
-    };
-    let op = match flag {
-        DepFlag::LT => "<",
-        DepFlag::LE => "<=",
-        DepFlag::EQ => "=",
-        DepFlag::GE => ">=",
-        DepFlag::GT => ">",
-    };
-    let epoch = dep.epoch.map(|e| format!("{e}:")).unwrap_or_default();
-    let release = dep.rel.as_ref().map(|r| format!("-{r}")).unwrap_or_default();
-    format!("{} {op} {epoch}{}{release}", dep.name, dep.ver)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::rpm::entry::DepFlag;
+    use crate::toolchains::rpm::spec::{BinaryRpm, SpecInfo};
+
+    fn dep(name: &str, flags: Option<DepFlag>, ver: &str) -> Dep {
+        Dep {
+            name: name.into(),
+            flags,
+            epoch: None,
+            ver: ver.into(),
+            rel: None,
+            pre: false,
+        }
+    }
+
+    fn source(name: &str, build_requires: Vec<Dep>) -> RpmSource {
+        RpmSource {
+            dir: name.into(),
+            spec: SpecInfo {
+                name: name.into(),
+                epoch: None,
+                version: "1".into(),
+                release: "1".into(),
+                build_requires,
+                binaries: vec![BinaryRpm {
+                    name: name.into(),
+                    arch: "noarch".into(),
+                    provides: vec![dep(name, Some(DepFlag::EQ), "1")],
+                }],
+            },
+            lookaside: Vec::new(),
+        }
+    }
+
+    fn available(file_name: &str, version: &str) -> AvailableRpm {
+        AvailableRpm {
+            file_name: file_name.into(),
+            provides: vec![dep("lib", Some(DepFlag::EQ), version)],
+        }
+    }
+
+    #[test]
+    fn takes_the_newest_matching_repository_package_by_rpm_order() {
+        let sources = [source("app", vec![dep("lib", Some(DepFlag::GE), "1.9")])];
+        let repos = [
+            available("a", "1.10"),
+            available("b", "1.9"),
+            available("c", "1.2"),
+        ];
+        let plan = plan_tree(&sources, &repos).unwrap();
+        assert_eq!(plan.order[0].satisfiers, [Satisfier::Repository(0)]);
+    }
+
+    #[test]
+    fn names_what_is_unresolved_and_cycles() {
+        let sources = [source("app", vec![dep("lib", Some(DepFlag::GE), "2")])];
+        let err = plan_tree(&sources, &[available("a", "1.10")]).unwrap_err();
+        assert_eq!(err, PlanError::Unresolved(vec!["app needs lib >= 2".into()]));
+        let cycle = [
+            source("a", vec![dep("b", None, "")]),
+            source("b", vec![dep("a", None, "")]),
+        ];
+        assert!(matches!(plan_tree(&cycle, &[]), Err(PlanError::Cycle(_))));
+    }
 }
