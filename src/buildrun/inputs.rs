@@ -288,3 +288,103 @@ fn write_once(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(&temp, bytes)?;
     std::fs::rename(&temp, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builders::builder_conf::BuilderConfValues;
+    use crate::builders::config::{
+        default_build_command, default_purge_command, BuilderPaths, BuilderSpec, Timeouts,
+    };
+    use crate::toolchains::haikuporter::HaikuPorter;
+
+    fn side(ports: &str) -> BuilderSide {
+        let spec = BuilderSpec {
+            name: "b2".into(),
+            ssh: None,
+            paths: BuilderPaths::new(ports, None, None, None),
+            haikuporter: "/hp/haikuporter".into(),
+            haikuporter_args: Vec::new(),
+            timeouts: Timeouts::default(),
+            build_command: default_build_command(),
+            purge_command: default_purge_command(),
+            network: Default::default(),
+        };
+        BuilderSide {
+            name: "b2".into(),
+            toolchain: Arc::new(HaikuPorter::new(&spec, BuilderConfValues::default())),
+            storage: None,
+            offline: true,
+        }
+    }
+
+    fn inputs(placed: &str) -> JobInputs {
+        JobInputs {
+            port: "foo-1.0".into(),
+            recipe: "app-misc/foo/foo-1.0.recipe".into(),
+            tree_revision: Some("0123".into()),
+            sources: vec![SourceInput {
+                source_index: "1".into(),
+                file_name: "foo-1.0.tar.gz".into(),
+                uri: "https://example.org/foo-1.0.tar.gz".into(),
+                sha256: Sha256Digest::of(b"foo").to_hex(),
+                size: 3,
+                placed_as: placed.into(),
+            }],
+            dependencies: vec![PackageInput {
+                file_name: "bar-2-1-x86_64.hpkg".into(),
+                sha256: Sha256Digest::of(b"bar").to_hex(),
+                size: 3,
+                placed_as: placed.into(),
+            }],
+            command: BuildCommand {
+                argv: vec!["elsewhere".into()],
+                work_dir: "/old".into(),
+                env: BTreeMap::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_manifest_is_placed_for_the_builder_it_runs_on_with_the_same_digests() {
+        let identity = BuildIdentity {
+            buildrun: 1,
+            build_number: 7,
+            builder: "b1".into(),
+        };
+        let here = for_builder(identity, inputs("/b1/somewhere"), &side("/b2/ports")).unwrap();
+        let i = &here.inputs;
+        assert_eq!(
+            i.sources[0].placed_as,
+            "/b2/ports/app-misc/foo/download/foo-1.0.tar.gz"
+        );
+        assert_eq!(
+            i.dependencies[0].placed_as,
+            "/b2/ports/packages/bar-2-1-x86_64.hpkg"
+        );
+        assert_eq!(
+            i.command.argv.first().map(String::as_str),
+            Some("/hp/haikuporter")
+        );
+        assert_eq!(i.command.argv.last().map(String::as_str), Some("foo-1.0"));
+        assert_eq!(i.sources[0].sha256, Sha256Digest::of(b"foo").to_hex());
+        assert_eq!(here.digest().to_hex(), here.inputs_sha256);
+
+        let made = tempfile::tempdir().unwrap();
+        let placed = placed_inputs(&here, made.path()).unwrap();
+        assert_eq!(placed.len(), 2, "the source and its .uri");
+        assert_eq!(placed[0].dest, i.sources[0].placed_as);
+        assert_eq!(
+            placed[0].key.as_ref().map(|k| k.as_str().to_owned()),
+            Some(format!("sources/sha256/{}", Sha256Digest::of(b"foo").to_hex()))
+        );
+        let uri = &placed[1];
+        assert_eq!(uri.dest, format!("{}.uri", i.sources[0].placed_as));
+        let bytes = std::fs::read(uri.local.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            bytes, b"https://example.org/foo-1.0.tar.gz",
+            "no newline, as HaikuPorter writes it"
+        );
+        assert_eq!(uri.sha256, Sha256Digest::of(&bytes));
+    }
+}
