@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use buildmaster::builders::config::{HostKeyPin, SshTarget, Timeouts};
 use buildmaster::builders::connection::Connection;
 use buildmaster::builders::error::{BuilderError, ErrorClass, HostKeyProblem};
-use buildmaster::builders::exec::{self, ExecLimits, Stream};
+use buildmaster::builders::exec::{ExecLimits, Stream};
 use buildmaster::builders::host;
 use buildmaster::builders::host::{Command, RunCommand};
 use support::sshd::{KeyType, Sshd};
