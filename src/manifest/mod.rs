@@ -11,7 +11,10 @@
 //! dependencies by file name, environment by name), so equal inputs give equal bytes and
 //! [`JobManifest::digest`] — the SHA-256 of the inputs part — changes exactly when an input does.
 //! The build's identity (buildrun, build number, builder) is kept beside the inputs, not in the
-//! digest: the same inputs rebuilt on another builder have the same digest.
+//! digest: the same inputs rebuilt on another builder with the same paths have the same digest. The
+//! paths on the builder (`placed_as`, the command's argument vector and directory) are inputs too, so
+//! a builder laid out differently gives another digest for the same files — a rebuild compares the
+//! files by their own SHA-256, not the manifests' digests (`buildmaster rebuild`).
 //!
 //! # Layout
 //! - this file: the types, their checks, JSON and digest.
