@@ -114,7 +114,7 @@ fn build(paths: &DebianBuilderPaths, source_dir: &str) -> LocalBuild {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ),
-        results: PathBuf::from(paths.results_dir(source_dir).unwrap()),
+        results: PathBuf::from(paths.dirs().results_dir(source_dir).unwrap()),
         elapsed: started.elapsed(),
     }
 }
@@ -301,10 +301,10 @@ fn without_its_build_dependency_the_build_stops_before_building() {
 fn purge_builds(builders: &[&DebianBuilderPaths], sources: &[SourcePackage]) {
     for paths in builders {
         for source in sources {
-            let argv = paths.purge_argv(&source.name).unwrap();
+            let argv = paths.dirs().purge_argv(&source.name).unwrap();
             let status = Command::new(&argv[0]).args(&argv[1..]).status().unwrap();
             assert!(status.success());
-            assert!(!Path::new(&paths.work_dir(&source.name).unwrap()).exists());
+            assert!(!Path::new(&paths.dirs().work_dir(&source.name).unwrap()).exists());
         }
     }
 }

@@ -83,7 +83,7 @@ fn build(paths: &RpmBuilderPaths, dir: &str) -> LocalBuild {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ),
-        results: PathBuf::from(paths.results_dir(dir).unwrap()),
+        results: PathBuf::from(paths.dirs().results_dir(dir).unwrap()),
         elapsed: started.elapsed(),
     }
 }
@@ -157,6 +157,7 @@ fn the_tree_builds_in_plan_order_with_its_dependency_and_reproducibly() {
     let port = listener.local_addr().unwrap().port().to_string();
     for base in [temp.path().to_owned(), temp.path().join("again")] {
         let input = builder_paths(&base, &temp.path().join("deps"))
+            .dirs()
             .input_path("netprobe", "port")
             .unwrap();
         std::fs::create_dir_all(Path::new(&input).parent().unwrap()).unwrap();
@@ -239,13 +240,13 @@ fn the_tree_builds_in_plan_order_with_its_dependency_and_reproducibly() {
     }
     for paths in [&again, &builder_paths(temp.path(), &deps)] {
         for dir in ["greet-data", "greet", "netprobe"] {
-            let argv = paths.purge_argv(dir).unwrap();
+            let argv = paths.dirs().purge_argv(dir).unwrap();
             assert!(Command::new(&argv[0])
                 .args(&argv[1..])
                 .status()
                 .unwrap()
                 .success());
-            assert!(!Path::new(&paths.work_dir(dir).unwrap()).exists());
+            assert!(!Path::new(&paths.dirs().work_dir(dir).unwrap()).exists());
         }
     }
 }

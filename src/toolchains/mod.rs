@@ -13,10 +13,16 @@
 //! - [`rpm`]: RPM dist-git-like trees, their planning, and the `rpmbuild` build.
 //! - [`haikuporter`]: [`haikuporter::HaikuPorter`], HaikuPorter's builder contract
 //!   (`RemoteBuilderSSH.runBuild`).
+//! - [`constant_script`]: the [`Toolchain`] shared by Debian and RPM, whose build is one constant
+//!   script; [`work_dirs`]: their per-package directories on a builder; [`tree_scan`]: reading a
+//!   recipe tree of one directory per package.
 
+pub mod constant_script;
 pub mod debian;
 pub mod haikuporter;
 pub mod rpm;
+pub mod tree_scan;
+pub mod work_dirs;
 
 use std::path::Path;
 

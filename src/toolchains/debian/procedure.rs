@@ -9,13 +9,14 @@
 //! builder would need the root made by `mmdebstrap --mode=unshare` and the script run under
 //! `unshare --map-root-user --net` (user namespaces enabled); not done here.
 
-use std::path::Path;
+pub use crate::toolchains::work_dirs::ProcedureError;
+use crate::toolchains::work_dirs::WorkDirs;
 
 /// The step script; see its header for the parameters.
 pub const BUILD_SCRIPT: &str = include_str!("build.sh");
 
 /// `$0` of the script, which `sh` puts in its error messages.
-const SCRIPT_NAME: &str = "buildmaster-debian-build";
+pub const SCRIPT_NAME: &str = "buildmaster-debian-build";
 
 /// Paths on a Debian builder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,53 +25,24 @@ pub struct DebianBuilderPaths {
     pub root_tarball: String,
     /// The builder's copy of the recipe tree: source package directories are under it.
     pub recipe_tree: String,
-    /// Holds, per source package name, `build/<name>` (the work directory, removed by the purge),
-    /// `inputs/<name>` (input files, placed before the purge that precedes a build) and
-    /// `results/<name>` (the results, kept until the next build of that source).
+    /// Holds the per-source directories ([`WorkDirs`]); the results are the `.deb`, `.buildinfo`
+    /// and `.changes` files.
     pub work_base: String,
     /// The directory holding exactly the job's dependency `.deb`s.
     pub dependencies: String,
 }
 
-/// Why a job cannot be turned into a build.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ProcedureError {
-    /// The source directory is not a plain relative path inside the recipe tree.
-    #[error("source directory {0:?} must be a relative path of plain names inside the recipe tree (no '..', no leading '/')")]
-    BadSourceDir(String),
-    /// An input file name that is not one plain file name.
-    #[error("input file name {0:?} must be a plain file name (no '/', not hidden)")]
-    BadInputName(String),
-}
-
 impl DebianBuilderPaths {
-    /// The work directory of the build of `source_dir` (a directory of the recipe tree).
-    pub fn work_dir(&self, source_dir: &str) -> Result<String, ProcedureError> {
-        self.under("build", source_dir)
-    }
-
-    /// `<work_base>/<kind>/<source name>`.
-    fn under(&self, kind: &str, source_dir: &str) -> Result<String, ProcedureError> {
-        Ok(format!("{}/{kind}/{}", self.work_base, source_name(source_dir)?))
-    }
-
-    /// Where the results are left: `.deb`, `.buildinfo`, `.changes`.
-    pub fn results_dir(&self, source_dir: &str) -> Result<String, ProcedureError> {
-        self.under("results", source_dir)
-    }
-
-    /// Where input file `file_name` of the build of `source_dir` is placed.
-    pub fn input_path(&self, source_dir: &str, file_name: &str) -> Result<String, ProcedureError> {
-        let plain = !file_name.is_empty() && !file_name.contains('/') && !file_name.starts_with('.');
-        if !plain {
-            return Err(ProcedureError::BadInputName(file_name.to_owned()));
+    /// The per-source directories under [`Self::work_base`].
+    pub fn dirs(&self) -> WorkDirs<'_> {
+        WorkDirs {
+            work_base: &self.work_base,
         }
-        Ok(format!("{}/{file_name}", self.under("inputs", source_dir)?))
     }
 
     /// The argument vector that builds `source_dir`.
     pub fn build_argv(&self, source_dir: &str) -> Result<Vec<String>, ProcedureError> {
-        source_name(source_dir)?;
+        let dirs = self.dirs();
         Ok(vec![
             "sh".into(),
             "-eu".into(),
@@ -78,44 +50,13 @@ impl DebianBuilderPaths {
             BUILD_SCRIPT.into(),
             SCRIPT_NAME.into(),
             self.root_tarball.clone(),
-            self.work_dir(source_dir)?,
+            dirs.work_dir(source_dir)?,
             format!("{}/{source_dir}", self.recipe_tree),
             self.dependencies.clone(),
-            self.under("inputs", source_dir)?,
-            self.results_dir(source_dir)?,
+            dirs.inputs_dir(source_dir)?,
+            dirs.results_dir(source_dir)?,
         ])
     }
-
-    /// The argument vector that removes the build's work directory (root, copies, results).
-    /// `--one-file-system`: should anything have been mounted inside the root, it is not followed.
-    pub fn purge_argv(&self, source_dir: &str) -> Result<Vec<String>, ProcedureError> {
-        Ok(vec![
-            "rm".into(),
-            "-rf".into(),
-            "--one-file-system".into(),
-            self.work_dir(source_dir)?,
-        ])
-    }
-}
-
-/// The last component of a relative source directory, after checking that every component is a
-/// plain name and the last is not hidden (so the work directory stays under `work_base` and the source under the tree).
-pub(crate) fn source_name(source_dir: &str) -> Result<&str, ProcedureError> {
-    let bad = || ProcedureError::BadSourceDir(source_dir.to_owned());
-    let path = Path::new(source_dir);
-    let plain = !source_dir.is_empty()
-        && path
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-    if !plain {
-        return Err(bad());
-    }
-    // A hidden last component is refused too: `.refused` under the work base is the toolchain's.
-    source_dir
-        .rsplit('/')
-        .find(|s| !s.is_empty())
-        .filter(|name| !name.starts_with('.'))
-        .ok_or_else(bad)
 }
 
 #[cfg(test)]
@@ -147,7 +88,7 @@ mod tests {
     fn refuses_paths_leaving_the_tree() {
         for bad in ["", "/etc", "../x", "a/../../b", ".", "a/.hidden"] {
             assert!(paths().build_argv(bad).is_err(), "{bad:?} accepted");
-            assert!(paths().purge_argv(bad).is_err(), "{bad:?} accepted");
+            assert!(paths().dirs().purge_argv(bad).is_err(), "{bad:?} accepted");
         }
     }
 }

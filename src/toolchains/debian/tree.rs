@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::toolchains::tree_scan::{package_dirs, ScanError};
+
 use super::changelog::parse_head;
 use super::control::{parse_source_control, BinaryPackage};
 use crate::formats::debian::relation::Relation;
@@ -75,22 +77,16 @@ pub enum TreeError {
     },
 }
 
+impl From<ScanError> for TreeError {
+    fn from(ScanError { path, source }: ScanError) -> Self {
+        TreeError::Read { path, source }
+    }
+}
+
 /// Reads every source package directory of the tree at `root`, sorted by name. Directories without
 /// `debian/` (and hidden ones such as `.git`) are not source packages and are passed over.
 pub fn read_tree(root: &Path) -> Result<Vec<SourcePackage>, TreeError> {
-    let read_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| TreeError::Read { path, source }
-    };
-    let mut dirs = Vec::new();
-    for entry in std::fs::read_dir(root).map_err(read_err(root))? {
-        let entry = entry.map_err(read_err(root))?;
-        let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        if !hidden && entry.path().join("debian").is_dir() {
-            dirs.push(entry.path());
-        }
-    }
-    dirs.sort();
+    let dirs = package_dirs(root, |_, dir| dir.join("debian").is_dir())?;
     let sources = dirs
         .iter()
         .map(|dir| read_source(dir))

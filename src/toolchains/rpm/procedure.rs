@@ -5,11 +5,11 @@
 //! its inputs as positional parameters (`sh -c SCRIPT NAME ARGS…`), so the builder runs one argument
 //! vector and no input is ever pasted into shell text.
 //!
-//! Runs as root on the builder (`unshare --net`; `rpm --root`). The paths' checks are Debian's
-//! ([`crate::toolchains::debian::procedure`]): the same rules keep a target inside the tree and
-//! the work base.
+//! Runs as root on the builder (`unshare --net`; `rpm --root`). The per-package directories and
+//! their checks are shared with Debian ([`crate::toolchains::work_dirs`]): the same rules keep a
+//! target inside the tree and the work base.
 
-use crate::toolchains::debian::procedure::{source_name, ProcedureError};
+use crate::toolchains::work_dirs::{source_name, ProcedureError, WorkDirs};
 
 /// The step script; see its header for the parameters.
 pub const BUILD_SCRIPT: &str = include_str!("build.sh");
@@ -22,64 +22,36 @@ pub const SCRIPT_NAME: &str = "buildmaster-rpm-build";
 pub struct RpmBuilderPaths {
     /// The builder's copy of the recipe tree: package directories are under it.
     pub recipe_tree: String,
-    /// Holds, per package name, `build/<name>` (the work directory, removed by the purge),
-    /// `inputs/<name>` (input files, placed before the purge that precedes a build) and
-    /// `results/<name>` (the binary RPMs, kept until the next build of that package).
+    /// Holds the per-package directories ([`WorkDirs`]); the results are the binary RPMs.
     pub work_base: String,
     /// The directory holding exactly the job's dependency `.rpm`s.
     pub dependencies: String,
 }
 
 impl RpmBuilderPaths {
-    /// The work directory of the build of `source_dir` (a directory of the recipe tree).
-    pub fn work_dir(&self, source_dir: &str) -> Result<String, ProcedureError> {
-        self.under("build", source_dir)
-    }
-
-    /// `<work_base>/<kind>/<package name>`.
-    fn under(&self, kind: &str, source_dir: &str) -> Result<String, ProcedureError> {
-        Ok(format!("{}/{kind}/{}", self.work_base, source_name(source_dir)?))
-    }
-
-    /// Where the binary RPMs are left.
-    pub fn results_dir(&self, source_dir: &str) -> Result<String, ProcedureError> {
-        self.under("results", source_dir)
-    }
-
-    /// Where input file `file_name` of the build of `source_dir` is placed.
-    pub fn input_path(&self, source_dir: &str, file_name: &str) -> Result<String, ProcedureError> {
-        let plain = !file_name.is_empty() && !file_name.contains('/') && !file_name.starts_with('.');
-        if !plain {
-            return Err(ProcedureError::BadInputName(file_name.to_owned()));
+    /// The per-package directories under [`Self::work_base`].
+    pub fn dirs(&self) -> WorkDirs<'_> {
+        WorkDirs {
+            work_base: &self.work_base,
         }
-        Ok(format!("{}/{file_name}", self.under("inputs", source_dir)?))
     }
 
     /// The argument vector that builds `source_dir`, whose spec is `<its last component>.spec`.
     pub fn build_argv(&self, source_dir: &str) -> Result<Vec<String>, ProcedureError> {
         let name = source_name(source_dir)?;
+        let dirs = self.dirs();
         Ok(vec![
             "sh".into(),
             "-eu".into(),
             "-c".into(),
             BUILD_SCRIPT.into(),
             SCRIPT_NAME.into(),
-            self.work_dir(source_dir)?,
+            dirs.work_dir(source_dir)?,
             format!("{}/{source_dir}", self.recipe_tree),
             self.dependencies.clone(),
-            self.under("inputs", source_dir)?,
-            self.results_dir(source_dir)?,
+            dirs.inputs_dir(source_dir)?,
+            dirs.results_dir(source_dir)?,
             format!("{name}.spec"),
-        ])
-    }
-
-    /// The argument vector that removes the build's work directory (topdir, dependency root).
-    pub fn purge_argv(&self, source_dir: &str) -> Result<Vec<String>, ProcedureError> {
-        Ok(vec![
-            "rm".into(),
-            "-rf".into(),
-            "--one-file-system".into(),
-            self.work_dir(source_dir)?,
         ])
     }
 }
@@ -117,8 +89,8 @@ mod tests {
     fn refuses_paths_leaving_the_tree() {
         for bad in ["", "/etc", "../x", "a/../../b", ".", "a/.hidden"] {
             assert!(paths().build_argv(bad).is_err(), "{bad:?} accepted");
-            assert!(paths().purge_argv(bad).is_err(), "{bad:?} accepted");
+            assert!(paths().dirs().purge_argv(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(paths().input_path("a", "../x").is_err());
+        assert!(paths().dirs().input_path("a", "../x").is_err());
     }
 }

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::toolchains::tree_scan::{package_dirs, ScanError};
+
 use sha2::{Digest, Sha512};
 
 use super::sources_file::{parse_sources, SourceEntry};
@@ -56,22 +58,16 @@ pub enum TreeError {
     },
 }
 
+impl From<ScanError> for TreeError {
+    fn from(ScanError { path, source }: ScanError) -> Self {
+        TreeError::Read { path, source }
+    }
+}
+
 /// Reads every package directory of the tree at `root` (a directory holding `DIRNAME.spec`),
 /// sorted by name; other directories (and hidden ones such as `.git`) are passed over.
 pub fn read_tree(root: &Path) -> Result<Vec<RpmSource>, TreeError> {
-    let read_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| TreeError::Read { path, source }
-    };
-    let mut dirs = Vec::new();
-    for entry in std::fs::read_dir(root).map_err(read_err(root))? {
-        let entry = entry.map_err(read_err(root))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.starts_with('.') && entry.path().join(format!("{name}.spec")).is_file() {
-            dirs.push(entry.path());
-        }
-    }
-    dirs.sort();
+    let dirs = package_dirs(root, |name, dir| dir.join(format!("{name}.spec")).is_file())?;
     let sources = dirs
         .iter()
         .map(|dir| read_source(dir))
