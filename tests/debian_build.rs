@@ -17,6 +17,8 @@
 #[path = "support/debian_tools.rs"]
 #[allow(dead_code)]
 mod debian_tools;
+#[path = "support/script_builder.rs"]
+mod script_builder;
 mod support;
 
 use std::collections::HashMap;
@@ -27,14 +29,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use buildmaster::builders::build::{BuildRequest, ResultDirs};
-use buildmaster::builders::builder_conf::BuilderConfValues;
-use buildmaster::builders::config::{BuilderPaths, BuilderSpec, NetworkMode, Timeouts};
-use buildmaster::builders::exec::Stream;
 use buildmaster::builders::package::WantedPackage;
-use buildmaster::builders::ports_tree::PortsTreeSync;
 use buildmaster::builders::remote::RemoteBuilder;
-use buildmaster::builders::state::ReconnectPolicy;
 use buildmaster::formats::debian::DebianFormat;
 use buildmaster::formats::RepositoryFormat;
 use buildmaster::toolchains::debian::plan::{installed_from_dpkg_status, plan_tree, Satisfier};
@@ -46,7 +42,6 @@ use buildmaster_storage_s3::S3Backend;
 use debian_tools::{output_text, Apt};
 use sha2::{Digest, Sha256};
 use support::garage::Garage;
-use tokio_util::sync::CancellationToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 
@@ -487,46 +482,16 @@ fn sshd_builder(
     tarball: &Path,
     storage: Arc<dyn StorageBackend>,
 ) -> RemoteBuilder {
-    let s = |p: PathBuf| p.to_str().unwrap().to_owned();
-    let paths = BuilderPaths::new(
-        tree.to_str().unwrap(),
-        Some(&s(dir.join("deps"))),
-        Some(&s(dir.join("cache"))),
-        None,
-    );
+    let paths = script_builder::builder_paths(dir, tree);
     let debian = DebianBuilderPaths {
-        root_tarball: s(tarball.to_owned()),
+        root_tarball: script_builder::path_string(tarball),
         recipe_tree: paths.ports_tree.clone(),
-        work_base: s(dir.join("work")),
+        work_base: script_builder::work_base(dir),
         dependencies: paths.packages.clone(),
     };
     let toolchain = Arc::new(DpkgBuildpackage::new(debian, paths.cache.clone()));
-    let spec = BuilderSpec {
-        name: "debian-1".into(),
-        ssh: Some(sshd.target()),
-        paths,
-        haikuporter: "unused".into(),
-        haikuporter_args: Vec::new(),
-        timeouts: Timeouts {
-            build: Some(Duration::from_secs(900)),
-            ..Timeouts::default()
-        },
-        build_command: Vec::new(),
-        purge_command: Vec::new(),
-        network: NetworkMode::None,
-    };
-    let results = ResultDirs {
-        staging: dir.join("staging"),
-        commit: dir.join("committed"),
-    };
-    RemoteBuilder::new(
-        spec,
-        Some(storage),
-        BuilderConfValues::default(),
-        results,
-        ReconnectPolicy::default(),
-    )
-    .with_toolchain(toolchain)
+    let timeout = Duration::from_secs(900);
+    script_builder::sshd_builder(sshd, "debian-1", dir, paths, timeout, toolchain, storage)
 }
 
 /// Builds `source` on `builder` with `dependencies`; returns the committed results.
@@ -536,20 +501,8 @@ async fn build_over_ssh(
     host: &str,
     dependencies: Vec<WantedPackage>,
 ) -> buildmaster::builders::build::BuildOutcome {
-    let request = BuildRequest {
-        number: 1,
-        port: source.name.clone(),
-        dependencies,
-        inputs: Vec::new(),
-        results: source.expected_debs(host),
-        ports_tree: PortsTreeSync::Skip,
-    };
-    let mut log = Vec::new();
-    let mut sink = |_: Stream, data: &[u8]| log.extend_from_slice(data);
-    let outcome = builder
-        .build(&request, &mut sink, &CancellationToken::new())
-        .await;
-    outcome.unwrap_or_else(|e| panic!("{} over ssh: {e}\n{}", source.name, String::from_utf8_lossy(&log)))
+    let results = source.expected_debs(host);
+    script_builder::build_over_ssh(builder, &source.name, results, dependencies).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,6 +16,8 @@
 #[path = "support/rpm_tools.rs"]
 #[allow(dead_code)]
 mod rpm_tools;
+#[path = "support/script_builder.rs"]
+mod script_builder;
 mod support;
 
 use std::collections::HashMap;
@@ -25,14 +27,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use buildmaster::builders::build::{BuildOutcome, BuildRequest, ResultDirs};
-use buildmaster::builders::builder_conf::BuilderConfValues;
-use buildmaster::builders::config::{BuilderPaths, BuilderSpec, NetworkMode, Timeouts};
-use buildmaster::builders::exec::Stream;
+use buildmaster::builders::build::BuildOutcome;
 use buildmaster::builders::package::WantedPackage;
-use buildmaster::builders::ports_tree::PortsTreeSync;
 use buildmaster::builders::remote::RemoteBuilder;
-use buildmaster::builders::state::ReconnectPolicy;
 use buildmaster::toolchains::debian::plan::Satisfier;
 use buildmaster::toolchains::rpm::plan::{build_graph, plan_tree};
 use buildmaster::toolchains::rpm::procedure::RpmBuilderPaths;
@@ -43,7 +40,6 @@ use buildmaster_storage_s3::S3Backend;
 use rpm_tools::{dnf_install, require_tool, Trust};
 use sha2::{Digest, Sha256};
 use support::garage::Garage;
-use tokio_util::sync::CancellationToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 
@@ -253,45 +249,15 @@ fn the_tree_builds_in_plan_order_with_its_dependency_and_reproducibly() {
 
 /// An RPM builder on the real sshd `sshd`, its directories under `dir`, builds without network.
 fn sshd_builder(sshd: &support::sshd::Sshd, dir: &Path, storage: Arc<dyn StorageBackend>) -> RemoteBuilder {
-    let s = |p: PathBuf| p.to_str().unwrap().to_owned();
-    let paths = BuilderPaths::new(
-        fixture_tree().to_str().unwrap(),
-        Some(&s(dir.join("deps"))),
-        Some(&s(dir.join("cache"))),
-        None,
-    );
+    let paths = script_builder::builder_paths(dir, &fixture_tree());
     let rpm = RpmBuilderPaths {
         recipe_tree: paths.ports_tree.clone(),
-        work_base: s(dir.join("work")),
+        work_base: script_builder::work_base(dir),
         dependencies: paths.packages.clone(),
     };
     let toolchain = Arc::new(Rpmbuild::new(rpm, paths.cache.clone()));
-    let spec = BuilderSpec {
-        name: "rpm-1".into(),
-        ssh: Some(sshd.target()),
-        paths,
-        haikuporter: "unused".into(),
-        haikuporter_args: Vec::new(),
-        timeouts: Timeouts {
-            build: Some(Duration::from_secs(600)),
-            ..Timeouts::default()
-        },
-        build_command: Vec::new(),
-        purge_command: Vec::new(),
-        network: NetworkMode::None,
-    };
-    let results = ResultDirs {
-        staging: dir.join("staging"),
-        commit: dir.join("committed"),
-    };
-    RemoteBuilder::new(
-        spec,
-        Some(storage),
-        BuilderConfValues::default(),
-        results,
-        ReconnectPolicy::default(),
-    )
-    .with_toolchain(toolchain)
+    let timeout = Duration::from_secs(600);
+    script_builder::sshd_builder(sshd, "rpm-1", dir, paths, timeout, toolchain, storage)
 }
 
 /// Builds `source` on `builder` with `dependencies`; returns the committed results.
@@ -300,26 +266,8 @@ async fn build_over_ssh(
     source: &RpmSource,
     dependencies: Vec<WantedPackage>,
 ) -> BuildOutcome {
-    let request = BuildRequest {
-        number: 1,
-        port: source.spec.name.clone(),
-        dependencies,
-        inputs: Vec::new(),
-        results: source.spec.expected_rpms(),
-        ports_tree: PortsTreeSync::Skip,
-    };
-    let mut log = Vec::new();
-    let mut sink = |_: Stream, data: &[u8]| log.extend_from_slice(data);
-    let outcome = builder
-        .build(&request, &mut sink, &CancellationToken::new())
-        .await;
-    outcome.unwrap_or_else(|e| {
-        panic!(
-            "{} over ssh: {e}\n{}",
-            source.spec.name,
-            String::from_utf8_lossy(&log)
-        )
-    })
+    let results = source.spec.expected_rpms();
+    script_builder::build_over_ssh(builder, &source.spec.name, results, dependencies).await
 }
 
 /// A buildmaster state directory with one unsigned RPM repository, `el/9/x86_64`, in a prefix of
