@@ -27,7 +27,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use buildmaster::builders::package::WantedPackage;
 use buildmaster::builders::remote::RemoteBuilder;
@@ -40,6 +40,7 @@ use buildmaster::toolchains::debian::tree::{read_tree, SourcePackage};
 use buildmaster_storage::{ObjectKey, PutOptions, Sha256Digest, StorageBackend};
 use buildmaster_storage_s3::S3Backend;
 use debian_tools::{output_text, Apt};
+use script_builder::LocalBuild;
 use sha2::{Digest, Sha256};
 use support::garage::Garage;
 
@@ -86,32 +87,10 @@ fn base_packages(tarball: &Path) -> Vec<buildmaster::toolchains::debian::plan::A
     installed_from_dpkg_status(&String::from_utf8(out.stdout).unwrap()).unwrap()
 }
 
-/// One build on this machine: the builder's argument vector run as a local process.
-struct LocalBuild {
-    /// Whether the build succeeded.
-    ok: bool,
-    /// Its output (stdout and stderr).
-    log: String,
-    /// Where its results are.
-    results: PathBuf,
-    /// Wall time.
-    elapsed: Duration,
-}
-
+/// `paths`' build of `source_dir` run on this machine.
 fn build(paths: &DebianBuilderPaths, source_dir: &str) -> LocalBuild {
-    let argv = paths.build_argv(source_dir).unwrap();
-    let started = Instant::now();
-    let out = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
-    LocalBuild {
-        ok: out.status.success(),
-        log: format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        results: PathBuf::from(paths.dirs().results_dir(source_dir).unwrap()),
-        elapsed: started.elapsed(),
-    }
+    let results = paths.dirs().results_dir(source_dir).unwrap();
+    script_builder::run_locally(&paths.build_argv(source_dir).unwrap(), &results)
 }
 
 fn sha256(path: &Path) -> String {

@@ -25,7 +25,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use buildmaster::builders::build::BuildOutcome;
 use buildmaster::builders::package::WantedPackage;
@@ -38,6 +38,7 @@ use buildmaster::toolchains::rpm::tree::{read_tree, RpmSource};
 use buildmaster_storage::{ObjectKey, PutOptions, Sha256Digest, StorageBackend};
 use buildmaster_storage_s3::S3Backend;
 use rpm_tools::{dnf_install, require_tool, Trust};
+use script_builder::LocalBuild;
 use sha2::{Digest, Sha256};
 use support::garage::Garage;
 
@@ -60,28 +61,10 @@ fn source<'a>(sources: &'a [RpmSource], name: &str) -> &'a RpmSource {
     sources.iter().find(|s| s.spec.name == name).unwrap()
 }
 
-/// One build on this machine: the builder's argument vector run as a local process.
-struct LocalBuild {
-    ok: bool,
-    log: String,
-    results: PathBuf,
-    elapsed: Duration,
-}
-
+/// `paths`' build of `dir` run on this machine.
 fn build(paths: &RpmBuilderPaths, dir: &str) -> LocalBuild {
-    let argv = paths.build_argv(dir).unwrap();
-    let started = Instant::now();
-    let out = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
-    LocalBuild {
-        ok: out.status.success(),
-        log: format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        results: PathBuf::from(paths.dirs().results_dir(dir).unwrap()),
-        elapsed: started.elapsed(),
-    }
+    let results = paths.dirs().results_dir(dir).unwrap();
+    script_builder::run_locally(&paths.build_argv(dir).unwrap(), &results)
 }
 
 fn builder_paths(base: &Path, deps: &Path) -> RpmBuilderPaths {

@@ -1,11 +1,13 @@
 //! A Linux builder for the constant-script toolchains (Debian's `dpkg-buildpackage`, RPM's
 //! `rpmbuild`) on a real sshd, set up once for tests/debian_build.rs and tests/rpm_build.rs: its
 //! directories under one test directory, builds without network, the format's toolchain in place
-//! of HaikuPorter; and one build over it, failing the test with the build's log.
+//! of HaikuPorter; one build over it, failing the test with the build's log; and a build's argument
+//! vector run as a local process, for the tests that build without a builder.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use buildmaster::builders::build::{BuildOutcome, BuildRequest, ResultDirs};
 use buildmaster::builders::builder_conf::BuilderConfValues;
@@ -104,4 +106,32 @@ pub async fn build_over_ssh(
         .build(&request, &mut sink, &CancellationToken::new())
         .await;
     outcome.unwrap_or_else(|e| panic!("{port} over ssh: {e}\n{}", String::from_utf8_lossy(&log)))
+}
+
+/// One build on this machine: the builder's argument vector run as a local process.
+pub struct LocalBuild {
+    /// Whether the build succeeded.
+    pub ok: bool,
+    /// Its output (stdout and stderr).
+    pub log: String,
+    /// Where its results are.
+    pub results: PathBuf,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Runs the build argument vector `argv` here, its results expected in `results_dir`.
+pub fn run_locally(argv: &[String], results_dir: &str) -> LocalBuild {
+    let started = Instant::now();
+    let out = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
+    LocalBuild {
+        ok: out.status.success(),
+        log: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        results: PathBuf::from(results_dir),
+        elapsed: started.elapsed(),
+    }
 }
