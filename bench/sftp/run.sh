@@ -7,12 +7,21 @@
 # clock, and the client's CPU time (user + system), which is what the two cores limit on loopback and
 # is less disturbed by other load on the machine than the wall clock. The load average is printed too.
 #
-# Environment: ROUNDS (3), SIZE_MIB (1024).
+# WORKLOAD=job sends one build's inputs instead: a SIZE_MIB source plus DEPS dependency packages
+# (sizes log-uniform from 20 KiB to 8 MiB, seed 7, so the same files every run; bytes from
+# /dev/urandom), ours through the builder flow (bench/sftp/job.rs: cache::send for the source,
+# PackageCache::scan + ensure for the dependencies) and OpenSSH through one `sftp -b` session of
+# `put`s. Rounds alternate which side goes first. Every byte that arrived is checked with sha256sum.
+#
+# Environment: ROUNDS (3), SIZE_MIB (1024), WORKLOAD (single | job), DEPS (200).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ROUNDS="${ROUNDS:-3}"
 SIZE_MIB="${SIZE_MIB:-1024}"
+WORKLOAD="${WORKLOAD:-single}"
+DEPS="${DEPS:-200}"
+[ "$WORKLOAD" = single ] || [ "$WORKLOAD" = job ] || { echo "WORKLOAD must be single or job" >&2; exit 1; }
 
 [ -x /usr/sbin/sshd ] || { echo "sshd missing: run scripts/install-test-tools.sh" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install -y time" >&2; exit 1; }
@@ -53,39 +62,78 @@ for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break;
 echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$WORK/hostkey.pub")" >"$WORK/known_hosts"
 USER_NAME="$(id -un)"
 
-# --- the package: incompressible bytes, hashed once up front (ours re-hashes while streaming) ---
-head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom >"$WORK/package.hpkg"
-SHA=$(sha256sum "$WORK/package.hpkg" | cut -d' ' -f1)
-BYTES=$(stat -c %s "$WORK/package.hpkg")
-
+SSH_OPTS=(-i "$WORK/clientkey" -P "$PORT" -o UserKnownHostsFile="$WORK/known_hosts"
+    -o StrictHostKeyChecking=yes -o BatchMode=yes)
 timed() { # prints "wall cpu" seconds of "$@"
     /usr/bin/time -f "%e %U %S" -o "$WORK/time" "$@" >/dev/null 2>>"$WORK/run.log"
     awk '{printf "%s %.2f\n", $1, $2 + $3}' "$WORK/time"
 }
+
+# --- the bytes: incompressible, hashed once up front (ours re-hashes while streaming) ---
+mkdir -p "$WORK/local"
+head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom >"$WORK/local/source.tar.gz"
+if [ "$WORKLOAD" = job ]; then
+    python3 - "$DEPS" >"$WORK/sizes" <<'PY'
+import random, sys
+rng = random.Random(7)
+for i in range(int(sys.argv[1])):
+    print(f"dep{i:03d}-1.0-1-x86_64.hpkg", int(20 * 1024 * (8 * 1024 / 20) ** rng.random()))
+PY
+    while read -r name size; do head -c "$size" /dev/urandom >"$WORK/local/$name"; done <"$WORK/sizes"
+    (cd "$WORK/local" && sha256sum source.tar.gz $(cut -d' ' -f1 "$WORK/sizes")) \
+        | sed "s|  |  $WORK/local/|" >"$WORK/manifest"
+    { echo "mkdir $WORK/remote/openssh"; echo "mkdir $WORK/remote/openssh/download"
+      echo "mkdir $WORK/remote/openssh/packages"
+      echo "put $WORK/local/source.tar.gz $WORK/remote/openssh/download/source.tar.gz"
+      while read -r name _; do echo "put $WORK/local/$name $WORK/remote/openssh/packages/$name"; done <"$WORK/sizes"
+    } >"$WORK/batch"
+else
+    sha256sum "$WORK/local/source.tar.gz" | sed "s|  |  $WORK/local/|" >"$WORK/manifest"
+    echo "put $WORK/local/source.tar.gz $WORK/remote/openssh.bin" >"$WORK/batch"
+fi
+BYTES=$(cut -d' ' -f3 "$WORK/manifest" | xargs stat -c %s | awk '{s += $1} END {print s}')
+FILES=$(wc -l <"$WORK/manifest")
+
+# The hashes of what arrived under $1 must be exactly the manifest's (names and digests).
+check_arrived() {
+    local got want
+    got=$(find "$1" -type f -exec sha256sum {} + | awk '{n=$2; sub(".*/", "", n); print $1, n}' | sort)
+    want=$(awk '{n=$2; sub(".*/", "", n); print $1, n}' "$WORK/manifest" | sort)
+    [ "$WORKLOAD" = single ] && got=$(echo "$got" | awk '{print $1}') && want=$(echo "$want" | awk '{print $1}')
+    [ "$got" = "$want" ] || { echo "$2: what arrived differs from what was sent" >&2; tail "$WORK/run.log" >&2; exit 1; }
+}
+run_ours() {
+    rm -rf "$WORK/remote/"*; sync
+    if [ "$WORKLOAD" = job ]; then
+        read -r wall cpu < <(timed "$OURS" job "$PORT" "$USER_NAME" "$WORK/clientkey" "$WORK/known_hosts" \
+            "$WORK/manifest" "$WORK/remote/ours")
+    else
+        read -r wall cpu < <(timed "$OURS" "$PORT" "$USER_NAME" "$WORK/clientkey" "$WORK/known_hosts" \
+            "$WORK/local/source.tar.gz" "$WORK/remote/ours.bin" "$(cut -d' ' -f1 "$WORK/manifest")")
+    fi
+    ours+=("$wall"); ours_cpu+=("$cpu")
+    check_arrived "$WORK/remote" ours
+}
+run_openssh() {
+    rm -rf "$WORK/remote/"*; sync
+    read -r wall cpu < <(timed sftp -q -b "$WORK/batch" "${SSH_OPTS[@]}" "$USER_NAME@127.0.0.1")
+    openssh+=("$wall"); openssh_cpu+=("$cpu")
+    check_arrived "$WORK/remote" openssh
+}
 ours=(); openssh=(); ours_cpu=(); openssh_cpu=()
 for round in $(seq "$ROUNDS"); do
-    rm -f "$WORK/remote/"*; sync
-    read -r wall cpu < <(timed "$OURS" "$PORT" "$USER_NAME" "$WORK/clientkey" "$WORK/known_hosts" \
-        "$WORK/package.hpkg" "$WORK/remote/ours.hpkg" "$SHA")
-    ours+=("$wall"); ours_cpu+=("$cpu")
-    [ "$(sha256sum "$WORK/remote/ours.hpkg" | cut -d' ' -f1)" = "$SHA" ] || { echo "ours: corrupt upload" >&2; exit 1; }
-    rm -f "$WORK/remote/"*; sync
-    echo "put $WORK/package.hpkg $WORK/remote/openssh.hpkg" >"$WORK/batch"
-    read -r wall cpu < <(timed sftp -q -b "$WORK/batch" -i "$WORK/clientkey" -P "$PORT" \
-        -o UserKnownHostsFile="$WORK/known_hosts" -o StrictHostKeyChecking=yes -o BatchMode=yes \
-        "$USER_NAME@127.0.0.1")
-    openssh+=("$wall"); openssh_cpu+=("$cpu")
-    [ "$(stat -c %s "$WORK/remote/openssh.hpkg")" = "$BYTES" ] || { echo "openssh: short upload" >&2; exit 1; }
-    echo "round $round: ours ${ours[-1]} s (cpu ${ours_cpu[-1]} s), openssh sftp ${openssh[-1]} s (cpu ${openssh_cpu[-1]} s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
+    if [ $((round % 2)) = 1 ]; then run_ours; run_openssh; first=ours; else run_openssh; run_ours; first=openssh; fi
+    echo "round $round ($first first): ours ${ours[-1]} s (cpu ${ours_cpu[-1]} s), openssh sftp ${openssh[-1]} s (cpu ${openssh_cpu[-1]} s); load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 O=$(median "${ours[@]}"); S=$(median "${openssh[@]}")
 OC=$(median "${ours_cpu[@]}"); SC=$(median "${openssh_cpu[@]}")
+echo "workload: $WORKLOAD, $FILES files; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$BYTES" "$O" "$S" "$OC" "$SC" "${ours[*]}" "${openssh[*]}" <<'PY'
 import sys
 size, o, s, oc, sc = int(sys.argv[1]), *map(float, sys.argv[2:6])
-print(f"size: {size} bytes; rounds ours: {sys.argv[6]} s; rounds openssh sftp: {sys.argv[7]} s")
+print(f"bytes: {size}; rounds ours: {sys.argv[6]} s; rounds openssh sftp: {sys.argv[7]} s")
 print(f"ours (buildmaster SFTP upload): median {o:.2f} s = {size / o / 1e6:.1f} MB/s, client CPU {oc:.2f} s")
 print(f"OpenSSH sftp (defaults):        median {s:.2f} s = {size / s / 1e6:.1f} MB/s, client CPU {sc:.2f} s")
 print(f"throughput ratio ours/openssh: {s / o:.2f}x; client CPU per byte ours/openssh: {oc / sc:.2f}")

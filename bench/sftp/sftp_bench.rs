@@ -2,7 +2,10 @@
 //! path — pinned host key, `.upload` then rename, size and SHA-256 verified while streaming — exactly as
 //! the package cache does. Timed from outside by the script; prints its own figure on stderr too.
 //!
-//! Usage: `sftp-bench <port> <user> <client key> <known_hosts> <local file> <remote path> <sha256 hex>`
+//! Usage: `sftp-bench <port> <user> <client key> <known_hosts> <local file> <remote path> <sha256 hex>`;
+//! `sftp-bench job …` sends a whole build's source and dependencies instead (see [`job`]).
+
+mod job;
 
 use std::time::{Duration, Instant};
 
@@ -12,11 +15,14 @@ use buildmaster::builders::sftp::{Expected, Sftp};
 use buildmaster_storage::Sha256Digest;
 
 /// SFTP request timeout for the benchmark (loopback answers in microseconds).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("job") {
+        return job::run(&args[1..]).await;
+    }
     let [port, user, key, known_hosts, local, remote, sha] = args.as_slice() else {
         anyhow::bail!("usage: sftp-bench <port> <user> <key> <known_hosts> <local> <remote> <sha256>");
     };
