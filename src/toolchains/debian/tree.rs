@@ -4,12 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::toolchains::tree_scan::{package_dirs, ScanError};
-
 use super::changelog::parse_head;
 use super::control::{parse_source_control, BinaryPackage};
 use crate::formats::debian::relation::Relation;
 use crate::formats::debian::version::Version;
+use crate::toolchains::tree_scan::{read_packages, refuse_duplicates, DuplicateError, ReadError};
 
 /// One source package of the tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,13 +48,8 @@ impl SourcePackage {
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
     /// A directory or file could not be read.
-    #[error("cannot read {path}: {source} (is the recipe tree checked out and readable?)")]
-    Read {
-        /// What was being read.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// A file's content is not what Debian's tools accept.
     #[error("{path}: {message}; fix the file in the recipe tree")]
     Malformed {
@@ -64,34 +58,22 @@ pub enum TreeError {
         /// What is wrong.
         message: String,
     },
-    /// Two directories build the same source or binary package, so a dependency on it would be
-    /// ambiguous.
-    #[error("{name} is built by both {first} and {second}; a package may come from one source only")]
-    Duplicate {
-        /// The source or binary package name.
-        name: String,
-        /// The first directory.
-        first: PathBuf,
-        /// The second directory.
-        second: PathBuf,
-    },
-}
-
-impl From<ScanError> for TreeError {
-    fn from(ScanError { path, source }: ScanError) -> Self {
-        TreeError::Read { path, source }
-    }
+    /// Two directories build the same package, so a dependency on it would be ambiguous.
+    #[error(transparent)]
+    Duplicate(#[from] DuplicateError),
 }
 
 /// Reads every source package directory of the tree at `root`, sorted by name. Directories without
 /// `debian/` (and hidden ones such as `.git`) are not source packages and are passed over.
 pub fn read_tree(root: &Path) -> Result<Vec<SourcePackage>, TreeError> {
-    let dirs = package_dirs(root, |_, dir| dir.join("debian").is_dir())?;
-    let sources = dirs
-        .iter()
-        .map(|dir| read_source(dir))
-        .collect::<Result<Vec<_>, _>>()?;
-    refuse_duplicates(&sources)?;
+    let sources = read_packages(root, |_, dir| dir.join("debian").is_dir(), read_source)?;
+    // Source and binary names are checked apart: a binary may be called like its source.
+    let names = sources.iter().flat_map(|source| {
+        std::iter::once(format!("source {}", source.name))
+            .chain(source.binaries.iter().map(|b| format!("binary {}", b.name)))
+            .map(|name| (name, source.dir.as_path()))
+    });
+    refuse_duplicates(names)?;
     Ok(sources)
 }
 
@@ -101,7 +83,7 @@ pub fn read_source(dir: &Path) -> Result<SourcePackage, TreeError> {
         let path = dir.join(relative);
         std::fs::read_to_string(&path)
             .map(|text| (path.clone(), text))
-            .map_err(|source| TreeError::Read { path, source })
+            .map_err(|source| TreeError::from(ReadError { path, source }))
     };
     let malformed = |path: &Path, message: String| TreeError::Malformed {
         path: path.to_owned(),
@@ -128,7 +110,7 @@ pub fn read_source(dir: &Path) -> Result<SourcePackage, TreeError> {
         ));
     }
     let rules_path = dir.join("debian/rules");
-    std::fs::metadata(&rules_path).map_err(|source| TreeError::Read {
+    std::fs::metadata(&rules_path).map_err(|source| ReadError {
         path: rules_path,
         source,
     })?;
@@ -139,23 +121,4 @@ pub fn read_source(dir: &Path) -> Result<SourcePackage, TreeError> {
         build_depends: control.build_depends,
         binaries: control.binaries,
     })
-}
-
-/// Refuses a tree where a source or binary name comes from two directories.
-fn refuse_duplicates(sources: &[SourcePackage]) -> Result<(), TreeError> {
-    let mut seen: std::collections::HashMap<String, &Path> = std::collections::HashMap::new();
-    for source in sources {
-        let names = std::iter::once(format!("source {}", source.name))
-            .chain(source.binaries.iter().map(|b| format!("binary {}", b.name)));
-        for name in names {
-            if let Some(first) = seen.insert(name.clone(), &source.dir) {
-                return Err(TreeError::Duplicate {
-                    name,
-                    first: first.to_owned(),
-                    second: source.dir.clone(),
-                });
-            }
-        }
-    }
-    Ok(())
 }

@@ -5,12 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::toolchains::tree_scan::{package_dirs, ScanError};
-
 use sha2::{Digest, Sha512};
 
 use super::sources_file::{parse_sources, SourceEntry};
 use super::spec::{read_spec, SpecError, SpecInfo};
+use crate::toolchains::tree_scan::{read_packages, refuse_duplicates, DuplicateError, ReadError};
 
 /// One package directory of the tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,13 +27,8 @@ pub struct RpmSource {
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
     /// A directory or file could not be read.
-    #[error("cannot read {path}: {source} (is the recipe tree checked out and readable?)")]
-    Read {
-        /// What was being read.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// rpmspec could not read a spec.
     #[error(transparent)]
     Spec(#[from] SpecError),
@@ -47,32 +41,23 @@ pub enum TreeError {
         message: String,
     },
     /// Two directories build the same package, so a dependency on it would be ambiguous.
-    #[error("{name} is built by both {first} and {second}; a package may come from one directory only")]
-    Duplicate {
-        /// The package name.
-        name: String,
-        /// The first directory.
-        first: PathBuf,
-        /// The second directory.
-        second: PathBuf,
-    },
-}
-
-impl From<ScanError> for TreeError {
-    fn from(ScanError { path, source }: ScanError) -> Self {
-        TreeError::Read { path, source }
-    }
+    #[error(transparent)]
+    Duplicate(#[from] DuplicateError),
 }
 
 /// Reads every package directory of the tree at `root` (a directory holding `DIRNAME.spec`),
 /// sorted by name; other directories (and hidden ones such as `.git`) are passed over.
 pub fn read_tree(root: &Path) -> Result<Vec<RpmSource>, TreeError> {
-    let dirs = package_dirs(root, |name, dir| dir.join(format!("{name}.spec")).is_file())?;
-    let sources = dirs
-        .iter()
-        .map(|dir| read_source(dir))
-        .collect::<Result<Vec<_>, _>>()?;
-    refuse_duplicates(&sources)?;
+    let is_package = |name: &str, dir: &Path| dir.join(format!("{name}.spec")).is_file();
+    let sources = read_packages(root, is_package, read_source)?;
+    let names = sources.iter().flat_map(|source| {
+        source
+            .spec
+            .binaries
+            .iter()
+            .map(|binary| (binary.name.clone(), source.dir.as_path()))
+    });
+    refuse_duplicates(names)?;
     Ok(sources)
 }
 
@@ -102,10 +87,11 @@ pub fn read_source(dir: &Path) -> Result<RpmSource, TreeError> {
         })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(source) => {
-            return Err(TreeError::Read {
+            return Err(ReadError {
                 path: sources_path,
                 source,
-            })
+            }
+            .into())
         }
     };
     for entry in &lookaside {
@@ -124,10 +110,10 @@ fn check_present(dir: &Path, entry: &SourceEntry) -> Result<(), TreeError> {
     let mut file = match std::fs::File::open(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => return Err(TreeError::Read { path, source }),
+        Err(source) => return Err(ReadError { path, source }.into()),
     };
     let mut hasher = Sha512::new();
-    std::io::copy(&mut file, &mut hasher).map_err(|source| TreeError::Read {
+    std::io::copy(&mut file, &mut hasher).map_err(|source| ReadError {
         path: path.clone(),
         source,
     })?;
@@ -137,23 +123,6 @@ fn check_present(dir: &Path, entry: &SourceEntry) -> Result<(), TreeError> {
             path,
             message: format!("SHA-512 is {actual} but `sources` says {}", entry.sha512),
         });
-    }
-    Ok(())
-}
-
-/// Refuses a tree where a binary package comes from two directories.
-fn refuse_duplicates(sources: &[RpmSource]) -> Result<(), TreeError> {
-    let mut seen: std::collections::HashMap<&str, &Path> = std::collections::HashMap::new();
-    for source in sources {
-        for binary in &source.spec.binaries {
-            if let Some(first) = seen.insert(&binary.name, &source.dir) {
-                return Err(TreeError::Duplicate {
-                    name: binary.name.clone(),
-                    first: first.to_owned(),
-                    second: source.dir.clone(),
-                });
-            }
-        }
     }
     Ok(())
 }
