@@ -160,7 +160,10 @@ impl BuildrunStore {
             path: path.clone(),
             message: e.to_string(),
         };
-        let tx = self.conn.transaction().map_err(fail)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail)?;
         for (name, last) in [(NEXT_BUILDRUN, last_buildrun), (NEXT_BUILD, last_build)] {
             if let Some(last) = last {
                 let current = Self::counter(&tx, name).map_err(fail)?.unwrap_or(1);
@@ -187,7 +190,10 @@ impl BuildrunStore {
             path: path.clone(),
             message: e.to_string(),
         };
-        let tx = self.conn.transaction().map_err(fail)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail)?;
         let max_id: Option<i64> = tx
             .query_row("SELECT MAX(id) FROM buildruns", [], |r| r.get(0))
             .map_err(fail)?;
@@ -420,7 +426,10 @@ impl BuildrunStore {
             path: path.clone(),
             message: e.to_string(),
         };
-        let tx = self.conn.transaction().map_err(fail)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail)?;
         for build in builds {
             save_build_row(&tx, id, build).map_err(fail)?;
         }
@@ -435,7 +444,10 @@ impl BuildrunStore {
             path: path.clone(),
             message: e.to_string(),
         };
-        let tx = self.conn.transaction().map_err(fail)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail)?;
         let number = Self::counter(&tx, NEXT_BUILD).map_err(fail)?.unwrap_or(1);
         Self::set_counter(&tx, NEXT_BUILD, number + 1).map_err(fail)?;
         build.state = BuildState::Active;
@@ -460,7 +472,10 @@ impl BuildrunStore {
             path: path.clone(),
             message: e.to_string(),
         };
-        let tx = self.conn.transaction().map_err(fail)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail)?;
         for r in results {
             tx.execute(
                 "INSERT INTO buildrun_results (buildrun, idx, file_name, size, sha256)

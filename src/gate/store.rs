@@ -268,7 +268,10 @@ impl GateStore {
             path: path.clone(),
             message: e.to_string(),
         };
-        let tx = self.conn.transaction().map_err(|e| fail(&e))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| fail(&e))?;
         tx.execute(
             "INSERT INTO gate_pipelines (who, kind, state, summary, created_at, updated_at)
              VALUES (?1, ?2, 'checking', '', ?3, ?3)",

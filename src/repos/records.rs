@@ -200,7 +200,10 @@ impl Records {
             path: path.clone(),
             message: e.to_string(),
         };
-        let tx = self.conn.transaction().map_err(fail)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail)?;
         let new = tx
             .execute(
                 "INSERT OR IGNORE INTO repo_links (repository, sha256, format, linked_at) VALUES (?1, ?2, ?3, ?4)",
@@ -315,7 +318,10 @@ impl Records {
             path: file.clone(),
             message: e.to_string(),
         };
-        let tx = self.conn.transaction().map_err(fail)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail)?;
         tx.execute(
             "UPDATE repo_index_files SET superseded_at = ?4
              WHERE repository = ?1 AND path = ?2 AND sha256 <> ?3 AND superseded_at IS NULL",

@@ -139,7 +139,10 @@ impl Database {
 
     /// Inserts or replaces records, in one transaction.
     pub fn upsert(&mut self, records: &[PackageRecord]) -> Result<(), DbError> {
-        let tx = self.conn.transaction().map_err(fail_at(&self.path))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail_at(&self.path))?;
         {
             let mut stmt = tx
                 .prepare(
@@ -203,7 +206,10 @@ impl Database {
         if file_names.is_empty() {
             return Ok(());
         }
-        let tx = self.conn.transaction().map_err(fail_at(&self.path))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail_at(&self.path))?;
         {
             let mut stmt = tx
                 .prepare("UPDATE packages SET state = ?2 WHERE file_name = ?1")
@@ -234,7 +240,10 @@ impl Database {
         repo_sha256: &str,
         file_names: &[String],
     ) -> Result<(), DbError> {
-        let tx = self.conn.transaction().map_err(fail_at(&self.path))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail_at(&self.path))?;
         {
             let mut stmt = tx.prepare(STAMP_INDEXED).map_err(fail_at(&self.path))?;
             for name in file_names {
@@ -269,7 +278,10 @@ impl Database {
 
     /// Forgets records (objects pruned for good).
     pub fn remove(&mut self, file_names: &[String]) -> Result<(), DbError> {
-        let tx = self.conn.transaction().map_err(fail_at(&self.path))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail_at(&self.path))?;
         {
             let mut stmt = tx
                 .prepare("DELETE FROM packages WHERE file_name = ?1")

@@ -23,12 +23,16 @@ fn create_private(path: &Path) {
         .open(path);
 }
 
-/// Opens (creating if needed) the state database at `path` with the shared settings.
+/// Opens (creating if needed) the state database at `path` with the shared settings. The busy timeout
+/// comes first, so that switching to WAL waits for another connection too. Every part's write
+/// transactions begin `IMMEDIATE`: a deferred one that reads and then writes while another connection
+/// (the buildrun's manifest and source records, the API) has committed meanwhile fails at once with
+/// "database is locked" — waiting cannot help it, so SQLite does not wait.
 pub fn open_state_db(path: &Path) -> rusqlite::Result<Connection> {
     create_private(path);
     let conn = Connection::open(path)?;
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"
+        "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
     ))?;
     Ok(conn)
 }
