@@ -14,7 +14,6 @@ mod support;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use buildmaster::ports::{EvalOptions, PortsTree};
@@ -23,77 +22,7 @@ use buildmaster::sources::{FetchSettings, Fetched, RecipeSource, SourceCache, So
 use buildmaster_storage::{ObjectKey, Sha256Digest, StorageBackend};
 use buildmaster_storage_s3::S3Backend;
 use support::garage::Garage;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A tiny HTTP/1.1 server: path → answer, counting every request it reads.
-struct Server {
-    port: u16,
-    requests: Arc<AtomicUsize>,
-}
-
-#[derive(Clone)]
-enum Answer {
-    Body(Vec<u8>),
-    Redirect(String),
-}
-
-impl Server {
-    async fn start(routes: HashMap<String, Answer>) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let requests = Arc::new(AtomicUsize::new(0));
-        let counter = requests.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let routes = routes.clone();
-                let counter = counter.clone();
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") {
-                        if socket.read(&mut byte).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        head.push(byte[0]);
-                    }
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    let text = String::from_utf8_lossy(&head);
-                    let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                    let answer = match routes.get(&path) {
-                        Some(Answer::Body(body)) => {
-                            let mut out = format!(
-                                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                                body.len()
-                            )
-                            .into_bytes();
-                            out.extend_from_slice(body);
-                            out
-                        }
-                        Some(Answer::Redirect(to)) => format!(
-                            "HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                        )
-                        .into_bytes(),
-                        None => b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec(),
-                    };
-                    let _ = socket.write_all(&answer).await;
-                    let _ = socket.shutdown().await;
-                });
-            }
-        });
-        Server { port, requests }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
-}
+use support::http_files::{Answer, Server};
 
 /// A source tarball's bytes (any bytes do: the cache never unpacks).
 fn tarball(seed: u64) -> Vec<u8> {

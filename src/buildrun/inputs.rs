@@ -1,16 +1,19 @@
 //! A build's inputs, made on the master just before the build starts (the one place every buildrun —
 //! CLI, daemon, scratch — goes through, see [`super::worker`]): the recipe's sources from the source
 //! cache, each placed where the builder's toolchain expects it (for HaikuPorter
-//! `<port dir>/download/<file>`, with the `<file>.uri` HaikuPorter needs to skip its own download),
-//! the job manifest (tree revision, sources, dependencies, command) recorded in the state database,
-//! and the builder inputs of the [`BuildRequest`] filled from it, so that the builder checks every
-//! source by SHA-256 before the build runs.
+//! `<port dir>/download/<file>`, with the `<file>.uri` HaikuPorter needs to skip its own download;
+//! for RPM the archives of the package's `sources` file and for Debian the `.orig` tarballs its tree
+//! pins, in the toolchain's per-package inputs directory, which its build script puts beside the spec
+//! or the source directory), the job manifest (tree revision, sources, dependencies, command)
+//! recorded in the state database, and the builder inputs of the [`BuildRequest`] filled from it, so
+//! that the builder checks every source by SHA-256 before the build runs.
 //!
 //! A source not in the cache fails the build before it starts when the builder has no network
-//! (`network = "none"`): nothing there could download it, and we never let it try. On a builder with
-//! the host's network a source missing from the cache is left to the build tool, as HaikuPorter has
-//! always done (so trees whose sources were never fetched keep building); the manifest then lists
-//! only the sources that were placed.
+//! (`network = "none"`): nothing there could download it, and we never let it try — and always for
+//! Debian and RPM, whose build tools never download. On a HaikuPorter builder with the host's
+//! network a source missing from the cache is left to HaikuPorter, as it has always done (so trees
+//! whose sources were never fetched keep building); the manifest then lists only the sources that
+//! were placed.
 //!
 //! Git sources are cached as the `git archive` tar HaikuPorter checksums, but HaikuPorter expects a
 //! bare repository at `download/<name>` for a git URI; placing the tar there would make it fail, so a
@@ -30,7 +33,11 @@ use crate::manifest::store::ManifestStore;
 use crate::manifest::{BuildCommand, BuildIdentity, JobInputs, JobManifest, PackageInput, SourceInput};
 use crate::ports::model::Port;
 use crate::sources::key::source_key;
-use crate::sources::{FetchSettings, Origin, RecipeSource, SourceCache, SourceStatus};
+use crate::sources::{debian_orig, lookaside};
+use crate::sources::{FetchSettings, Origin, RecipeSource, SourceCache, SourceError, SourceStatus};
+use crate::toolchains::constant_script::ScriptFormat;
+use crate::toolchains::debian::procedure::DebianBuilderPaths;
+use crate::toolchains::rpm::procedure::RpmBuilderPaths;
 use crate::toolchains::{Job, Toolchain};
 
 /// [`Toolchain::name`] of HaikuPorter, whose recipes' `SOURCE_URI`s are placed from the cache.
@@ -39,7 +46,8 @@ const HAIKUPORTER: &str = "haikuporter";
 /// What the master knows about every build of a buildrun.
 #[derive(Clone, Debug)]
 pub struct InputSettings {
-    /// The master's ports tree (recipes are read from it).
+    /// The master's recipe tree (recipes are read from it): the HaikuPorts ports tree, or the Debian
+    /// or RPM tree whose package directories are the jobs' targets.
     pub tree: PathBuf,
     /// `[ports] target_architecture`: the recipe is evaluated for it.
     pub target_arch: String,
@@ -79,26 +87,22 @@ pub async fn prepare(
         port: req.port.clone(),
         message,
     };
-    // `SOURCE_URI` is HaikuPorter's: other toolchains (Debian, RPM) bring their sources with their
-    // own trees, and their jobs get a manifest of dependencies and command only.
-    let sources = if side.toolchain.name() != HAIKUPORTER {
-        Vec::new()
-    } else {
-        let (tree, port, arch) = (settings.tree.clone(), port.clone(), settings.target_arch.clone());
-        tokio::task::spawn_blocking(move || crate::sources::recipe::sources_of(&tree, &port, &arch))
+    let (tree, target, toolchain) = (settings.tree.clone(), req.port.clone(), side.toolchain.name());
+    let (job_port, arch) = (port.clone(), settings.target_arch.clone());
+    let sources =
+        tokio::task::spawn_blocking(move || sources_for(toolchain, &tree, &target, &job_port, &arch))
             .await
             .map_err(|e| fail(format!("reading the recipe's sources: {e}")))?
-            .map_err(|e| fail(e.to_string()))?
-    };
+            .map_err(|e| fail(e.to_string()))?;
     let mut source_inputs = Vec::new();
     for source in sources.iter().filter(|s| needs_placing(s)) {
-        let Some((digest, size)) = cached(settings, side, source).await.map_err(&fail)? else {
+        let Some((digest, size, fetched_from)) = cached(settings, side, source).await.map_err(&fail)? else {
             continue;
         };
         source_inputs.push(SourceInput {
             source_index: source.index.clone(),
             file_name: source.file_name.clone(),
-            uri: source.uris.first().cloned().unwrap_or_default(),
+            uri: source.uris.first().cloned().unwrap_or(fetched_from),
             sha256: digest.to_hex(),
             size,
             // Where the builder's toolchain wants it: see `for_builder`.
@@ -138,8 +142,26 @@ pub async fn prepare(
     ManifestStore::open(&settings.database)
         .and_then(|store| store.record(&manifest))
         .map_err(|e| fail(format!("recording the job manifest: {e}")))?;
-    req.inputs = placed_inputs(&manifest, &settings.made_dir).map_err(&fail)?;
+    req.inputs = placed_inputs(&manifest, &settings.made_dir, side.toolchain.as_ref()).map_err(&fail)?;
     Ok(manifest)
+}
+
+/// The sources of the job `target` (HaikuPorter: `port`'s recipe, evaluated for `arch`; RPM: the
+/// archives of `<tree>/<target>/sources` not in the tree; Debian: the `.orig` tarballs
+/// `<tree>/<target>/debian/source/orig-checksums` pins). No URIs are needed here: only digests.
+fn sources_for(
+    toolchain: &str,
+    tree: &Path,
+    target: &str,
+    port: &Port,
+    arch: &str,
+) -> Result<Vec<RecipeSource>, SourceError> {
+    match toolchain {
+        HAIKUPORTER => crate::sources::recipe::sources_of(tree, port, arch),
+        RpmBuilderPaths::TOOLCHAIN_NAME => lookaside::rpm_sources(tree, target, None),
+        DebianBuilderPaths::TOOLCHAIN_NAME => debian_orig::debian_sources(tree, target, None),
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// The manifest of `inputs` as they are on `side`'s builder: every source and dependency placed
@@ -173,9 +195,13 @@ pub fn for_builder(
 }
 
 /// The files the builder checks before the build besides its dependencies (which the package cache
-/// places): each source of `manifest`, streamed from its content key in storage, and HaikuPorter's
-/// `<file>.uri` beside it (made in `made_dir`).
-pub fn placed_inputs(manifest: &JobManifest, made_dir: &Path) -> Result<Vec<PlacedInput>, String> {
+/// places): each source of `manifest`, streamed from its content key in storage, and — for
+/// HaikuPorter, which downloads again without it — the `<file>.uri` beside it (made in `made_dir`).
+pub fn placed_inputs(
+    manifest: &JobManifest,
+    made_dir: &Path,
+    toolchain: &dyn Toolchain,
+) -> Result<Vec<PlacedInput>, String> {
     let mut placed = Vec::new();
     for source in &manifest.inputs.sources {
         let sha256 = Sha256Digest::from_hex(&source.sha256)
@@ -188,7 +214,9 @@ pub fn placed_inputs(manifest: &JobManifest, made_dir: &Path) -> Result<Vec<Plac
             local: None,
             key: Some(source_key(&sha256).map_err(|e| e.to_string())?),
         });
-        placed.push(uri_file(made_dir, source)?);
+        if toolchain.name() == HAIKUPORTER {
+            placed.push(uri_file(made_dir, source)?);
+        }
     }
     Ok(placed)
 }
@@ -202,13 +230,16 @@ fn needs_placing(source: &RecipeSource) -> bool {
     )
 }
 
-/// The digest and size of `source` in the cache; `None` when it is not there and the builder may
-/// download it itself; an error (naming the source and what to do) when it must come from the cache.
+/// The digest, size and recorded origin of `source` in the cache; `None` when it is not there and
+/// the builder may download it itself (HaikuPorter with the host's network); an error (naming the
+/// source and what to do) when it must come from the cache.
 async fn cached(
     settings: &InputSettings,
     side: &BuilderSide,
     source: &RecipeSource,
-) -> Result<Option<(Sha256Digest, u64)>, String> {
+) -> Result<Option<(Sha256Digest, u64, String)>, String> {
+    // Only HaikuPorter downloads for itself; rpmbuild and dpkg-buildpackage get theirs from us.
+    let must_place = side.offline || side.toolchain.name() != HAIKUPORTER;
     let first = source.uris.first().map(String::as_str).unwrap_or("");
     let what = format!(
         "source {} ({}) of {}",
@@ -226,10 +257,11 @@ async fn cached(
         return Ok(None);
     }
     let Some(storage) = &side.storage else {
-        if side.offline {
+        if must_place {
             return Err(format!(
-                "{what} must come from the source cache (the builder has network = \"none\"), but no \
-                 storage is configured; configure storage and run `buildmaster sources fetch {}`",
+                "{what} must come from the source cache (the builder has network = \"none\" or a \
+                 build tool that never downloads), but no storage is configured; configure storage and \
+                 run `buildmaster sources fetch {}`",
                 source.port
             ));
         }
@@ -246,12 +278,16 @@ async fn cached(
         SourceStatus::Present(row) => {
             let digest = Sha256Digest::from_hex(&row.sha256)
                 .ok_or_else(|| format!("{what}: the source index holds no valid SHA-256 ({})", row.sha256))?;
-            Ok(Some((digest, row.size)))
+            Ok(Some((digest, row.size, row.uri)))
         }
-        SourceStatus::Missing { expected } if side.offline => Err(format!(
-            "{what} is not in the source cache (sha256 {}); the builder has no network, so run \
-             `buildmaster sources fetch {}` first",
-            expected.as_deref().unwrap_or("not known until fetched"),
+        SourceStatus::Missing { expected } if must_place => Err(format!(
+            "{what} is not in the source cache ({}); nothing on the builder may download it, so run \
+             `buildmaster sources fetch {}` (or `sources add`) first",
+            match (&expected, &source.sha512) {
+                (Some(sha256), _) => format!("sha256 {sha256}"),
+                (None, Some(sha512)) => format!("sha512 {sha512}"),
+                (None, None) => "sha256 not known until fetched".to_owned(),
+            },
             source.port
         )),
         SourceStatus::Missing { .. } => Ok(None),
@@ -371,7 +407,7 @@ mod tests {
         assert_eq!(here.digest().to_hex(), here.inputs_sha256);
 
         let made = tempfile::tempdir().unwrap();
-        let placed = placed_inputs(&here, made.path()).unwrap();
+        let placed = placed_inputs(&here, made.path(), side("/b2/ports").toolchain.as_ref()).unwrap();
         assert_eq!(placed.len(), 2, "the source and its .uri");
         assert_eq!(placed[0].dest, i.sources[0].placed_as);
         assert_eq!(

@@ -179,8 +179,12 @@ pub async fn rebuild(
         number: manifest.build.build_number,
         port: port.clone(),
         dependencies,
-        inputs: inputs::placed_inputs(&here, &r.state.root().join(super::run::MADE_INPUTS_DIR))
-            .map_err(inputs_error)?,
+        inputs: inputs::placed_inputs(
+            &here,
+            &r.state.root().join(super::run::MADE_INPUTS_DIR),
+            side.toolchain.as_ref(),
+        )
+        .map_err(inputs_error)?,
         results: here.results.clone(),
         ports_tree: super::run::ports_sync(r.config, &tree, here.inputs.tree_revision.as_deref()),
     };

@@ -1,15 +1,18 @@
 //! [`SourceCache`]: fetch a recipe's sources into storage once, add one by hand, say what is there.
 //!
 //! Fetching one source ([`SourceCache::fetch`]):
-//! 1. The digest it must have: the recipe's `CHECKSUM_SHA256`, else the digest recorded the first
-//!    time the same URI was fetched (a pin), else none.
+//! 1. The digest it must have: the recipe's `CHECKSUM_SHA256`, else — for a source an RPM
+//!    `sources` file names by SHA-512 — the SHA-256 recorded beside that SHA-512 when it was first
+//!    stored, else the digest recorded the first time the same URI was fetched (a pin), else none.
 //! 2. With a digest, and `sources/sha256/<digest>` already in storage: done — no request is made.
 //! 3. Otherwise its URIs are tried in order (then the configured mirror, as HaikuPorter's
 //!    `DOWNLOAD_MIRROR`): the first that delivers is spooled to a local file, hashed as it streams.
 //!    A digest other than the required one is refused with both digests and the URI, and nothing is
 //!    stored (as HaikuPorter, a mismatch ends the fetch rather than trying the next mirror: it is a
-//!    finding for a person). A source with no checksum is accepted only when it cannot move: a git
-//!    commit id, or a file in the port's own directory; its digest is then recorded as its pin.
+//!    finding for a person). A source named by SHA-512 is hashed both ways while it streams and
+//!    refused, with both SHA-512s, unless its SHA-512 is the one listed. A source with no checksum is
+//!    accepted only when it cannot move: a git commit id, or a file in the port's own directory; its
+//!    digest is then recorded as its pin.
 //! 4. The spooled file is uploaded under its content key with the digest declared (the backend checks
 //!    it again), and the recipe source's row is recorded in the state database.
 
@@ -17,9 +20,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use buildmaster_storage::{CacheControl, PutOptions, Sha256Digest, StorageBackend};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 use tokio::io::AsyncReadExt;
 
+use super::debian_orig::ORIG_CHECKSUMS;
 use super::error::{Mismatch, SourceError};
 use super::git;
 use super::http::{self, DownloadError};
@@ -36,6 +40,11 @@ pub const DEFAULT_MAX_SOURCE_BYTES: u64 = 8 << 30;
 pub const BY_CHECKSUM: &str = "checksum";
 /// `verified_by` of a source without checksum, pinned to the digest of its first fetch or upload.
 pub const BY_PIN: &str = "pinned";
+/// `verified_by` of a source vouched for by the SHA-512 of an RPM dist-git `sources` file.
+pub const BY_SHA512: &str = "sha512";
+
+/// The algorithm name `source_aliases` records SHA-512s under.
+const SHA512: &str = "sha512";
 
 /// How sources are fetched.
 #[derive(Clone, Debug)]
@@ -115,7 +124,16 @@ impl SourceCache {
     /// The digest `source` must have and what says so, if known before fetching.
     fn required(&self, source: &RecipeSource) -> Result<Option<(Sha256Digest, &'static str)>, SourceError> {
         if let Some(digest) = source.checksum {
-            return Ok(Some((digest, "CHECKSUM_SHA256")));
+            return Ok(Some((digest, checksum_origin(source))));
+        }
+        if let Some(sha512) = &source.sha512 {
+            let known = self.index().alias(SHA512, sha512)?;
+            return Ok(known.and_then(|hex| Sha256Digest::from_hex(&hex)).map(|digest| {
+                (
+                    digest,
+                    "matched to the `sources` file's SHA-512 when first stored",
+                )
+            }));
         }
         let row = self.index().get(&source.recipe, &source.index)?;
         Ok(row
@@ -149,7 +167,7 @@ impl SourceCache {
         }
         let uris = self.candidates(source);
         let first = uris.first().cloned().unwrap_or_default();
-        if required.is_none() && !cannot_move(&Origin::of(&first)) {
+        if required.is_none() && source.sha512.is_none() && !cannot_move(&Origin::of(&first)) {
             return Err(SourceError::Unpinned {
                 port: source.port.clone(),
                 source_index: source.index.clone(),
@@ -168,6 +186,9 @@ impl SourceCache {
             let mut spool = SpoolFile::create(&self.spool_dir, self.settings.max_size)
                 .await
                 .map_err(|e| local(&self.spool_dir, e))?;
+            if source.sha512.is_some() {
+                spool = spool.with_sha512();
+            }
             let result = match &origin {
                 Origin::Http { url } => http::download(url, &mut spool).await,
                 Origin::Git { repository, revision } => {
@@ -182,8 +203,9 @@ impl SourceCache {
                 continue;
             }
             let (digest, size) = spool.finish().await.map_err(|e| local(spool.path(), e))?;
-            let verified_by = self.verify(source, uri, required, &digest)?;
+            let verified_by = self.verify(source, uri, required, &digest, spool.sha512_hex().as_deref())?;
             self.store(source, spool.path(), &digest, size).await?;
+            self.record_alias(source, &digest)?;
             let row = SourceRow {
                 verified_by: verified_by.to_owned(),
                 uri: uri.clone(),
@@ -210,13 +232,14 @@ impl SourceCache {
     /// Stores `file` (an operator's upload) as `source`: verified against the recipe's checksum
     /// when it has one; without one, the upload becomes the source's pin (replacing any earlier).
     pub async fn add(&self, source: &RecipeSource, file: &Path) -> Result<SourceRow, SourceError> {
-        let (digest, size) = hash_file(file).await?;
+        let (digest, size, sha512) = hash_file(file, source.sha512.is_some()).await?;
         let origin = format!("upload:{}", file.display());
-        let required = source.checksum.map(|d| (d, "CHECKSUM_SHA256"));
-        let verified_by = self.verify(source, &origin, required, &digest)?;
+        let required = source.checksum.map(|d| (d, checksum_origin(source)));
+        let verified_by = self.verify(source, &origin, required, &digest, sha512.as_deref())?;
         if self.stored_size(source, &digest).await?.is_none() {
             self.store(source, file, &digest, size).await?;
         }
+        self.record_alias(source, &digest)?;
         let row = SourceRow {
             verified_by: verified_by.to_owned(),
             uri: origin,
@@ -231,25 +254,47 @@ impl SourceCache {
         self.index().all()
     }
 
-    /// `verified_by` for `digest`, or the refusal when it is not the digest required.
+    /// `verified_by` for bytes with `digest` (and `sha512`, when computed), or the refusal when
+    /// either is not the digest required.
     fn verify(
         &self,
         source: &RecipeSource,
         uri: &str,
         required: Option<(Sha256Digest, &'static str)>,
         digest: &Sha256Digest,
+        sha512: Option<&str>,
     ) -> Result<&'static str, SourceError> {
-        match required {
-            Some((expected, from)) if expected != *digest => Err(SourceError::Mismatch(Box::new(Mismatch {
+        let refuse = |algorithm, expected: String, expected_from, actual: String| {
+            Err(SourceError::Mismatch(Box::new(Mismatch {
                 port: source.port.clone(),
                 source_index: source.index.clone(),
                 uri: uri.to_owned(),
-                expected: expected.to_hex(),
-                expected_from: from,
-                actual: digest.to_hex(),
-            }))),
-            _ if source.checksum.is_some() => Ok(BY_CHECKSUM),
-            _ => Ok(BY_PIN),
+                algorithm,
+                expected,
+                expected_from,
+                actual,
+            })))
+        };
+        if let Some(listed) = &source.sha512 {
+            let actual = sha512.unwrap_or_default();
+            if actual != listed {
+                return refuse(SHA512, listed.clone(), "the `sources` file", actual.to_owned());
+            }
+        }
+        match required {
+            Some((expected, from)) if expected != *digest => {
+                refuse("sha256", expected.to_hex(), from, digest.to_hex())
+            }
+            _ => Ok(vouched_by(source)),
+        }
+    }
+
+    /// Records the SHA-512 a `sources` file names `source` by as another name of `digest` (after
+    /// [`Self::verify`] checked it against the same bytes).
+    fn record_alias(&self, source: &RecipeSource, digest: &Sha256Digest) -> Result<(), SourceError> {
+        match &source.sha512 {
+            Some(sha512) => self.index().put_alias(SHA512, sha512, &digest.to_hex()),
+            None => Ok(()),
         }
     }
 
@@ -312,12 +357,7 @@ impl SourceCache {
             uri: source.uris.first().cloned().unwrap_or_default(),
             sha256: digest.to_hex(),
             size,
-            verified_by: if source.checksum.is_some() {
-                BY_CHECKSUM
-            } else {
-                BY_PIN
-            }
-            .to_owned(),
+            verified_by: vouched_by(source).to_owned(),
             stored_at: now(),
         }))
     }
@@ -355,6 +395,27 @@ impl SourceCache {
             port: source.port.clone(),
             message: format!("no storage key for source {}: {error}", source.index),
         }
+    }
+}
+
+/// Where `source`'s checksum is written: a Debian tree's pin file, else the recipe's
+/// `CHECKSUM_SHA256` (said in a refusal, so the operator knows which file to look at).
+fn checksum_origin(source: &RecipeSource) -> &'static str {
+    if source.recipe.ends_with(ORIG_CHECKSUMS) {
+        ORIG_CHECKSUMS
+    } else {
+        "CHECKSUM_SHA256"
+    }
+}
+
+/// What vouches for `source`'s bytes: its recipe's checksum, its `sources` file's SHA-512, or a pin.
+fn vouched_by(source: &RecipeSource) -> &'static str {
+    if source.checksum.is_some() {
+        BY_CHECKSUM
+    } else if source.sha512.is_some() {
+        BY_SHA512
+    } else {
+        BY_PIN
     }
 }
 
@@ -396,18 +457,26 @@ async fn copy_port_file(
     }
 }
 
-/// SHA-256 and size of a local file, in one read.
-async fn hash_file(path: &Path) -> Result<(Sha256Digest, u64), SourceError> {
+/// SHA-256 and size of a local file, and its SHA-512 (lowercase hex) when `with_sha512`, in one read.
+async fn hash_file(
+    path: &Path,
+    with_sha512: bool,
+) -> Result<(Sha256Digest, u64, Option<String>), SourceError> {
     let mut file = tokio::fs::File::open(path).await.map_err(|e| local(path, e))?;
     let mut hasher = Sha256::new();
+    let mut sha512 = with_sha512.then(Sha512::new);
     let mut size = 0u64;
     let mut buffer = vec![0u8; 256 * 1024];
     loop {
         let n = file.read(&mut buffer).await.map_err(|e| local(path, e))?;
         if n == 0 {
-            return Ok((Sha256Digest(hasher.finalize().into()), size));
+            let sha512 = sha512.map(|h| hex::encode(h.finalize()));
+            return Ok((Sha256Digest(hasher.finalize().into()), size, sha512));
         }
         hasher.update(&buffer[..n]);
+        if let Some(h) = sha512.as_mut() {
+            h.update(&buffer[..n]);
+        }
         size += n as u64;
     }
 }

@@ -116,9 +116,9 @@ pub enum SourceError {
 /// A source whose bytes are not the ones required (boxed in [`SourceError::Mismatch`]: it is large).
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{port} source {source_index}: {uri} does not match: expected sha256 {expected} ({expected_from}), \
-         got sha256 {actual}; nothing was stored. Check the file upstream; if it was re-released on \
-         purpose, update CHECKSUM_SHA256 in the recipe"
+    "{port} source {source_index}: {uri} does not match: expected {algorithm} {expected} ({expected_from}), \
+         got {algorithm} {actual}; nothing was stored. Check the file upstream; if it was re-released on \
+         purpose, update the checksum in the recipe"
 )]
 pub struct Mismatch {
     /// The port.
@@ -127,9 +127,12 @@ pub struct Mismatch {
     pub source_index: String,
     /// Where the bytes came from (a URI, or the uploaded file).
     pub uri: String,
+    /// The algorithm both digests are of (`sha256`, or `sha512` for an RPM `sources` file).
+    pub algorithm: &'static str,
     /// The digest required.
     pub expected: String,
-    /// Where the requirement comes from (`CHECKSUM_SHA256`, or the pin recorded on first fetch).
+    /// Where the requirement comes from (`CHECKSUM_SHA256`, the `sources` file, a Debian tree's
+    /// `debian/source/orig-checksums`, or the pin recorded on first fetch).
     pub expected_from: &'static str,
     /// The digest of what arrived.
     pub actual: String,

@@ -2,6 +2,11 @@
 //! the package records): which recipe source has which content, where it came from, and — for a
 //! source without `CHECKSUM_SHA256` — the digest it is pinned to. Storage holds the bytes by digest;
 //! this table is how a recipe source finds its digest, and what `sources list` shows.
+//!
+//! Beside it, `source_aliases`: another algorithm's digest of a stored source (the SHA-512 a Fedora
+//! `sources` file names an archive by) mapped to the SHA-256 that keys it in storage. A row is
+//! written only after both digests were computed over the same bytes, so a recipe that names its
+//! source by SHA-512 finds the stored object without fetching it again.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +29,12 @@ CREATE TABLE IF NOT EXISTS source_files (
     PRIMARY KEY (recipe, source_index)
 );
 CREATE INDEX IF NOT EXISTS source_files_by_sha256 ON source_files(sha256);
+CREATE TABLE IF NOT EXISTS source_aliases (
+    algorithm TEXT NOT NULL,
+    digest    TEXT NOT NULL,
+    sha256    TEXT NOT NULL,
+    PRIMARY KEY (algorithm, digest)
+);
 ";
 
 /// One recorded source.
@@ -117,6 +128,29 @@ impl SourceIndex {
             .map_err(|e| self.fail(e))
     }
 
+    /// The SHA-256 of the stored source whose `algorithm` digest (lowercase hex) is `digest`.
+    pub fn alias(&self, algorithm: &str, digest: &str) -> Result<Option<String>, SourceError> {
+        self.conn
+            .query_row(
+                "SELECT sha256 FROM source_aliases WHERE algorithm = ?1 AND digest = ?2",
+                params![algorithm, digest],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Records that the source with SHA-256 `sha256` has `algorithm` digest `digest`.
+    pub fn put_alias(&self, algorithm: &str, digest: &str, sha256: &str) -> Result<(), SourceError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO source_aliases (algorithm, digest, sha256) VALUES (?1, ?2, ?3)",
+                params![algorithm, digest, sha256],
+            )
+            .map(|_| ())
+            .map_err(|e| self.fail(e))
+    }
+
     /// Every row, by recipe and index.
     pub fn all(&self) -> Result<Vec<SourceRow>, SourceError> {
         let mut statement = self
@@ -170,5 +204,8 @@ mod tests {
         assert_eq!(index.get("a/b/b-1.recipe", "1").unwrap(), Some(entry.clone()));
         assert_eq!(index.all().unwrap(), vec![entry]);
         assert_eq!(index.get("a/b/b-1.recipe", "2").unwrap(), None);
+        assert_eq!(index.alias("sha512", "cd").unwrap(), None);
+        index.put_alias("sha512", "cd", &"ab".repeat(32)).unwrap();
+        assert_eq!(index.alias("sha512", "cd").unwrap(), Some("ab".repeat(32)));
     }
 }

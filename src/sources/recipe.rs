@@ -115,8 +115,12 @@ pub struct RecipeSource {
     pub uris: Vec<String>,
     /// The file name HaikuPorter downloads it as (`SOURCE_FILENAME`, else from the first URI).
     pub file_name: String,
-    /// `CHECKSUM_SHA256[_N]`, if the recipe has one.
+    /// `CHECKSUM_SHA256[_N]`, if the recipe has one (for a Debian `.orig` tarball: the SHA-256 its
+    /// tree pins, see [`super::debian_orig`]).
     pub checksum: Option<Sha256Digest>,
+    /// The SHA-512 (lowercase hex) an RPM dist-git `sources` file lists for it (see
+    /// [`super::lookaside`]); the cache's key is still the SHA-256, learnt on first fetch.
+    pub sha512: Option<String>,
 }
 
 /// The file name HaikuPorter gives a download from `uri`: the last path segment before any `#`.
@@ -181,6 +185,7 @@ pub fn sources_from_attributes(
             uris: list,
             file_name,
             checksum,
+            sha512: None,
         });
     }
     Ok(out)

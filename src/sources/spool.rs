@@ -1,12 +1,13 @@
 //! [`SpoolFile`]: a temporary file in the instance's spool directory that hashes every byte written
-//! to it and refuses to grow past a bound. A fetched source is written here once — hashed on the way
+//! to it (SHA-256, and SHA-512 too when a lookaside `sources` file names the source by it) and
+//! refuses to grow past a bound. A fetched source is written here once — hashed on the way
 //! in — and uploaded from here only when its digest is the one required; the file is removed when the
 //! value is dropped, on success, error or cancellation alike.
 
 use std::path::{Path, PathBuf};
 
 use buildmaster_storage::Sha256Digest;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 use tokio::io::AsyncWriteExt;
 
 /// A spooled download in progress.
@@ -14,6 +15,8 @@ pub struct SpoolFile {
     path: PathBuf,
     file: Option<tokio::fs::File>,
     hasher: Sha256,
+    /// Also SHA-512, for sources whose recipe names them by it (RPM `sources` files).
+    sha512: Option<Sha512>,
     size: u64,
     limit: u64,
 }
@@ -65,9 +68,21 @@ impl SpoolFile {
             path,
             file: Some(file),
             hasher: Sha256::new(),
+            sha512: None,
             size: 0,
             limit,
         })
+    }
+
+    /// Also computes the SHA-512 of what is written (call before the first write).
+    pub fn with_sha512(mut self) -> SpoolFile {
+        self.sha512 = Some(Sha512::new());
+        self
+    }
+
+    /// The SHA-512 (lowercase hex) of what was written, if asked for with [`Self::with_sha512`].
+    pub fn sha512_hex(&self) -> Option<String> {
+        self.sha512.as_ref().map(|h| hex::encode(h.clone().finalize()))
     }
 
     /// Appends `bytes`, hashing them; fails once the total would pass the bound.
@@ -83,6 +98,9 @@ impl SpoolFile {
             return Err(self.io(e));
         }
         self.hasher.update(bytes);
+        if let Some(sha512) = self.sha512.as_mut() {
+            sha512.update(bytes);
+        }
         self.size = size;
         Ok(())
     }
@@ -135,8 +153,13 @@ mod tests {
         assert!(matches!(spool.write(b"def").await, Err(SpoolError::TooLarge(_))));
         let (digest, size) = spool.finish().await.unwrap();
         assert_eq!((digest, size), (Sha256Digest::of(b"abc"), 3));
+        assert_eq!(spool.sha512_hex(), None);
         assert_eq!(std::fs::read(&path).unwrap(), b"abc");
         drop(spool);
         assert!(!path.exists());
+        let mut both = SpoolFile::create(dir.path(), 5).await.unwrap().with_sha512();
+        both.write(b"abc").await.unwrap();
+        // FIPS 180-2's "abc" example.
+        assert!(both.sha512_hex().unwrap().starts_with("ddaf35a193617aba"));
     }
 }

@@ -3,6 +3,7 @@
 pub mod farm;
 pub mod garage;
 pub mod haikuporter_instance;
+pub mod http_files;
 pub mod netns;
 pub mod pkgman;
 pub mod sshd;

@@ -7,7 +7,8 @@
 #   SOURCE   the source package directory (with debian/) in the builder's copy of the recipe tree
 #   DEPS     the directory holding exactly this job's dependency .debs (the flow's visible set)
 #   INPUTS   the job's input files (.orig tarballs from the source cache), copied beside the source
-#            as dpkg-source expects; may be missing (a native package has none)
+#            as dpkg-source expects and unpacked under the packaging (see below); may be missing (a
+#            native package has none)
 #   RESULTS  where the .deb, .buildinfo and .changes files are moved at the end: outside WORK, which
 #            the purge after a build removes before the results join the builder's package cache
 tarball=$1 work=$2 source=$3 deps=$4 inputs=$5 results=$6
@@ -16,11 +17,26 @@ name=$(basename "$source")
 rm -rf --one-file-system "$work" "$results"
 mkdir -p "$root"
 tar -x -f "$tarball" -C "$root"
-mkdir "$root/build" "$root/build-deps"
-cp -a "$source" "$root/build/$name"
+mkdir -p "$root/build/$name" "$root/build-deps"
 if [ -d "$inputs" ]; then
     find "$inputs" -maxdepth 1 -type f -exec cp -t "$root/build" {} +
 fi
+# A tree holds only the packaging (git-buildpackage's overlay layout): the upstream tarballs are
+# unpacked first, as `dpkg-source -x` does (the main one into the source directory without its top
+# directory, each .orig-COMPONENT one into COMPONENT/), then upstream's own debian/ is dropped and
+# the tree's directory copied over them. dpkg-buildpackage applies debian/patches itself.
+for orig in "$root/build"/*.orig.tar.* "$root/build"/*.orig-*.tar.*; do
+    case $orig in *.asc | *"*"*) continue ;; esac
+    into=$root/build/$name
+    case $orig in *.orig-*)
+        component=${orig##*.orig-}
+        into=$into/${component%%.tar.*}
+        mkdir -p "$into" ;;
+    esac
+    tar -x --no-same-owner --strip-components=1 -f "$orig" -C "$into"
+done
+rm -rf --one-file-system "$root/build/$name/debian"
+cp -a "$source/." "$root/build/$name/"
 # The visible set holds links into the package cache; the root gets real copies (cp -L), since the
 # cache is outside the chroot.
 find "$deps" -maxdepth 1 -name '*.deb' -exec cp -L -t "$root/build-deps" {} +

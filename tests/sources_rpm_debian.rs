@@ -1,0 +1,633 @@
+//! Debian and RPM sources in the source cache (issue 16, "a source cache in the bucket"): a real
+//! garage bucket, a tiny HTTP server on 127.0.0.1 owned by each test standing in for Fedora's
+//! lookaside cache and a Debian archive's pool, and the build path through a real sshd builder
+//! running real `rpmbuild` / `dpkg-buildpackage` with `network = "none"`.
+//!
+//! - RPM: each archive a dist-git `sources` file lists and the tree lacks is fetched from
+//!   `<lookaside>/<name>/<file>/sha512/<hash>/<file>`, verified by its SHA-512, stored under its
+//!   SHA-256; a second fetch makes no request; bytes with another SHA-512 are refused naming both,
+//!   and nothing is stored; `sources add` of the right file fills it with no network at all.
+//! - Debian: the `.orig` tarball a `3.0 (quilt)` package pins in `debian/source/orig-checksums` is
+//!   fetched from `<archive>/pool/main/<prefix>/<source>/<file>`, verified by that SHA-256; other
+//!   bytes are refused naming both digests.
+//! - Builds: the job's inputs (`buildrun::inputs::prepare`) place the cached archive where the
+//!   toolchain's build script puts it beside the spec (RPM) or unpacks it under the packaging
+//!   (Debian); the manifest lists it by SHA-256; the package built contains the archive's file. With
+//!   the object replaced in the bucket the build fails before it runs naming the file and both
+//!   digests; with it gone, `prepare` fails naming it and `buildmaster sources fetch`.
+
+#[path = "support/rpm_tools.rs"]
+#[allow(dead_code)]
+mod rpm_tools;
+#[path = "support/script_builder.rs"]
+#[allow(dead_code)]
+mod script_builder;
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use buildmaster::builders::build::{BuildOutcome, BuildRequest};
+use buildmaster::builders::error::BuilderError;
+use buildmaster::builders::exec::Stream;
+use buildmaster::builders::ports_tree::PortsTreeSync;
+use buildmaster::builders::remote::RemoteBuilder;
+use buildmaster::buildrun::inputs::{prepare, BuilderSide, InputSettings};
+use buildmaster::manifest::JobManifest;
+use buildmaster::ports::model::{ArchStatus, Port};
+use buildmaster::sources::debian_orig::debian_sources;
+use buildmaster::sources::lookaside::rpm_sources;
+use buildmaster::sources::{FetchSettings, Fetched, SourceCache, SourceError};
+use buildmaster::toolchains::debian::procedure::DebianBuilderPaths;
+use buildmaster::toolchains::debian::toolchain::DpkgBuildpackage;
+use buildmaster::toolchains::rpm::procedure::RpmBuilderPaths;
+use buildmaster::toolchains::rpm::toolchain::Rpmbuild;
+use buildmaster::toolchains::Toolchain;
+use buildmaster_storage::{ObjectKey, Sha256Digest, StorageBackend};
+use buildmaster_storage_s3::S3Backend;
+use sha2::{Digest, Sha512};
+use support::garage::Garage;
+use support::http_files::{Answer, Server};
+use tokio_util::sync::CancellationToken;
+
+/// What the upstream tarballs hold, and the packages built from them install.
+const GREETING: &str = "Hello from the upstream tarball\n";
+
+fn sha512(bytes: &[u8]) -> String {
+    hex::encode(Sha512::digest(bytes))
+}
+
+/// A gzip'd tar of `top/<name>` holding `content` (what upstream publishes).
+fn upstream_tarball(scratch: &Path, top: &str, name: &str, content: &str) -> Vec<u8> {
+    let staging = scratch.join(format!("upstream-{:08x}", fastrand::u32(..)));
+    std::fs::create_dir_all(staging.join(top)).unwrap();
+    std::fs::write(staging.join(top).join(name), content).unwrap();
+    let out = Command::new("tar")
+        .arg("-C")
+        .arg(&staging)
+        .args(["--owner=0", "--group=0", "-czf", "-", top])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// The cache over a fresh prefix of garage's bucket, its database and spool under `dir`.
+async fn new_cache(garage: &Garage, dir: &Path) -> (SourceCache, Arc<dyn StorageBackend>, String) {
+    let prefix = format!("sources-rpm-debian/{:016x}", fastrand::u64(..));
+    let storage: Arc<dyn StorageBackend> =
+        Arc::new(S3Backend::new(&garage.s3_settings(&prefix)).await.unwrap());
+    let cache = SourceCache::new(
+        storage.clone(),
+        &dir.join("buildmaster.sqlite"),
+        dir.join("spool"),
+        FetchSettings::default(),
+    )
+    .unwrap();
+    (cache, storage, prefix)
+}
+
+fn source_key(digest: &str) -> ObjectKey {
+    ObjectKey::new(format!("sources/sha256/{digest}")).unwrap()
+}
+
+async fn stored(storage: &Arc<dyn StorageBackend>, digest: &str) -> Option<Vec<u8>> {
+    storage.head(&source_key(digest)).await.unwrap()?;
+    Some(storage.get_bytes(&source_key(digest), 1 << 30).await.unwrap())
+}
+
+/// An RPM dist-git directory `hello-src` in `tree`: a spec whose Source0 is `hello-src-1.0.tar.gz`
+/// (unpacked by %setup, its greeting installed) and a `sources` file naming it by `sha512`.
+fn rpm_tree(tree: &Path, sha512: &str) {
+    let dir = tree.join("hello-src");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("hello-src.spec"),
+        "Name:           hello-src\nVersion:        1.0\nRelease:        1\n\
+         Summary:        A package whose source is a lookaside archive\nLicense:        MIT\n\
+         BuildArch:      noarch\nSource0:        hello-src-1.0.tar.gz\n\n\
+         %description\nInstalls the upstream tarball's greeting.\n\n\
+         %prep\n%setup -q\n\n%build\n\n\
+         %install\ninstall -D -m 0644 greeting %{buildroot}/usr/share/hello-src/greeting\n\n\
+         %files\n/usr/share/hello-src/greeting\n\n\
+         %changelog\n* Sun Dec 06 2026 Buildmaster Tests <tests@buildmaster.invalid> - 1.0-1\n- First package.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("sources"),
+        format!("SHA512 (hello-src-1.0.tar.gz) = {sha512}\n"),
+    )
+    .unwrap();
+}
+
+/// A Debian `3.0 (quilt)` source package `greet-up` in `tree` (the packaging only) pinning
+/// `greet-up_1.0.orig.tar.gz` by `sha256` and `size`; its patch appends a line to upstream's file.
+fn debian_tree(tree: &Path, sha256: &str, size: usize) {
+    let dir = tree.join("greet-up");
+    std::fs::create_dir_all(dir.join("debian/source")).unwrap();
+    std::fs::create_dir_all(dir.join("debian/patches")).unwrap();
+    let files = [
+        (
+            "debian/changelog",
+            "greet-up (1.0-1) bookworm; urgency=medium\n\n  * Test package with an upstream tarball.\n\n \
+             -- Buildmaster Tests <tests@example.invalid>  Sun, 06 Dec 2026 12:00:00 +0000\n"
+                .to_owned(),
+        ),
+        (
+            "debian/control",
+            "Source: greet-up\nSection: misc\nPriority: optional\n\
+             Maintainer: Buildmaster Tests <tests@example.invalid>\nBuild-Depends: dpkg-dev (>= 1.20)\n\
+             Rules-Requires-Root: no\nStandards-Version: 4.6.2\n\n\
+             Package: greet-up\nArchitecture: all\nDescription: upstream's greeting, patched\n \
+             Installs /usr/share/greet-up/greeting from the .orig tarball.\n"
+                .to_owned(),
+        ),
+        (
+            "debian/rules",
+            "#!/usr/bin/make -f\nPKG := greet-up\nDEST := debian/$(PKG)\n\n\
+             build build-arch build-indep:\n\ttest -s greeting\n\n\
+             binary binary-arch binary-indep: build\n\trm -rf $(DEST)\n\
+             \tinstall -D -m 644 greeting $(DEST)/usr/share/greet-up/greeting\n\
+             \tinstall -d $(DEST)/DEBIAN\n\tdpkg-gencontrol -p$(PKG) -P$(DEST)\n\
+             \tdpkg-deb --root-owner-group --build $(DEST) ..\n\n\
+             clean:\n\trm -rf $(DEST) debian/files\n\n\
+             .PHONY: build build-arch build-indep binary binary-arch binary-indep clean\n"
+                .to_owned(),
+        ),
+        ("debian/source/format", "3.0 (quilt)\n".to_owned()),
+        (
+            "debian/source/orig-checksums",
+            format!("Checksums-Sha256:\n {sha256} {size} greet-up_1.0.orig.tar.gz\n"),
+        ),
+        ("debian/patches/series", "patched.diff\n".to_owned()),
+        (
+            "debian/patches/patched.diff",
+            "Description: say that Debian patched it\n--- a/greeting\n+++ b/greeting\n@@ -1 +1,2 @@\n \
+             Hello from the upstream tarball\n+patched by debian/patches\n"
+                .to_owned(),
+        ),
+    ];
+    for (path, text) in files {
+        std::fs::write(dir.join(path), text).unwrap();
+    }
+    let rules = dir.join("debian/rules");
+    let status = Command::new("chmod").arg("+x").arg(&rules).status().unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rpm_sources_come_from_the_lookaside_cache_verified_by_sha512() {
+    let garage = Garage::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let body = upstream_tarball(dir.path(), "hello-src-1.0", "greeting", GREETING);
+    let (hash, digest) = (sha512(&body), Sha256Digest::of(&body).to_hex());
+    let other = upstream_tarball(dir.path(), "hello-src-1.0", "greeting", "not upstream's\n");
+    let tree = dir.path().join("tree");
+    rpm_tree(&tree, &hash);
+    // Fedora's layout; the second package's listed SHA-512 is served other bytes.
+    let bad = tree.join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let promised = sha512(b"what the sources file promised");
+    std::fs::write(
+        bad.join("sources"),
+        format!("SHA512 (bad-1.tar.gz) = {promised}\n"),
+    )
+    .unwrap();
+    let server = Server::start(HashMap::from([
+        (
+            format!("/repo/pkgs/hello-src/hello-src-1.0.tar.gz/sha512/{hash}/hello-src-1.0.tar.gz"),
+            Answer::Body(body.clone()),
+        ),
+        (
+            format!("/repo/pkgs/bad/bad-1.tar.gz/sha512/{promised}/bad-1.tar.gz"),
+            Answer::Body(other.clone()),
+        ),
+    ]))
+    .await;
+    let base = server.url("/repo/pkgs");
+    let (cache, storage, prefix) = new_cache(garage, dir.path()).await;
+
+    let sources = rpm_sources(&tree, "hello-src", Some(&base)).unwrap();
+    assert_eq!(sources.len(), 1);
+    let (fetched, row) = cache.fetch(&sources[0]).await.unwrap();
+    assert!(matches!(fetched, Fetched::Stored { .. }), "{fetched:?}");
+    assert_eq!(
+        (row.sha256.as_str(), row.verified_by.as_str(), row.size),
+        (digest.as_str(), "sha512", body.len() as u64)
+    );
+    assert_eq!(stored(&storage, &digest).await.as_deref(), Some(&body[..]));
+    assert_eq!(server.requests(), 1);
+    // The SHA-512 now finds the stored object: no request.
+    let again = rpm_sources(&tree, "hello-src", Some(&base)).unwrap();
+    assert_eq!(cache.fetch(&again[0]).await.unwrap().0, Fetched::AlreadyStored);
+    assert_eq!(server.requests(), 1);
+
+    // Other bytes than the sources file lists: refused with both SHA-512s, nothing stored.
+    let error = cache
+        .fetch(&rpm_sources(&tree, "bad", Some(&base)).unwrap()[0])
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, SourceError::Mismatch(_)), "{message}");
+    for needle in [
+        "bad",
+        "source 1",
+        &promised,
+        &sha512(&other),
+        "nothing was stored",
+    ] {
+        assert!(message.contains(needle), "{needle:?} missing from: {message}");
+    }
+    assert_eq!(stored(&storage, &Sha256Digest::of(&other).to_hex()).await, None);
+    let keys = garage.raw_keys(&format!("{prefix}/sources/")).await;
+    assert_eq!(keys, [format!("{prefix}/sources/sha256/{digest}")]);
+
+    // By hand, with no lookaside at all: the wrong file is refused, the right one stored.
+    let fresh = tempfile::tempdir().unwrap();
+    let (by_hand, storage, _) = new_cache(garage, fresh.path()).await;
+    let source = rpm_sources(&tree, "hello-src", None).unwrap().remove(0);
+    assert!(source.uris.is_empty());
+    let wrong = fresh.path().join("wrong.tar.gz");
+    std::fs::write(&wrong, &other).unwrap();
+    assert!(matches!(
+        by_hand.add(&source, &wrong).await,
+        Err(SourceError::Mismatch(_))
+    ));
+    let right = fresh.path().join("hello-src-1.0.tar.gz");
+    std::fs::write(&right, &body).unwrap();
+    let row = by_hand.add(&source, &right).await.unwrap();
+    assert_eq!(
+        (row.sha256.as_str(), row.verified_by.as_str()),
+        (digest.as_str(), "sha512")
+    );
+    assert_eq!(stored(&storage, &digest).await.as_deref(), Some(&body[..]));
+    assert_eq!(by_hand.fetch(&source).await.unwrap().0, Fetched::AlreadyStored);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debian_orig_tarballs_come_from_the_archive_pool_verified_by_the_trees_pin() {
+    let garage = Garage::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let body = upstream_tarball(dir.path(), "greet-up-1.0", "greeting", GREETING);
+    let digest = Sha256Digest::of(&body).to_hex();
+    let tree = dir.path().join("tree");
+    debian_tree(&tree, &digest, body.len());
+    let pool = "/debian/pool/main/g/greet-up/greet-up_1.0.orig.tar.gz";
+    let server = Server::start(HashMap::from([(pool.to_owned(), Answer::Body(body.clone()))])).await;
+    let (cache, storage, _) = new_cache(garage, dir.path()).await;
+    let sources = debian_sources(&tree, "greet-up", Some(&server.url("/debian"))).unwrap();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].uris, [server.url(pool)]);
+    let (_, row) = cache.fetch(&sources[0]).await.unwrap();
+    assert_eq!(
+        (row.sha256.as_str(), row.verified_by.as_str()),
+        (digest.as_str(), "checksum")
+    );
+    assert_eq!(stored(&storage, &digest).await.as_deref(), Some(&body[..]));
+
+    // A pin the archive's bytes do not match: refused with both SHA-256s, nothing stored.
+    let pinned = Sha256Digest::of(b"another release").to_hex();
+    debian_tree(&tree, &pinned, 15);
+    let fresh = tempfile::tempdir().unwrap();
+    let (cache, storage, prefix) = new_cache(garage, fresh.path()).await;
+    let error = cache
+        .fetch(&debian_sources(&tree, "greet-up", Some(&server.url("/debian"))).unwrap()[0])
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    for needle in [
+        "greet-up",
+        &pinned,
+        &digest,
+        "debian/source/orig-checksums",
+        "nothing was stored",
+    ] {
+        assert!(message.contains(needle), "{needle:?} missing from: {message}");
+    }
+    assert_eq!(stored(&storage, &digest).await, None);
+    assert!(garage.raw_keys(&format!("{prefix}/sources/")).await.is_empty());
+}
+
+/// Runs `req` on `builder`, returning its outcome and log.
+async fn build(
+    builder: &mut RemoteBuilder,
+    req: &BuildRequest,
+) -> (Result<BuildOutcome, BuilderError>, String) {
+    let mut log = Vec::new();
+    let mut sink = |_: Stream, data: &[u8]| log.extend_from_slice(data);
+    let outcome = builder.build(req, &mut sink, &CancellationToken::new()).await;
+    (outcome, String::from_utf8_lossy(&log).into_owned())
+}
+
+/// The port the planner shows a tree's package as (name and version only).
+fn port(name: &str, recipe: &str) -> Port {
+    Port {
+        name: name.into(),
+        version: "1.0".into(),
+        revision: 0,
+        category: String::new(),
+        recipe_path: PathBuf::from(recipe),
+        secondary_arch: None,
+        status: ArchStatus::Stable,
+        packages: Vec::new(),
+        build_requires: Vec::new(),
+        build_prerequires: Vec::new(),
+    }
+}
+
+/// One build of `target` from `tree` on a fresh sshd builder under `dir` with `toolchain`: the
+/// inputs made by `prepare` (the source index in `database`), then the build; returns the manifest
+/// (or `prepare`'s error) and the outcome with its log.
+#[allow(clippy::too_many_arguments)]
+async fn build_from_cache(
+    sshd: &support::sshd::Sshd,
+    database: &Path,
+    dir: &Path,
+    tree: &Path,
+    toolchain: Arc<dyn Toolchain>,
+    storage: Arc<dyn StorageBackend>,
+    target: &str,
+    results: Vec<String>,
+) -> Result<(JobManifest, Result<BuildOutcome, BuilderError>, String), BuilderError> {
+    let paths = script_builder::builder_paths(dir, tree);
+    let mut builder = script_builder::sshd_builder(
+        sshd,
+        "src-1",
+        dir,
+        paths,
+        Duration::from_secs(600),
+        toolchain.clone(),
+        storage.clone(),
+    );
+    let settings = InputSettings {
+        tree: tree.to_owned(),
+        target_arch: "x86_64".into(),
+        database: database.to_owned(),
+        made_dir: dir.join("made"),
+        buildrun: 1,
+        tree_revision: None,
+    };
+    let side = BuilderSide {
+        name: "src-1".into(),
+        toolchain,
+        storage: Some(storage),
+        offline: true,
+    };
+    let mut req = BuildRequest {
+        number: 1,
+        port: target.to_owned(),
+        dependencies: Vec::new(),
+        inputs: Vec::new(),
+        results,
+        ports_tree: PortsTreeSync::Skip,
+    };
+    let manifest = prepare(&settings, &side, &port(target, &format!("{target}/x")), &mut req).await?;
+    let (outcome, log) = build(&mut builder, &req).await;
+    Ok((manifest, outcome, log))
+}
+
+/// The source cache of `dir` holding `body` as source 1 of `source`; its storage and prefix.
+async fn cached(
+    garage: &Garage,
+    dir: &Path,
+    source: &buildmaster::sources::RecipeSource,
+    body: &[u8],
+) -> (Arc<dyn StorageBackend>, String) {
+    let (cache, storage, prefix) = new_cache(garage, dir).await;
+    let file = dir.join(&source.file_name);
+    std::fs::write(&file, body).unwrap();
+    cache.add(source, &file).await.unwrap();
+    (storage, prefix)
+}
+
+/// The file at `inside` of `package` (an .rpm or a .deb), extracted under `scratch`.
+fn file_in_package(package: &Path, inside: &str, scratch: &Path) -> String {
+    std::fs::create_dir_all(scratch).unwrap();
+    // rpm2archive writes FILE.tgz beside FILE, so it works on a copy in the scratch directory.
+    let script = if package.extension().is_some_and(|e| e == "rpm") {
+        "cp \"$1\" \"$2/p.rpm\" && rpm2archive \"$2/p.rpm\" && tar -xzf \"$2/p.rpm.tgz\" -C \"$2\""
+    } else {
+        "dpkg-deb -x \"$1\" \"$2\""
+    };
+    let out = Command::new("sh")
+        .args(["-c", script, "extract"])
+        .arg(package)
+        .arg(scratch)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(scratch.join(inside)).unwrap()
+}
+
+/// Replaces the object at `digest`'s key under `prefix` by `bytes`, as a plain S3 client would (no
+/// metadata): a tampered bucket.
+async fn tamper(garage: &Garage, prefix: &str, digest: &str, bytes: &[u8]) {
+    garage
+        .sdk_client()
+        .put_object()
+        .bucket(garage.bucket())
+        .key(format!("{prefix}/sources/sha256/{digest}"))
+        .body(bytes.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The cached source, tampered and then missing: both fail before the build runs, naming it.
+async fn refusals(
+    sshd: &support::sshd::Sshd,
+    temp: &Path,
+    tree: &Path,
+    make: impl Fn(&Path) -> Arc<dyn Toolchain>,
+    (storage, prefix): (Arc<dyn StorageBackend>, String),
+    (target, file, digest, size): (&str, &str, &str, usize),
+) {
+    let other = vec![b'x'; size];
+    tamper(Garage::shared(), &prefix, digest, &other).await;
+    let dir = temp.join("tampered");
+    let database = temp.join("buildmaster.sqlite");
+    let (_, outcome, log) = build_from_cache(
+        sshd,
+        &database,
+        &dir,
+        tree,
+        make(&dir),
+        storage.clone(),
+        target,
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    let error = outcome.expect_err("built from a tampered source").to_string();
+    for needle in [file, digest, &Sha256Digest::of(&other).to_hex()] {
+        assert!(error.contains(needle), "{needle:?} missing from: {error}\n{log}");
+    }
+    assert!(
+        !log.contains("rpmbuild") && !log.contains("dpkg-buildpackage"),
+        "{log}"
+    );
+
+    storage.delete(&source_key(digest)).await.unwrap();
+    let dir = temp.join("missing");
+    let error = build_from_cache(
+        sshd,
+        &database,
+        &dir,
+        tree,
+        make(&dir),
+        storage,
+        target,
+        Vec::new(),
+    )
+    .await
+    .map(|_| ())
+    .expect_err("built without its source")
+    .to_string();
+    for needle in [file, "not in the source cache", "buildmaster sources fetch"] {
+        assert!(error.contains(needle), "{needle:?} missing from: {error}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_rpm_build_gets_its_lookaside_archive_from_the_cache_and_nothing_else() {
+    for tool in ["rpmspec", "rpmbuild", "rpm", "rpm2archive", "unshare"] {
+        rpm_tools::require_tool(tool);
+    }
+    let garage = Garage::shared();
+    let sshd = support::sshd::Sshd::start();
+    let temp = tempfile::tempdir().unwrap();
+    let body = upstream_tarball(temp.path(), "hello-src-1.0", "greeting", GREETING);
+    let digest = Sha256Digest::of(&body).to_hex();
+    let tree = temp.path().join("tree");
+    rpm_tree(&tree, &sha512(&body));
+    let source = rpm_sources(&tree, "hello-src", None).unwrap().remove(0);
+    let (storage, prefix) = cached(garage, temp.path(), &source, &body).await;
+    let make = |dir: &Path| -> Arc<dyn Toolchain> {
+        let paths = script_builder::builder_paths(dir, &tree);
+        Arc::new(Rpmbuild::new(
+            RpmBuilderPaths {
+                recipe_tree: paths.ports_tree.clone(),
+                work_base: script_builder::work_base(dir),
+                dependencies: paths.packages.clone(),
+            },
+            paths.cache.clone(),
+        ))
+    };
+
+    let dir = temp.path().join("b1");
+    let results = vec!["hello-src-1.0-1.noarch.rpm".to_owned()];
+    let (manifest, outcome, log) = build_from_cache(
+        &sshd,
+        &temp.path().join("buildmaster.sqlite"),
+        &dir,
+        &tree,
+        make(&dir),
+        storage.clone(),
+        "hello-src",
+        results,
+    )
+    .await
+    .unwrap();
+    let outcome = outcome.unwrap_or_else(|e| panic!("{e}\n{log}"));
+    let [listed] = &manifest.inputs.sources[..] else {
+        panic!("{:?}", manifest.inputs.sources)
+    };
+    assert_eq!(
+        (listed.file_name.as_str(), listed.sha256.as_str()),
+        ("hello-src-1.0.tar.gz", digest.as_str())
+    );
+    assert_eq!(
+        listed.placed_as,
+        format!(
+            "{}/inputs/hello-src/hello-src-1.0.tar.gz",
+            script_builder::work_base(&dir)
+        )
+    );
+    let rpm = &outcome.results[0];
+    let inside = file_in_package(&rpm.path, "usr/share/hello-src/greeting", &temp.path().join("x"));
+    assert_eq!(inside, GREETING);
+
+    refusals(
+        &sshd,
+        temp.path(),
+        &tree,
+        make,
+        (storage, prefix),
+        ("hello-src", "hello-src-1.0.tar.gz", &digest, body.len()),
+    )
+    .await;
+}
+
+fn debian_root_tarball() -> PathBuf {
+    let tools = std::env::var_os("BUILDMASTER_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/buildmaster-test-tools")
+        });
+    let tarball = tools.join("debian-buildd-bookworm.tar");
+    assert!(
+        tarball.is_file(),
+        "{} is missing: run scripts/install-test-tools.sh",
+        tarball.display()
+    );
+    tarball
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_debian_quilt_build_unpacks_its_orig_tarball_from_the_cache_and_applies_its_patches() {
+    let root = debian_root_tarball();
+    let garage = Garage::shared();
+    let sshd = support::sshd::Sshd::start();
+    let temp = tempfile::tempdir().unwrap();
+    let body = upstream_tarball(temp.path(), "greet-up-1.0", "greeting", GREETING);
+    let digest = Sha256Digest::of(&body).to_hex();
+    let tree = temp.path().join("tree");
+    debian_tree(&tree, &digest, body.len());
+    let source = debian_sources(&tree, "greet-up", None).unwrap().remove(0);
+    let (storage, prefix) = cached(garage, temp.path(), &source, &body).await;
+    let make = |dir: &Path| -> Arc<dyn Toolchain> {
+        let paths = script_builder::builder_paths(dir, &tree);
+        Arc::new(DpkgBuildpackage::new(
+            DebianBuilderPaths {
+                root_tarball: script_builder::path_string(&root),
+                recipe_tree: paths.ports_tree.clone(),
+                work_base: script_builder::work_base(dir),
+                dependencies: paths.packages.clone(),
+            },
+            paths.cache.clone(),
+        ))
+    };
+
+    let dir = temp.path().join("b1");
+    let results = vec!["greet-up_1.0-1_all.deb".to_owned()];
+    let (manifest, outcome, log) = build_from_cache(
+        &sshd,
+        &temp.path().join("buildmaster.sqlite"),
+        &dir,
+        &tree,
+        make(&dir),
+        storage.clone(),
+        "greet-up",
+        results,
+    )
+    .await
+    .unwrap();
+    let outcome = outcome.unwrap_or_else(|e| panic!("{e}\n{log}"));
+    assert_eq!(manifest.inputs.sources[0].sha256, digest);
+    let deb = &outcome.results[0];
+    let inside = file_in_package(&deb.path, "usr/share/greet-up/greeting", &temp.path().join("x"));
+    assert_eq!(inside, format!("{GREETING}patched by debian/patches\n"));
+
+    refusals(
+        &sshd,
+        temp.path(),
+        &tree,
+        make,
+        (storage, prefix),
+        ("greet-up", "greet-up_1.0.orig.tar.gz", &digest, body.len()),
+    )
+    .await;
+}
