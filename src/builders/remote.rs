@@ -164,6 +164,13 @@ impl RemoteBuilder {
         }
     }
 
+    /// The connected builder's machine and cache listing, for work on it that is not a build (the
+    /// gate's tests on a builder, [`crate::gate::builder_tests`]); `None` while not connected.
+    pub fn host_and_listing(&mut self) -> Option<(&dyn BuilderHost, &mut CacheListing)> {
+        let live = self.live.as_mut()?;
+        Some((live.transport.host(), &mut live.listing))
+    }
+
     /// Whether the builder is set up and its transport still open.
     pub fn is_connected(&self) -> bool {
         self.live.as_ref().is_some_and(|l| !l.transport.is_closed())

@@ -1,6 +1,7 @@
 //! Lint and test checks: the configured command run on one staged package file, locally, with no
 //! shell (an argument vector; `{file}` replaced by the package's path), a cleared environment (no
-//! secret of the daemon reaches it), a time limit, and its output kept up to a bound.
+//! secret of the daemon reaches it), a time limit, and its output kept up to a bound. A test the
+//! policy runs on a builder goes to [`super::builder_tests`] instead ([`run_on`]).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -8,7 +9,8 @@ use std::process::Stdio;
 use tokio::io::AsyncReadExt as _;
 
 use super::policy::CommandCheck;
-use crate::formats::InspectedPackage;
+use crate::formats::{FormatKind, InspectedPackage};
+use crate::repos::push_plan::Planned;
 
 /// Output kept per check (the head; the rest is counted and dropped).
 pub const MAX_LOG_BYTES: usize = 64 * 1024;
@@ -24,8 +26,70 @@ pub struct CommandOutcome {
     pub log: String,
 }
 
-/// Runs `check` on the package file at `file`.
+/// A staged package file.
+#[derive(Clone, Copy, Debug)]
+pub struct Staged<'a> {
+    /// The local file (the staged bytes).
+    pub path: &'a Path,
+    /// What inspection found (the index entry included).
+    pub package: &'a InspectedPackage,
+    /// Its format.
+    pub format: FormatKind,
+}
+
+/// What a check runs on: one staged package, and the packages staged with it (a test on a builder
+/// installs those of them the package depends on; each package is still tested on its own).
+#[derive(Clone, Copy, Debug)]
+pub struct Subject<'a> {
+    /// The package file.
+    pub file: &'a Path,
+    /// What inspection found.
+    pub package: &'a InspectedPackage,
+    /// Its format.
+    pub format: FormatKind,
+    /// The other packages of its pipeline (it may be among them; it is never installed twice).
+    pub staged_with: &'a [Staged<'a>],
+}
+
+/// Runs `check` on `subject`: on a builder when the policy says so, else the command on the master.
+pub async fn run_on(check: &CommandCheck, subject: &Subject<'_>) -> CommandOutcome {
+    match &check.on_builder {
+        Some(test) => super::builder_tests::run(test, check.timeout, subject).await,
+        None => run(check, subject.file, subject.package).await,
+    }
+}
+
+/// Runs `check` on `item` of a push whose packages are `planned` (every package of its pipeline).
+pub async fn run_planned(check: &CommandCheck, item: &Planned, planned: &[Planned]) -> CommandOutcome {
+    let staged_with: Vec<Staged<'_>> = planned
+        .iter()
+        .map(|p| Staged {
+            path: &p.path,
+            package: &p.package,
+            format: p.format,
+        })
+        .collect();
+    let subject = Subject {
+        file: &item.path,
+        package: &item.package,
+        format: item.format,
+        staged_with: &staged_with,
+    };
+    run_on(check, &subject).await
+}
+
+/// Runs `check`'s command on the package file at `file`, on the master. A test configured to run
+/// on a builder needs the pipeline's packages: through here it fails, saying so.
 pub async fn run(check: &CommandCheck, file: &Path, package: &InspectedPackage) -> CommandOutcome {
+    if check.on_builder.is_some() {
+        return CommandOutcome {
+            passed: false,
+            summary: "this gate does not run tests on a builder yet (docs/gate.md \"Tests on a builder\"); \
+                      configure `command` for it, or waive"
+                .into(),
+            log: String::new(),
+        };
+    }
     let file_text = file.to_string_lossy();
     let argv: Vec<String> = check
         .command
@@ -156,6 +220,7 @@ mod tests {
             command: command.iter().map(|s| s.to_string()).collect(),
             mode: super::super::policy::Mode::Block,
             timeout: Duration::from_secs(timeout),
+            on_builder: None,
         }
     }
 

@@ -162,7 +162,7 @@ async fn check_and_evaluate(
     }
     (cx.on_pipeline)(id);
     for (item, kind, command, blocking) in runs {
-        let outcome = command_check::run(command, &item.path, &item.package).await;
+        let outcome = command_check::run_planned(command, item, planned).await;
         let result = CheckResult {
             file_name: item.package.file_name.clone(),
             kind,

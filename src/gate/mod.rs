@@ -8,6 +8,7 @@
 //! - [`waivers`]: who lets a package through which failing check, until when, why.
 //! - [`audit`]: the append-only audit log.
 //! - [`command_check`]: lint and test commands run on a staged package.
+//! - [`builder_tests`]: a package's own tests run on a builder with it installed.
 //! - [`installability`]: which pipelines can be promoted together.
 //! - [`flow`]: a gated push, re-evaluation after a push or a waiver, promotion.
 //! - [`same_bytes`]: promotion's copy of a staged object into the served storage, checked.
@@ -15,6 +16,7 @@
 //!   pipelines can be promoted (the publishing steps are in [`crate::publish::gated`]).
 
 pub mod audit;
+pub mod builder_tests;
 pub mod buildrun;
 pub mod command_check;
 pub mod flow;

@@ -15,8 +15,21 @@
 //! A command is an argument vector, never a shell string: `{file}` in an argument is replaced by the
 //! staged package's local path, and the package's name, version and architecture are in the
 //! environment (`BUILDMASTER_PACKAGE_NAME`, `…_VERSION`, `…_ARCHITECTURE`). Exit status 0 passes.
+//!
+//! A test may instead run **on a builder** with the staged package installed, by the format's own
+//! test convention ([`super::builder_tests`], docs/gate.md "Tests on a builder"):
+//!
+//! ```toml
+//! [repositories.policy.test]
+//! on = "builder"                      # default "master" (the command above)
+//! builder = "debian-1"                # a [[builders]] name; default: the first that connects
+//! tests = "/srv/debian-tests"         # <source>/debian/tests/control, keyed by source package
+//! root_tarball = "/var/cache/buildmaster/bookworm-buildd.tar"   # on the builder
+//! ```
 
 use serde::{Deserialize, Serialize};
+
+use super::builder_tests::BuilderTest;
 
 /// Whether a check runs, and whether its failure keeps a package staged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -78,11 +91,24 @@ pub struct PolicySection {
     pub test: Option<CommandSection>,
 }
 
+/// Where a test runs (`on` in `[repositories.policy.test]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestPlace {
+    /// The configured command, on the master (the default).
+    #[default]
+    Master,
+    /// The format's test convention, on a builder with the package installed.
+    Builder,
+}
+
 /// A command check as written.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandSection {
-    /// The argument vector; `{file}` is replaced by the package's path.
+    /// The argument vector; `{file}` is replaced by the package's path. Required on the master;
+    /// a test on a builder has none (the format's convention says what runs).
+    #[serde(default)]
     pub command: Vec<String>,
     /// Default: `report` for lint, `block` for tests.
     #[serde(default)]
@@ -90,17 +116,38 @@ pub struct CommandSection {
     /// Default 600 s; the command is killed after it.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// Where the check runs; default `master`. Only tests run on a builder.
+    #[serde(default)]
+    pub on: TestPlace,
+    /// With `on = "builder"`: the `[[builders]]` entry to run on; default: the first of them that
+    /// connects.
+    #[serde(default)]
+    pub builder: Option<String>,
+    /// With `on = "builder"`: the tests tree on the master, laid out like a Debian recipe tree
+    /// (`<source package>/debian/tests/control`): a Debian recipe tree itself serves.
+    #[serde(default)]
+    pub tests: Option<std::path::PathBuf>,
+    /// With `on = "builder"`, Debian: the build root tarball on the builder (`mmdebstrap
+    /// --variant=buildd --format=tar`), unpacked afresh for every package's tests.
+    #[serde(default)]
+    pub root_tarball: Option<String>,
+    /// With `on = "builder"`: the directory on the builder the tests work in (their own package
+    /// cache included); default [`super::builder_tests::DEFAULT_WORK_DIR`].
+    #[serde(default)]
+    pub work_dir: Option<String>,
 }
 
 /// A command check, resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandCheck {
-    /// The argument vector.
+    /// The argument vector; empty for a test on a builder.
     pub command: Vec<String>,
     /// Its mode.
     pub mode: Mode,
     /// How long it may run.
     pub timeout: std::time::Duration,
+    /// `Some` when the test runs on a builder instead of the command.
+    pub on_builder: Option<BuilderTest>,
 }
 
 /// A repository's policy, resolved with its defaults.
@@ -129,15 +176,33 @@ impl Policy {
             section
                 .as_ref()
                 .map(|s| {
-                    if s.command.is_empty() || s.command[0].is_empty() {
-                        return Err(format!("[repositories.policy.{key}] `command` is empty"));
-                    }
+                    let on_builder = match s.on {
+                        TestPlace::Master => {
+                            if s.command.is_empty() || s.command[0].is_empty() {
+                                return Err(format!("[repositories.policy.{key}] `command` is empty"));
+                            }
+                            if s.builder.is_some() || s.tests.is_some() || s.root_tarball.is_some() {
+                                return Err(format!(
+                                    "[repositories.policy.{key}] `builder`, `tests` and `root_tarball` \
+                                     need `on = \"builder\"`"
+                                ));
+                            }
+                            None
+                        }
+                        TestPlace::Builder if key != "test" => {
+                            return Err(format!(
+                                "[repositories.policy.{key}] `on = \"builder\"`: only tests run on a builder"
+                            ))
+                        }
+                        TestPlace::Builder => Some(BuilderTest::from_section(key, s)?),
+                    };
                     Ok(CommandCheck {
                         command: s.command.clone(),
                         mode: s.mode.unwrap_or(default),
                         timeout: std::time::Duration::from_secs(
                             s.timeout_seconds.unwrap_or(600).clamp(1, 86_400),
                         ),
+                        on_builder,
                     })
                 })
                 .transpose()

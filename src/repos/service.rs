@@ -76,6 +76,10 @@ impl PushService {
         repositories: Vec<Repository>,
         config: &crate::config::instance::InstanceConfig,
     ) -> Result<Self, RepoError> {
+        let mut repositories = repositories;
+        // Tests on a builder run on `[[builders]]` entries: bound now, so a wrong name fails here.
+        crate::gate::builder_tests::bind(&mut repositories, &config.builders)
+            .map_err(|e| RepoError::Refused(e.to_string()))?;
         let service = Self::new(state, storage, repositories);
         let Some(gate) = &config.gate else {
             return Ok(service);

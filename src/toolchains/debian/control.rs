@@ -80,7 +80,7 @@ pub fn parse_source_control(text: &str) -> Result<SourceControl, String> {
 
 /// Splits deb822 text into paragraphs at blank (or whitespace-only) lines; `#` comment lines stay
 /// for [`Stanza::parse`] to skip.
-fn paragraphs(text: &str) -> Vec<String> {
+pub(crate) fn paragraphs(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     for line in text.lines() {

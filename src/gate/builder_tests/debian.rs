@@ -1,0 +1,413 @@
+//! A staged `.deb`'s autopkgtest-style tests on a Debian builder. Where the tests come from: the
+//! policy's tests tree, keyed by the package's source package (`<tests>/<Source>/debian/tests/`,
+//! the layout of a Debian recipe tree — the recipe tree a package was built from serves as is).
+//! What runs: the constant script `debian_tests.sh` — a fresh root unpacked from the dpkg
+//! toolchain's build root tarball, the package and the staged packages it depends on installed
+//! with `dpkg` (nothing fetched: no network), each test in `unshare --net` + `chroot`.
+//!
+//! A package whose source has no `debian/tests/control` passes with that said (autopkgtest's "no
+//! tests": nothing to run); a control file with no test the gate can run fails, naming why each
+//! was skipped.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use buildmaster_storage::Sha256Digest;
+
+use super::autopkgtest::{parse_control, AutopkgTest, Honoured, TestBody};
+use super::session::TestSession;
+use super::{could_not_run, BuilderTest};
+use crate::builders::config::check_path_component;
+use crate::builders::package::WantedPackage;
+use crate::formats::debian::control::Stanza;
+use crate::formats::debian::relation::parse_relations;
+use crate::formats::FormatKind;
+use crate::gate::command_check::{CommandOutcome, Staged, Subject};
+use crate::toolchains::debian::procedure::DebianBuilderPaths;
+use crate::toolchains::debian::toolchain::DpkgBuildpackage;
+
+/// The script; see its header for the parameters.
+pub const TEST_SCRIPT: &str = include_str!("debian_tests.sh");
+
+/// `$0` of the script, which `sh` puts in its error messages.
+pub const SCRIPT_NAME: &str = "buildmaster-debian-tests";
+
+/// What one package's tests need, decided on the master.
+#[derive(Debug)]
+struct Plan {
+    /// The source package (the key into the tests tree).
+    source: String,
+    /// The tests that can run.
+    tests: Vec<AutopkgTest>,
+    /// `name: why` for each test skipped before running.
+    skipped: Vec<String>,
+    /// The package under test first, then the staged packages it depends on.
+    packages: Vec<WantedPackage>,
+}
+
+/// Runs `subject`'s tests as `test` says.
+pub async fn run(test: &BuilderTest, timeout: Duration, subject: &Subject<'_>) -> CommandOutcome {
+    let Some(tarball) = &test.root_tarball else {
+        return could_not_run(
+            "[repositories.policy.test] `root_tarball` is not set: Debian tests run in the build root \
+             (the mmdebstrap tarball on the builder)"
+                .into(),
+        );
+    };
+    let Some(tests_tree) = &test.tests else {
+        return could_not_run(
+            "[repositories.policy.test] `tests` is not set: name the tests tree (<source>/debian/tests)"
+                .into(),
+        );
+    };
+    let source = match source_package(subject) {
+        Ok(source) => source,
+        Err(why) => return could_not_run(why),
+    };
+    let tests_dir = tests_tree.join(&source).join("debian/tests");
+    let control = tests_dir.join("control");
+    let text = match std::fs::read_to_string(&control) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return CommandOutcome {
+                passed: true,
+                summary: format!("no tests: source {source} has no {}", control.display()),
+                log: String::new(),
+            }
+        }
+        Err(e) => return could_not_run(format!("{}: {e}", control.display())),
+    };
+    let plan = match plan(subject, source, &text) {
+        Ok(plan) => plan,
+        Err(why) => return could_not_run(format!("{}: {why}", control.display())),
+    };
+    if plan.tests.is_empty() {
+        return could_not_run(format!("no test could run: {}", plan.skipped.join("; ")));
+    }
+    let work = &test.work_dir;
+    let paths = DebianBuilderPaths {
+        root_tarball: tarball.clone(),
+        recipe_tree: format!("{work}/src"),
+        work_base: format!("{work}/work"),
+        dependencies: format!("{work}/debs"),
+    };
+    let toolchain = Arc::new(DpkgBuildpackage::new(paths, format!("{work}/cache")));
+    let mut session = match TestSession::connect(test, toolchain).await {
+        Ok(session) => session,
+        Err(why) => return could_not_run(why),
+    };
+    let outcome = run_in(&mut session, &plan, &tests_dir, tarball, work, timeout).await;
+    session.close().await;
+    outcome
+}
+
+/// The steps on the connected builder.
+async fn run_in(
+    session: &mut TestSession,
+    plan: &Plan,
+    tests_dir: &std::path::Path,
+    tarball: &str,
+    work: &str,
+    timeout: Duration,
+) -> CommandOutcome {
+    let builder = session.name().to_owned();
+    let sent = match session.place_packages(&plan.packages).await {
+        Ok(report) => report,
+        Err(e) => return could_not_run(format!("streaming the packages to builder {builder}: {e}")),
+    };
+    let source_dir = format!("{work}/src/{}", plan.source);
+    if let Err(why) = session
+        .write_tree(tests_dir, &format!("{source_dir}/debian/tests"), timeout)
+        .await
+    {
+        return could_not_run(format!("copying the tests to builder {builder}: {why}"));
+    }
+    let argv = argv(plan, tarball, work, &source_dir);
+    let (status, mut outcome) = session.run(&argv, timeout).await;
+    let mut header = format!(
+        "buildmaster: builder {builder}; sent {} ({} bytes), already cached {}\n",
+        list(&sent.sent),
+        sent.bytes,
+        list(&sent.already_cached)
+    );
+    for skipped in &plan.skipped {
+        header.push_str(&format!("{skipped}\n"));
+    }
+    let ran = summary_lines(&outcome.log);
+    let all: Vec<&str> = ran
+        .iter()
+        .copied()
+        .chain(plan.skipped.iter().map(String::as_str))
+        .collect();
+    outcome.summary = match status {
+        Some(0) => format!("{} on builder {builder}", all.join(", ")),
+        Some(8) => format!("no test ran on builder {builder}: {}", all.join(", ")),
+        Some(_) if !ran.is_empty() => {
+            let failed: Vec<&str> = ran.iter().copied().filter(|r| r.contains(" FAIL")).collect();
+            format!("{} on builder {builder}", failed.join(", "))
+        }
+        _ => format!(
+            "{} (before any test ran: the package or its dependencies did not install)",
+            outcome.summary
+        ),
+    };
+    outcome.log = crate::bounded_text::shortened(
+        &format!("{header}{}", outcome.log),
+        crate::gate::command_check::MAX_LOG_BYTES,
+    );
+    outcome
+}
+
+/// The script's summary lines (`NAME PASS`, `NAME FAIL …`, …), after its `summary` marker.
+fn summary_lines(log: &str) -> Vec<&str> {
+    log.rsplit_once("buildmaster: summary\n")
+        .map(|(_, tail)| tail.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "nothing".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The package's source package: its `Source` field (without a version), else its own name.
+fn source_package(subject: &Subject<'_>) -> Result<String, String> {
+    let stanza = Stanza::parse(&subject.package.entry)
+        .map_err(|e| format!("{}: its control data: {e}", subject.package.file_name))?;
+    let source = stanza
+        .get("Source")
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or(&subject.package.name)
+        .to_owned();
+    check_path_component(&source).map_err(|e| format!("source package {source:?}: {e}"))?;
+    Ok(source)
+}
+
+/// The tests that can run, the skipped ones, and the packages to install.
+fn plan(subject: &Subject<'_>, source: String, control: &str) -> Result<Plan, String> {
+    let (tests, skipped): (Vec<_>, Vec<_>) = parse_control(control)?
+        .into_iter()
+        .partition(|t| t.skip.is_none());
+    let skipped = skipped
+        .into_iter()
+        .map(|t| format!("{} SKIP {}", t.name, t.skip.unwrap_or_default()))
+        .collect();
+    let test_depends = tests
+        .iter()
+        .flat_map(|t| t.depends.iter().map(|d| d.name.clone()));
+    let packages = packages_to_install(subject, test_depends.collect())?;
+    Ok(Plan {
+        source,
+        tests,
+        skipped,
+        packages,
+    })
+}
+
+/// The package under test, then every Debian package staged with it that it (or a test) needs,
+/// transitively, by name (`Depends`, `Pre-Depends`; every alternative a staged package provides).
+/// What no staged package provides is left to the root, where `dpkg` says what is missing.
+fn packages_to_install(
+    subject: &Subject<'_>,
+    mut wanted: BTreeSet<String>,
+) -> Result<Vec<WantedPackage>, String> {
+    let mut chosen = vec![wanted_package(subject.file, subject.package)?];
+    let mut names = BTreeSet::from([subject.package.name.clone()]);
+    let mut queue = vec![subject.package.entry.as_str()];
+    while let Some(entry) = queue.pop() {
+        wanted.extend(depends_names(entry)?);
+        for staged in subject.staged_with {
+            let Staged {
+                path,
+                package,
+                format,
+            } = *staged;
+            if format == FormatKind::Debian
+                && wanted.contains(&package.name)
+                && names.insert(package.name.clone())
+            {
+                chosen.push(wanted_package(path, package)?);
+                queue.push(&package.entry);
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// The names in a control stanza's `Depends` and `Pre-Depends`.
+fn depends_names(entry: &str) -> Result<Vec<String>, String> {
+    let stanza = Stanza::parse(entry)?;
+    let mut names = Vec::new();
+    for field in ["Pre-Depends", "Depends"] {
+        for clause in parse_relations(stanza.get(field).unwrap_or(""))? {
+            names.extend(clause.into_iter().map(|r| r.name));
+        }
+    }
+    Ok(names)
+}
+
+/// A staged file as the builder cache wants it (its bytes in the local file).
+fn wanted_package(
+    path: &std::path::Path,
+    package: &crate::formats::InspectedPackage,
+) -> Result<WantedPackage, String> {
+    Ok(WantedPackage {
+        file_name: package.file_name.clone(),
+        size: package.size,
+        sha256: Sha256Digest::from_hex(&package.sha256).ok_or_else(|| {
+            format!(
+                "{}: recorded SHA-256 {:?} is not one",
+                package.file_name, package.sha256
+            )
+        })?,
+        local: Some(path.to_owned()),
+        key: None,
+        system: false,
+    })
+}
+
+/// The script's argument vector: its fixed parameters, then five per test.
+fn argv(plan: &Plan, tarball: &str, work: &str, source_dir: &str) -> Vec<String> {
+    let mut argv: Vec<String> = vec![
+        "sh".into(),
+        "-eu".into(),
+        "-c".into(),
+        TEST_SCRIPT.into(),
+        SCRIPT_NAME.into(),
+        tarball.into(),
+        format!("{work}/run"),
+        source_dir.into(),
+        format!("{work}/debs"),
+    ];
+    for test in &plan.tests {
+        let (body, text) = match &test.body {
+            TestBody::File => ("file", String::new()),
+            TestBody::Command(command) => ("command", command.clone()),
+        };
+        let flags: Vec<&str> = test
+            .honoured
+            .iter()
+            .filter_map(|h| match h {
+                Honoured::AllowStderr => Some("allow-stderr"),
+                Honoured::Skippable => Some("skippable"),
+                Honoured::Flaky => Some("flaky"),
+                Honoured::SkipNotInstallable => Some("skip-not-installable"),
+                Honoured::MetAsIs => None,
+            })
+            .collect();
+        let depends: Vec<String> = test
+            .depends
+            .iter()
+            .map(|d| match &d.version {
+                Some(version) => format!("{} {version}", d.name),
+                None => d.name.clone(),
+            })
+            .collect();
+        argv.extend([
+            test.name.clone(),
+            body.into(),
+            text,
+            flags.join(" "),
+            depends.join("\n"),
+        ]);
+    }
+    argv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::InspectedPackage;
+    use std::path::Path;
+
+    fn package(name: &str, depends: &str) -> InspectedPackage {
+        InspectedPackage {
+            name: name.into(),
+            version: "1.0-1".into(),
+            architecture: "all".into(),
+            size: 10,
+            sha256: "ab".repeat(32),
+            file_name: format!("{name}_1.0-1_all.deb"),
+            entry: format!("Package: {name}\nSource: src-{name} (1.0)\nVersion: 1.0-1\nDepends: {depends}\n"),
+        }
+    }
+
+    #[test]
+    fn staged_dependencies_are_installed_with_the_package_transitively() {
+        let (app, lib, base, other) = (
+            package("app", "lib (>= 1.0), libc6"),
+            package("lib", "base | nothing"),
+            package("base", "libc6"),
+            package("other", "libc6"),
+        );
+        let with = [
+            Staged {
+                path: Path::new("/s/lib.deb"),
+                package: &lib,
+                format: FormatKind::Debian,
+            },
+            Staged {
+                path: Path::new("/s/base.deb"),
+                package: &base,
+                format: FormatKind::Debian,
+            },
+            Staged {
+                path: Path::new("/s/other.deb"),
+                package: &other,
+                format: FormatKind::Debian,
+            },
+        ];
+        let subject = Subject {
+            file: Path::new("/s/app.deb"),
+            package: &app,
+            format: FormatKind::Debian,
+            staged_with: &with,
+        };
+        assert_eq!(source_package(&subject).unwrap(), "src-app");
+        let plan = plan(
+            &subject,
+            "src-app".into(),
+            "Tests: t\nDepends: @, other\n\nTests: x\nRestrictions: needs-internet\n",
+        )
+        .unwrap();
+        let files: Vec<&str> = plan.packages.iter().map(|p| p.file_name.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "app_1.0-1_all.deb",
+                "lib_1.0-1_all.deb",
+                "base_1.0-1_all.deb",
+                "other_1.0-1_all.deb"
+            ]
+        );
+        assert_eq!(
+            plan.skipped,
+            ["x SKIP restriction needs-internet: tests run without network"]
+        );
+        let argv = argv(&plan, "/root.tar", "/w", "/w/src/src-app");
+        assert_eq!(
+            &argv[5..],
+            [
+                "/root.tar",
+                "/w/run",
+                "/w/src/src-app",
+                "/w/debs",
+                "t",
+                "file",
+                "",
+                "",
+                "other"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_summary_is_the_scripts_last_section() {
+        let log = "buildmaster: running test t\nboom\nbuildmaster: summary\nt FAIL non-zero exit status 1\nu PASS\n";
+        assert_eq!(summary_lines(log), ["t FAIL non-zero exit status 1", "u PASS"]);
+    }
+}

@@ -1,0 +1,163 @@
+//! Tests on a builder: a staged package's own tests, by its format's convention, run on a builder
+//! with the package installed — each package on its own, in a root made afresh for it, with no
+//! network — instead of a command on the master (`[repositories.policy.test] on = "builder"`,
+//! docs/gate.md "Tests on a builder").
+//!
+//! - Debian ([`debian`]): autopkgtest's `debian/tests/control` in a documented subset
+//!   ([`autopkgtest`]), in the build root the dpkg toolchain uses (the `mmdebstrap` tarball), the
+//!   package and the staged packages it depends on streamed to the builder through the builders'
+//!   own cache flow ([`crate::builders::cache`]) and installed with `dpkg`.
+//! - RPM and Haiku: not yet; such a check fails naming what is missing rather than passing.
+//!
+//! The builder is a `[[builders]]` entry, bound to the policy when the instance's repositories are
+//! opened ([`bind`]); the check's log and verdict are recorded as a command check's are.
+
+pub mod autopkgtest;
+pub mod debian;
+mod session;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::command_check::{CommandOutcome, Subject};
+use super::policy::CommandSection;
+use crate::builders::config::{BuilderSection, BuilderSpec};
+use crate::formats::FormatKind;
+use crate::repos::config::Repository;
+
+/// Where the tests work on a builder when the policy does not say (`work_dir`).
+pub const DEFAULT_WORK_DIR: &str = "/var/tmp/buildmaster-gate-tests";
+
+/// A `[[builders]]` entry a test may run on, resolved. Compared by name: a policy is the same policy
+/// whichever connection details its builder has.
+#[derive(Clone, Debug)]
+pub struct BoundBuilder(pub Arc<BuilderSpec>);
+
+impl PartialEq for BoundBuilder {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for BoundBuilder {}
+
+/// `[repositories.policy.test]` with `on = "builder"`, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuilderTest {
+    /// The `[[builders]]` entry named by `builder`; `None`: any of them.
+    pub builder: Option<String>,
+    /// The tests tree on the master (`<source>/debian/tests/control`).
+    pub tests: Option<PathBuf>,
+    /// Debian: the build root tarball on the builder.
+    pub root_tarball: Option<String>,
+    /// The directory the tests work in on the builder.
+    pub work_dir: String,
+    /// The builders it may run on, in order; empty until [`bind`] (then a run fails, naming it).
+    pub builders: Vec<BoundBuilder>,
+}
+
+impl BuilderTest {
+    /// The settings of `section` (`[repositories.policy.KEY]` with `on = "builder"`).
+    pub fn from_section(key: &str, section: &CommandSection) -> Result<Self, String> {
+        if !section.command.is_empty() {
+            return Err(format!(
+                "[repositories.policy.{key}] `command` with `on = \"builder\"`: a test on a builder runs \
+                 the format's own tests (docs/gate.md); remove `command` or `on`"
+            ));
+        }
+        let work_dir = section
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| DEFAULT_WORK_DIR.into());
+        if !work_dir.starts_with('/') || work_dir.split('/').any(|part| part == "..") {
+            return Err(format!(
+                "[repositories.policy.{key}] `work_dir` = {work_dir:?} is not an absolute path without .."
+            ));
+        }
+        Ok(Self {
+            builder: section.builder.clone(),
+            tests: section.tests.clone(),
+            root_tarball: section.root_tarball.clone(),
+            work_dir: work_dir.trim_end_matches('/').to_owned(),
+            builders: Vec::new(),
+        })
+    }
+}
+
+/// A repository's test names a builder that is not configured, or one that cannot be resolved.
+#[derive(Debug, thiserror::Error)]
+#[error("[[repositories]] {repository}: [repositories.policy.test] {message}")]
+pub struct BindError {
+    /// The repository whose policy it is.
+    pub repository: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// Gives every test on a builder of `repositories` the `[[builders]]` entries it may run on (the
+/// named one, or all of them), resolved now, so that a wrong name is refused before any push.
+pub fn bind(repositories: &mut [Repository], builders: &[BuilderSection]) -> Result<(), BindError> {
+    for repository in repositories {
+        let id = repository.id().to_owned();
+        let Some(test) = repository
+            .policy
+            .test
+            .as_mut()
+            .and_then(|check| check.on_builder.as_mut())
+        else {
+            continue;
+        };
+        let fail = |message: String| BindError {
+            repository: id.clone(),
+            message,
+        };
+        let chosen: Vec<&BuilderSection> = match &test.builder {
+            Some(name) => {
+                let found = builders.iter().find(|b| &b.name == name).ok_or_else(|| {
+                    fail(format!(
+                        "`builder` = {name:?}: no [[builders]] entry has that name"
+                    ))
+                })?;
+                vec![found]
+            }
+            None => builders.iter().collect(),
+        };
+        if chosen.is_empty() {
+            return Err(fail(
+                "`on = \"builder\"` needs a [[builders]] entry to run on; add one".into(),
+            ));
+        }
+        test.builders = chosen
+            .into_iter()
+            .map(|b| b.resolve().map(|spec| BoundBuilder(Arc::new(spec))))
+            .collect::<Result<_, _>>()
+            .map_err(|e| fail(format!("its builder: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Runs `subject`'s tests on a builder, within `timeout`.
+pub async fn run(test: &BuilderTest, timeout: Duration, subject: &Subject<'_>) -> CommandOutcome {
+    match subject.format {
+        FormatKind::Debian => debian::run(test, timeout, subject).await,
+        other => CommandOutcome {
+            passed: false,
+            summary: format!(
+                "tests on a builder are not supported for {} packages yet (docs/gate.md); run them on \
+                 the master with `command`, or waive",
+                other.as_str()
+            ),
+            log: String::new(),
+        },
+    }
+}
+
+/// A failed outcome with no log: the tests could not run, for `summary`.
+fn could_not_run(summary: String) -> CommandOutcome {
+    CommandOutcome {
+        passed: false,
+        summary,
+        log: String::new(),
+    }
+}
