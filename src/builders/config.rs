@@ -170,7 +170,61 @@ pub struct BuilderSection {
     /// transfer steps always use the host's network. Default `"host"`.
     #[serde(default)]
     pub network: NetworkMode,
+    /// The build tool: `"haikuporter"` (HaikuPorts recipes), `"dpkg"` (Debian source packages,
+    /// `dpkg-buildpackage` in a build root; needs `[builders.dpkg]`) or `"rpm"` (RPM dist-git
+    /// directories, `rpmbuild`; needs `[builders.rpm]`). It must match the instance's `[ports] kind`.
+    /// Default `"haikuporter"`. Checked by [`BuilderSection::toolchain_choice`], whose errors name the
+    /// builder and the key.
+    #[serde(default)]
+    pub toolchain: Option<String>,
+    /// `[builders.dpkg]`: what a Debian builder needs besides its ports-tree paths.
+    #[serde(default)]
+    pub dpkg: Option<DpkgSection>,
+    /// `[builders.rpm]`: what an RPM builder needs besides its ports-tree paths.
+    #[serde(default)]
+    pub rpm: Option<RpmSection>,
 }
+
+/// `[builders.dpkg]`: paths on a Debian builder (docs/toolchains.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpkgSection {
+    /// The build root tarball on the builder (`mmdebstrap --variant=buildd --format=tar bookworm
+    /// FILE`); required.
+    pub root_tarball: Option<String>,
+    /// Where the per-source work, input and result directories go on the builder; required.
+    pub work_base: Option<String>,
+}
+
+/// `[builders.rpm]`: paths on an RPM builder (docs/toolchains.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpmSection {
+    /// Where the per-package work, input and result directories go on the builder; required.
+    pub work_base: Option<String>,
+}
+
+/// The build tool a `[[builders]]` section chose, with the settings it needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToolchainChoice {
+    /// HaikuPorter (the default; HaikuPorter's builder JSON files always are).
+    HaikuPorter,
+    /// Debian's `dpkg-buildpackage` in a build root unpacked from `root_tarball`.
+    Dpkg {
+        /// The build root tarball on the builder.
+        root_tarball: String,
+        /// The builder's work base.
+        work_base: String,
+    },
+    /// RPM's `rpmbuild`.
+    Rpm {
+        /// The builder's work base.
+        work_base: String,
+    },
+}
+
+/// The `toolchain` values, as an error lists them.
+pub const TOOLCHAIN_VALUES: &str = "\"haikuporter\", \"dpkg\" or \"rpm\"";
 
 /// What network a build step sees (`[[builders]] network`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -489,6 +543,71 @@ impl BuilderSection {
             purge_command: self.purge_command.clone(),
             network: self.network,
         })
+    }
+}
+
+impl BuilderSection {
+    /// The build tool this section chose, with its settings: an unknown `toolchain`, a missing
+    /// required setting, or a settings table for another toolchain is an error naming the builder
+    /// and the key.
+    pub fn toolchain_choice(&self) -> Result<ToolchainChoice, ConfigError> {
+        let invalid = |what: String| ConfigError::Invalid {
+            builder: self.name.clone(),
+            what,
+        };
+        let required = |value: Option<&String>, key: &str, what: &str| {
+            value
+                .filter(|v| !v.trim().is_empty())
+                .cloned()
+                .ok_or_else(|| invalid(format!("toolchain = {:?} needs `{key}` ({what})", self.kind())))
+        };
+        if !matches!(self.kind(), "haikuporter" | "dpkg" | "rpm") {
+            return Err(invalid(format!(
+                "toolchain = {} is not a build tool buildmaster knows; use {TOOLCHAIN_VALUES}",
+                quoted(self.kind())
+            )));
+        }
+        let stray = [
+            ("builders.dpkg", self.dpkg.is_some(), "dpkg"),
+            ("builders.rpm", self.rpm.is_some(), "rpm"),
+        ];
+        if let Some((table, _, tool)) = stray.iter().find(|(_, set, tool)| *set && *tool != self.kind()) {
+            return Err(invalid(format!(
+                "[{table}] is set but toolchain = {:?}; set toolchain = {tool:?} or remove the table",
+                self.kind()
+            )));
+        }
+        let choice = match self.kind() {
+            "dpkg" => {
+                let dpkg = self.dpkg.as_ref();
+                ToolchainChoice::Dpkg {
+                    root_tarball: required(
+                        dpkg.and_then(|d| d.root_tarball.as_ref()),
+                        "builders.dpkg.root_tarball",
+                        "the mmdebstrap build root tarball on the builder",
+                    )?,
+                    work_base: required(
+                        dpkg.and_then(|d| d.work_base.as_ref()),
+                        "builders.dpkg.work_base",
+                        "a directory on the builder for the per-source work directories",
+                    )?,
+                }
+            }
+            "rpm" => ToolchainChoice::Rpm {
+                work_base: required(
+                    self.rpm.as_ref().and_then(|r| r.work_base.as_ref()),
+                    "builders.rpm.work_base",
+                    "a directory on the builder for the per-package work directories",
+                )?,
+            },
+            _ => ToolchainChoice::HaikuPorter,
+        };
+        Ok(choice)
+    }
+
+    /// The `toolchain` value, `haikuporter` when absent.
+    fn kind(&self) -> &str {
+        self.toolchain.as_deref().unwrap_or("haikuporter")
     }
 }
 
@@ -811,6 +930,59 @@ mod tests {
 
         let bad = text.replace("idle_output = 5", "idle_output = 5\nidel = 3");
         assert!(toml::from_str::<BuilderSection>(&bad).is_err());
+    }
+
+    fn local_section(extra: &str) -> BuilderSection {
+        toml::from_str(&format!(
+            "name = \"deb1\"\n{extra}[portstree]\npath = \"/w/tree\"\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_toolchain_is_chosen_with_its_settings() {
+        assert_eq!(
+            local_section("").toolchain_choice().unwrap(),
+            ToolchainChoice::HaikuPorter
+        );
+        let dpkg = local_section(
+            "toolchain = \"dpkg\"\n[dpkg]\nroot_tarball = \"/r.tar\"\nwork_base = \"/w/work\"\n",
+        );
+        assert_eq!(
+            dpkg.toolchain_choice().unwrap(),
+            ToolchainChoice::Dpkg {
+                root_tarball: "/r.tar".into(),
+                work_base: "/w/work".into()
+            }
+        );
+        let rpm = local_section("toolchain = \"rpm\"\n[rpm]\nwork_base = \"/w/work\"\n");
+        assert_eq!(
+            rpm.toolchain_choice().unwrap(),
+            ToolchainChoice::Rpm {
+                work_base: "/w/work".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_toolchain_setting_names_the_builder_and_the_key() {
+        let cases = [
+            ("toolchain = \"sbuild\"\n", "toolchain = \"sbuild\""),
+            ("toolchain = \"dpkg\"\n", "builders.dpkg.root_tarball"),
+            (
+                "toolchain = \"dpkg\"\n[dpkg]\nroot_tarball = \"/r.tar\"\n",
+                "builders.dpkg.work_base",
+            ),
+            ("toolchain = \"rpm\"\n", "builders.rpm.work_base"),
+            ("[rpm]\nwork_base = \"/w\"\n", "[builders.rpm] is set"),
+        ];
+        for (extra, key) in cases {
+            let err = local_section(extra).toolchain_choice().unwrap_err().to_string();
+            assert!(
+                err.contains("builder deb1") && err.contains(key),
+                "{extra}: {err}"
+            );
+        }
     }
 
     #[test]

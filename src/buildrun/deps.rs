@@ -144,6 +144,17 @@ impl PresentPackages {
         .map_err(|e| format!("resolving dependencies: {e}"))?
     }
 
+    /// Present packages already known by their stored copies (a Debian or RPM repository's pool
+    /// files, [`crate::plan::foreign`]): nothing to look up or hash.
+    pub fn known(packages: impl IntoIterator<Item = WantedPackage>) -> Self {
+        Self {
+            found: packages
+                .into_iter()
+                .map(|p| (p.file_name.clone(), Ok(p)))
+                .collect(),
+        }
+    }
+
     /// A present package, or why it cannot be had.
     pub fn get(&self, file_name: &str) -> Result<WantedPackage, String> {
         self.found

@@ -419,7 +419,7 @@ impl Executor<'_> {
             let build = &self.p.plan.builds[index];
             let request = BuildRequest {
                 number,
-                port: build.port.versioned_name(),
+                port: build.target(),
                 dependencies: deps,
                 // Filled by the worker from the source cache just before the build (inputs.rs).
                 inputs: Vec::new(),

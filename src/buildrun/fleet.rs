@@ -2,7 +2,8 @@
 //! `[builders.ssh]` is a remote builder, one without is a local builder), else HaikuPorter's builders
 //! directory (`--builders-dir`, default `<state>/builders`: one JSON per builder plus `known_hosts`),
 //! else one local builder on the master that builds in the configured ports tree with its packages
-//! under `<state>/local-builder/`.
+//! under `<state>/local-builder/`. Each builder's build tool is its section's `toolchain`
+//! (HaikuPorter, `dpkg-buildpackage` or `rpmbuild`), and it must build the instance's kind of tree.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,16 +11,23 @@ use std::sync::Arc;
 use buildmaster_storage::StorageBackend;
 
 use super::builder::{Builder, Remote};
+use super::served;
 use super::BuildrunError;
 use crate::builders::build::ResultDirs;
 use crate::builders::builder_conf::BuilderConfValues;
 use crate::builders::cache::{KeepSet, KeepSource};
-use crate::builders::config::{load_haikuporter_dir, BuilderPaths, BuilderSpec, Timeouts};
+use crate::builders::config::{load_haikuporter_dir, BuilderPaths, BuilderSpec, Timeouts, ToolchainChoice};
 use crate::builders::remote::RemoteBuilder;
 use crate::builders::state::ReconnectPolicy;
 use crate::config::instance::InstanceConfig;
+use crate::plan::recipe_tree::TreeKind;
 use crate::state::{Database, StateDir};
+use crate::toolchains::debian::procedure::DebianBuilderPaths;
+use crate::toolchains::debian::toolchain::DpkgBuildpackage;
 use crate::toolchains::haikuporter::HPKG_EXTENSION;
+use crate::toolchains::rpm::procedure::RpmBuilderPaths;
+use crate::toolchains::rpm::toolchain::Rpmbuild;
+use crate::toolchains::Toolchain;
 
 /// Name of the default local builder.
 pub const DEFAULT_LOCAL_NAME: &str = "local";
@@ -148,16 +156,81 @@ pub fn make_builders(
         }
         let conf = conf_values(config);
         let dirs = result_dirs(state);
+        let toolchain = toolchain_for(&spec, config)?;
         // One builder type for both: a builder without [ssh] is the master itself, through the same
         // flow. Only a remote builder prunes on connect; the local cache keeps what it had (as before).
         let remote = spec.ssh.is_some();
         let mut builder = RemoteBuilder::new(spec, storage.clone(), conf, dirs, ReconnectPolicy::default());
+        if let Some(toolchain) = toolchain {
+            builder = builder.with_toolchain(toolchain);
+        }
         if remote {
-            builder = builder.with_prune_on_connect(cache_keep_source(state, config));
+            let keep = match config.ports.kind {
+                TreeKind::Haikuports => cache_keep_source(state, config),
+                _ => served::cache_keep_source(config, state),
+            };
+            builder = builder.with_prune_on_connect(keep);
         }
         out.push(Arc::new(Remote::new(builder)));
     }
     Ok(out)
+}
+
+/// The build tool of `spec`'s builder, from its `[[builders]]` section's `toolchain` (builders from
+/// HaikuPorter's JSON files, and the default local builder, run HaikuPorter); `None`: HaikuPorter,
+/// which [`RemoteBuilder::new`] sets up itself. A builder whose tool cannot build the instance's
+/// tree (`[ports] kind`) is refused, naming it and both settings.
+fn toolchain_for(
+    spec: &BuilderSpec,
+    config: &InstanceConfig,
+) -> Result<Option<Arc<dyn Toolchain>>, BuildrunError> {
+    let section = config.builders.iter().find(|s| s.name == spec.name);
+    let choice = match section {
+        Some(section) => section
+            .toolchain_choice()
+            .map_err(|e| BuildrunError::Config(e.to_string()))?,
+        None => ToolchainChoice::HaikuPorter,
+    };
+    let kind = config.ports.kind;
+    if !kind.built_by(&choice) {
+        let what = match section {
+            Some(_) => format!("builder {} builds with another toolchain", spec.name),
+            None => format!(
+                "builder {} (from a HaikuPorter builders directory, or the default local builder) runs \
+                 HaikuPorter",
+                spec.name
+            ),
+        };
+        return Err(BuildrunError::Config(format!(
+            "{what}, but [ports] kind = {:?} needs [[builders]] with toolchain = {:?}",
+            kind.as_str(),
+            kind.toolchain()
+        )));
+    }
+    let paths = &spec.paths;
+    Ok(match choice {
+        ToolchainChoice::HaikuPorter => None,
+        ToolchainChoice::Dpkg {
+            root_tarball,
+            work_base,
+        } => Some(Arc::new(DpkgBuildpackage::new(
+            DebianBuilderPaths {
+                root_tarball,
+                recipe_tree: paths.ports_tree.clone(),
+                work_base,
+                dependencies: paths.packages.clone(),
+            },
+            paths.cache.clone(),
+        ))),
+        ToolchainChoice::Rpm { work_base } => Some(Arc::new(Rpmbuild::new(
+            RpmBuilderPaths {
+                recipe_tree: paths.ports_tree.clone(),
+                work_base,
+                dependencies: paths.packages.clone(),
+            },
+            paths.cache.clone(),
+        ))),
+    })
 }
 
 /// What a remote builder's cache keeps when it prunes on connect: every package the state database

@@ -16,6 +16,7 @@
 //! - [`builder`]: the [`Builder`] trait over remote and local builders.
 //! - [`fleet`]: which builders a buildrun uses (`[[builders]]`, HaikuPorter's builders directory, or
 //!   one local builder).
+//! - [`served`]: a Debian or RPM tree's present packages: the served repository's pool files.
 //! - [`lock`]: one buildrun at a time per state directory.
 //! - [`deps`]: a build's dependencies as [`WantedPackage`](crate::builders::package::WantedPackage)s.
 //! - [`rows`]: the store's records ([`RunState`], [`BuildState`], rows).
@@ -40,6 +41,7 @@ pub mod rebuild;
 pub mod report;
 pub mod rows;
 pub mod run;
+pub mod served;
 pub mod status;
 pub mod store;
 mod waiting;

@@ -17,11 +17,13 @@ use super::executor::{self, ExecParams};
 use super::inputs::InputSettings;
 use super::lock::RunLock;
 use super::output::{self, Output};
+use super::served;
 use super::store::{BuildRow, BuildState, BuildrunStore, ResultRow, RunState};
 use super::BuildrunError;
 use crate::builders::ports_tree::PortsTreeSync;
 use crate::config::instance::{InstanceConfig, PortsTreeSyncMode};
 use crate::plan::model::Plan;
+use crate::plan::recipe_tree::TreeKind;
 use crate::state::{Database, StateDir};
 
 /// Where small inputs made on the master (HaikuPorter's `.uri` files) are kept, under the state
@@ -235,10 +237,7 @@ async fn drive(
         ));
     }
     let outcome = async {
-        let present =
-            PresentPackages::resolve(&plan, &ctx.state, ctx.config.system_packages(ctx.state.root()))
-                .await
-                .map_err(BuildrunError::Dependencies)?;
+        let present = present_packages(ctx, &plan).await?;
         let tree = ctx.config.ports_tree(ctx.state.root());
         let params = ExecParams {
             id,
@@ -291,6 +290,23 @@ async fn drive(
     let mut summary = summarize(&store, id, &plan, outcome.status, outcome.interrupted, resumed)?;
     summary.stalled = outcome.stalled;
     Ok(summary)
+}
+
+/// The plan's present packages: for a HaikuPorts tree from the package records, the spool and the
+/// system packages; for a Debian or RPM tree the served repository's pool files (see [`served`]).
+async fn present_packages(ctx: &Context, plan: &Plan) -> Result<PresentPackages, BuildrunError> {
+    if ctx.config.ports.kind == TreeKind::Haikuports {
+        let system = ctx.config.system_packages(ctx.state.root());
+        return PresentPackages::resolve(plan, &ctx.state, system)
+            .await
+            .map_err(BuildrunError::Dependencies);
+    }
+    let (config, state) = (ctx.config.clone(), ctx.state.clone());
+    tokio::task::spawn_blocking(move || served::pool_dependencies(&config, &state))
+        .await
+        .map_err(|e| BuildrunError::Dependencies(e.to_string()))?
+        .map(PresentPackages::known)
+        .map_err(BuildrunError::Dependencies)
 }
 
 fn summarize(

@@ -631,6 +631,7 @@ mod tests {
             present: vec![],
             missing_ids: vec![],
             after,
+            target: None,
         };
         Plan {
             builds: vec![build("a", vec![]), build("b", vec![0])],

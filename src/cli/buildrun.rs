@@ -3,7 +3,8 @@
 //! An unfinished buildrun (the process was killed, or stopped with SIGINT/SIGTERM) is resumed first,
 //! and then nothing else is started (a bare `buildmaster buildrun` only resumes); otherwise the request
 //! is planned and run. Packages built go
-//! through `publish` (upload, verify, stub, index) unless `--no-publish`.
+//! through `publish` (upload, verify, stub, index) unless `--no-publish`; those of a Debian or RPM
+//! tree (`[ports] kind`) are pushed into `[ports] repository` as `buildmaster push` does.
 //!
 //! Exit codes: 0 the buildrun ended (even with failed builds, as HaikuPorter: they are listed);
 //! 1 the run itself failed (bad config, state database, planning); 2 publishing refused packages or
@@ -26,6 +27,7 @@ use super::wanted::WantedArgs;
 use super::GlobalArgs;
 use crate::buildrun::{fleet, job, resume_unfinished, Context, Patience, Summary};
 use crate::config::instance::InstanceConfig;
+use crate::plan::recipe_tree::TreeKind;
 use crate::publish::{publish, PublishSettings, Publisher};
 use crate::state::{Database, StateDir};
 
@@ -111,6 +113,30 @@ async fn publish_spool(
     })
 }
 
+/// A Debian or RPM tree's buildrun: the packages it built, pushed from the spool into `[ports]
+/// repository` through `buildmaster push`'s path (uploaded once into the pool, linked, the index
+/// published, or staged behind the gate). A failed push leaves them in the spool: push them with
+/// `buildmaster push`.
+async fn push_built(
+    args: &BuildrunArgs,
+    global: &GlobalArgs,
+    state: &StateDir,
+    config: &InstanceConfig,
+    summary: &Summary,
+) -> anyhow::Result<u8> {
+    let repository = crate::plan::foreign::served_repository(config)?;
+    let files: Vec<PathBuf> = summary
+        .built_packages
+        .iter()
+        .map(|name| state.packages().join(name))
+        .collect();
+    let service = super::push::open_service(args.config.as_deref(), global).await?;
+    let served = super::push::push_and_report(&service, &files, &[repository.id().to_owned()])
+        .await
+        .with_context(|| format!("pushing the built packages into {}", repository.id()))?;
+    Ok(if served { 0 } else { EXIT_PUBLISH_REFUSED })
+}
+
 /// Whether the spool holds packages not yet published (the one check the daemon uses too).
 fn spool_has_unpublished(state: &StateDir) -> anyhow::Result<bool> {
     let db = Database::open(&state.database())?;
@@ -183,7 +209,8 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
                     None => {
                         println!("nothing to do");
                         // Packages left unpublished by an earlier run (a failed publish) go out now.
-                        if !args.no_publish && spool_has_unpublished(&state)? {
+                        let haikuports = ctx.config.ports.kind == TreeKind::Haikuports;
+                        if haikuports && !args.no_publish && spool_has_unpublished(&state)? {
                             let code = publish_spool(storage, &state, &ctx.config).await?;
                             if code != 0 {
                                 return Ok(ExitCode::from(code));
@@ -205,6 +232,12 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         }
         if summary.interrupted {
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+        if ctx.config.ports.kind != TreeKind::Haikuports {
+            if args.no_publish || summary.built_packages.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            return Ok(ExitCode::from(push_built(&args, global, &state, &ctx.config, &summary).await?));
         }
         if args.no_publish || (summary.built_packages.is_empty() && !spool_has_unpublished(&state)?) {
             return Ok(ExitCode::SUCCESS);

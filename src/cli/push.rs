@@ -38,26 +38,38 @@ pub fn run(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let service = open_service(args.config.as_deref(), global).await?;
-        let who = format!("cli:{}", crate::cli::who_am_i());
-        match service.push(&args.files, &args.to, &who).await? {
-            PushOutcome::Published(report) => print_report(&report),
-            PushOutcome::Gated(gated) => {
-                for name in &gated.staged {
-                    println!("staged: {name}");
-                }
-                print_pipeline(&gated.pipeline);
-                for id in gated.promoted.iter().filter(|&&id| id != gated.pipeline.id) {
-                    println!("pipeline {id}: promoted (unblocked by this push)");
-                }
-                print_report(&gated.publish);
-                if gated.pipeline.state != PipelineState::Promoted {
-                    // Accepted but not served: scripts tell it from a promotion by the exit status.
-                    return Ok(ExitCode::from(STAGED_EXIT));
-                }
-            }
-        }
-        Ok(ExitCode::SUCCESS)
+        Ok(match push_and_report(&service, &args.files, &args.to).await? {
+            true => ExitCode::SUCCESS,
+            // Accepted but not served: scripts tell it from a promotion by the exit status.
+            false => ExitCode::from(STAGED_EXIT),
+        })
     })
+}
+
+/// Pushes `files` into the repositories `to` as the operator running this command, printing what was
+/// uploaded, staged, linked and published; false when a gated push stays staged (not served).
+/// `buildmaster push` and a Debian or RPM `buildmaster buildrun` publish through it.
+pub async fn push_and_report(
+    service: &PushService,
+    files: &[PathBuf],
+    to: &[String],
+) -> anyhow::Result<bool> {
+    let who = format!("cli:{}", crate::cli::who_am_i());
+    match service.push(files, to, &who).await? {
+        PushOutcome::Published(report) => print_report(&report),
+        PushOutcome::Gated(gated) => {
+            for name in &gated.staged {
+                println!("staged: {name}");
+            }
+            print_pipeline(&gated.pipeline);
+            for id in gated.promoted.iter().filter(|&&id| id != gated.pipeline.id) {
+                println!("pipeline {id}: promoted (unblocked by this push)");
+            }
+            print_report(&gated.publish);
+            return Ok(gated.pipeline.state == PipelineState::Promoted);
+        }
+    }
+    Ok(true)
 }
 
 /// The instance's push service as `buildmaster push` and `buildmaster gate` use it: its

@@ -69,6 +69,17 @@ pub struct PortsSection {
     /// Directory of system packages (`.hpkg`) that satisfy requirements without being built.
     /// Default: `<state-dir>/system-packages` when it exists.
     pub system_packages: Option<PathBuf>,
+    /// What kind of recipe tree `tree` is: `"haikuports"`, `"debian"` or `"rpm"` (see
+    /// `docs/configuration.md`). Default `"haikuports"`.
+    #[serde(default)]
+    pub kind: crate::plan::recipe_tree::TreeKind,
+    /// For a Debian or RPM tree: the `[[repositories]]` id its packages are pushed into and its build
+    /// dependencies are resolved against. Required for those kinds; unused for HaikuPorts.
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// `[ports.debian]`: the base of a Debian tree's builds. Required for `kind = "debian"`.
+    #[serde(default)]
+    pub debian: Option<crate::plan::recipe_tree::DebianTreeSection>,
 }
 
 impl Default for PortsSection {
@@ -80,6 +91,9 @@ impl Default for PortsSection {
             allow_untested: false,
             licenses_directory: default_licenses_directory(),
             system_packages: None,
+            kind: Default::default(),
+            repository: None,
+            debian: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Planning for an instance: its config and state directory in, a plan out. This is what
 //! `buildmaster plan` prints and what a buildrun starts from: load the ports tree (recipe cache in the
-//! state directory), read the existing packages, turn `--update` into changed files, plan.
+//! state directory), read the existing packages, turn `--update` into changed files, plan. A Debian
+//! or RPM tree (`[ports] kind`) is planned by [`crate::plan::foreign`] into the same [`Plan`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,8 +10,10 @@ use std::time::{Duration, Instant};
 use crate::config::instance::InstanceConfig;
 use crate::plan::catalog::{BuildPolicy, WithPolicy};
 use crate::plan::existing::{ExistingError, ExistingPackages};
+use crate::plan::foreign::{plan_foreign, ForeignPlanError};
 use crate::plan::model::{Plan, SkipReason};
 use crate::plan::planner::plan;
+use crate::plan::recipe_tree::TreeKind;
 use crate::plan::request::Request;
 use crate::plan::revision::{update_files, RevisionError};
 use crate::plan::suggest::did_you_mean;
@@ -81,6 +84,9 @@ pub enum PlanError {
     /// `--update` could not determine the changed files.
     #[error(transparent)]
     Revision(#[from] RevisionError),
+    /// A Debian or RPM tree could not be planned.
+    #[error(transparent)]
+    Foreign(#[from] ForeignPlanError),
 }
 
 /// The evaluation options for an instance: its `[ports]` section, the recipe cache in the state
@@ -112,6 +118,10 @@ pub fn plan_instance_reporting(
     wanted: &Wanted,
     progress: &dyn EvalProgress,
 ) -> Result<InstancePlan, PlanError> {
+    if config.ports.kind != TreeKind::Haikuports {
+        // Debian and RPM trees: their toolchains' planners, into the same plan type.
+        return Ok(plan_foreign(config, state, wanted)?);
+    }
     let root: PathBuf = config.ports_tree(state.root());
     let options = eval_options(config, state);
     let tree = PortsTree::load_reporting(&root, &options, DEFAULT_RECIPE_TIMEOUT, progress)?;

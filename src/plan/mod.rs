@@ -14,6 +14,8 @@
 //! - [`request`]: [`Request`] (ports, everything, update) and how it maps to ports.
 //! - [`planner`]: [`plan`], tying it together.
 //! - [`instance`]: planning for an instance (config + state directory), as `buildmaster plan` does.
+//! - [`recipe_tree`]: which kind of tree an instance builds (`[ports] kind`: HaikuPorts, Debian, RPM).
+//! - [`foreign`]: Debian and RPM trees planned into the same [`model::Plan`] a buildrun runs.
 //! - [`system_index`]: the system-packages directory, indexed once in the state database.
 //! - [`revision`]: the processed ports-tree revision and the files changed since (`--update`).
 //! - [`words`]: skip reasons in HaikuPorter's words.
@@ -23,11 +25,14 @@ pub mod builder_prerequires;
 pub mod catalog;
 pub mod closure;
 pub mod existing;
+pub mod foreign;
+mod foreign_formats;
 pub mod graph;
 pub mod instance;
 pub mod model;
 pub mod planner;
 pub mod providers;
+pub mod recipe_tree;
 pub mod request;
 pub mod revision;
 pub mod suggest;

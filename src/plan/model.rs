@@ -40,6 +40,17 @@ pub struct PlannedBuild {
     /// Indices into [`Plan::builds`] of the builds producing `missing_ids` (each lower than this
     /// build's own index: the list is in a valid build order).
     pub after: Vec<usize>,
+    /// What the build tool is given when it is not the port's versioned name: a Debian or RPM
+    /// tree's directory (relative to the tree). `None` for HaikuPorts ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+impl PlannedBuild {
+    /// What the build tool builds ([`crate::toolchains::Job::target`]).
+    pub fn target(&self) -> String {
+        self.target.clone().unwrap_or_else(|| self.port.versioned_name())
+    }
 }
 
 /// Why a requested port is not built.

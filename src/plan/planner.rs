@@ -267,5 +267,6 @@ fn planned_build(
             .collect(),
         missing_ids,
         after,
+        target: None,
     }
 }

@@ -322,6 +322,7 @@ pub fn plan(builds: &[(&str, &[usize], &[&str])]) -> Plan {
                     .collect(),
                 missing_ids: after.iter().map(|&a| format!("{}-1.0-1", names[a])).collect(),
                 after: after.to_vec(),
+                target: None,
             })
             .collect(),
         skipped: vec![],

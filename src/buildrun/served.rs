@@ -1,0 +1,59 @@
+//! A Debian or RPM tree's buildrun and the repository it publishes to (`[ports] repository`): the
+//! present packages of its plan are that repository's pool files, streamed from storage to the
+//! builders (the master keeps no copy), and a builder's cache keeps what the repository links when it
+//! is pruned on connect — as a HaikuPorts buildrun does with the package records.
+
+use std::collections::HashSet;
+
+use buildmaster_storage::{ObjectKey, Sha256Digest};
+
+use crate::builders::cache::{KeepSet, KeepSource};
+use crate::builders::package::WantedPackage;
+use crate::config::instance::InstanceConfig;
+use crate::plan::foreign::{served_packages, served_repository};
+use crate::repos::records::PoolPackage;
+use crate::state::StateDir;
+
+/// Every package the served repository links, as a dependency a builder is sent from storage.
+pub fn pool_dependencies(config: &InstanceConfig, state: &StateDir) -> Result<Vec<WantedPackage>, String> {
+    let repository = served_repository(config).map_err(|e| e.to_string())?;
+    served_packages(state, repository.id())
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(from_pool)
+        .collect()
+}
+
+/// A pool file as a dependency: its bytes only in storage, checked against the recorded digest as
+/// they stream to the builder.
+fn from_pool(pool: &PoolPackage) -> Result<WantedPackage, String> {
+    let package = &pool.package;
+    let sha256 = Sha256Digest::from_hex(&package.sha256)
+        .ok_or_else(|| format!("the pool record of {} has an invalid sha256", package.file_name))?;
+    let key = ObjectKey::new(pool.pool_key.clone())
+        .map_err(|e| format!("the pool key of {} ({}): {e}", package.file_name, pool.pool_key))?;
+    Ok(WantedPackage {
+        file_name: package.file_name.clone(),
+        size: package.size,
+        sha256,
+        local: None,
+        key: Some(key),
+        system: false,
+    })
+}
+
+/// What a builder of this tree keeps in its cache when pruned on connect: the packages the served
+/// repository links, read again at every connect.
+pub fn cache_keep_source(config: &InstanceConfig, state: &StateDir) -> KeepSource {
+    let (config, state) = (config.clone(), state.clone());
+    std::sync::Arc::new(move || {
+        let repository: HashSet<String> = pool_dependencies(&config, &state)?
+            .into_iter()
+            .map(|p| p.file_name)
+            .collect();
+        Ok(KeepSet {
+            repository,
+            system: HashSet::new(),
+        })
+    })
+}
