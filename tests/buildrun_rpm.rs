@@ -1,0 +1,118 @@
+//! An RPM dist-git tree through `buildmaster plan` and `buildmaster buildrun` — the same planner
+//! entry, executor, scheduler and builder flow as HaikuPorts (issue 16): the tree of
+//! tests/rpm_build.rs (`greet-data`, and `greet`, whose BuildRequires is greet-data), a git checkout
+//! bundled to the builders; two real OpenSSH sshd builders on 127.0.0.1 with `toolchain = "rpm"`
+//! and `network = "none"`; garage as storage; the results pushed into the instance's RPM repository
+//! (`[ports] repository`) and installed by real `dnf` from garage's web endpoint.
+//!
+//! As in tests/buildrun_debian.rs: buildrun 1 builds greet-data on builder 1 and publishes it;
+//! buildrun 2, on builder 2 alone with an empty cache and no copy of greet-data on the master, plans
+//! greet alone, its BuildRequires satisfied by the repository's pool file, streamed from the bucket.
+//! Needs root (`unshare --net`), rpm's tools and dnf (scripts/install-test-tools.sh).
+
+#[path = "support/foreign_instance.rs"]
+#[allow(dead_code)]
+mod foreign_instance;
+#[path = "support/rpm_tools.rs"]
+#[allow(dead_code)]
+mod rpm_tools;
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use foreign_instance::{text, BuilderEntry, ForeignInstance};
+use rpm_tools::{dnf_install, require_tool, Trust};
+use sha2::{Digest, Sha256};
+use support::garage::Garage;
+use support::sshd::Sshd;
+
+/// What greet prints: greet-data's file, copied into greet's script at build time.
+const GREETING: &str = "Hello from greet-data\n";
+
+/// The repository both buildruns push into.
+const SETTINGS: &str = "kind = \"rpm\"\nrepository = \"el/9/x86_64\"\n\
+    [[repositories]]\nid = \"el/9/x86_64\"\nroot = \"rpm/el/9/x86_64\"\n\
+    [repositories.rpm]\ndistro = \"el\"\nrelease = \"9\"\narch = \"x86_64\"\n";
+
+fn sha256(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+fn rpm_builder(work: &Path) -> String {
+    format!(
+        "toolchain = \"rpm\"\n[builders.rpm]\nwork_base = \"{}/work\"\n",
+        work.display()
+    )
+}
+
+#[test]
+fn an_rpm_tree_builds_through_buildrun_and_dnf_installs_it() {
+    for tool in ["rpmspec", "rpmbuild", "rpm", "dnf", "unshare"] {
+        require_tool(tool);
+    }
+    let garage = Garage::start();
+    let temp = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rpm-tree");
+    let inst = ForeignInstance::new(&garage, temp.path(), &fixture, &["greet-data", "greet"]);
+    let (b1, b2) = (Sshd::start(), Sshd::start());
+    let on = |name, sshd| BuilderEntry {
+        name,
+        sshd,
+        toolchain: &rpm_builder,
+    };
+    let data_rpm = "greet-data-1.0-1.noarch.rpm";
+
+    inst.configure(SETTINGS, &[on("rpm1", &b1)]);
+    let plan = inst.ok(&["plan", "--everything"]);
+    assert!(
+        plan.contains("1. greet-data-1.0-1\n2. greet-2.0-1  (needs: greet-data-1.0-1)"),
+        "{plan}"
+    );
+    let first = inst.ok(&["buildrun", "greet-data"]);
+    assert!(first.contains("built: greet-data-1.0-1"), "{first}");
+    assert!(
+        first.contains(&format!("linked: {data_rpm} -> el/9/x86_64")),
+        "{first}"
+    );
+    let built_sha = sha256(&b1.work.join("cache").join(data_rpm));
+
+    // Buildrun 2 on builder 2 only; the master keeps no copy of greet-data.
+    std::fs::remove_file(inst.state().join("packages").join(data_rpm)).unwrap();
+    inst.configure(SETTINGS, &[on("rpm2", &b2)]);
+    let plan = inst.ok(&["plan", "--everything"]);
+    assert!(
+        plan.starts_with("1. greet-2.0-1\n") && !plan.contains("\n2. "),
+        "{plan}"
+    );
+    let reads_before = garage.s3_requests("GetObject");
+    let second = inst.ok(&["buildrun", "--everything"]);
+    assert!(second.contains("built: greet-2.0-1"), "{second}");
+    assert!(!second.contains("built: greet-data"), "{second}");
+
+    // Builder-side: greet-data arrived in builder 2's cache with builder 1's bytes, from the bucket,
+    // and was never built there.
+    assert_eq!(sha256(&b2.work.join("cache").join(data_rpm)), built_sha);
+    assert!(b1.work.join("work/results/greet-data").is_dir());
+    assert!(!b2.work.join("work/results/greet-data").exists());
+    assert!(garage.s3_requests("GetObject") > reads_before);
+    assert!(inst
+        .build_logs()
+        .contains("job manifest recorded: 0 sources, 1 dependencies"));
+
+    // Real dnf installs both from garage's web endpoint.
+    let baseurl = format!("{}/{}/rpm/el/9/x86_64", garage.web_endpoint(), inst.prefix);
+    let dnf_dir = temp.path().join("dnf");
+    let trust = Trust {
+        gpgcheck: false,
+        repo_gpgcheck: false,
+        key: None,
+    };
+    let out = dnf_install(&dnf_dir, &baseurl, &trust, "greet");
+    assert!(out.status.success(), "dnf install greet: {}", text(&out));
+    let printed = Command::new("sh")
+        .arg(dnf_dir.join("root/usr/bin/greet"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&printed.stdout), GREETING);
+}
