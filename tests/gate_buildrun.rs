@@ -10,9 +10,10 @@
 //!   the served index unchanged and converge;
 //! - an installability waiver lets a package through at the next publish, and the audit log names the
 //!   stage, the promotions and the waiver;
-//! - a real buildrun (the example tree, the local builder running the HaikuPorter stand-in) stages
-//!   what it built behind a red pipeline (a failing test) and serves nothing; a waiver and a publish
-//!   promote every package as staged.
+//! - a real buildrun (the example tree, the local builder running the HaikuPorter stand-in) opens a
+//!   pipeline per package (a port's `_devel` subpackage shares its package's): the package whose test
+//!   fails (`hello`) stays staged, so does `wave`, which requires it, and everything else is promoted;
+//!   a waiver in the HaikuPorts repository and a publish promote the two as staged.
 
 mod support;
 
@@ -298,9 +299,28 @@ fn a_built_package_waits_for_its_requirement_and_both_are_promoted_as_staged() {
     let out = inst.run(&["publish"]);
     assert_eq!(out.status.code(), Some(STAGED), "{}", text(&out));
     assert!(text(&out).contains("pipeline 3: red"), "{}", text(&out));
+    // A waiver names a configured repository: one of another name is refused.
     let out = inst.run(&[
         "gate",
         "waive",
+        "--repository",
+        "debian/stable",
+        "--package",
+        "pkgc",
+        "--check",
+        "installability",
+        "--reason",
+        "wrong repository",
+        "--hours",
+        "1",
+    ]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("debian/stable"), "{}", text(&out));
+    let out = inst.run(&[
+        "gate",
+        "waive",
+        "--repository",
+        "haikuports",
         "--package",
         "pkgc",
         "--check",
@@ -352,8 +372,10 @@ fn packages_in(dir: &Path) -> Vec<(String, String)> {
 
 // A real buildrun: the example tree (examples/buildmaster.toml: the default local builder running the
 // HaikuPorter stand-in, filesystem storage in the state directory) with a gate whose test fails for
-// `wave`. The buildrun's publish stages its eight packages in one pipeline, red naming the failed test;
-// nothing is served. A waiver for wave's test, then `publish`, promotes all eight as staged.
+// `hello`. The buildrun's publish stages its eight packages in six pipelines (libgreet and
+// libfarewell each with their `_devel`): hello's is red naming the failed test, wave's (wave requires
+// cmd:hello) red naming the unresolved requirement, the other four are promoted and served. A waiver
+// for hello's test in the HaikuPorts repository, then `publish`, promotes the two as staged.
 #[test]
 fn a_real_buildruns_packages_are_staged_until_their_pipeline_is_green() {
     let work = tempfile::tempdir().unwrap();
@@ -374,8 +396,8 @@ fn a_real_buildruns_packages_are_staged_until_their_pipeline_is_green() {
     let script = work.path().join("package-tests");
     std::fs::write(
         &script,
-        "#!/bin/sh\nif [ \"$BUILDMASTER_PACKAGE_NAME\" = wave ]; then echo 'wave: greeting test FAILED'; exit 1; fi\n\
-         echo \"tested $1\"\n",
+        "#!/bin/sh\nsha256sum \"$1\"\n\
+         if [ \"$BUILDMASTER_PACKAGE_NAME\" = hello ]; then echo 'hello: greeting test FAILED'; exit 1; fi\n",
     )
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -409,26 +431,98 @@ fn a_real_buildruns_packages_are_staged_until_their_pipeline_is_green() {
     let out = run(&["buildrun", "--config", config_arg, "--everything"]);
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
-    assert!(shown.contains("pipeline 1: red"), "{shown}");
-    assert!(shown.contains("test of wave-1.0-1-x86_64.hpkg failed"), "{shown}");
-    let built = packages_in(&state.join("packages"));
-    assert_eq!(built.len(), 8, "{built:?}\n{shown}");
-    assert_eq!(packages_in(&staging.join("packages")), built, "staged as built");
     assert!(
-        packages_in(&state.join("storage/packages")).is_empty(),
-        "served before green"
+        shown.contains("test of hello-2.1-1-x86_64.hpkg failed"),
+        "{shown}"
     );
-    let index = std::fs::read(state.join("storage/repo")).expect("an index (of no package)");
+    assert!(shown.contains("unresolved requirement \"cmd:hello\""), "{shown}");
+    // What each package's test ran on (its log starts with `sha256sum {file}`): the staged bytes,
+    // which promotion must serve. The spool's files of promoted packages are stubs by now.
+    let mut built = Vec::new();
+    for id in 1..=6 {
+        let shown = text(&run(&[
+            "gate",
+            "--config",
+            config_arg,
+            "pipelines",
+            &id.to_string(),
+        ]));
+        for line in shown.lines() {
+            if let Some((sha, path)) = line.split_once("  ") {
+                if sha.len() == 64 && path.ends_with(".hpkg") {
+                    let name = Path::new(path)
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    built.push((name, sha.to_string()));
+                }
+            }
+        }
+    }
+    built.sort();
+    assert_eq!(built.len(), 8, "{built:?}\n{shown}");
+    let held = ["hello-2.1-1-x86_64.hpkg", "wave-1.0-1-x86_64.hpkg"];
+    assert_eq!(
+        packages_in(&state.join("packages"))
+            .into_iter()
+            .filter(|(name, _)| held.contains(&name.as_str()))
+            .collect::<Vec<_>>(),
+        built
+            .iter()
+            .filter(|(name, _)| held.contains(&name.as_str()))
+            .cloned()
+            .collect::<Vec<_>>(),
+        "the held packages stay real in the spool"
+    );
+    let (staged_built, green_built): (Vec<_>, Vec<_>) = built
+        .iter()
+        .cloned()
+        .partition(|(name, _)| held.contains(&name.as_str()));
+    assert_eq!(staged_built.len(), 2, "{built:?}");
+    assert_eq!(
+        packages_in(&staging.join("packages")),
+        staged_built,
+        "staged as built"
+    );
+    assert_eq!(
+        packages_in(&state.join("storage/packages")),
+        green_built,
+        "the green packages are served as built, the red ones are not"
+    );
+    let index = std::fs::read(state.join("storage/repo")).expect("an index");
     let index = buildmaster::haiku::hpkr_reader::read_repository_bytes(&index).unwrap();
-    assert!(index.packages.is_empty(), "{:?}", index.packages);
+    let mut names: Vec<String> = index.packages.iter().map(|p| p.canonical_file_name()).collect();
+    names.sort();
+    let green_names: Vec<String> = green_built.iter().map(|(name, _)| name.clone()).collect();
+    assert_eq!(names, green_names);
+    // One pipeline per package, the `_devel` subpackages with their packages: six.
+    let listed = text(&run(&["gate", "--config", config_arg, "pipelines"]));
+    let pipelines: Vec<&str> = listed.lines().filter(|l| l.starts_with("pipeline ")).collect();
+    assert_eq!(pipelines.len(), 6, "{listed}");
+    assert_eq!(
+        pipelines.iter().filter(|l| l.contains(": promoted")).count(),
+        4,
+        "{listed}"
+    );
+    let libgreet = pipelines
+        .iter()
+        .find(|l| l.contains("libgreet-1.2.0-1-x86_64.hpkg"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        libgreet.contains("libgreet_devel-1.2.0-1-x86_64.hpkg"),
+        "{listed}"
+    );
 
     let out = run(&[
         "gate",
         "--config",
         config_arg,
         "waive",
+        "--repository",
+        "haikuports",
         "--package",
-        "wave",
+        "hello",
         "--check",
         "test",
         "--reason",
@@ -440,7 +534,11 @@ fn a_real_buildruns_packages_are_staged_until_their_pipeline_is_green() {
     let out = run(&["publish", "--config", config_arg]);
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
-    assert!(shown.contains("pipeline 1: promoted"), "{shown}");
+    assert_eq!(
+        shown.matches(": promoted").count(),
+        2,
+        "hello's and wave's: {shown}"
+    );
     assert_eq!(
         packages_in(&state.join("storage/packages")),
         built,
@@ -455,9 +553,11 @@ fn a_real_buildruns_packages_are_staged_until_their_pipeline_is_green() {
     let audit = text(&run(&["gate", "--config", config_arg, "audit"]));
     for words in [
         "cli:tester\tstage\tpipeline 1",
-        "cli:tester\twaive\twave",
-        "gate\tpromote\tpipeline 1",
+        "cli:tester\tstage\tpipeline 6",
+        "cli:tester\twaive\thello\ttest until",
+        "in haikuports (waiver 1)",
     ] {
         assert!(audit.contains(words), "{words:?} not in the audit log:\n{audit}");
     }
+    assert_eq!(audit.matches("gate\tpromote\tpipeline ").count(), 6, "{audit}");
 }

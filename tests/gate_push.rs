@@ -329,6 +329,8 @@ fn a_failing_test_keeps_a_package_staged_until_waived_and_the_waiver_expires() {
     let out = inst.run(&[
         "gate",
         "waive",
+        "--repository",
+        "debian/stable",
         "--package",
         "bm-flaky",
         "--check",

@@ -9,7 +9,15 @@
 //! (installability: a second branch whose package requires something nobody provides is `failure`),
 //! that a webhook on 127.0.0.1 receives each verdict, that the served bucket is unchanged, and that
 //! after the TTL the scratch objects in staging and the scratch directories are gone.
+//!
+//! Scratch builds are pipelines (kind `scratch`, with their ref) like the gate's others, checked by
+//! the instance's `[publish.policy]` (installability, lint, test) as a real buildrun's packages are.
+//! Through the API (the real router in this process, over the same farm): `POST /api/scratch` needs
+//! the `build` right (403 without), answers 202 with the pipeline, which ends `green` with every
+//! check's result, or `red` naming a failed blocking test; both are in `GET /api/pipelines` and
+//! `buildmaster gate pipelines`, and report to the webhook.
 
+mod server_common;
 mod support;
 
 use std::collections::BTreeMap;
@@ -17,11 +25,17 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use buildmaster::config::instance::InstanceConfig;
+use buildmaster::repos::service::PushService;
+use buildmaster::scratch::run::ScratchContext;
+use buildmaster::state::StateDir;
 use serde_json::Value;
+use server_common::{get, request, Server};
 use support::farm::{Farm, BIN};
+use tokio_util::sync::CancellationToken;
 
 /// Limit for a buildrun or scratch build of a few one-second ports on one builder.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
@@ -174,6 +188,47 @@ fn listing(storage_config: &Path, prefix: &str) -> Vec<String> {
     lines
 }
 
+/// The policy's test: prints the package's SHA-256 (its log shows which bytes it ran on) and fails
+/// for revision 5 of frontend.
+const TEST_SCRIPT: &str = "#!/bin/sh\nsha256sum \"$1\"\n\
+case \"$BUILDMASTER_PACKAGE_NAME-$BUILDMASTER_PACKAGE_VERSION\" in frontend-*-5) echo 'smoke test: FAILED'; exit 1;; esac\n";
+
+/// Starts a scratch build through `POST /api/scratch` as `token` and waits for its pipeline to leave
+/// `checking`: the pipeline.
+async fn api_scratch(server: &Server, token: &str, reference: &str) -> Value {
+    let body = serde_json::json!({"ref": reference, "ports": ["frontend"]}).to_string();
+    let auth = format!("Bearer {token}");
+    let reply = request(
+        "POST",
+        &server.url("/api/scratch"),
+        &[("authorization", &auth), ("content-type", "application/json")],
+        &body,
+    )
+    .await;
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    let id = reply.json()["pipeline"].as_i64().unwrap();
+    assert_eq!(reply.json()["href"], format!("/api/pipelines/{id}"));
+    let deadline = Instant::now() + BUILD_TIMEOUT;
+    loop {
+        let pipeline = get(&server.url(&format!("/api/pipelines/{id}"))).await.json();
+        if pipeline["state"] != "checking" {
+            return pipeline;
+        }
+        assert!(Instant::now() < deadline, "still checking: {pipeline}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The check of `kind` in `pipeline`.
+fn check<'a>(pipeline: &'a Value, kind: &str) -> &'a Value {
+    pipeline["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} check: {pipeline:#}"))
+}
+
 fn next_verdict(rx: &mpsc::Receiver<(String, Value)>) -> (String, Value) {
     rx.recv_timeout(Duration::from_secs(30))
         .expect("the webhook received a verdict")
@@ -226,11 +281,18 @@ fn scratch_build_of_a_branch_builds_like_a_buildrun_is_gated_reported_unpublishe
         .unwrap()
         .replace(&inner.to_string_lossy().to_string(), &logged.to_string_lossy());
     assert!(config.contains("haikuporter-logged"), "{config}");
+    // The repository's policy: an advisory lint that always finds something, a blocking test.
+    let test_script = farm.dir.path().join("package-test");
+    std::fs::write(&test_script, TEST_SCRIPT).unwrap();
+    std::fs::set_permissions(&test_script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     std::fs::write(
         &config_path,
         format!(
-            "[gate]\nstaging = \"{}\"\n\n[scratch]\nttl_hours = {TTL_HOURS}\nwebhook_url = \"{webhook_url}\"\n\n{config}",
-            staging_json.display()
+            "[gate]\nstaging = \"{}\"\n\n[scratch]\nttl_hours = {TTL_HOURS}\nwebhook_url = \"{webhook_url}\"\n\n\
+             [publish.policy.lint]\ncommand = [\"sh\", \"-c\", \"echo 'W: no-manual-page'; exit 1\"]\n\
+             [publish.policy.test]\ncommand = [\"{}\", \"{{file}}\"]\n\n{config}",
+            staging_json.display(),
+            test_script.display()
         ),
     )
     .unwrap();
@@ -403,7 +465,24 @@ fn scratch_build_of_a_branch_builds_like_a_buildrun_is_gated_reported_unpublishe
         "{audit}"
     );
 
-    // After the TTL, prune deletes both scratch builds' objects and directories.
+    // The scratch builds are pipelines of their own, with their refs.
+    let out = farm.run(&["gate", "pipelines"], Duration::from_secs(60));
+    let listed = text(&out.stdout);
+    assert!(out.status.success(), "{listed}{}", text(&out.stderr));
+    assert!(
+        listed.contains(&format!("scratch of frontend-rev2 at {good_sha} by cli:")),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("scratch of {bad_sha} at {bad_sha} by cli:")),
+        "{listed}"
+    );
+    assert_eq!(report["record"]["pipeline"].is_i64(), true, "{report:#}");
+
+    // Through the API, in this process: the real router over the same instance and farm.
+    let api_expiry = api_scratch_builds(&farm, &config_path, &verdicts, &good_sha, &staging_json);
+
+    // After the TTL, prune deletes every scratch build's objects and directories.
     // The next real buildrun (a change merged on main) is not affected by the scratch builds: its
     // builder gets the same dependency set as the first one, nothing the scratch builds made.
     let main_sha =
@@ -443,7 +522,7 @@ fn scratch_build_of_a_branch_builds_like_a_buildrun_is_gated_reported_unpublishe
         state.join(format!("scratch/{id}")).exists(),
         "pruned before its TTL"
     );
-    let last_expiry = bad["record"]["expires_at"].as_i64().unwrap();
+    let last_expiry = bad["record"]["expires_at"].as_i64().unwrap().max(api_expiry);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -472,4 +551,151 @@ fn scratch_build_of_a_branch_builds_like_a_buildrun_is_gated_reported_unpublishe
         "scratch build of one port: {scratch_secs:.1} s wall, of which {} ms preparing the scratch directory",
         report["prepare_ms"]
     );
+}
+
+/// Scratch builds through `POST /api/scratch` on the farm (after the CLI's): refused without the
+/// `build` right; `frontend-rev2` green with the policy's checks; a branch whose package fails the
+/// blocking test red, naming it. The latest expiry of the scratch builds it made.
+fn api_scratch_builds(
+    farm: &Farm,
+    config_path: &Path,
+    verdicts: &mpsc::Receiver<(String, Value)>,
+    good_sha: &str,
+    staging_json: &Path,
+) -> i64 {
+    let add = |args: &[&str]| {
+        let out = farm.run(args, Duration::from_secs(60));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    };
+    let builder = add(&["token", "add", "ci-scratch", "--build"]);
+    let pusher = add(&[
+        "token",
+        "add",
+        "ci-push",
+        "--repositories",
+        "haikuports",
+        "--push",
+    ]);
+    let failing_sha = branch_with_recipe_change(&farm.tree(), "frontend-rev5", |r| {
+        r.replace("REVISION=\"1\"", "REVISION=\"5\"")
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let state = StateDir::new(farm.state());
+        let config = InstanceConfig::load(config_path).unwrap();
+        let storage = buildmaster::storage::open(Some(&farm.storage_config()), &farm.state())
+            .await
+            .unwrap();
+        let mut server = Server::start(&farm.state().join("output"), None, None).await;
+        let push = PushService::open(state.clone(), storage.clone(), Vec::new(), &config)
+            .await
+            .unwrap();
+        server.app.set_push_service(Arc::new(push));
+        let mut scratch =
+            ScratchContext::for_instance(state, config, storage, None, CancellationToken::new())
+                .await
+                .unwrap();
+        scratch.wait_while_busy = true;
+        server.app.set_scratch(Arc::new(scratch));
+        server.app.set_tokens_file(farm.state().join("api-tokens.toml"));
+
+        // Without the build right: 403, no pipeline.
+        let before = get(&server.url("/api/pipelines")).await.json();
+        let refused = request(
+            "POST",
+            &server.url("/api/scratch"),
+            &[("authorization", &format!("Bearer {pusher}"))],
+            r#"{"ref": "frontend-rev2"}"#,
+        )
+        .await;
+        assert_eq!(refused.status, 403, "{}", refused.text());
+        assert!(refused.text().contains("build"), "{}", refused.text());
+        assert_eq!(get(&server.url("/api/pipelines")).await.json(), before);
+
+        // Green, never promoted, with the policy's checks on its package.
+        let green = api_scratch(&server, &builder, "frontend-rev2").await;
+        assert_eq!(green["state"], "green", "{green:#}");
+        assert_eq!(green["kind"], "scratch", "{green:#}");
+        assert_eq!(green["who"], "api:ci-scratch", "{green:#}");
+        assert_eq!(green["ref"], format!("frontend-rev2 at {good_sha}"), "{green:#}");
+        let package = &green["packages"][0];
+        assert_eq!(
+            package["package"]["file_name"], "frontend-2.0-2-x86_64.hpkg",
+            "{green:#}"
+        );
+        let pool_key = package["pool_key"].as_str().unwrap();
+        assert!(pool_key.starts_with("scratch/"), "{green:#}");
+        assert!(
+            listing(staging_json, "scratch/")
+                .iter()
+                .any(|l| l.contains(pool_key)),
+            "{pool_key} is not staged"
+        );
+        assert_eq!(check(&green, "installability")["status"], "passed", "{green:#}");
+        let lint = check(&green, "lint");
+        assert_eq!(
+            (&lint["status"], &lint["blocking"]),
+            (&Value::from("failed"), &Value::from(false))
+        );
+        assert!(
+            lint["log"].as_str().unwrap().contains("no-manual-page"),
+            "{green:#}"
+        );
+        let test = check(&green, "test");
+        assert_eq!(test["status"], "passed", "{green:#}");
+        let sha = package["package"]["sha256"].as_str().unwrap();
+        assert!(
+            test["log"].as_str().unwrap().contains(sha),
+            "the test ran on other bytes: {green:#}"
+        );
+        let (_, verdict) = next_verdict(verdicts);
+        assert_eq!(
+            (verdict["state"].as_str(), verdict["sha"].as_str()),
+            (Some("success"), Some(good_sha))
+        );
+
+        // A failing blocking test: red, naming it; the verdict is failure.
+        let red = api_scratch(&server, &builder, "frontend-rev5").await;
+        assert_eq!(red["state"], "red", "{red:#}");
+        assert!(
+            red["summary"]
+                .as_str()
+                .unwrap()
+                .contains("test of frontend-2.0-5-x86_64.hpkg failed"),
+            "{red:#}"
+        );
+        assert!(
+            check(&red, "test")["log"]
+                .as_str()
+                .unwrap()
+                .contains("smoke test: FAILED"),
+            "{red:#}"
+        );
+        let (_, verdict) = next_verdict(verdicts);
+        assert_eq!(verdict["state"], "failure", "{verdict:#}");
+        assert_eq!(verdict["sha"], failing_sha.as_str());
+
+        // Both listed with the others.
+        let listed = get(&server.url("/api/pipelines")).await.json();
+        let ids: Vec<&Value> = listed.as_array().unwrap().iter().map(|p| &p["id"]).collect();
+        assert!(
+            ids.contains(&&green["id"]) && ids.contains(&&red["id"]),
+            "{listed:#}"
+        );
+        server.stop().await;
+    });
+    let out = farm.run(&["scratch", "--list", "--json"], Duration::from_secs(60));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let kept: Value = serde_json::from_slice(&out.stdout).unwrap();
+    kept.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["expires_at"].as_i64().unwrap())
+        .max()
+        .unwrap()
 }

@@ -6,8 +6,11 @@
 //! - its push with `wait=false` answers 202 with the pipeline, which `GET /api/pipelines/N` shows
 //!   `checking` with its test running — answered at once although the push holds the publish lock —
 //!   and then `promoted`, pushed by `api:<name>`;
-//! - a token with the waive right waives a failing test (bad fields are 400 naming the field) and the
-//!   pipeline is promoted;
+//! - a token with the waive right waives a failing test in its repository (bad fields are 400 naming
+//!   the field; a repository outside its scope is 403) and the pipeline is promoted;
+//! - into `debian/manual` (`[gate] manual_promotion`) a green pipeline waits, `green`, until a token
+//!   with the promote right in that repository asks (403 without the right or outside its scope, 409
+//!   for a red pipeline); the request and the promotion it triggers are audited;
 //! - the audit log names the token for every push, waiver and promotion (`triggered by api:<name>`);
 //! - a revoked token is refused (401) on the very next request, without a restart;
 //! - the server's shutdown waits for a push answered early to finish its checks.
@@ -75,7 +78,10 @@ async fn named_tokens_are_scoped_audited_and_revoked_at_once() {
         &gated,
         &["ci-stable", "--repositories", "debian/stable", "--push"],
     );
-    let waiver = add_token(&gated, &["release-manager", "--waive"]);
+    let waiver = add_token(
+        &gated,
+        &["release-manager", "--repositories", "debian/stable", "--waive"],
+    );
     let tokens_file = std::fs::read_to_string(gated.state().join("api-tokens.toml")).unwrap();
     let (_, listed, _) = gated.cli(&["token", "list"]);
     for secret in [&pusher, &waiver] {
@@ -117,7 +123,7 @@ async fn named_tokens_are_scoped_audited_and_revoked_at_once() {
     );
     // Neither waive nor steer the daemon.
     let waive_url = gated.server.url("/api/waivers");
-    let waive_body = r#"{"package": "bm-hello", "check": "test", "reason": "r", "hours": 1}"#;
+    let waive_body = r#"{"repository": "debian/stable", "package": "bm-hello", "check": "test", "reason": "r", "hours": 1}"#;
     let (status, body) = curl(&waive_url, None, Some(waive_body), Some(&pusher));
     assert_eq!(status, 403, "{body}");
     assert!(
@@ -193,24 +199,44 @@ async fn named_tokens_are_scoped_audited_and_revoked_at_once() {
     let red = body["pipeline"]["id"].as_i64().unwrap();
     for (bad, field) in [
         (
-            r#"{"package": "bm-broken", "check": "tests", "reason": "r", "hours": 1}"#,
+            r#"{"repository": "debian/stable", "package": "bm-broken", "check": "tests", "reason": "r", "hours": 1}"#,
             "check",
         ),
         (
-            r#"{"package": "bm-broken", "check": "test", "reason": "", "hours": 1}"#,
+            r#"{"repository": "debian/stable", "package": "bm-broken", "check": "test", "reason": "", "hours": 1}"#,
             "reason",
         ),
         (
-            r#"{"package": "bm-broken", "check": "test", "reason": "r", "hours": 0}"#,
+            r#"{"repository": "debian/stable", "package": "bm-broken", "check": "test", "reason": "r", "hours": 0}"#,
             "hours",
         ),
-        (r#"{"check": "test", "reason": "r", "hours": 1}"#, "package"),
+        (
+            r#"{"repository": "debian/stable", "check": "test", "reason": "r", "hours": 1}"#,
+            "package",
+        ),
+        (
+            r#"{"package": "bm-broken", "check": "test", "reason": "r", "hours": 1}"#,
+            "repository",
+        ),
     ] {
         let (status, body) = curl(&waive_url, None, Some(bad), Some(&waiver));
         assert_eq!(status, 400, "{bad}: {body}");
         assert!(error_of(&body).starts_with(field), "{bad}: {body}");
     }
-    let good = r#"{"package": "bm-broken", "check": "test", "reason": "known flaky on CI", "hours": 2}"#;
+    // Waivers are scoped like pushes: debian/testing is not the waiver token's (403, nothing
+    // recorded, the pipeline stays red); an unknown repository is 404.
+    let elsewhere = r#"{"repository": "debian/testing", "package": "bm-broken", "check": "test", "reason": "r", "hours": 2}"#;
+    let (status, body) = curl(&waive_url, None, Some(elsewhere), Some(&waiver));
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        error_of(&body).contains("release-manager") && error_of(&body).contains("debian/testing"),
+        "{body}"
+    );
+    let nowhere = r#"{"repository": "debian/nowhere", "package": "bm-broken", "check": "test", "reason": "r", "hours": 2}"#;
+    let (status, body) = curl(&waive_url, None, Some(nowhere), Some(ADMIN));
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(pipeline(&gated, red).await["state"], "red");
+    let good = r#"{"repository": "debian/stable", "package": "bm-broken", "check": "test", "reason": "known flaky on CI", "hours": 2}"#;
     let (status, body) = curl(&waive_url, None, Some(good), Some(&waiver));
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["promoted"], json!([red]), "{body}");
@@ -233,6 +259,10 @@ async fn named_tokens_are_scoped_audited_and_revoked_at_once() {
     );
     assert!(
         has("api:ci-stable", "push", &format!("pipeline {red}"), "bm-broken"),
+        "{audit}"
+    );
+    assert!(
+        has("api:release-manager", "waive", "bm-broken", "in debian/stable"),
         "{audit}"
     );
     assert!(
@@ -267,6 +297,67 @@ async fn named_tokens_are_scoped_audited_and_revoked_at_once() {
         .await
         .json();
     assert_eq!(older[0]["id"], entries[1]["id"], "{older}");
+
+    // Promotion by hand into debian/manual: green, waiting; refused without the right, outside the
+    // token's scope, and for a red pipeline; promoted at the request of a token that may.
+    let promoter = add_token(
+        &gated,
+        &["release-manual", "--repositories", "debian/manual", "--promote"],
+    );
+    let stable_promoter = add_token(
+        &gated,
+        &["release-stable", "--repositories", "debian/stable", "--promote"],
+    );
+    let manual = gated.deb("bm-manual", "1.0");
+    let (status, body) = gated.push(&manual, "debian/manual", Some(ADMIN), true);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["pipeline"]["state"], "green", "{body}");
+    assert_eq!(body["promoted"], json!([]), "{body}");
+    let waiting = body["pipeline"]["id"].as_i64().unwrap();
+    let promote_url = gated.server.url(&format!("/api/pipelines/{waiting}/promote"));
+    let (status, body) = curl(&promote_url, None, None, Some(&waiver));
+    assert_eq!(status, 403, "no promote right: {body}");
+    assert!(error_of(&body).contains("promote"), "{body}");
+    let (status, body) = curl(&promote_url, None, None, Some(&stable_promoter));
+    assert_eq!(status, 403, "out of scope: {body}");
+    assert!(error_of(&body).contains("debian/manual"), "{body}");
+    let broken_manual = gated.deb("bm-broken-manual", "1.0");
+    let (status, body) = gated.push(&broken_manual, "debian/manual", Some(ADMIN), true);
+    assert_eq!(status, 200, "{body}");
+    let red_manual = body["pipeline"]["id"].as_i64().unwrap();
+    let (status, body) = curl(
+        &gated.server.url(&format!("/api/pipelines/{red_manual}/promote")),
+        None,
+        None,
+        Some(&promoter),
+    );
+    assert_eq!(status, 409, "a red pipeline: {body}");
+    assert!(error_of(&body).contains("red"), "{body}");
+    assert_eq!(pipeline(&gated, waiting).await["state"], "green");
+    let (status, body) = curl(&promote_url, None, None, Some(&promoter));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["promoted"], json!([waiting]), "{body}");
+    assert_eq!(body["pipeline"]["state"], "promoted", "{body}");
+    assert_eq!(body["pipeline"]["promote_requested_by"], "api:release-manual");
+    let (status, body) = curl(&promote_url, None, None, Some(&promoter));
+    assert_eq!(status, 409, "promoted already: {body}");
+    let audit = get(&gated.server.url("/api/audit?limit=100")).await.json();
+    let requested = audit.as_array().unwrap().iter().any(|e| {
+        e["who"] == "api:release-manual"
+            && e["action"] == "promote-request"
+            && e["subject"] == format!("pipeline {waiting}")
+    });
+    assert!(requested, "{audit}");
+    let promoted = audit.as_array().unwrap().iter().any(|e| {
+        e["who"] == "gate"
+            && e["action"] == "promote"
+            && e["subject"] == format!("pipeline {waiting}")
+            && e["detail"]
+                .as_str()
+                .unwrap()
+                .contains("triggered by api:release-manual")
+    });
+    assert!(promoted, "{audit}");
 
     // Revoked: refused on the very next request, no restart.
     let (code, out, err) = gated.cli(&["token", "revoke", "ci-stable"]);

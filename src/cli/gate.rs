@@ -1,5 +1,6 @@
-//! `buildmaster gate pipelines|waive|audit`: the gate of a gated instance (`[gate]`) — pipelines and
-//! their checks, waivers (audited, re-evaluated at once), and the audit log.
+//! `buildmaster gate pipelines|waive|promote|audit`: the gate of a gated instance (`[gate]`) —
+//! pipelines and their checks (scratch builds' too), waivers in a repository and promote requests
+//! (audited, re-evaluated at once), and the audit log.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +12,8 @@ use clap::{Args, Subcommand};
 use super::push::print_pipeline;
 use super::GlobalArgs;
 use crate::gate::policy::CheckKind;
+use crate::gate::store::Pipeline;
+use crate::gate::waivers::NewWaiver;
 
 /// `buildmaster gate`.
 #[derive(Debug, Args)]
@@ -34,12 +37,18 @@ pub enum GateCommand {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
-    /// Let a package through a failing check until a time, for a reason (audited); the open
-    /// pipelines are evaluated again at once.
+    /// Let a package through a failing check in a repository until a time, for a reason (audited);
+    /// the open pipelines are evaluated again at once.
     Waive {
-        /// The package name (every version pushed before the waiver expires).
+        /// The repository id it applies in (`haikuports` for the packages buildruns build).
+        #[arg(long)]
+        repository: String,
+        /// The package name.
         #[arg(long)]
         package: String,
+        /// Only this version; default every version staged before the waiver expires.
+        #[arg(long)]
+        version: Option<String>,
         /// The check: installability, lint or test.
         #[arg(long)]
         check: String,
@@ -49,6 +58,12 @@ pub enum GateCommand {
         /// How long the waiver holds, in hours.
         #[arg(long)]
         hours: f64,
+    },
+    /// Promote a green pipeline into repositories promoted by hand (`[gate] manual_promotion`);
+    /// audited.
+    Promote {
+        /// The pipeline number.
+        id: i64,
     },
     /// The audit log, newest first.
     Audit {
@@ -73,6 +88,7 @@ pub fn run(args: GateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                     .pipeline(id)?
                     .with_context(|| format!("there is no pipeline {id}"))?;
                 print_pipeline(&pipeline);
+                print_origin(&pipeline);
                 for check in pipeline.checks.iter().filter(|c| !c.log.is_empty()) {
                     println!(
                         "--- {} {} log ---\n{}",
@@ -85,10 +101,13 @@ pub fn run(args: GateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             GateCommand::Pipelines { id: None, limit } => {
                 for pipeline in service.pipelines(limit)? {
                     print_pipeline(&pipeline);
+                    print_origin(&pipeline);
                 }
             }
             GateCommand::Waive {
+                repository,
                 package,
+                version,
                 check,
                 reason,
                 hours,
@@ -104,9 +123,24 @@ pub fn run(args: GateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                     "--reason: say why (it goes into the audit log)"
                 );
                 let until = SystemTime::now() + Duration::from_secs_f64(hours * 3600.0);
+                let waiver = NewWaiver {
+                    repository,
+                    package,
+                    version,
+                    kind,
+                    reason,
+                    until: crate::repos::unix_seconds(until),
+                };
                 let who = format!("cli:{}", super::who_am_i());
-                let (id, promoted) = service.waive(&package, kind, &who, &reason, until).await?;
-                println!("waiver {id}: {package} {check} for {hours} h");
+                let (id, promoted) = service.waive(&waiver, &who).await?;
+                println!("waiver {id}: {} {check} for {hours} h", waiver.describe());
+                for pipeline in promoted {
+                    println!("pipeline {pipeline}: promoted");
+                }
+            }
+            GateCommand::Promote { id } => {
+                let who = format!("cli:{}", super::who_am_i());
+                let promoted = service.request_promotion(id, &who).await??;
                 for pipeline in promoted {
                     println!("pipeline {pipeline}: promoted");
                 }
@@ -122,4 +156,24 @@ pub fn run(args: GateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The line saying what opened `pipeline` and who asked: `  buildrun by daemon`, `  scratch of
+/// feature/x at 0123… by cli:ann`; with who asked to promote it by hand, if anyone did.
+fn print_origin(pipeline: &Pipeline) {
+    let kind = serde_json::to_value(pipeline.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let of = pipeline
+        .reference
+        .as_ref()
+        .map(|r| format!(" of {r}"))
+        .unwrap_or_default();
+    let requested = pipeline
+        .promote_requested_by
+        .as_ref()
+        .map(|w| format!("; promotion requested by {w}"))
+        .unwrap_or_default();
+    println!("  {kind}{of} by {}{requested}", pipeline.who);
 }

@@ -6,10 +6,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context as _;
-use buildmaster_storage::StorageBackend;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
@@ -50,17 +48,6 @@ pub struct ScratchArgs {
     pub ports: Vec<String>,
 }
 
-async fn open_staging(config: &InstanceConfig) -> anyhow::Result<Option<Arc<dyn StorageBackend>>> {
-    let Some(gate) = &config.gate else {
-        return Ok(None);
-    };
-    let settings = crate::config::storage::StorageConfig::load(&gate.staging)
-        .with_context(|| format!("[gate] staging {}", gate.staging.display()))?;
-    Ok(Some(crate::storage::open_config(&settings).await.with_context(
-        || format!("[gate] staging {}", gate.staging.display()),
-    )?))
-}
-
 /// `buildmaster scratch --list`: the kept scratch builds, one line each (or their records as JSON).
 fn list(state: &StateDir, json: bool) -> anyhow::Result<ExitCode> {
     let mut records = Vec::new();
@@ -99,10 +86,14 @@ pub fn run(args: ScratchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = InstanceConfig::locate(args.config.as_deref(), state.root())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let staging = open_staging(&config).await?;
+        let storage =
+            crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
+        let cancel = CancellationToken::new();
+        let cx =
+            ScratchContext::for_instance(state, config, storage, args.builders_dir, cancel.clone()).await?;
         let now = crate::repos::unix_seconds(std::time::SystemTime::now());
         let Some(reference) = args.reference else {
-            let report = prune_expired(&state, staging.as_deref(), now).await;
+            let report = prune_expired(&cx.state, cx.staging.as_deref(), now).await;
             for id in &report.removed {
                 println!("removed scratch build {id}");
             }
@@ -116,22 +107,12 @@ pub fn run(args: ScratchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             });
         };
-        let storage =
-            crate::storage::open(global.storage_backend_config.as_deref(), &global.state_dir).await?;
-        let cancel = CancellationToken::new();
-        cancel_on_stop_signals(cancel.clone(), |_| eprintln!("stopping the scratch build"))?;
-        let cx = ScratchContext {
-            state,
-            config,
-            storage,
-            staging,
-            builders_dir: args.builders_dir,
-            cancel,
-        };
+        cancel_on_stop_signals(cancel, |_| eprintln!("stopping the scratch build"))?;
         let request = ScratchRequest {
             reference,
             ports: args.ports,
             who: format!("cli:{}", super::who_am_i()),
+            pipeline: None,
         };
         let report = run_scratch(&cx, &request, now).await?;
         if args.json {

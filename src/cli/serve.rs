@@ -77,11 +77,24 @@ pub fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let repositories = crate::repos::config::resolve(&config.repositories)?;
         // The gate's pipelines and waivers are served for pushed repositories and for a gated
         // HaikuPorts repository alike.
-        if !repositories.is_empty() || (config.gate.is_some() && config.publish.policy.is_some()) {
+        if !repositories.is_empty() || config.gate.is_some() {
             // `POST /api/push` and `GET /api/repositories`; pushes share the publish lock with the daemon.
             app.set_push_service(Arc::new(
                 PushService::open(state.clone(), storage.clone(), repositories, &config).await?,
             ));
+        }
+        // `POST /api/scratch`: scratch builds on the instance's builders, after a running buildrun.
+        if config.gate.is_some() {
+            let mut scratch = crate::scratch::run::ScratchContext::for_instance(
+                state.clone(),
+                config.clone(),
+                storage.clone(),
+                args.builders_dir.clone(),
+                shutdown.clone(),
+            )
+            .await?;
+            scratch.wait_while_busy = true;
+            app.set_scratch(Arc::new(scratch));
         }
         // Named API tokens, re-read whenever `buildmaster token` changes the file.
         app.set_tokens_file(config.serve.tokens_file_in(state.root()));

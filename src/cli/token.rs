@@ -33,16 +33,18 @@ pub enum TokenCommand {
     Add {
         /// Its name: the audit log calls its pushes and waivers `api:<name>`.
         name: String,
-        /// Repository ids it may push to; globs (`debian/*`). Repeat or give several.
+        /// Repository ids it may push to, waive in and promote into; globs (`debian/*`). Repeat or
+        /// give several.
         #[arg(long, num_args = 1..)]
         repositories: Vec<String>,
         /// It may push packages into its repositories.
         #[arg(long)]
         push: bool,
-        /// It may promote by hand (reserved: no endpoint needs it yet).
+        /// It may promote green pipelines into its repositories promoted by hand
+        /// (`[gate] manual_promotion`).
         #[arg(long)]
         promote: bool,
-        /// It may waive failing checks.
+        /// It may waive failing checks in its repositories.
         #[arg(long)]
         waive: bool,
         /// It may start buildruns and steer the daemon.

@@ -10,6 +10,11 @@
 //! gate ([`super::installability`]) it is a fixpoint over the open pipelines, so a package waiting for
 //! its dependency is promoted by the publish that brings the dependency.
 //!
+//! Each package gets a pipeline of its own ([`package_sets`]), so one red package holds back only
+//! itself and what requires it, not the rest of its batch; only the packages of one port's build —
+//! a package and its subpackages, `<name>` and `<name>_<suffix>` at the same version, which
+//! HaikuPorter builds and publishes together — share one.
+//!
 //! The publishing steps themselves (staging, checks, promotion) are in [`crate::publish::gated`].
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,10 +76,9 @@ impl HaikuPortsGate {
         state_root: &Path,
         who: &str,
     ) -> Result<Option<Self>, GateConfigError> {
-        let Some(section) = &config.publish.policy else {
+        let Some(policy) = haikuports_policy(config)? else {
             return Ok(None);
         };
-        let policy = resolve(section)?;
         let Some(gate) = &config.gate else {
             return Err(GateConfigError {
                 key: "[publish.policy]".into(),
@@ -101,6 +105,12 @@ impl HaikuPortsGate {
     }
 }
 
+/// `[publish.policy]` resolved, if the instance has one: the checks of the packages buildruns build
+/// (scratch builds run them too).
+pub fn haikuports_policy(config: &InstanceConfig) -> Result<Option<Policy>, GateConfigError> {
+    config.publish.policy.as_ref().map(resolve).transpose()
+}
+
 /// `[publish.policy]` resolved. `base` is refused: the HaikuPorts repository's dependencies come
 /// from itself and the system packages, which `[ports] system_packages` names.
 fn resolve(section: &PolicySection) -> Result<Policy, GateConfigError> {
@@ -117,6 +127,34 @@ fn resolve(section: &PolicySection) -> Result<Policy, GateConfigError> {
         key: "[publish.policy]".into(),
         message: message.replace("[repositories.policy", "[publish.policy"),
     })
+}
+
+/// The packages that must go together, as sets of indices into `packages` (name, version), in the
+/// order of each set's first package: a subpackage (`<name>_<suffix>` at the same version) joins
+/// the shortest-named package of the batch whose name it extends; every other package is alone.
+pub fn package_sets(packages: &[(&str, &str)]) -> Vec<Vec<usize>> {
+    let main_of = |index: usize| -> usize {
+        let (name, version) = packages[index];
+        (0..packages.len())
+            .filter(|&other| {
+                let (main, main_version) = packages[other];
+                main_version == version
+                    && name.len() > main.len()
+                    && name.starts_with(main)
+                    && name.as_bytes()[main.len()] == b'_'
+            })
+            .min_by_key(|&other| packages[other].0.len())
+            .unwrap_or(index)
+    };
+    let mut sets: Vec<(usize, Vec<usize>)> = Vec::new();
+    for index in 0..packages.len() {
+        let main = main_of(index);
+        match sets.iter_mut().find(|(m, _)| *m == main) {
+            Some((_, members)) => members.push(index),
+            None => sets.push((main, vec![index])),
+        }
+    }
+    sets.into_iter().map(|(_, members)| members).collect()
 }
 
 /// One open pipeline of built packages as the evaluation sees it.
@@ -285,6 +323,46 @@ mod tests {
         // Without the system packages, haiku is unresolved for both.
         let bare = evaluate(&[], &[pipeline(1, &[&a]), pipeline(2, &[&b])], &[], Mode::Block);
         assert!(bare.promotable.is_empty());
+    }
+
+    #[test]
+    fn a_port_and_its_subpackages_go_together_and_every_other_package_alone() {
+        let batch = [
+            ("libgreet_devel", "1.2.0-1"),
+            ("hello", "2.1-1"),
+            ("libgreet", "1.2.0-1"),
+            ("wave", "1.0-1"),
+            ("libgreet_source", "1.2.0-1"),
+            // Not libgreet's: another version (a leftover of an older build).
+            ("libgreet_doc", "1.1-1"),
+            // No `_` after the name: another port.
+            ("hellox", "2.1-1"),
+        ];
+        assert_eq!(
+            package_sets(&batch),
+            vec![vec![0, 2, 4], vec![1], vec![3], vec![5], vec![6]]
+        );
+        assert!(package_sets(&[]).is_empty());
+    }
+
+    #[test]
+    fn one_red_pipeline_holds_back_itself_and_what_requires_it_only() {
+        let lib = record("lib", &[], PackageState::Spooled);
+        let app = record("app", &["lib"], PackageState::Spooled);
+        let other = record("other", &[], PackageState::Spooled);
+        let mut red = pipeline(1, &[&lib]);
+        red.eligible = false;
+        let evaluation = evaluate(
+            &[],
+            &[red, pipeline(2, &[&app]), pipeline(3, &[&other])],
+            &[],
+            Mode::Block,
+        );
+        assert_eq!(evaluation.promotable, BTreeSet::from([3]));
+        assert_eq!(
+            evaluation.unresolved[&app.file_name],
+            vec!["lib>=1.0".to_string()]
+        );
     }
 
     #[test]

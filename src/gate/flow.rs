@@ -1,7 +1,8 @@
 //! A gated push and what follows it: stage the files (uploaded once, into the staging storage), run
 //! their lint and test commands, then [`evaluate_and_promote`] every open pipeline — which a later
-//! push or a waiver also does, so that a package waiting for its dependency is promoted as soon as the
-//! dependency arrives.
+//! push, a waiver or a promote request also does, so that a package waiting for its dependency is
+//! promoted as soon as the dependency arrives. A green pipeline into a repository promoted by hand
+//! ([`super::promotion`]) stays `green` until somebody asks ([`request_promotion`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -20,10 +21,12 @@ use crate::repos::{unix_seconds, Formats, RepoError};
 use super::command_check;
 use super::installability::{evaluate, OpenPipeline};
 use super::policy::{CheckKind, Mode};
+use super::promotion::{check_promotable, ManualPromotion, PromoteRefused};
 use super::same_bytes::{promote_copy, PromoteCopyError};
 use super::store::{
     CheckResult, CheckStatus, GateStore, GateStoreError, Pipeline, PipelineKind, PipelineState, StagedPackage,
 };
+use super::waivers::NewWaiver;
 
 /// Who acts in the audit log when the gate itself promotes.
 pub const GATE: &str = "gate";
@@ -56,6 +59,8 @@ pub struct GateContext<'a> {
     pub formats: &'a Formats,
     /// Every configured repository.
     pub repositories: &'a [Repository],
+    /// The repositories whose green pipelines wait for a promote request.
+    pub manual: &'a ManualPromotion,
     /// Who caused this operation (`api:<token>`, `cli:<user>`): the promotions it triggers name them.
     pub trigger: &'a str,
     /// Told a push's pipeline number as soon as it exists, before its checks run (the API answers a
@@ -210,11 +215,14 @@ pub async fn evaluate_and_promote(
             pipelines.push(pipeline);
         }
     }
-    // Command checks: a failure that blocks and is not waived keeps the pipeline out.
+    // Command checks: a failure that blocks and is not waived keeps the pipeline out; so does a
+    // repository promoted by hand that nobody asked to promote it into (its packages are not counted
+    // as present for the others either).
     let mut eligible = BTreeMap::new();
     let mut waived_installability: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
     for pipeline in &mut pipelines {
-        eligible.insert(pipeline.id, command_checks_pass(cx.store, pipeline, now_secs)?);
+        let checks_pass = command_checks_pass(cx.store, pipeline, now_secs)?;
+        eligible.insert(pipeline.id, checks_pass && !cx.manual.awaits_request(pipeline));
         waived_installability.insert(pipeline.id, installability_waived(cx.store, pipeline, now_secs)?);
     }
     let open: Vec<OpenPipeline<'_>> = pipelines
@@ -283,13 +291,8 @@ pub async fn evaluate_and_promote(
     let mut promoted = Vec::new();
     for pipeline in &pipelines {
         if !evaluation.promotable.contains(&pipeline.id) {
-            let reasons = cx
-                .store
-                .pipeline(pipeline.id)?
-                .map(|p| blocking_failures(&p))
-                .unwrap_or_default();
-            cx.store
-                .set_state(pipeline.id, PipelineState::Red, &reasons, now_secs)?;
+            let awaits = cx.manual.awaits_request(pipeline);
+            hold(cx.store, pipeline.id, awaits, now_secs)?;
             continue;
         }
         for staged in &pipeline.packages {
@@ -395,8 +398,15 @@ pub(crate) fn command_checks_pass(
         if check.status != CheckStatus::Failed {
             continue;
         }
-        let name = package_name(&pipeline.packages, &check.file_name);
-        if let Some(waiver) = store.waiver(&name, check.kind, now_secs)? {
+        let staged = pipeline
+            .packages
+            .iter()
+            .find(|s| s.package.file_name == check.file_name);
+        let waiver = match staged {
+            Some(staged) => store.waiver_for(staged, check.kind, now_secs)?,
+            None => None,
+        };
+        if let Some(waiver) = waiver {
             check.status = CheckStatus::Waived;
             check.summary = format!(
                 "{} — waived by {} until {}: {}",
@@ -419,7 +429,7 @@ pub(crate) fn installability_waived(
     let mut waived = BTreeSet::new();
     for staged in &pipeline.packages {
         if store
-            .waiver(&staged.package.name, CheckKind::Installability, now_secs)?
+            .waiver_for(staged, CheckKind::Installability, now_secs)?
             .is_some()
         {
             waived.insert(staged.package.file_name.clone());
@@ -428,26 +438,106 @@ pub(crate) fn installability_waived(
     Ok(waived)
 }
 
-/// The name of the package `file_name` of a pipeline.
-fn package_name(packages: &[StagedPackage], file_name: &str) -> String {
-    packages
-        .iter()
-        .find(|s| s.package.file_name == file_name)
-        .map(|s| s.package.name.clone())
-        .unwrap_or_default()
-}
-
 /// One line naming every blocking check that failed.
 pub(crate) fn blocking_failures(pipeline: &Pipeline) -> String {
-    let failed: Vec<String> = pipeline
-        .checks
-        .iter()
-        .filter(|c| c.blocking && c.status == CheckStatus::Failed)
-        .map(|c| format!("{} of {} failed: {}", c.kind.as_str(), c.file_name, c.summary))
-        .collect();
+    let failed = failed_blocking(pipeline);
     if failed.is_empty() {
         "waiting for another pipeline".into()
     } else {
         failed.join("; ")
     }
+}
+
+/// Each blocking check of `pipeline` that failed, or never finished, as a line.
+fn failed_blocking(pipeline: &Pipeline) -> Vec<String> {
+    pipeline
+        .checks
+        .iter()
+        .filter(|c| c.blocking && matches!(c.status, CheckStatus::Failed | CheckStatus::Pending))
+        .map(|c| match c.status {
+            CheckStatus::Pending => format!("{} of {} did not finish", c.kind.as_str(), c.file_name),
+            _ => format!("{} of {} failed: {}", c.kind.as_str(), c.file_name, c.summary),
+        })
+        .collect()
+}
+
+/// Records why open pipeline `id` is not promoted now: `green` when every blocking check passed (or
+/// was waived) and it only `awaits` a promote request, else `red` naming what failed; the new state.
+pub(crate) fn hold(
+    store: &mut GateStore,
+    id: i64,
+    awaits: bool,
+    now_secs: i64,
+) -> Result<(PipelineState, String), GateStoreError> {
+    let Some(pipeline) = store.pipeline(id)? else {
+        return Ok((PipelineState::Red, format!("pipeline {id} vanished")));
+    };
+    let (state, summary) = if awaits && failed_blocking(&pipeline).is_empty() {
+        (
+            PipelineState::Green,
+            "green: waiting for a promote request (its repository is promoted by hand: [gate] manual_promotion)"
+                .to_string(),
+        )
+    } else {
+        (PipelineState::Red, blocking_failures(&pipeline))
+    };
+    store.set_state(id, state, &summary, now_secs)?;
+    Ok((state, summary))
+}
+
+/// `who` asks to promote green pipeline `id` by hand (audited), and the open pipelines are evaluated
+/// again at once: the pipelines promoted, or why `id` cannot be.
+pub async fn request_promotion(
+    cx: &mut GateContext<'_>,
+    id: i64,
+    who: &str,
+    now: SystemTime,
+) -> Result<Result<Vec<i64>, PromoteRefused>, RepoError> {
+    let now_secs = unix_seconds(now);
+    let pipeline = cx.store.pipeline(id)?;
+    let names = match check_promotable(id, pipeline.as_ref()) {
+        Ok(pipeline) => pipeline
+            .packages
+            .iter()
+            .map(|s| s.package.file_name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        Err(refused) => return Ok(Err(refused)),
+    };
+    cx.store.request_promotion(id, who, now_secs)?;
+    cx.store.audit(
+        who,
+        "promote-request",
+        &format!("pipeline {id}"),
+        &names,
+        now_secs,
+    )?;
+    let (promoted, _) = evaluate_and_promote(cx, now).await?;
+    Ok(Ok(promoted))
+}
+
+/// Records `waiver` by `who` (audited: the package as subject; the check, expiry, repository and
+/// reason as detail), then evaluates the open pipelines again: its number and the pipelines promoted.
+pub async fn waive(
+    cx: &mut GateContext<'_>,
+    waiver: &NewWaiver,
+    who: &str,
+    now: SystemTime,
+) -> Result<(i64, Vec<i64>), RepoError> {
+    let now_secs = unix_seconds(now);
+    let id = cx.store.add_waiver(waiver, who, now_secs)?;
+    let subject = match &waiver.version {
+        Some(version) => format!("{} {version}", waiver.package),
+        None => waiver.package.clone(),
+    };
+    let detail = format!(
+        "{} until {} in {} (waiver {id}): {}",
+        waiver.kind.as_str(),
+        waiver.until,
+        waiver.repository,
+        waiver.reason
+    );
+    cx.store.audit(who, "waive", &subject, &detail, now_secs)?;
+    let (promoted, _) = evaluate_and_promote(cx, now).await?;
+    Ok((id, promoted))
 }

@@ -5,7 +5,8 @@
 //!
 //! - [`policy`]: `[repositories.policy]` — which checks run and which block.
 //! - [`store`]: pipelines, staged packages, check results (state database).
-//! - [`waivers`]: who lets a package through which failing check, until when, why.
+//! - [`waivers`]: who lets a package through which failing check in which repository, until when, why.
+//! - [`promotion`]: repositories promoted by hand, and the promote request.
 //! - [`audit`]: the append-only audit log.
 //! - [`command_check`]: lint and test commands run on a staged package.
 //! - [`builder_tests`]: a package's own tests run on a builder with it installed.
@@ -22,6 +23,7 @@ pub mod command_check;
 pub mod flow;
 pub mod installability;
 pub mod policy;
+pub mod promotion;
 pub mod same_bytes;
 pub mod store;
 pub mod waivers;
@@ -38,4 +40,9 @@ pub struct GateSection {
     /// a bucket clients cannot read (no website access), ideally on the same S3 service as the served
     /// bucket so that promotion is a server-side copy.
     pub staging: PathBuf,
+    /// Repository ids (globs) whose green pipelines wait for a promote request
+    /// (`POST /api/pipelines/{id}/promote`, a token with the `promote` right) instead of being
+    /// promoted at once ([`promotion`]). Default none: every green pipeline is promoted.
+    #[serde(default)]
+    pub manual_promotion: Vec<String>,
 }

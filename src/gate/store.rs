@@ -59,8 +59,16 @@ CREATE TABLE IF NOT EXISTS gate_audit (
 );
 ";
 
-/// Databases made before pipelines had a kind get the column (every earlier pipeline was a push).
-const ADD_KIND: &str = "ALTER TABLE gate_pipelines ADD COLUMN kind TEXT NOT NULL DEFAULT 'push'";
+/// Columns added after the first release of the gate, with their definitions: a database made before
+/// gets each once (every earlier pipeline was a push, had no ref and no promotion request; every earlier
+/// waiver covered its package in every repository and every version).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("gate_pipelines", "kind", "TEXT NOT NULL DEFAULT 'push'"),
+    ("gate_pipelines", "ref", "TEXT"),
+    ("gate_pipelines", "promote_requested_by", "TEXT"),
+    ("gate_waivers", "repository", "TEXT NOT NULL DEFAULT ''"),
+    ("gate_waivers", "version", "TEXT"),
+];
 
 /// What opened a pipeline: the two flows evaluate and promote only their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +79,8 @@ pub enum PipelineKind {
     /// A publish of the packages buildruns built for the HaikuPorts repository
     /// ([`crate::publish::gated`]).
     Buildrun,
+    /// A scratch build of a proposed change ([`crate::scratch`]): checked, never promoted.
+    Scratch,
 }
 
 impl PipelineKind {
@@ -78,12 +88,14 @@ impl PipelineKind {
         match self {
             Self::Push => "push",
             Self::Buildrun => "buildrun",
+            Self::Scratch => "scratch",
         }
     }
 
     fn parse(text: &str) -> Self {
         match text {
             "buildrun" => Self::Buildrun,
+            "scratch" => Self::Scratch,
             _ => Self::Push,
         }
     }
@@ -97,6 +109,10 @@ pub enum PipelineState {
     Checking,
     /// A blocking check failed: its packages stay staged (a later push or a waiver may turn it green).
     Red,
+    /// Every blocking check passed or was waived, but nothing was promoted: its repository's policy
+    /// promotes by hand (`promote = "manual"`) and nobody asked yet, or it is a scratch build's (never
+    /// promoted).
+    Green,
     /// Every blocking check passed or was waived, and its packages were promoted.
     Promoted,
 }
@@ -106,6 +122,7 @@ impl PipelineState {
         match self {
             Self::Checking => "checking",
             Self::Red => "red",
+            Self::Green => "green",
             Self::Promoted => "promoted",
         }
     }
@@ -113,6 +130,7 @@ impl PipelineState {
     fn parse(text: &str) -> Self {
         match text {
             "checking" => Self::Checking,
+            "green" => Self::Green,
             "promoted" => Self::Promoted,
             _ => Self::Red,
         }
@@ -192,6 +210,13 @@ pub struct Pipeline {
     pub who: String,
     /// What opened it.
     pub kind: PipelineKind,
+    /// The ref (branch, tag or commit) a scratch build's pipeline checks, with the commit it named:
+    /// `feature/x at 0123abc…`; `None` for other kinds.
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// Who asked to promote it by hand (`POST /api/pipelines/{id}/promote`), when its repository's
+    /// policy says `promote = "manual"`; it is promoted once green.
+    pub promote_requested_by: Option<String>,
     /// Where it is.
     pub state: PipelineState,
     /// One line: why it is red, or what was promoted.
@@ -230,17 +255,8 @@ impl GateStore {
             message: e.to_string(),
         };
         let conn = crate::state::sqlite::open_with_schema(path, SCHEMA).map_err(fail)?;
-        let has_kind = |conn: &Connection| {
-            conn.prepare("SELECT 1 FROM pragma_table_info('gate_pipelines') WHERE name = 'kind'")
-                .and_then(|mut stmt| stmt.exists([]))
-        };
-        if !has_kind(&conn).map_err(fail)? {
-            // Another process opening the same database may have added it first.
-            if let Err(e) = conn.execute_batch(ADD_KIND) {
-                if !has_kind(&conn).map_err(fail)? {
-                    return Err(fail(e));
-                }
-            }
+        for (table, column, definition) in ADDED_COLUMNS {
+            add_column(&conn, table, column, definition).map_err(fail)?;
         }
         Ok(Self {
             conn,
@@ -279,23 +295,49 @@ impl GateStore {
         )
         .map_err(|e| fail(&e))?;
         let id = tx.last_insert_rowid();
-        for staged in packages {
-            tx.execute(
-                "INSERT OR IGNORE INTO gate_staged (pipeline, format, sha256, pool_key, package, targets)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    id,
-                    staged.format.as_str(),
-                    staged.package.sha256,
-                    staged.pool_key,
-                    serde_json::to_string(&staged.package).map_err(|e| fail(&e))?,
-                    serde_json::to_string(&staged.targets).map_err(|e| fail(&e))?,
-                ],
-            )
-            .map_err(|e| fail(&e))?;
-        }
+        insert_staged(&tx, id, packages).map_err(|e| fail(&e))?;
         tx.commit().map_err(|e| fail(&e))?;
         Ok(id)
+    }
+
+    /// A new pipeline of kind `scratch` for a scratch build of `reference` (as
+    /// [`Pipeline::reference`] shows it), in state `checking`, without packages yet; its number.
+    pub fn create_scratch_pipeline(
+        &mut self,
+        who: &str,
+        reference: &str,
+        now: i64,
+    ) -> Result<i64, GateStoreError> {
+        let id = self.create_pipeline(who, PipelineKind::Scratch, &[], now)?;
+        self.set_reference(id, reference)?;
+        Ok(id)
+    }
+
+    /// Sets what [`Pipeline::reference`] shows for `pipeline` (once a scratch build resolved its ref).
+    pub fn set_reference(&mut self, pipeline: i64, reference: &str) -> Result<(), GateStoreError> {
+        self.conn
+            .execute(
+                "UPDATE gate_pipelines SET ref = ?2 WHERE id = ?1",
+                params![pipeline, reference],
+            )
+            .map(|_| ())
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Adds `packages` to `pipeline` (a scratch build's, once built).
+    pub fn add_packages(&mut self, pipeline: i64, packages: &[StagedPackage]) -> Result<(), GateStoreError> {
+        insert_staged(&self.conn, pipeline, packages).map_err(|e| self.fail(e))
+    }
+
+    /// Records that `who` asked to promote `pipeline` by hand.
+    pub fn request_promotion(&mut self, pipeline: i64, who: &str, now: i64) -> Result<(), GateStoreError> {
+        self.conn
+            .execute(
+                "UPDATE gate_pipelines SET promote_requested_by = ?2, updated_at = ?3 WHERE id = ?1",
+                params![pipeline, who, now],
+            )
+            .map(|_| ())
+            .map_err(|e| self.fail(e))
     }
 
     /// Records `result` for `pipeline` (replacing an earlier result of the same check).
@@ -353,28 +395,35 @@ impl GateStore {
         let head = self
             .conn
             .query_row(
-                "SELECT who, kind, state, summary, created_at, updated_at FROM gate_pipelines WHERE id = ?1",
+                "SELECT who, kind, state, summary, created_at, updated_at, ref, promote_requested_by
+                 FROM gate_pipelines WHERE id = ?1",
                 params![id],
                 |row| {
                     Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, String>(3)?,
-                        row.get::<_, i64>(4)?,
-                        row.get::<_, i64>(5)?,
+                        (
+                            row.get::<_, String>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, String>(2)?,
+                            row.get::<_, String>(3)?,
+                        ),
+                        (row.get::<_, i64>(4)?, row.get::<_, i64>(5)?),
+                        (row.get::<_, Option<String>>(6)?, row.get::<_, Option<String>>(7)?),
                     ))
                 },
             )
             .optional()
             .map_err(|e| self.fail(e))?;
-        let Some((who, kind, state, summary, created_at, updated_at)) = head else {
+        let Some(((who, kind, state, summary), (created_at, updated_at), (reference, promote_requested_by))) =
+            head
+        else {
             return Ok(None);
         };
         Ok(Some(Pipeline {
             id,
             who,
             kind: PipelineKind::parse(&kind),
+            reference,
+            promote_requested_by,
             state: PipelineState::parse(&state),
             summary,
             created_at,
@@ -471,4 +520,40 @@ impl GateStore {
             })
             .collect())
     }
+}
+
+/// Adds `column` to `table` unless it is there; another process opening the same database may add it
+/// first, which is not an error.
+fn add_column(conn: &Connection, table: &str, column: &str, definition: &str) -> rusqlite::Result<()> {
+    let exists = |conn: &Connection| {
+        conn.prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")
+            .and_then(|mut stmt| stmt.exists(params![table, column]))
+    };
+    if exists(conn)? {
+        return Ok(());
+    }
+    match conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {definition}")) {
+        Err(e) if !exists(conn)? => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Inserts `packages` as staged by `pipeline` (a package it already stages is kept).
+fn insert_staged(conn: &Connection, pipeline: i64, packages: &[StagedPackage]) -> Result<(), String> {
+    for staged in packages {
+        conn.execute(
+            "INSERT OR IGNORE INTO gate_staged (pipeline, format, sha256, pool_key, package, targets)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                pipeline,
+                staged.format.as_str(),
+                staged.package.sha256,
+                staged.pool_key,
+                serde_json::to_string(&staged.package).map_err(|e| e.to_string())?,
+                serde_json::to_string(&staged.targets).map_err(|e| e.to_string())?,
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }

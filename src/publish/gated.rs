@@ -1,8 +1,9 @@
 //! The gated publish of the HaikuPorts repository (`[gate]` with `[publish.policy]`, see
 //! `docs/gate.md`): new packages of the spool are not uploaded into the served bucket but **staged** —
 //! the same bytes, streamed against their recorded digest and verified, into the staging storage under
-//! the keys they will have when served — and a pipeline of kind `buildrun` is opened for them. Their
-//! lint and test commands run; then every open buildrun pipeline is evaluated
+//! the keys they will have when served — and a pipeline of kind `buildrun` is opened for each package
+//! (a port's subpackages share their package's: [`crate::gate::buildrun::package_sets`]). Their lint
+//! and test commands run; then every open buildrun pipeline is evaluated
 //! ([`crate::gate::buildrun::evaluate`]) and the green ones are **promoted**: each object copied from
 //! staging into the served bucket ([`crate::gate::same_bytes::promote_copy`], server-side where both
 //! buckets share a service — never uploaded again from the spool), recorded as uploaded, and from there
@@ -26,9 +27,11 @@ use super::store::{store_and_verify, Stored};
 use super::{keys, now, PublishError, Publisher};
 use crate::formats::haiku::entry::HaikuEntry;
 use crate::formats::{FormatKind, InspectedPackage};
-use crate::gate::buildrun::{evaluate, BuiltEvaluation, BuiltPipeline, HaikuPortsGate, HAIKUPORTS};
+use crate::gate::buildrun::{
+    evaluate, package_sets, BuiltEvaluation, BuiltPipeline, HaikuPortsGate, HAIKUPORTS,
+};
 use crate::gate::command_check;
-use crate::gate::flow::{blocking_failures, command_checks_pass, installability_waived, GATE};
+use crate::gate::flow::{command_checks_pass, hold, installability_waived, GATE};
 use crate::gate::policy::{CheckKind, Mode};
 use crate::gate::same_bytes::{promote_copy, PromoteCopyError};
 use crate::gate::store::{
@@ -155,11 +158,8 @@ pub async fn decide(
             decision.promote.push((pipeline.id, records));
             continue;
         }
-        let why = store
-            .pipeline(pipeline.id)?
-            .map(|p| blocking_failures(&p))
-            .unwrap_or_default();
-        store.set_state(pipeline.id, PipelineState::Red, &why, now)?;
+        // The HaikuPorts repository is promoted as soon as a pipeline is green: nothing awaits a request.
+        let (_, why) = hold(&mut store, pipeline.id, false, now)?;
         decision.summary.red.push((pipeline.id, why));
     }
     decision.held = unstored
@@ -180,7 +180,7 @@ fn open_pipelines(store: &GateStore) -> Result<Vec<Pipeline>, PublishError> {
 }
 
 /// Uploads `new` spool files into the staging storage (verified, not sent again when staging holds
-/// them) and opens one pipeline for them. A file whose bytes are not its record's is rejected and its
+/// them) and opens a pipeline for each package (a port's subpackages share their package's). A file whose bytes are not its record's is rejected and its
 /// record removed, so the next publish checks it from the start.
 async fn stage(
     p: &mut Publisher,
@@ -230,16 +230,23 @@ async fn stage(
         return Ok(());
     }
     crash_point("gate-staged");
-    let id = store.create_pipeline(&gate.who, PipelineKind::Buildrun, &staged, now)?;
-    let names: Vec<&str> = staged.iter().map(|s| s.package.file_name.as_str()).collect();
-    store.audit(
-        &gate.who,
-        "stage",
-        &format!("pipeline {id}"),
-        &names.join(", "),
-        now,
-    )?;
-    crash_point("gate-pipeline-opened");
+    let identities: Vec<(&str, &str)> = staged
+        .iter()
+        .map(|s| (s.package.name.as_str(), s.package.version.as_str()))
+        .collect();
+    for set in package_sets(&identities) {
+        let packages: Vec<StagedPackage> = set.iter().map(|&i| staged[i].clone()).collect();
+        let id = store.create_pipeline(&gate.who, PipelineKind::Buildrun, &packages, now)?;
+        let names: Vec<&str> = packages.iter().map(|s| s.package.file_name.as_str()).collect();
+        store.audit(
+            &gate.who,
+            "stage",
+            &format!("pipeline {id}"),
+            &names.join(", "),
+            now,
+        )?;
+        crash_point("gate-pipeline-opened");
+    }
     Ok(())
 }
 

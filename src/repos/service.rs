@@ -21,9 +21,10 @@ use super::push::{push, select, PushReport};
 use super::records::Records;
 use super::{Formats, RepoError};
 use crate::gate::audit::AuditEntry;
-use crate::gate::flow::{evaluate_and_promote, GateContext, GatedReport};
-use crate::gate::policy::CheckKind;
+use crate::gate::flow::{GateContext, GatedReport};
+use crate::gate::promotion::{ManualPromotion, PromoteRefused};
 use crate::gate::store::{GateStore, Pipeline};
+use crate::gate::waivers::NewWaiver;
 use crate::publish::crashpoint::crash_point;
 use crate::publish::lock::PublishLock;
 use crate::publish::PublishError;
@@ -52,6 +53,8 @@ pub struct PushService {
     lock_ttl: Duration,
     /// The staging storage, when the instance is gated (`[gate]`).
     staging: Option<Arc<dyn StorageBackend>>,
+    /// `[gate] manual_promotion`: the repositories promoted by hand.
+    manual: ManualPromotion,
 }
 
 impl PushService {
@@ -65,6 +68,7 @@ impl PushService {
             repositories,
             lock_ttl: crate::publish::PublishSettings::default().lock_ttl,
             staging: None,
+            manual: ManualPromotion::default(),
         }
     }
 
@@ -80,7 +84,7 @@ impl PushService {
         // Tests on a builder run on `[[builders]]` entries: bound now, so a wrong name fails here.
         crate::gate::builder_tests::bind(&mut repositories, &config.builders)
             .map_err(|e| RepoError::Refused(e.to_string()))?;
-        let service = Self::new(state, storage, repositories);
+        let mut service = Self::new(state, storage, repositories);
         let Some(gate) = &config.gate else {
             return Ok(service);
         };
@@ -91,6 +95,7 @@ impl PushService {
         let staging = crate::storage::open_config(&settings)
             .await
             .map_err(|e| refused(&e))?;
+        service.manual = ManualPromotion::new(&gate.manual_promotion).map_err(RepoError::Refused)?;
         Ok(service.with_gate(staging))
     }
 
@@ -169,31 +174,33 @@ impl PushService {
         .map(PushOutcome::Published)
     }
 
-    /// Records a waiver of `kind` for `package` until `until` by `who` for `reason` (audited), then
-    /// re-evaluates the open pipelines; the waiver's number and the pipelines promoted.
-    pub async fn waive(
-        &self,
-        package: &str,
-        kind: CheckKind,
-        who: &str,
-        reason: &str,
-        until: SystemTime,
-    ) -> Result<(i64, Vec<i64>), RepoError> {
+    /// Records `waiver` by `who` (audited), then re-evaluates the open pipelines; the waiver's number
+    /// and the pipelines promoted. Its repository must be configured (or be the HaikuPorts one).
+    pub async fn waive(&self, waiver: &NewWaiver, who: &str) -> Result<(i64, Vec<i64>), RepoError> {
+        let known = waiver.repository == crate::gate::buildrun::HAIKUPORTS
+            || self.repositories.iter().any(|r| r.id() == waiver.repository);
+        if !known {
+            return Err(RepoError::UnknownRepository(format!(
+                "the waiver names repository {}, which is not configured",
+                waiver.repository
+            )));
+        }
         let now = SystemTime::now();
         self.with_gate_context(who, &|_| (), async |cx| {
-            let until = super::unix_seconds(until);
-            let id = cx
-                .store
-                .add_waiver(package, kind, who, reason, until, super::unix_seconds(now))?;
-            cx.store.audit(
-                who,
-                "waive",
-                package,
-                &format!("{} until {until} (waiver {id}): {reason}", kind.as_str()),
-                super::unix_seconds(now),
-            )?;
-            let (promoted, _) = evaluate_and_promote(cx, now).await?;
-            Ok((id, promoted))
+            crate::gate::flow::waive(cx, waiver, who, now).await
+        })
+        .await
+    }
+
+    /// `who` asks to promote green pipeline `id` by hand (audited); the pipelines promoted, or why
+    /// `id` cannot be.
+    pub async fn request_promotion(
+        &self,
+        id: i64,
+        who: &str,
+    ) -> Result<Result<Vec<i64>, PromoteRefused>, RepoError> {
+        self.with_gate_context(who, &|_| (), async |cx| {
+            crate::gate::flow::request_promotion(cx, id, who, SystemTime::now()).await
         })
         .await
     }
@@ -232,6 +239,7 @@ impl PushService {
                 store: &mut store,
                 formats: &self.formats,
                 repositories: &self.repositories,
+                manual: &self.manual,
                 trigger,
                 on_pipeline,
             };

@@ -12,11 +12,13 @@
 //! - [`settings`]: `[scratch]` — TTL and webhook.
 //! - [`workspace`]: the scratch state directory (checkout, snapshot, its record `scratch.json`).
 //! - [`gate_check`]: staging the results under `scratch/<N>/` and the installability check.
+//! - [`pipeline`]: its pipeline in the gate's records (kind `scratch`), with the policy's checks.
 //! - [`verdict`]: the commit-status JSON POSTed to the webhook.
 //! - [`prune`]: deleting expired scratch builds (staging objects, then the directory).
 //! - [`run`]: one scratch build, end to end.
 
 pub mod gate_check;
+pub mod pipeline;
 pub mod prune;
 pub mod run;
 pub mod settings;

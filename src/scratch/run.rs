@@ -1,23 +1,27 @@
 //! One scratch build, end to end: prune expired ones, resolve the ref, prepare the scratch directory,
 //! run a buildrun there through the buildrun code path ([`crate::buildrun::plan_and_run`], the same
-//! planner, builders, build command and dependency resolution), stage and check its packages, record
-//! and report the verdict.
+//! planner, builders, build command and dependency resolution), stage and check its packages (in its
+//! pipeline, when the instance has a gate: [`super::pipeline`]), record and report the verdict.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use buildmaster_storage::StorageBackend;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::gate_check::{installability, stage, Installability};
+use super::pipeline::ScratchPipeline;
 use super::prune::{prune_expired, PruneReport};
 use super::verdict::{self, Verdict, CONTEXT};
 use super::workspace::{resolve_ref, ScratchRecord, Workspace};
 use super::ScratchError;
 use crate::buildrun::lock::RunLock;
+use crate::buildrun::BuildrunError;
 use crate::buildrun::{fleet, plan_and_run, Context, Patience, Summary};
 use crate::config::instance::InstanceConfig;
+use crate::gate::policy::{CheckKind, Mode, Policy};
 use crate::plan::instance::Wanted;
 use crate::state::StateDir;
 
@@ -31,6 +35,9 @@ pub struct ScratchRequest {
     pub ports: Vec<String>,
     /// Who asked (`cli:<user>`, `api:<token>`): the audit log's "who".
     pub who: String,
+    /// The pipeline already opened for it (`POST /api/scratch` answers with it before the build
+    /// runs); `None`: one is opened when the instance has a gate.
+    pub pipeline: Option<i64>,
 }
 
 /// The instance a scratch build runs for.
@@ -45,9 +52,59 @@ pub struct ScratchContext {
     pub staging: Option<Arc<dyn StorageBackend>>,
     /// HaikuPorter's builders directory, as `buildmaster buildrun --builders-dir`.
     pub builders_dir: Option<PathBuf>,
+    /// `[publish.policy]`, resolved: the lint and test commands (and installability's mode) a real
+    /// buildrun's gate applies, applied to the scratch build's packages too.
+    pub policy: Option<Policy>,
+    /// Wait for a running buildrun (or scratch build) to end instead of failing as busy: the API's
+    /// scratch builds queue; the CLI's are refused at once, as two buildruns are.
+    pub wait_while_busy: bool,
     /// Stops the build.
     pub cancel: CancellationToken,
 }
+
+impl ScratchContext {
+    /// The context of the instance in `state` as `config` describes it: its `[gate] staging` storage
+    /// opened and `[publish.policy]` resolved now, so that a wrong one is named before anything is
+    /// built.
+    pub async fn for_instance(
+        state: StateDir,
+        config: InstanceConfig,
+        storage: Arc<dyn StorageBackend>,
+        builders_dir: Option<PathBuf>,
+        cancel: CancellationToken,
+    ) -> Result<Self, ScratchError> {
+        let staging = match &config.gate {
+            None => None,
+            Some(gate) => {
+                let fail = |e: &dyn std::fmt::Display| {
+                    ScratchError::Staging(format!("[gate] staging {}: {e}", gate.staging.display()))
+                };
+                let settings =
+                    crate::config::storage::StorageConfig::load(&gate.staging).map_err(|e| fail(&e))?;
+                Some(
+                    crate::storage::open_config(&settings)
+                        .await
+                        .map_err(|e| fail(&e))?,
+                )
+            }
+        };
+        let policy = crate::gate::buildrun::haikuports_policy(&config)
+            .map_err(|e| ScratchError::Check(e.to_string()))?;
+        Ok(Self {
+            state,
+            config,
+            storage,
+            staging,
+            builders_dir,
+            policy,
+            wait_while_busy: false,
+            cancel,
+        })
+    }
+}
+
+/// How often a scratch build that waits for the buildrun lock tries again.
+const BUSY_RETRY: Duration = Duration::from_secs(2);
 
 /// What a scratch build did.
 #[derive(Clone, Debug, Serialize)]
@@ -73,6 +130,10 @@ pub struct ScratchReport {
 struct Gated {
     summary: Option<Summary>,
     installability: Option<Installability>,
+    /// Whether an unresolved requirement fails the verdict (the policy's installability mode).
+    installability_blocks: bool,
+    /// Each blocking lint or test failure.
+    command_failures: Vec<String>,
 }
 
 /// The instance config with the scratch clone as ports tree and the system packages pinned to the
@@ -84,15 +145,33 @@ fn scratch_config(cx: &ScratchContext, ws: &Workspace) -> InstanceConfig {
     config
 }
 
+/// The instance's buildrun lock; with `wait_while_busy`, waits for it until cancelled.
+async fn lock_instance(cx: &ScratchContext) -> Result<RunLock, ScratchError> {
+    loop {
+        match RunLock::acquire(&cx.state) {
+            Err(BuildrunError::Busy(why)) if cx.wait_while_busy => {
+                tracing::info!(%why, "scratch build waiting for the running buildrun");
+                tokio::select! {
+                    () = cx.cancel.cancelled() => return Err(BuildrunError::Busy(why).into()),
+                    () = tokio::time::sleep(BUSY_RETRY) => {}
+                }
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 async fn build_and_gate(
     cx: &ScratchContext,
     ws: &mut Workspace,
     ports: &[String],
+    pipeline: Option<&ScratchPipeline>,
 ) -> Result<Gated, ScratchError> {
     // The builders' ports trees and package directories are the instance's: a scratch build holds the
     // instance's buildrun lock, so that it and a buildrun never switch a builder's tree under each
-    // other (each is refused as busy while the other runs, as two buildruns are).
-    let _instance = RunLock::acquire(&cx.state)?;
+    // other (the CLI's is refused as busy while a buildrun runs, as two buildruns are; the API's
+    // waits).
+    let _instance = lock_instance(cx).await?;
     let state = ws.state();
     let config = scratch_config(cx, ws);
     // The instance's builders, whichever way it configures them (the default builders directory is
@@ -117,10 +196,16 @@ async fn build_and_gate(
         Wanted::Ports(ports.to_vec())
     };
     let report = plan_and_run(&ctx, &wanted).await?;
+    let installability_blocks = cx
+        .policy
+        .as_ref()
+        .is_none_or(|p| p.mode(CheckKind::Installability) == Mode::Block);
     let Some(summary) = report.summary else {
         return Ok(Gated {
             summary: None,
             installability: None,
+            installability_blocks,
+            command_failures: Vec::new(),
         });
     };
     let built: Vec<PathBuf> = summary
@@ -134,14 +219,31 @@ async fn build_and_gate(
     }
     let system = ctx.config.ports.system_packages.clone();
     let installability = tokio::task::spawn_blocking({
-        let repository = cx.state.repository();
+        let (repository, built) = (cx.state.repository(), built.clone());
         move || installability(&built, &repository, system.as_deref())
     })
     .await
     .map_err(|e| ScratchError::Check(e.to_string()))??;
+    let command_failures = match pipeline {
+        Some(pipeline) => {
+            let now = crate::repos::unix_seconds(std::time::SystemTime::now());
+            pipeline
+                .check(
+                    &built,
+                    &ws.record.staged,
+                    &installability,
+                    cx.policy.as_ref(),
+                    now,
+                )
+                .await?
+        }
+        None => Vec::new(),
+    };
     Ok(Gated {
         summary: Some(summary),
         installability: Some(installability),
+        installability_blocks,
+        command_failures,
     })
 }
 
@@ -168,7 +270,12 @@ fn judge(gated: &Gated) -> (&'static str, String) {
             .iter()
             .map(|(port, why)| format!("{port} not built: {why}")),
     );
-    if let Some(check) = &gated.installability {
+    problems.extend(gated.command_failures.iter().cloned());
+    if let Some(check) = gated
+        .installability
+        .as_ref()
+        .filter(|_| gated.installability_blocks)
+    {
         problems.extend(check.unresolved.iter().map(|u| {
             format!(
                 "{} cannot be installed: nothing provides {}",
@@ -208,10 +315,44 @@ fn audit(cx: &ScratchContext, who: &str, record: &ScratchRecord, now: i64) {
     }
 }
 
-/// Runs a scratch build of `request` at `now` (unix seconds).
+/// Opens the pipeline of a scratch build of `reference` for `who` on a gated instance (the API does
+/// before it queues the build); `None` without a gate.
+pub fn open_pipeline(
+    cx: &ScratchContext,
+    who: &str,
+    reference: &str,
+    now: i64,
+) -> Result<Option<ScratchPipeline>, ScratchError> {
+    if cx.config.gate.is_none() {
+        return Ok(None);
+    }
+    ScratchPipeline::open(&cx.state.database(), who, reference, now).map(Some)
+}
+
+/// Runs a scratch build of `request` at `now` (unix seconds). When it cannot run, its pipeline (if
+/// any) is closed red with the reason.
 pub async fn run_scratch(
     cx: &ScratchContext,
     request: &ScratchRequest,
+    now: i64,
+) -> Result<ScratchReport, ScratchError> {
+    let pipeline = match request.pipeline {
+        Some(id) => Some(ScratchPipeline::existing(&cx.state.database(), id)),
+        None => open_pipeline(cx, &request.who, &request.reference, now)?,
+    };
+    let result = run_in_pipeline(cx, request, pipeline.as_ref(), now).await;
+    if let (Err(err), Some(pipeline)) = (&result, &pipeline) {
+        if let Err(close) = pipeline.close("error", &err.to_string(), now) {
+            tracing::warn!(%close, pipeline = pipeline.id, "could not close the scratch build's pipeline");
+        }
+    }
+    result
+}
+
+async fn run_in_pipeline(
+    cx: &ScratchContext,
+    request: &ScratchRequest,
+    pipeline: Option<&ScratchPipeline>,
     now: i64,
 ) -> Result<ScratchReport, ScratchError> {
     let settings = cx.config.scratch.clone().unwrap_or_default();
@@ -221,6 +362,9 @@ pub async fn run_scratch(
     }
     let tree = cx.config.ports_tree(cx.state.root());
     let sha = resolve_ref(&tree, &request.reference)?;
+    if let Some(pipeline) = pipeline {
+        pipeline.resolved(&request.reference, &sha)?;
+    }
     let preparing = std::time::Instant::now();
     let mut ws = Workspace::create(
         &cx.state,
@@ -230,8 +374,9 @@ pub async fn run_scratch(
         now,
         settings.ttl_seconds(),
     )?;
+    ws.record.pipeline = pipeline.map(|p| p.id);
     let prepare_ms = preparing.elapsed().as_millis() as u64;
-    let outcome = build_and_gate(cx, &mut ws, &request.ports).await;
+    let outcome = build_and_gate(cx, &mut ws, &request.ports, pipeline).await;
     let (state, description) = match &outcome {
         Ok(gated) => {
             let (state, description) = judge(gated);
@@ -242,6 +387,9 @@ pub async fn run_scratch(
     ws.record.verdict = Some(state.to_string());
     ws.record.description = crate::bounded_text::shortened(&description, 1000);
     ws.save()?;
+    if let Some(pipeline) = pipeline {
+        pipeline.close(state, &ws.record.description, now)?;
+    }
     audit(cx, &request.who, &ws.record, now);
     let verdict = Verdict {
         state: state.to_string(),

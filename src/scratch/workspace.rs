@@ -36,6 +36,9 @@ pub struct ScratchRecord {
     pub created_at: i64,
     /// Unix seconds after which `prune` deletes it.
     pub expires_at: i64,
+    /// Its pipeline in the gate's records (kind `scratch`), on a gated instance.
+    #[serde(default)]
+    pub pipeline: Option<i64>,
     /// Keys of its objects in the staging storage (`scratch/<N>/<file>`).
     #[serde(default)]
     pub staged: Vec<String>,

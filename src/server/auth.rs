@@ -152,7 +152,7 @@ pub struct Caller {
     name: String,
     /// What it may do.
     rights: Rights,
-    /// Where it may push.
+    /// Where it may push, waive and promote.
     scope: Scope,
 }
 
@@ -190,22 +190,24 @@ impl Caller {
         )))
     }
 
-    /// Refuses (403, naming the token and the repository) unless the caller may push to `repository`.
-    pub fn require_push_to(&self, repository: &str) -> Result<(), ApiError> {
-        self.require(Right::Push)?;
+    /// Refuses (403, naming the token and the right or the repository) unless the caller holds `right`
+    /// and `repository` is in its scope: pushing, waiving and promoting are scoped alike.
+    pub fn require_on(&self, right: Right, repository: &str) -> Result<(), ApiError> {
+        self.require(right)?;
         let Scope::Only(patterns) = &self.scope else {
             return Ok(());
         };
         if patterns.iter().any(|p| p.matches(repository)) {
             return Ok(());
         }
-        tracing::warn!(token = %self.name, repository, "API push refused: repository out of the token's scope");
+        tracing::warn!(token = %self.name, right = right.as_str(), repository, "API request refused: repository out of the token's scope");
         let allowed: Vec<&str> = patterns.iter().map(glob::Pattern::as_str).collect();
         Err(ApiError::Forbidden(format!(
-            "token {:?} may not push to {repository} (it may push to: {})",
+            "token {:?} may not {} in {repository} (its repositories: {})",
             self.name,
+            right.as_str(),
             if allowed.is_empty() {
-                "no repository".to_string()
+                "none".to_string()
             } else {
                 allowed.join(", ")
             }

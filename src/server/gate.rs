@@ -1,6 +1,7 @@
 //! The gate in the API: `GET /api/pipelines` (newest first, without logs), `GET /api/pipelines/{id}`
-//! (with each check's log), `GET /api/audit` (read-only, like the other status endpoints) and
-//! `POST /api/waivers` (a token with the `waive` right).
+//! (with each check's log), `GET /api/audit` (read-only, like the other status endpoints),
+//! `POST /api/waivers` (a token with the `waive` right in the waiver's repository) and
+//! `POST /api/pipelines/{id}/promote` (the `promote` right in each of the pipeline's repositories).
 //!
 //! The reads open their own SQLite connection on a blocking thread: the state database is in WAL mode,
 //! so they never wait for a push, which holds the publish lock (in the bucket), not the database, while
@@ -19,7 +20,9 @@ use super::error::{echo, ApiError};
 use super::state::AppState;
 use crate::gate::audit::AuditEntry;
 use crate::gate::policy::CheckKind;
+use crate::gate::promotion::PromoteRefused;
 use crate::gate::store::Pipeline;
+use crate::gate::waivers::NewWaiver;
 use crate::repos::service::PushService;
 use crate::repos::RepoError;
 
@@ -89,10 +92,7 @@ pub async fn get_pipeline(
     Path(id): Path<String>,
 ) -> Result<Json<Pipeline>, ApiError> {
     let service = gated(&app)?;
-    let id: i64 =
-        id.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-            ApiError::BadRequest(format!("pipeline {} is not a pipeline number", echo(&id)))
-        })?;
+    let id = pipeline_number(&id)?;
     read(service, move |s| s.pipeline(id))
         .await?
         .map(Json)
@@ -113,8 +113,12 @@ pub async fn audit(
 /// A waiver request, validated.
 #[derive(Debug, PartialEq)]
 struct WaiverRequest {
-    /// The package name the waiver covers (every version pushed before it expires).
+    /// The repository id it applies in.
+    repository: String,
+    /// The package name the waiver covers.
     package: String,
+    /// The one version it covers; `None`: every version staged before it expires.
+    version: Option<String>,
     /// The check it waives.
     kind: CheckKind,
     /// Why (into the audit log and the waived checks' summaries).
@@ -127,15 +131,13 @@ impl WaiverRequest {
     /// Checks each field of `body`; an error names the field and what it takes.
     fn parse(body: &serde_json::Value) -> Result<Self, ApiError> {
         let bad = |message: String| ApiError::BadRequest(message);
-        let object = body
-            .as_object()
-            .ok_or_else(|| bad("the body must be a JSON object {package, check, reason, hours}".into()))?;
-        if let Some(key) = object
-            .keys()
-            .find(|k| !["package", "check", "reason", "hours"].contains(&k.as_str()))
-        {
+        let object = body.as_object().ok_or_else(|| {
+            bad("the body must be a JSON object {repository, package, version?, check, reason, hours}".into())
+        })?;
+        const FIELDS: [&str; 6] = ["repository", "package", "version", "check", "reason", "hours"];
+        if let Some(key) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
             return Err(bad(format!(
-                "unknown field {}: give package, check, reason and hours",
+                "unknown field {}: give repository, package, version (optional), check, reason and hours",
                 echo(key)
             )));
         }
@@ -145,18 +147,33 @@ impl WaiverRequest {
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| bad(format!("{field}: give a string")))
         };
+        let repository = text("repository")?;
+        if !is_name(repository, "/") {
+            return Err(bad(format!(
+                "repository {}: give a repository id (letters, digits and . _ - + ~ /)",
+                echo(repository)
+            )));
+        }
         let package = text("package")?;
-        let valid_package = !package.is_empty()
-            && package.len() <= 255
-            && package
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '~'));
-        if !valid_package {
+        if !is_name(package, "") {
             return Err(bad(format!(
                 "package {}: give a package name (letters, digits and . _ - + ~)",
                 echo(package)
             )));
         }
+        let version = match object.get("version") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(_) => {
+                let version = text("version")?;
+                if !is_name(version, ":") {
+                    return Err(bad(format!(
+                        "version {}: give a version (letters, digits and . _ - + ~ :)",
+                        echo(version)
+                    )));
+                }
+                Some(version.to_string())
+            }
+        };
         let check = text("check")?;
         let kind = CheckKind::parse(check).ok_or_else(|| {
             bad(format!(
@@ -180,12 +197,23 @@ impl WaiverRequest {
                 ))
             })?;
         Ok(Self {
+            repository: repository.into(),
             package: package.into(),
+            version,
             kind,
             reason: reason.into(),
             hours,
         })
     }
+}
+
+/// Whether `text` is 1 to 255 letters, digits, `. _ - + ~` and the characters of `also`.
+fn is_name(text: &str, also: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 255
+        && text.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '~') || also.contains(c)
+        })
 }
 
 /// The answer to a waiver.
@@ -197,8 +225,9 @@ pub struct WaiverAnswer {
     promoted: Vec<i64>,
 }
 
-/// `POST /api/waivers`: `{package, check, reason, hours}`, by a token with the `waive` right; the
-/// open pipelines are evaluated again at once.
+/// `POST /api/waivers`: `{repository, package, version?, check, reason, hours}`, by a token with the
+/// `waive` right in that repository (403 outside its scope); the open pipelines are evaluated again
+/// at once.
 pub async fn waive(
     caller: Caller,
     State(app): State<AppState>,
@@ -209,18 +238,84 @@ pub async fn waive(
     let body: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
     let request = WaiverRequest::parse(&body)?;
+    caller.require_on(Right::Waive, &request.repository)?;
     let until = SystemTime::now() + Duration::from_secs_f64(request.hours * 3600.0);
+    let waiver = NewWaiver {
+        repository: request.repository,
+        package: request.package,
+        version: request.version,
+        kind: request.kind,
+        reason: request.reason,
+        until: crate::repos::unix_seconds(until),
+    };
     let who = caller.who();
-    // The waiver re-evaluates under the publish lock and may promote: like a push, off the async
-    // threads (its future holds the SQLite connection across awaits and is not Send).
-    let runtime = tokio::runtime::Handle::current();
-    let (waiver, promoted) = tokio::task::spawn_blocking(move || {
-        runtime.block_on(service.waive(&request.package, request.kind, &who, &request.reason, until))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("the waiver stopped: {e}")))?
-    .map_err(super::push::push_error)?;
+    let (waiver, promoted) =
+        off_the_async_threads("the waiver", async move || service.waive(&waiver, &who).await).await?;
     Ok((StatusCode::CREATED, Json(WaiverAnswer { waiver, promoted })))
+}
+
+/// Runs `work` (a gate operation under the publish lock, which may promote) on a blocking thread
+/// driven by this runtime: its future holds the SQLite connection across awaits and is not `Send`.
+async fn off_the_async_threads<T: Send + 'static>(
+    what: &str,
+    work: impl AsyncFnOnce() -> Result<T, RepoError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || runtime.block_on(work()))
+        .await
+        .map_err(|e| ApiError::Internal(format!("{what} stopped: {e}")))?
+        .map_err(super::push::push_error)
+}
+
+/// The answer to a promote request.
+#[derive(Debug, Serialize)]
+pub struct PromoteAnswer {
+    /// The pipelines promoted by it (the one asked for, and any that waited for it).
+    promoted: Vec<i64>,
+    /// The pipeline as it stands afterwards.
+    pipeline: Option<Pipeline>,
+}
+
+/// `POST /api/pipelines/{id}/promote`: promotes a `green` pipeline into repositories promoted by hand
+/// (`[gate] manual_promotion`), by a token with the `promote` right in each repository it stages
+/// packages for; audited. 409 when it is not green (checking, red, promoted, or a scratch build's).
+pub async fn promote(
+    caller: Caller,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PromoteAnswer>, ApiError> {
+    caller.require(Right::Promote)?;
+    let service = gated(&app)?;
+    let id = pipeline_number(&id)?;
+    let pipeline = read(service.clone(), move |s| s.pipeline(id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no pipeline {id}")))?;
+    for target in pipeline.packages.iter().flat_map(|s| s.targets.iter()) {
+        caller.require_on(Right::Promote, target)?;
+    }
+    let who = caller.who();
+    let reader = service.clone();
+    let outcome = off_the_async_threads("the promotion", async move || {
+        service.request_promotion(id, &who).await
+    })
+    .await?;
+    let promoted = outcome.map_err(|refused| match refused {
+        PromoteRefused::Unknown(_) => ApiError::NotFound(refused.to_string()),
+        other => ApiError::Rejected {
+            status: StatusCode::CONFLICT,
+            message: other.to_string(),
+        },
+    })?;
+    let pipeline = read(reader, move |s| s.pipeline(id)).await?;
+    Ok(Json(PromoteAnswer { promoted, pipeline }))
+}
+
+/// A pipeline number from the path, or a 400.
+fn pipeline_number(id: &str) -> Result<i64, ApiError> {
+    id.parse()
+        .ok()
+        .filter(|&n: &i64| n > 0)
+        .ok_or_else(|| ApiError::BadRequest(format!("pipeline {} is not a pipeline number", echo(id))))
 }
 
 #[cfg(test)]
@@ -234,36 +329,61 @@ mod tests {
 
     #[test]
     fn a_waiver_request_is_checked_field_by_field() {
-        let ok = json!({"package": "hello", "check": "test", "reason": "flaky", "hours": 2});
+        let ok = json!({"repository": "debian/stable", "package": "hello", "check": "test", "reason": "flaky", "hours": 2});
         assert_eq!(
             WaiverRequest::parse(&ok).unwrap(),
             WaiverRequest {
+                repository: "debian/stable".into(),
                 package: "hello".into(),
+                version: None,
                 kind: CheckKind::Test,
                 reason: "flaky".into(),
                 hours: 2.0
             }
         );
-        assert!(error(json!({"check": "test", "reason": "r", "hours": 1})).starts_with("package"));
+        // Each bad field named; `repository` first.
+        let with = |mut body: serde_json::Value| {
+            body["repository"] = json!("debian/stable");
+            error(body)
+        };
         assert!(
-            error(json!({"package": "a b", "check": "test", "reason": "r", "hours": 1}))
+            error(json!({"package": "a", "check": "test", "reason": "r", "hours": 1}))
+                .starts_with("repository")
+        );
+        assert!(error(
+            json!({"repository": "a b", "package": "a", "check": "test", "reason": "r", "hours": 1})
+        )
+        .starts_with("repository"));
+        assert!(with(json!({"check": "test", "reason": "r", "hours": 1})).starts_with("package"));
+        assert!(
+            with(json!({"package": "a b", "check": "test", "reason": "r", "hours": 1}))
                 .starts_with("package")
         );
         assert!(
-            error(json!({"package": "a", "check": "tests", "reason": "r", "hours": 1})).starts_with("check")
+            with(json!({"package": "a", "version": "1 0", "check": "test", "reason": "r", "hours": 1}))
+                .starts_with("version")
         );
         assert!(
-            error(json!({"package": "a", "check": "lint", "reason": " ", "hours": 1})).starts_with("reason")
+            with(json!({"package": "a", "check": "tests", "reason": "r", "hours": 1})).starts_with("check")
         );
         assert!(
-            error(json!({"package": "a", "check": "lint", "reason": "r", "hours": -1})).starts_with("hours")
+            with(json!({"package": "a", "check": "lint", "reason": " ", "hours": 1})).starts_with("reason")
         );
         assert!(
-            error(json!({"package": "a", "check": "lint", "reason": "r", "hours": "1"})).starts_with("hours")
+            with(json!({"package": "a", "check": "lint", "reason": "r", "hours": -1})).starts_with("hours")
         );
         assert!(
-            error(json!({"package": "a", "check": "lint", "reason": "r", "hours": 1, "who": "x"}))
+            with(json!({"package": "a", "check": "lint", "reason": "r", "hours": "1"})).starts_with("hours")
+        );
+        assert!(
+            with(json!({"package": "a", "check": "lint", "reason": "r", "hours": 1, "who": "x"}))
                 .contains("\"who\"")
+        );
+        let versioned = json!({"repository": "haikuports", "package": "a", "version": "1:2.0-1",
+            "check": "lint", "reason": "r", "hours": 1});
+        assert_eq!(
+            WaiverRequest::parse(&versioned).unwrap().version.as_deref(),
+            Some("1:2.0-1")
         );
         assert!(error(json!([1])).contains("JSON object"));
     }

@@ -14,7 +14,8 @@
 //!   events; [`manifest`]: a build's job manifest.
 //! - [`control`]: the mutating endpoints; [`auth`]: who calls and what they may do; [`tokens`]: the
 //!   named tokens' file; [`push`]: package uploads into `[[repositories]]` and their list; [`gate`]:
-//!   pipelines, waivers and the audit log of a gated instance.
+//!   pipelines, waivers, promote requests and the audit log of a gated instance; [`scratch`]: scratch
+//!   builds started through the API.
 //! - [`metrics`]: the [`Metrics`] handle and `/metrics`; [`metered_storage`]: counting storage bytes into
 //!   it; [`packages`]: package search; [`records`]: build
 //!   records; [`ui`]: the embedded UI; [`error`]: [`ApiError`].
@@ -40,6 +41,7 @@ pub mod packages;
 pub mod push;
 pub mod records;
 pub mod request_limits;
+pub mod scratch;
 pub mod state;
 pub mod tokens;
 pub mod ui;
@@ -102,7 +104,9 @@ pub fn router(app: AppState) -> Router {
         .route("/api/pipelines", get(gate::list_pipelines))
         .route("/api/pipelines/{id}", get(gate::get_pipeline))
         .route("/api/audit", get(gate::audit))
+        .route("/api/pipelines/{id}/promote", post(gate::promote))
         .route("/api/waivers", post(gate::waive))
+        .route("/api/scratch", post(scratch::start))
         .route("/api/publish", post(control::publish))
         .route("/api/pause", post(control::pause))
         .route("/api/resume", post(control::resume))

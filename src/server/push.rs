@@ -18,7 +18,7 @@ use futures::StreamExt as _;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt as _;
 
-use super::auth::Caller;
+use super::auth::{Caller, Right};
 use super::error::{echo, ApiError};
 use super::state::{AppState, RunningPush};
 use crate::gate::store::Pipeline;
@@ -206,7 +206,7 @@ pub async fn push(
     let request = PushRequest::parse(&query)?;
     // The caller's scope is checked before a byte of the package is accepted.
     for target in select(service.repositories(), &request.to).map_err(push_error)? {
-        caller.require_push_to(target.id())?;
+        caller.require_on(Right::Push, target.id())?;
     }
     let dir = service.incoming_dir();
     tokio::fs::create_dir_all(&dir)

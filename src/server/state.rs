@@ -77,6 +77,8 @@ struct Inner {
     records: RecordCache,
     push: std::sync::OnceLock<Arc<crate::repos::service::PushService>>,
     tokens: std::sync::OnceLock<TokenRegistry>,
+    /// What `POST /api/scratch` builds with: the instance's scratch builds, when it has a gate.
+    scratch: std::sync::OnceLock<Arc<crate::scratch::run::ScratchContext>>,
     /// How many pushes are running (some answered early, `wait=false`): the server waits for them
     /// when it shuts down, so that none is cut off holding the publish lock.
     pushes: watch::Sender<usize>,
@@ -115,6 +117,7 @@ impl AppState {
                 records: RecordCache::default(),
                 push: std::sync::OnceLock::new(),
                 tokens: std::sync::OnceLock::new(),
+                scratch: std::sync::OnceLock::new(),
                 pushes: watch::channel(0).0,
             }),
         }
@@ -129,6 +132,16 @@ impl AppState {
     /// The push service, when the instance has repositories.
     pub fn push_service(&self) -> Option<&Arc<crate::repos::service::PushService>> {
         self.inner.push.get()
+    }
+
+    /// Enables `POST /api/scratch` with the instance's scratch builds (set once, before serving).
+    pub fn set_scratch(&self, context: Arc<crate::scratch::run::ScratchContext>) {
+        let _ = self.inner.scratch.set(context);
+    }
+
+    /// The scratch builds' context, when enabled.
+    pub fn scratch(&self) -> Option<&Arc<crate::scratch::run::ScratchContext>> {
+        self.inner.scratch.get()
     }
 
     /// Accepts the named tokens of the tokens file at `path` (`[serve] tokens_file`), re-read whenever

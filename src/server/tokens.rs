@@ -34,7 +34,8 @@ pub struct Rights {
     /// Push packages (`POST /api/push`) into its repositories.
     #[serde(default)]
     pub push: bool,
-    /// Promote by hand. Reserved: the gate promotes green pipelines itself; no endpoint needs it yet.
+    /// Promote a green pipeline into a repository promoted by hand (`[gate] manual_promotion`,
+    /// `POST /api/pipelines/{id}/promote`), within its repositories.
     #[serde(default)]
     pub promote: bool,
     /// Waive a failing check (`POST /api/waivers`).
@@ -82,7 +83,7 @@ pub struct TokenEntry {
     pub name: String,
     /// Lower-case hex SHA-256 of the secret.
     pub sha256: String,
-    /// Repository ids it may push to; globs (`debian/*`). Default none.
+    /// Repository ids it may push to, waive in and promote into; globs (`debian/*`). Default none.
     #[serde(default)]
     pub repositories: Vec<String>,
     /// Its rights (each default false).

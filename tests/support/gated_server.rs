@@ -1,6 +1,6 @@
 //! A gated instance served by the real HTTP server, for tests/gate_tokens.rs and tests/browser_ui.rs:
-//! garage holds the served bucket (website access) and a private staging bucket, two Debian suites
-//! (`debian/stable`, `debian/testing`) share one apt root, and each suite's test command is a script
+//! garage holds the served bucket (website access) and a private staging bucket, three Debian suites
+//! (`debian/stable`, `debian/testing`, and `debian/manual`, promoted by hand) share one apt root, and each suite's test command is a script
 //! that sleeps a little (so that a pipeline can be watched in `checking`) and fails for packages whose
 //! name contains `broken`. Packages are pushed with `curl` through `POST /api/push`.
 //!
@@ -62,10 +62,10 @@ impl GatedServer {
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let arch = crate::debian_tools::host_architecture();
         let mut config = format!(
-            "[gate]\nstaging = \"{}\"\n\n",
+            "[gate]\nstaging = \"{}\"\nmanual_promotion = [\"debian/manual\"]\n\n",
             work.path().join("staging.json").display()
         );
-        for suite in ["stable", "testing"] {
+        for suite in ["stable", "testing", "manual"] {
             config += &format!(
                 "[[repositories]]\nid = \"debian/{suite}\"\nroot = \"apt\"\n\
                  [repositories.debian]\ncodename = \"{suite}\"\narchitectures = [\"{arch}\"]\n\
