@@ -631,3 +631,109 @@ async fn a_debian_quilt_build_unpacks_its_orig_tarball_from_the_cache_and_applie
     )
     .await;
 }
+
+/// `buildmaster sources …` on an instance whose `[ports]` is the `kind` tree at `tree`.
+fn cli(state: &Path, storage_json: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_buildmaster"))
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--storage-backend-config")
+        .arg(storage_json)
+        .arg("sources")
+        .args(args)
+        .env_remove("BUILDMASTER_CONFIG")
+        .env_remove("BUILDMASTER_LOOKASIDE")
+        .env_remove("BUILDMASTER_DEBIAN_ARCHIVE")
+        .output()
+        .unwrap()
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_fetch_and_check_take_the_trees_kind_from_the_config() {
+    let garage = Garage::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let rpm_body = upstream_tarball(dir.path(), "hello-src-1.0", "greeting", GREETING);
+    let deb_body = upstream_tarball(dir.path(), "greet-up-1.0", "greeting", GREETING);
+    let hash = sha512(&rpm_body);
+    let server = Server::start(HashMap::from([
+        (
+            format!("/pkgs/hello-src/hello-src-1.0.tar.gz/sha512/{hash}/hello-src-1.0.tar.gz"),
+            Answer::Body(rpm_body.clone()),
+        ),
+        (
+            "/debian/pool/main/g/greet-up/greet-up_1.0.orig.tar.gz".to_owned(),
+            Answer::Body(deb_body.clone()),
+        ),
+    ]))
+    .await;
+    let storage_json = dir.path().join("storage.json");
+    let prefix = format!("sources-cli/{:016x}", fastrand::u64(..));
+    std::fs::write(&storage_json, garage.storage_json(&prefix)).unwrap();
+    for (kind, option, url, file, digest) in [
+        (
+            "rpm",
+            "--lookaside",
+            server.url("/pkgs"),
+            "hello-src-1.0.tar.gz",
+            Sha256Digest::of(&rpm_body).to_hex(),
+        ),
+        (
+            "debian",
+            "--debian-archive",
+            server.url("/debian"),
+            "greet-up_1.0.orig.tar.gz",
+            Sha256Digest::of(&deb_body).to_hex(),
+        ),
+    ] {
+        let tree = dir.path().join(format!("{kind}-tree"));
+        if kind == "rpm" {
+            rpm_tree(&tree, &hash);
+        } else {
+            debian_tree(&tree, &Sha256Digest::of(&deb_body).to_hex(), deb_body.len());
+        }
+        let state = dir.path().join(format!("{kind}-state"));
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(
+            state.join("buildmaster.toml"),
+            format!("[ports]\nkind = \"{kind}\"\ntree = \"{}\"\n", tree.display()),
+        )
+        .unwrap();
+        let (state2, json) = (state.clone(), storage_json.clone());
+        let run = move |args: Vec<String>| {
+            let (state, json) = (state2.clone(), json.clone());
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    cli(
+                        &state,
+                        &json,
+                        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+                    )
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let missing = run(vec!["check".into()]).await;
+        assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+        assert!(text(&missing).contains(file), "{}", text(&missing));
+        let refused = run(vec!["fetch".into()]).await;
+        assert!(
+            !refused.status.success() && text(&refused).contains(option),
+            "{}",
+            text(&refused)
+        );
+        let fetched = run(vec!["fetch".into(), option.into(), url.clone()]).await;
+        assert!(fetched.status.success(), "{}", text(&fetched));
+        assert!(text(&fetched).contains(&digest), "{}", text(&fetched));
+        let checked = run(vec!["check".into()]).await;
+        assert!(checked.status.success(), "{}", text(&checked));
+    }
+}

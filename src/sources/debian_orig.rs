@@ -234,7 +234,7 @@ mod tests {
             format!("Checksums-Sha256:\n {hex} 12 greet_1.0.tar.gz\n"),
             format!("Checksums-Sha256:\n {hex} 12 greet_1.0.orig.tar.zst\n"),
             format!("Checksums-Sha256:\n {hex} x greet_1.0.orig.tar.gz\n"),
-            format!("Checksums-Sha256:\n abc 12 greet_1.0.orig.tar.gz\n"),
+            "Checksums-Sha256:\n abc 12 greet_1.0.orig.tar.gz\n".to_owned(),
             format!("Checksums-Sha1:\n {hex} 12 greet_1.0.orig.tar.gz\n"),
             "Checksums-Sha256:\n".to_owned(),
         ] {

@@ -22,6 +22,7 @@
 //!   cache and verified by their SHA-512.
 //! - [`debian_orig`]: a Debian source package's upstream tarballs, pinned in the tree
 //!   (`debian/source/orig-checksums`, a `.dsc`'s `Checksums-Sha256`) and fetched from an archive's pool.
+//! - [`trees`]: the sources of every (or the named) package of a Debian or RPM tree.
 //! - [`cache`]: [`SourceCache`] — fetch, add, check, list.
 //! - [`error`]: [`SourceError`], naming the port, the source, the URI and what to do.
 
@@ -35,6 +36,7 @@ pub mod key;
 pub mod lookaside;
 pub mod recipe;
 pub mod spool;
+pub mod trees;
 
 pub use cache::{FetchSettings, Fetched, SourceCache, SourceStatus};
 pub use error::SourceError;
