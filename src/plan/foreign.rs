@@ -151,7 +151,12 @@ pub fn plan_foreign(
     let planned = match kind {
         TreeKind::Debian => plan_debian(config, &root, &served, &is_built)?,
         TreeKind::Rpm => plan_rpm(&root, &served, &is_built)?,
-        TreeKind::Haikuports => unreachable!("HaikuPorts trees are planned by plan::planner"),
+        TreeKind::Haikuports => {
+            return Err(ForeignPlanError::Setting {
+                key: "kind",
+                what: "a HaikuPorts tree is planned by the HaikuPorts planner, not as a foreign tree".into(),
+            })
+        }
     };
     let plan = select(&planned, &served, wanted);
     Ok(InstancePlan {
@@ -263,4 +268,88 @@ pub fn relative_dir(root: &Path, dir: &Path) -> String {
         .unwrap_or(dir)
         .to_string_lossy()
         .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::{FormatKind, InspectedPackage};
+    use crate::toolchains::debian::plan::{PlannedSource, TreePlan};
+
+    fn source(name: &str) -> TreeSource {
+        TreeSource {
+            name: name.into(),
+            version: "1.0-1".into(),
+            dir: name.into(),
+            recipe: PathBuf::from(format!("{name}/debian/control")),
+            results: vec![format!("{name}_1.0-1_all.deb")],
+        }
+    }
+
+    /// `a`; `b` needing `a` from the tree and `lib` from the repository; `c` already served.
+    fn planned() -> (FormatPlan, Vec<PoolPackage>) {
+        let served = vec![PoolPackage {
+            format: FormatKind::Debian,
+            package: InspectedPackage {
+                name: "lib".into(),
+                version: "2".into(),
+                architecture: "all".into(),
+                size: 1,
+                sha256: "00".repeat(32),
+                file_name: "lib_2_all.deb".into(),
+                entry: String::new(),
+            },
+            pool_key: "pool/lib_2_all.deb".into(),
+            added_at: 0,
+        }];
+        let plan = TreePlan {
+            order: vec![
+                PlannedSource {
+                    source: 0,
+                    satisfiers: vec![],
+                },
+                PlannedSource {
+                    source: 1,
+                    satisfiers: vec![
+                        Satisfier::Tree {
+                            source: 0,
+                            binary: "a".into(),
+                        },
+                        Satisfier::Repository(0),
+                    ],
+                },
+            ],
+        };
+        let format_plan = FormatPlan {
+            unbuilt: vec![source("a"), source("b")],
+            built: vec![source("c")],
+            plan,
+        };
+        (format_plan, served)
+    }
+
+    #[test]
+    fn a_named_source_brings_what_it_needs_and_the_rest_is_skipped_with_reasons() {
+        let (planned, served) = planned();
+        let wanted = Wanted::Ports(vec!["b".into(), "c".into(), "zz".into()]);
+        let plan = select(&planned, &served, &wanted);
+        let names: Vec<_> = plan.builds.iter().map(|b| b.port.versioned_name()).collect();
+        assert_eq!(names, ["a-1.0-1", "b-1.0-1"]);
+        let b = &plan.builds[1];
+        assert_eq!((b.after.as_slice(), b.target()), (&[0][..], "b".to_string()));
+        assert_eq!(b.present[0].file_name, "lib_2_all.deb");
+        assert_eq!(
+            plan.skipped.iter().map(|s| &s.reason).collect::<Vec<_>>(),
+            [
+                &SkipReason::AlreadyExists {
+                    packages: vec!["c_1.0-1_all.deb".into()]
+                },
+                &SkipReason::NotFound
+            ]
+        );
+        // A source that needs nothing from the tree is built alone; everything builds both.
+        let alone = select(&planned, &served, &Wanted::Ports(vec!["a".into()]));
+        assert_eq!(alone.builds.len(), 1);
+        assert_eq!(select(&planned, &served, &Wanted::Everything).builds.len(), 2);
+    }
 }
