@@ -14,6 +14,8 @@
 //! put in a garage bucket, hello-greet built on a second whose cache is empty, libgreet streamed
 //! to it from the bucket over SFTP. Needs root and the tarball from scripts/install-test-tools.sh.
 
+#[path = "support/apt_root.rs"]
+mod apt_root;
 #[path = "support/debian_tools.rs"]
 #[allow(dead_code)]
 mod debian_tools;
@@ -29,6 +31,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use apt_root::{root_tarball, AptRoot};
 use buildmaster::builders::package::WantedPackage;
 use buildmaster::builders::remote::RemoteBuilder;
 use buildmaster::formats::debian::DebianFormat;
@@ -45,22 +48,6 @@ use sha2::{Digest, Sha256};
 use support::garage::Garage;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
-
-/// The build root tarball that scripts/install-test-tools.sh makes.
-fn root_tarball() -> PathBuf {
-    let tools = std::env::var_os("BUILDMASTER_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/buildmaster-test-tools")
-        });
-    let tarball = tools.join("debian-buildd-bookworm.tar");
-    assert!(
-        tarball.is_file(),
-        "{} is missing: run scripts/install-test-tools.sh (mmdebstrap makes it once)",
-        tarball.display()
-    );
-    tarball
-}
 
 fn fixture_tree() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/debian-tree")
@@ -340,74 +327,23 @@ impl Instance {
 /// endpoint as its only apt source, real `apt-get install hello-greet` installs it and libgreet, and
 /// the program prints the greeting. The root is removed afterwards.
 fn install_hello_greet_from(inst: &Instance, garage: &Garage, tarball: &Path, root: &Path) {
-    std::fs::create_dir(root).unwrap();
-    run(Command::new("tar")
-        .arg("-x")
-        .arg("-f")
-        .arg(tarball)
-        .arg("-C")
-        .arg(root));
-    std::fs::remove_file(root.join("etc/apt/sources.list")).unwrap();
-    // garage's web endpoint is addressed as `localhost`; the bare root has no /etc/hosts.
-    std::fs::write(root.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
-    std::fs::create_dir_all(root.join("etc/apt/keyrings")).unwrap();
-    std::fs::copy(inst.dir.join("signing.gpg"), root.join("etc/apt/keyrings/bm.gpg")).unwrap();
-    std::fs::write(
-        root.join("etc/apt/sources.list.d/bm.list"),
-        format!(
-            "deb [signed-by=/etc/apt/keyrings/bm.gpg] {} bookworm main\n",
-            inst.url(garage)
-        ),
-    )
-    .unwrap();
-    let apt_in_root = |args: &[&str]| {
-        Command::new("chroot")
-            .arg(root)
-            .args([
-                "apt-get",
-                "-q",
-                "-o",
-                "Acquire::Languages=none",
-                "-o",
-                "Acquire::Retries=0",
-            ])
-            .args(args)
-            .env("LC_ALL", "C.UTF-8")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .output()
-            .unwrap()
-    };
-    let update = output_text(&apt_in_root(&["update"]));
-    assert!(
-        !update.contains("Err:") && !update.contains("\nW:"),
-        "apt-get update: {update}"
+    let client = AptRoot::new(
+        tarball,
+        root,
+        &inst.url(garage),
+        "bookworm",
+        &inst.dir.join("signing.gpg"),
     );
-    let install = apt_in_root(&["install", "-y", "hello-greet"]);
-    let log = output_text(&install);
+    let install = client.install("hello-greet");
     assert!(
-        install.status.success() && log.contains("Setting up libgreet (1.0-1)"),
-        "apt-get install: {log}\napt-get update: {update}"
+        install.contains("Setting up libgreet (1.0-1)"),
+        "apt-get install: {install}"
     );
-    let greeting = run(Command::new("chroot").arg(root).arg("/usr/bin/hello-greet"));
+    let greeting = client.run(&["/usr/bin/hello-greet"]);
     assert!(
         greeting.contains("Hello from libgreet, built without a network.\n"),
         "{greeting}"
     );
-    let purge = Command::new("rm")
-        .arg("-rf")
-        .arg("--one-file-system")
-        .arg(root)
-        .status()
-        .unwrap();
-    assert!(purge.success());
-}
-
-/// Runs a command, failing the test with its output when it fails.
-fn run(command: &mut Command) -> String {
-    let out = command.output().unwrap();
-    let text = output_text(&out);
-    assert!(out.status.success(), "{command:?}: {text}");
-    text
 }
 
 #[test]
