@@ -300,36 +300,26 @@ fn a_built_package_waits_for_its_requirement_and_both_are_promoted_as_staged() {
     assert_eq!(out.status.code(), Some(STAGED), "{}", text(&out));
     assert!(text(&out).contains("pipeline 3: red"), "{}", text(&out));
     // A waiver names a configured repository: one of another name is refused.
-    let out = inst.run(&[
-        "gate",
-        "waive",
-        "--repository",
-        "debian/stable",
-        "--package",
-        "pkgc",
-        "--check",
-        "installability",
-        "--reason",
-        "wrong repository",
-        "--hours",
-        "1",
-    ]);
+    let waive_pkgc = |repository: &str, reason: &str| {
+        inst.run(&[
+            "gate",
+            "waive",
+            "--repository",
+            repository,
+            "--package",
+            "pkgc",
+            "--check",
+            "installability",
+            "--reason",
+            reason,
+            "--hours",
+            "1",
+        ])
+    };
+    let out = waive_pkgc("debian/stable", "wrong repository");
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("debian/stable"), "{}", text(&out));
-    let out = inst.run(&[
-        "gate",
-        "waive",
-        "--repository",
-        "haikuports",
-        "--package",
-        "pkgc",
-        "--check",
-        "installability",
-        "--reason",
-        "ghost comes with the next Haiku",
-        "--hours",
-        "1",
-    ]);
+    let out = waive_pkgc("haikuports", "ghost comes with the next Haiku");
     assert!(out.status.success(), "{}", text(&out));
     let out = inst.run(&["publish"]);
     assert!(out.status.success(), "{}", text(&out));
