@@ -2,11 +2,12 @@
 //! builder the way a build sends them — the source through `cache::send` (as `builders::build` places an
 //! input), then the dependencies through `PackageCache::scan` + `PackageCache::ensure` (as a build fills
 //! the builder's package cache): each file streamed into `<name>.upload`, size and SHA-256 verified while
-//! streaming, renamed into place, one file after another as the flow does today. No fast path.
+//! streaming, renamed into place, `cache::FILES_IN_FLIGHT` files at once as the flow does. No fast path.
 //!
 //! Usage: `sftp-bench job <port> <user> <client key> <known_hosts> <manifest> <remote dir>`, where the
 //! manifest has `sha256sum` lines (`<hex>  <local path>`); its first line is the source, the rest are
-//! the dependency packages (`.hpkg`).
+//! the dependency packages (`.hpkg`). `FILES_IN_FLIGHT` in the environment overrides how many
+//! dependencies stream at once (`cache::FILES_IN_FLIGHT` by default; `1`: one after another).
 
 use std::path::{Path, PathBuf};
 
@@ -65,6 +66,12 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let [port, user, key, known_hosts, manifest, remote] = args else {
         anyhow::bail!("usage: sftp-bench job <port> <user> <key> <known_hosts> <manifest> <remote dir>");
     };
+    let files_in_flight = match std::env::var("FILES_IN_FLIGHT") {
+        Ok(n) => n
+            .parse()
+            .with_context(|| format!("FILES_IN_FLIGHT={n}: not a number"))?,
+        Err(_) => cache::FILES_IN_FLIGHT,
+    };
     let entries = read_manifest(Path::new(manifest))?;
     let (source, deps) = entries
         .split_first()
@@ -108,7 +115,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         visible_dir: format!("{remote}/packages"),
         extension: ".hpkg",
     };
-    let packages = PackageCache::new(&host, place, None);
+    let packages = PackageCache::new(&host, place, None).with_files_in_flight(files_in_flight);
     let mut listing = packages.scan().await?;
     let report = packages.ensure(&mut listing, &wanted).await?;
     anyhow::ensure!(

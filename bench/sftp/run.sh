@@ -13,7 +13,8 @@
 # PackageCache::scan + ensure for the dependencies) and OpenSSH through one `sftp -b` session of
 # `put`s. Rounds alternate which side goes first. Every byte that arrived is checked with sha256sum.
 #
-# Environment: ROUNDS (3), SIZE_MIB (1024), WORKLOAD (single | job), DEPS (200).
+# Environment: ROUNDS (3), SIZE_MIB (1024), WORKLOAD (single | job), DEPS (200), SFTP_BENCH_BIN (see
+# below), FILES_IN_FLIGHT (job: dependencies streamed at once, bench/sftp/job.rs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -26,8 +27,14 @@ DEPS="${DEPS:-200}"
 [ -x /usr/sbin/sshd ] || { echo "sshd missing: run scripts/install-test-tools.sh" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install -y time" >&2; exit 1; }
 
-cargo build --quiet --release --example sftp-bench
-OURS="${CARGO_TARGET_DIR:-target}/release/examples/sftp-bench"
+# SFTP_BENCH_BIN: a copy of the release binary built before (so that edits others make to the shared
+# tree while the bench runs neither rebuild nor break it); otherwise it is built here.
+if [ -n "${SFTP_BENCH_BIN:-}" ]; then
+    OURS="$SFTP_BENCH_BIN"
+else
+    cargo build --quiet --release --example sftp-bench
+    OURS="${CARGO_TARGET_DIR:-target}/release/examples/sftp-bench"
+fi
 
 WORK="$(mktemp -d /tmp/buildmaster-sftp-bench.XXXXXX)"
 SSHD_PID=

@@ -5,6 +5,8 @@
 //!   from [`StorageBackend::get`] into the SFTP upload when it is a stub — no temporary local copy.
 //! - Every upload lands in `<name>.upload`, is checked against the record's size and SHA-256, and is
 //!   renamed into place. A cached file whose size disagrees with the record is sent again.
+//! - Up to [`FILES_IN_FLIGHT`] packages stream at once, each through its own `.upload` file (a name is
+//!   never sent twice at once); the listing records a package only once it is verified in place.
 //! - Stale `.upload` files (from a connection lost mid-upload) are removed when the cache is scanned,
 //!   which happens at (re)connect before this coordinator — the only writer of this cache — uploads
 //!   anything, so an upload in progress is never reaped.
@@ -18,15 +20,25 @@
 //!   a failed build, never verified) is removed rather than trusted.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use buildmaster_storage::StorageBackend;
+use futures::{stream, StreamExt};
 
 use super::error::BuilderError;
 use super::host::BuilderHost;
 use super::package::{PackageSource, WantedPackage};
 use super::sftp::{Expected, UPLOAD_SUFFIX};
 use crate::toolchains::DependencyPlacement;
+
+/// Dependencies [`PackageCache::ensure`] streams at once over the builder's one connection. A single
+/// file already keeps [`CONCURRENT_REQUESTS`](super::sftp::CONCURRENT_REQUESTS) writes in flight, but
+/// each file also waits for its open, its last write, its close and its rename (four round trips) with
+/// nothing else on the wire; with a few files in flight another file's writes fill those gaps. Small
+/// because each file in flight holds a read buffer, and one read from storage holds up to the S3
+/// backend's `parts_in_flight × part_size`.
+pub const FILES_IN_FLIGHT: usize = 4;
 
 /// What a scan found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -81,7 +93,7 @@ pub type KeepSource = std::sync::Arc<dyn Fn() -> Result<KeepSet, String> + Send 
 /// What [`PackageCache::ensure`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TransferReport {
-    /// Packages that were sent, in order.
+    /// Packages that were sent, in the order they arrived.
     pub sent: Vec<String>,
     /// Bytes sent.
     pub bytes: u64,
@@ -97,6 +109,8 @@ pub struct PackageCache<'a> {
     place: DependencyPlacement,
     /// Dependencies whose spool file is a stub are read from here.
     storage: Option<Arc<dyn StorageBackend>>,
+    /// How many packages [`Self::ensure`] streams at once ([`FILES_IN_FLIGHT`] unless set).
+    files_in_flight: usize,
 }
 
 impl<'a> PackageCache<'a> {
@@ -106,7 +120,19 @@ impl<'a> PackageCache<'a> {
         place: DependencyPlacement,
         storage: Option<Arc<dyn StorageBackend>>,
     ) -> Self {
-        Self { host, place, storage }
+        Self {
+            host,
+            place,
+            storage,
+            files_in_flight: FILES_IN_FLIGHT,
+        }
+    }
+
+    /// Streams up to `files` packages at once instead of [`FILES_IN_FLIGHT`] (at least one: `1`
+    /// sends one after another). `bench/sftp` measures the bound with it.
+    pub fn with_files_in_flight(mut self, files: usize) -> Self {
+        self.files_in_flight = files.max(1);
+        self
     }
 
     fn builder(&self) -> &str {
@@ -142,31 +168,77 @@ impl<'a> PackageCache<'a> {
         Ok(listing)
     }
 
-    /// Sends every package of `wanted` that `listing` does not hold with the recorded size; updates
-    /// `listing`.
+    /// Sends every package of `wanted` that `listing` does not hold with the recorded size, up to
+    /// [`FILES_IN_FLIGHT`] at once (see [`Self::with_files_in_flight`]); updates `listing` with each package once it is verified in place.
+    ///
+    /// On the first failure no further package is started; those already in flight finish (each
+    /// removes its own `.upload` file if it fails), so nothing is cut off mid-stream while the
+    /// connection still works, and the first error is returned.
     pub async fn ensure(
         &self,
         listing: &mut CacheListing,
         wanted: &[WantedPackage],
     ) -> Result<TransferReport, BuilderError> {
         let mut report = TransferReport::default();
+        let mut missing = Vec::new();
+        let mut queued = HashSet::new();
         for package in wanted {
-            if listing.holds(package) {
+            // A name listed twice is sent once: two uploads must never share one `.upload` file.
+            if listing.holds(package) || !queued.insert(package.file_name.as_str()) {
                 report.already_cached.push(package.file_name.clone());
-                continue;
+            } else {
+                missing.push(package);
             }
-            let dest = self.cache_path(&package.file_name);
-            let bytes = Bytes {
-                name: &package.file_name,
-                source: package.source(),
-                expected: package.expected(),
-            };
-            send(self.host, self.storage.as_ref(), bytes, &dest).await?;
-            listing.packages.insert(package.file_name.clone(), package.size);
-            report.sent.push(package.file_name.clone());
-            report.bytes += package.size;
         }
-        Ok(report)
+        let failed = AtomicBool::new(false);
+        // The futures are made up front (they do nothing until polled): a closure mapping the stream
+        // would borrow each package for a lifetime the `Send` check of callers cannot name.
+        let sends: Vec<_> = missing
+            .into_iter()
+            .map(|package| self.send_unless_failed(package, &failed))
+            .collect();
+        let mut sends = stream::iter(sends).buffer_unordered(self.files_in_flight);
+        let mut first_error = None;
+        while let Some((package, result)) = sends.next().await {
+            match result {
+                Ok(true) => {
+                    listing.packages.insert(package.file_name.clone(), package.size);
+                    report.sent.push(package.file_name.clone());
+                    report.bytes += package.size;
+                }
+                Ok(false) => {}
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        match first_error {
+            Some(err) => Err(err),
+            None => Ok(report),
+        }
+    }
+
+    /// Sends `package` into the cache unless an earlier send of the same [`ensure`](Self::ensure)
+    /// `failed` (then `Ok(false)`); a failure here sets `failed`.
+    async fn send_unless_failed<'p>(
+        &self,
+        package: &'p WantedPackage,
+        failed: &AtomicBool,
+    ) -> (&'p WantedPackage, Result<bool, BuilderError>) {
+        if failed.load(Ordering::Relaxed) {
+            return (package, Ok(false));
+        }
+        let bytes = Bytes {
+            name: &package.file_name,
+            source: package.source(),
+            expected: package.expected(),
+        };
+        let dest = self.cache_path(&package.file_name);
+        let result = send(self.host, self.storage.as_ref(), bytes, &dest).await;
+        if result.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+        (package, result.map(|()| true))
     }
 
     /// Removes cached packages that are neither in `keep` (the repository's packages) nor system
