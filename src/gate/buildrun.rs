@@ -79,6 +79,8 @@ impl HaikuPortsGate {
         let Some(policy) = haikuports_policy(config)? else {
             return Ok(None);
         };
+        // A test on a builder reruns this instance's recorded builds with HaikuPorter's --test.
+        let policy = crate::gate::builder_tests::haiku::bind(policy, config, state_root);
         let Some(gate) = &config.gate else {
             return Err(GateConfigError {
                 key: "[publish.policy]".into(),

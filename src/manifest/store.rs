@@ -97,6 +97,33 @@ impl ManifestStore {
             .map_err(|e| self.fail(e))
     }
 
+    /// The newest recorded manifest whose build produced `file_name` (the gate's tests on a builder
+    /// run that build again), read back and checked; `None` when no recorded build made it.
+    pub fn find_by_result(&self, file_name: &str) -> Result<Option<JobManifest>, ManifestStoreError> {
+        // `instr` narrows the rows to those naming the file; the parsed results decide.
+        let mut query = self
+            .conn
+            .prepare(
+                "SELECT buildrun, build_number FROM build_manifests WHERE instr(manifest, ?1) > 0
+                 ORDER BY buildrun DESC, build_number DESC",
+            )
+            .map_err(|e| self.fail(e))?;
+        let builds = query
+            .query_map(params![format!("\"{file_name}\"")], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.fail(e))?;
+        for (buildrun, build_number) in builds {
+            if let Some(manifest) = self.get(buildrun as u64, build_number as u64)? {
+                if manifest.results.iter().any(|r| r == file_name) {
+                    return Ok(Some(manifest));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// The manifest of build `build_number` of `buildrun`, read back and checked.
     pub fn get(&self, buildrun: u64, build_number: u64) -> Result<Option<JobManifest>, ManifestStoreError> {
         let Some(json) = self.get_json(buildrun, build_number)? else {

@@ -7,13 +7,17 @@
 //!   ([`autopkgtest`]), in the build root the dpkg toolchain uses (the `mmdebstrap` tarball), the
 //!   package and the staged packages it depends on streamed to the builder through the builders'
 //!   own cache flow ([`crate::builders::cache`]) and installed with `dpkg`.
-//! - RPM and Haiku: not yet; such a check fails naming what is missing rather than passing.
+//! - Haiku ([`haiku`]): HaikuPorter's own `TEST()`, which HaikuPorter runs with the port's build
+//!   (`haikuporter --test`): the package's recorded build job again with `--test`, for the
+//!   HaikuPorts repository's gate.
+//! - RPM: not yet; such a check fails saying so rather than passing.
 //!
 //! The builder is a `[[builders]]` entry, bound to the policy when the instance's repositories are
 //! opened ([`bind`]); the check's log and verdict are recorded as a command check's are.
 
 pub mod autopkgtest;
 pub mod debian;
+pub mod haiku;
 mod session;
 
 use std::path::PathBuf;
@@ -55,6 +59,8 @@ pub struct BuilderTest {
     pub work_dir: String,
     /// The builders it may run on, in order; empty until [`bind`] (then a run fails, naming it).
     pub builders: Vec<BoundBuilder>,
+    /// Haiku: the instance whose recorded builds are run again ([`haiku::bind`]).
+    pub haiku: Option<haiku::HaikuBinding>,
 }
 
 impl BuilderTest {
@@ -81,6 +87,7 @@ impl BuilderTest {
             root_tarball: section.root_tarball.clone(),
             work_dir: work_dir.trim_end_matches('/').to_owned(),
             builders: Vec::new(),
+            haiku: None,
         })
     }
 }
@@ -141,6 +148,7 @@ pub fn bind(repositories: &mut [Repository], builders: &[BuilderSection]) -> Res
 pub async fn run(test: &BuilderTest, timeout: Duration, subject: &Subject<'_>) -> CommandOutcome {
     match subject.format {
         FormatKind::Debian => debian::run(test, timeout, subject).await,
+        FormatKind::Haiku => haiku::run(test, timeout, subject.package).await,
         other => CommandOutcome {
             passed: false,
             summary: format!(
