@@ -100,6 +100,28 @@ fn an_rpm_tree_builds_through_buildrun_and_dnf_installs_it() {
         .build_logs()
         .contains("job manifest recorded: 0 sources, 1 dependencies"));
 
+    // `--update` after a release bump of greet: greet alone again (the `--everything` run recorded
+    // the processed revision), greet-data still from the repository.
+    let spec = inst.tree.join("greet/greet.spec");
+    let text_of_spec = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        text_of_spec.replace("Release:        1", "Release:        2"),
+    )
+    .unwrap();
+    let commit = Command::new("git")
+        .arg("-C")
+        .arg(&inst.tree)
+        .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
+        .args(["commit", "-q", "-am", "greet 2.0-2"])
+        .status()
+        .unwrap();
+    assert!(commit.success());
+    let third = inst.ok(&["buildrun", "--update"]);
+    assert!(third.contains("built: greet-2.0-2"), "{third}");
+    assert!(!third.contains("built: greet-data"), "{third}");
+    assert!(third.contains("processed revision"), "{third}");
+
     // Real dnf installs both from garage's web endpoint.
     let baseurl = format!("{}/{}/rpm/el/9/x86_64", garage.web_endpoint(), inst.prefix);
     let dnf_dir = temp.path().join("dnf");

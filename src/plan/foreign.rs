@@ -8,6 +8,9 @@
 //! not built again (packages are immutable, as HaikuPorts' are: bump the version), and its packages
 //! satisfy dependents from the repository — streamed from the bucket's pool to the builder.
 //!
+//! `--update` plans the sources holding a file changed since the processed revision (the HaikuPorts
+//! rule, with a source directory for a recipe).
+//!
 //! Each planned source becomes a [`PlannedBuild`]: its port is the source's name and version (the
 //! status pages' and logs' name), its `target` the source's directory (what the toolchain builds),
 //! its results the package files the format names, its present packages the repository's pool files
@@ -21,6 +24,7 @@ use super::instance::{InstancePlan, Wanted};
 use super::model::{PackageOrigin, Plan, PlannedBuild, PresentPackage, SkipReason, SkippedPort};
 use super::recipe_tree::TreeKind;
 use super::request::Request;
+use super::revision::{update_files, RevisionError};
 use crate::config::instance::InstanceConfig;
 use crate::ports::model::{ArchStatus, Port};
 use crate::repos::config::Repository;
@@ -39,12 +43,9 @@ pub enum ForeignPlanError {
         /// What is wrong and what to do.
         what: String,
     },
-    /// `--update` follows changed recipe files, which only the HaikuPorts planner maps to ports.
-    #[error(
-        "--update is not supported for a {0} tree yet; name the sources to build or use --everything \
-         (sources already in the repository are not rebuilt)"
-    )]
-    Update(&'static str),
+    /// `--update` could not determine the changed files.
+    #[error(transparent)]
+    Revision(#[from] RevisionError),
     /// The tree could not be read (the message names the file).
     #[error("reading the {kind} tree {root}: {message}")]
     Tree {
@@ -137,17 +138,20 @@ pub fn plan_foreign(
 ) -> Result<InstancePlan, ForeignPlanError> {
     let started = std::time::Instant::now();
     let kind = config.ports.kind;
-    let request = match wanted {
-        Wanted::Update => return Err(ForeignPlanError::Update(kind.as_str())),
-        Wanted::Everything => Request::Everything,
-        Wanted::Ports(names) => Request::Ports(names.clone()),
+    let root = config.ports_tree(state.root());
+    let (request, head) = match wanted {
+        Wanted::Update => {
+            let (files, head) = update_files(&root, &state.database())?;
+            (Request::Update { files }, Some(head))
+        }
+        Wanted::Everything => (Request::Everything, None),
+        Wanted::Ports(names) => (Request::Ports(names.clone()), None),
     };
     let repository = served_repository(config)?;
     let served = served_packages(state, repository.id())?;
     let linked: HashSet<&str> = served.iter().map(|p| p.package.file_name.as_str()).collect();
     let is_built =
         |results: &[String]| !results.is_empty() && results.iter().all(|r| linked.contains(r.as_str()));
-    let root = config.ports_tree(state.root());
     let planned = match kind {
         TreeKind::Debian => plan_debian(config, &root, &served, &is_built)?,
         TreeKind::Rpm => plan_rpm(&root, &served, &is_built)?,
@@ -158,12 +162,15 @@ pub fn plan_foreign(
             })
         }
     };
-    let plan = select(&planned, &served, wanted);
+    let plan = match &request {
+        Request::Update { files } => select(&planned, &served, &changed_sources(&planned, files)),
+        _ => select(&planned, &served, wanted),
+    };
     Ok(InstancePlan {
         plan,
         request,
         problems: Vec::new(),
-        head: None,
+        head,
         tree_stats: Default::default(),
         planning: started.elapsed(),
         did_you_mean: Default::default(),
@@ -235,6 +242,17 @@ fn select(planned: &FormatPlan, served: &[PoolPackage], wanted: &Wanted) -> Plan
         });
     }
     plan
+}
+
+/// `--update` as named sources: the sources (built or not) holding a changed file. A changed source
+/// whose packages the repository already links is listed as skipped (bump its version to rebuild).
+fn changed_sources(planned: &FormatPlan, files: &[PathBuf]) -> Wanted {
+    let sources = planned.unbuilt.iter().chain(&planned.built);
+    let names: BTreeSet<String> = sources
+        .filter(|s| files.iter().any(|f| f.starts_with(&s.dir)))
+        .map(|s| s.dir.clone())
+        .collect();
+    Wanted::Ports(names.into_iter().collect())
 }
 
 fn skipped(request: &str, source: Option<&TreeSource>, reason: SkipReason) -> SkippedPort {
