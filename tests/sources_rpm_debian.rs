@@ -16,6 +16,9 @@
 //!   the object replaced in the bucket the build fails before it runs naming the file and both
 //!   digests; with it gone, `prepare` fails naming it and `buildmaster sources fetch`.
 
+#[path = "support/apt_root.rs"]
+#[allow(dead_code)]
+mod apt_root;
 #[path = "support/rpm_tools.rs"]
 #[allow(dead_code)]
 mod rpm_tools;
@@ -42,7 +45,7 @@ use buildmaster::manifest::JobManifest;
 use buildmaster::ports::model::{ArchStatus, Port};
 use buildmaster::sources::debian_orig::debian_sources;
 use buildmaster::sources::lookaside::rpm_sources;
-use buildmaster::sources::{FetchSettings, Fetched, SourceCache, SourceError};
+use buildmaster::sources::{FetchSettings, Fetched, RecipeSource, SourceCache, SourceError};
 use buildmaster::toolchains::debian::procedure::DebianBuilderPaths;
 use buildmaster::toolchains::debian::toolchain::DpkgBuildpackage;
 use buildmaster::toolchains::rpm::procedure::RpmBuilderPaths;
@@ -50,7 +53,7 @@ use buildmaster::toolchains::rpm::toolchain::Rpmbuild;
 use buildmaster::toolchains::Toolchain;
 use buildmaster_storage::{ObjectKey, Sha256Digest, StorageBackend};
 use buildmaster_storage_s3::S3Backend;
-use source_trees::{debian_tree, rpm_tree, sha512, upstream_tarball, GREETING};
+use source_trees::{debian_tree, file_in_package, rpm_tree, sha512, upstream_tarball, GREETING};
 use support::garage::Garage;
 use support::http_files::{Answer, Server};
 use tokio_util::sync::CancellationToken;
@@ -294,7 +297,7 @@ async fn build_from_cache(
 async fn cached(
     garage: &Garage,
     dir: &Path,
-    source: &buildmaster::sources::RecipeSource,
+    source: &RecipeSource,
     body: &[u8],
 ) -> (Arc<dyn StorageBackend>, String) {
     let (cache, storage, prefix) = new_cache(garage, dir).await;
@@ -302,25 +305,6 @@ async fn cached(
     std::fs::write(&file, body).unwrap();
     cache.add(source, &file).await.unwrap();
     (storage, prefix)
-}
-
-/// The file at `inside` of `package` (an .rpm or a .deb), extracted under `scratch`.
-fn file_in_package(package: &Path, inside: &str, scratch: &Path) -> String {
-    std::fs::create_dir_all(scratch).unwrap();
-    // rpm2archive writes FILE.tgz beside FILE, so it works on a copy in the scratch directory.
-    let script = if package.extension().is_some_and(|e| e == "rpm") {
-        "cp \"$1\" \"$2/p.rpm\" && rpm2archive \"$2/p.rpm\" && tar -xzf \"$2/p.rpm.tgz\" -C \"$2\""
-    } else {
-        "dpkg-deb -x \"$1\" \"$2\""
-    };
-    let out = Command::new("sh")
-        .args(["-c", script, "extract"])
-        .arg(package)
-        .arg(scratch)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::read_to_string(scratch.join(inside)).unwrap()
 }
 
 /// Replaces the object at `digest`'s key under `prefix` by `bytes`, as a plain S3 client would (no
@@ -392,20 +376,82 @@ async fn refusals(
     }
 }
 
+/// A package build whose one source comes from the cache.
+struct CacheBuild<'a> {
+    /// The job's target: the package directory in `tree`.
+    target: &'a str,
+    /// The recipe tree.
+    tree: PathBuf,
+    /// The source, as the tree names it.
+    source: RecipeSource,
+    /// Its bytes.
+    body: Vec<u8>,
+    /// The package file the build must produce.
+    result: &'a str,
+    /// A file inside that package.
+    inside: &'a str,
+}
+
+/// Puts `case`'s source in a fresh cache and builds it on an sshd builder with `make`'s toolchain:
+/// the manifest lists the source at the toolchain's inputs directory; then the tampered and missing
+/// refusals. Returns the text of `case.inside` in the package built.
+async fn builds_from_the_cache(
+    temp: &Path,
+    case: CacheBuild<'_>,
+    make: impl Fn(&Path) -> Arc<dyn Toolchain>,
+) -> String {
+    let garage = Garage::shared();
+    let sshd = support::sshd::Sshd::start();
+    let digest = Sha256Digest::of(&case.body).to_hex();
+    let (storage, prefix) = cached(garage, temp, &case.source, &case.body).await;
+    let dir = temp.join("b1");
+    let (manifest, outcome, log) = build_from_cache(
+        &sshd,
+        &temp.join("buildmaster.sqlite"),
+        &dir,
+        &case.tree,
+        make(&dir),
+        storage.clone(),
+        case.target,
+        vec![case.result.to_owned()],
+    )
+    .await
+    .unwrap();
+    let outcome = outcome.unwrap_or_else(|e| panic!("{e}\n{log}"));
+    let [listed] = &manifest.inputs.sources[..] else {
+        panic!("{:?}", manifest.inputs.sources)
+    };
+    let file = case.source.file_name.as_str();
+    assert_eq!(
+        (listed.file_name.as_str(), listed.sha256.as_str()),
+        (file, digest.as_str())
+    );
+    let work = script_builder::work_base(&dir);
+    assert_eq!(listed.placed_as, format!("{work}/inputs/{}/{file}", case.target));
+    let inside = file_in_package(&outcome.results[0].path, case.inside, &temp.join("x"));
+    let size = case.body.len();
+    refusals(
+        &sshd,
+        temp,
+        &case.tree,
+        make,
+        (storage, prefix),
+        (case.target, file, &digest, size),
+    )
+    .await;
+    inside
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_rpm_build_gets_its_lookaside_archive_from_the_cache_and_nothing_else() {
     for tool in ["rpmspec", "rpmbuild", "rpm", "rpm2archive", "unshare"] {
         rpm_tools::require_tool(tool);
     }
-    let garage = Garage::shared();
-    let sshd = support::sshd::Sshd::start();
     let temp = tempfile::tempdir().unwrap();
     let body = upstream_tarball(temp.path(), "hello-src-1.0", "greeting", GREETING);
-    let digest = Sha256Digest::of(&body).to_hex();
     let tree = temp.path().join("tree");
     rpm_tree(&tree, &sha512(&body));
     let source = rpm_sources(&tree, "hello-src", None).unwrap().remove(0);
-    let (storage, prefix) = cached(garage, temp.path(), &source, &body).await;
     let make = |dir: &Path| -> Arc<dyn Toolchain> {
         let paths = script_builder::builder_paths(dir, &tree);
         Arc::new(Rpmbuild::new(
@@ -417,78 +463,25 @@ async fn an_rpm_build_gets_its_lookaside_archive_from_the_cache_and_nothing_else
             paths.cache.clone(),
         ))
     };
-
-    let dir = temp.path().join("b1");
-    let results = vec!["hello-src-1.0-1.noarch.rpm".to_owned()];
-    let (manifest, outcome, log) = build_from_cache(
-        &sshd,
-        &temp.path().join("buildmaster.sqlite"),
-        &dir,
-        &tree,
-        make(&dir),
-        storage.clone(),
-        "hello-src",
-        results,
-    )
-    .await
-    .unwrap();
-    let outcome = outcome.unwrap_or_else(|e| panic!("{e}\n{log}"));
-    let [listed] = &manifest.inputs.sources[..] else {
-        panic!("{:?}", manifest.inputs.sources)
+    let case = CacheBuild {
+        target: "hello-src",
+        tree: tree.clone(),
+        source,
+        body,
+        result: "hello-src-1.0-1.noarch.rpm",
+        inside: "usr/share/hello-src/greeting",
     };
-    assert_eq!(
-        (listed.file_name.as_str(), listed.sha256.as_str()),
-        ("hello-src-1.0.tar.gz", digest.as_str())
-    );
-    assert_eq!(
-        listed.placed_as,
-        format!(
-            "{}/inputs/hello-src/hello-src-1.0.tar.gz",
-            script_builder::work_base(&dir)
-        )
-    );
-    let rpm = &outcome.results[0];
-    let inside = file_in_package(&rpm.path, "usr/share/hello-src/greeting", &temp.path().join("x"));
-    assert_eq!(inside, GREETING);
-
-    refusals(
-        &sshd,
-        temp.path(),
-        &tree,
-        make,
-        (storage, prefix),
-        ("hello-src", "hello-src-1.0.tar.gz", &digest, body.len()),
-    )
-    .await;
-}
-
-fn debian_root_tarball() -> PathBuf {
-    let tools = std::env::var_os("BUILDMASTER_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/buildmaster-test-tools")
-        });
-    let tarball = tools.join("debian-buildd-bookworm.tar");
-    assert!(
-        tarball.is_file(),
-        "{} is missing: run scripts/install-test-tools.sh",
-        tarball.display()
-    );
-    tarball
+    assert_eq!(builds_from_the_cache(temp.path(), case, make).await, GREETING);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_debian_quilt_build_unpacks_its_orig_tarball_from_the_cache_and_applies_its_patches() {
-    let root = debian_root_tarball();
-    let garage = Garage::shared();
-    let sshd = support::sshd::Sshd::start();
+    let root = apt_root::root_tarball();
     let temp = tempfile::tempdir().unwrap();
     let body = upstream_tarball(temp.path(), "greet-up-1.0", "greeting", GREETING);
-    let digest = Sha256Digest::of(&body).to_hex();
     let tree = temp.path().join("tree");
-    debian_tree(&tree, &digest, body.len());
+    debian_tree(&tree, &Sha256Digest::of(&body).to_hex(), body.len());
     let source = debian_sources(&tree, "greet-up", None).unwrap().remove(0);
-    let (storage, prefix) = cached(garage, temp.path(), &source, &body).await;
     let make = |dir: &Path| -> Arc<dyn Toolchain> {
         let paths = script_builder::builder_paths(dir, &tree);
         Arc::new(DpkgBuildpackage::new(
@@ -501,36 +494,16 @@ async fn a_debian_quilt_build_unpacks_its_orig_tarball_from_the_cache_and_applie
             paths.cache.clone(),
         ))
     };
-
-    let dir = temp.path().join("b1");
-    let results = vec!["greet-up_1.0-1_all.deb".to_owned()];
-    let (manifest, outcome, log) = build_from_cache(
-        &sshd,
-        &temp.path().join("buildmaster.sqlite"),
-        &dir,
-        &tree,
-        make(&dir),
-        storage.clone(),
-        "greet-up",
-        results,
-    )
-    .await
-    .unwrap();
-    let outcome = outcome.unwrap_or_else(|e| panic!("{e}\n{log}"));
-    assert_eq!(manifest.inputs.sources[0].sha256, digest);
-    let deb = &outcome.results[0];
-    let inside = file_in_package(&deb.path, "usr/share/greet-up/greeting", &temp.path().join("x"));
+    let case = CacheBuild {
+        target: "greet-up",
+        tree: tree.clone(),
+        source,
+        body,
+        result: "greet-up_1.0-1_all.deb",
+        inside: "usr/share/greet-up/greeting",
+    };
+    let inside = builds_from_the_cache(temp.path(), case, make).await;
     assert_eq!(inside, format!("{GREETING}patched by debian/patches\n"));
-
-    refusals(
-        &sshd,
-        temp.path(),
-        &tree,
-        make,
-        (storage, prefix),
-        ("greet-up", "greet-up_1.0.orig.tar.gz", &digest, body.len()),
-    )
-    .await;
 }
 
 /// `buildmaster sources …` on an instance whose `[ports]` is the `kind` tree at `tree`.

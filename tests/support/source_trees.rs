@@ -109,3 +109,22 @@ pub fn debian_tree(tree: &Path, sha256: &str, size: usize) {
     let status = Command::new("chmod").arg("+x").arg(&rules).status().unwrap();
     assert!(status.success());
 }
+
+/// The file at `inside` of `package` (an .rpm or a .deb), extracted under `scratch`.
+pub fn file_in_package(package: &Path, inside: &str, scratch: &Path) -> String {
+    std::fs::create_dir_all(scratch).unwrap();
+    // rpm2archive writes FILE.tgz beside FILE, so it works on a copy in the scratch directory.
+    let script = if package.extension().is_some_and(|e| e == "rpm") {
+        "cp \"$1\" \"$2/p.rpm\" && rpm2archive \"$2/p.rpm\" && tar -xzf \"$2/p.rpm.tgz\" -C \"$2\""
+    } else {
+        "dpkg-deb -x \"$1\" \"$2\""
+    };
+    let out = Command::new("sh")
+        .args(["-c", script, "extract"])
+        .arg(package)
+        .arg(scratch)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(scratch.join(inside)).unwrap()
+}
