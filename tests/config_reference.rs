@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use buildmaster::builders::config::{
-    BuilderSection, HaikuPorterSection, PortsTreeSection, SshSection, TimeoutsSection,
+    BuilderSection, DpkgSection, HaikuPorterSection, PortsTreeSection, RpmSection, SshSection,
+    TimeoutsSection,
 };
 use buildmaster::config::instance::{
     BuildrunSection, InstanceConfig, PortsSection, PublishSection, ServeSection,
@@ -113,6 +114,12 @@ fn every_config_key_is_documented_and_every_documented_key_exists() {
         ("`[builders.ssh]`", fields::<SshSection>()),
         ("`[builders.portstree]`", fields::<PortsTreeSection>()),
         ("`[builders.haikuporter]`", fields::<HaikuPorterSection>()),
+        ("`[builders.dpkg]`", fields::<DpkgSection>()),
+        ("`[builders.rpm]`", fields::<RpmSection>()),
+        (
+            "`[ports.debian]`",
+            fields::<buildmaster::plan::recipe_tree::DebianTreeSection>(),
+        ),
         ("`[builders.timeouts]`", fields::<TimeoutsSection>()),
         ("S3 storage", fields::<S3Settings>()),
         ("filesystem storage", fields::<FsSettings>()),
