@@ -551,3 +551,58 @@ fn a_real_buildruns_packages_are_staged_until_their_pipeline_is_green() {
     }
     assert_eq!(audit.matches("gate\tpromote\tpipeline ").count(), 6, "{audit}");
 }
+
+// `[gate] manual_promotion = ["haikuports"]`: a built package whose checks pass is `green`, staged and
+// not served, until `gate promote` asks; the next publish then promotes it as staged.
+#[test]
+fn a_green_built_package_waits_for_a_promote_request_when_promoted_by_hand() {
+    let garage = Garage::start();
+    let inst = Instance::new(&garage);
+    let config = inst.state().join("buildmaster.toml");
+    let text_before = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text_before.replacen("[gate]\n", "[gate]\nmanual_promotion = [\"haikuports\"]\n", 1),
+    )
+    .unwrap();
+    let file = "pkgd-1.0-1-x86_64.hpkg";
+    let sha = inst.build("pkgd", &["haiku"]);
+
+    let out = inst.run(&["publish"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(STAGED), "{shown}");
+    assert!(
+        shown.contains("pipeline 1: green — waiting for a promote request"),
+        "{shown}"
+    );
+    assert_eq!(inst.served(&garage, &format!("packages/{file}")).0, 404);
+    // Publishing again does not promote it.
+    let out = inst.run(&["publish"]);
+    assert_eq!(out.status.code(), Some(STAGED), "{}", text(&out));
+    assert_eq!(inst.served(&garage, &format!("packages/{file}")).0, 404);
+
+    let out = inst.run(&["gate", "promote", "1"]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("pipeline 1: promotion requested by cli:tester"),
+        "{shown}"
+    );
+    let out = inst.run(&["publish"]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("pipeline 1: promoted"), "{shown}");
+    let (status, body) = inst.served(&garage, &format!("packages/{file}"));
+    assert_eq!(status, 200);
+    assert_eq!(sha256(&body), sha, "served is not the staged object");
+    // Promoted: a second request is refused.
+    let out = inst.run(&["gate", "promote", "1"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("promoted, not green"), "{}", text(&out));
+    let audit = text(&inst.run(&["gate", "audit"]));
+    assert!(
+        audit.contains("cli:tester\tpromote-request\tpipeline 1"),
+        "{audit}"
+    );
+    assert!(audit.contains("gate\tpromote\tpipeline 1"), "{audit}");
+}

@@ -141,8 +141,13 @@ pub fn run(args: GateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             GateCommand::Promote { id } => {
                 let who = format!("cli:{}", super::who_am_i());
                 let promoted = service.request_promotion(id, &who).await??;
-                for pipeline in promoted {
+                println!("pipeline {id}: promotion requested by {who}");
+                for pipeline in &promoted {
                     println!("pipeline {pipeline}: promoted");
+                }
+                if !promoted.contains(&id) {
+                    // Built packages (`haikuports`) are promoted by a publish.
+                    println!("pipeline {id}: the next publish promotes it");
                 }
             }
             GateCommand::Audit { limit } => {

@@ -121,11 +121,15 @@ pub fn run_publish(args: PublishArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         bars.clear();
         let report = report?;
         print_publish(&report);
-        let staged = report.gate.as_ref().is_some_and(|g| !g.red.is_empty());
+        let staged = report
+            .gate
+            .as_ref()
+            .is_some_and(|g| !g.red.is_empty() || !g.waiting.is_empty());
         Ok(if !report.rejected.is_empty() {
             ExitCode::from(3)
         } else if staged {
-            // As `buildmaster push`: packages stay staged behind a red pipeline.
+            // As `buildmaster push`: packages stay staged behind a red pipeline (or a green one
+            // waiting for a promote request).
             ExitCode::from(4)
         } else {
             ExitCode::SUCCESS
@@ -174,6 +178,9 @@ pub fn print_gate(gate: &GateSummary) {
     }
     for (id, why) in &gate.red {
         println!("pipeline {id}: red — {why}");
+    }
+    for id in &gate.waiting {
+        println!("pipeline {id}: green — waiting for a promote request (buildmaster gate promote {id})");
     }
 }
 

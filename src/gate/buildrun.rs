@@ -24,6 +24,7 @@ use std::sync::Arc;
 use buildmaster_storage::StorageBackend;
 
 use super::policy::{Mode, Policy, PolicySection};
+use super::promotion::ManualPromotion;
 use crate::config::instance::InstanceConfig;
 use crate::formats::haiku::index::newest_per_name;
 use crate::haiku::package_info::PackageInfo;
@@ -44,6 +45,8 @@ pub struct HaikuPortsGate {
     pub system_packages: Option<PathBuf>,
     /// Who publishes (`cli:<user>`, `daemon`): the pipelines' and audit entries' "who".
     pub who: String,
+    /// `[gate] manual_promotion` names `haikuports`: green pipelines wait for a promote request.
+    pub manual: ManualPromotion,
 }
 
 impl std::fmt::Debug for HaikuPortsGate {
@@ -53,6 +56,7 @@ impl std::fmt::Debug for HaikuPortsGate {
             .field("policy", &self.policy)
             .field("system_packages", &self.system_packages)
             .field("who", &self.who)
+            .field("manual", &self.manual)
             .finish()
     }
 }
@@ -98,11 +102,16 @@ impl HaikuPortsGate {
         let staging = crate::storage::open_config(&settings)
             .await
             .map_err(|e| fail(&e))?;
+        let manual = ManualPromotion::new(&gate.manual_promotion).map_err(|message| GateConfigError {
+            key: "[gate] manual_promotion".into(),
+            message,
+        })?;
         Ok(Some(Self {
             staging,
             policy,
             system_packages: config.system_packages(state_root),
             who: who.to_string(),
+            manual,
         }))
     }
 }

@@ -2,7 +2,8 @@
 //! `[gate] manual_promotion` do not get a green pipeline's packages until somebody with the `promote`
 //! right asks (`POST /api/pipelines/{id}/promote`, `buildmaster gate promote N`). Until then the
 //! pipeline is `green`, its packages stay staged, and nothing that depends on them counts them as
-//! present. The request is audited; the promotion itself is the gate's, as for any green pipeline.
+//! present. The request is audited; the promotion itself is the gate's, as for any green pipeline:
+//! at once for pushed packages, at the next publish for built ones (`haikuports`).
 
 use super::store::{Pipeline, PipelineKind, PipelineState};
 
@@ -23,6 +24,11 @@ impl ManualPromotion {
         Ok(Self { patterns })
     }
 
+    /// Whether `repository` is promoted by hand.
+    pub fn covers(&self, repository: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches(repository))
+    }
+
     /// Whether `pipeline` waits for a promote request before its packages are promoted: one of its
     /// packages goes into a repository promoted by hand, and nobody asked yet.
     pub fn awaits_request(&self, pipeline: &Pipeline) -> bool {
@@ -31,7 +37,7 @@ impl ManualPromotion {
                 .packages
                 .iter()
                 .flat_map(|s| s.targets.iter())
-                .any(|t| self.patterns.iter().any(|p| p.matches(t)))
+                .any(|t| self.covers(t))
     }
 }
 

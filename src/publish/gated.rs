@@ -48,6 +48,8 @@ pub struct GateSummary {
     pub promoted: Vec<i64>,
     /// Open pipelines left red, with why.
     pub red: Vec<(i64, String)>,
+    /// Green pipelines waiting for a promote request (`[gate] manual_promotion` names `haikuports`).
+    pub waiting: Vec<i64>,
 }
 
 /// Which spool packages this publish may store, and which stay staged.
@@ -134,9 +136,11 @@ pub async fn decide(
             .collect();
         // A package whose record is gone (its file was refused) can never be promoted.
         let complete = packages.len() == pipeline.packages.len();
+        // Promoted by hand: not before somebody asked (nor counted as present for the others).
+        let awaits = gate.manual.awaits_request(pipeline);
         built.push(BuiltPipeline {
             id: pipeline.id,
-            eligible: command_checks_pass(&mut store, pipeline, now)? && complete,
+            eligible: command_checks_pass(&mut store, pipeline, now)? && complete && !awaits,
             waived: installability_waived(&store, pipeline, now)?,
             packages,
         });
@@ -152,15 +156,16 @@ pub async fn decide(
     let mode = gate.policy.mode(CheckKind::Installability);
     let evaluation = evaluate(&indexed, &built, &system, mode);
     record_installability(&mut store, &pipelines, &evaluation, mode, now)?;
-    for pipeline in &built {
+    for (pipeline, open) in built.iter().zip(&pipelines) {
         if evaluation.promotable.contains(&pipeline.id) {
             let records = pipeline.packages.iter().map(|&r| r.clone()).collect();
             decision.promote.push((pipeline.id, records));
             continue;
         }
-        // The HaikuPorts repository is promoted as soon as a pipeline is green: nothing awaits a request.
-        let (_, why) = hold(&mut store, pipeline.id, false, now)?;
-        decision.summary.red.push((pipeline.id, why));
+        match hold(&mut store, pipeline.id, gate.manual.awaits_request(open), now)? {
+            (PipelineState::Green, _) => decision.summary.waiting.push(pipeline.id),
+            (_, why) => decision.summary.red.push((pipeline.id, why)),
+        }
     }
     decision.held = unstored
         .iter()

@@ -18,10 +18,11 @@ use serde::{Deserialize, Serialize};
 use super::auth::{Caller, Right};
 use super::error::{echo, ApiError};
 use super::state::AppState;
+use crate::daemon::control::Request;
 use crate::gate::audit::AuditEntry;
 use crate::gate::policy::CheckKind;
 use crate::gate::promotion::PromoteRefused;
-use crate::gate::store::Pipeline;
+use crate::gate::store::{Pipeline, PipelineKind, PipelineState};
 use crate::gate::waivers::NewWaiver;
 use crate::repos::service::PushService;
 use crate::repos::RepoError;
@@ -272,6 +273,9 @@ async fn off_the_async_threads<T: Send + 'static>(
 pub struct PromoteAnswer {
     /// The pipelines promoted by it (the one asked for, and any that waited for it).
     promoted: Vec<i64>,
+    /// Whether a publish was queued with the daemon to promote it (built packages are promoted by a
+    /// publish).
+    publish_queued: bool,
     /// The pipeline as it stands afterwards.
     pipeline: Option<Pipeline>,
 }
@@ -307,7 +311,17 @@ pub async fn promote(
         },
     })?;
     let pipeline = read(reader, move |s| s.pipeline(id)).await?;
-    Ok(Json(PromoteAnswer { promoted, pipeline }))
+    // Built packages go out with the HaikuPorts repository's next publish: ask the daemon for one (a
+    // full queue or a stopped daemon leaves it to the next publish).
+    let publish_queued = pipeline
+        .as_ref()
+        .is_some_and(|p| p.kind == PipelineKind::Buildrun && p.state == PipelineState::Green)
+        && app.control().try_send(Request::Publish).is_ok();
+    Ok(Json(PromoteAnswer {
+        promoted,
+        publish_queued,
+        pipeline,
+    }))
 }
 
 /// A pipeline number from the path, or a 400.
