@@ -180,7 +180,7 @@ pub fn make_builders(
 /// HaikuPorter's JSON files, and the default local builder, run HaikuPorter); `None`: HaikuPorter,
 /// which [`RemoteBuilder::new`] sets up itself. A builder whose tool cannot build the instance's
 /// tree (`[ports] kind`) is refused, naming it and both settings.
-fn toolchain_for(
+pub fn toolchain_for(
     spec: &BuilderSpec,
     config: &InstanceConfig,
 ) -> Result<Option<Arc<dyn Toolchain>>, BuildrunError> {

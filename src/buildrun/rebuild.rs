@@ -142,6 +142,8 @@ pub async fn rebuild(
         commit: r.out.to_owned(),
     };
     let offline = spec.network == NetworkMode::None;
+    // The builder's own toolchain (`[[builders]] toolchain`), refused when it cannot build the tree.
+    let toolchain = fleet::toolchain_for(&spec, r.config)?;
     let mut builder = RemoteBuilder::new(
         spec,
         r.storage.clone(),
@@ -149,6 +151,9 @@ pub async fn rebuild(
         dirs,
         ReconnectPolicy::default(),
     );
+    if let Some(toolchain) = toolchain {
+        builder = builder.with_toolchain(toolchain);
+    }
     let side = BuilderSide {
         name: builder.name().to_owned(),
         toolchain: builder.toolchain().clone(),
