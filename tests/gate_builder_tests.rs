@@ -14,6 +14,9 @@
 //!
 //! Needs root (chroot, unshare), sshd and the tarball.
 
+#[path = "support/apt_root.rs"]
+#[allow(dead_code)]
+mod apt_root;
 #[path = "support/debian_tools.rs"]
 #[allow(dead_code)]
 mod debian_tools;
@@ -25,6 +28,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use apt_root::root_tarball;
 use debian_tools::output_text;
 use sha2::{Digest, Sha256};
 use support::garage::Garage;
@@ -33,22 +37,6 @@ use support::sshd::{current_user, Sshd};
 const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 /// Exit status of a push whose packages stay staged.
 const STAGED: i32 = 4;
-
-/// The build root tarball scripts/install-test-tools.sh makes.
-fn root_tarball() -> PathBuf {
-    let tools = std::env::var_os("BUILDMASTER_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/buildmaster-test-tools")
-        });
-    let tarball = tools.join("debian-buildd-bookworm.tar");
-    assert!(
-        tarball.is_file(),
-        "{} is missing: run scripts/install-test-tools.sh",
-        tarball.display()
-    );
-    tarball
-}
 
 fn sha256_file(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))

@@ -12,10 +12,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use support::farm::{Farm, LedgerEntry};
+use support::farm::{git_commit_all, Farm, LedgerEntry};
 
 /// Limit for a buildrun of a few one-second ports, each built again for its test.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
@@ -27,16 +26,6 @@ fn sha256(path: &Path) -> String {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
 }
 
 /// Appends `function` to the recipe at `relative` in the farm's tree.
@@ -60,19 +49,7 @@ fn a_recipes_test_runs_with_its_build_on_the_builder_and_a_failing_one_keeps_the
         "app-misc/toolbox/toolbox-1.0.recipe",
         "TEST()\n{\n\techo 'toolbox TEST: expected 3 tools, found 2'\n\tfalse\n}\n",
     );
-    git(
-        &tree,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "commit",
-            "-q",
-            "-am",
-            "tests",
-        ],
-    );
+    git_commit_all(&tree);
     let staging_bucket = format!("tests-staging-{:08x}", fastrand::u32(..));
     farm.garage.create_private_bucket(&staging_bucket);
     let served = std::fs::read_to_string(farm.storage_config()).unwrap();

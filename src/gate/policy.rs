@@ -252,6 +252,35 @@ mod tests {
     }
 
     #[test]
+    fn a_test_on_a_builder_has_no_command_and_only_tests_run_there() {
+        let parse = |text: &str| Policy::resolve(&toml::from_str::<PolicySection>(text).unwrap());
+        let policy = parse("[test]\non = \"builder\"\nbuilder = \"b1\"\ntests = \"/t\"\n").unwrap();
+        let test = policy.test.as_ref().unwrap();
+        assert_eq!(test.mode, Mode::Block);
+        let on = test.on_builder.as_ref().unwrap();
+        assert_eq!(on.builder.as_deref(), Some("b1"));
+        assert_eq!(on.work_dir, super::super::builder_tests::DEFAULT_WORK_DIR);
+        let refused = |text: &str, what: &str| {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(what), "{text}: {err}");
+        };
+        refused(
+            "[test]\non = \"builder\"\ncommand = [\"x\"]\n",
+            "remove `command`",
+        );
+        refused("[lint]\non = \"builder\"\n", "only tests run on a builder");
+        refused(
+            "[test]\ncommand = [\"x\"]\nbuilder = \"b1\"\n",
+            "need `on = \"builder\"`",
+        );
+        refused(
+            "[test]\non = \"builder\"\nwork_dir = \"tmp/x\"\n",
+            "absolute path",
+        );
+        assert!(toml::from_str::<PolicySection>("[test]\non = \"moon\"\n").is_err());
+    }
+
+    #[test]
     fn unknown_keys_and_empty_commands_are_refused() {
         assert!(toml::from_str::<PolicySection>("lnt = 1\n").is_err());
         let section: PolicySection = toml::from_str("[test]\ncommand = []\n").unwrap();

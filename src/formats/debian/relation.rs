@@ -21,6 +21,17 @@ pub enum Op {
 }
 
 impl Op {
+    /// The operator as deb-control(5) writes it (and `dpkg --compare-versions` takes it).
+    pub fn spelling(self) -> &'static str {
+        match self {
+            Op::Earlier => "<<",
+            Op::EarlierEqual => "<=",
+            Op::Equal => "=",
+            Op::LaterEqual => ">=",
+            Op::Later => ">>",
+        }
+    }
+
     /// Whether `candidate` stands in this relation to `wanted`.
     pub fn holds(self, candidate: &Version, wanted: &Version) -> bool {
         let ord = candidate.cmp(wanted);

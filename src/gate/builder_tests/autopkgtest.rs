@@ -7,7 +7,7 @@
 //! are accepted; any other field is refused by name, so a misspelt field is not silently dropped.
 
 use crate::formats::debian::control::Stanza;
-use crate::formats::debian::relation::{parse_relations, Op, Relation};
+use crate::formats::debian::relation::{parse_relations, Relation};
 use crate::toolchains::debian::control::paragraphs;
 
 /// The exit status by which a `skippable` test says it skipped itself (README.package-tests).
@@ -185,23 +185,10 @@ fn parse_depends(field: &str) -> Result<Vec<TestDependency>, String> {
         };
         out.push(TestDependency {
             name: name.clone(),
-            version: version
-                .as_ref()
-                .map(|(op, v)| format!("{} {v}", op_spelling(*op))),
+            version: version.as_ref().map(|(op, v)| format!("{} {v}", op.spelling())),
         });
     }
     Ok(out)
-}
-
-/// dpkg's spelling of `op`, as `dpkg --compare-versions` takes it.
-fn op_spelling(op: Op) -> &'static str {
-    match op {
-        Op::Earlier => "<<",
-        Op::EarlierEqual => "<=",
-        Op::Equal => "=",
-        Op::LaterEqual => ">=",
-        Op::Later => ">>",
-    }
 }
 
 #[cfg(test)]

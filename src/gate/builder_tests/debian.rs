@@ -374,15 +374,13 @@ mod tests {
             "Tests: t\nDepends: @, other\n\nTests: x\nRestrictions: needs-internet\n",
         )
         .unwrap();
-        let files: Vec<&str> = plan.packages.iter().map(|p| p.file_name.as_str()).collect();
+        // The package under test first; then what it and its tests need, in any order.
+        assert_eq!(plan.packages[0].file_name, "app_1.0-1_all.deb");
+        let mut files: Vec<&str> = plan.packages[1..].iter().map(|p| p.file_name.as_str()).collect();
+        files.sort();
         assert_eq!(
             files,
-            [
-                "app_1.0-1_all.deb",
-                "lib_1.0-1_all.deb",
-                "base_1.0-1_all.deb",
-                "other_1.0-1_all.deb"
-            ]
+            ["base_1.0-1_all.deb", "lib_1.0-1_all.deb", "other_1.0-1_all.deb"]
         );
         assert_eq!(
             plan.skipped,

@@ -169,3 +169,57 @@ fn could_not_run(summary: String) -> CommandOutcome {
         log: String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct File {
+        repositories: Vec<crate::repos::config::RepositorySection>,
+        #[serde(default)]
+        builders: Vec<BuilderSection>,
+    }
+
+    fn instance(builder: &str, builders: &str) -> (Vec<Repository>, Vec<BuilderSection>) {
+        let text = format!(
+            "[[repositories]]\nid = \"debian/b\"\nroot = \"apt\"\n[repositories.debian]\ncodename = \"b\"\n\
+             architectures = [\"all\"]\n[repositories.policy.test]\non = \"builder\"\n{builder}\n{builders}"
+        );
+        let file: File = toml::from_str(&text).unwrap();
+        (
+            crate::repos::config::resolve(&file.repositories).unwrap(),
+            file.builders,
+        )
+    }
+
+    const TWO: &str = "[[builders]]\nname = \"b1\"\n[builders.portstree]\npath = \"/srv/t\"\n\
+                       [[builders]]\nname = \"b2\"\n[builders.portstree]\npath = \"/srv/t\"\n";
+
+    #[test]
+    fn the_named_builder_or_every_builder_is_bound_and_a_wrong_name_is_refused() {
+        let bound = |repos: &[Repository]| -> Vec<String> {
+            let test = repos[0]
+                .policy
+                .test
+                .as_ref()
+                .unwrap()
+                .on_builder
+                .as_ref()
+                .unwrap();
+            test.builders.iter().map(|b| b.0.name.clone()).collect()
+        };
+        let (mut repos, builders) = instance("builder = \"b2\"", TWO);
+        bind(&mut repos, &builders).unwrap();
+        assert_eq!(bound(&repos), ["b2"]);
+        let (mut repos, builders) = instance("", TWO);
+        bind(&mut repos, &builders).unwrap();
+        assert_eq!(bound(&repos), ["b1", "b2"]);
+        let (mut repos, builders) = instance("builder = \"b9\"", TWO);
+        let err = bind(&mut repos, &builders).unwrap_err().to_string();
+        assert!(err.contains("debian/b") && err.contains("\"b9\""), "{err}");
+        let (mut repos, builders) = instance("", "");
+        let err = bind(&mut repos, &builders).unwrap_err().to_string();
+        assert!(err.contains("needs a [[builders]] entry"), "{err}");
+    }
+}
