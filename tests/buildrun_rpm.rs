@@ -117,10 +117,20 @@ fn an_rpm_tree_builds_through_buildrun_and_dnf_installs_it() {
         .status()
         .unwrap();
     assert!(commit.success());
-    let third = inst.ok(&["buildrun", "--update"]);
+    let third = inst.ok(&["buildrun", "--update", "--no-publish"]);
     assert!(third.contains("built: greet-2.0-2"), "{third}");
     assert!(!third.contains("built: greet-data"), "{third}");
     assert!(third.contains("processed revision"), "{third}");
+    assert!(!third.contains("linked:"), "{third}");
+    // Nothing changed since: nothing to build (exit 3), and the package left in the spool is pushed.
+    let fourth = inst.buildmaster(&["buildrun", "--update"]);
+    let printed = text(&fourth);
+    assert_eq!(fourth.status.code(), Some(3), "{printed}");
+    assert!(printed.contains("nothing to do"), "{printed}");
+    assert!(
+        printed.contains("linked: greet-2.0-2.noarch.rpm -> el/9/x86_64"),
+        "{printed}"
+    );
 
     // Real dnf installs both from garage's web endpoint.
     let baseurl = format!("{}/{}/rpm/el/9/x86_64", garage.web_endpoint(), inst.prefix);

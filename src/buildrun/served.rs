@@ -1,9 +1,11 @@
 //! A Debian or RPM tree's buildrun and the repository it publishes to (`[ports] repository`): the
 //! present packages of its plan are that repository's pool files, streamed from storage to the
 //! builders (the master keeps no copy), and a builder's cache keeps what the repository links when it
-//! is pruned on connect — as a HaikuPorts buildrun does with the package records.
+//! is pruned on connect — as a HaikuPorts buildrun does with the package records. What the spool
+//! holds of the tree's format and the repository does not link is what a buildrun pushes.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 
 use buildmaster_storage::{ObjectKey, Sha256Digest};
 
@@ -11,8 +13,11 @@ use crate::builders::cache::{KeepSet, KeepSource};
 use crate::builders::package::WantedPackage;
 use crate::config::instance::InstanceConfig;
 use crate::plan::foreign::{served_packages, served_repository};
+use crate::plan::recipe_tree::TreeKind;
 use crate::repos::records::PoolPackage;
 use crate::state::StateDir;
+use crate::toolchains::debian::toolchain::DEB_EXTENSION;
+use crate::toolchains::rpm::toolchain::RPM_EXTENSION;
 
 /// Every package the served repository links, as a dependency a builder is sent from storage.
 pub fn pool_dependencies(config: &InstanceConfig, state: &StateDir) -> Result<Vec<WantedPackage>, String> {
@@ -40,6 +45,37 @@ fn from_pool(pool: &PoolPackage) -> Result<WantedPackage, String> {
         key: Some(key),
         system: false,
     })
+}
+
+/// The packages of this tree's format in the spool that the served repository does not link yet:
+/// what a buildrun built (or an earlier push left behind), to push. Empty files are skipped.
+pub fn unpushed(config: &InstanceConfig, state: &StateDir) -> Result<Vec<PathBuf>, String> {
+    let extension = match config.ports.kind {
+        TreeKind::Debian => DEB_EXTENSION,
+        TreeKind::Rpm => RPM_EXTENSION,
+        TreeKind::Haikuports => return Ok(Vec::new()),
+    };
+    let linked: HashSet<String> = pool_dependencies(config, state)?
+        .into_iter()
+        .map(|p| p.file_name)
+        .collect();
+    let spool = state.packages();
+    let entries = match std::fs::read_dir(&spool) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", spool.display())),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", spool.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let real = entry.metadata().is_ok_and(|m| m.is_file() && m.len() > 0);
+        if real && name.ends_with(extension) && !linked.contains(&name) {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// What a builder of this tree keeps in its cache when pruned on connect: the packages the served

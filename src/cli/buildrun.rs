@@ -113,23 +113,21 @@ async fn publish_spool(
     })
 }
 
-/// A Debian or RPM tree's buildrun: the packages it built, pushed from the spool into `[ports]
-/// repository` through `buildmaster push`'s path (uploaded once into the pool, linked, the index
-/// published, or staged behind the gate). A failed push leaves them in the spool: push them with
-/// `buildmaster push`.
+/// A Debian or RPM tree's buildrun: the packages of its format in the spool that `[ports]
+/// repository` does not link yet — what it built, and what an earlier failed push left — pushed
+/// through `buildmaster push`'s path (uploaded once into the pool, linked, the index published, or
+/// staged behind the gate).
 async fn push_built(
     args: &BuildrunArgs,
     global: &GlobalArgs,
     state: &StateDir,
     config: &InstanceConfig,
-    summary: &Summary,
 ) -> anyhow::Result<u8> {
     let repository = crate::plan::foreign::served_repository(config)?;
-    let files: Vec<PathBuf> = summary
-        .built_packages
-        .iter()
-        .map(|name| state.packages().join(name))
-        .collect();
+    let files = crate::buildrun::served::unpushed(config, state).map_err(anyhow::Error::msg)?;
+    if files.is_empty() {
+        return Ok(0);
+    }
     let service = super::push::open_service(args.config.as_deref(), global).await?;
     let served = super::push::push_and_report(&service, &files, &[repository.id().to_owned()])
         .await
@@ -209,8 +207,15 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
                     None => {
                         println!("nothing to do");
                         // Packages left unpublished by an earlier run (a failed publish) go out now.
-                        let haikuports = ctx.config.ports.kind == TreeKind::Haikuports;
-                        if haikuports && !args.no_publish && spool_has_unpublished(&state)? {
+                        if ctx.config.ports.kind != TreeKind::Haikuports {
+                            // Left in the spool by an earlier push that failed: pushed now.
+                            let code = if args.no_publish { 0 } else { push_built(&args, global, &state, &ctx.config).await? };
+                            if code != 0 {
+                                return Ok(ExitCode::from(code));
+                            }
+                            return Ok(ExitCode::from(EXIT_NOTHING_TO_DO));
+                        }
+                        if !args.no_publish && spool_has_unpublished(&state)? {
                             let code = publish_spool(storage, &state, &ctx.config).await?;
                             if code != 0 {
                                 return Ok(ExitCode::from(code));
@@ -234,10 +239,10 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
         }
         if ctx.config.ports.kind != TreeKind::Haikuports {
-            if args.no_publish || summary.built_packages.is_empty() {
+            if args.no_publish {
                 return Ok(ExitCode::SUCCESS);
             }
-            return Ok(ExitCode::from(push_built(&args, global, &state, &ctx.config, &summary).await?));
+            return Ok(ExitCode::from(push_built(&args, global, &state, &ctx.config).await?));
         }
         if args.no_publish || (summary.built_packages.is_empty() && !spool_has_unpublished(&state)?) {
             return Ok(ExitCode::SUCCESS);
