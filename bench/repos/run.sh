@@ -116,14 +116,14 @@ push() { # BACKEND REPO FILE… (debug log, with the publish's phase timings, in
         -vv push "$@" --to "$repo" 2>"$WORK/push.err"
 }
 # The publish's phases from push's debug log (src/repos/records.rs, src/formats/{debian,rpm}): reading
-# the repository's records, rendering the index text, compressing (only chunks not cached) and
+# the repository's records (RPM: listing them without their entries, src/repos/records.rs `listing`), rendering the index text, compressing (only chunks not cached) and
 # hashing; milliseconds, "read render compress chunks". RPM renders whole chunks from its chunk cache
 # (src/formats/rpm/chunk_cache.rs): its "render" is finding the chunks, reading the cached ones and
 # rendering + compressing the others ("chunks": rendered/all), its "compress" joining the gzip
 # members and hashing (open-checksum over all the XML); Debian's "chunks" is "-".
 phases() {
     awk 'function ms(line) { if (!match(line, /ms=[0-9.]+/)) return -1; return substr(line, RSTART + 3, RLENGTH - 3) }
-        /linked packages read/ { r = $0 } / rendered / { t = $0 } /compressed and hashed/ { c = $0 }
+        /linked packages (read|listed)/ { r = $0 } / rendered / { t = $0 } /compressed and hashed/ { c = $0 }
         function field(line, name) { if (!match(line, name "=[0-9]+")) return "-"; return substr(line, RSTART + length(name) + 1, RLENGTH - length(name) - 1) }
         END { n = field(t, "rendered_chunks"); printf "%.1f %.1f %.1f %s", ms(r), ms(t), ms(c), n == "-" ? n : n "/" field(t, " chunks") }' "$WORK/push.err"
 }

@@ -228,6 +228,27 @@ pub struct IndexFile {
     pub role: IndexRole,
 }
 
+/// A package of a repository listed without its stored entry ([`InspectedPackage::entry`] empty): what
+/// a format needs to find which parts of its index are unchanged before it reads any entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedPackage {
+    /// The package and its href, `entry` empty.
+    pub indexed: IndexedPackage,
+    /// The length in bytes of the stored entry.
+    pub entry_len: usize,
+}
+
+/// Where a publish reads a repository's packages from (its records): all of them with their entries,
+/// or a listing without entries and then the entries of the few packages a format must render again.
+pub trait PackageSource {
+    /// Every package of the repository, with its entry.
+    fn packages(&mut self) -> Result<Vec<IndexedPackage>, FormatError>;
+    /// Every package of the repository, without its entry.
+    fn listing(&mut self) -> Result<Vec<ListedPackage>, FormatError>;
+    /// The stored entries of `packages` (from [`PackageSource::listing`]), in the same order.
+    fn entries(&mut self, packages: &[&IndexedPackage]) -> Result<Vec<String>, FormatError>;
+}
+
 /// Signs the root of trust. Implemented by [`signing::OpenPgpSigner`]; a trait so that formats can be
 /// tested without a key.
 pub trait Sign: Send + Sync {
@@ -281,6 +302,9 @@ pub enum FormatError {
         /// Why.
         reason: String,
     },
+    /// The records a publish reads packages from failed ([`PackageSource`]); names the database.
+    #[error("reading the repository's packages: {0}")]
+    Records(String),
     /// Signing failed.
     #[error("signing: {0}")]
     Signing(String),
@@ -334,6 +358,20 @@ pub trait RepositoryFormat: Send + Sync {
         signer: Option<&dyn Sign>,
         now: SystemTime,
     ) -> Result<Vec<IndexFile>, FormatError>;
+
+    /// [`RepositoryFormat::render`] of the packages `source` holds. A format that keeps unchanged
+    /// parts of its index between publishes overrides it to read only the entries it renders again
+    /// (RPM); by default every entry is read.
+    fn render_from(
+        &self,
+        target: &RepositoryTarget,
+        source: &mut dyn PackageSource,
+        signer: Option<&dyn Sign>,
+        now: SystemTime,
+    ) -> Result<Vec<IndexFile>, FormatError> {
+        let packages = source.packages()?;
+        self.render(target, &packages, signer, now)
+    }
 
     /// Every dependency of `packages` that neither they nor `base` satisfy.
     fn check(

@@ -15,9 +15,12 @@
 use std::time::SystemTime;
 
 use buildmaster_storage::{CacheControl, ObjectKey, PutOptions, Sha256Digest, StorageBackend};
+use futures::{StreamExt as _, TryStreamExt as _};
 use sha2::{Digest as _, Sha256};
 
-use crate::formats::{IndexFile, IndexRole, RepositoryFormat, Sign};
+use crate::formats::{
+    FormatError, IndexFile, IndexRole, IndexedPackage, ListedPackage, PackageSource, RepositoryFormat, Sign,
+};
 use crate::publish::crashpoint::crash_point;
 
 use super::config::Repository;
@@ -43,32 +46,62 @@ pub async fn publish_index(
     signer: Option<&dyn Sign>,
     now: SystemTime,
 ) -> Result<IndexReport, RepoError> {
-    let packages = keys::indexed(repository, records.linked(repository.id())?);
-    let mut files = format.render(&repository.target, &packages, signer, now)?;
+    let mut source = RecordsSource { records, repository };
+    let mut files = format.render_from(&repository.target, &mut source, signer, now)?;
     // A stable sort keeps the format's order inside each role (InRelease before Release, …).
     files.sort_by_key(|file| file.role);
     let mut report = IndexReport::default();
     let now_secs = super::unix_seconds(now);
-    let mut spaced = false;
+    // What changed, with its digest, and whether it replaces an earlier version at the same path.
+    let mut changed: Vec<(&IndexFile, String, bool)> = Vec::new();
     for file in &files {
         let digest = hex::encode(Sha256::digest(&file.bytes));
         let current = records.current_index(repository.id(), &file.path)?;
         if current.as_deref() == Some(digest.as_str()) {
             report.unchanged += 1;
-            continue;
+        } else {
+            changed.push((file, digest, current.is_some()));
         }
-        if current.is_some() && file.role != IndexRole::ContentAddressed && !spaced {
-            after_last_modified(storage, repository, file).await?;
-            spaced = true;
+    }
+    let plain = changed.partition_point(|(file, ..)| file.role == IndexRole::ContentAddressed);
+    let (content_addressed, plain) = changed.split_at(plain);
+    // The first plainly named file that replaces one sets the pace (see `after_last_modified`); its
+    // HEAD runs while the content-addressed files, which no client reaches yet, go up side by side.
+    let replaced = plain
+        .iter()
+        .find(|(_, _, replaces)| *replaces)
+        .map(|(file, ..)| *file);
+    let spaced = async {
+        match replaced {
+            Some(file) => after_last_modified(storage, repository, file).await,
+            None => Ok(()),
         }
-        upload(storage, repository, file, &digest).await?;
+    };
+    let uploads = futures::stream::iter(content_addressed)
+        .map(|(file, digest, _)| async move {
+            upload(storage, repository, file, digest).await?;
+            crash_point("repos-index-content-addressed");
+            Ok::<_, RepoError>(())
+        })
+        .buffer_unordered(content_addressed.len().max(1))
+        .try_collect::<()>();
+    futures::try_join!(uploads, spaced)?;
+    let recorded: Vec<(&str, &str)> = content_addressed
+        .iter()
+        .map(|(file, digest, _)| (file.path.as_str(), digest.as_str()))
+        .collect();
+    records.record_indexes(repository.id(), &recorded, true, now_secs)?;
+    report
+        .uploaded
+        .extend(recorded.iter().map(|(path, _)| path.to_string()));
+    // Then the plain files one by one, the root of trust last, each recorded once it is up.
+    for (file, digest, _) in plain {
+        upload(storage, repository, file, digest).await?;
         crash_point(match file.role {
-            IndexRole::ContentAddressed => "repos-index-content-addressed",
-            IndexRole::Data => "repos-index-data",
+            IndexRole::ContentAddressed | IndexRole::Data => "repos-index-data",
             IndexRole::Root => "repos-index-root",
         });
-        let content_addressed = file.role == IndexRole::ContentAddressed;
-        records.record_index(repository.id(), &file.path, &digest, content_addressed, now_secs)?;
+        records.record_index(repository.id(), &file.path, digest, false, now_secs)?;
         report.uploaded.push(file.path.clone());
     }
     crash_point("repos-index-uploaded");
@@ -80,6 +113,47 @@ pub async fn publish_index(
         .collect();
     records.supersede_content_except(repository.id(), &keep, now_secs)?;
     Ok(report)
+}
+
+/// A repository's packages as the records hold them, for [`RepositoryFormat::render_from`].
+struct RecordsSource<'a> {
+    records: &'a Records,
+    repository: &'a Repository,
+}
+
+fn records_failed(e: super::records::RecordsError) -> FormatError {
+    FormatError::Records(e.to_string())
+}
+
+impl PackageSource for RecordsSource<'_> {
+    fn packages(&mut self) -> Result<Vec<IndexedPackage>, FormatError> {
+        let linked = self
+            .records
+            .linked(self.repository.id())
+            .map_err(records_failed)?;
+        Ok(keys::indexed(self.repository, linked))
+    }
+
+    fn listing(&mut self) -> Result<Vec<ListedPackage>, FormatError> {
+        let listed = self
+            .records
+            .listing(self.repository.id(), self.repository.format())
+            .map_err(records_failed)?;
+        Ok(listed
+            .into_iter()
+            .map(|(pool, entry_len)| ListedPackage {
+                indexed: keys::indexed_one(self.repository, pool),
+                entry_len,
+            })
+            .collect())
+    }
+
+    fn entries(&mut self, packages: &[&IndexedPackage]) -> Result<Vec<String>, FormatError> {
+        let sha256s: Vec<&str> = packages.iter().map(|p| p.package.sha256.as_str()).collect();
+        self.records
+            .entries(self.repository.format(), &sha256s)
+            .map_err(records_failed)
+    }
 }
 
 /// Waits, if need be, until the second after the one in which the file `file` replaces was uploaded.

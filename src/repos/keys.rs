@@ -41,11 +41,16 @@ pub fn relative_href(root: &str, key: &str) -> String {
 pub fn indexed(repository: &Repository, linked: Vec<PoolPackage>) -> Vec<IndexedPackage> {
     linked
         .into_iter()
-        .map(|pool| IndexedPackage {
-            href: relative_href(&repository.root, &pool.pool_key),
-            package: pool.package,
-        })
+        .map(|pool| indexed_one(repository, pool))
         .collect()
+}
+
+/// One package of `repository` as its index names it.
+pub fn indexed_one(repository: &Repository, pool: PoolPackage) -> IndexedPackage {
+    IndexedPackage {
+        href: relative_href(&repository.root, &pool.pool_key),
+        package: pool.package,
+    }
 }
 
 #[cfg(test)]

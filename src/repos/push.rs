@@ -2,7 +2,7 @@
 //!
 //! Every file is inspected and every check made before anything is uploaded ([`super::push_plan`]).
 //! Then each distinct file is uploaded **once** into its format's content-addressed pool (already
-//! stored: nothing is uploaded), linked into every target repository it fits — an
+//! stored: nothing is uploaded; a few files at a time), and once all are up each is recorded and linked into every target repository it fits — an
 //! architecture-independent package into every architecture — and each repository whose links changed
 //! (now, or by an earlier push that could not publish) gets its index published. The same bytes
 //! pushed again change nothing. With a gate configured, packages go through [`crate::gate`] first and
@@ -15,7 +15,9 @@
 //! the repository is marked published) let tests/repos_crash_poller.rs prove it.
 
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
+
+use futures::{StreamExt as _, TryStreamExt as _};
 
 use buildmaster_storage::StorageBackend;
 
@@ -30,6 +32,15 @@ use super::records::{PoolPackage, Records};
 use super::{keys, Formats, RepoError};
 
 pub use super::push_plan::select;
+
+/// Pool files uploaded at once by one push: enough to overlap round trips and the storage's own
+/// writes, few enough that a push of many large files does not open them all.
+const UPLOADS_AT_ONCE: usize = 4;
+
+/// Milliseconds since `started`, for the debug log's phase timings (bench/repos/run.sh reads them).
+fn ms_since(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1e3
+}
 
 /// What a push did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,24 +66,59 @@ pub async fn push(
     files: &[PathBuf],
     now: SystemTime,
 ) -> Result<PushReport, RepoError> {
+    let started = Instant::now();
     let planned = inspect_and_check(records, formats, targets, files).await?;
     let signers = load_signers(formats, targets)?;
     let mut report = PushReport::default();
     let now_secs = super::unix_seconds(now);
-    for item in &planned {
-        let pool = item.pool_package(targets, now_secs);
-        if upload_once(storage, &pool, &item.path).await? {
+    let pools: Vec<PoolPackage> = planned
+        .iter()
+        .map(|item| item.pool_package(targets, now_secs))
+        .collect();
+    tracing::debug!(
+        packages = pools.len(),
+        ms = ms_since(started),
+        "packages inspected"
+    );
+    let started = Instant::now();
+    // Each distinct file's upload is independent of the others: a few at a time, so that one file's
+    // round trips and the storage's fsyncs overlap the next one's. Recorded only once all are up.
+    // The same bytes given twice are uploaded once: the later copies are already stored.
+    let mut seen = std::collections::HashSet::new();
+    let uploads: Vec<_> = planned
+        .iter()
+        .zip(&pools)
+        .map(|(item, pool)| (item, pool, seen.insert(pool.pool_key.as_str())))
+        .collect();
+    let uploaded: Vec<bool> = futures::stream::iter(uploads)
+        .map(|(item, pool, first)| async move {
+            match first {
+                true => upload_once(storage, pool, &item.path).await,
+                false => Ok(false),
+            }
+        })
+        .buffered(UPLOADS_AT_ONCE)
+        .try_collect()
+        .await?;
+    tracing::debug!(ms = ms_since(started), "pool files uploaded");
+    let started = Instant::now();
+    // One transaction (one fsync) for all the pool records; each link is its own, with its
+    // repository's dirty mark.
+    records.insert_pools(&pools)?;
+    for ((item, pool), uploaded) in planned.iter().zip(&pools).zip(uploaded) {
+        if uploaded {
             report.uploaded.push(item.package.file_name.clone());
         } else {
             report.already_stored.push(item.package.file_name.clone());
         }
-        records.insert_pool(&pool)?;
+        // This file's pool record is committed, its links are not.
         crash_point("repos-pool-recorded");
         let fitting: Vec<&Repository> = item.targets.iter().map(|&t| targets[t]).collect();
         report
             .linked
-            .extend(link_into(storage, records, formats, &pool, &fitting, now_secs).await?);
+            .extend(link_into(storage, records, formats, pool, &fitting, now_secs).await?);
     }
+    tracing::debug!(ms = ms_since(started), "pool files recorded and linked");
     crash_point("repos-linked");
     report.published = publish_dirty(storage, records, formats, targets, &signers, now).await?;
     Ok(report)
@@ -130,7 +176,13 @@ pub async fn publish_dirty(
             continue;
         }
         let format = formats.get(repository.format())?;
+        let started = Instant::now();
         let index = publish_index(storage, records, repository, &*format, signers[t].as_deref(), now).await?;
+        tracing::debug!(
+            repository = repository.id(),
+            ms = ms_since(started),
+            "index published"
+        );
         crash_point("repos-published");
         records.mark_published(repository.id())?;
         published.push((repository.id().to_string(), index));

@@ -7,6 +7,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use futures::{StreamExt as _, TryStreamExt as _};
+
 use crate::formats::{FormatKind, InspectedPackage};
 
 use super::config::Repository;
@@ -92,15 +94,14 @@ pub async fn inspect_and_check(
     targets: &[&Repository],
     files: &[PathBuf],
 ) -> Result<Vec<Planned>, RepoError> {
+    let kinds = files
+        .iter()
+        .map(|path| format_of(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let inspected = inspect_all(formats, files, &kinds).await?;
     let mut planned: Vec<Planned> = Vec::new();
-    for path in files {
-        let kind = format_of(path)?;
+    for ((path, kind), package) in files.iter().zip(kinds).zip(inspected) {
         let format = formats.get(kind)?;
-        let (inspector, inspect_path) = (format.clone(), path.clone());
-        // Inspection reads and decompresses the whole file: off the async threads.
-        let package = tokio::task::spawn_blocking(move || inspector.inspect(&inspect_path))
-            .await
-            .map_err(|e| RepoError::Refused(format!("{}: inspection stopped: {e}", path.display())))??;
         let of_format: Vec<usize> = (0..targets.len())
             .filter(|&t| targets[t].format() == kind)
             .collect();
@@ -153,6 +154,32 @@ pub async fn inspect_and_check(
         });
     }
     Ok(planned)
+}
+
+/// Every file of `files` (of format `kinds`) inspected, in order: each reads and decompresses the whole
+/// file, so they run off the async threads, one per core at a time; the first failure (in file order)
+/// is returned.
+async fn inspect_all(
+    formats: &Formats,
+    files: &[PathBuf],
+    kinds: &[FormatKind],
+) -> Result<Vec<InspectedPackage>, RepoError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut inspections = Vec::with_capacity(files.len());
+    for (path, &kind) in files.iter().zip(kinds) {
+        let (inspector, path) = (formats.get(kind)?, path.clone());
+        inspections.push(async move {
+            let at = path.clone();
+            tokio::task::spawn_blocking(move || inspector.inspect(&path))
+                .await
+                .map_err(|e| RepoError::Refused(format!("{}: inspection stopped: {e}", at.display())))?
+                .map_err(RepoError::from)
+        });
+    }
+    futures::stream::iter(inspections)
+        .buffered(cores)
+        .try_collect()
+        .await
 }
 
 /// Same name, version and architecture with other bytes — stored before, or earlier in this push — is

@@ -112,6 +112,12 @@ fn pool_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PoolPackage> {
     })
 }
 
+/// The order of a repository's packages: name, version, architecture.
+fn by_identity(a: &PoolPackage, b: &PoolPackage) -> std::cmp::Ordering {
+    let (a, b) = (&a.package, &b.package);
+    (&a.name, &a.version, &a.architecture).cmp(&(&b.name, &b.version, &b.architecture))
+}
+
 impl Records {
     /// Opens (creating the tables if needed) the records in the state database at `path`.
     pub fn open(path: &Path) -> Result<Self, RecordsError> {
@@ -162,9 +168,23 @@ impl Records {
 
     /// Records a verified pool file (idempotent).
     pub fn insert_pool(&mut self, pool: &PoolPackage) -> Result<(), RecordsError> {
-        let p = &pool.package;
-        self.conn
-            .execute(
+        self.insert_pools(std::slice::from_ref(pool))
+    }
+
+    /// Records verified pool files (idempotent), in one transaction.
+    pub fn insert_pools(&mut self, pools: &[PoolPackage]) -> Result<(), RecordsError> {
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| RecordsError {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        for pool in pools {
+            let p = &pool.package;
+            tx.execute(
                 "INSERT OR IGNORE INTO pool_packages
                  (format, sha256, name, version, architecture, file_name, size, pool_key, entry, added_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -181,8 +201,9 @@ impl Records {
                     pool.added_at
                 ],
             )
-            .map(|_| ())
-            .map_err(|e| self.fail(e))
+            .map_err(fail)?;
+        }
+        tx.commit().map_err(fail)
     }
 
     /// Links a pool file into a repository; whether it was new there. A new link marks the repository
@@ -275,10 +296,7 @@ impl Records {
         let mut linked = rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))?;
         // Sorted here, not by SQLite: an ORDER BY over the join sorts megabytes of entries through a
         // temporary B-tree on disk (half of a 10-into-10,000 push, bench/repos).
-        linked.sort_by(|a, b| {
-            let (a, b) = (&a.package, &b.package);
-            (&a.name, &a.version, &a.architecture).cmp(&(&b.name, &b.version, &b.architecture))
-        });
+        linked.sort_by(by_identity);
         tracing::debug!(
             repository,
             packages = linked.len(),
@@ -286,6 +304,62 @@ impl Records {
             "linked packages read"
         );
         Ok(linked)
+    }
+
+    /// The pool files linked into `repository` without their entries (`entry` empty), each with its
+    /// entry's length in bytes, in [`Records::linked`]'s order: what a format reads first to find
+    /// which parts of its index are unchanged (`octet_length` takes the length from the row's header,
+    /// without copying the entry). `format` is the repository's: matching the pool on it instead of
+    /// on each link's own (always the same) column lets SQLite walk the links' primary-key index
+    /// alone, without a table lookup per link (bench/repos).
+    pub fn listing(
+        &self,
+        repository: &str,
+        format: FormatKind,
+    ) -> Result<Vec<(PoolPackage, usize)>, RecordsError> {
+        let started = std::time::Instant::now();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.format, p.sha256, p.name, p.version, p.architecture, p.file_name, p.size,
+                        p.pool_key, '', p.added_at, octet_length(p.entry)
+                 FROM repo_links l JOIN pool_packages p ON p.format = ?2 AND p.sha256 = l.sha256
+                 WHERE l.repository = ?1",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![repository, format.as_str()], |row| {
+                Ok((pool_row(row)?, row.get::<_, i64>(10)?.max(0) as usize))
+            })
+            .map_err(|e| self.fail(e))?;
+        let mut listed = rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))?;
+        listed.sort_by(|(a, _), (b, _)| by_identity(a, b));
+        tracing::debug!(
+            repository,
+            packages = listed.len(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "linked packages listed"
+        );
+        Ok(listed)
+    }
+
+    /// The stored entries of the pool files of `format` with these SHA-256 digests, in the same
+    /// order; an error names a digest the pool does not hold.
+    pub fn entries(&self, format: FormatKind, sha256s: &[&str]) -> Result<Vec<String>, RecordsError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT entry FROM pool_packages WHERE format = ?1 AND sha256 = ?2")
+            .map_err(|e| self.fail(e))?;
+        sha256s
+            .iter()
+            .map(|sha256| {
+                stmt.query_row(params![format.as_str(), sha256], |row| row.get(0))
+                    .map_err(|e| RecordsError {
+                        path: self.path.clone(),
+                        message: format!("the {} pool file {sha256}: {e}", format.as_str()),
+                    })
+            })
+            .collect()
     }
 
     /// The SHA-256 of the current (last uploaded) index file at `path` of `repository`.
@@ -313,6 +387,20 @@ impl Records {
         content_addressed: bool,
         now: i64,
     ) -> Result<(), RecordsError> {
+        self.record_indexes(repository, &[(path, sha256)], content_addressed, now)
+    }
+
+    /// [`Records::record_index`] of several files (path, SHA-256) in one transaction.
+    pub fn record_indexes(
+        &mut self,
+        repository: &str,
+        files: &[(&str, &str)],
+        content_addressed: bool,
+        now: i64,
+    ) -> Result<(), RecordsError> {
+        if files.is_empty() {
+            return Ok(());
+        }
         let file = self.path.clone();
         let fail = |e: rusqlite::Error| RecordsError {
             path: file.clone(),
@@ -322,19 +410,21 @@ impl Records {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(fail)?;
-        tx.execute(
-            "UPDATE repo_index_files SET superseded_at = ?4
-             WHERE repository = ?1 AND path = ?2 AND sha256 <> ?3 AND superseded_at IS NULL",
-            params![repository, path, sha256, now],
-        )
-        .map_err(fail)?;
-        tx.execute(
-            "INSERT INTO repo_index_files (repository, path, sha256, content_addressed, uploaded_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (repository, path, sha256) DO UPDATE SET superseded_at = NULL, uploaded_at = ?5",
-            params![repository, path, sha256, content_addressed, now],
-        )
-        .map_err(fail)?;
+        for (path, sha256) in files {
+            tx.execute(
+                "UPDATE repo_index_files SET superseded_at = ?4
+                 WHERE repository = ?1 AND path = ?2 AND sha256 <> ?3 AND superseded_at IS NULL",
+                params![repository, path, sha256, now],
+            )
+            .map_err(fail)?;
+            tx.execute(
+                "INSERT INTO repo_index_files (repository, path, sha256, content_addressed, uploaded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (repository, path, sha256) DO UPDATE SET superseded_at = NULL, uploaded_at = ?5",
+                params![repository, path, sha256, content_addressed, now],
+            )
+            .map_err(fail)?;
+        }
         tx.commit().map_err(fail)
     }
 

@@ -48,15 +48,26 @@ pub struct RenderedChunk {
     pub gz: [Bytes; 3],
 }
 
-/// The key of the chunk made of `packages` (see the module documentation).
-pub fn chunk_key(packages: &[&IndexedPackage]) -> String {
+/// One package of a repository as a chunk is cut and keyed: listed, and how long its stored entry is
+/// (whether or not the entry has been read).
+#[derive(Clone, Copy, Debug)]
+pub struct Row<'a> {
+    /// The package and its href.
+    pub package: &'a IndexedPackage,
+    /// The length in bytes of its stored entry.
+    pub entry_len: usize,
+}
+
+/// The key of the chunk made of `rows` (see the module documentation).
+pub fn chunk_key(rows: &[Row<'_>]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(RENDER_VERSION.to_le_bytes());
     hasher.update(ENTRY_VERSION.to_le_bytes());
-    for p in packages {
+    for row in rows {
+        let p = row.package;
         hasher.update(p.package.sha256.as_bytes());
         hasher.update(p.package.size.to_le_bytes());
-        hasher.update((p.package.entry.len() as u64).to_le_bytes());
+        hasher.update((row.entry_len as u64).to_le_bytes());
         hasher.update(p.href.as_bytes());
         // Separates the variable-length href from the next package.
         hasher.update([0]);

@@ -29,8 +29,8 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use super::{
-    FormatError, FormatKind, FormatSettings, IndexFile, IndexedPackage, InspectedPackage, RepositoryFormat,
-    RepositoryTarget, Sign, Unresolved,
+    FormatError, FormatKind, FormatSettings, IndexFile, IndexedPackage, InspectedPackage, PackageSource,
+    RepositoryFormat, RepositoryTarget, Sign, Unresolved,
 };
 
 /// Architecture of packages that install on every architecture.
@@ -97,6 +97,17 @@ impl RepositoryFormat for RpmFormat {
     ) -> Result<Vec<IndexFile>, FormatError> {
         self.settings(target)?;
         repodata::render(target, packages, signer, now, &self.cache)
+    }
+
+    fn render_from(
+        &self,
+        target: &RepositoryTarget,
+        source: &mut dyn PackageSource,
+        signer: Option<&dyn Sign>,
+        now: SystemTime,
+    ) -> Result<Vec<IndexFile>, FormatError> {
+        self.settings(target)?;
+        repodata::render_from(target, source, signer, now, &self.cache)
     }
 
     fn check(

@@ -14,12 +14,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::chunk_cache::{chunk_key, ChunkCache, RenderedChunk, KINDS};
+use super::chunk_cache::{chunk_key, ChunkCache, RenderedChunk, Row, KINDS};
 use super::entry::RpmEntry;
 use super::xml::{self, NS_COMMON, NS_FILELISTS, NS_OTHER, NS_REPO, NS_RPM};
 use crate::formats::chunks::{cut, gzip_member};
 use crate::formats::parallel;
-use crate::formats::{FormatError, IndexFile, IndexRole, IndexedPackage, RepositoryTarget, Sign};
+use crate::formats::{
+    FormatError, IndexFile, IndexRole, IndexedPackage, PackageSource, RepositoryTarget, Sign,
+};
 
 /// Where the metadata lives under the repository root (dnf's `baseurl`).
 pub const REPODATA_DIR: &str = "repodata";
@@ -96,13 +98,20 @@ fn data_file(k: usize, count: usize, chunks: &[RenderedChunk]) -> Result<DataFil
     })
 }
 
-/// The chunk made of `packages`: their `<package>` elements of the three files (from their stored
-/// entries), each file's part gzipped as one member.
-fn render_chunk(packages: &[&IndexedPackage]) -> Result<RenderedChunk, FormatError> {
+/// The chunk made of `rows`, whose stored entries are `entries`: their `<package>` elements of the
+/// three files, each file's part gzipped as one member.
+fn render_chunk(rows: &[Row<'_>], entries: &[String]) -> Result<RenderedChunk, FormatError> {
     let mut xml: [String; 3] = Default::default();
-    for p in packages {
+    for (row, entry) in rows.iter().zip(entries) {
+        let p = row.package;
         let label = format!("{} ({})", p.package.file_name, p.package.sha256);
-        let e = RpmEntry::from_stored(&label, &p.package.entry)?;
+        if entry.len() != row.entry_len {
+            return Err(FormatError::Entry {
+                package: label,
+                reason: format!("{} bytes read, {} listed", entry.len(), row.entry_len),
+            });
+        }
+        let e = RpmEntry::from_stored(&label, entry)?;
         let sha = &p.package.sha256;
         xml[0].push_str(&xml::primary(&e, sha, p.package.size, &p.href));
         xml[1].push_str(&xml::filelists(&e, sha));
@@ -120,23 +129,46 @@ fn render_chunk(packages: &[&IndexedPackage]) -> Result<RenderedChunk, FormatErr
     })
 }
 
-/// Every chunk of the sorted `packages`: from `cache` when it holds the chunk, rendered (on up to
+/// Reads the stored entries of the packages given, in order (the records behind a publish, or the
+/// packages' own `entry` fields).
+type EntryReader<'r> = dyn FnMut(&[&IndexedPackage]) -> Result<Vec<String>, FormatError> + 'r;
+
+/// Every chunk of the sorted `rows`: from `cache` when it holds the chunk, rendered (on up to
 /// [`parallel`]'s threads) and cached otherwise; the chunks no longer used are dropped from the
-/// cache. Also returns how many were rendered.
+/// cache. Only the entries of the chunks rendered are read (`read_entries`, once). Also returns how
+/// many were rendered.
 fn chunks(
     repository: &str,
-    sorted: &[&IndexedPackage],
+    rows: &[Row<'_>],
     cache: &ChunkCache,
+    read_entries: &mut EntryReader<'_>,
 ) -> Result<(Vec<RenderedChunk>, usize), FormatError> {
-    let ranges = cut(sorted
+    let ranges = cut(rows
         .iter()
-        .map(|p| (p.package.name.as_str(), p.package.entry.len())));
-    let keys: Vec<String> = ranges.iter().map(|r| chunk_key(&sorted[r.clone()])).collect();
+        .map(|r| (r.package.package.name.as_str(), r.entry_len)));
+    let keys: Vec<String> = ranges.iter().map(|r| chunk_key(&rows[r.clone()])).collect();
     // Reading and checking a cached chunk is cheap next to starting a thread: a few per thread.
     let mut found: Vec<Option<RenderedChunk>> =
         parallel::try_map_coarse(&keys, 8, |key| Ok::<_, FormatError>(cache.load(repository, key)))?;
     let missing: Vec<usize> = (0..found.len()).filter(|&i| found[i].is_none()).collect();
-    let rendered = parallel::try_map_coarse(&missing, 1, |&i| render_chunk(&sorted[ranges[i].clone()]))?;
+    let wanted: Vec<&IndexedPackage> = missing
+        .iter()
+        .flat_map(|&i| rows[ranges[i].clone()].iter().map(|r| r.package))
+        .collect();
+    let entries = read_entries(&wanted)?;
+    // Each missing chunk with its entries (they follow `missing`'s order).
+    let mut at = 0;
+    let work: Vec<(usize, &[String])> = missing
+        .iter()
+        .map(|&i| {
+            let n = ranges[i].len();
+            at += n;
+            (i, &entries[at - n..at])
+        })
+        .collect();
+    let rendered = parallel::try_map_coarse(&work, 1, |&(i, entries)| {
+        render_chunk(&rows[ranges[i].clone()], entries)
+    })?;
     for (&i, chunk) in missing.iter().zip(rendered) {
         cache.store(repository, &keys[i], &chunk);
         found[i] = Some(chunk);
@@ -154,11 +186,52 @@ pub fn render(
     now: SystemTime,
     cache: &ChunkCache,
 ) -> Result<Vec<IndexFile>, FormatError> {
+    let rows: Vec<Row<'_>> = packages
+        .iter()
+        .map(|package| Row {
+            package,
+            entry_len: package.package.entry.len(),
+        })
+        .collect();
+    let mut own_entries =
+        |wanted: &[&IndexedPackage]| Ok(wanted.iter().map(|p| p.package.entry.clone()).collect());
+    render_rows(target, rows, &mut own_entries, signer, now, cache)
+}
+
+/// [`render`] of the packages `source` lists: only the entries of the chunks not in `cache` are read.
+pub fn render_from(
+    target: &RepositoryTarget,
+    source: &mut dyn PackageSource,
+    signer: Option<&dyn Sign>,
+    now: SystemTime,
+    cache: &ChunkCache,
+) -> Result<Vec<IndexFile>, FormatError> {
+    let listing = source.listing()?;
+    let rows: Vec<Row<'_>> = listing
+        .iter()
+        .map(|l| Row {
+            package: &l.indexed,
+            entry_len: l.entry_len,
+        })
+        .collect();
+    let mut read_entries = |wanted: &[&IndexedPackage]| source.entries(wanted);
+    render_rows(target, rows, &mut read_entries, signer, now, cache)
+}
+
+/// Renders the repository of `rows` (any order), reading entries through `read_entries`.
+fn render_rows(
+    target: &RepositoryTarget,
+    mut rows: Vec<Row<'_>>,
+    read_entries: &mut EntryReader<'_>,
+    signer: Option<&dyn Sign>,
+    now: SystemTime,
+    cache: &ChunkCache,
+) -> Result<Vec<IndexFile>, FormatError> {
     let started = Instant::now();
     // A stable order makes an unchanged repository render byte-identical metadata. Name and
-    // architecture are the entry's (inspection copies them), so the order needs no entry parsed.
-    let mut sorted: Vec<&IndexedPackage> = packages.iter().collect();
-    sorted.sort_by(|a, b| {
+    // architecture are the entry's (inspection copies them), so the order needs no entry read.
+    rows.sort_by(|a, b| {
+        let (a, b) = (a.package, b.package);
         let (pa, pb) = (&a.package, &b.package);
         (&pa.name, &pa.architecture, &pa.sha256, &a.href).cmp(&(
             &pb.name,
@@ -167,10 +240,11 @@ pub fn render(
             &b.href,
         ))
     });
-    let (chunks, rendered) = chunks(&target.id, &sorted, cache)?;
+    let sorted = rows;
+    let (chunks, rendered) = chunks(&target.id, &sorted, cache, read_entries)?;
     tracing::debug!(
         repository = %target.id,
-        packages = packages.len(),
+        packages = sorted.len(),
         chunks = chunks.len(),
         rendered_chunks = rendered,
         ms = started.elapsed().as_secs_f64() * 1e3,

@@ -130,3 +130,75 @@ fn xml_output_is_pinned() {
         )
     );
 }
+
+/// A repository's packages as a publish's records would give them, counting the entries read.
+struct Counted<'a> {
+    packages: &'a [IndexedPackage],
+    entries_read: usize,
+}
+
+impl crate::formats::PackageSource for Counted<'_> {
+    fn packages(&mut self) -> Result<Vec<IndexedPackage>, FormatError> {
+        self.entries_read += self.packages.len();
+        Ok(self.packages.to_vec())
+    }
+
+    fn listing(&mut self) -> Result<Vec<crate::formats::ListedPackage>, FormatError> {
+        Ok(self
+            .packages
+            .iter()
+            .map(|p| {
+                let mut indexed = p.clone();
+                indexed.package.entry.clear();
+                crate::formats::ListedPackage {
+                    indexed,
+                    entry_len: p.package.entry.len(),
+                }
+            })
+            .collect())
+    }
+
+    fn entries(&mut self, wanted: &[&IndexedPackage]) -> Result<Vec<String>, FormatError> {
+        self.entries_read += wanted.len();
+        wanted
+            .iter()
+            .map(|w| {
+                let p = self
+                    .packages
+                    .iter()
+                    .find(|p| p.package.sha256 == w.package.sha256);
+                Ok(p.expect("listed").package.entry.clone())
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn a_publish_reads_only_the_entries_of_the_chunks_it_renders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let format = RpmFormat::with_cache(dir.path().to_owned());
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut packages = repository(1500);
+    let mut source = Counted {
+        packages: &packages,
+        entries_read: 0,
+    };
+    let first = format
+        .render_from(&target("x86_64"), &mut source, None, now)
+        .expect("renders");
+    assert_eq!(first, render(&RpmFormat::default(), &packages));
+    assert_eq!(source.entries_read, 1500, "an empty cache renders every chunk");
+
+    packages[3] = package("pkg-00003", "1.1");
+    packages.push(package("pkg-00750a", "1.0"));
+    let mut source = Counted {
+        packages: &packages,
+        entries_read: 0,
+    };
+    let second = format
+        .render_from(&target("x86_64"), &mut source, None, now)
+        .expect("renders");
+    assert_eq!(second, render(&RpmFormat::default(), &packages));
+    let read = source.entries_read;
+    assert!((2..=600).contains(&read), "{read} of 1501 entries read");
+}
