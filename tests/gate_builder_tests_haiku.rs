@@ -163,4 +163,40 @@ fn a_recipes_test_runs_with_its_build_on_the_builder_and_a_failing_one_keeps_the
     let path = format!("/{}/packages/toolbox-1.0-1-x86_64.hpkg", farm.prefix);
     let (status, _) = farm.garage.web_get("localhost", &path);
     assert_eq!(status, 404, "{path} is served");
+
+    // The recipe fixed (revision 2): the next buildrun's test runs the new build again, its
+    // dependencies now published — their spool files stubs — so placed from storage.
+    let recipe = tree.join("app-misc/toolbox/toolbox-1.0.recipe");
+    let fixed = std::fs::read_to_string(&recipe)
+        .unwrap()
+        .replace("REVISION=\"1\"", "REVISION=\"2\"")
+        .replace("\tfalse\n", "\ttrue\n");
+    std::fs::write(&recipe, fixed).unwrap();
+    git_commit_all(&tree);
+    let stub = farm.state().join("packages/libleft-2.1-1-x86_64.hpkg");
+    assert_eq!(
+        std::fs::metadata(&stub).map(|m| m.len()).ok(),
+        Some(0),
+        "libleft is published, its spool file a stub"
+    );
+    let out = farm.run(&["buildrun", "toolbox"], BUILD_TIMEOUT);
+    let buildrun = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    let mut shown = String::new();
+    for n in 1.. {
+        let out = farm.run(&["gate", "pipelines", &n.to_string()], Duration::from_secs(60));
+        if !out.status.success() {
+            break;
+        }
+        shown.push_str(&text(&out.stdout));
+    }
+    assert!(
+        shown.contains("toolbox-1.0-2-x86_64.hpkg test: passed: TEST() passed: toolbox-1.0"),
+        "{shown}\n{buildrun}"
+    );
+    let path = format!("/{}/packages/toolbox-1.0-2-x86_64.hpkg", farm.prefix);
+    assert_eq!(
+        farm.garage.web_get("localhost", &path).0,
+        200,
+        "{path} is not served: {buildrun}"
+    );
 }

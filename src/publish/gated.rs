@@ -89,6 +89,7 @@ pub async fn decide(
     records: &[PackageRecord],
     dry_run: bool,
 ) -> Result<GateDecision, PublishError> {
+    crate::gate::builder_tests::haiku::use_storage(&gate.policy, &p.storage);
     let by_name: HashMap<&str, &PackageRecord> = records.iter().map(|r| (r.file_name.as_str(), r)).collect();
     let unstored: Vec<&SpoolEntry> = spool
         .iter()

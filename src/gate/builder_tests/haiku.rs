@@ -13,7 +13,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use buildmaster_storage::StorageBackend;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -39,14 +41,25 @@ pub const TEST_OPTION: &str = "--test";
 pub struct HaikuBinding(Arc<Bound>);
 
 /// What a binding holds.
-#[derive(Debug)]
 struct Bound {
     /// The instance's state (database, spool).
     state: StateDir,
     /// Its configuration (builders, ports tree).
     config: InstanceConfig,
+    /// The publisher's storage: dependencies whose spool file is a stub, and the source cache, are
+    /// read from it ([`use_storage`]); unset, only real spool files can be placed.
+    storage: OnceLock<Arc<dyn StorageBackend>>,
     /// Verdicts of the builds run again so far, by (buildrun, build number).
     outcomes: Mutex<HashMap<(u64, u64), CommandOutcome>>,
+}
+
+impl std::fmt::Debug for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bound")
+            .field("state", &self.state.root())
+            .field("storage", &self.storage.get().map(|s| s.describe()))
+            .finish()
+    }
 }
 
 impl PartialEq for HaikuBinding {
@@ -63,10 +76,23 @@ pub fn bind(mut policy: Policy, config: &InstanceConfig, state_root: &Path) -> P
         test.haiku = Some(HaikuBinding(Arc::new(Bound {
             state: StateDir::new(state_root),
             config: config.clone(),
+            storage: OnceLock::new(),
             outcomes: Mutex::new(HashMap::new()),
         })));
     }
     policy
+}
+
+/// Gives `policy`'s Haiku test the publisher's `storage` (the first one given stays).
+pub fn use_storage(policy: &Policy, storage: &Arc<dyn StorageBackend>) {
+    if let Some(HaikuBinding(bound)) = policy
+        .test
+        .as_ref()
+        .and_then(|t| t.on_builder.as_ref())
+        .and_then(|t| t.haiku.as_ref())
+    {
+        let _ = bound.storage.set(storage.clone());
+    }
 }
 
 /// Runs `package`'s recipe's `TEST()` as the module says.
@@ -110,7 +136,7 @@ pub async fn run(test: &BuilderTest, timeout: Duration, package: &InspectedPacka
         state,
         config: &config,
         builders_dir: None,
-        storage: None,
+        storage: bound.storage.get().cloned(),
         builder: &builder,
         out: &out,
     };
