@@ -14,9 +14,9 @@ use super::gate_check::Installability;
 use super::ScratchError;
 use crate::formats::FormatKind;
 use crate::gate::buildrun::HAIKUPORTS;
-use crate::gate::command_check;
+use crate::gate::command_check::{self, CommandOutcome};
 use crate::gate::flow::GATE;
-use crate::gate::policy::{CheckKind, Mode, Policy};
+use crate::gate::policy::{CheckKind, CommandCheck, Mode, Policy};
 use crate::gate::store::{CheckResult, CheckStatus, GateStore, PipelineState, StagedPackage};
 
 /// The pipeline of one scratch build.
@@ -86,36 +86,14 @@ impl ScratchPipeline {
             });
         }
         store.add_packages(self.id, &packages).map_err(failed)?;
-        let mut blocking = Vec::new();
-        let installability_mode = policy.map_or(Mode::Block, |p| p.mode(CheckKind::Installability));
-        for staged in &packages {
-            let file_name = &staged.package.file_name;
-            if installability_mode != Mode::Off {
-                let problems: Vec<String> = installability
-                    .unresolved
-                    .iter()
-                    .filter(|u| &u.package == file_name)
-                    .map(|u| format!("unresolved requirement \"{}\" in {HAIKUPORTS}", u.requires))
-                    .collect();
-                let result = CheckResult {
-                    file_name: file_name.clone(),
-                    kind: CheckKind::Installability,
-                    status: if problems.is_empty() {
-                        CheckStatus::Passed
-                    } else {
-                        CheckStatus::Failed
-                    },
-                    blocking: installability_mode == Mode::Block,
-                    summary: if problems.is_empty() {
-                        "every requirement resolves".into()
-                    } else {
-                        problems.join("; ")
-                    },
-                    log: String::new(),
-                };
+        let mode = policy.map_or(Mode::Block, |p| p.mode(CheckKind::Installability));
+        if mode != Mode::Off {
+            for staged in &packages {
+                let result = installability_result(&staged.package.file_name, installability, mode);
                 store.set_check(self.id, &result, now).map_err(failed)?;
             }
         }
+        let mut blocking = Vec::new();
         let Some(policy) = policy else {
             return Ok(blocking);
         };
@@ -124,41 +102,10 @@ impl ScratchPipeline {
                 let Some(command) = policy.command(kind) else {
                     continue;
                 };
-                let mut result = CheckResult {
-                    file_name: staged.package.file_name.clone(),
-                    kind,
-                    status: CheckStatus::Pending,
-                    blocking: command.mode == Mode::Block,
-                    summary: "running".into(),
-                    log: String::new(),
-                };
-                store.set_check(self.id, &result, now).map_err(failed)?;
-                // HaikuPorter's TEST() on a builder reruns a recorded build of the instance; a scratch
-                // build's builds are not the instance's, so it cannot run here yet — and a test that
-                // did not run never lets a verdict be green.
-                let outcome = if command.on_builder.is_some() {
-                    command_check::CommandOutcome {
-                        passed: false,
-                        summary: "a test on a builder (on = \"builder\") is not run for scratch builds yet"
-                            .into(),
-                        log: String::new(),
-                    }
-                } else {
-                    command_check::run(command, file, &staged.package).await
-                };
-                result.status = if outcome.passed {
-                    CheckStatus::Passed
-                } else {
-                    CheckStatus::Failed
-                };
-                result.summary = outcome.summary;
-                result.log = outcome.log;
-                store.set_check(self.id, &result, now).map_err(failed)?;
-                let detail = format!("{} {}: {}", kind.as_str(), result.file_name, result.summary);
-                store
-                    .audit(GATE, "check", &format!("pipeline {}", self.id), &detail, now)
-                    .map_err(failed)?;
-                if !outcome.passed && result.blocking {
+                let result = self
+                    .run_command(&mut store, command, kind, staged, file, now)
+                    .await?;
+                if result.status == CheckStatus::Failed && result.blocking {
                     blocking.push(format!(
                         "{} of {} failed: {}",
                         kind.as_str(),
@@ -169,6 +116,53 @@ impl ScratchPipeline {
             }
         }
         Ok(blocking)
+    }
+
+    /// Runs the lint or test `command` on the scratch build's `file` (recorded pending first, then
+    /// its result, audited); the result.
+    async fn run_command(
+        &self,
+        store: &mut GateStore,
+        command: &CommandCheck,
+        kind: CheckKind,
+        staged: &StagedPackage,
+        file: &Path,
+        now: i64,
+    ) -> Result<CheckResult, ScratchError> {
+        let mut result = CheckResult {
+            file_name: staged.package.file_name.clone(),
+            kind,
+            status: CheckStatus::Pending,
+            blocking: command.mode == Mode::Block,
+            summary: "running".into(),
+            log: String::new(),
+        };
+        store.set_check(self.id, &result, now).map_err(failed)?;
+        // HaikuPorter's TEST() on a builder reruns a recorded build of the instance; a scratch
+        // build's builds are not the instance's, so it cannot run here yet — and a test that did
+        // not run never lets a verdict be green.
+        let outcome = if command.on_builder.is_some() {
+            CommandOutcome {
+                passed: false,
+                summary: "a test on a builder (on = \"builder\") is not run for scratch builds yet".into(),
+                log: String::new(),
+            }
+        } else {
+            command_check::run(command, file, &staged.package).await
+        };
+        result.status = if outcome.passed {
+            CheckStatus::Passed
+        } else {
+            CheckStatus::Failed
+        };
+        result.summary = outcome.summary;
+        result.log = outcome.log;
+        store.set_check(self.id, &result, now).map_err(failed)?;
+        let detail = format!("{} {}: {}", kind.as_str(), result.file_name, result.summary);
+        store
+            .audit(GATE, "check", &format!("pipeline {}", self.id), &detail, now)
+            .map_err(failed)?;
+        Ok(result)
     }
 
     /// Closes the pipeline with the verdict: `green` for `success`, `red` otherwise.
@@ -182,5 +176,32 @@ impl ScratchPipeline {
         GateStore::open(&self.database)
             .and_then(|mut store| store.set_state(self.id, state, &summary, now))
             .map_err(failed)
+    }
+}
+
+/// The installability result of the scratch package `file_name`: every requirement of it that
+/// `installability` found unresolved, blocking in `mode`.
+fn installability_result(file_name: &str, installability: &Installability, mode: Mode) -> CheckResult {
+    let problems: Vec<String> = installability
+        .unresolved
+        .iter()
+        .filter(|u| u.package == file_name)
+        .map(|u| format!("unresolved requirement \"{}\" in {HAIKUPORTS}", u.requires))
+        .collect();
+    CheckResult {
+        file_name: file_name.to_string(),
+        kind: CheckKind::Installability,
+        status: if problems.is_empty() {
+            CheckStatus::Passed
+        } else {
+            CheckStatus::Failed
+        },
+        blocking: mode == Mode::Block,
+        summary: if problems.is_empty() {
+            "every requirement resolves".into()
+        } else {
+            problems.join("; ")
+        },
+        log: String::new(),
     }
 }
