@@ -19,11 +19,13 @@ mod rpm_tools;
 mod support;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use foreign_instance::{text, BuilderEntry, ForeignInstance};
 use rpm_tools::{dnf_install, require_tool, Trust};
 use sha2::{Digest, Sha256};
+use support::farm::wait_for;
 use support::garage::Garage;
 use support::sshd::Sshd;
 
@@ -142,6 +144,83 @@ fn an_rpm_tree_builds_through_buildrun_and_dnf_installs_it() {
     };
     let out = dnf_install(&dnf_dir, &baseurl, &trust, "greet");
     assert!(out.status.success(), "dnf install greet: {}", text(&out));
+    let printed = Command::new("sh")
+        .arg(dnf_dir.join("root/usr/bin/greet"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&printed.stdout), GREETING);
+}
+
+/// A running `buildmaster serve`, stopped (SIGTERM, then waited for) when dropped.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_daemon_builds_an_rpm_tree_and_pushes_it_into_the_repository() {
+    for tool in ["rpmspec", "rpmbuild", "rpm", "dnf", "unshare"] {
+        require_tool(tool);
+    }
+    let garage = Garage::start();
+    let temp = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rpm-tree");
+    let inst = ForeignInstance::new(&garage, temp.path(), &fixture, &["greet-data", "greet"]);
+    let sshd = Sshd::start();
+    let builder = BuilderEntry {
+        name: "rpm1",
+        sshd: &sshd,
+        toolchain: &rpm_builder,
+    };
+    inst.configure(SETTINGS, &[builder]);
+    // The daemon's first job on a fresh instance is `--everything`, then its publish step.
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let log = temp.path().join("serve.log");
+    let log_file = std::fs::File::create(&log).unwrap();
+    let daemon = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_buildmaster"))
+            .arg("--state-dir")
+            .arg(inst.state())
+            .arg("--storage-backend-config")
+            .arg(temp.path().join("storage.json"))
+            .args(["serve", "--listen", &address])
+            .env_remove("BUILDMASTER_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap(),
+    );
+    let repomd = format!("/{}/rpm/el/9/x86_64/repodata/repomd.xml", inst.prefix);
+    wait_for(
+        "the daemon's push to publish the repository",
+        Duration::from_secs(300),
+        || (garage.web_get("localhost", &repomd).0 == 200).then_some(()),
+        || std::fs::read_to_string(&log).unwrap_or_default(),
+    );
+    drop(daemon);
+    let baseurl = format!("{}/{}/rpm/el/9/x86_64", garage.web_endpoint(), inst.prefix);
+    let dnf_dir = temp.path().join("dnf");
+    let trust = Trust {
+        gpgcheck: false,
+        repo_gpgcheck: false,
+        key: None,
+    };
+    let out = dnf_install(&dnf_dir, &baseurl, &trust, "greet");
+    let served_log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "dnf install greet: {}\n{served_log}",
+        text(&out)
+    );
     let printed = Command::new("sh")
         .arg(dnf_dir.join("root/usr/bin/greet"))
         .output()

@@ -6,8 +6,9 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use buildmaster_storage::{ObjectKey, Sha256Digest};
+use buildmaster_storage::{ObjectKey, Sha256Digest, StorageBackend};
 
 use crate::builders::cache::{KeepSet, KeepSource};
 use crate::builders::package::WantedPackage;
@@ -15,6 +16,7 @@ use crate::config::instance::InstanceConfig;
 use crate::plan::foreign::{served_packages, served_repository};
 use crate::plan::recipe_tree::TreeKind;
 use crate::repos::records::PoolPackage;
+use crate::repos::service::{PushOutcome, PushService};
 use crate::state::StateDir;
 use crate::toolchains::debian::toolchain::DEB_EXTENSION;
 use crate::toolchains::rpm::toolchain::RPM_EXTENSION;
@@ -76,6 +78,30 @@ pub fn unpushed(config: &InstanceConfig, state: &StateDir) -> Result<Vec<PathBuf
     }
     files.sort();
     Ok(files)
+}
+
+/// Pushes [`unpushed`] into the served repository as `who`, through the push service `buildmaster
+/// push` uses (gated when the instance has `[gate]`); `None` when there was nothing to push.
+pub async fn push_unpushed(
+    config: &InstanceConfig,
+    state: &StateDir,
+    storage: Arc<dyn StorageBackend>,
+    who: &str,
+) -> Result<Option<PushOutcome>, String> {
+    let files = unpushed(config, state)?;
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let repository = served_repository(config).map_err(|e| e.to_string())?;
+    let repositories = crate::repos::config::resolve(&config.repositories).map_err(|e| e.to_string())?;
+    let service = PushService::open(state.clone(), storage, repositories, config)
+        .await
+        .map_err(|e| e.to_string())?;
+    service
+        .push(&files, &[repository.id().to_owned()], who)
+        .await
+        .map(Some)
+        .map_err(|e| format!("pushing {} packages into {}: {e}", files.len(), repository.id()))
 }
 
 /// What a builder of this tree keeps in its cache when pruned on connect: the packages the served

@@ -1,6 +1,7 @@
 //! [`Jobs`] for a real instance: buildruns through [`crate::buildrun`] (planning included), publishes
 //! through [`crate::publish`] — the same functions `buildmaster buildrun` and `buildmaster publish` call,
-//! so the daemon and the CLI cannot drift apart.
+//! so the daemon and the CLI cannot drift apart. A Debian or RPM tree's packages are pushed into
+//! `[ports] repository` instead ([`crate::buildrun::served::push_unpushed`]).
 //!
 //! One decision of the daemon's own: an `--update` request on an instance that has never processed a
 //! revision (a fresh install) runs as `--everything` (which records HEAD, see [`crate::buildrun::job`]),
@@ -15,12 +16,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::control::Wanted;
 use super::run::{JobOutcome, Jobs};
+use crate::buildrun::served;
 use crate::buildrun::{plan_and_run, resume_unfinished, Builder, Context, Patience, Summary};
 use crate::config::instance::InstanceConfig;
+use crate::plan::recipe_tree::TreeKind;
 use crate::plan::revision::get_processed_revision;
 use crate::publish::retry::one_sentence;
 use crate::publish::spool::has_unpublished;
 use crate::publish::{publish, PublishSettings, Publisher};
+use crate::repos::service::PushOutcome;
 use crate::server::metrics::{Metrics, Outcome};
 use crate::state::{Database, StateDir};
 
@@ -53,12 +57,55 @@ impl InstanceJobs {
 }
 
 impl InstanceJobs {
+    /// A Debian or RPM tree's publish: its built packages pushed into `[ports] repository`, as
+    /// `buildmaster buildrun` does ([`served::push_unpushed`]).
+    async fn push_served(&self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let (config, state, storage) = (self.config.clone(), self.state.clone(), self.storage.clone());
+        // The push service holds the SQLite connection across awaits (a !Send future), as the
+        // publisher does: it runs on a blocking thread of its own, driven by this runtime.
+        let runtime = tokio::runtime::Handle::current();
+        let result = tokio::task::spawn_blocking(move || {
+            runtime.block_on(served::push_unpushed(&config, &state, storage, "daemon"))
+        })
+        .await?;
+        let outcome = if result.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        self.metrics.observe_publish(started.elapsed(), outcome);
+        match result.map_err(anyhow::Error::msg)? {
+            Some(PushOutcome::Published(report)) => {
+                tracing::info!(
+                    uploaded = report.uploaded.len(),
+                    linked = report.linked.len(),
+                    "pushed"
+                )
+            }
+            Some(PushOutcome::Gated(gated)) => {
+                tracing::info!(
+                    staged = gated.staged.len(),
+                    pipeline = gated.pipeline.id,
+                    "pushed behind the gate"
+                )
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
     fn outcome(&self, summary: Option<&Summary>) -> anyhow::Result<JobOutcome> {
         let db = Database::open(&self.state.database())?;
         Ok(JobOutcome {
             built_packages: summary.map_or(0, |s| s.built_packages.len()),
             interrupted: summary.is_some_and(|s| s.interrupted),
-            unpublished: has_unpublished(&self.state, &db)?,
+            unpublished: match self.config.ports.kind {
+                TreeKind::Haikuports => has_unpublished(&self.state, &db)?,
+                _ => !served::unpushed(&self.config, &self.state)
+                    .map_err(anyhow::Error::msg)?
+                    .is_empty(),
+            },
         })
     }
 }
@@ -103,6 +150,9 @@ impl Jobs for InstanceJobs {
     }
 
     async fn publish(&self) -> anyhow::Result<()> {
+        if self.config.ports.kind != TreeKind::Haikuports {
+            return self.push_served().await;
+        }
         let started = Instant::now();
         let (state, storage) = (self.state.clone(), self.storage.clone());
         // `[publish]` of buildmaster.toml (the retry window, the gate), as `buildmaster publish` reads it.
