@@ -71,6 +71,11 @@ USER_NAME="$(id -un)"
 
 SSH_OPTS=(-i "$WORK/clientkey" -P "$PORT" -o UserKnownHostsFile="$WORK/known_hosts"
     -o StrictHostKeyChecking=yes -o BatchMode=yes)
+# CPU seconds (user + system) of the sshd sessions that have ended so far: a session's processes are
+# reaped by the listening sshd, so their time adds up in its cutime + cstime (fields 16, 17).
+sshd_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($16 + $17) / hz}' "/proc/$SSHD_PID/stat"; }
+# The server's CPU for the session that just ended (it is reaped right after the client exits).
+session_cpu() { sleep 0.2; awk -v a="$1" -v b="$(sshd_cpu)" 'BEGIN {printf "%.2f", b - a}'; }
 timed() { # prints "wall cpu" seconds of "$@"
     /usr/bin/time -f "%e %U %S" -o "$WORK/time" "$@" >/dev/null 2>>"$WORK/run.log"
     awk '{printf "%s %.2f\n", $1, $2 + $3}' "$WORK/time"
@@ -111,6 +116,7 @@ check_arrived() {
 }
 run_ours() {
     rm -rf "$WORK/remote/"*; sync
+    local before; before=$(sshd_cpu)
     if [ "$WORKLOAD" = job ]; then
         read -r wall cpu < <(timed "$OURS" job "$PORT" "$USER_NAME" "$WORK/clientkey" "$WORK/known_hosts" \
             "$WORK/manifest" "$WORK/remote/ours")
@@ -118,24 +124,27 @@ run_ours() {
         read -r wall cpu < <(timed "$OURS" "$PORT" "$USER_NAME" "$WORK/clientkey" "$WORK/known_hosts" \
             "$WORK/local/source.tar.gz" "$WORK/remote/ours.bin" "$(cut -d' ' -f1 "$WORK/manifest")")
     fi
-    ours+=("$wall"); ours_cpu+=("$cpu")
+    ours+=("$wall"); ours_cpu+=("$cpu"); ours_server+=("$(session_cpu "$before")")
     check_arrived "$WORK/remote" ours
 }
 run_openssh() {
     rm -rf "$WORK/remote/"*; sync
+    local before; before=$(sshd_cpu)
     read -r wall cpu < <(timed sftp -q -b "$WORK/batch" "${SSH_OPTS[@]}" "$USER_NAME@127.0.0.1")
-    openssh+=("$wall"); openssh_cpu+=("$cpu")
+    openssh+=("$wall"); openssh_cpu+=("$cpu"); openssh_server+=("$(session_cpu "$before")")
     check_arrived "$WORK/remote" openssh
 }
-ours=(); openssh=(); ours_cpu=(); openssh_cpu=()
+ours=(); openssh=(); ours_cpu=(); openssh_cpu=(); ours_server=(); openssh_server=()
 for round in $(seq "$ROUNDS"); do
     if [ $((round % 2)) = 1 ]; then run_ours; run_openssh; first=ours; else run_openssh; run_ours; first=openssh; fi
-    echo "round $round ($first first): ours ${ours[-1]} s (cpu ${ours_cpu[-1]} s), openssh sftp ${openssh[-1]} s (cpu ${openssh_cpu[-1]} s); load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    ratio=$(awk -v o="${ours[-1]}" -v s="${openssh[-1]}" 'BEGIN {printf "%.2f", s / o}')
+    echo "round $round ($first first): ours ${ours[-1]} s (cpu ${ours_cpu[-1]} s, sshd ${ours_server[-1]} s), openssh sftp ${openssh[-1]} s (cpu ${openssh_cpu[-1]} s, sshd ${openssh_server[-1]} s), ratio ${ratio}x; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 O=$(median "${ours[@]}"); S=$(median "${openssh[@]}")
 OC=$(median "${ours_cpu[@]}"); SC=$(median "${openssh_cpu[@]}")
+echo "server (sshd) CPU per session, median: ours $(median "${ours_server[@]}") s, openssh sftp $(median "${openssh_server[@]}") s"
 echo "workload: $WORKLOAD, $FILES files; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$BYTES" "$O" "$S" "$OC" "$SC" "${ours[*]}" "${openssh[*]}" <<'PY'
 import sys

@@ -15,7 +15,8 @@
 # publishing), it is passed in `PutOptions`, and the upload goes straight to the key while every byte
 # is still hashed on the way to check it. Both send CRC32C part checksums instead of signed payloads.
 #
-# Environment: ROUNDS (3), SIZE_MIB (1024), PART_SIZE_MIB (16), PARTS_IN_FLIGHT (4), GARAGE_BIN, and
+# Environment: ROUNDS (3), SIZE_MIB (1024), PART_SIZE_MIB (16), PARTS_IN_FLIGHT (4), GARAGE_BIN,
+# STORAGE_BENCH_BIN (see below), and
 # STORAGE_BENCH_THREADS (1: our client on a single-threaded runtime; 2: a multi-threaded one, like the
 # daemon's).
 set -euo pipefail
@@ -29,8 +30,13 @@ PARTS_IN_FLIGHT="${PARTS_IN_FLIGHT:-4}"
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install -y time" >&2; exit 1; }
 command -v aws >/dev/null || pip install --quiet awscli
 
-cargo build --quiet --release -p buildmaster-storage-s3 --example storage-bench
-OURS="${CARGO_TARGET_DIR:-target}/release/examples/storage-bench"
+# STORAGE_BENCH_BIN: a binary (or a wrapper, e.g. one that profiles it) to run instead of building it here.
+if [ -n "${STORAGE_BENCH_BIN:-}" ]; then
+    OURS="$STORAGE_BENCH_BIN"
+else
+    cargo build --quiet --release -p buildmaster-storage-s3 --example storage-bench
+    OURS="${CARGO_TARGET_DIR:-target}/release/examples/storage-bench"
+fi
 
 WORK="$(mktemp -d /tmp/buildmaster-storage-bench.XXXXXX)"
 GARAGE_PID=
@@ -137,11 +143,15 @@ for round in $(seq "$ROUNDS"); do
         # gigabytes of dirty page cache and is throttled by writeback (vm.dirty_ratio), and the second
         # pays for the first's file: the order, not the tool, decided such rounds.
         sync
+        stalls=$(awk '$1 == "compact_stall" {print $2}' /proc/vmstat)
         if [ "$who" = ours ]; then
             measure ours-get "$round" "$OURS" get "$WORK/ours.json" "r$round/ours.bin" "$WORK/down.bin"
         else
             measure aws-get "$round" "${AWS[@]}" s3 cp "s3://$BUCKET/bench/r$round/ours.bin" "$WORK/down.bin"
         fi
+        # Direct compactions on the whole machine during the download: a page-cache write that asks for
+        # large folios when free memory has none compacts in the writer's own time (storage_bench.rs).
+        echo "  compaction stalls during it (system-wide): $(( $(awk '$1 == "compact_stall" {print $2}' /proc/vmstat) - stalls ))" >&2
         cmp "$WORK/down.bin" "$WORK/ours-uploaded.bin" || { echo "$who: downloaded bytes differ" >&2; exit 1; }
     done
     "${AWS[@]}" s3 rm --recursive "s3://$BUCKET/bench/r$round/" >/dev/null
