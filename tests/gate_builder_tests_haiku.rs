@@ -165,7 +165,7 @@ fn a_recipes_test_runs_with_its_build_on_the_builder_and_a_failing_one_keeps_the
     assert_eq!(status, 404, "{path} is served");
 
     // The recipe fixed (revision 2): the next buildrun's test runs the new build again, its
-    // dependencies now published — their spool files stubs — so placed from storage.
+    // dependencies now published — their spool files stubs — so sent from storage.
     let recipe = tree.join("app-misc/toolbox/toolbox-1.0.recipe");
     let fixed = std::fs::read_to_string(&recipe)
         .unwrap()
@@ -179,7 +179,14 @@ fn a_recipes_test_runs_with_its_build_on_the_builder_and_a_failing_one_keeps_the
         Some(0),
         "libleft is published, its spool file a stub"
     );
-    let out = farm.run(&["buildrun", "toolbox"], BUILD_TIMEOUT);
+    // Built without publishing, then the builder's cache emptied (a builder that was replaced):
+    // the test's build must be sent every dependency again.
+    let out = farm.run(&["buildrun", "toolbox", "--no-publish"], BUILD_TIMEOUT);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let out = farm.run(&["publish"], BUILD_TIMEOUT);
     let buildrun = format!("{}{}", text(&out.stdout), text(&out.stderr));
     let mut shown = String::new();
     for n in 1.. {
