@@ -28,6 +28,19 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `gate pipelines N` of every pipeline, with the checks' logs.
+fn every_pipeline(farm: &Farm) -> String {
+    let mut shown = String::new();
+    for n in 1.. {
+        let out = farm.run(&["gate", "pipelines", &n.to_string()], Duration::from_secs(60));
+        if !out.status.success() {
+            break;
+        }
+        shown.push_str(&text(&out.stdout));
+    }
+    shown
+}
+
 /// Appends `function` to the recipe at `relative` in the farm's tree.
 fn add_to_recipe(tree: &Path, relative: &str, function: &str) {
     let recipe = tree.join(relative);
@@ -74,15 +87,7 @@ fn a_recipes_test_runs_with_its_build_on_the_builder_and_a_failing_one_keeps_the
     let out = farm.run(&["buildrun", "toolbox"], BUILD_TIMEOUT);
     let buildrun = format!("{}{}", text(&out.stdout), text(&out.stderr));
 
-    // Every pipeline, with its checks' logs.
-    let mut shown = String::new();
-    for n in 1.. {
-        let out = farm.run(&["gate", "pipelines", &n.to_string()], Duration::from_secs(60));
-        if !out.status.success() {
-            break;
-        }
-        shown.push_str(&text(&out.stdout));
-    }
+    let shown = every_pipeline(&farm);
     let toolbox = shown
         .find("--- toolbox-1.0-1-x86_64.hpkg test log ---")
         .map(|at| &shown[at..])
@@ -188,14 +193,7 @@ fn a_recipes_test_runs_with_its_build_on_the_builder_and_a_failing_one_keeps_the
     }
     let out = farm.run(&["publish"], BUILD_TIMEOUT);
     let buildrun = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    let mut shown = String::new();
-    for n in 1.. {
-        let out = farm.run(&["gate", "pipelines", &n.to_string()], Duration::from_secs(60));
-        if !out.status.success() {
-            break;
-        }
-        shown.push_str(&text(&out.stdout));
-    }
+    let shown = every_pipeline(&farm);
     assert!(
         shown.contains("toolbox-1.0-2-x86_64.hpkg test: passed: TEST() passed: toolbox-1.0"),
         "{shown}\n{buildrun}"
