@@ -115,24 +115,21 @@ async fn publish_spool(
 
 /// A Debian or RPM tree's buildrun: the packages of its format in the spool that `[ports]
 /// repository` does not link yet — what it built, and what an earlier failed push left — pushed
-/// through `buildmaster push`'s path (uploaded once into the pool, linked, the index published, or
-/// staged behind the gate).
+/// through `buildmaster push`'s service (uploaded once into the pool, linked, the index published,
+/// or staged behind the gate), as the daemon pushes them.
 async fn push_built(
-    args: &BuildrunArgs,
-    global: &GlobalArgs,
+    storage: Arc<dyn StorageBackend>,
     state: &StateDir,
     config: &InstanceConfig,
 ) -> anyhow::Result<u8> {
-    let repository = crate::plan::foreign::served_repository(config)?;
-    let files = crate::buildrun::served::unpushed(config, state).map_err(anyhow::Error::msg)?;
-    if files.is_empty() {
-        return Ok(0);
-    }
-    let service = super::push::open_service(args.config.as_deref(), global).await?;
-    let served = super::push::push_and_report(&service, &files, &[repository.id().to_owned()])
+    let who = format!("cli:{}", super::who_am_i());
+    let pushed = crate::buildrun::served::push_unpushed(config, state, storage, &who)
         .await
-        .with_context(|| format!("pushing the built packages into {}", repository.id()))?;
-    Ok(if served { 0 } else { EXIT_PUBLISH_REFUSED })
+        .map_err(anyhow::Error::msg)?;
+    Ok(match pushed.map(super::push::print_outcome) {
+        Some(false) => EXIT_PUBLISH_REFUSED,
+        _ => 0,
+    })
 }
 
 /// Whether the spool holds packages not yet published (the one check the daemon uses too).
@@ -209,7 +206,7 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
                         // Packages left unpublished by an earlier run (a failed publish) go out now.
                         if ctx.config.ports.kind != TreeKind::Haikuports {
                             // Left in the spool by an earlier push that failed: pushed now.
-                            let code = if args.no_publish { 0 } else { push_built(&args, global, &state, &ctx.config).await? };
+                            let code = if args.no_publish { 0 } else { push_built(storage.clone(), &state, &ctx.config).await? };
                             if code != 0 {
                                 return Ok(ExitCode::from(code));
                             }
@@ -242,7 +239,7 @@ pub fn run(args: BuildrunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
             if args.no_publish {
                 return Ok(ExitCode::SUCCESS);
             }
-            return Ok(ExitCode::from(push_built(&args, global, &state, &ctx.config).await?));
+            return Ok(ExitCode::from(push_built(storage.clone(), &state, &ctx.config).await?));
         }
         if args.no_publish || (summary.built_packages.is_empty() && !spool_has_unpublished(&state)?) {
             return Ok(ExitCode::SUCCESS);

@@ -48,14 +48,19 @@ pub fn run(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
 
 /// Pushes `files` into the repositories `to` as the operator running this command, printing what was
 /// uploaded, staged, linked and published; false when a gated push stays staged (not served).
-/// `buildmaster push` and a Debian or RPM `buildmaster buildrun` publish through it.
+/// `buildmaster push` publishes through it.
 pub async fn push_and_report(
     service: &PushService,
     files: &[PathBuf],
     to: &[String],
 ) -> anyhow::Result<bool> {
     let who = format!("cli:{}", crate::cli::who_am_i());
-    match service.push(files, to, &who).await? {
+    Ok(print_outcome(service.push(files, to, &who).await?))
+}
+
+/// Prints what a push did; false when it stays staged behind the gate (not served).
+pub fn print_outcome(outcome: PushOutcome) -> bool {
+    match outcome {
         PushOutcome::Published(report) => print_report(&report),
         PushOutcome::Gated(gated) => {
             for name in &gated.staged {
@@ -66,10 +71,10 @@ pub async fn push_and_report(
                 println!("pipeline {id}: promoted (unblocked by this push)");
             }
             print_report(&gated.publish);
-            return Ok(gated.pipeline.state == PipelineState::Promoted);
+            return gated.pipeline.state == PipelineState::Promoted;
         }
     }
-    Ok(true)
+    true
 }
 
 /// The instance's push service as `buildmaster push` and `buildmaster gate` use it: its
