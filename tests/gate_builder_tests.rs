@@ -236,7 +236,12 @@ fn a_package_whose_tests_pass_on_the_builder_is_promoted_and_one_whose_test_fail
     let inst = Instance::new(&garage, &sshd, &tests, &work_dir);
 
     // Pushed together: greeter's tests install greetlib from the same push, and pass.
+    let started = std::time::Instant::now();
     let pushed = inst.push(&[&greetlib, &greeter]);
+    eprintln!(
+        "push with greeter's tests on the builder: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let text = output_text(&pushed);
     assert_eq!(pushed.status.code(), Some(0), "{text}");
     assert!(
@@ -301,7 +306,12 @@ fn a_package_whose_tests_pass_on_the_builder_is_promoted_and_one_whose_test_fail
     let _ = conn.read(&mut [0u8; 1]);
 
     // A failing test keeps its package staged, with the test's own output in the log.
+    let started = std::time::Instant::now();
     let pushed = inst.push(&[&badgreeter]);
+    eprintln!(
+        "push with badgreeter's tests on the builder: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let text = output_text(&pushed);
     assert_eq!(pushed.status.code(), Some(STAGED), "{text}");
     assert!(
