@@ -48,15 +48,43 @@ fn rpm_builder(work: &Path) -> String {
     )
 }
 
-#[test]
-fn an_rpm_tree_builds_through_buildrun_and_dnf_installs_it() {
+/// The instance of these tests: the tree of tests/rpm_build.rs without its network probe, in `dir`.
+fn rpm_instance(garage: &Garage, dir: &Path) -> ForeignInstance {
     for tool in ["rpmspec", "rpmbuild", "rpm", "dnf", "unshare"] {
         require_tool(tool);
     }
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rpm-tree");
+    ForeignInstance::new(garage, dir, &fixture, &["greet-data", "greet"])
+}
+
+/// Real `dnf install greet` into a fresh root under `dir`, from `inst`'s repository on garage's web
+/// endpoint, installs greet and greet-data, and greet prints the greeting; `context` is shown on
+/// failure.
+fn dnf_installs_greet(garage: &Garage, inst: &ForeignInstance, dir: &Path, context: &str) {
+    let baseurl = format!("{}/{}/rpm/el/9/x86_64", garage.web_endpoint(), inst.prefix);
+    let trust = Trust {
+        gpgcheck: false,
+        repo_gpgcheck: false,
+        key: None,
+    };
+    let out = dnf_install(dir, &baseurl, &trust, "greet");
+    assert!(
+        out.status.success(),
+        "dnf install greet: {}\n{context}",
+        text(&out)
+    );
+    let printed = Command::new("sh")
+        .arg(dir.join("root/usr/bin/greet"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&printed.stdout), GREETING);
+}
+
+#[test]
+fn an_rpm_tree_builds_through_buildrun_and_dnf_installs_it() {
     let garage = Garage::start();
     let temp = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rpm-tree");
-    let inst = ForeignInstance::new(&garage, temp.path(), &fixture, &["greet-data", "greet"]);
+    let inst = rpm_instance(&garage, temp.path());
     let (b1, b2) = (Sshd::start(), Sshd::start());
     let on = |name, sshd| BuilderEntry {
         name,
@@ -135,20 +163,7 @@ fn an_rpm_tree_builds_through_buildrun_and_dnf_installs_it() {
     );
 
     // Real dnf installs both from garage's web endpoint.
-    let baseurl = format!("{}/{}/rpm/el/9/x86_64", garage.web_endpoint(), inst.prefix);
-    let dnf_dir = temp.path().join("dnf");
-    let trust = Trust {
-        gpgcheck: false,
-        repo_gpgcheck: false,
-        key: None,
-    };
-    let out = dnf_install(&dnf_dir, &baseurl, &trust, "greet");
-    assert!(out.status.success(), "dnf install greet: {}", text(&out));
-    let printed = Command::new("sh")
-        .arg(dnf_dir.join("root/usr/bin/greet"))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&printed.stdout), GREETING);
+    dnf_installs_greet(&garage, &inst, &temp.path().join("dnf"), "");
 }
 
 /// A running `buildmaster serve`, stopped (SIGTERM, then waited for) when dropped.
@@ -163,13 +178,9 @@ impl Drop for Daemon {
 
 #[test]
 fn the_daemon_builds_an_rpm_tree_and_pushes_it_into_the_repository() {
-    for tool in ["rpmspec", "rpmbuild", "rpm", "dnf", "unshare"] {
-        require_tool(tool);
-    }
     let garage = Garage::start();
     let temp = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rpm-tree");
-    let inst = ForeignInstance::new(&garage, temp.path(), &fixture, &["greet-data", "greet"]);
+    let inst = rpm_instance(&garage, temp.path());
     let sshd = Sshd::start();
     let builder = BuilderEntry {
         name: "rpm1",
@@ -207,23 +218,6 @@ fn the_daemon_builds_an_rpm_tree_and_pushes_it_into_the_repository() {
         || std::fs::read_to_string(&log).unwrap_or_default(),
     );
     drop(daemon);
-    let baseurl = format!("{}/{}/rpm/el/9/x86_64", garage.web_endpoint(), inst.prefix);
-    let dnf_dir = temp.path().join("dnf");
-    let trust = Trust {
-        gpgcheck: false,
-        repo_gpgcheck: false,
-        key: None,
-    };
-    let out = dnf_install(&dnf_dir, &baseurl, &trust, "greet");
     let served_log = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(
-        out.status.success(),
-        "dnf install greet: {}\n{served_log}",
-        text(&out)
-    );
-    let printed = Command::new("sh")
-        .arg(dnf_dir.join("root/usr/bin/greet"))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&printed.stdout), GREETING);
+    dnf_installs_greet(&garage, &inst, &temp.path().join("dnf"), &served_log);
 }
