@@ -275,7 +275,11 @@ fn clients_never_see_a_broken_repository_through_crashes_an_outage_and_prune() {
                         shown.contains(&format!("already stored: bm-poll_1.{n}-1_all.deb")),
                         "{shown}"
                     );
-                    assert_eq!(shown.matches("uploaded: ").count(), 1, "only the .rpm: {shown}");
+                    // The killed push uploads its files side by side: the .rpm may be up already.
+                    assert!(
+                        shown.matches("uploaded: ").count() <= 1,
+                        "at most the .rpm: {shown}"
+                    );
                 }
                 // The bucket lock the killed push left is taken over at once, not after its TTL.
                 "repos-locked" | "repos-unlocking" => {

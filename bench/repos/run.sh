@@ -48,6 +48,15 @@ secs() { awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
     if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+# CPU time (user + system) of the children this shell waited for: `cpu_mark` and `cpu_stop` record it
+# (the `times` builtin, run in this shell: in a subshell it would count the subshell's children), and
+# `cpu_spent` prints the seconds between the two.
+cpu_mark() { times >"$WORK/cpu.mark"; }
+cpu_stop() { times >"$WORK/cpu.now"; }
+cpu_spent() {
+    awk 'function s(t, a) { split(t, a, /[ms]/); return a[1] * 60 + a[2] }
+        FNR == 2 { c[FILENAME] = s($1) + s($2) } END { printf "%.3f", c[ARGV[2]] - c[ARGV[1]] }' "$WORK/cpu.mark" "$WORK/cpu.now"
+}
 
 # --- Packages ------------------------------------------------------------------------------------
 HALF=$((CHANGED / 2))
@@ -168,6 +177,7 @@ echo "createrepo_c: initial repository in $(secs $(($(now_ms) - t0))) s"
 declare -A T   # T[side] = space-separated seconds per round
 declare -A N   # N[side] = space-separated request counts per round
 record() { T[$1]="${T[$1]:-} $2"; }
+last() { echo "${T[$1]##* }"; }
 count() { N[$1]="${N[$1]:-} $2"; }
 for r in $(seq "$ROUNDS"); do
     echo "round $r (load $(cut -d' ' -f1-3 /proc/loadavg)):"
@@ -178,9 +188,12 @@ for r in $(seq "$ROUNDS"); do
             [ "$backend" = fs ] && fs_snapshot >"$WORK/before"
             [ "$backend" = garage ] && garage_requests >"$WORK/before"
             t0=$(now_ms)
+            cpu_mark
             push "$backend" "$repo" "${files[@]}" >"$WORK/push.out"
             t=$(secs $(($(now_ms) - t0)))
+            cpu_stop
             record "$fmt-$backend" "$t"
+            record "$fmt-$backend-cpu" "$(cpu_spent)"
             read -r p_read p_render p_compress p_chunks <<<"$(phases)"
             record "$fmt-$backend-read" "$p_read"
             record "$fmt-$backend-render" "$p_render"
@@ -201,8 +214,8 @@ for r in $(seq "$ROUNDS"); do
                     awk '$1 == "PutObject" { print (NF == 2 ? $2 : $3 - $2) }')
                 count "$fmt-garage" "${puts:-0}"
             fi
-            printf '  %s ours (%s): %s s, %s; phases: read %s ms, render %s ms (chunks rendered: %s), compress+hash %s ms\n' \
-                "$fmt" "$backend" "$t" "$detail" "$p_read" "$p_render" "$p_chunks" "$p_compress"
+            printf '  %s ours (%s): %s s (CPU %s s), %s; phases: read %s ms, render %s ms (chunks rendered: %s), compress+hash %s ms\n' \
+                "$fmt" "$backend" "$t" "$(last "$fmt-$backend-cpu")" "$detail" "$p_read" "$p_render" "$p_chunks" "$p_compress"
         done
         if [ "$fmt" = deb ]; then
             t0=$(now_ms)
@@ -216,14 +229,18 @@ for r in $(seq "$ROUNDS"); do
             printf '  deb aptly: repo add %s s + publish update %s s\n' "$(secs $((t1 - t0)))" "$(secs $((t2 - t1)))"
         else
             t0=$(now_ms)
+            cpu_mark
             cp "${files[@]}" "$WORK/crc/work/"
             createrepo_c --quiet --no-database --update "$WORK/crc/work"
             t1=$(now_ms)
             cp "${files[@]}" "$WORK/crc/public/"
             cp -a "$WORK/crc/work/repodata/." "$WORK/crc/public/repodata/"
             t2=$(now_ms)
+            cpu_stop
             record rpm-createrepo "$(secs $((t2 - t0)))"
-            printf '  rpm createrepo_c: cp + --update %s s, into place %s s\n' "$(secs $((t1 - t0)))" "$(secs $((t2 - t1)))"
+            record rpm-createrepo-cpu "$(cpu_spent)"
+            printf '  rpm createrepo_c: cp + --update %s s, into place %s s (CPU %s s)\n' "$(secs $((t1 - t0)))" \
+                "$(secs $((t2 - t1)))" "$(last rpm-createrepo-cpu)"
         fi
     done
 done
@@ -234,7 +251,7 @@ echo "medians of $ROUNDS rounds, $CHANGED packages into $PACKAGES (load now $(cu
 # shellcheck disable=SC2086 # word splitting of the recorded lists is the point
 {
     m_aptly=$(median ${T[deb-aptly]}) m_update=$(median ${T[deb-aptly-update]})
-    m_crc=$(median ${T[rpm-createrepo]})
+    m_crc=$(median ${T[rpm-createrepo]}) m_crc_cpu=$(median ${T[rpm-createrepo-cpu]})
     printf '  aptly repo add + publish update: %s s (publish update alone %s s, repo add %s s)\n' \
         "$m_aptly" "$m_update" "$(median ${T[deb-aptly-add]})"
     printf '  createrepo_c --update + copy into place: %s s\n' "$m_crc"
@@ -247,6 +264,8 @@ echo "medians of $ROUNDS rounds, $CHANGED packages into $PACKAGES (load now $(cu
         printf '  rpm ours (%s): %s s = %s× createrepo_c; %s requests (%s)\n' \
             "$backend" "$m" "$(ratio "$m" "$m_crc")" "$(median ${N[rpm-$backend]})" \
             "$([ "$backend" = fs ] && echo "objects written" || echo PutObject)"
+        m=$(median ${T[rpm-$backend-cpu]})
+        printf '    CPU (user + system): %s s = %s× createrepo_c'"'"'s %s s\n' "$m" "$(ratio "$m" "$m_crc_cpu")" "$m_crc_cpu"
         for fmt in deb rpm; do
             printf '    %s (%s) phases, medians: read records %s ms, render %s ms, compress+hash %s ms\n' \
                 "$fmt" "$backend" "$(median ${T[$fmt-$backend-read]})" "$(median ${T[$fmt-$backend-render]})" \

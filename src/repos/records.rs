@@ -173,37 +173,46 @@ impl Records {
 
     /// Records verified pool files (idempotent), in one transaction.
     pub fn insert_pools(&mut self, pools: &[PoolPackage]) -> Result<(), RecordsError> {
-        let path = self.path.clone();
-        let fail = |e: rusqlite::Error| RecordsError {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(fail)?;
-        for pool in pools {
-            let p = &pool.package;
-            tx.execute(
-                "INSERT OR IGNORE INTO pool_packages
-                 (format, sha256, name, version, architecture, file_name, size, pool_key, entry, added_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    pool.format.as_str(),
-                    p.sha256,
-                    p.name,
-                    p.version,
-                    p.architecture,
-                    p.file_name,
-                    p.size as i64,
-                    pool.pool_key,
-                    p.entry,
-                    pool.added_at
-                ],
-            )
-            .map_err(fail)?;
-        }
-        tx.commit().map_err(fail)
+        self.in_transaction(|tx| {
+            for pool in pools {
+                let p = &pool.package;
+                tx.execute(
+                    "INSERT OR IGNORE INTO pool_packages
+                     (format, sha256, name, version, architecture, file_name, size, pool_key, entry, added_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        pool.format.as_str(),
+                        p.sha256,
+                        p.name,
+                        p.version,
+                        p.architecture,
+                        p.file_name,
+                        p.size as i64,
+                        pool.pool_key,
+                        p.entry,
+                        pool.added_at
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `write` in one transaction, begun IMMEDIATE as every write of the state database is
+    /// (src/state/sqlite.rs), and commits it.
+    fn in_transaction<T>(
+        &mut self,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, RecordsError> {
+        let written = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let value = write(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        written.map_err(|e| self.fail(e))
     }
 
     /// Links a pool file into a repository; whether it was new there. A new link marks the repository
@@ -216,31 +225,19 @@ impl Records {
         sha256: &str,
         now: i64,
     ) -> Result<bool, RecordsError> {
-        let path = self.path.clone();
-        let fail = |e: rusqlite::Error| RecordsError {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(fail)?;
-        let new = tx
-            .execute(
+        self.in_transaction(|tx| {
+            let new = tx.execute(
                 "INSERT OR IGNORE INTO repo_links (repository, sha256, format, linked_at) VALUES (?1, ?2, ?3, ?4)",
                 params![repository, sha256, format.as_str(), now],
-            )
-            .map_err(fail)?
-            > 0;
-        if new {
-            tx.execute(
-                "INSERT OR IGNORE INTO repo_dirty (repository) VALUES (?1)",
-                params![repository],
-            )
-            .map_err(fail)?;
-        }
-        tx.commit().map_err(fail)?;
-        Ok(new)
+            )? > 0;
+            if new {
+                tx.execute(
+                    "INSERT OR IGNORE INTO repo_dirty (repository) VALUES (?1)",
+                    params![repository],
+                )?;
+            }
+            Ok(new)
+        })
     }
 
     /// Whether `repository`'s links changed since its index was last published.
@@ -401,31 +398,22 @@ impl Records {
         if files.is_empty() {
             return Ok(());
         }
-        let file = self.path.clone();
-        let fail = |e: rusqlite::Error| RecordsError {
-            path: file.clone(),
-            message: e.to_string(),
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(fail)?;
-        for (path, sha256) in files {
-            tx.execute(
-                "UPDATE repo_index_files SET superseded_at = ?4
-                 WHERE repository = ?1 AND path = ?2 AND sha256 <> ?3 AND superseded_at IS NULL",
-                params![repository, path, sha256, now],
-            )
-            .map_err(fail)?;
-            tx.execute(
-                "INSERT INTO repo_index_files (repository, path, sha256, content_addressed, uploaded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (repository, path, sha256) DO UPDATE SET superseded_at = NULL, uploaded_at = ?5",
-                params![repository, path, sha256, content_addressed, now],
-            )
-            .map_err(fail)?;
-        }
-        tx.commit().map_err(fail)
+        self.in_transaction(|tx| {
+            for (path, sha256) in files {
+                tx.execute(
+                    "UPDATE repo_index_files SET superseded_at = ?4
+                     WHERE repository = ?1 AND path = ?2 AND sha256 <> ?3 AND superseded_at IS NULL",
+                    params![repository, path, sha256, now],
+                )?;
+                tx.execute(
+                    "INSERT INTO repo_index_files (repository, path, sha256, content_addressed, uploaded_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (repository, path, sha256) DO UPDATE SET superseded_at = NULL, uploaded_at = ?5",
+                    params![repository, path, sha256, content_addressed, now],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Marks superseded at `now` every current content-addressed file of `repository` that is not in

@@ -173,32 +173,31 @@ impl crate::formats::PackageSource for Counted<'_> {
     }
 }
 
+/// [`RepositoryFormat::render_from`] of `packages`, and how many entries it read.
+fn render_counted(format: &RpmFormat, packages: &[IndexedPackage]) -> (Vec<IndexFile>, usize) {
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut source = Counted {
+        packages,
+        entries_read: 0,
+    };
+    let files = format
+        .render_from(&target("x86_64"), &mut source, None, now)
+        .expect("renders");
+    (files, source.entries_read)
+}
+
 #[test]
 fn a_publish_reads_only_the_entries_of_the_chunks_it_renders() {
     let dir = tempfile::tempdir().expect("tempdir");
     let format = RpmFormat::with_cache(dir.path().to_owned());
-    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let mut packages = repository(1500);
-    let mut source = Counted {
-        packages: &packages,
-        entries_read: 0,
-    };
-    let first = format
-        .render_from(&target("x86_64"), &mut source, None, now)
-        .expect("renders");
+    let (first, read) = render_counted(&format, &packages);
     assert_eq!(first, render(&RpmFormat::default(), &packages));
-    assert_eq!(source.entries_read, 1500, "an empty cache renders every chunk");
+    assert_eq!(read, 1500, "an empty cache renders every chunk");
 
     packages[3] = package("pkg-00003", "1.1");
     packages.push(package("pkg-00750a", "1.0"));
-    let mut source = Counted {
-        packages: &packages,
-        entries_read: 0,
-    };
-    let second = format
-        .render_from(&target("x86_64"), &mut source, None, now)
-        .expect("renders");
+    let (second, read) = render_counted(&format, &packages);
     assert_eq!(second, render(&RpmFormat::default(), &packages));
-    let read = source.entries_read;
     assert!((2..=600).contains(&read), "{read} of 1501 entries read");
 }
