@@ -13,6 +13,10 @@
 //! `dnf install greet` from garage's web endpoint installs both into a fresh root, where greet
 //! prints greet-data's greeting. Needs root (unshare --net) and rpm's tools.
 
+// Only its `run`: the command runner every build test shares.
+#[path = "support/apt_root.rs"]
+#[allow(dead_code)]
+mod apt_root;
 #[path = "support/rpm_tools.rs"]
 #[allow(dead_code)]
 mod rpm_tools;
@@ -27,6 +31,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use apt_root::run;
 use buildmaster::builders::build::BuildOutcome;
 use buildmaster::builders::package::WantedPackage;
 use buildmaster::builders::remote::RemoteBuilder;
@@ -77,18 +82,6 @@ fn builder_paths(base: &Path, deps: &Path) -> RpmBuilderPaths {
 
 fn sha256(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
-}
-
-/// Runs a command, failing the test with its output when it fails.
-fn run(command: &mut Command) -> String {
-    let out = command.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{command:?}: {text}");
-    text
 }
 
 /// The file at `inside` of package `rpm`, taken out with rpm2archive and tar under `scratch`.
