@@ -41,6 +41,9 @@ fi
 WORK="$(mktemp -d /tmp/buildmaster-storage-bench.XXXXXX)"
 GARAGE_PID=
 cleanup() {
+    local status=$?
+    # A failed run says why the server went away (garage's log goes with $WORK).
+    [ "$status" = 0 ] || tail -n 20 "$WORK/garage.log" >&2 2>/dev/null || true
     [ -n "$GARAGE_PID" ] && kill "$GARAGE_PID" 2>/dev/null && wait "$GARAGE_PID" 2>/dev/null
     rm -rf "$WORK"
 }
