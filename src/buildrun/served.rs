@@ -57,10 +57,7 @@ pub fn unpushed(config: &InstanceConfig, state: &StateDir) -> Result<Vec<PathBuf
         TreeKind::Rpm => RPM_EXTENSION,
         TreeKind::Haikuports => return Ok(Vec::new()),
     };
-    let linked: HashSet<String> = pool_dependencies(config, state)?
-        .into_iter()
-        .map(|p| p.file_name)
-        .collect();
+    let linked = linked_file_names(config, state)?;
     let spool = state.packages();
     let entries = match std::fs::read_dir(&spool) {
         Ok(entries) => entries,
@@ -109,13 +106,20 @@ pub async fn push_unpushed(
 pub fn cache_keep_source(config: &InstanceConfig, state: &StateDir) -> KeepSource {
     let (config, state) = (config.clone(), state.clone());
     std::sync::Arc::new(move || {
-        let repository: HashSet<String> = pool_dependencies(&config, &state)?
-            .into_iter()
-            .map(|p| p.file_name)
-            .collect();
         Ok(KeepSet {
-            repository,
+            repository: linked_file_names(&config, &state)?,
             system: HashSet::new(),
         })
     })
+}
+
+/// The file names the served repository links: its pool records' names, without making each a
+/// dependency (no digest or key to parse when only the names are wanted).
+fn linked_file_names(config: &InstanceConfig, state: &StateDir) -> Result<HashSet<String>, String> {
+    let repository = served_repository(config).map_err(|e| e.to_string())?;
+    Ok(served_packages(state, repository.id())
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|pool| pool.package.file_name)
+        .collect())
 }
