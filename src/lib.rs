@@ -34,13 +34,14 @@
 //!   to a webhook, never published, expired after a TTL.
 //! - [`toolchains`]: the toolchain seam — per build tool (HaikuPorter, Debian, RPM) the commands a
 //!   job runs, where its inputs go on the builder, which results it must produce.
-//! - [`repository`]: repository-level checks (`repo check`: every requires resolvable).
 //! - [`scheduler`]: build graphs, scheduling policies (critical path; FIFO baseline) and the
 //!   event-driven simulation behind `bench/schedule`.
 //! - [`daemon`]: `buildmaster serve`'s loop — ports-tree polling, trigger files, jobs, webhook.
 //! - [`server`]: the HTTP server of `buildmaster serve` — JSON API, live status and log tails (SSE),
 //!   metrics, bearer-token control endpoints, the embedded web UI.
 //! - [`bounded_text`]: outside text cut to a length messages and answers can carry.
+//! - [`natural_order`]: digit-aware string ordering (Haiku's `NaturalCompare`), for versions and
+//!   numbered lists alike.
 //! - [`cli`]: the command-line surface (`buildmaster storage|hpkg|repo …`); `main.rs` only parses and
 //!   dispatches.
 
@@ -54,11 +55,11 @@ pub mod formats;
 pub mod gate;
 pub mod haiku;
 pub mod manifest;
+pub mod natural_order;
 pub mod plan;
 pub mod ports;
 pub mod publish;
 pub mod repos;
-pub mod repository;
 pub mod scheduler;
 pub mod scratch;
 pub mod server;

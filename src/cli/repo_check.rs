@@ -1,22 +1,14 @@
-//! `buildmaster repo check`: the installability report, as text for people or JSON for scripts.
+//! `buildmaster repo check`: the installability report, as text for people or JSON for scripts. The
+//! check itself is the Haiku format's ([`crate::formats::haiku::check`]); this file only prints it.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
-use crate::haiku::hpkr_reader::read_repository;
-use crate::repository::check::{check, system_packages};
+use crate::formats::haiku::check::check_repository_file;
 
 /// Runs the check of `repo` (plus the packages in `system`) and prints the report.
 pub fn run(repo: &Path, system: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> {
-    let repository =
-        read_repository(repo).with_context(|| format!("cannot read repository {}", repo.display()))?;
-    let system = match system {
-        Some(dir) => system_packages(dir)?,
-        None => Vec::new(),
-    };
-    let report = check(&repository.packages, &system);
+    let report = check_repository_file(repo, system)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -2,7 +2,7 @@
 //! daemon's publish) fills from `<state>/packages/`: its policy (`[publish.policy]`, read with the
 //! staging storage of `[gate]`), and which of its open pipelines can be promoted.
 //!
-//! Installability uses the Haiku solver rules of `repo check` ([`crate::repository::check`]): every
+//! Installability uses the Haiku solver rules of `repo check` ([`crate::formats::haiku::check`]): every
 //! `requires` of a staged package must be provided by the index as it would be after promotion (the
 //! published packages, newest version per name, plus the packages of every pipeline promoted with it)
 //! or by the system packages (`[ports] system_packages`). Requirements are checked per package: a
@@ -26,9 +26,9 @@ use buildmaster_storage::StorageBackend;
 use super::policy::{Mode, Policy, PolicySection};
 use super::promotion::ManualPromotion;
 use crate::config::instance::InstanceConfig;
+use crate::formats::haiku::check::check;
 use crate::formats::haiku::index::newest_per_name;
 use crate::haiku::package_info::PackageInfo;
-use crate::repository::check::check;
 use crate::state::PackageRecord;
 
 /// The id the HaikuPorts repository has in pipelines (`targets`), waivers and the audit log.

@@ -204,7 +204,7 @@ impl JobManifest {
         }
         inputs
             .sources
-            .sort_by(|a, b| crate::haiku::version::natural_compare(&a.source_index, &b.source_index));
+            .sort_by(|a, b| crate::natural_order::natural_compare(&a.source_index, &b.source_index));
         inputs.dependencies.sort_by(|a, b| a.file_name.cmp(&b.file_name));
         let mut manifest = JobManifest {
             format: MANIFEST_FORMAT,

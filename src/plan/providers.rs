@@ -11,11 +11,11 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use crate::formats::haiku::check::solver_matches;
 use crate::haiku::resolvable::{Provides, ResolvableExpression};
 use crate::plan::catalog::BuildPolicy;
 use crate::plan::existing::ExistingPackages;
 use crate::ports::model::{Port, PortPackage};
-use crate::repository::check::solver_matches;
 
 /// Who supplies a package.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -147,7 +147,7 @@ pub async fn decide(
         });
     }
     let system = match &gate.system_packages {
-        Some(dir) => crate::repository::check::system_packages(dir).map_err(|e| {
+        Some(dir) => crate::formats::haiku::check::system_packages(dir).map_err(|e| {
             PublishError::Refused(format!(
                 "reading the system packages ([ports] system_packages) for the gate: {e}"
             ))

@@ -1,6 +1,6 @@
 //! The gate of a scratch build: its packages are uploaded to the gate's staging storage under
 //! `scratch/<N>/` (never promoted, never linked: nothing reads that prefix but prune), and each is
-//! checked for installability with Haiku's solver rules ([`crate::repository::check`]) against the
+//! checked for installability with Haiku's solver rules ([`crate::formats::haiku::check`]) against the
 //! instance's published repository (`<state>/repository/repo`), the other packages of the same scratch
 //! build and the system packages.
 
@@ -10,11 +10,11 @@ use buildmaster_storage::{ObjectKey, PutOptions, StorageBackend};
 use serde::Serialize;
 
 use super::ScratchError;
+use crate::formats::haiku::check::{check, system_packages, Unresolved};
 use crate::haiku::hpkg_reader::read_package;
 use crate::haiku::hpkr_reader::read_repository;
 use crate::haiku::package_info::PackageInfo;
 use crate::publish::keys;
-use crate::repository::check::{check, system_packages, Unresolved};
 
 /// The staging key prefix of scratch build `id`.
 pub fn staging_prefix(id: u64) -> String {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use buildmaster_storage::Sha256Digest;
 
 use super::error::SourceError;
-use crate::haiku::version::natural_compare;
+use crate::natural_order::natural_compare;
 use crate::ports::evaluate::{evaluate_all, prepare_recipe, EvaluatorConfig, Job, Outcome};
 use crate::ports::model::Port;
 use crate::ports::recipe_keys::{parse_entries, Value};

@@ -11,9 +11,11 @@
 //! publishes through [`crate::publish`]; both build their index with [`index::build_index`].
 //!
 //! # Layout
+//! - [`check`]: installability, the one Haiku resolver (`repo check`, the gates, the planner).
 //! - [`entry`]: what inspection keeps of a package (its attributes and approved licence texts).
 //! - [`index`]: choosing, checking and encoding the packages of one repository index.
 
+pub mod check;
 pub mod entry;
 pub mod index;
 
@@ -165,7 +167,7 @@ impl RepositoryFormat for HaikuFormat {
                 .map(|p| HaikuEntry::decode(&p.package).map(|e| e.info))
                 .collect::<Result<Vec<_>, _>>()
         };
-        let report = crate::repository::check::check(&decode(packages)?, &decode(base)?);
+        let report = check::check(&decode(packages)?, &decode(base)?);
         // The solver names packages by canonical file name; the seam names them name_version_arch.
         let label: std::collections::HashMap<&str, String> = packages
             .iter()

@@ -1,15 +1,21 @@
-//! Installability check: every package's `requires` must be matched (with Haiku's resolvable
-//! semantics, compatible versions included) by a `provides` of some package in the repository or in
-//! the system-packages directory. This is HaikuPorter's repository consistency report, as a function
-//! whose result serves people (text) and scripts (JSON).
+//! Haiku installability, the one resolver every Haiku check uses: every package's `requires` must be
+//! matched (with Haiku's resolvable semantics, compatible versions included) by a `provides` of some
+//! package in the repository or among the system packages. This is HaikuPorter's repository
+//! consistency report, as a function whose result serves people (text) and scripts (JSON).
+//!
+//! Callers: [`super::HaikuFormat`]'s [`RepositoryFormat::check`](crate::formats::RepositoryFormat::check)
+//! (the `[[repositories]]` gates and `repositories check`), `buildmaster repo check`
+//! ([`check_repository_file`]: an HPKR file as `package_repo` writes it), the HaikuPorts repository's
+//! gate and scratch builds, and the planner ([`solver_matches`]).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::haiku::attributes::ResolvableOperator;
 use crate::haiku::hpkg_reader::read_package;
+use crate::haiku::hpkr_reader::read_repository;
 use crate::haiku::package_info::PackageInfo;
 use crate::haiku::resolvable::{Provides, ResolvableExpression};
 
@@ -38,9 +44,25 @@ pub struct CheckReport {
 #[error("{path}: {message}")]
 pub struct CheckError {
     /// The file or directory.
-    pub path: std::path::PathBuf,
+    pub path: PathBuf,
     /// What went wrong.
     pub message: String,
+}
+
+/// Why `repo check` of a repository file could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckFileError {
+    /// The HPKR repository file is unreadable or malformed (the reader's error names the offset).
+    #[error("cannot read repository {}: {error}", path.display())]
+    Repository {
+        /// The repository file.
+        path: PathBuf,
+        /// What the HPKR reader found.
+        error: crate::haiku::format_error::FormatError,
+    },
+    /// A file of the system-packages directory is unreadable.
+    #[error(transparent)]
+    SystemPackages(#[from] CheckError),
 }
 
 /// Whether `provides` satisfies `requires` the way pkgman's dependency solver decides it: the
@@ -95,6 +117,20 @@ pub fn system_packages(dir: &Path) -> Result<Vec<PackageInfo>, CheckError> {
         out.push(package.info);
     }
     Ok(out)
+}
+
+/// `buildmaster repo check`: the packages of the HPKR repository file `repo` against themselves plus
+/// the `.hpkg` files of `system` (if given).
+pub fn check_repository_file(repo: &Path, system: Option<&Path>) -> Result<CheckReport, CheckFileError> {
+    let repository = read_repository(repo).map_err(|error| CheckFileError::Repository {
+        path: repo.to_path_buf(),
+        error,
+    })?;
+    let system = match system {
+        Some(dir) => system_packages(dir)?,
+        None => Vec::new(),
+    };
+    Ok(check(&repository.packages, &system))
 }
 
 /// Checks `repository` packages against themselves plus `system`.
