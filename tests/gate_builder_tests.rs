@@ -11,6 +11,11 @@
 //!   connection; the check's log has the test's own output.
 //! - `badgreeter`, whose test fails, stays staged (exit 4, 404 on the web endpoint); its pipeline
 //!   names the failed test and its log shows the test's own output.
+//! - `hello-greet` (Depends: greeter), pushed alone once greeter and greetlib are served: its test
+//!   gets them from the repository — streamed from the served bucket into the builder's cache, which
+//!   then holds their promoted SHA-256 — runs greeter's program and passes. With greetlib's pool
+//!   file withheld (removed from the bucket and the cache), the next hello-greet's test cannot get
+//!   it and fails naming it.
 //!
 //! Needs root (chroot, unshare), sshd and the tarball.
 
@@ -328,6 +333,88 @@ fn a_package_whose_tests_pass_on_the_builder_is_promoted_and_one_whose_test_fail
         installed_status(&root, "badgreeter").as_deref(),
         Some("install ok installed")
     );
+
+    // hello-greet, pushed alone, needs greeter (and through it greetlib), both already served: they
+    // come from the repository, streamed from the served bucket into the tests' cache (badgreeter's
+    // run left only badgreeter there), and its test runs greeter's program.
+    let hello = deb(
+        &debs,
+        &control("hello-greet", "Depends: greeter\n"),
+        &[(
+            "/usr/bin/hello-greet",
+            "#!/bin/sh\necho \"hello-greet: $(greeter)\"\n",
+            0o755,
+        )],
+    );
+    tests_for(
+        &tests,
+        "hello-greet",
+        "Tests: says-hello\n",
+        &[(
+            "says-hello",
+            "#!/bin/sh\nhello-greet\ntest \"$(hello-greet)\" = 'hello-greet: Hello from greetlib'\n",
+        )],
+    );
+    let pushed = inst.push(&[&hello]);
+    let text = output_text(&pushed);
+    assert_eq!(pushed.status.code(), Some(0), "{text}");
+    assert!(
+        inst.served(&garage, &hello, "hello-greet_1.0_all.deb"),
+        "hello-greet is not served: {text}"
+    );
+    let shown = output_text(&inst.run(&["gate", "pipelines", "3"]));
+    assert!(
+        shown.contains("already served, from the repository: greeter_1.0_all.deb, greetlib_1.0_all.deb"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("hello-greet: Hello from greetlib") && shown.contains("says-hello PASS"),
+        "{shown}"
+    );
+    for (file, name) in [
+        (&greeter, "greeter_1.0_all.deb"),
+        (&greetlib, "greetlib_1.0_all.deb"),
+    ] {
+        assert!(inst.served(&garage, file, name), "{name} is served");
+        assert_eq!(
+            sha256_file(&work_dir.join("cache").join(name)),
+            sha256_file(file),
+            "{name} in the builder's tests cache is the promoted bytes"
+        );
+    }
+    assert_eq!(
+        installed_status(&root, "greetlib").as_deref(),
+        Some("install ok installed")
+    );
+
+    // Withheld: greetlib's pool file gone from the served bucket and from the builder's cache, the
+    // next hello-greet's test cannot get it and fails naming it; the package stays staged.
+    let greetlib_sha = sha256_file(&greetlib);
+    let key = format!(
+        "apt/pool/{}/{greetlib_sha}/greetlib_1.0_all.deb",
+        &greetlib_sha[..2]
+    );
+    let removed = inst.run(&["storage", "rm", &key]);
+    assert!(removed.status.success(), "{}", output_text(&removed));
+    assert!(!inst.served(&garage, &greetlib, "greetlib_1.0_all.deb"));
+    std::fs::remove_file(work_dir.join("cache/greetlib_1.0_all.deb")).unwrap();
+    let debs_next = temp.path().join("debs-next");
+    std::fs::create_dir_all(&debs_next).unwrap();
+    let hello_next = deb(
+        &debs_next,
+        &control("hello-greet", "Depends: greeter\n").replace("Version: 1.0", "Version: 1.1"),
+        &[("/usr/bin/hello-greet", "#!/bin/sh\necho hello\n", 0o755)],
+    );
+    let pushed = inst.push(&[&hello_next]);
+    let text = output_text(&pushed);
+    assert_eq!(pushed.status.code(), Some(STAGED), "{text}");
+    let shown = output_text(&inst.run(&["gate", "pipelines", "4"]));
+    assert!(
+        shown.contains("streaming the packages to builder debian-1")
+            && shown.contains("greetlib_1.0_all.deb"),
+        "{shown}"
+    );
+    assert!(!shown.contains("says-hello PASS"), "{shown}");
 
     let purge = Command::new("rm")
         .args(["-rf", "--one-file-system"])

@@ -17,12 +17,12 @@
 //! check's result, or `red` naming a failed blocking test; both are in `GET /api/pipelines` and
 //! `buildmaster gate pipelines`, and report to the webhook.
 
+#[allow(dead_code)]
+mod gate_scratch_common;
 mod server_common;
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{mpsc, Arc};
@@ -32,9 +32,12 @@ use buildmaster::config::instance::InstanceConfig;
 use buildmaster::repos::service::PushService;
 use buildmaster::scratch::run::ScratchContext;
 use buildmaster::state::StateDir;
+use gate_scratch_common::{
+    branch_with_edit, git, listing, next_verdict, staging_config, text, webhook_receiver,
+};
 use serde_json::Value;
 use server_common::{get, request, Server};
-use support::farm::{Farm, BIN};
+use support::farm::Farm;
 use tokio_util::sync::CancellationToken;
 
 /// Limit for a buildrun or scratch build of a few one-second ports on one builder.
@@ -93,99 +96,9 @@ fn seen_builds(log: &Path, port: &str) -> Vec<SeenBuild> {
     out
 }
 
-/// A webhook receiver on 127.0.0.1: answers 200 and hands each request body over.
-fn webhook_receiver() -> (String, mpsc::Receiver<(String, Value)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/status", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            reader.read_line(&mut request_line).unwrap();
-            let mut length = 0usize;
-            loop {
-                let mut header = String::new();
-                reader.read_line(&mut header).unwrap();
-                if header.trim().is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = header.split_once(':') {
-                    if name.eq_ignore_ascii_case("content-length") {
-                        length = value.trim().parse().unwrap();
-                    }
-                }
-            }
-            let mut body = vec![0u8; length];
-            reader.read_exact(&mut body).unwrap();
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            if tx.send((request_line.trim().to_string(), value)).is_err() {
-                break;
-            }
-        }
-    });
-    (url, rx)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-    text(&out.stdout).trim().to_string()
-}
-
 /// Commits `edit` of frontend's recipe on a new branch `name` of the farm's tree, back on main after.
 fn branch_with_recipe_change(tree: &Path, name: &str, edit: impl Fn(&str) -> String) -> String {
-    let main = git(tree, &["rev-parse", "--abbrev-ref", "HEAD"]);
-    git(tree, &["checkout", "-q", "-b", name]);
-    let recipe = tree.join("app-misc/frontend/frontend-2.0.recipe");
-    let old = std::fs::read_to_string(&recipe).unwrap();
-    let new = edit(&old);
-    assert_ne!(old, new, "the edit changes the recipe");
-    std::fs::write(&recipe, new).unwrap();
-    git(
-        tree,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "commit",
-            "-q",
-            "-am",
-            name,
-        ],
-    );
-    let sha = git(tree, &["rev-parse", "HEAD"]);
-    git(tree, &["checkout", "-q", &main]);
-    sha
-}
-
-/// `buildmaster storage ls` of a storage config: the listing lines (key, size, SHA-256).
-fn listing(storage_config: &Path, prefix: &str) -> Vec<String> {
-    let out = Command::new(BIN)
-        .env_remove("STORAGE_BACKEND_CONFIG")
-        .arg("--state-dir")
-        .arg(std::env::temp_dir())
-        .arg("--storage-backend-config")
-        .arg(storage_config)
-        .args(["storage", "ls", prefix])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "storage ls: {}", text(&out.stderr));
-    let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
-    lines.sort();
-    lines
+    branch_with_edit(tree, name, "app-misc/frontend/frontend-2.0.recipe", edit)
 }
 
 /// The policy's test: prints the package's SHA-256 (its log shows which bytes it ran on) and fails
@@ -229,11 +142,6 @@ fn check<'a>(pipeline: &'a Value, kind: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind} check: {pipeline:#}"))
 }
 
-fn next_verdict(rx: &mpsc::Receiver<(String, Value)>) -> (String, Value) {
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("the webhook received a verdict")
-}
-
 #[test]
 fn scratch_build_of_a_branch_builds_like_a_buildrun_is_gated_reported_unpublished_and_expires() {
     let farm = Farm::start(1);
@@ -262,19 +170,7 @@ fn scratch_build_of_a_branch_builds_like_a_buildrun_is_gated_reported_unpublishe
         .success());
 
     // Staging: a private bucket; the webhook; the TTL.
-    let staging_bucket = format!("scratch-staging-{:08x}", fastrand::u32(..));
-    farm.garage.create_private_bucket(&staging_bucket);
-    let staging_json = farm.dir.path().join("staging.json");
-    let served = std::fs::read_to_string(farm.storage_config()).unwrap();
-    let staging_text = served.replace(
-        &format!("\"bucket_name\": \"{}\"", farm.garage.bucket()),
-        &format!("\"bucket_name\": \"{staging_bucket}\""),
-    );
-    assert_ne!(
-        served, staging_text,
-        "the staging config names the staging bucket"
-    );
-    std::fs::write(&staging_json, staging_text).unwrap();
+    let staging_json = staging_config(&farm, "scratch-staging");
     let (webhook_url, verdicts) = webhook_receiver();
     let config_path = state.join("buildmaster.toml");
     let config = std::fs::read_to_string(&config_path)

@@ -33,7 +33,7 @@ pub fn pool_dependencies(config: &InstanceConfig, state: &StateDir) -> Result<Ve
 
 /// A pool file as a dependency: its bytes only in storage, checked against the recorded digest as
 /// they stream to the builder.
-fn from_pool(pool: &PoolPackage) -> Result<WantedPackage, String> {
+pub fn from_pool(pool: &PoolPackage) -> Result<WantedPackage, String> {
     let package = &pool.package;
     let sha256 = Sha256Digest::from_hex(&package.sha256)
         .ok_or_else(|| format!("the pool record of {} has an invalid sha256", package.file_name))?;

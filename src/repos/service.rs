@@ -84,6 +84,7 @@ impl PushService {
         // Tests on a builder run on `[[builders]]` entries: bound now, so a wrong name fails here.
         crate::gate::builder_tests::bind(&mut repositories, &config.builders)
             .map_err(|e| RepoError::Refused(e.to_string()))?;
+        crate::gate::builder_tests::served::bind_served(&mut repositories, &state, &storage);
         let mut service = Self::new(state, storage, repositories);
         let Some(gate) = &config.gate else {
             return Ok(service);

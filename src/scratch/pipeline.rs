@@ -4,20 +4,54 @@
 //! built, and closed `green` (never promoted) or `red` with the verdict's description.
 //!
 //! The checks are a real buildrun's gate's (`[publish.policy]`, see [`crate::gate::buildrun`]):
-//! installability with Haiku's solver rules (blocking unless the policy says otherwise), and the
-//! policy's lint and test commands, run as for built packages ([`crate::gate::command_check`]) on the
-//! scratch build's own files.
+//! installability (blocking unless the policy says otherwise), and the policy's lint and test, run as
+//! for built packages ([`crate::gate::command_check`]) on the scratch build's own files — a test on a
+//! builder too ([`for_scratch`]: HaikuPorter's `TEST()` reruns the scratch build's own recorded job
+//! with `--test` on the policy's builder). Packages are inspected through their format
+//! ([`crate::formats`]), the tree's (`[ports] kind`).
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use buildmaster_storage::StorageBackend;
+
 use super::gate_check::Installability;
 use super::ScratchError;
+use crate::config::instance::InstanceConfig;
 use crate::formats::FormatKind;
-use crate::gate::buildrun::HAIKUPORTS;
-use crate::gate::command_check::{self, CommandOutcome};
+use crate::gate::builder_tests::haiku;
+use crate::gate::command_check::{self, Staged, Subject};
 use crate::gate::flow::GATE;
 use crate::gate::policy::{CheckKind, CommandCheck, Mode, Policy};
 use crate::gate::store::{CheckResult, CheckStatus, GateStore, PipelineState, StagedPackage};
+use crate::state::StateDir;
+
+/// What a scratch build's packages are: their format (the tree's) and the repository whose gate
+/// checks them (`haikuports`, or `[ports] repository`).
+#[derive(Clone, Copy, Debug)]
+pub struct Built<'a> {
+    /// The packages' format.
+    pub format: FormatKind,
+    /// The repository id their pipeline targets.
+    pub target: &'a str,
+}
+
+/// `policy` as a scratch build runs it: a test on a builder reruns the jobs recorded in the scratch
+/// build's own `state` (its builds, not the instance's — HaikuPorter's `TEST()` runs with the
+/// port's build), on the instance's builders (`config`, `builders_dir`), dependencies already
+/// published read from the instance's `storage`, as the scratch build's own were.
+pub fn for_scratch(
+    policy: &Policy,
+    config: &InstanceConfig,
+    state: &StateDir,
+    builders_dir: Option<std::path::PathBuf>,
+    storage: &Arc<dyn StorageBackend>,
+) -> Policy {
+    let bound = haiku::bind_in(policy.clone(), config, state.root(), builders_dir);
+    haiku::use_storage(&bound, storage);
+    bound
+}
 
 /// The pipeline of one scratch build.
 pub struct ScratchPipeline {
@@ -59,37 +93,42 @@ impl ScratchPipeline {
             .map_err(failed)
     }
 
-    /// Adds the `built` packages (their staging keys in `staged`, in the same order, when staged), records
-    /// their installability results and runs `policy`'s lint and test commands on them; each blocking
-    /// failure, as a line for the verdict.
+    /// Adds the `built` packages (of `what`; their staging keys in `staged`, in the same order, when
+    /// staged), records their installability results and runs `policy`'s lint and test on them (a
+    /// test on a builder: `policy` as [`for_scratch`] binds it); each blocking failure, as a line for
+    /// the verdict.
     pub async fn check(
         &self,
         built: &[PathBuf],
+        what: Built<'_>,
         staged: &[String],
         installability: &Installability,
         policy: Option<&Policy>,
         now: i64,
     ) -> Result<Vec<String>, ScratchError> {
         let mut store = GateStore::open(&self.database).map_err(failed)?;
+        let format = crate::repos::Formats::available()
+            .get(what.format)
+            .map_err(|e| ScratchError::Check(e.to_string()))?;
         let mut packages = Vec::new();
         for (index, file) in built.iter().enumerate() {
-            let package =
-                crate::formats::haiku::entry::inspect(file).map_err(|e| ScratchError::Workspace {
-                    path: file.clone(),
-                    message: e.to_string(),
-                })?;
+            let package = format.inspect(file).map_err(|e| ScratchError::Workspace {
+                path: file.clone(),
+                message: e.to_string(),
+            })?;
             packages.push(StagedPackage {
-                format: FormatKind::Haiku,
+                format: what.format,
                 pool_key: staged.get(index).cloned().unwrap_or_default(),
                 package,
-                targets: vec![HAIKUPORTS.to_string()],
+                targets: vec![what.target.to_string()],
             });
         }
         store.add_packages(self.id, &packages).map_err(failed)?;
         let mode = policy.map_or(Mode::Block, |p| p.mode(CheckKind::Installability));
         if mode != Mode::Off {
             for staged in &packages {
-                let result = installability_result(&staged.package.file_name, installability, mode);
+                let result =
+                    installability_result(&staged.package.file_name, what.target, installability, mode);
                 store.set_check(self.id, &result, now).map_err(failed)?;
             }
         }
@@ -97,14 +136,28 @@ impl ScratchPipeline {
         let Some(policy) = policy else {
             return Ok(blocking);
         };
+        // A test on a builder installs the packages of the same scratch build a package needs.
+        let with: Vec<Staged<'_>> = packages
+            .iter()
+            .zip(built)
+            .map(|(staged, file)| Staged {
+                path: file,
+                package: &staged.package,
+                format: staged.format,
+            })
+            .collect();
         for (staged, file) in packages.iter().zip(built) {
+            let subject = Subject {
+                file,
+                package: &staged.package,
+                format: staged.format,
+                staged_with: &with,
+            };
             for kind in [CheckKind::Lint, CheckKind::Test] {
                 let Some(command) = policy.command(kind) else {
                     continue;
                 };
-                let result = self
-                    .run_command(&mut store, command, kind, staged, file, now)
-                    .await?;
+                let result = self.run_command(&mut store, command, kind, &subject, now).await?;
                 if result.status == CheckStatus::Failed && result.blocking {
                     blocking.push(format!(
                         "{} of {} failed: {}",
@@ -118,19 +171,18 @@ impl ScratchPipeline {
         Ok(blocking)
     }
 
-    /// Runs the lint or test `command` on the scratch build's `file` (recorded pending first, then
-    /// its result, audited); the result.
+    /// Runs the lint or test `command` on the scratch build's package `subject` (recorded pending
+    /// first, then its result, audited); the result.
     async fn run_command(
         &self,
         store: &mut GateStore,
         command: &CommandCheck,
         kind: CheckKind,
-        staged: &StagedPackage,
-        file: &Path,
+        subject: &Subject<'_>,
         now: i64,
     ) -> Result<CheckResult, ScratchError> {
         let mut result = CheckResult {
-            file_name: staged.package.file_name.clone(),
+            file_name: subject.package.file_name.clone(),
             kind,
             status: CheckStatus::Pending,
             blocking: command.mode == Mode::Block,
@@ -138,18 +190,7 @@ impl ScratchPipeline {
             log: String::new(),
         };
         store.set_check(self.id, &result, now).map_err(failed)?;
-        // HaikuPorter's TEST() on a builder reruns a recorded build of the instance; a scratch
-        // build's builds are not the instance's, so it cannot run here yet — and a test that did
-        // not run never lets a verdict be green.
-        let outcome = if command.on_builder.is_some() {
-            CommandOutcome {
-                passed: false,
-                summary: "a test on a builder (on = \"builder\") is not run for scratch builds yet".into(),
-                log: String::new(),
-            }
-        } else {
-            command_check::run(command, file, &staged.package).await
-        };
+        let outcome = command_check::run_on(command, subject).await;
         result.status = if outcome.passed {
             CheckStatus::Passed
         } else {
@@ -179,14 +220,19 @@ impl ScratchPipeline {
     }
 }
 
-/// The installability result of the scratch package `file_name`: every requirement of it that
-/// `installability` found unresolved, blocking in `mode`.
-fn installability_result(file_name: &str, installability: &Installability, mode: Mode) -> CheckResult {
+/// The installability result of the scratch package `file_name` for repository `target`: every
+/// requirement of it that `installability` found unresolved, blocking in `mode`.
+fn installability_result(
+    file_name: &str,
+    target: &str,
+    installability: &Installability,
+    mode: Mode,
+) -> CheckResult {
     let problems: Vec<String> = installability
         .unresolved
         .iter()
         .filter(|u| u.package == file_name)
-        .map(|u| format!("unresolved requirement \"{}\" in {HAIKUPORTS}", u.requires))
+        .map(|u| format!("unresolved requirement \"{}\" in {target}", u.requires))
         .collect();
     CheckResult {
         file_name: file_name.to_string(),

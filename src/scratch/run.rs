@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::gate_check::{installability, stage, Installability};
-use super::pipeline::ScratchPipeline;
+use super::pipeline::{for_scratch, Built, ScratchPipeline};
 use super::prune::{prune_expired, PruneReport};
 use super::verdict::{self, Verdict, CONTEXT};
 use super::workspace::{resolve_ref, ScratchRecord, Workspace};
@@ -21,6 +21,7 @@ use crate::buildrun::lock::RunLock;
 use crate::buildrun::BuildrunError;
 use crate::buildrun::{fleet, plan_and_run, Context, Patience, Summary};
 use crate::config::instance::InstanceConfig;
+use crate::gate::buildrun::HAIKUPORTS;
 use crate::gate::policy::{CheckKind, Mode, Policy};
 use crate::plan::instance::Wanted;
 use crate::state::StateDir;
@@ -227,12 +228,21 @@ async fn build_and_gate(
     let command_failures = match pipeline {
         Some(pipeline) => {
             let now = crate::repos::unix_seconds(std::time::SystemTime::now());
+            let policy = cx
+                .policy
+                .as_ref()
+                .map(|p| for_scratch(p, &ctx.config, &state, dir.clone(), &cx.storage));
+            let what = Built {
+                format: ctx.config.ports.kind.format(),
+                target: HAIKUPORTS,
+            };
             pipeline
                 .check(
                     &built,
+                    what,
                     &ws.record.staged,
                     &installability,
-                    cx.policy.as_ref(),
+                    policy.as_ref(),
                     now,
                 )
                 .await?

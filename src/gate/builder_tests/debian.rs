@@ -2,14 +2,17 @@
 //! policy's tests tree, keyed by the package's source package (`<tests>/<Source>/debian/tests/`,
 //! the layout of a Debian recipe tree — the recipe tree a package was built from serves as is).
 //! What runs: the constant script `debian_tests.sh` — a fresh root unpacked from the dpkg
-//! toolchain's build root tarball, the package and the staged packages it depends on installed
-//! with `dpkg` (nothing fetched: no network), each test in `unshare --net` + `chroot`.
+//! toolchain's build root tarball, the package and what it depends on installed with `dpkg`
+//! (nothing fetched: no network), each test in `unshare --net` + `chroot`. Each dependency comes
+//! from the packages staged with it first, then from what the repository already serves (the
+//! repository as it would be after promotion, [`super::served`]: its pool files streamed from the
+//! served storage); what neither has is left to the root, where `dpkg` names it.
 //!
 //! A package whose source has no `debian/tests/control` passes with that said (autopkgtest's "no
 //! tests": nothing to run); a control file with no test the gate can run fails, naming why each
 //! was skipped.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,8 +25,10 @@ use crate::builders::config::check_path_component;
 use crate::builders::package::WantedPackage;
 use crate::formats::debian::control::Stanza;
 use crate::formats::debian::relation::parse_relations;
+use crate::formats::debian::version::Version;
 use crate::formats::FormatKind;
 use crate::gate::command_check::{CommandOutcome, Staged, Subject};
+use crate::repos::records::PoolPackage;
 use crate::toolchains::debian::procedure::DebianBuilderPaths;
 use crate::toolchains::debian::toolchain::DpkgBuildpackage;
 
@@ -42,8 +47,10 @@ struct Plan {
     tests: Vec<AutopkgTest>,
     /// `name: why` for each test skipped before running.
     skipped: Vec<String>,
-    /// The package under test first, then the staged packages it depends on.
+    /// The package under test first, then the packages it depends on.
     packages: Vec<WantedPackage>,
+    /// The file names among `packages` the repository already serves (streamed from its storage).
+    from_repository: Vec<String>,
 }
 
 /// Runs `subject`'s tests as `test` says.
@@ -78,7 +85,14 @@ pub async fn run(test: &BuilderTest, timeout: Duration, subject: &Subject<'_>) -
         }
         Err(e) => return could_not_run(format!("{}: {e}", control.display())),
     };
-    let plan = match plan(subject, source, &text) {
+    let served = match &test.served {
+        Some(pool) => match pool.linked() {
+            Ok(linked) => linked,
+            Err(why) => return could_not_run(why),
+        },
+        None => Vec::new(),
+    };
+    let plan = match plan(subject, source, &text, &served) {
         Ok(plan) => plan,
         Err(why) => return could_not_run(format!("{}: {why}", control.display())),
     };
@@ -97,7 +111,8 @@ pub async fn run(test: &BuilderTest, timeout: Duration, subject: &Subject<'_>) -
         Ok(session) => session,
         Err(why) => return could_not_run(why),
     };
-    let outcome = run_in(&mut session, &plan, &tests_dir, tarball, work, timeout).await;
+    let storage = test.served.as_ref().map(|pool| pool.storage().clone());
+    let outcome = run_in(&mut session, &plan, storage, &tests_dir, tarball, work, timeout).await;
     session.close().await;
     outcome
 }
@@ -106,13 +121,14 @@ pub async fn run(test: &BuilderTest, timeout: Duration, subject: &Subject<'_>) -
 async fn run_in(
     session: &mut TestSession,
     plan: &Plan,
+    storage: Option<Arc<dyn buildmaster_storage::StorageBackend>>,
     tests_dir: &std::path::Path,
     tarball: &str,
     work: &str,
     timeout: Duration,
 ) -> CommandOutcome {
     let builder = session.name().to_owned();
-    let sent = match session.place_packages(&plan.packages).await {
+    let sent = match session.place_packages(&plan.packages, storage).await {
         Ok(report) => report,
         Err(e) => return could_not_run(format!("streaming the packages to builder {builder}: {e}")),
     };
@@ -131,6 +147,12 @@ async fn run_in(
         sent.bytes,
         list(&sent.already_cached)
     );
+    if !plan.from_repository.is_empty() {
+        header.push_str(&format!(
+            "buildmaster: already served, from the repository: {}\n",
+            plan.from_repository.join(", ")
+        ));
+    }
     for skipped in &plan.skipped {
         header.push_str(&format!("{skipped}\n"));
     }
@@ -187,8 +209,14 @@ fn source_package(subject: &Subject<'_>) -> Result<String, String> {
     Ok(source)
 }
 
-/// The tests that can run, the skipped ones, and the packages to install.
-fn plan(subject: &Subject<'_>, source: String, control: &str) -> Result<Plan, String> {
+/// The tests that can run, the skipped ones, and the packages to install (`served`: what the
+/// repository links now).
+fn plan(
+    subject: &Subject<'_>,
+    source: String,
+    control: &str,
+    served: &[PoolPackage],
+) -> Result<Plan, String> {
     let (tests, skipped): (Vec<_>, Vec<_>) = parse_control(control)?
         .into_iter()
         .partition(|t| t.skip.is_none());
@@ -199,23 +227,35 @@ fn plan(subject: &Subject<'_>, source: String, control: &str) -> Result<Plan, St
     let test_depends = tests
         .iter()
         .flat_map(|t| t.depends.iter().map(|d| d.name.clone()));
-    let packages = packages_to_install(subject, test_depends.collect())?;
+    let (packages, from_repository) = packages_to_install(subject, test_depends.collect(), served)?;
     Ok(Plan {
         source,
         tests,
         skipped,
         packages,
+        from_repository,
     })
 }
 
-/// The package under test, then every Debian package staged with it that it (or a test) needs,
-/// transitively, by name (`Depends`, `Pre-Depends`; every alternative a staged package provides).
-/// What no staged package provides is left to the root, where `dpkg` says what is missing.
+/// The package under test, then every package it (or a test) needs, transitively, by name
+/// (`Depends`, `Pre-Depends`; every alternative): a Debian package staged with it when one has the
+/// name, else the newest the repository serves (`served`) of a fitting architecture; the file
+/// names of the served ones. What neither has is left to the root, where `dpkg` says what is
+/// missing.
 fn packages_to_install(
     subject: &Subject<'_>,
     mut wanted: BTreeSet<String>,
-) -> Result<Vec<WantedPackage>, String> {
+    served: &[PoolPackage],
+) -> Result<(Vec<WantedPackage>, Vec<String>), String> {
+    let staged_names: BTreeSet<&str> = subject
+        .staged_with
+        .iter()
+        .filter(|s| s.format == FormatKind::Debian)
+        .map(|s| s.package.name.as_str())
+        .collect();
+    let served = newest_served(served, &subject.package.architecture);
     let mut chosen = vec![wanted_package(subject.file, subject.package)?];
+    let mut from_repository = Vec::new();
     let mut names = BTreeSet::from([subject.package.name.clone()]);
     let mut queue = vec![subject.package.entry.as_str()];
     while let Some(entry) = queue.pop() {
@@ -234,8 +274,40 @@ fn packages_to_install(
                 queue.push(&package.entry);
             }
         }
+        for name in &wanted {
+            if staged_names.contains(name.as_str()) || names.contains(name) {
+                continue;
+            }
+            if let Some(pool) = served.get(name.as_str()) {
+                names.insert(name.clone());
+                chosen.push(crate::buildrun::served::from_pool(pool)?);
+                from_repository.push(pool.package.file_name.clone());
+                queue.push(&pool.package.entry);
+            }
+        }
     }
-    Ok(chosen)
+    Ok((chosen, from_repository))
+}
+
+/// The newest Debian package of each name in `served` that can be installed beside a package of
+/// `architecture` (the same one or `all`; any, for an `all` package).
+fn newest_served<'a>(served: &'a [PoolPackage], architecture: &str) -> HashMap<&'a str, &'a PoolPackage> {
+    let fits = |a: &str| a == "all" || architecture == "all" || a == architecture;
+    let mut newest: HashMap<&str, (&PoolPackage, Option<Version>)> = HashMap::new();
+    for pool in served {
+        let package = &pool.package;
+        if pool.format != FormatKind::Debian || !fits(&package.architecture) {
+            continue;
+        }
+        let version = Version::parse(&package.version).ok();
+        match newest.get(package.name.as_str()) {
+            Some((_, best)) if *best >= version => {}
+            _ => {
+                newest.insert(&package.name, (pool, version));
+            }
+        }
+    }
+    newest.into_iter().map(|(name, (pool, _))| (name, pool)).collect()
 }
 
 /// The names in a control stanza's `Depends` and `Pre-Depends`.
@@ -372,6 +444,7 @@ mod tests {
             &subject,
             "src-app".into(),
             "Tests: t\nDepends: @, other\n\nTests: x\nRestrictions: needs-internet\n",
+            &[],
         )
         .unwrap();
         // The package under test first; then what it and its tests need, in any order.
@@ -401,6 +474,68 @@ mod tests {
                 "other"
             ]
         );
+    }
+
+    /// A pool record of the served repository: `name` `version` for `architecture`.
+    fn served(name: &str, version: &str, architecture: &str, depends: &str) -> PoolPackage {
+        let mut package = package(name, depends);
+        package.version = version.into();
+        package.architecture = architecture.into();
+        package.file_name = format!("{name}_{version}_{architecture}.deb");
+        PoolPackage {
+            format: FormatKind::Debian,
+            pool_key: format!("apt/pool/ab/{}/{}", "ab".repeat(32), package.file_name),
+            package,
+            added_at: 0,
+        }
+    }
+
+    #[test]
+    fn dependencies_come_from_the_same_push_first_then_the_newest_the_repository_serves() {
+        let mut app = package("app", "lib (>= 1.0), tool, libc6");
+        app.architecture = "amd64".into();
+        let lib = package("lib", "");
+        let with = [Staged {
+            path: Path::new("/s/lib.deb"),
+            package: &lib,
+            format: FormatKind::Debian,
+        }];
+        let subject = Subject {
+            file: Path::new("/s/app.deb"),
+            package: &app,
+            format: FormatKind::Debian,
+            staged_with: &with,
+        };
+        let repository = [
+            served("lib", "2.0", "all", ""),
+            served("tool", "1.0", "all", ""),
+            served("tool", "1.5", "all", "toollib"),
+            served("tool", "9.0", "arm64", ""),
+            served("toollib", "1.0", "amd64", ""),
+            served("unrelated", "1.0", "all", ""),
+        ];
+        let plan = plan(&subject, "src-app".into(), "Tests: t\n", &repository).unwrap();
+        let files: BTreeSet<&str> = plan.packages.iter().map(|p| p.file_name.as_str()).collect();
+        // lib from the push (not the served 2.0), tool's newest for amd64 or all, toollib because
+        // tool needs it; libc6 is left to the root.
+        assert_eq!(
+            files,
+            BTreeSet::from([
+                "app_1.0-1_all.deb",
+                "lib_1.0-1_all.deb",
+                "tool_1.5_all.deb",
+                "toollib_1.0_amd64.deb"
+            ])
+        );
+        let mut from_repository = plan.from_repository.clone();
+        from_repository.sort();
+        assert_eq!(from_repository, ["tool_1.5_all.deb", "toollib_1.0_amd64.deb"]);
+        for package in &plan.packages {
+            let served = plan.from_repository.contains(&package.file_name);
+            // A served package streams from storage by its pool key; a staged one from its file.
+            assert_eq!(package.key.is_some(), served, "{}", package.file_name);
+            assert_eq!(package.local.is_none(), served, "{}", package.file_name);
+        }
     }
 
     #[test]

@@ -46,6 +46,9 @@ struct Bound {
     state: StateDir,
     /// Its configuration (builders, ports tree).
     config: InstanceConfig,
+    /// HaikuPorter's builders directory the instance builds with, when not `[[builders]]` and not
+    /// `<state>/builders` (a scratch build's state directory has none: it builds on the instance's).
+    builders_dir: Option<PathBuf>,
     /// The publisher's storage: dependencies whose spool file is a stub, and the source cache, are
     /// read from it ([`use_storage`]); unset, only real spool files can be placed.
     storage: OnceLock<Arc<dyn StorageBackend>>,
@@ -71,11 +74,23 @@ impl PartialEq for HaikuBinding {
 impl Eq for HaikuBinding {}
 
 /// `policy` (`[publish.policy]`) with its test on a builder bound to the instance in `state_root`.
-pub fn bind(mut policy: Policy, config: &InstanceConfig, state_root: &Path) -> Policy {
+pub fn bind(policy: Policy, config: &InstanceConfig, state_root: &Path) -> Policy {
+    bind_in(policy, config, state_root, None)
+}
+
+/// [`bind`] for builds recorded in `state_root` but run on the builders of `builders_dir` (a
+/// scratch build's state directory, whose builders are the instance's).
+pub fn bind_in(
+    mut policy: Policy,
+    config: &InstanceConfig,
+    state_root: &Path,
+    builders_dir: Option<PathBuf>,
+) -> Policy {
     if let Some(test) = policy.test.as_mut().and_then(|t| t.on_builder.as_mut()) {
         test.haiku = Some(HaikuBinding(Arc::new(Bound {
             state: StateDir::new(state_root),
             config: config.clone(),
+            builders_dir,
             storage: OnceLock::new(),
             outcomes: Mutex::new(HashMap::new()),
         })));
@@ -103,7 +118,7 @@ pub async fn run(test: &BuilderTest, timeout: Duration, package: &InspectedPacka
                 .into(),
         );
     };
-    let (state, config) = (&bound.state, &bound.config);
+    let (state, config, builders_dir) = (&bound.state, &bound.config, bound.builders_dir.as_deref());
     let database = state.database();
     let file_name = package.file_name.clone();
     let found = tokio::task::spawn_blocking(move || {
@@ -127,7 +142,7 @@ pub async fn run(test: &BuilderTest, timeout: Duration, package: &InspectedPacka
         return done;
     }
     let config = with_test_option(config);
-    let builder = match builder_name(test, state, &config) {
+    let builder = match builder_name(test, state, &config, builders_dir) {
         Ok(name) => name,
         Err(why) => return could_not_run(why),
     };
@@ -135,7 +150,7 @@ pub async fn run(test: &BuilderTest, timeout: Duration, package: &InspectedPacka
     let request = Rebuild {
         state,
         config: &config,
-        builders_dir: None,
+        builders_dir,
         storage: bound.storage.get().cloned(),
         builder: &builder,
         out: &out,
@@ -152,7 +167,7 @@ pub async fn run(test: &BuilderTest, timeout: Duration, package: &InspectedPacka
     );
     let ran = tokio::time::timeout(timeout, rebuild(&request, &manifest, &mut sink, &cancel)).await;
     cancel.cancel();
-    if let Err(e) = forget_rebuilt(state, &config, &builder, &manifest.results).await {
+    if let Err(e) = forget_rebuilt(state, &config, builders_dir, &builder, &manifest.results).await {
         tracing::warn!(builder, %e, "the packages a gate test rebuilt may still be in the builder's cache");
     }
     let _ = std::fs::remove_dir_all(&out);
@@ -185,11 +200,17 @@ fn with_test_option(config: &InstanceConfig) -> InstanceConfig {
 }
 
 /// The builder named by the policy, else the first the instance builds on.
-fn builder_name(test: &BuilderTest, state: &StateDir, config: &InstanceConfig) -> Result<String, String> {
+fn builder_name(
+    test: &BuilderTest,
+    state: &StateDir,
+    config: &InstanceConfig,
+    builders_dir: Option<&Path>,
+) -> Result<String, String> {
     if let Some(name) = &test.builder {
         return Ok(name.clone());
     }
-    let specs = crate::buildrun::fleet::builder_specs(state, config, None).map_err(|e| e.to_string())?;
+    let specs =
+        crate::buildrun::fleet::builder_specs(state, config, builders_dir).map_err(|e| e.to_string())?;
     specs
         .first()
         .map(|s| s.name.clone())
@@ -203,10 +224,12 @@ fn builder_name(test: &BuilderTest, state: &StateDir, config: &InstanceConfig) -
 async fn forget_rebuilt(
     state: &StateDir,
     config: &InstanceConfig,
+    builders_dir: Option<&Path>,
     builder: &str,
     results: &[String],
 ) -> Result<(), String> {
-    let specs = crate::buildrun::fleet::builder_specs(state, config, None).map_err(|e| e.to_string())?;
+    let specs =
+        crate::buildrun::fleet::builder_specs(state, config, builders_dir).map_err(|e| e.to_string())?;
     let spec = specs
         .into_iter()
         .find(|s| s.name == builder)

@@ -18,6 +18,7 @@
 pub mod autopkgtest;
 pub mod debian;
 pub mod haiku;
+pub mod served;
 mod session;
 
 use std::path::PathBuf;
@@ -61,6 +62,9 @@ pub struct BuilderTest {
     pub builders: Vec<BoundBuilder>,
     /// Haiku: the instance whose recorded builds are run again ([`haiku::bind`]).
     pub haiku: Option<haiku::HaikuBinding>,
+    /// The packages the repository already serves, which a test installs when its own push does
+    /// not provide a dependency ([`served::bind_served`]).
+    pub served: Option<served::ServedPool>,
 }
 
 impl BuilderTest {
@@ -88,6 +92,7 @@ impl BuilderTest {
             work_dir: work_dir.trim_end_matches('/').to_owned(),
             builders: Vec::new(),
             haiku: None,
+            served: None,
         })
     }
 }

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use buildmaster_storage::StorageBackend;
 use tokio_util::sync::CancellationToken;
 
 use super::BuilderTest;
@@ -89,14 +90,16 @@ impl TestSession {
     }
 
     /// Streams `packages` into the tests' cache (what it lacks; everything else there is pruned,
-    /// so the cache holds one run's packages) and makes exactly them visible.
+    /// so the cache holds one run's packages) and makes exactly them visible. Those with no local
+    /// file (already served) are read from `storage`.
     pub async fn place_packages(
         &mut self,
         packages: &[WantedPackage],
+        storage: Option<Arc<dyn StorageBackend>>,
     ) -> Result<TransferReport, BuilderError> {
         let placement = self.builder.toolchain().dependencies();
         let (host, listing) = self.host()?;
-        let cache = PackageCache::new(host, placement, None);
+        let cache = PackageCache::new(host, placement, storage);
         let keep: HashSet<String> = packages.iter().map(|p| p.file_name.clone()).collect();
         cache.prune(listing, &keep, &HashSet::new()).await?;
         let report = cache.ensure(listing, packages).await?;
@@ -205,6 +208,11 @@ fn local_files(dir: &Path) -> Result<Vec<String>, String> {
         for entry in entries {
             let entry = entry.map_err(|e| format!("{}: {e}", here.display()))?;
             let name = entry.file_name().to_string_lossy().into_owned();
+            // Hidden entries are version-control and tool metadata (a dist-git checkout's `.git`,
+            // an fmf tree's `.fmf`), never a test's files.
+            if name.starts_with('.') {
+                continue;
+            }
             let path = if relative.is_empty() {
                 name
             } else {
