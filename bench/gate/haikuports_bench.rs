@@ -9,51 +9,16 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use buildmaster::gate::buildrun::{evaluate, BuiltPipeline};
+use buildmaster::gate::buildrun::{evaluate, fixture, BuiltPipeline};
 use buildmaster::gate::policy::Mode;
-use buildmaster::haiku::attributes::ResolvableOperator;
-use buildmaster::haiku::package_info::PackageInfo;
-use buildmaster::haiku::resolvable::{Provides, ResolvableExpression};
-use buildmaster::haiku::version::Version;
 use buildmaster::state::{PackageRecord, PackageState};
 
 /// Package `pkg<i>` at `version`, requiring `pkg<i-1> >= 1.0` (and `haiku`).
 fn record(i: usize, version: &str, state: PackageState) -> PackageRecord {
-    let mut requires = vec![ResolvableExpression {
-        name: "haiku".into(),
-        operator: None,
-        version: None,
-        base: false,
-    }];
-    if i > 0 {
-        requires.push(ResolvableExpression {
-            name: format!("pkg{}", i - 1),
-            operator: Some(ResolvableOperator::GreaterEqual),
-            version: Version::parse("1.0"),
-            base: false,
-        });
-    }
-    let info = PackageInfo {
-        name: format!("pkg{i}"),
-        version: Version::parse(version).expect("a valid version"),
-        provides: vec![Provides {
-            name: format!("pkg{i}"),
-            version: Version::parse(version),
-            compatible_version: None,
-        }],
-        requires,
-        ..Default::default()
-    };
-    PackageRecord {
-        file_name: info.canonical_file_name(),
-        size: 1,
-        sha256: String::new(),
-        info,
-        state,
-        added_at: 0,
-        last_indexed_at: None,
-        licenses: Vec::new(),
-    }
+    let previous = i.checked_sub(1).map(|p| format!("pkg{p}"));
+    let mut requires = vec![("haiku", None)];
+    requires.extend(previous.as_deref().map(|p| (p, Some("1.0"))));
+    fixture::record(&format!("pkg{i}"), version, &requires, state)
 }
 
 fn main() {
@@ -71,16 +36,7 @@ fn main() {
     let staged: Vec<PackageRecord> = (0..changed)
         .map(|i| record(i, "2.0-1", PackageState::Spooled))
         .collect();
-    let haiku = PackageInfo {
-        name: "haiku".into(),
-        version: Version::parse("1.0-1").expect("a valid version"),
-        provides: vec![Provides {
-            name: "haiku".into(),
-            version: Version::parse("1.0-1"),
-            compatible_version: None,
-        }],
-        ..Default::default()
-    };
+    let haiku = fixture::record("haiku", "1.0-1", &[], PackageState::Stubbed).info;
     let mut times = Vec::new();
     for round in 1..=rounds {
         let open = [BuiltPipeline {

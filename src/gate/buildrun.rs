@@ -16,6 +16,17 @@
 //! HaikuPorter builds and publishes together — share one.
 //!
 //! The publishing steps themselves (staging, checks, promotion) are in [`crate::publish::gated`].
+//!
+//! # Why this file reads Haiku attributes
+//! It is HaikuPorts code, as the planner is: it gates one Haiku repository, the one HaikuPorter's
+//! builds fill; its package sets follow HaikuPorter's subpackage naming; its other dependency source
+//! is `[ports] system_packages`, a Haiku installation's packages. It reads the records' Haiku view
+//! ([`PackageRecord`], decoded once per publish) and resolves with the Haiku format's own resolver
+//! and index choice ([`crate::formats::haiku::check`], [`newest_per_name`]), so no rule is written
+//! twice. The format-neutral gate of `[[repositories]]` ([`super::installability`]) asks
+//! [`RepositoryFormat::check`](crate::formats::RepositoryFormat::check) instead, which decodes every
+//! stored entry on each call; here that would be the whole index (10,000 HaikuPorts packages) once
+//! per open pipeline and fixpoint round.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -30,6 +41,8 @@ use crate::formats::haiku::check::check;
 use crate::formats::haiku::index::newest_per_name;
 use crate::haiku::package_info::PackageInfo;
 use crate::state::PackageRecord;
+
+pub mod fixture;
 
 /// The id the HaikuPorts repository has in pipelines (`targets`), waivers and the audit log.
 pub const HAIKUPORTS: &str = "haikuports";
@@ -265,41 +278,12 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::haiku::attributes::ResolvableOperator;
-    use crate::haiku::resolvable::{Provides, ResolvableExpression};
-    use crate::haiku::version::Version;
     use crate::state::PackageState;
 
+    /// Package `name` 1.0-1, requiring each of `requires` at version 1.0 or newer.
     fn record(name: &str, requires: &[&str], state: PackageState) -> PackageRecord {
-        let info = PackageInfo {
-            name: name.into(),
-            version: Version::parse("1.0-1").unwrap(),
-            provides: vec![Provides {
-                name: name.into(),
-                version: Version::parse("1.0-1"),
-                compatible_version: None,
-            }],
-            requires: requires
-                .iter()
-                .map(|r| ResolvableExpression {
-                    name: (*r).into(),
-                    operator: Some(ResolvableOperator::GreaterEqual),
-                    version: Version::parse("1.0"),
-                    base: false,
-                })
-                .collect(),
-            ..Default::default()
-        };
-        PackageRecord {
-            file_name: info.canonical_file_name(),
-            size: 1,
-            sha256: String::new(),
-            info,
-            state,
-            added_at: 0,
-            last_indexed_at: None,
-            licenses: Vec::new(),
-        }
+        let requires: Vec<(&str, Option<&str>)> = requires.iter().map(|r| (*r, Some("1.0"))).collect();
+        fixture::record(name, "1.0-1", &requires, state)
     }
 
     fn pipeline<'a>(id: i64, packages: &[&'a PackageRecord]) -> BuiltPipeline<'a> {
