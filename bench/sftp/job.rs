@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use buildmaster::builders::cache::{self, Bytes, PackageCache};
-use buildmaster::builders::config::{HostKeyPin, SshTarget, Timeouts};
+use buildmaster::builders::config::Timeouts;
 use buildmaster::builders::connection::Connection;
 use buildmaster::builders::package::{PackageSource, WantedPackage};
 use buildmaster::builders::sftp::{Expected, Sftp};
@@ -21,7 +21,7 @@ use buildmaster::builders::ssh_host::SshHost;
 use buildmaster::toolchains::DependencyPlacement;
 use buildmaster_storage::Sha256Digest;
 
-use crate::REQUEST_TIMEOUT;
+use crate::{loopback_target, REQUEST_TIMEOUT};
 
 /// One manifest line: a local file and the SHA-256 it must arrive with.
 struct Entry {
@@ -87,14 +87,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
             system: false,
         })
         .collect();
-    let target = SshTarget {
-        host: "127.0.0.1".into(),
-        port: port.parse()?,
-        user: user.clone(),
-        private_key: std::fs::read_to_string(key)?,
-        host_key: HostKeyPin::KnownHosts(known_hosts.into()),
-        jump: None,
-    };
+    let target = loopback_target(port, user, key, known_hosts)?;
     let conn = Connection::open("bench", &target, &Timeouts::default()).await?;
     let sftp = Sftp::open(&conn, REQUEST_TIMEOUT).await?;
     let host = SshHost::new(conn, sftp);

@@ -17,6 +17,24 @@ use buildmaster_storage::Sha256Digest;
 /// SFTP request timeout for the benchmark (loopback answers in microseconds).
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The builder both workloads talk to: the benchmark's sshd on 127.0.0.1 at `port`, logged into as
+/// `user` with the private key in the file `key`, its host key pinned by the `known_hosts` file.
+pub(crate) fn loopback_target(
+    port: &str,
+    user: &str,
+    key: &str,
+    known_hosts: &str,
+) -> anyhow::Result<SshTarget> {
+    Ok(SshTarget {
+        host: "127.0.0.1".into(),
+        port: port.parse()?,
+        user: user.to_owned(),
+        private_key: std::fs::read_to_string(key)?,
+        host_key: HostKeyPin::KnownHosts(known_hosts.into()),
+        jump: None,
+    })
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,14 +44,7 @@ async fn main() -> anyhow::Result<()> {
     let [port, user, key, known_hosts, local, remote, sha] = args.as_slice() else {
         anyhow::bail!("usage: sftp-bench <port> <user> <key> <known_hosts> <local> <remote> <sha256>");
     };
-    let target = SshTarget {
-        host: "127.0.0.1".into(),
-        port: port.parse()?,
-        user: user.clone(),
-        private_key: std::fs::read_to_string(key)?,
-        host_key: HostKeyPin::KnownHosts(known_hosts.into()),
-        jump: None,
-    };
+    let target = loopback_target(port, user, key, known_hosts)?;
     let size = std::fs::metadata(local)?.len();
     let expected = Expected {
         size,

@@ -23,20 +23,35 @@ pub trait ScriptFormat: Clone + Send + Sync + std::fmt::Debug {
     /// The file name extension of the format's packages, with the dot.
     const EXTENSION: &'static str;
 
-    /// The per-package directories under the builder's work base.
-    fn dirs(&self) -> WorkDirs<'_>;
-
-    /// The builder's copy of the recipe tree (where build and purge commands run).
-    fn recipe_tree(&self) -> &str;
-
-    /// The directory holding exactly the job's dependency packages.
-    fn dependencies_dir(&self) -> &str;
+    /// Where the build lives on the builder.
+    fn paths(&self) -> ScriptPaths<'_>;
 
     /// The argument vector that builds `source_dir` (a directory of the recipe tree).
     fn build_argv(&self, source_dir: &str) -> Result<Vec<String>, ProcedureError>;
 
     /// The canonical file name of the package at `path`, read from its own metadata.
     fn result_identity(path: &Path) -> Result<String, String>;
+}
+
+/// The paths every constant-script format has on its builder, borrowed from the format's own
+/// builder paths (which add what only that format needs, such as Debian's build root tarball).
+#[derive(Clone, Copy, Debug)]
+pub struct ScriptPaths<'a> {
+    /// The builder's copy of the recipe tree (where build and purge commands run).
+    pub recipe_tree: &'a str,
+    /// The base of the per-package directories ([`WorkDirs`]).
+    pub work_base: &'a str,
+    /// The directory holding exactly the job's dependency packages.
+    pub dependencies: &'a str,
+}
+
+impl<'a> ScriptPaths<'a> {
+    /// The per-package directories under [`Self::work_base`].
+    pub fn dirs(&self) -> WorkDirs<'a> {
+        WorkDirs {
+            work_base: self.work_base,
+        }
+    }
 }
 
 /// A constant-script build tool on one Linux builder.
@@ -78,7 +93,7 @@ impl<P: ScriptFormat> Toolchain for ScriptToolchain<P> {
     }
 
     fn work_dir(&self, _job: Job<'_>) -> String {
-        self.paths.recipe_tree().to_owned()
+        self.paths.paths().recipe_tree.to_owned()
     }
 
     fn build_argv(&self, job: Job<'_>) -> Vec<String> {
@@ -88,25 +103,25 @@ impl<P: ScriptFormat> Toolchain for ScriptToolchain<P> {
     }
 
     fn purge_argv(&self, job: Job<'_>) -> Option<Vec<String>> {
-        self.paths.dirs().purge_argv(job.target).ok()
+        self.paths.paths().dirs().purge_argv(job.target).ok()
     }
 
     fn dependencies(&self) -> DependencyPlacement {
         DependencyPlacement {
             cache_dir: self.cache_dir.clone(),
-            visible_dir: self.paths.dependencies_dir().to_owned(),
+            visible_dir: self.paths.paths().dependencies.to_owned(),
             extension: P::EXTENSION,
         }
     }
 
     fn input_path(&self, job: Job<'_>, _recipe_dir: &str, file_name: &str) -> String {
-        let dirs = self.paths.dirs();
+        let dirs = self.paths.paths().dirs();
         dirs.input_path(job.target, file_name)
             .unwrap_or_else(|_| format!("{}/input", dirs.quarantine()))
     }
 
     fn results_dir(&self, job: Job<'_>) -> String {
-        let dirs = self.paths.dirs();
+        let dirs = self.paths.paths().dirs();
         dirs.results_dir(job.target).unwrap_or_else(|_| dirs.quarantine())
     }
 

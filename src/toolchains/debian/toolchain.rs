@@ -9,8 +9,7 @@ use std::path::Path;
 use super::procedure::{DebianBuilderPaths, ProcedureError, SCRIPT_NAME};
 use crate::formats::debian::DebianFormat;
 use crate::formats::RepositoryFormat;
-use crate::toolchains::constant_script::{ScriptFormat, ScriptToolchain};
-use crate::toolchains::work_dirs::WorkDirs;
+use crate::toolchains::constant_script::{ScriptFormat, ScriptPaths, ScriptToolchain};
 
 /// Extension of Debian binary packages.
 pub const DEB_EXTENSION: &str = ".deb";
@@ -23,16 +22,12 @@ impl ScriptFormat for DebianBuilderPaths {
     const SCRIPT_NAME: &'static str = SCRIPT_NAME;
     const EXTENSION: &'static str = DEB_EXTENSION;
 
-    fn dirs(&self) -> WorkDirs<'_> {
-        DebianBuilderPaths::dirs(self)
-    }
-
-    fn recipe_tree(&self) -> &str {
-        &self.recipe_tree
-    }
-
-    fn dependencies_dir(&self) -> &str {
-        &self.dependencies
+    fn paths(&self) -> ScriptPaths<'_> {
+        ScriptPaths {
+            recipe_tree: &self.recipe_tree,
+            work_base: &self.work_base,
+            dependencies: &self.dependencies,
+        }
     }
 
     fn build_argv(&self, source_dir: &str) -> Result<Vec<String>, ProcedureError> {

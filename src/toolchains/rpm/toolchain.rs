@@ -8,8 +8,8 @@ use std::path::Path;
 
 use super::procedure::{RpmBuilderPaths, SCRIPT_NAME};
 use crate::formats::rpm::inspect::inspect;
-use crate::toolchains::constant_script::{ScriptFormat, ScriptToolchain};
-use crate::toolchains::work_dirs::{ProcedureError, WorkDirs};
+use crate::toolchains::constant_script::{ScriptFormat, ScriptPaths, ScriptToolchain};
+use crate::toolchains::work_dirs::ProcedureError;
 
 /// Extension of RPM packages.
 pub const RPM_EXTENSION: &str = ".rpm";
@@ -22,16 +22,12 @@ impl ScriptFormat for RpmBuilderPaths {
     const SCRIPT_NAME: &'static str = SCRIPT_NAME;
     const EXTENSION: &'static str = RPM_EXTENSION;
 
-    fn dirs(&self) -> WorkDirs<'_> {
-        RpmBuilderPaths::dirs(self)
-    }
-
-    fn recipe_tree(&self) -> &str {
-        &self.recipe_tree
-    }
-
-    fn dependencies_dir(&self) -> &str {
-        &self.dependencies
+    fn paths(&self) -> ScriptPaths<'_> {
+        ScriptPaths {
+            recipe_tree: &self.recipe_tree,
+            work_base: &self.work_base,
+            dependencies: &self.dependencies,
+        }
     }
 
     fn build_argv(&self, source_dir: &str) -> Result<Vec<String>, ProcedureError> {
