@@ -24,8 +24,9 @@
 //! - [`manifest`]: the job manifest — every input of a build by SHA-256 and size, recorded with the
 //!   build, served by the API, checked on the builder.
 //! - [`state`]: the state directory (`packages/`, `repository/`) and the SQLite database of package
-//!   records — the source of truth for what is published.
-//! - [`publish`]: upload → verify → stub, index regeneration and upload, prune, recover.
+//!   records (format-neutral) — the source of truth for what is published.
+//! - [`publish`]: the instance's implicit repository (HaikuPorter's single Haiku repository) through
+//!   [`formats::RepositoryFormat`]: upload → verify → stub, index render and upload, prune, recover.
 //! - [`repos`]: Debian and RPM repositories of pushed packages — `[[repositories]]`, the shared pool,
 //!   `buildmaster push`, indexes uploaded root of trust last.
 //! - [`gate`]: stage → gate → promote — pushed packages wait in a staging storage until their checks
@@ -40,6 +41,8 @@
 //! - [`server`]: the HTTP server of `buildmaster serve` — JSON API, live status and log tails (SSE),
 //!   metrics, bearer-token control endpoints, the embedded web UI.
 //! - [`bounded_text`]: outside text cut to a length messages and answers can carry.
+//! - [`fsutil`]: atomic file replacement and streaming SHA-256, for every format.
+//! - [`parallel`]: one function over many items on all cores, results in input order.
 //! - [`natural_order`]: digit-aware string ordering (Haiku's `NaturalCompare`), for versions and
 //!   numbered lists alike.
 //! - [`cli`]: the command-line surface (`buildmaster storage|hpkg|repo …`); `main.rs` only parses and
@@ -52,10 +55,12 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod formats;
+pub mod fsutil;
 pub mod gate;
 pub mod haiku;
 pub mod manifest;
 pub mod natural_order;
+pub mod parallel;
 pub mod plan;
 pub mod ports;
 pub mod publish;

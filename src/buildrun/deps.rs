@@ -63,15 +63,15 @@ fn from_record(db: &Database, state: &StateDir, file_name: &str) -> Result<Optio
     let Some(record) = db.get(file_name).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
-    let sha256 = Sha256Digest::from_hex(&record.sha256).ok_or_else(|| {
+    let sha256 = Sha256Digest::from_hex(&record.package.sha256).ok_or_else(|| {
         format!(
             "the record of {file_name} has an invalid sha256 {:?}",
-            record.sha256
+            record.package.sha256
         )
     })?;
     Ok(Some(WantedPackage {
         file_name: file_name.to_string(),
-        size: record.size,
+        size: record.package.size,
         sha256,
         local: Some(state.packages().join(file_name)),
         key: record
@@ -227,7 +227,7 @@ pub fn result_exists(state: &StateDir, db: Option<&Database>, result: &ResultRow
         return true;
     }
     db.and_then(|db| db.get(&result.file_name).ok().flatten())
-        .is_some_and(|r| r.sha256.eq_ignore_ascii_case(&result.sha256))
+        .is_some_and(|r| r.package.sha256.eq_ignore_ascii_case(&result.sha256))
 }
 
 #[cfg(test)]

@@ -245,7 +245,7 @@ pub fn cache_keep_source(state: &StateDir, config: &InstanceConfig) -> KeepSourc
             .all()
             .map_err(|e| e.to_string())?
             .into_iter()
-            .map(|r| r.file_name)
+            .map(|r| r.package.file_name)
             .collect();
         let mut system = std::collections::HashSet::new();
         if let Some(dir) = &system_dir {

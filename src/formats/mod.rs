@@ -42,6 +42,14 @@ pub fn all(cache_dir: Option<&Path>) -> Vec<std::sync::Arc<dyn RepositoryFormat>
     ]
 }
 
+/// The implementation of `kind` (from [`all`]).
+pub fn for_kind(kind: FormatKind, cache_dir: Option<&Path>) -> std::sync::Arc<dyn RepositoryFormat> {
+    all(cache_dir)
+        .into_iter()
+        .find(|format| format.kind() == kind)
+        .expect("every kind has an implementation")
+}
+
 /// Which format a repository has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -61,6 +69,15 @@ impl FormatKind {
             Self::Debian => "debian",
             Self::Rpm => "rpm",
             Self::Haiku => "haiku",
+        }
+    }
+
+    /// The name people know the format by, in messages (`Debian`, `RPM`, `Haiku`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Debian => "Debian",
+            Self::Rpm => "RPM",
+            Self::Haiku => "Haiku",
         }
     }
 
@@ -305,6 +322,23 @@ pub enum FormatError {
     /// The records a publish reads packages from failed ([`PackageSource`]); names the database.
     #[error("reading the repository's packages: {0}")]
     Records(String),
+    /// The file is a valid package, but its file name is not the one its own identity gives it (the
+    /// format fixes file names, as Haiku's `name-version-arch.hpkg` does).
+    #[error("{path}: its file name does not match the package's own name, version and architecture (expected {expected}); rename or rebuild it")]
+    Misnamed {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The name its identity gives it.
+        expected: String,
+    },
+    /// The format cannot do this (yet); the message names the operation.
+    #[error("{format} repositories do not support {operation}")]
+    Unsupported {
+        /// `debian`, `rpm`, `haiku`.
+        format: &'static str,
+        /// What was asked for.
+        operation: &'static str,
+    },
     /// Signing failed.
     #[error("signing: {0}")]
     Signing(String),
@@ -339,6 +373,82 @@ pub trait RepositoryFormat: Send + Sync {
     /// an operator can act on.
     fn admit(&self, _target: &RepositoryTarget, _package: &InspectedPackage) -> Result<(), String> {
         Ok(())
+    }
+
+    /// [`RepositoryFormat::admit`] of each of `packages`, in order; `Err` when `target` itself is unusable
+    /// (its settings cannot be read). Formats whose checks read the repository's settings override it
+    /// to read them once for a whole publish.
+    fn admit_all(
+        &self,
+        target: &RepositoryTarget,
+        packages: &[&InspectedPackage],
+    ) -> Result<Vec<Result<(), String>>, FormatError> {
+        Ok(packages.iter().map(|p| self.admit(target, p)).collect())
+    }
+
+    /// Checks that `target`'s settings are usable (a file they name exists and parses), so that a
+    /// publish can refuse before it changes anything. By default there is nothing to check.
+    fn check_settings(&self, _target: &RepositoryTarget) -> Result<(), FormatError> {
+        Ok(())
+    }
+
+    /// [`RepositoryFormat::inspect`] of a file whose size and SHA-256 are already known (a build
+    /// verified them while the file streamed in): a format that can decode without hashing overrides it
+    /// so that the upload stays the file's one full read. By default the file is inspected (hashed)
+    /// and must have that digest.
+    fn inspect_verified(
+        &self,
+        path: &Path,
+        size: u64,
+        sha256: &str,
+    ) -> Result<InspectedPackage, FormatError> {
+        let package = self.inspect(path)?;
+        if package.size != size || !package.sha256.eq_ignore_ascii_case(sha256) {
+            return Err(FormatError::Invalid {
+                path: path.to_path_buf(),
+                format: self.kind().as_str(),
+                reason: format!(
+                    "its bytes (size {}, sha256 {}) are not the verified ones (size {size}, sha256 {sha256})",
+                    package.size, package.sha256
+                ),
+            });
+        }
+        Ok(package)
+    }
+
+    /// The packages an index rendered from `packages` names, in the order given: by default all of
+    /// them; Haiku names only the newest version of each package name (older ones stay downloadable
+    /// until pruned).
+    fn indexed<'a>(&self, packages: &[&'a InspectedPackage]) -> Vec<&'a InspectedPackage> {
+        packages.to_vec()
+    }
+
+    /// The packages a published index names, read back from the bytes of the file that lists them
+    /// (Haiku: `repo`), each with its identity, SHA-256 and entry; `size` is 0 (indexes need not record
+    /// it). What recovery rebuilds records from and what prune keeps.
+    fn indexed_packages(&self, _index: &[u8]) -> Result<Vec<InspectedPackage>, FormatError> {
+        Err(FormatError::Unsupported {
+            format: self.kind().as_str(),
+            operation: "reading packages back from a published index",
+        })
+    }
+
+    /// The package name a file name of this format gives, when the format fixes file names (Haiku:
+    /// `name-version-arch.hpkg`, names without `-`): how a publish names a package it has no record
+    /// of. `None` by default.
+    fn package_name_of_file<'a>(&self, _file_name: &'a str) -> Option<&'a str> {
+        None
+    }
+
+    /// A short identity of one rendered index, for reports and the publish history: by default the
+    /// lowercase hex SHA-256 of its root of trust (the root files' bytes, in order).
+    fn index_digest(&self, files: &[IndexFile]) -> String {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        for file in files.iter().filter(|f| f.role == IndexRole::Root) {
+            hasher.update(&file.bytes);
+        }
+        hex::encode(hasher.finalize())
     }
 
     /// Where, under a repository's root, clients fetch `package` when the format fixes it (Haiku:

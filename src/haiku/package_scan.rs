@@ -5,7 +5,6 @@
 //! memory whole, so scanning a 1 GiB package costs a hash buffer and a few chunks. Results keep the
 //! input order.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -43,28 +42,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Bytes hashed per read: large enough that the syscalls cost nothing next to SHA-256, small enough
-/// that one scan per core stays far below any memory budget.
-const HASH_BUFFER_BYTES: usize = 1024 * 1024;
-
-/// Length and lowercase hex SHA-256 of everything `reader` yields, read in [`HASH_BUFFER_BYTES`]
-/// blocks.
-pub fn sha256_stream(mut reader: impl Read) -> std::io::Result<(u64, String)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; HASH_BUFFER_BYTES];
-    let mut size = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((size, hex::encode(hasher.finalize())))
-}
+pub use crate::fsutil::sha256_stream;
 
 /// Reads one package: hash (streaming), decode (positional reads), licences.
 pub fn scan_package(path: &Path) -> Result<ScannedPackage, ScanError> {

@@ -103,10 +103,12 @@ impl ExistingPackages {
     ) -> Result<Self, ExistingError> {
         let mut out = Self::new();
         for record in db.all()? {
-            out.add(ExistingPackage::from_info(
-                &record.info,
-                PackageOrigin::Repository,
-            ));
+            let view =
+                crate::state::PackageRecord::from_record(&record).map_err(|e| ExistingError::File {
+                    path: db.path().to_path_buf(),
+                    message: e.to_string(),
+                })?;
+            out.add(ExistingPackage::from_info(&view.info, PackageOrigin::Repository));
         }
         out.add_spool(spool)?;
         if let Some(dir) = system_dir {

@@ -25,8 +25,7 @@ use super::progress::NoProgress;
 use super::spool::{Rejected, SpoolEntry};
 use super::store::{store_and_verify, Stored};
 use super::{keys, now, PublishError, Publisher};
-use crate::formats::haiku::entry::HaikuEntry;
-use crate::formats::{FormatKind, InspectedPackage};
+use crate::formats::FormatKind;
 use crate::gate::buildrun::{
     evaluate, package_sets, BuiltEvaluation, BuiltPipeline, HaikuPortsGate, HAIKUPORTS,
 };
@@ -37,7 +36,7 @@ use crate::gate::same_bytes::{promote_copy, PromoteCopyError};
 use crate::gate::store::{
     CheckResult, CheckStatus, GateStore, Pipeline, PipelineKind, PipelineState, StagedPackage,
 };
-use crate::state::{PackageRecord, PackageState};
+use crate::state::{PackageRecord, PackageState, Record};
 
 /// What the gate did in one publish.
 #[derive(Clone, Debug, Default)]
@@ -56,7 +55,7 @@ pub struct GateSummary {
 #[derive(Debug, Default)]
 pub struct GateDecision {
     /// The pipelines to promote, with their packages' records.
-    promote: Vec<(i64, Vec<PackageRecord>)>,
+    promote: Vec<(i64, Vec<Record>)>,
     /// Real spool files not in storage that this publish neither uploads nor indexes.
     held: HashSet<String>,
     /// Spool files that could not be staged.
@@ -70,7 +69,7 @@ impl GateDecision {
     pub fn promotes(&self, file_name: &str) -> bool {
         self.promote
             .iter()
-            .any(|(_, records)| records.iter().any(|r| r.file_name == file_name))
+            .any(|(_, records)| records.iter().any(|r| r.package.file_name == file_name))
     }
 
     /// Whether `file_name` stays out of this publish's uploads.
@@ -86,11 +85,14 @@ pub async fn decide(
     p: &mut Publisher,
     gate: &HaikuPortsGate,
     spool: &[SpoolEntry],
-    records: &[PackageRecord],
+    records: &[Record],
     dry_run: bool,
 ) -> Result<GateDecision, PublishError> {
     crate::gate::builder_tests::haiku::use_storage(&gate.policy, &p.storage);
-    let by_name: HashMap<&str, &PackageRecord> = records.iter().map(|r| (r.file_name.as_str(), r)).collect();
+    let by_name: HashMap<&str, &Record> = records
+        .iter()
+        .map(|r| (r.package.file_name.as_str(), r))
+        .collect();
     let unstored: Vec<&SpoolEntry> = spool
         .iter()
         .filter(|e| e.size > 0)
@@ -124,16 +126,31 @@ pub async fn decide(
 
     let mut pipelines = open_pipelines(&store)?;
     let in_spool: HashSet<&str> = spool.iter().map(|e| e.file_name.as_str()).collect();
+    // The evaluation reads the packages' requires and provides: the records' HaikuPorts view.
+    let in_pipeline: HashSet<String> = pipelines
+        .iter()
+        .flat_map(|pipeline| pipeline.packages.iter().map(|s| s.package.file_name.clone()))
+        .collect();
+    let views: HashMap<&str, PackageRecord> = records
+        .iter()
+        .filter(|r| {
+            let name = r.package.file_name.as_str();
+            (r.state.is_stored() && in_spool.contains(name)) || in_pipeline.contains(name)
+        })
+        .map(|r| Ok((r.package.file_name.as_str(), PackageRecord::from_record(r)?)))
+        .collect::<Result<_, crate::formats::FormatError>>()
+        .map_err(|e| PublishError::Index(e.to_string()))?;
     let indexed: Vec<&PackageRecord> = records
         .iter()
-        .filter(|r| r.state.is_stored() && in_spool.contains(r.file_name.as_str()))
+        .filter(|r| r.state.is_stored() && in_spool.contains(r.package.file_name.as_str()))
+        .filter_map(|r| views.get(r.package.file_name.as_str()))
         .collect();
     let mut built = Vec::new();
     for pipeline in &mut pipelines {
         let packages: Vec<&PackageRecord> = pipeline
             .packages
             .iter()
-            .filter_map(|s| by_name.get(s.package.file_name.as_str()).copied())
+            .filter_map(|s| views.get(s.package.file_name.as_str()))
             .collect();
         // A package whose record is gone (its file was refused) can never be promoted.
         let complete = packages.len() == pipeline.packages.len();
@@ -159,7 +176,11 @@ pub async fn decide(
     record_installability(&mut store, &pipelines, &evaluation, mode, now)?;
     for (pipeline, open) in built.iter().zip(&pipelines) {
         if evaluation.promotable.contains(&pipeline.id) {
-            let records = pipeline.packages.iter().map(|&r| r.clone()).collect();
+            let records = pipeline
+                .packages
+                .iter()
+                .filter_map(|view| by_name.get(view.file_name.as_str()).map(|&r| r.clone()))
+                .collect();
             decision.promote.push((pipeline.id, records));
             continue;
         }
@@ -193,7 +214,7 @@ async fn stage(
     gate: &HaikuPortsGate,
     store: &mut GateStore,
     new: &[&SpoolEntry],
-    by_name: &HashMap<&str, &PackageRecord>,
+    by_name: &HashMap<&str, &Record>,
     now: i64,
     decision: &mut GateDecision,
 ) -> Result<(), PublishError> {
@@ -209,7 +230,7 @@ async fn stage(
         )
         .await?;
         if let Stored::Refused(why) = stored {
-            p.db.remove(std::slice::from_ref(&record.file_name))?;
+            p.db.remove(std::slice::from_ref(&record.package.file_name))?;
             decision.rejected.push(Rejected {
                 path: entry.path.clone(),
                 reason: format!(
@@ -220,12 +241,12 @@ async fn stage(
             continue;
         }
         if stored == Stored::Uploaded {
-            decision.summary.staged.push(record.file_name.clone());
+            decision.summary.staged.push(record.package.file_name.clone());
         }
         staged.push(StagedPackage {
             format: FormatKind::Haiku,
-            package: inspected(record)?,
-            pool_key: keys::package(&record.file_name)
+            package: record.package.clone(),
+            pool_key: keys::package(&record.package.file_name)
                 .map_err(|e| PublishError::Refused(e.to_string()))?
                 .as_str()
                 .to_string(),
@@ -254,23 +275,6 @@ async fn stage(
         crash_point("gate-pipeline-opened");
     }
     Ok(())
-}
-
-/// A record as the gate's pipelines show a package (its index entry included).
-fn inspected(record: &PackageRecord) -> Result<InspectedPackage, PublishError> {
-    let entry = HaikuEntry {
-        info: record.info.clone(),
-        licenses: record.licenses.clone(),
-    };
-    Ok(InspectedPackage {
-        name: record.info.name.clone(),
-        version: record.info.version.to_string(),
-        architecture: record.info.architecture.name().to_string(),
-        size: record.size,
-        sha256: record.sha256.clone(),
-        file_name: record.file_name.clone(),
-        entry: serde_json::to_string(&entry).map_err(|e| PublishError::Index(e.to_string()))?,
-    })
 }
 
 /// Runs the policy's lint and test commands that have no result yet (a new pipeline's, or those a
@@ -395,11 +399,15 @@ pub async fn promote(
     let mut store = GateStore::open(&p.state.database())?;
     for (id, records) in &decision.promote {
         for record in records {
-            let key = keys::package(&record.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
-            let digest = Sha256Digest::from_hex(&record.sha256).ok_or_else(|| {
-                PublishError::Refused(format!("{}: recorded sha256 is malformed", record.file_name))
+            let key =
+                keys::package(&record.package.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
+            let digest = Sha256Digest::from_hex(&record.package.sha256).ok_or_else(|| {
+                PublishError::Refused(format!(
+                    "{}: recorded sha256 is malformed",
+                    record.package.file_name
+                ))
             })?;
-            promote_copy(&*p.storage, &*gate.staging, &key, record.size, digest)
+            promote_copy(&*p.storage, &*gate.staging, &key, record.package.size, digest)
                 .await
                 .map_err(|e| match e {
                     PromoteCopyError::Storage(e) => PublishError::Storage(e),
@@ -411,12 +419,12 @@ pub async fn promote(
         let states = p.db.states()?;
         let spooled: Vec<String> = records
             .iter()
-            .filter(|r| states.get(&r.file_name) == Some(&PackageState::Spooled))
-            .map(|r| r.file_name.clone())
+            .filter(|r| states.get(&r.package.file_name) == Some(&PackageState::Spooled))
+            .map(|r| r.package.file_name.clone())
             .collect();
         p.db.set_states(&spooled, PackageState::Uploaded)?;
         crash_point("gate-promote-recorded");
-        let names: Vec<&str> = records.iter().map(|r| r.file_name.as_str()).collect();
+        let names: Vec<&str> = records.iter().map(|r| r.package.file_name.as_str()).collect();
         let now = now();
         store.set_state(
             *id,
@@ -427,7 +435,8 @@ pub async fn promote(
         let detail = format!("{} (published by {})", names.join(", "), gate.who);
         store.audit(GATE, "promote", &format!("pipeline {id}"), &detail, now)?;
         for record in records {
-            let key = keys::package(&record.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
+            let key =
+                keys::package(&record.package.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
             gate.staging.delete(&key).await?;
         }
         decision.summary.promoted.push(*id);

@@ -2,22 +2,22 @@
 //! packages. Two checks run before anything is uploaded (and again on the final index, before it is
 //! uploaded):
 //!
-//! - Every package the index would name must pass the repository's checks against `repo.info`. A
-//!   package already in storage that fails them now means `repo.info` changed under it (a typo'd
-//!   `vendor`, another `architecture`): that drops *every* package, so the publish is refused with the
-//!   key to fix, instead of leaving the package out.
+//! - Every package the index would name must pass the repository's checks. The format makes them
+//!   while it renders ([`crate::formats::RepositoryFormat::render`]) and refuses the index, naming what
+//!   to fix (Haiku: a package in storage that fails them now means `repo.info` changed under it, a
+//!   typo'd `vendor` or another `architecture`, which would drop *every* package).
 //! - The index may not lose more package names than [`PublishSettings::max_index_drop`] allows
 //!   against the published `package.list` (lost database rows, stubs deleted by mistake), unless the
 //!   operator passes `--allow-shrink`. A name replaced by a newer version is not a loss.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
 use buildmaster_storage::{ErrorKind, StorageBackend};
 
 use super::settings::PublishSettings;
 use super::{keys, PublishError};
-use crate::haiku::repo_checks::PackageRejected;
+use crate::formats::InspectedPackage;
 
 /// Largest `package.list` read back from storage (a 100,000-package repository's is about 5 MB).
 const MAX_PACKAGE_LIST_BYTES: u64 = 64 * 1024 * 1024;
@@ -51,63 +51,34 @@ pub async fn published_names(
     ))
 }
 
-/// Refuses when packages the index would name fail the repository's checks. `problems` are the
-/// checker's findings for packages already chosen for the index.
-pub fn refuse_failed_checks(problems: &[PackageRejected], repo_info: &Path) -> Result<(), PublishError> {
-    let Some(first) = problems.first() else {
-        return Ok(());
-    };
-    let what_to_do = match first {
-        PackageRejected::VendorMismatch { .. } => format!(
-            "check the `vendor` line of {}: it must name the vendor the packages were built with",
-            repo_info.display()
-        ),
-        PackageRejected::ArchitectureMismatch { .. } => format!(
-            "check the `architecture` line of {}: it must be the architecture the packages were built for",
-            repo_info.display()
-        ),
-        PackageRejected::Incomplete { .. } | PackageRejected::DuplicateName { .. } => {
-            "rebuild the package or remove it from the spool".to_owned()
-        }
-    };
-    let listed: Vec<String> = problems.iter().take(5).map(|p| p.to_string()).collect();
-    let more = problems.len().saturating_sub(listed.len());
-    Err(PublishError::Refused(format!(
-        "{} package(s) in storage would be dropped from the index because they fail the repository's checks \
-         against {}: {}{}; {what_to_do}. Nothing was uploaded and the published index is unchanged",
-        problems.len(),
-        repo_info.display(),
-        listed.join("; "),
-        if more > 0 {
-            format!(" (and {more} more)")
-        } else {
-            String::new()
-        },
-    )))
-}
-
-/// Refuses an index that loses more package names than allowed against `published`.
+/// Refuses an index naming `index` that loses more package names than allowed against `published`
+/// (file names). `name_of` gives the package name of a published file name (from its record, or
+/// what the format's file names say); a file it cannot name counts as lost unless the index names
+/// that very file.
 pub fn refuse_shrink(
     published: Option<&[String]>,
-    index: &[String],
+    index: &[&InspectedPackage],
+    name_of: &dyn Fn(&str) -> Option<String>,
     settings: &PublishSettings,
 ) -> Result<(), PublishError> {
     let Some(published) = published else {
         return Ok(());
     };
-    let kept: BTreeSet<&str> = index.iter().map(|f| package_name(f)).collect();
-    let lost: Vec<&str> = published
+    let kept_names: HashSet<&str> = index.iter().map(|p| p.name.as_str()).collect();
+    let kept_files: HashSet<&str> = index.iter().map(|p| p.file_name.as_str()).collect();
+    let lost: Vec<String> = published
         .iter()
-        .map(|f| package_name(f))
+        .filter(|file| !kept_files.contains(file.as_str()))
+        .map(|file| name_of(file).unwrap_or_else(|| file.clone()))
+        .filter(|name| !kept_names.contains(name.as_str()))
         .collect::<BTreeSet<_>>()
         .into_iter()
-        .filter(|name| !kept.contains(name))
         .collect();
     let allowed = settings.max_index_drop(published.len());
     if settings.allow_shrink || lost.len() <= allowed {
         return Ok(());
     }
-    let shown: Vec<&str> = lost.iter().take(10).copied().collect();
+    let shown: Vec<&str> = lost.iter().take(10).map(String::as_str).collect();
     Err(PublishError::Refused(format!(
         "the new index would name {} packages where the published one names {}: {} package(s) would \
          disappear ({}{}), more than the {allowed} one publish may withdraw. Causes: package records lost from \
@@ -122,34 +93,63 @@ pub fn refuse_shrink(
     )))
 }
 
-/// The package name of a canonical file name `name-version-arch.hpkg` (Haiku package names have no
-/// `-`; versions may).
-fn package_name(file_name: &str) -> &str {
-    file_name.split('-').next().unwrap_or(file_name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
     }
 
+    /// Packages `<name>-<version>-1-x86_64.hpkg` for `(name, version)`.
+    fn packages(list: &[(&str, &str)]) -> Vec<InspectedPackage> {
+        list.iter()
+            .map(|(name, version)| InspectedPackage {
+                name: name.to_string(),
+                version: format!("{version}-1"),
+                architecture: "x86_64".into(),
+                size: 1,
+                sha256: String::new(),
+                file_name: format!("{name}-{version}-1-x86_64.hpkg"),
+                entry: String::new(),
+            })
+            .collect()
+    }
+
+    /// The name of each file name of `records`, as a lookup.
+    fn known(records: &[InspectedPackage]) -> impl Fn(&str) -> Option<String> + '_ {
+        let names: HashMap<&str, &str> = records
+            .iter()
+            .map(|p| (p.file_name.as_str(), p.name.as_str()))
+            .collect();
+        move |file| names.get(file).map(|name| name.to_string())
+    }
+
     #[test]
     fn a_newer_version_is_not_a_loss_and_one_withdrawal_is_allowed() {
         let settings = PublishSettings::default();
-        let published = names(&["a-1-1-x86_64.hpkg", "b-1-1-x86_64.hpkg", "c-1-1-x86_64.hpkg"]);
-        let newer = names(&["a-2-1-x86_64.hpkg", "b-1-1-x86_64.hpkg", "c-1-1-x86_64.hpkg"]);
-        refuse_shrink(Some(&published), &newer, &settings).unwrap();
-        refuse_shrink(Some(&published), &newer[..2], &settings).unwrap();
-        refuse_shrink(None, &[], &settings).unwrap();
+        let old = packages(&[("a", "1"), ("b", "1"), ("c", "1")]);
+        let new = packages(&[("a", "2"), ("b", "1"), ("c", "1")]);
+        let records: Vec<InspectedPackage> = old.iter().chain(&new).cloned().collect();
+        let published: Vec<String> = old.iter().map(|p| p.file_name.clone()).collect();
+        let newer: Vec<&InspectedPackage> = new.iter().collect();
+        refuse_shrink(Some(&published), &newer, &known(&records), &settings).unwrap();
+        refuse_shrink(Some(&published), &newer[..2], &known(&records), &settings).unwrap();
+        refuse_shrink(None, &[], &known(&records), &settings).unwrap();
     }
 
     #[test]
     fn an_empty_index_replacing_a_published_one_is_refused_unless_allowed() {
         let published = names(&["a-1-1-x86_64.hpkg", "b-1-1-x86_64.hpkg", "c-1-1-x86_64.hpkg"]);
-        let err = refuse_shrink(Some(&published), &[], &PublishSettings::default()).unwrap_err();
+        let records = packages(&[("a", "1"), ("b", "1"), ("c", "1")]);
+        let err = refuse_shrink(
+            Some(&published),
+            &[],
+            &known(&records),
+            &PublishSettings::default(),
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("3 package(s) would disappear (a, b, c"), "{text}");
         assert!(text.contains("--allow-shrink"), "{text}");
@@ -157,24 +157,17 @@ mod tests {
             allow_shrink: true,
             ..PublishSettings::default()
         };
-        refuse_shrink(Some(&published), &[], &allowed).unwrap();
+        refuse_shrink(Some(&published), &[], &known(&records), &allowed).unwrap();
     }
 
     #[test]
-    fn failed_checks_name_the_repo_info_key() {
-        let problems = [PackageRejected::VendorMismatch {
-            package: "a-1-1-x86_64.hpkg".into(),
-            vendor: "Haiku Project".into(),
-            repository_vendor: "Haiku Projcet".into(),
-        }];
-        let text = refuse_failed_checks(&problems, Path::new("/s/repository/repo.info"))
+    fn published_files_the_records_lost_count_as_lost() {
+        let published = names(&["a-1-1-x86_64.hpkg", "b-1-1-x86_64.hpkg", "c-1-1-x86_64.hpkg"]);
+        let kept = packages(&[("a", "2")]);
+        let index: Vec<&InspectedPackage> = kept.iter().collect();
+        let text = refuse_shrink(Some(&published), &index, &|_| None, &PublishSettings::default())
             .unwrap_err()
             .to_string();
-        assert!(
-            text.contains("`vendor` line of /s/repository/repo.info"),
-            "{text}"
-        );
-        assert!(text.contains("\"Haiku Projcet\""), "{text}");
-        refuse_failed_checks(&[], Path::new("x")).unwrap();
+        assert!(text.contains("3 package(s) would disappear"), "{text}");
     }
 }

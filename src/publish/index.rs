@@ -1,123 +1,95 @@
-//! The repository index, regenerated from the database alone (no package file, real or stub, is
-//! read), written locally to `<state>/repository/` and uploaded in the order that keeps clients safe:
-//! packages are already in storage, then `package.list`, `repo.info`, `repo`, and `repo.sha256` last, all
-//! with `Cache-Control: no-cache`.
+//! The repository index, rendered by the repository's format from the database alone (no package
+//! file, real or stub, is read), written locally to `<state>/repository/` and uploaded in the order
+//! the format gives — packages are already in storage, the root of trust goes last (Haiku:
+//! `package.list`, `repo.info`, `repo`, `repo.sha256`) — all with `Cache-Control: no-cache`.
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use buildmaster_storage::{PutOptions, StorageBackend};
 
 use super::crashpoint::crash_point;
+use super::repository::ImplicitRepository;
 use super::{keys, PublishError};
-use crate::formats::haiku::index::{build_index, newest_per_name, Candidate};
-use crate::haiku::output_file::write_atomically;
-use crate::haiku::repo_checks::PackageRejected;
-use crate::haiku::repo_info::RepositoryInfo;
-use crate::state::{PackageRecord, StateDir};
+use crate::formats::{IndexFile, IndexedPackage, InspectedPackage};
+use crate::fsutil::write_atomically;
 
 /// The index files of one publish.
 #[derive(Debug)]
 pub struct IndexFiles {
-    /// The HPKR `repo` file.
-    pub repo: Vec<u8>,
-    /// Lowercase hex SHA-256 of `repo` (the whole content of `repo.sha256`).
-    pub repo_sha256: String,
-    /// The text of `repo.info`.
-    pub repo_info_text: Vec<u8>,
-    /// Canonical file names in the index, in index order.
+    /// The files, in upload order (root of trust last).
+    pub files: Vec<IndexFile>,
+    /// The index's identity ([`crate::formats::RepositoryFormat::index_digest`]; Haiku: the SHA-256
+    /// of `repo`).
+    pub digest: String,
+    /// Canonical file names of the packages the index names, sorted.
     pub file_names: Vec<String>,
 }
 
-impl IndexFiles {
-    /// `package.list`: one canonical file name per line.
-    pub fn package_list(&self) -> Vec<u8> {
-        crate::formats::haiku::index::package_list(&self.file_names)
-    }
+/// The packages an index names, from the `stored` packages it may name (the format's choice: Haiku
+/// names the newest version of each package name; obsolete versions leave the index).
+pub fn select<'a>(repo: &ImplicitRepository, stored: &[&'a InspectedPackage]) -> Vec<&'a InspectedPackage> {
+    repo.format.indexed(stored)
 }
 
-/// The packages an index names, from the `stored` records it may name: every package, except
-/// versions superseded by a newer version of the same package name (obsolete versions leave the
-/// index). Ordered by file name.
-pub fn select<'a>(stored: &[&'a PackageRecord]) -> Vec<&'a PackageRecord> {
-    newest_per_name(stored.iter().copied(), |r| &r.info, |r| &r.file_name)
-}
-
-/// `<state>/repository/repo.info`.
-pub fn repo_info_path(state: &StateDir) -> std::path::PathBuf {
-    state.repository().join(keys::REPO_INFO)
-}
-
-/// Reads `<state>/repository/repo.info`, which describes the repository.
-pub fn load_repo_info(state: &StateDir) -> Result<(RepositoryInfo, Vec<u8>), PublishError> {
-    let path = repo_info_path(state);
-    let text = std::fs::read(&path).map_err(|e| {
-        PublishError::Refused(format!(
-            "cannot read {} ({e}); create it (name, vendor, summary, priority, identifier, architecture; see \
-             docs/publishing.md)",
-            path.display()
-        ))
-    })?;
-    let info = RepositoryInfo::load(&path).map_err(|e| PublishError::Index(e.to_string()))?;
-    Ok((info, text))
-}
-
-/// Builds the index of `chosen` packages. Packages that fail `package_repo`'s checks are left out and
-/// returned with the reason (the caller refuses to publish such an index: see `guard`).
-pub fn build(
-    info: RepositoryInfo,
-    repo_info_text: Vec<u8>,
-    chosen: &[&PackageRecord],
-) -> Result<(IndexFiles, Vec<PackageRejected>), PublishError> {
-    let candidates: Vec<Candidate<'_>> = chosen
+/// Renders the index of `chosen` packages (from [`select`]). A package the format's checks refuse
+/// refuses the whole index, naming what to fix (see [`super::guard`]).
+pub fn build(repo: &ImplicitRepository, chosen: &[&InspectedPackage]) -> Result<IndexFiles, PublishError> {
+    let indexed: Vec<IndexedPackage> = chosen
         .iter()
-        .map(|r| Candidate {
-            file_name: &r.file_name,
-            info: &r.info,
-            licenses: &r.licenses,
+        .map(|package| IndexedPackage {
+            href: repo
+                .format
+                .fixed_path(package)
+                .unwrap_or_else(|| format!("{}{}", keys::PACKAGES, package.file_name)),
+            package: (*package).clone(),
         })
         .collect();
-    let built = build_index(info, &candidates).map_err(PublishError::Index)?;
-    Ok((
-        IndexFiles {
-            repo: built.repo,
-            repo_sha256: built.repo_sha256,
-            repo_info_text,
-            file_names: built.file_names,
-        },
-        built.rejected,
-    ))
+    let files = repo
+        .format
+        .render(&repo.target, &indexed, None, SystemTime::now())
+        .map_err(ImplicitRepository::failed)?;
+    let mut file_names: Vec<String> = chosen.iter().map(|p| p.file_name.clone()).collect();
+    file_names.sort_unstable();
+    Ok(IndexFiles {
+        digest: repo.format.index_digest(&files),
+        files,
+        file_names,
+    })
 }
 
-/// Writes the index files to `<state>/repository/`, each atomically.
+/// Writes the index files to `<state>/repository/`, each atomically; a file whose local copy already
+/// has these bytes (`repo.info`, which the index is made from) is left alone.
 pub fn write_local(dir: &Path, files: &IndexFiles) -> Result<(), PublishError> {
-    let write = |name: &str, bytes: &[u8]| {
-        let path = dir.join(name);
-        write_atomically(&path, bytes).map_err(|e| PublishError::io(&path, e))
-    };
-    write(keys::PACKAGE_LIST, &files.package_list())?;
-    write(keys::REPO, &files.repo)?;
-    write(keys::REPO_SHA256, files.repo_sha256.as_bytes())
+    for file in &files.files {
+        let path = dir.join(&file.path);
+        if std::fs::read(&path).is_ok_and(|local| local == file.bytes) {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| PublishError::io(parent, e))?;
+        }
+        write_atomically(&path, &file.bytes).map_err(|e| PublishError::io(&path, e))?;
+    }
+    Ok(())
 }
 
-/// Uploads the index files, `repo.sha256` last.
+/// Uploads the index files in their order. Each is served `no-cache`, as text when it is UTF-8 and as
+/// `application/octet-stream` otherwise (HPKR `repo`). Crash point `after-upload-<path>` after each,
+/// `.` and `/` spelled `-` (`after-upload-repo-sha256`).
 pub async fn upload(storage: &dyn StorageBackend, files: &IndexFiles) -> Result<(), PublishError> {
     let text = PutOptions::index("text/plain; charset=utf-8");
     let binary = PutOptions::index("application/octet-stream");
-    storage
-        .put_bytes(&keys::top(keys::PACKAGE_LIST), &files.package_list(), &text)
-        .await?;
-    crash_point("after-upload-package-list");
-    storage
-        .put_bytes(&keys::top(keys::REPO_INFO), &files.repo_info_text, &text)
-        .await?;
-    crash_point("after-upload-repo-info");
-    storage
-        .put_bytes(&keys::top(keys::REPO), &files.repo, &binary)
-        .await?;
-    crash_point("after-upload-repo");
-    storage
-        .put_bytes(&keys::top(keys::REPO_SHA256), files.repo_sha256.as_bytes(), &text)
-        .await?;
-    crash_point("after-upload-repo-sha256");
+    for file in &files.files {
+        let key = buildmaster_storage::ObjectKey::new(&file.path)
+            .map_err(|e| PublishError::Refused(format!("index file {}: {e}", file.path)))?;
+        let options = if std::str::from_utf8(&file.bytes).is_ok() {
+            &text
+        } else {
+            &binary
+        };
+        storage.put_bytes(&key, &file.bytes, options).await?;
+        crash_point(&format!("after-upload-{}", file.path.replace(['.', '/'], "-")));
+    }
     Ok(())
 }

@@ -1,16 +1,22 @@
-//! Publishing into object storage: upload, verify, stub, regenerate the index, prune — with the
+//! Publishing the instance's implicit repository (HaikuPorter's single repository, top-level keys of
+//! the bucket) into object storage: upload, verify, stub, render the index, prune — with the
 //! invariants of `docs/publishing.md`, so that clients reading the bucket never see a broken repository.
+//! Format-neutral: the repository's format is reached only through
+//! [`crate::formats::RepositoryFormat`] ([`repository`] says which one it is), records are
+//! [`crate::state::Record`]s.
 //!
 //! - [`settings`]: [`PublishSettings`] (grace period, retention, prune cap).
 //! - [`lock`]: the publish lock, in the state directory and in the bucket.
 //! - [`crashpoint`]: named points where tests kill the process to prove crash consistency.
-//! - [`spool`]: finding new packages in `packages/`, parsing and checking them.
+//! - [`repository`]: the implicit repository — its format (Haiku) and render target (`repo.info`).
+//! - [`spool`]: finding new packages in `packages/`, inspecting and admitting them.
 //! - [`verified`]: what the builds verified (size, SHA-256), which new spool files must match.
 //! - [`upload`]: upload → verify → record → stub, uploads concurrent, records in batches.
 //! - [`store`]: storing and verifying one package.
 //! - [`stub`]: truncating recorded packages to zero-byte stubs, a batch at a time.
 //! - [`guard`]: refusing an index that would drop packages (failed checks, a shrink).
-//! - [`index`]: choosing the index's packages from the database, writing and uploading the index files.
+//! - [`index`]: choosing the index's packages from the database, rendering, writing and uploading the
+//!   index files.
 //! - [`run`]: `buildmaster publish`, the whole pipeline.
 //! - [`gated`]: with a gate, new packages staged, checked, and promoted when green instead of uploaded.
 //! - [`retry`]: running the pipeline again, with backoff, through a storage outage.
@@ -31,6 +37,7 @@ pub mod progress;
 pub mod prune;
 pub mod recover;
 pub mod recover_info;
+pub mod repository;
 pub mod retry;
 pub mod run;
 pub mod settings;

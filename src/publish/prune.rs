@@ -7,7 +7,8 @@
 //! — when it was written within the grace period. One run moves at most `max_prune_share` of the
 //! packages unless forced, and an empty database refuses outright: losing the state directory must never
 //! turn into deleting the bucket. Only `packages/*.hpkg` and `packages/.obsolete/*.hpkg` are touched.
-//! The work is one paged listing and one read of the published `repo`; no per-object HEAD. Last, the
+//! The work is one paged listing and one read of the published `repo` (its packages read back by the
+//! repository's format); no per-object HEAD. Last, the
 //! backend sweeps leftovers of interrupted uploads older than the grace period.
 
 use std::collections::{HashMap, HashSet};
@@ -18,11 +19,11 @@ use futures::TryStreamExt;
 
 use super::crashpoint::crash_point;
 use super::lock::PublishLock;
+use super::repository::ImplicitRepository;
 use super::{keys, now, PublishError, Publisher};
-use crate::haiku::hpkr_reader::read_repository_bytes;
 
 /// Largest `repo` we download, in bytes; Haiku's reader limits the packages section to 64 MiB.
-const MAX_REPO_BYTES: u64 = 128 << 20;
+pub const MAX_REPO_BYTES: u64 = 128 << 20;
 
 /// What a prune did (or would do).
 #[derive(Debug, Default)]
@@ -77,7 +78,7 @@ async fn prune_locked(p: &mut Publisher, dry_run: bool, force: bool) -> Result<P
     let records: HashMap<String, (Option<i64>, i64)> =
         p.db.all()?
             .into_iter()
-            .map(|r| (r.file_name, (r.last_indexed_at, r.added_at)))
+            .map(|r| (r.package.file_name, (r.last_indexed_at, r.added_at)))
             .collect();
 
     let mut candidates = Vec::new();
@@ -167,17 +168,14 @@ async fn published_names(p: &Publisher) -> Result<HashSet<String>, PublishError>
         }
         Err(e) => return Err(e.into()),
     };
-    let repo = read_repository_bytes(&bytes).map_err(|e| {
+    let repo = ImplicitRepository::of(&p.state);
+    let packages = repo.format.indexed_packages(&bytes).map_err(|e| {
         PublishError::Refused(format!(
             "the published '{}' cannot be decoded ({e}); not pruning",
             keys::REPO
         ))
     })?;
-    Ok(repo
-        .packages
-        .iter()
-        .map(|info| info.canonical_file_name())
-        .collect())
+    Ok(packages.into_iter().map(|p| p.file_name).collect())
 }
 
 fn modified_secs(object: &ObjectMeta) -> Option<i64> {

@@ -3,7 +3,8 @@
 //! over — so that stubs have metadata again and nothing already in storage is uploaded again.
 //!
 //! Sizes come from one paged listing of `packages/` (the index does not record them); each package's
-//! digest is the index's `checksum` attribute. A zero-byte stub is created in `packages/` for every
+//! digest, identity and entry are read back from the index by the repository's format (Haiku: the
+//! `checksum` attribute, approved licence texts from the embedded repository info). A zero-byte stub is created in `packages/` for every
 //! recovered package that has no local file, as HaikuPorter's layout expects. From the bucket,
 //! `repo.info` is restored too ([`super::recover_info`]), so the next publish needs nothing re-created.
 
@@ -13,9 +14,9 @@ use buildmaster_storage::{ErrorKind, ObjectKey};
 use futures::TryStreamExt;
 
 use super::recover_info::{self, RepoInfoPlan, RepoInfoRecovery};
+use super::repository::ImplicitRepository;
 use super::{keys, now, PublishError, Publisher};
-use crate::haiku::hpkr_reader::read_repository_bytes;
-use crate::state::{PackageRecord, PackageState};
+use crate::state::{PackageState, Record};
 
 /// Where to read the index from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -63,7 +64,7 @@ pub async fn recover(p: &mut Publisher, source: RecoverSource) -> Result<Recover
     let (repo_bytes, package_list) = match source {
         RecoverSource::Bucket => (
             p.storage
-                .get_bytes(&keys::top(keys::REPO), 128 << 20)
+                .get_bytes(&keys::top(keys::REPO), super::prune::MAX_REPO_BYTES)
                 .await
                 .map_err(|e| match e.kind {
                     ErrorKind::NotFound => PublishError::Refused(format!(
@@ -82,11 +83,14 @@ pub async fn recover(p: &mut Publisher, source: RecoverSource) -> Result<Recover
             (repo, std::fs::read(dir.join(keys::PACKAGE_LIST)).ok())
         }
     };
-    let repo = read_repository_bytes(&repo_bytes).map_err(|e| {
-        PublishError::Refused(format!(
-            "the index cannot be decoded ({e}); cannot recover from it"
-        ))
-    })?;
+    let indexed = ImplicitRepository::of(&p.state)
+        .format
+        .indexed_packages(&repo_bytes)
+        .map_err(|e| {
+            PublishError::Refused(format!(
+                "the index cannot be decoded ({e}); cannot recover from it"
+            ))
+        })?;
 
     let prefix = ObjectKey::prefix(keys::PACKAGES).expect("valid prefix");
     let sizes: HashMap<String, u64> = p
@@ -106,14 +110,8 @@ pub async fn recover(p: &mut Publisher, source: RecoverSource) -> Result<Recover
         stubs_created: 0,
     };
     let mut records = Vec::new();
-    let licenses: HashMap<String, String> = repo
-        .info
-        .licenses
-        .iter()
-        .map(|l| (l.name.to_ascii_lowercase(), l.text.clone()))
-        .collect();
-    for info in &repo.packages {
-        let file_name = info.canonical_file_name();
+    for mut package in indexed {
+        let file_name = package.file_name.clone();
         let local = p.state.packages().join(&file_name);
         let local_size = std::fs::metadata(&local).map(|m| m.len()).ok();
         let (size, state) = match (sizes.get(&file_name), local_size) {
@@ -131,27 +129,12 @@ pub async fn recover(p: &mut Publisher, source: RecoverSource) -> Result<Recover
             std::fs::File::create(&local).map_err(|e| PublishError::io(&local, e))?;
             report.stubs_created += 1;
         }
-        let package_licenses = if info.approve_license() {
-            info.licenses
-                .iter()
-                .filter_map(|name| {
-                    licenses
-                        .get(&name.to_ascii_lowercase())
-                        .map(|t| (name.clone(), t.clone()))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        records.push(PackageRecord {
-            file_name,
-            size,
-            sha256: info.checksum.to_ascii_lowercase(),
-            info: info.clone(),
+        package.size = size;
+        records.push(Record {
+            package,
             state,
             added_at: now(),
             last_indexed_at: Some(now()),
-            licenses: package_licenses,
         });
     }
     if let Some(list) = package_list {
@@ -162,7 +145,7 @@ pub async fn recover(p: &mut Publisher, source: RecoverSource) -> Result<Recover
             .map(str::to_owned)
             .collect();
         let indexed: std::collections::HashSet<String> =
-            records.iter().map(|r| r.file_name.clone()).collect();
+            records.iter().map(|r| r.package.file_name.clone()).collect();
         report.package_list_mismatches = listed.symmetric_difference(&indexed).cloned().collect();
         report.package_list_mismatches.sort();
     }

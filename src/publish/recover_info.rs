@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 use buildmaster_storage::ErrorKind;
 
-use super::{index, keys, PublishError, Publisher};
-use crate::haiku::output_file::write_atomically;
+use super::{keys, repository, PublishError, Publisher};
+use crate::fsutil::write_atomically;
 
 /// What recover did with `<state>/repository/repo.info`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub struct RepoInfoPlan {
 /// Reads the bucket's `repo.info` and compares it with the local one; refuses when both exist and
 /// differ (nothing has been changed at that point).
 pub async fn plan(p: &Publisher) -> Result<RepoInfoPlan, PublishError> {
-    let path = index::repo_info_path(&p.state);
+    let path = repository::repo_info_path(&p.state);
     let bucket = match p
         .storage
         .get_bytes(&keys::top(keys::REPO_INFO), MAX_REPO_INFO_BYTES)

@@ -10,14 +10,15 @@ use super::crashpoint::crash_point;
 use super::gated::{self, GateDecision, GateSummary};
 use super::lock::PublishLock;
 use super::progress::{NoProgress, PublishProgress};
+use super::repository::ImplicitRepository;
 use super::retry::{self, Backoff};
 use super::spool::{self, Rejected, Repository, SpoolEntry};
 use super::timings::{PhaseClock, PhaseTime};
 use super::upload::upload_and_stub;
 use super::verified::BuildResults;
 use super::{guard, index, keys, now, PublishError, Publisher};
-use crate::haiku::repo_info::RepositoryInfo;
-use crate::state::PackageRecord;
+use crate::formats::InspectedPackage;
+use crate::state::Record;
 
 /// What a publish did (or, with `--dry-run`, would do).
 #[derive(Debug, Default)]
@@ -36,7 +37,7 @@ pub struct PublishReport {
     pub rejected: Vec<Rejected>,
     /// Packages in the index.
     pub index_packages: usize,
-    /// SHA-256 of the index.
+    /// The index's identity (Haiku: the SHA-256 of `repo`, as `repo.sha256` holds it).
     pub repo_sha256: String,
     /// Whether the index in storage changed.
     pub index_uploaded: bool,
@@ -116,21 +117,22 @@ pub async fn refuse_if_state_lost(p: &Publisher) -> Result<(), PublishError> {
 
 async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishReport, PublishError> {
     let mut clock = PhaseClock::start();
-    let repo_info_path = index::repo_info_path(&p.state);
-    let (repo_info, repo_info_text) = index::load_repo_info(&p.state)?;
+    let repo = ImplicitRepository::of(&p.state);
+    repo.format
+        .check_settings(&repo.target)
+        .map_err(ImplicitRepository::failed)?;
     let spool = spool::list(&p.state.packages())?;
     let verified = BuildResults::open(&p.state)?;
     clock.mark("list spool");
     let repository = Repository {
-        info: &repo_info,
-        path: &repo_info_path,
+        repo: &repo,
         verified: &verified,
     };
     let (fresh, rejected) = spool::ingest(&mut p.db, &spool, &repository, dry_run)?;
     clock.mark("ingest");
     let mut report = PublishReport {
         dry_run,
-        new_packages: fresh.iter().map(|r| r.file_name.clone()).collect(),
+        new_packages: fresh.iter().map(|r| r.package.file_name.clone()).collect(),
         rejected,
         ..Default::default()
     };
@@ -152,25 +154,27 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
         None => None,
     };
     clock.mark("gate");
-    let fresh_names: HashSet<&str> = fresh.iter().map(|r| r.file_name.as_str()).collect();
+    let fresh_names: HashSet<&str> = fresh.iter().map(|r| r.package.file_name.as_str()).collect();
     let planned_records = index_records(&records, &spool, |r| {
         r.state.is_stored()
             || match &decision {
-                Some(decision) => decision.promotes(&r.file_name),
-                None => fresh_names.contains(r.file_name.as_str()),
+                Some(decision) => decision.promotes(&r.package.file_name),
+                None => fresh_names.contains(r.package.file_name.as_str()),
             }
     });
-    let planned = guarded_index(
-        p,
-        &repo_info,
-        &repo_info_text,
-        &planned_records,
-        published.as_deref(),
-    )?;
+    let names = package_names(&records);
+    let name_of = |file: &str| -> Option<String> {
+        names
+            .get(file)
+            .copied()
+            .or_else(|| repo.format.package_name_of_file(file))
+            .map(str::to_string)
+    };
+    let planned = guarded_index(p, &repo, &planned_records, published.as_deref(), &name_of)?;
     clock.mark("build planned index");
     if dry_run {
         report.index_packages = planned.files.file_names.len();
-        report.repo_sha256 = planned.files.repo_sha256;
+        report.repo_sha256 = planned.files.digest;
         report.phases = clock.into_phases();
         return Ok(report);
     }
@@ -185,7 +189,7 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
         _ => spool,
     };
 
-    let verified_now: HashSet<String> = fresh.iter().map(|r| r.file_name.clone()).collect();
+    let verified_now: HashSet<String> = fresh.iter().map(|r| r.package.file_name.clone()).collect();
     let progress: Arc<dyn PublishProgress> = p
         .settings
         .progress
@@ -203,39 +207,30 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
     // files as the plan it is the plan, already built and guarded.
     let states = p.db.states()?;
     let final_records = index_records(&records, &spool, |r| {
-        states.get(&r.file_name).is_some_and(|state| state.is_stored())
+        states
+            .get(&r.package.file_name)
+            .is_some_and(|state| state.is_stored())
     });
-    let files = if planned.names_the_same(&final_records) {
+    let files = if planned.names_the_same(&repo, &final_records) {
         planned.files
     } else {
-        guarded_index(
-            p,
-            &repo_info,
-            &repo_info_text,
-            &final_records,
-            published.as_deref(),
-        )?
-        .files
+        guarded_index(p, &repo, &final_records, published.as_deref(), &name_of)?.files
     };
     crash_point("index-built");
     report.index_packages = files.file_names.len();
-    report.repo_sha256 = files.repo_sha256.clone();
+    report.repo_sha256 = files.digest.clone();
     clock.mark("build final index");
 
-    let published_sha = match p.storage.get_bytes(&keys::top(keys::REPO_SHA256), 1024).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_ascii_lowercase(),
-        Err(e) if e.kind == ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e.into()),
-    };
+    let unchanged = roots_published(&*p.storage, &files).await?;
     index::write_local(&p.state.repository(), &files)?;
     crash_point("after-write-local");
     clock.mark("write index locally");
-    if published_sha != files.repo_sha256 {
+    if !unchanged {
         index::upload(&*p.storage, &files).await?;
         report.index_uploaded = true;
     }
     clock.mark("upload index");
-    p.db.record_publish(now(), &files.repo_sha256, &files.file_names)?;
+    p.db.record_publish(now(), &files.digest, &files.file_names)?;
     crash_point("after-record-publish");
     clock.mark("record publish");
     report.phases = clock.into_phases();
@@ -250,17 +245,49 @@ fn unheld(spool: Vec<SpoolEntry>, decision: &GateDecision) -> Vec<SpoolEntry> {
         .collect()
 }
 
-/// The records an index may name: those `stored` says are (or will be, once uploaded) in storage
-/// whose file (real or stub) is in the spool.
+/// Whether storage already holds this index: every root-of-trust file (Haiku: `repo.sha256`) has
+/// these bytes in the bucket. One small GET per root file.
+async fn roots_published(
+    storage: &dyn buildmaster_storage::StorageBackend,
+    files: &index::IndexFiles,
+) -> Result<bool, PublishError> {
+    for root in files
+        .files
+        .iter()
+        .filter(|f| f.role == crate::formats::IndexRole::Root)
+    {
+        let key = buildmaster_storage::ObjectKey::new(&root.path)
+            .map_err(|e| PublishError::Refused(format!("index file {}: {e}", root.path)))?;
+        match storage.get_bytes(&key, root.bytes.len() as u64 + 1024).await {
+            Ok(bytes) if bytes == root.bytes => {}
+            Ok(_) => return Ok(false),
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(true)
+}
+
+/// The package name of each record's file name (what the shrink guard compares).
+fn package_names(records: &[Record]) -> std::collections::HashMap<&str, &str> {
+    records
+        .iter()
+        .map(|r| (r.package.file_name.as_str(), r.package.name.as_str()))
+        .collect()
+}
+
+/// The packages an index may name: the records `stored` says are (or will be, once uploaded) in
+/// storage whose file (real or stub) is in the spool.
 fn index_records<'a>(
-    records: &'a [PackageRecord],
+    records: &'a [Record],
     spool: &[SpoolEntry],
-    stored: impl Fn(&PackageRecord) -> bool,
-) -> Vec<&'a PackageRecord> {
+    stored: impl Fn(&Record) -> bool,
+) -> Vec<&'a InspectedPackage> {
     let in_spool: HashSet<&str> = spool.iter().map(|e| e.file_name.as_str()).collect();
     records
         .iter()
-        .filter(|r| in_spool.contains(r.file_name.as_str()) && stored(r))
+        .filter(|r| in_spool.contains(r.package.file_name.as_str()) && stored(r))
+        .map(|r| &r.package)
         .collect()
 }
 
@@ -268,37 +295,41 @@ fn index_records<'a>(
 struct GuardedIndex {
     /// The files to publish.
     files: index::IndexFiles,
-    /// The file names [`index::select`] chose, before the repository's checks.
+    /// The file names [`index::select`] chose.
     chosen: Vec<String>,
 }
 
 impl GuardedIndex {
-    /// Whether `records` would choose exactly the packages this index was built from (and so build
-    /// the same index: a record's attributes never change under its file name).
-    fn names_the_same(&self, records: &[&PackageRecord]) -> bool {
-        let chosen = index::select(records);
+    /// Whether `packages` would choose exactly the packages this index was built from (and so build
+    /// the same index: a record's inspection never changes under its file name).
+    fn names_the_same(&self, repo: &ImplicitRepository, packages: &[&InspectedPackage]) -> bool {
+        let chosen = index::select(repo, packages);
         chosen.len() == self.chosen.len()
             && chosen
                 .iter()
                 .zip(&self.chosen)
-                .all(|(record, name)| record.file_name == *name)
+                .all(|(package, name)| package.file_name == *name)
     }
 }
 
-/// Builds the index of `records` and refuses it if it drops packages (see [`guard`]).
+/// Renders the index of `packages` and refuses it if it drops packages (see [`guard`]).
 fn guarded_index(
     p: &Publisher,
-    repo_info: &RepositoryInfo,
-    repo_info_text: &[u8],
-    records: &[&PackageRecord],
+    repo: &ImplicitRepository,
+    packages: &[&InspectedPackage],
     published: Option<&[String]>,
+    name_of: &dyn Fn(&str) -> Option<String>,
 ) -> Result<GuardedIndex, PublishError> {
-    let chosen = index::select(records);
-    let (files, problems) = index::build(repo_info.clone(), repo_info_text.to_vec(), &chosen)?;
-    guard::refuse_failed_checks(&problems, &index::repo_info_path(&p.state))?;
-    guard::refuse_shrink(published, &files.file_names, &p.settings)?;
+    let chosen = index::select(repo, packages);
+    let files = index::build(repo, &chosen).map_err(|e| match e {
+        PublishError::Refused(why) => PublishError::Refused(format!(
+            "{why}. Nothing was uploaded and the published index is unchanged"
+        )),
+        other => other,
+    })?;
+    guard::refuse_shrink(published, &chosen, name_of, &p.settings)?;
     Ok(GuardedIndex {
         files,
-        chosen: chosen.iter().map(|r| r.file_name.clone()).collect(),
+        chosen: chosen.iter().map(|p| p.file_name.clone()).collect(),
     })
 }

@@ -1,31 +1,29 @@
 //! The spool: `<state>/packages/`, where builds deliver packages. Real files are new (or not yet
 //! stubbed); zero-byte files are stubs of uploaded packages.
 //!
-//! New real files are parsed and checked here before anything is uploaded: the file name must be the
-//! package's own canonical name, and a name already recorded with other bytes is refused (packages are
-//! immutable: publish a new revision instead), and the package must pass the repository's checks
-//! against `repo.info` (vendor, architecture, complete info). A bad package is reported by name and
-//! left untouched; it never reaches storage. A file a build produced is checked against what the build
+//! New real files are inspected by the repository's format and checked here before anything is
+//! uploaded: the file name must be the package's own canonical name, a name already recorded with
+//! other bytes is refused (packages are immutable: publish a new revision instead), and the package
+//! must pass the repository's checks ([`crate::formats::RepositoryFormat::admit_all`]; Haiku: vendor,
+//! architecture and complete info against `repo.info`). A bad package is reported by name and left
+//! untouched; it never reaches storage. A file a build produced is checked against what the build
 //! verified and is not hashed here (see [`verified`]): its upload is its one full read.
 
 use std::path::{Path, PathBuf};
 
-use super::verified::{self, BuildResults, Built};
+use super::repository::ImplicitRepository;
+use super::verified::{self, BuildResults};
 use super::{now, PublishError};
-use crate::haiku::package_scan::{scan_package, ScanError, ScannedPackage};
-use crate::haiku::parallel::map_in_order;
-use crate::haiku::repo_checks::RepositoryChecker;
-use crate::haiku::repo_info::RepositoryInfo;
-use crate::state::{Database, PackageRecord, PackageState};
+use crate::formats::{FormatError, InspectedPackage};
+use crate::parallel::map_in_order;
+use crate::state::{Database, PackageState, Record};
 
-/// What new spool files are checked against: the repository they go into (`repo.info`, parsed, and
-/// where it was read from) and what the builds verified.
+/// What new spool files are checked against: the repository they go into and what the builds
+/// verified.
 #[derive(Clone, Copy)]
 pub struct Repository<'a> {
-    /// The parsed `repo.info` (vendor and architecture every package must match).
-    pub info: &'a RepositoryInfo,
-    /// Its path, named in rejections.
-    pub path: &'a Path,
+    /// The repository: its format inspects and admits the files.
+    pub repo: &'a ImplicitRepository,
     /// The builds' verified results: a file a build produced must be those bytes.
     pub verified: &'a BuildResults,
 }
@@ -95,33 +93,61 @@ pub fn list(dir: &Path) -> Result<Vec<SpoolEntry>, PublishError> {
 
 /// A candidate spool file, read.
 enum Candidate {
-    /// Decoded, with its checksum: hashed, or the digest its build verified.
-    Package(Box<ScannedPackage>),
+    /// Inspected, with its checksum: hashed, or the digest its build verified.
+    Package(Box<InspectedPackage>),
     /// Not the bytes its build verified; why.
     Replaced(String),
 }
 
-/// Reads `paths` on all cores, in order: a file a build produced is decoded without hashing (its
-/// verified digest is its checksum and the upload its one full read, see [`verified`]); any other
-/// file is hashed, streaming, and decoded. One bad file does not hide the others.
+/// Inspects `paths` on all cores, in order: a file a build produced is inspected without hashing
+/// (its verified digest is its checksum and the upload its one full read, see [`verified`]); any other
+/// file is hashed, streaming, and inspected. One bad file does not hide the others.
 fn read_candidates(
     paths: &[PathBuf],
-    verified: &BuildResults,
-) -> Result<Vec<Result<Candidate, ScanError>>, PublishError> {
+    repository: &Repository<'_>,
+) -> Result<Vec<Result<Candidate, FormatError>>, PublishError> {
     let work = paths
         .iter()
         .map(|path| {
             let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            Ok((path, verified.get(file_name)?))
+            Ok((path, repository.verified.get(file_name)?))
         })
         .collect::<Result<Vec<_>, PublishError>>()?;
+    let format = &*repository.repo.format;
     Ok(map_in_order(&work, |_, (path, result)| match result {
-        Some(result) => verified::read_built(path, result).map(|built| match built {
-            Built::Package(package) => Candidate::Package(package),
-            Built::Replaced(size) => Candidate::Replaced(verified::size_mismatch(result, size)),
-        }),
-        None => scan_package(path).map(|package| Candidate::Package(Box::new(package))),
+        Some(result) => {
+            let size = std::fs::metadata(path)
+                .map_err(|e| FormatError::Io {
+                    path: path.to_path_buf(),
+                    source: e,
+                })?
+                .len();
+            if size != result.size {
+                return Ok(Candidate::Replaced(verified::size_mismatch(result, size)));
+            }
+            format
+                .inspect_verified(path, size, &result.sha256.to_hex())
+                .map(|package| Candidate::Package(Box::new(package)))
+        }
+        None => format
+            .inspect(path)
+            .map(|package| Candidate::Package(Box::new(package))),
     }))
+}
+
+/// Why the spool file `error` is about cannot be published, and what to do.
+fn unreadable(error: FormatError, repository: &Repository<'_>) -> String {
+    match error {
+        FormatError::Misnamed { expected, .. } => format!(
+            "its file name does not match the package's own name, version and architecture (expected \
+             {expected}); rename or rebuild it"
+        ),
+        FormatError::Invalid { reason, .. } => format!(
+            "not a valid {} package ({reason}); rebuild it or remove it from the spool",
+            repository.repo.format.kind().label()
+        ),
+        other => format!("{other}; rebuild it or remove it from the spool"),
+    }
 }
 
 /// Parses and checks the real files that the database does not know yet (or knows as something
@@ -132,27 +158,19 @@ pub fn ingest(
     spool: &[SpoolEntry],
     repository: &Repository<'_>,
     dry_run: bool,
-) -> Result<(Vec<PackageRecord>, Vec<Rejected>), PublishError> {
+) -> Result<(Vec<Record>, Vec<Rejected>), PublishError> {
     let mut candidates = Vec::new();
     for entry in spool.iter().filter(|e| e.size > 0) {
         match db.get(&entry.file_name)? {
             // Known and already in storage with this size: an identical file re-delivered, or a
             // crash before stubbing. The upload step verifies the digest before stubbing.
-            Some(record) if record.size == entry.size => {}
+            Some(record) if record.package.size == entry.size => {}
             _ => candidates.push(entry.path.clone()),
         }
     }
     let mut rejected = Vec::new();
-    let mut fresh = Vec::new();
-    for (path, read) in candidates
-        .iter()
-        .zip(read_candidates(&candidates, repository.verified)?)
-    {
-        let file_name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
+    let mut inspected = Vec::new();
+    for (path, read) in candidates.iter().zip(read_candidates(&candidates, repository)?) {
         let package = match read {
             Ok(Candidate::Package(package)) => *package,
             Ok(Candidate::Replaced(reason)) => {
@@ -165,61 +183,45 @@ pub fn ingest(
             Err(e) => {
                 rejected.push(Rejected {
                     path: path.clone(),
-                    reason: format!(
-                        "not a valid Haiku package ({e}); rebuild it or remove it from the spool"
-                    ),
+                    reason: unreadable(e, repository),
                 });
                 continue;
             }
         };
-        let canonical = package.info.canonical_file_name();
-        if canonical != file_name {
-            rejected.push(Rejected {
-                path: path.clone(),
-                reason: format!(
-                    "its file name does not match the package's own name, version and architecture (expected \
-                     {canonical}); rename or rebuild it"
-                ),
-            });
-            continue;
-        }
-        if let Some(existing) = db.get(&file_name)? {
-            if existing.sha256 != package.info.checksum {
+        if let Some(existing) = db.get(&package.file_name)? {
+            if existing.package.sha256 != package.sha256 {
                 rejected.push(Rejected {
                     path: path.clone(),
                     reason: format!(
-                        "{file_name} is already published with different contents (sha256 {}); packages are \
+                        "{} is already published with different contents (sha256 {}); packages are \
                          immutable: bump the revision and rebuild",
-                        existing.sha256
+                        package.file_name, existing.package.sha256
                     ),
                 });
-                continue;
             }
             continue;
         }
-        // `package_repo`'s checks, before upload: a package the index could not name never reaches
-        // storage (it used to be uploaded, then silently left out of the index).
-        if let Err(e) = RepositoryChecker::new(repository.info).check(&file_name, &package.info) {
+        inspected.push((path, package));
+    }
+    // The repository's checks, before upload: a package the index could not name never reaches
+    // storage (it used to be uploaded, then silently left out of the index).
+    let packages: Vec<&InspectedPackage> = inspected.iter().map(|(_, p)| p).collect();
+    let admitted = repository
+        .repo
+        .format
+        .admit_all(&repository.repo.target, &packages)
+        .map_err(super::repository::ImplicitRepository::failed)?;
+    let mut fresh = Vec::new();
+    for ((path, package), admission) in inspected.into_iter().zip(admitted) {
+        if let Err(reason) = admission {
             rejected.push(Rejected {
                 path: path.clone(),
-                reason: format!(
-                    "{e} (the repository is described by {}); rebuild the package for this repository, or \
-                     correct repo.info if it is the one that is wrong",
-                    repository.path.display()
-                ),
+                reason,
             });
             continue;
         }
-        fresh.push(PackageRecord {
-            file_name,
-            size: package.size,
-            sha256: package.info.checksum.clone(),
-            licenses: package
-                .licenses
-                .iter()
-                .map(|l| (l.name.clone(), String::from_utf8_lossy(&l.data).into_owned()))
-                .collect(),
-            info: package.info,
+        fresh.push(Record {
+            package,
             state: PackageState::Spooled,
             added_at: now(),
             last_indexed_at: None,

@@ -10,8 +10,8 @@ use super::crashpoint::crash_point;
 use super::progress::{CountingReader, PublishProgress};
 use super::spool::SpoolEntry;
 use super::{keys, PublishError};
-use crate::haiku::package_scan::sha256_stream;
-use crate::state::{PackageRecord, PackageState};
+use crate::fsutil::sha256_stream;
+use crate::state::{PackageState, Record};
 
 /// What the upload step did with one package.
 #[derive(Debug, PartialEq, Eq)]
@@ -32,10 +32,10 @@ pub enum Stored {
 pub async fn store_and_verify(
     storage: &dyn StorageBackend,
     entry: SpoolEntry,
-    record: PackageRecord,
+    record: Record,
     unlisted: bool,
     progress: &dyn PublishProgress,
-) -> Result<(SpoolEntry, PackageRecord, Stored), PublishError> {
+) -> Result<(SpoolEntry, Record, Stored), PublishError> {
     if record.state != PackageState::Spooled {
         return Ok((entry, record, Stored::Before));
     }
@@ -43,7 +43,7 @@ pub async fn store_and_verify(
     match stored {
         Stored::Refused(_) => return Ok((entry, record, stored)),
         // Not sent again, but part of the announced bytes all the same.
-        Stored::AlreadyThere => progress.bytes_done(record.size),
+        Stored::AlreadyThere => progress.bytes_done(record.package.size),
         Stored::Uploaded | Stored::Before => {}
     }
     crash_point("after-upload");
@@ -57,20 +57,22 @@ pub async fn store_and_verify(
 async fn store(
     storage: &dyn StorageBackend,
     path: &Path,
-    record: &PackageRecord,
+    record: &Record,
     unlisted: bool,
     progress: &dyn PublishProgress,
 ) -> Result<Stored, PublishError> {
-    let key = keys::package(&record.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
+    let key = keys::package(&record.package.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
     let digest = digest_of(record)?;
     let existing = if unlisted { None } else { storage.head(&key).await? };
     if let Some(existing) = existing {
         match existing.sha256 {
-            Some(d) if d == digest && existing.size == record.size => return Ok(Stored::AlreadyThere),
+            Some(d) if d == digest && existing.size == record.package.size => {
+                return Ok(Stored::AlreadyThere)
+            }
             // Objects uploaded by HaikuPorter carry no digest; its uploads are atomic, so the right
             // size means the object is the file it uploaded. The index still states our digest, which
             // pkgman verifies after download.
-            None if existing.size == record.size => return Ok(Stored::AlreadyThere),
+            None if existing.size == record.package.size => return Ok(Stored::AlreadyThere),
             _ => {
                 return Err(PublishError::Refused(format!(
                     "storage already holds {key} with different contents (size {}, sha256 {}); packages are \
@@ -90,7 +92,12 @@ async fn store(
         .map_err(|e| PublishError::io(path, e))?;
     let mut body = CountingReader::new(file, |n| progress.bytes_done(n));
     match storage
-        .put(&key, &mut body, record.size, &PutOptions::package(Some(digest)))
+        .put(
+            &key,
+            &mut body,
+            record.package.size,
+            &PutOptions::package(Some(digest)),
+        )
         .await
     {
         Ok(_) => Ok(Stored::Uploaded),
@@ -101,8 +108,8 @@ async fn store(
 }
 
 /// Checks that storage holds the package whole: size and SHA-256 via `head`.
-pub async fn verify(storage: &dyn StorageBackend, record: &PackageRecord) -> Result<(), PublishError> {
-    let key = keys::package(&record.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
+pub async fn verify(storage: &dyn StorageBackend, record: &Record) -> Result<(), PublishError> {
+    let key = keys::package(&record.package.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
     let digest = digest_of(record)?;
     let meta = storage.head(&key).await?.ok_or_else(|| {
         PublishError::Refused(format!(
@@ -110,27 +117,31 @@ pub async fn verify(storage: &dyn StorageBackend, record: &PackageRecord) -> Res
         ))
     })?;
     let digest_ok = meta.sha256.is_none_or(|d| d == digest);
-    if meta.size != record.size || !digest_ok {
+    if meta.size != record.package.size || !digest_ok {
         return Err(PublishError::Refused(format!(
             "{key} in storage does not match the local package (size {} vs {}); not stubbing it",
-            meta.size, record.size
+            meta.size, record.package.size
         )));
     }
     Ok(())
 }
 
-fn digest_of(record: &PackageRecord) -> Result<Sha256Digest, PublishError> {
-    Sha256Digest::from_hex(&record.sha256)
-        .ok_or_else(|| PublishError::Refused(format!("{}: recorded sha256 is malformed", record.file_name)))
+fn digest_of(record: &Record) -> Result<Sha256Digest, PublishError> {
+    Sha256Digest::from_hex(&record.package.sha256).ok_or_else(|| {
+        PublishError::Refused(format!(
+            "{}: recorded sha256 is malformed",
+            record.package.file_name
+        ))
+    })
 }
 
 /// Whether the real file at `path` is the recorded package (size, then SHA-256, streaming).
-pub fn local_file_matches(path: &Path, record: &PackageRecord) -> Result<bool, PublishError> {
+pub fn local_file_matches(path: &Path, record: &Record) -> Result<bool, PublishError> {
     let file = std::fs::File::open(path).map_err(|e| PublishError::io(path, e))?;
     let size = file.metadata().map_err(|e| PublishError::io(path, e))?.len();
-    if size != record.size {
+    if size != record.package.size {
         return Ok(false);
     }
     let (_, sha256) = sha256_stream(file).map_err(|e| PublishError::io(path, e))?;
-    Ok(sha256 == record.sha256)
+    Ok(sha256 == record.package.sha256)
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::PublishError;
-use crate::haiku::parallel::map_in_order_on;
+use crate::parallel::map_in_order_on;
 
 /// Files truncated and synced at the same time. The threads only wait for the disk; 16 gave the
 /// 0.1 ms per file above, and 64 little more.

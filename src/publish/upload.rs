@@ -39,7 +39,7 @@ use super::store::{local_file_matches, store_and_verify, verify, Stored};
 use super::stub::stub_all;
 use super::verified::{self, BuildResults};
 use super::{keys, PublishError};
-use crate::state::{Database, PackageRecord, PackageState};
+use crate::state::{Database, PackageState, Record};
 
 /// What happened to the spool's packages in one run.
 #[derive(Debug, Default)]
@@ -74,7 +74,7 @@ const RECORD_BATCH: usize = 256;
 const LIST_PAGE_KEYS: u64 = 1000;
 
 /// A package handed to the upload task, and what came back.
-type Finished = (SpoolEntry, PackageRecord, Stored);
+type Finished = (SpoolEntry, Record, Stored);
 
 /// Brings every spooled package to [`PackageState::Stubbed`]. `verified_now` names the packages this
 /// run ingested, whose digest is known (hashed, or the one their build verified), so they are not read
@@ -92,13 +92,16 @@ pub async fn upload_and_stub(
     let mut outcome = UploadOutcome::default();
     let work = sort_spool(db, &**storage, spool, verified_now, &mut outcome).await?;
 
-    let to_store: Vec<&PackageRecord> = work
+    let to_store: Vec<&Record> = work
         .iter()
         .map(|(_, record)| record)
         .filter(|record| record.state == PackageState::Spooled)
         .collect();
     if !to_store.is_empty() {
-        progress.uploads_started(to_store.len() as u64, to_store.iter().map(|r| r.size).sum());
+        progress.uploads_started(
+            to_store.len() as u64,
+            to_store.iter().map(|r| r.package.size).sum(),
+        );
     }
     if work.is_empty() {
         return Ok(outcome);
@@ -155,7 +158,7 @@ async fn sort_spool(
     spool: &[SpoolEntry],
     verified_now: &HashSet<String>,
     outcome: &mut UploadOutcome,
-) -> Result<Vec<(SpoolEntry, PackageRecord)>, PublishError> {
+) -> Result<Vec<(SpoolEntry, Record)>, PublishError> {
     let states = db.states()?;
     let mut work = Vec::new();
     let mut stubbed_by_hand = Vec::new();
@@ -170,13 +173,15 @@ async fn sort_spool(
                 let Some(record) = db.get(&entry.file_name)? else {
                     continue;
                 };
-                if !verified_now.contains(&record.file_name) && !local_file_matches(&entry.path, &record)? {
+                if !verified_now.contains(&record.package.file_name)
+                    && !local_file_matches(&entry.path, &record)?
+                {
                     outcome.rejected.push(Rejected {
                         path: entry.path.clone(),
                         reason: format!(
                             "{} is recorded with sha256 {} but this file differs; packages are immutable: bump \
                              the revision and rebuild",
-                            record.file_name, record.sha256
+                            record.package.file_name, record.package.sha256
                         ),
                     });
                     continue;
@@ -225,7 +230,7 @@ fn spawn_uploads(
     storage: Arc<dyn StorageBackend>,
     progress: Arc<dyn PublishProgress>,
     listed: Option<Arc<HashSet<String>>>,
-    work: Vec<(SpoolEntry, PackageRecord)>,
+    work: Vec<(SpoolEntry, Record)>,
 ) -> mpsc::Receiver<Result<Finished, PublishError>> {
     let (sender, receiver) = mpsc::channel(RECORD_BATCH);
     let uploads = async move {
@@ -235,12 +240,13 @@ fn spawn_uploads(
         let mut finished = futures::stream::iter(work)
             .map(|(entry, record)| async move {
                 let mib = record
+                    .package
                     .size
                     .div_ceil(1 << 20)
                     .clamp(1, u64::from(UPLOAD_MIB_IN_FLIGHT));
                 // Never closed, so acquiring only waits.
                 let _permit = allowance.acquire_many(mib as u32).await;
-                let unlisted = listed.is_some_and(|names| !names.contains(&record.file_name));
+                let unlisted = listed.is_some_and(|names| !names.contains(&record.package.file_name));
                 store_and_verify(storage, entry, record, unlisted, progress).await
             })
             .buffer_unordered(UPLOAD_CONCURRENCY);
@@ -269,8 +275,8 @@ fn record_and_stub(
     let mut to_stub = Vec::new();
     for (entry, record, stored) in finished {
         match &stored {
-            Stored::Uploaded => outcome.uploaded.push(record.file_name.clone()),
-            Stored::AlreadyThere => outcome.already_stored.push(record.file_name.clone()),
+            Stored::Uploaded => outcome.uploaded.push(record.package.file_name.clone()),
+            Stored::AlreadyThere => outcome.already_stored.push(record.package.file_name.clone()),
             Stored::Refused(refusal) => {
                 outcome
                     .rejected
@@ -280,9 +286,9 @@ fn record_and_stub(
             Stored::Before => {}
         }
         if stored != Stored::Before {
-            newly_verified.push(record.file_name.clone());
+            newly_verified.push(record.package.file_name.clone());
         }
-        to_stub.push((entry.path, record.file_name));
+        to_stub.push((entry.path, record.package.file_name));
     }
     db.set_states(&newly_verified, PackageState::Uploaded)?;
     for name in &newly_verified {
@@ -309,19 +315,19 @@ fn refused(
     db: &mut Database,
     verified: &BuildResults,
     entry: &SpoolEntry,
-    record: &PackageRecord,
+    record: &Record,
     verified_now: &HashSet<String>,
     refusal: &str,
 ) -> Result<Rejected, PublishError> {
-    let reason = match verified.get(&record.file_name)? {
+    let reason = match verified.get(&record.package.file_name)? {
         Some(result) => verified::content_mismatch(&result, refusal),
         None => format!(
             "it changed while it was being published (storage refused its bytes: {refusal}); nothing was \
              stored. Publish again once nothing writes to it"
         ),
     };
-    if verified_now.contains(&record.file_name) {
-        db.remove(std::slice::from_ref(&record.file_name))?;
+    if verified_now.contains(&record.package.file_name) {
+        db.remove(std::slice::from_ref(&record.package.file_name))?;
     }
     Ok(Rejected {
         path: entry.path.clone(),

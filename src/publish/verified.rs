@@ -3,8 +3,9 @@
 //! build completed).
 //!
 //! A spool file a build produced is not hashed again at ingest: its size is compared with the verified
-//! one (a `stat`), and only its header, chunk table and the chunks of its two sections are read to check
-//! it ([`read_built`]); its checksum is the verified digest. The upload is the one full read of its
+//! one (a `stat`), and the repository's format inspects it with the verified digest
+//! ([`crate::formats::RepositoryFormat::inspect_verified`]: Haiku reads only its header, chunk table
+//! and the chunks of its two sections); its checksum is the verified digest. The upload is the one full read of its
 //! bytes, and hands that digest to storage, which hashes them as they stream and refuses to store
 //! them if they differ: bytes swapped into the spool after the build are refused by name either way
 //! (a different size at ingest, other bytes of the same size at upload), before the index changes.
@@ -12,15 +13,10 @@
 //! A spool file no build produced (delivered by hand, or by a HaikuPorter instance being taken over)
 //! has no verified result; it is hashed at ingest and published on its own merits, as before.
 
-use std::path::Path;
-
 use buildmaster_storage::Sha256Digest;
 
 use super::PublishError;
 use crate::buildrun::store::BuildrunStore;
-use crate::haiku::format_error::{FormatError, FormatErrorKind};
-use crate::haiku::hpkg_reader::PackageReader;
-use crate::haiku::package_scan::{ScanError, ScannedPackage};
 use crate::state::StateDir;
 
 /// The verified result of the latest build that produced a package file.
@@ -71,45 +67,6 @@ impl BuildResults {
             sha256,
         }))
     }
-}
-
-/// A spool file a build produced, as ingest reads it.
-pub enum Built {
-    /// Its size is the verified one; decoded, with the verified digest as its checksum.
-    Package(Box<ScannedPackage>),
-    /// Its size is not the verified one (this size): it was replaced after the build.
-    Replaced(u64),
-}
-
-/// Reads the package at `path` that a build produced without hashing it (see the module doc): the
-/// size first, then the header and sections by positional reads; licence files of APPROVE_LICENSE
-/// packages are extracted as for any other package.
-pub fn read_built(path: &Path, verified: &VerifiedResult) -> Result<Built, ScanError> {
-    let error = |source: FormatError| ScanError {
-        path: path.to_owned(),
-        source,
-    };
-    let io_error = |e: std::io::Error| error(FormatError::at_file(0, FormatErrorKind::Io(e.to_string())));
-    let file = std::fs::File::open(path).map_err(io_error)?;
-    // The open file's size, so the size checked is the size of the bytes decoded and later uploaded.
-    let size = file.metadata().map_err(io_error)?.len();
-    if size != verified.size {
-        return Ok(Built::Replaced(size));
-    }
-    let reader = PackageReader::new(file, size).map_err(error)?;
-    let licenses = if reader.package.info.approve_license() {
-        reader.license_files().map_err(error)?
-    } else {
-        Vec::new()
-    };
-    let mut info = reader.package.info;
-    info.checksum = verified.sha256.to_hex();
-    Ok(Built::Package(Box::new(ScannedPackage {
-        path: path.to_owned(),
-        size,
-        info,
-        licenses,
-    })))
 }
 
 /// Why a spool file of `size` bytes is not what its build verified.

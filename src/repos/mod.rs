@@ -15,7 +15,9 @@
 //! - [`service`]: a push as the CLI and the API run it, under the publish lock (through the gate,
 //!   [`crate::gate`], when the instance has one).
 //!
-//! The HaikuPorts repository of the instance still publishes through [`crate::publish`], unchanged.
+//! The HaikuPorts repository of the instance publishes through [`crate::publish`] (its own bucket
+//! layout, spool and records), which reaches its Haiku format through the same
+//! [`crate::formats::RepositoryFormat`] seam.
 
 pub mod check;
 pub mod config;

@@ -121,13 +121,21 @@ impl PackageIndex {
             }
         }
         let entries = tokio::task::spawn_blocking(move || {
-            let db = Database::open(&path)?;
-            let records = db.all()?;
-            Ok::<_, crate::state::DbError>(records.iter().map(PackageEntry::from_record).collect::<Vec<_>>())
+            let db = Database::open(&path).map_err(|e| e.to_string())?;
+            let records = db.all().map_err(|e| e.to_string())?;
+            // The search reads provides and summaries: the records' HaikuPorts view.
+            records
+                .iter()
+                .map(|r| {
+                    PackageRecord::from_record(r)
+                        .map(|view| PackageEntry::from_record(&view))
+                        .map_err(|e| e.to_string())
+                })
+                .collect::<Result<Vec<_>, String>>()
         })
         .await
         .map_err(|e| ApiError::Internal(format!("loading package records: {e}")))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::Internal)?;
         let entries = Arc::new(entries);
         *self.lock() = Some((stamps, entries.clone()));
         Ok(entries)

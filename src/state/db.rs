@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::record::{PackageRecord, PackageState};
-use crate::haiku::package_info::PackageInfo;
+use super::record::{AsRecord, PackageState, Record};
+use crate::formats::InspectedPackage;
 
 use super::schema::{migrate, SCHEMA_VERSION};
 
@@ -75,6 +75,11 @@ impl Database {
         })
     }
 
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     fn fail(&self, e: impl std::fmt::Display) -> DbError {
         DbError {
             path: self.path.clone(),
@@ -91,7 +96,7 @@ impl Database {
     }
 
     /// The record for `file_name`, if any.
-    pub fn get(&self, file_name: &str) -> Result<Option<PackageRecord>, DbError> {
+    pub fn get(&self, file_name: &str) -> Result<Option<Record>, DbError> {
         self.conn
             .query_row(
                 &format!("{SELECT_RECORDS} WHERE p.file_name = ?1"),
@@ -105,7 +110,7 @@ impl Database {
     }
 
     /// Every record, ordered by file name.
-    pub fn all(&self) -> Result<Vec<PackageRecord>, DbError> {
+    pub fn all(&self) -> Result<Vec<Record>, DbError> {
         let mut stmt = self
             .conn
             .prepare(&format!("{SELECT_RECORDS} ORDER BY p.file_name"))
@@ -118,27 +123,29 @@ impl Database {
         Ok(out)
     }
 
-    fn record(&self, parts: RowParts) -> Result<PackageRecord, DbError> {
-        let info: PackageInfo = serde_json::from_str(&parts.3)
-            .map_err(|e| self.fail(format!("package {}: unreadable info: {e}", parts.0)))?;
-        let state = PackageState::parse(&parts.4)
-            .ok_or_else(|| self.fail(format!("package {}: unknown state {:?}", parts.0, parts.4)))?;
-        let licenses: Vec<(String, String)> = serde_json::from_str(&parts.7)
-            .map_err(|e| self.fail(format!("package {}: unreadable licences: {e}", parts.0)))?;
-        Ok(PackageRecord {
-            licenses,
-            file_name: parts.0,
-            size: parts.1 as u64,
-            sha256: parts.2,
-            info,
+    fn record(&self, parts: RowParts) -> Result<Record, DbError> {
+        let (file_name, name, version, architecture, size, sha256, entry, state, added_at, last_indexed_at) =
+            parts;
+        let state = PackageState::parse(&state)
+            .ok_or_else(|| self.fail(format!("package {file_name}: unknown state {state:?}")))?;
+        Ok(Record {
+            package: InspectedPackage {
+                name,
+                version,
+                architecture,
+                size: size as u64,
+                sha256,
+                file_name,
+                entry,
+            },
             state,
-            added_at: parts.5,
-            last_indexed_at: parts.6,
+            added_at,
+            last_indexed_at,
         })
     }
 
     /// Inserts or replaces records, in one transaction.
-    pub fn upsert(&mut self, records: &[PackageRecord]) -> Result<(), DbError> {
+    pub fn upsert<R: AsRecord>(&mut self, records: &[R]) -> Result<(), DbError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -146,10 +153,11 @@ impl Database {
         {
             let mut stmt = tx
                 .prepare(
-                    "INSERT INTO packages (file_name, name, size, sha256, info, state, added_at, licenses)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT(file_name) DO UPDATE SET name = ?2, size = ?3, sha256 = ?4, info = ?5,
-                         state = ?6, added_at = ?7, licenses = ?8",
+                    "INSERT INTO packages (file_name, name, version, architecture, size, sha256, entry, state,
+                         added_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT(file_name) DO UPDATE SET name = ?2, version = ?3, architecture = ?4,
+                         size = ?5, sha256 = ?6, entry = ?7, state = ?8, added_at = ?9",
                 )
                 .map_err(fail_at(&self.path))?;
             let mut indexed = tx.prepare(STAMP_INDEXED).map_err(fail_at(&self.path))?;
@@ -157,22 +165,23 @@ impl Database {
                 .prepare("DELETE FROM indexed WHERE file_name = ?1")
                 .map_err(fail_at(&self.path))?;
             for r in records {
+                let r = r.as_record().map_err(fail_at(&self.path))?;
+                let p = &r.package;
                 match r.last_indexed_at {
-                    Some(at) => indexed.execute(params![r.file_name, at]),
-                    None => unindexed.execute([&r.file_name]),
+                    Some(at) => indexed.execute(params![p.file_name, at]),
+                    None => unindexed.execute([&p.file_name]),
                 }
                 .map_err(fail_at(&self.path))?;
-                let info = serde_json::to_string(&r.info).map_err(fail_at(&self.path))?;
-                let licenses = serde_json::to_string(&r.licenses).map_err(fail_at(&self.path))?;
                 stmt.execute(params![
-                    r.file_name,
-                    r.info.name,
-                    r.size as i64,
-                    r.sha256,
-                    info,
+                    p.file_name,
+                    p.name,
+                    p.version,
+                    p.architecture,
+                    p.size as i64,
+                    p.sha256,
+                    p.entry,
                     r.state.as_str(),
-                    r.added_at,
-                    licenses
+                    r.added_at
                 ])
                 .map_err(fail_at(&self.path))?;
             }
@@ -180,8 +189,8 @@ impl Database {
         tx.commit().map_err(fail_at(&self.path))
     }
 
-    /// Every record's lifecycle state, by file name: what sorting the spool needs, without decoding
-    /// each record's attributes (for 10,000 records, a fraction of [`Database::all`]'s time).
+    /// Every record's lifecycle state, by file name: what sorting the spool needs, without reading
+    /// each record's entry (for 10,000 records, a fraction of [`Database::all`]'s time).
     pub fn states(&self) -> Result<HashMap<String, PackageState>, DbError> {
         let mut stmt = self
             .conn
@@ -301,15 +310,26 @@ impl Database {
 /// A record's columns, in [`RowParts`] order; `last_indexed_at` lives in the narrow `indexed` table
 /// (see [`super::schema`]).
 const SELECT_RECORDS: &str =
-    "SELECT p.file_name, p.size, p.sha256, p.info, p.state, p.added_at, i.last_indexed_at,
-         p.licenses
+    "SELECT p.file_name, p.name, p.version, p.architecture, p.size, p.sha256, p.entry, p.state, p.added_at,
+         i.last_indexed_at
      FROM packages p LEFT JOIN indexed i ON i.file_name = p.file_name";
 
 /// Sets one package's `last_indexed_at` (`?1` the file name, `?2` the time).
 const STAMP_INDEXED: &str = "INSERT INTO indexed (file_name, last_indexed_at) VALUES (?1, ?2)
      ON CONFLICT(file_name) DO UPDATE SET last_indexed_at = ?2";
 
-type RowParts = (String, i64, String, String, String, i64, Option<i64>, String);
+type RowParts = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+);
 
 /// rusqlite reads a row into a tuple of its columns' types.
 fn row_to_parts(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowParts> {
@@ -327,6 +347,8 @@ fn fail_at<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> DbError + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::haiku::record::PackageRecord;
+    use crate::haiku::package_info::PackageInfo;
     use crate::haiku::version::Version;
 
     fn record(name: &str, state: PackageState) -> PackageRecord {
@@ -355,7 +377,8 @@ mod tests {
         let a = record("a", PackageState::Spooled);
         db.upsert(&[a.clone(), record("b", PackageState::Stubbed)])
             .unwrap();
-        assert_eq!(db.get(&a.file_name).unwrap(), Some(a.clone()));
+        let stored = db.get(&a.file_name).unwrap().unwrap();
+        assert_eq!(PackageRecord::from_record(&stored).unwrap(), a);
         db.set_state(&a.file_name, PackageState::Uploaded).unwrap();
         assert_eq!(
             db.get(&a.file_name).unwrap().unwrap().state,

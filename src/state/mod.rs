@@ -6,7 +6,7 @@
 //! - [`db`]: [`Database`], package records and published indexes.
 //! - [`schema`]: the tables of the package records and their migrations.
 //! - [`sqlite`]: opening the database with the settings every part shares.
-//! - [`record`]: [`PackageRecord`] and its lifecycle [`PackageState`].
+//! - [`record`]: [`Record`], one package's format-neutral record, and its lifecycle [`PackageState`].
 //! - [`private_files`]: closing the database and output tree to other users (files of older versions).
 
 pub mod db;
@@ -16,6 +16,9 @@ pub mod record;
 pub mod schema;
 pub mod sqlite;
 
+/// The HaikuPorts view of a record (attributes decoded), where callers written before records became
+/// format-neutral look for it; the database and the publisher use [`Record`].
+pub use crate::formats::haiku::record::PackageRecord;
 pub use db::{Database, DbError};
 pub use layout::{StateDir, StateDirMissing};
-pub use record::{PackageRecord, PackageState};
+pub use record::{AsRecord, PackageState, Record};

@@ -1,6 +1,7 @@
-//! One package as the database knows it.
+//! One package as the database knows it: [`Record`], format-neutral, and its lifecycle
+//! [`PackageState`].
 
-use crate::haiku::package_info::PackageInfo;
+use crate::formats::InspectedPackage;
 
 /// Where a package is in its lifecycle. The order is the order of the publishing pipeline; a record
 /// only moves forward, except that a stubbed package can be found real again (an identical rebuild).
@@ -40,17 +41,13 @@ impl PackageState {
     }
 }
 
-/// A package record.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PackageRecord {
-    /// Canonical file name, `name-VERSION-arch.hpkg`; also the object key under `packages/`.
-    pub file_name: String,
-    /// Size of the package file in bytes.
-    pub size: u64,
-    /// Lowercase hex SHA-256 of the package file.
-    pub sha256: String,
-    /// Every package attribute, with `checksum` set to `sha256`.
-    pub info: PackageInfo,
+/// One package's record, the same for every format: what inspection found (identity, size, SHA-256
+/// and the format's opaque index entry, which only the format reads) and where the package is in
+/// its lifecycle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// What inspection found; `file_name` is also the object key under `packages/`.
+    pub package: InspectedPackage,
     /// Lifecycle state.
     pub state: PackageState,
     /// When the record was created (Unix seconds).
@@ -58,7 +55,17 @@ pub struct PackageRecord {
     /// When a published index last named this package (Unix seconds), if ever. Prune keeps objects
     /// named by any index published within the grace period.
     pub last_indexed_at: Option<i64>,
-    /// Licence files (`data/licenses/<name>`, text) of a package with the APPROVE_LICENSE flag, kept so
-    /// the index can embed them without reading the (stubbed) package again.
-    pub licenses: Vec<(String, String)>,
+}
+
+/// Something that can be stored as a [`Record`]: a record itself, or a format's own view of one
+/// (the Haiku view keeps the attributes decoded, see `crate::formats::haiku::record`).
+pub trait AsRecord {
+    /// The record to store; `Err` names why the view cannot be encoded.
+    fn as_record(&self) -> Result<std::borrow::Cow<'_, Record>, String>;
+}
+
+impl AsRecord for Record {
+    fn as_record(&self) -> Result<std::borrow::Cow<'_, Record>, String> {
+        Ok(std::borrow::Cow::Borrowed(self))
+    }
 }

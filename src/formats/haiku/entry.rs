@@ -8,6 +8,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::formats::{FormatError, InspectedPackage};
+use crate::haiku::format_error::{FormatError as HpkgError, FormatErrorKind};
+use crate::haiku::hpkg_reader::{LicenseFile, PackageReader};
 use crate::haiku::package_info::PackageInfo;
 use crate::haiku::package_scan::scan_package;
 
@@ -28,42 +30,83 @@ impl HaikuEntry {
             reason: e.to_string(),
         })
     }
+
+    /// The inspected package this entry describes (a file of `size` bytes, named canonically).
+    pub fn inspected(&self, size: u64) -> Result<InspectedPackage, FormatError> {
+        let file_name = self.info.canonical_file_name();
+        Ok(InspectedPackage {
+            name: self.info.name.clone(),
+            version: self.info.version.to_string(),
+            architecture: self.info.architecture.name().to_string(),
+            size,
+            sha256: self.info.checksum.to_ascii_lowercase(),
+            entry: serde_json::to_string(self).map_err(|e| FormatError::Entry {
+                package: file_name.clone(),
+                reason: e.to_string(),
+            })?,
+            file_name,
+        })
+    }
+}
+
+fn invalid(path: &Path, reason: String) -> FormatError {
+    FormatError::Invalid {
+        path: path.to_path_buf(),
+        format: "haiku",
+        reason,
+    }
 }
 
 /// Inspects `path`: the hash streamed, the header and sections decoded (positional reads), licences
 /// read only when the package asks for approval. The file must carry its canonical name (`pkgman`
 /// downloads it by that name; a file named otherwise was renamed or mislabelled).
 pub fn inspect(path: &Path) -> Result<InspectedPackage, FormatError> {
-    let invalid = |reason: String| FormatError::Invalid {
-        path: path.to_path_buf(),
-        format: "haiku",
-        reason,
+    let scanned = scan_package(path).map_err(|e| invalid(path, e.source.to_string()))?;
+    named_entry(path, scanned.size, scanned.info, &scanned.licenses)
+}
+
+/// Inspects `path`, whose size and SHA-256 a build verified, without hashing it: the size is the one
+/// decoded (the header is checked against it), and only the header, the chunk table and the chunks of
+/// its two sections are read (and licence files of an APPROVE_LICENSE package). Its checksum is the
+/// verified digest; the upload, which hands that digest to storage, is the file's one full read.
+pub fn inspect_verified(path: &Path, size: u64, sha256: &str) -> Result<InspectedPackage, FormatError> {
+    let decode_error = |e: HpkgError| invalid(path, e.to_string());
+    let io_error =
+        |e: std::io::Error| decode_error(HpkgError::at_file(0, FormatErrorKind::Io(e.to_string())));
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let reader = PackageReader::new(file, size).map_err(decode_error)?;
+    let licenses = if reader.package.info.approve_license() {
+        reader.license_files().map_err(decode_error)?
+    } else {
+        Vec::new()
     };
-    let scanned = scan_package(path).map_err(|e| invalid(e.source.to_string()))?;
-    let file_name = scanned.info.canonical_file_name();
+    let mut info = reader.package.info;
+    info.checksum = sha256.to_ascii_lowercase();
+    named_entry(path, size, info, &licenses)
+}
+
+/// The inspected package of `info` read from `path`, which must carry its canonical name.
+fn named_entry(
+    path: &Path,
+    size: u64,
+    info: PackageInfo,
+    licenses: &[LicenseFile],
+) -> Result<InspectedPackage, FormatError> {
+    let expected = info.canonical_file_name();
     let given = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    if given != file_name {
-        return Err(invalid(format!(
-            "its attributes name it {file_name} (name, version and architecture); rename the file or \
-             rebuild the package"
-        )));
+    if given != expected {
+        return Err(FormatError::Misnamed {
+            path: path.to_path_buf(),
+            expected,
+        });
     }
     let entry = HaikuEntry {
-        info: scanned.info,
+        info,
         // Licence texts are text files; the index carries them as strings, as `package_repo` does.
-        licenses: scanned
-            .licenses
+        licenses: licenses
             .iter()
             .map(|l| (l.name.clone(), String::from_utf8_lossy(&l.data).into_owned()))
             .collect(),
     };
-    Ok(InspectedPackage {
-        name: entry.info.name.clone(),
-        version: entry.info.version.to_string(),
-        architecture: entry.info.architecture.name().to_string(),
-        size: scanned.size,
-        sha256: entry.info.checksum.clone(),
-        file_name,
-        entry: serde_json::to_string(&entry).map_err(|e| invalid(e.to_string()))?,
-    })
+    entry.inspected(size)
 }

@@ -3,11 +3,13 @@
 //! SHA-256 (`repo.sha256`) and `package.list`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::haiku::package_info::PackageInfo;
 use crate::haiku::package_scan::sha256_hex;
 use crate::haiku::repo_checks::{PackageRejected, RepositoryChecker};
 use crate::haiku::repo_info::RepositoryInfo;
+use crate::haiku::version::Version;
 
 /// A package that may go into an index.
 #[derive(Clone, Copy, Debug)]
@@ -67,6 +69,73 @@ pub fn newest_per_name<'a, T>(
     chosen
 }
 
+/// [`newest_per_name`] by the name and version text inspection keeps outside the entry, so that
+/// choosing among thousands of records decodes no entry. Versions that do not parse (none should:
+/// inspection wrote them) lose to any that do. In the order given, not re-sorted.
+pub fn newest_by_version_text<'a, T>(
+    items: &[&'a T],
+    name: impl Fn(&T) -> &str,
+    version: impl Fn(&T) -> &str,
+) -> Vec<&'a T> {
+    let mut newest: BTreeMap<&str, (usize, Option<Version>)> = BTreeMap::new();
+    for (index, item) in items.iter().enumerate() {
+        let parsed = Version::parse(version(item));
+        match newest.get_mut(name(item)) {
+            Some(current) => {
+                let newer = match (&parsed, &current.1) {
+                    (Some(candidate), Some(chosen)) => candidate.compare(chosen).is_gt(),
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                if newer {
+                    *current = (index, parsed);
+                }
+            }
+            None => {
+                newest.insert(name(item), (index, parsed));
+            }
+        }
+    }
+    let mut chosen: Vec<usize> = newest.into_values().map(|(index, _)| index).collect();
+    chosen.sort_unstable();
+    chosen.into_iter().map(|index| items[index]).collect()
+}
+
+/// Why an index is refused when packages chosen for it fail `package_repo`'s checks against the
+/// `repo.info` at `repo_info`: every package was admitted when it was recorded, so one refused now means
+/// `repo.info` changed under it (a typo'd `vendor`, another `architecture`), which would drop *every*
+/// package; the message names the line to fix. `None` when nothing was refused.
+pub fn refusal(problems: &[PackageRejected], repo_info: &Path) -> Option<String> {
+    let first = problems.first()?;
+    let what_to_do = match first {
+        PackageRejected::VendorMismatch { .. } => format!(
+            "check the `vendor` line of {}: it must name the vendor the packages were built with",
+            repo_info.display()
+        ),
+        PackageRejected::ArchitectureMismatch { .. } => format!(
+            "check the `architecture` line of {}: it must be the architecture the packages were built for",
+            repo_info.display()
+        ),
+        PackageRejected::Incomplete { .. } | PackageRejected::DuplicateName { .. } => {
+            "rebuild the package or remove it from the spool".to_owned()
+        }
+    };
+    let listed: Vec<String> = problems.iter().take(5).map(|p| p.to_string()).collect();
+    let more = problems.len().saturating_sub(listed.len());
+    Some(format!(
+        "{} package(s) in storage would be dropped from the index because they fail the repository's checks \
+         against {}: {}{}; {what_to_do}",
+        problems.len(),
+        repo_info.display(),
+        listed.join("; "),
+        if more > 0 {
+            format!(" (and {more} more)")
+        } else {
+            String::new()
+        },
+    ))
+}
+
 /// `package.list`: one canonical file name per line.
 pub fn package_list(file_names: &[String]) -> Vec<u8> {
     file_names
@@ -110,4 +179,39 @@ pub fn build_index(mut info: RepositoryInfo, chosen: &[Candidate<'_>]) -> Result
         file_names: accepted.iter().map(|c| c.file_name.to_string()).collect(),
         rejected,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_version_text_of_each_name_is_chosen_in_the_order_given() {
+        let items = [
+            ("b", "1.10-1"),
+            ("a", "2"),
+            ("b", "1.9-3"),
+            ("a", "2-1"),
+            ("c", "x~y"),
+        ];
+        let refs: Vec<&(&str, &str)> = items.iter().collect();
+        let chosen = newest_by_version_text(&refs, |i| i.0, |i| i.1);
+        assert_eq!(chosen, [&("b", "1.10-1"), &("a", "2-1"), &("c", "x~y")]);
+    }
+
+    #[test]
+    fn a_refusal_names_the_repo_info_line() {
+        let problems = [PackageRejected::VendorMismatch {
+            package: "a-1-1-x86_64.hpkg".into(),
+            vendor: "Haiku Project".into(),
+            repository_vendor: "Haiku Projcet".into(),
+        }];
+        let text = refusal(&problems, Path::new("/s/repository/repo.info")).unwrap();
+        assert!(
+            text.contains("`vendor` line of /s/repository/repo.info"),
+            "{text}"
+        );
+        assert!(text.contains("\"Haiku Projcet\""), "{text}");
+        assert!(refusal(&[], Path::new("x")).is_none());
+    }
 }

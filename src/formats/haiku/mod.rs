@@ -7,17 +7,23 @@
 //! from, so the publisher copies each package there from the shared pool, server-side). Several Haiku
 //! architectures live beside each other in one bucket this way, an `any` package uploaded once.
 //!
-//! The instance's implicit HaikuPorts repository (`buildmaster publish`, top-level keys) still
-//! publishes through [`crate::publish`]; both build their index with [`index::build_index`].
+//! The instance's implicit HaikuPorts repository (`buildmaster publish`, top-level keys) is a Haiku
+//! repository too: [`crate::publish`] reaches it only through [`RepositoryFormat`] (its target's
+//! `repo.info` is `<state>/repository/repo.info`), and its records hold the same entries.
 //!
 //! # Layout
 //! - [`check`]: installability, the one Haiku resolver (`repo check`, the gates, the planner).
 //! - [`entry`]: what inspection keeps of a package (its attributes and approved licence texts).
 //! - [`index`]: choosing, checking and encoding the packages of one repository index.
+//! - [`published`]: the packages a published HPKR `repo` names, read back (recover, prune).
+//! - [`record`]: a package record seen with its Haiku attributes, for the HaikuPorts planner, gate and
+//!   package search.
 
 pub mod check;
 pub mod entry;
 pub mod index;
+pub mod published;
+pub mod record;
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -105,6 +111,63 @@ impl RepositoryFormat for HaikuFormat {
         Some(format!("{PACKAGES_DIR}/{}", package.file_name))
     }
 
+    fn admit_all(
+        &self,
+        target: &RepositoryTarget,
+        packages: &[&InspectedPackage],
+    ) -> Result<Vec<Result<(), String>>, FormatError> {
+        let (info, _) = Self::repo_info(target)?;
+        let path = &Self::settings(target)?.repo_info;
+        Ok(packages
+            .iter()
+            .map(|package| {
+                let entry = HaikuEntry::decode(package).map_err(|e| e.to_string())?;
+                index::admit(&info, &package.file_name, &entry.info).map_err(|e| {
+                    format!(
+                        "{e} (the repository is described by {}); rebuild the package for this repository, or \
+                         correct repo.info if it is the one that is wrong",
+                        path.display()
+                    )
+                })
+            })
+            .collect())
+    }
+
+    fn check_settings(&self, target: &RepositoryTarget) -> Result<(), FormatError> {
+        Self::repo_info(target).map(drop)
+    }
+
+    fn inspect_verified(
+        &self,
+        path: &Path,
+        size: u64,
+        sha256: &str,
+    ) -> Result<InspectedPackage, FormatError> {
+        entry::inspect_verified(path, size, sha256)
+    }
+
+    fn indexed<'a>(&self, packages: &[&'a InspectedPackage]) -> Vec<&'a InspectedPackage> {
+        index::newest_by_version_text(packages, |p| &p.name, |p| &p.version)
+    }
+
+    fn indexed_packages(&self, index: &[u8]) -> Result<Vec<InspectedPackage>, FormatError> {
+        published::packages(index)
+    }
+
+    fn package_name_of_file<'a>(&self, file_name: &'a str) -> Option<&'a str> {
+        // `name-version-arch.hpkg`: Haiku package names have no `-` (versions may).
+        file_name.split('-').next().filter(|name| !name.is_empty())
+    }
+
+    fn index_digest(&self, files: &[IndexFile]) -> String {
+        // `repo.sha256` holds the SHA-256 of `repo`, the digest pkgman checks and operators compare.
+        files
+            .iter()
+            .find(|f| f.path == "repo.sha256")
+            .map(|f| String::from_utf8_lossy(&f.bytes).trim().to_string())
+            .unwrap_or_default()
+    }
+
     fn render(
         &self,
         target: &RepositoryTarget,
@@ -134,12 +197,12 @@ impl RepositoryFormat for HaikuFormat {
             id: target.id.clone(),
             reason,
         })?;
-        if let Some(rejected) = built.rejected.first() {
-            // Every package was admitted when it was pushed; one refused now means the repo.info
-            // changed since. Publishing without it would silently drop a package: refuse instead.
+        // Every package was admitted when it was recorded; one refused now means the repo.info
+        // changed since. Publishing without it would silently drop a package: refuse instead.
+        if let Some(reason) = index::refusal(&built.rejected, &Self::settings(target)?.repo_info) {
             return Err(FormatError::Settings {
                 id: target.id.clone(),
-                reason: format!("{rejected} (did repo.info change since it was pushed?)"),
+                reason,
             });
         }
         let text = |path: &str, bytes: Vec<u8>, role| IndexFile {
