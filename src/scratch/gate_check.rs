@@ -1,8 +1,16 @@
-//! The gate of a scratch build: its packages are uploaded to the gate's staging storage under
-//! `scratch/<N>/` (never promoted, never linked: nothing reads that prefix but prune), and each is
-//! checked for installability with Haiku's solver rules ([`crate::formats::haiku::check`]) against the
-//! instance's published repository (`<state>/repository/repo`), the other packages of the same scratch
-//! build and the system packages.
+//! The gate of a scratch build: its packages are inspected through their format
+//! ([`inspect_built`]), uploaded to the gate's staging storage under `scratch/<N>/` (never promoted,
+//! never linked: nothing reads that prefix but prune), and checked for installability — the result
+//! in format-neutral terms ([`Installability`], [`Unmet`]).
+//!
+//! A HaikuPorts tree's packages ([`haikuports`]) are checked with Haiku's solver rules
+//! ([`crate::formats::haiku::check`]) against the instance's published HaikuPorts repository
+//! (`<state>/repository/repo`), the other packages of the same scratch build and the system
+//! packages. That is HaikuPorts-build code, with Haiku types on purpose: the HaikuPorts repository
+//! a buildrun publishes is the publisher's own `repo` file and system-packages directory, not a
+//! `[[repositories]]` entry behind the format seam (issue 14 names moving it there). A Debian or RPM
+//! tree's packages are checked in their `[ports] repository` through the formats' resolvers
+//! ([`super::repository_check`]).
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +19,8 @@ use serde::Serialize;
 
 use super::ScratchError;
 use crate::formats::haiku::check::{check, system_packages, Unresolved};
+use crate::formats::FormatKind;
+use crate::gate::store::StagedPackage;
 use crate::haiku::hpkg_reader::read_package;
 use crate::haiku::hpkr_reader::read_repository;
 use crate::haiku::package_info::PackageInfo;
@@ -60,7 +70,50 @@ pub struct Installability {
     /// Packages they were checked against (published + system).
     pub against: usize,
     /// Every requirement nothing provides.
-    pub unresolved: Vec<Unresolved>,
+    pub unresolved: Vec<Unmet>,
+}
+
+/// A requirement of a scratch package that nothing provides.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unmet {
+    /// The package's file name.
+    pub package: String,
+    /// The requirement as the package states it (`lib:libfoo >= 1.2`, `libgreet (>= 1.0)`).
+    pub requires: String,
+}
+
+impl From<Unresolved> for Unmet {
+    fn from(u: Unresolved) -> Self {
+        Self {
+            package: u.package,
+            requires: u.requires,
+        }
+    }
+}
+
+/// The `built` files inspected by their `format` (read once, hashed while parsed), as packages of
+/// a pipeline targeting `target`, with their staging keys (`staged`, in the same order, when staged).
+pub fn inspect_built(
+    format: FormatKind,
+    built: &[PathBuf],
+    staged: &[String],
+    target: &str,
+) -> Result<Vec<StagedPackage>, ScratchError> {
+    let format = crate::repos::Formats::available()
+        .get(format)
+        .map_err(|e| ScratchError::Check(e.to_string()))?;
+    built
+        .iter()
+        .enumerate()
+        .map(|(index, file)| {
+            Ok(StagedPackage {
+                format: format.kind(),
+                pool_key: staged.get(index).cloned().unwrap_or_default(),
+                package: format.inspect(file).map_err(|e| unreadable(file, e))?,
+                targets: vec![target.to_string()],
+            })
+        })
+        .collect()
 }
 
 fn unreadable(path: &Path, message: impl std::fmt::Display) -> ScratchError {
@@ -70,9 +123,9 @@ fn unreadable(path: &Path, message: impl std::fmt::Display) -> ScratchError {
     }
 }
 
-/// Checks every package of `built` against the published repository of `real_repository_dir`, the
-/// other built packages and `system` (a system-packages directory).
-pub fn installability(
+/// Checks every package of `built` (a HaikuPorts tree's) against the published repository of
+/// `real_repository_dir`, the other built packages and `system` (a system-packages directory).
+pub fn haikuports(
     built: &[PathBuf],
     real_repository_dir: &Path,
     system: Option<&Path>,
@@ -101,7 +154,7 @@ pub fn installability(
     Ok(Installability {
         packages: report.packages,
         against: against.len(),
-        unresolved: report.unresolved,
+        unresolved: report.unresolved.into_iter().map(Unmet::from).collect(),
     })
 }
 
@@ -151,7 +204,7 @@ mod tests {
         let lib = package(&built, "libnew", "lib:libnew", "haiku");
         let app = package(&built, "app", "", "lib:libnew\n\tlib:libghostly");
         // No published repository: `<dir>/repository/repo` does not exist.
-        let report = installability(&[lib, app], &dir.path().join("repository"), Some(&system)).unwrap();
+        let report = haikuports(&[lib, app], &dir.path().join("repository"), Some(&system)).unwrap();
         assert_eq!(report.packages, 2);
         assert_eq!(report.against, 1);
         let unresolved: Vec<(&str, &str)> = report

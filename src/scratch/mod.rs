@@ -11,7 +11,9 @@
 //!
 //! - [`settings`]: `[scratch]` — TTL and webhook.
 //! - [`workspace`]: the scratch state directory (checkout, snapshot, its record `scratch.json`).
-//! - [`gate_check`]: staging the results under `scratch/<N>/` and the installability check.
+//! - [`gate_check`]: inspecting and staging the results under `scratch/<N>/`, and a HaikuPorts
+//!   tree's installability check.
+//! - [`repository_check`]: a Debian or RPM tree's installability check, in its `[ports] repository`.
 //! - [`pipeline`]: its pipeline in the gate's records (kind `scratch`), with the policy's checks.
 //! - [`verdict`]: the commit-status JSON POSTed to the webhook.
 //! - [`prune`]: deleting expired scratch builds (staging objects, then the directory).
@@ -20,6 +22,7 @@
 pub mod gate_check;
 pub mod pipeline;
 pub mod prune;
+pub mod repository_check;
 pub mod run;
 pub mod settings;
 pub mod verdict;

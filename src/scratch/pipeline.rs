@@ -7,11 +7,10 @@
 //! installability (blocking unless the policy says otherwise), and the policy's lint and test, run as
 //! for built packages ([`crate::gate::command_check`]) on the scratch build's own files — a test on a
 //! builder too ([`for_scratch`]: HaikuPorter's `TEST()` reruns the scratch build's own recorded job
-//! with `--test` on the policy's builder). Packages are inspected through their format
-//! ([`crate::formats`]), the tree's (`[ports] kind`).
+//! with `--test` on the policy's builder; a Debian package's tests as a push's). A Debian or RPM
+//! tree's checks are its `[ports] repository`'s policy.
 
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
 use buildmaster_storage::StorageBackend;
@@ -19,23 +18,12 @@ use buildmaster_storage::StorageBackend;
 use super::gate_check::Installability;
 use super::ScratchError;
 use crate::config::instance::InstanceConfig;
-use crate::formats::FormatKind;
 use crate::gate::builder_tests::haiku;
 use crate::gate::command_check::{self, Staged, Subject};
 use crate::gate::flow::GATE;
 use crate::gate::policy::{CheckKind, CommandCheck, Mode, Policy};
 use crate::gate::store::{CheckResult, CheckStatus, GateStore, PipelineState, StagedPackage};
 use crate::state::StateDir;
-
-/// What a scratch build's packages are: their format (the tree's) and the repository whose gate
-/// checks them (`haikuports`, or `[ports] repository`).
-#[derive(Clone, Copy, Debug)]
-pub struct Built<'a> {
-    /// The packages' format.
-    pub format: FormatKind,
-    /// The repository id their pipeline targets.
-    pub target: &'a str,
-}
 
 /// `policy` as a scratch build runs it: a test on a builder reruns the jobs recorded in the scratch
 /// build's own `state` (its builds, not the instance's — HaikuPorter's `TEST()` runs with the
@@ -93,42 +81,25 @@ impl ScratchPipeline {
             .map_err(failed)
     }
 
-    /// Adds the `built` packages (of `what`; their staging keys in `staged`, in the same order, when
-    /// staged), records their installability results and runs `policy`'s lint and test on them (a
-    /// test on a builder: `policy` as [`for_scratch`] binds it); each blocking failure, as a line for
-    /// the verdict.
+    /// Adds the scratch build's `packages` (inspected from the `built` files, in the same order),
+    /// records their installability results and runs `policy`'s lint and test on them (a test on a
+    /// builder: `policy` as [`for_scratch`] binds it); each blocking failure, as a line for the
+    /// verdict.
     pub async fn check(
         &self,
         built: &[PathBuf],
-        what: Built<'_>,
-        staged: &[String],
+        packages: &[StagedPackage],
         installability: &Installability,
         policy: Option<&Policy>,
         now: i64,
     ) -> Result<Vec<String>, ScratchError> {
         let mut store = GateStore::open(&self.database).map_err(failed)?;
-        let format = crate::repos::Formats::available()
-            .get(what.format)
-            .map_err(|e| ScratchError::Check(e.to_string()))?;
-        let mut packages = Vec::new();
-        for (index, file) in built.iter().enumerate() {
-            let package = format.inspect(file).map_err(|e| ScratchError::Workspace {
-                path: file.clone(),
-                message: e.to_string(),
-            })?;
-            packages.push(StagedPackage {
-                format: what.format,
-                pool_key: staged.get(index).cloned().unwrap_or_default(),
-                package,
-                targets: vec![what.target.to_string()],
-            });
-        }
-        store.add_packages(self.id, &packages).map_err(failed)?;
+        store.add_packages(self.id, packages).map_err(failed)?;
         let mode = policy.map_or(Mode::Block, |p| p.mode(CheckKind::Installability));
         if mode != Mode::Off {
-            for staged in &packages {
-                let result =
-                    installability_result(&staged.package.file_name, what.target, installability, mode);
+            for staged in packages {
+                let target = staged.targets.first().map_or("", String::as_str);
+                let result = installability_result(&staged.package.file_name, target, installability, mode);
                 store.set_check(self.id, &result, now).map_err(failed)?;
             }
         }

@@ -11,9 +11,10 @@ use buildmaster_storage::StorageBackend;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::gate_check::{installability, stage, Installability};
-use super::pipeline::{for_scratch, Built, ScratchPipeline};
+use super::gate_check::{haikuports, inspect_built, stage, Installability};
+use super::pipeline::{for_scratch, ScratchPipeline};
 use super::prune::{prune_expired, PruneReport};
+use super::repository_check::in_repository;
 use super::verdict::{self, Verdict, CONTEXT};
 use super::workspace::{resolve_ref, ScratchRecord, Workspace};
 use super::ScratchError;
@@ -24,6 +25,7 @@ use crate::config::instance::InstanceConfig;
 use crate::gate::buildrun::HAIKUPORTS;
 use crate::gate::policy::{CheckKind, Mode, Policy};
 use crate::plan::instance::Wanted;
+use crate::plan::recipe_tree::TreeKind;
 use crate::state::StateDir;
 
 /// What to build.
@@ -89,8 +91,11 @@ impl ScratchContext {
                 )
             }
         };
-        let policy = crate::gate::buildrun::haikuports_policy(&config)
-            .map_err(|e| ScratchError::Check(e.to_string()))?;
+        let policy = match config.ports.kind {
+            TreeKind::Haikuports => crate::gate::buildrun::haikuports_policy(&config)
+                .map_err(|e| ScratchError::Check(e.to_string()))?,
+            _ => Some(repository_policy(&config, &state, &storage)?),
+        };
         Ok(Self {
             state,
             config,
@@ -102,6 +107,22 @@ impl ScratchContext {
             cancel,
         })
     }
+}
+
+/// A Debian or RPM tree's checks: its `[ports] repository`'s policy, its test on a builder bound to
+/// the `[[builders]]` and to what the repository serves, as the push service binds it.
+fn repository_policy(
+    config: &InstanceConfig,
+    state: &StateDir,
+    storage: &Arc<dyn StorageBackend>,
+) -> Result<Policy, ScratchError> {
+    let mut repository =
+        crate::plan::foreign::served_repository(config).map_err(|e| ScratchError::Check(e.to_string()))?;
+    let one = std::slice::from_mut(&mut repository);
+    crate::gate::builder_tests::bind(one, &config.builders)
+        .map_err(|e| ScratchError::Check(e.to_string()))?;
+    crate::gate::builder_tests::served::bind_served(one, state, storage);
+    Ok(repository.policy)
 }
 
 /// How often a scratch build that waits for the buildrun lock tries again.
@@ -135,6 +156,15 @@ struct Gated {
     installability_blocks: bool,
     /// Each blocking lint or test failure.
     command_failures: Vec<String>,
+}
+
+/// The repository whose gate checks the tree's packages: the HaikuPorts repository, or a Debian or
+/// RPM tree's `[ports] repository`.
+fn target_repository(config: &InstanceConfig) -> String {
+    match (config.ports.kind, &config.ports.repository) {
+        (TreeKind::Haikuports, _) | (_, None) => HAIKUPORTS.to_string(),
+        (_, Some(id)) => id.clone(),
+    }
 }
 
 /// The instance config with the scratch clone as ports tree and the system packages pinned to the
@@ -218,10 +248,21 @@ async fn build_and_gate(
         ws.record.staged = stage(staging.as_ref(), ws.record.id, &built).await?;
         ws.save()?;
     }
-    let system = ctx.config.ports.system_packages.clone();
-    let installability = tokio::task::spawn_blocking({
-        let (repository, built) = (cx.state.repository(), built.clone());
-        move || installability(&built, &repository, system.as_deref())
+    let target = target_repository(&ctx.config);
+    let kind = ctx.config.ports.kind;
+    let (packages, installability) = tokio::task::spawn_blocking({
+        let (built, staged, database) = (built.clone(), ws.record.staged.clone(), state.database());
+        let (repository, system) = (cx.state.repository(), ctx.config.ports.system_packages.clone());
+        let repositories = crate::repos::config::resolve(&ctx.config.repositories)
+            .map_err(|e| ScratchError::Check(e.to_string()))?;
+        move || {
+            let packages = inspect_built(kind.format(), &built, &staged, &target)?;
+            let installability = match kind {
+                TreeKind::Haikuports => haikuports(&built, &repository, system.as_deref())?,
+                _ => in_repository(&database, &repositories, &packages)?,
+            };
+            Ok::<_, ScratchError>((packages, installability))
+        }
     })
     .await
     .map_err(|e| ScratchError::Check(e.to_string()))??;
@@ -232,19 +273,8 @@ async fn build_and_gate(
                 .policy
                 .as_ref()
                 .map(|p| for_scratch(p, &ctx.config, &state, dir.clone(), &cx.storage));
-            let what = Built {
-                format: ctx.config.ports.kind.format(),
-                target: HAIKUPORTS,
-            };
             pipeline
-                .check(
-                    &built,
-                    what,
-                    &ws.record.staged,
-                    &installability,
-                    policy.as_ref(),
-                    now,
-                )
+                .check(&built, &packages, &installability, policy.as_ref(), now)
                 .await?
         }
         None => Vec::new(),
