@@ -10,24 +10,32 @@
 //! - Haiku ([`haiku`]): HaikuPorter's own `TEST()`, which HaikuPorter runs with the port's build
 //!   (`haikuporter --test`): the package's recorded build job again with `--test`, for the
 //!   HaikuPorts repository's gate.
-//! - RPM: not yet; such a check fails saying so rather than passing.
+//! - RPM ([`rpm`]): tmt's test and plan metadata in an fmf tree ([`fmf`], [`tmt`]) in a documented
+//!   subset, the package and the staged packages it requires installed with the real `rpm --root`
+//!   into a fresh root unpacked from the policy's `root_tarball`, streamed as Debian's are.
 //!
 //! The builder is a `[[builders]]` entry, bound to the policy when the instance's repositories are
 //! opened ([`bind`]); the check's log and verdict are recorded as a command check's are.
 
 pub mod autopkgtest;
 pub mod debian;
+pub mod fmf;
 pub mod haiku;
+pub mod rpm;
 pub mod served;
 mod session;
+pub mod tmt;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::command_check::{CommandOutcome, Subject};
+use buildmaster_storage::Sha256Digest;
+
+use super::command_check::{CommandOutcome, Subject, MAX_LOG_BYTES};
 use super::policy::CommandSection;
 use crate::builders::config::{BuilderSection, BuilderSpec};
+use crate::builders::package::WantedPackage;
 use crate::formats::FormatKind;
 use crate::repos::config::Repository;
 
@@ -112,6 +120,7 @@ pub struct BindError {
 pub fn bind(repositories: &mut [Repository], builders: &[BuilderSection]) -> Result<(), BindError> {
     for repository in repositories {
         let id = repository.id().to_owned();
+        let kind = repository.format();
         let Some(test) = repository
             .policy
             .test
@@ -140,6 +149,9 @@ pub fn bind(repositories: &mut [Repository], builders: &[BuilderSection]) -> Res
                 "`on = \"builder\"` needs a [[builders]] entry to run on; add one".into(),
             ));
         }
+        if kind == FormatKind::Rpm && (test.tests.is_none() || test.root_tarball.is_none()) {
+            return Err(fail(rpm::missing_keys_message(test)));
+        }
         test.builders = chosen
             .into_iter()
             .map(|b| b.resolve().map(|spec| BoundBuilder(Arc::new(spec))))
@@ -154,16 +166,110 @@ pub async fn run(test: &BuilderTest, timeout: Duration, subject: &Subject<'_>) -
     match subject.format {
         FormatKind::Debian => debian::run(test, timeout, subject).await,
         FormatKind::Haiku => haiku::run(test, timeout, subject.package).await,
-        other => CommandOutcome {
-            passed: false,
-            summary: format!(
-                "tests on a builder are not supported for {} packages yet (docs/gate.md); run them on \
-                 the master with `command`, or waive",
-                other.as_str()
-            ),
-            log: String::new(),
-        },
+        FormatKind::Rpm => rpm::run(test, timeout, subject).await,
     }
+}
+
+/// One package's tests as a connected builder runs them, decided on the master.
+struct Steps<'a> {
+    /// The package under test first, then what it needs: streamed into the tests' cache.
+    packages: &'a [WantedPackage],
+    /// The tests' files on the master.
+    tests_dir: &'a Path,
+    /// Where they are copied on the builder.
+    remote_tests_dir: String,
+    /// The format's constant script with its parameters; its output ends in `buildmaster:
+    /// summary` and one `NAME VERDICT` line per test; it exits 0 (passed), 1 (a test failed) or 8
+    /// (no test ran).
+    argv: Vec<String>,
+    /// `NAME SKIP why` for each test not run.
+    skipped: &'a [String],
+}
+
+/// Runs `steps` on `session`'s builder: the packages streamed, the tests copied, the script run;
+/// the log headed by what was sent and skipped, the summary naming the failed tests.
+async fn run_steps(
+    session: &mut session::TestSession,
+    steps: &Steps<'_>,
+    timeout: Duration,
+) -> CommandOutcome {
+    let builder = session.name().to_owned();
+    let sent = match session.place_packages(steps.packages, None).await {
+        Ok(report) => report,
+        Err(e) => return could_not_run(format!("streaming the packages to builder {builder}: {e}")),
+    };
+    if let Err(why) = session
+        .write_tree(steps.tests_dir, &steps.remote_tests_dir, timeout)
+        .await
+    {
+        return could_not_run(format!("copying the tests to builder {builder}: {why}"));
+    }
+    let (status, mut outcome) = session.run(&steps.argv, timeout).await;
+    let mut header = format!(
+        "buildmaster: builder {builder}; sent {} ({} bytes), already cached {}\n",
+        list(&sent.sent),
+        sent.bytes,
+        list(&sent.already_cached)
+    );
+    for skipped in steps.skipped {
+        header.push_str(&format!("{skipped}\n"));
+    }
+    let ran = summary_lines(&outcome.log);
+    let all: Vec<&str> = ran
+        .iter()
+        .copied()
+        .chain(steps.skipped.iter().map(String::as_str))
+        .collect();
+    outcome.summary = match status {
+        Some(0) => format!("{} on builder {builder}", all.join(", ")),
+        Some(8) => format!("no test ran on builder {builder}: {}", all.join(", ")),
+        Some(_) if !ran.is_empty() => {
+            let failed: Vec<&str> = ran
+                .iter()
+                .copied()
+                .filter(|r| r.contains(" FAIL") || r.contains(" ERROR"))
+                .collect();
+            format!("{} on builder {builder}", failed.join(", "))
+        }
+        _ => format!(
+            "{} (before any test ran: the package or its dependencies did not install)",
+            outcome.summary
+        ),
+    };
+    outcome.log = crate::bounded_text::shortened(&format!("{header}{}", outcome.log), MAX_LOG_BYTES);
+    outcome
+}
+
+/// A script's summary lines (`NAME PASS`, `NAME FAIL …`, …), after its `summary` marker.
+fn summary_lines(log: &str) -> Vec<&str> {
+    log.rsplit_once("buildmaster: summary\n")
+        .map(|(_, tail)| tail.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "nothing".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// A staged file as the builder cache wants it (its bytes in the local file).
+fn wanted_package(path: &Path, package: &crate::formats::InspectedPackage) -> Result<WantedPackage, String> {
+    Ok(WantedPackage {
+        file_name: package.file_name.clone(),
+        size: package.size,
+        sha256: Sha256Digest::from_hex(&package.sha256).ok_or_else(|| {
+            format!(
+                "{}: recorded SHA-256 {:?} is not one",
+                package.file_name, package.sha256
+            )
+        })?,
+        local: Some(path.to_owned()),
+        key: None,
+        system: false,
+    })
 }
 
 /// A failed outcome with no log: the tests could not run, for `summary`.
@@ -226,5 +332,29 @@ mod tests {
         let (mut repos, builders) = instance("", "");
         let err = bind(&mut repos, &builders).unwrap_err().to_string();
         assert!(err.contains("needs a [[builders]] entry"), "{err}");
+    }
+
+    #[test]
+    fn an_rpm_test_without_its_tree_or_root_is_refused_naming_the_keys() {
+        let bind_rpm = |keys: &str| {
+            let text = format!(
+                "[[repositories]]\nid = \"el/9\"\nroot = \"rpm/el/9\"\n[repositories.rpm]\ndistro = \"el\"\n\
+                 release = \"9\"\narch = \"x86_64\"\n[repositories.policy.test]\non = \"builder\"\n{keys}\n{TWO}"
+            );
+            let file: File = toml::from_str(&text).unwrap();
+            let mut repos = crate::repos::config::resolve(&file.repositories).unwrap();
+            bind(&mut repos, &file.builders).map_err(|e| e.to_string())
+        };
+        let err = bind_rpm("").unwrap_err();
+        assert!(
+            err.contains("el/9") && err.contains("`tests`") && err.contains("`root_tarball`"),
+            "{err}"
+        );
+        let err = bind_rpm("tests = \"/t\"").unwrap_err();
+        assert!(
+            !err.contains("`tests`") && err.contains("`root_tarball`"),
+            "{err}"
+        );
+        bind_rpm("tests = \"/t\"\nroot_tarball = \"/r.tar\"").unwrap();
     }
 }
