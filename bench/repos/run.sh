@@ -39,8 +39,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --quiet --release --bin buildmaster --example repos-bench-gen
 TARGET="${CARGO_TARGET_DIR:-target}/release"
+# A given BUILDMASTER with the generator already built needs no build (the shared tree may not
+# compile while others work in it).
+if [ -z "${BUILDMASTER:-}" ] || [ ! -x "$TARGET/examples/repos-bench-gen" ]; then
+    cargo build --quiet --release --bin buildmaster --example repos-bench-gen
+fi
 BIN="${BUILDMASTER:-$TARGET/buildmaster}" GEN="$TARGET/examples/repos-bench-gen"
 
 now_ms() { date +%s%3N; }

@@ -7,6 +7,7 @@
 //! - [`config`]: `[[repositories]]` — ids, roots, pools, format settings, signing keys.
 //! - [`records`]: pool files, links into repositories, uploaded index files (state database).
 //! - [`keys`]: pool keys, index keys, and hrefs from a repository's root to the pool.
+//! - [`listing_cache`]: each repository's listing kept between publishes (only new links are read).
 //! - [`index_upload`]: one repository's index, rendered and uploaded in a safe order, only what changed.
 //! - [`push_plan`]: which repositories a push names; every inspection and check before any upload.
 //! - [`pool_store`]: pool files uploaded once, copied where a format fixes the path.
@@ -23,6 +24,7 @@ pub mod check;
 pub mod config;
 pub mod index_upload;
 pub mod keys;
+pub mod listing_cache;
 pub mod pool_store;
 pub mod prune;
 pub mod push;

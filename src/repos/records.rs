@@ -10,6 +10,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::formats::{FormatKind, InspectedPackage};
 
+use super::listing_cache::{Listed, ListingCache, Stamp};
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS pool_packages (
     format TEXT NOT NULL,
@@ -44,7 +46,24 @@ CREATE TABLE IF NOT EXISTS repo_index_files (
     superseded_at INTEGER,
     PRIMARY KEY (repository, path, sha256)
 );
+CREATE TABLE IF NOT EXISTS repo_records_epoch (
+    epoch TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS repo_rewrites (
+    id INTEGER PRIMARY KEY
+);
+CREATE TRIGGER IF NOT EXISTS repo_links_deleted AFTER DELETE ON repo_links
+    BEGIN INSERT INTO repo_rewrites (id) VALUES (NULL); END;
+CREATE TRIGGER IF NOT EXISTS repo_links_updated AFTER UPDATE ON repo_links
+    BEGIN INSERT INTO repo_rewrites (id) VALUES (NULL); END;
+CREATE TRIGGER IF NOT EXISTS pool_packages_deleted AFTER DELETE ON pool_packages
+    BEGIN INSERT INTO repo_rewrites (id) VALUES (NULL); END;
+CREATE TRIGGER IF NOT EXISTS pool_packages_updated AFTER UPDATE ON pool_packages
+    BEGIN INSERT INTO repo_rewrites (id) VALUES (NULL); END;
 ";
+// `repo_records_epoch` and `repo_rewrites` stamp cached listings (src/repos/listing_cache.rs): the
+// epoch tells this database from any other, and the triggers count every rewrite of links or pool
+// rows — none happens today, and one that ever does invalidates every cached listing.
 
 /// How much of the state database the records' connection maps into memory (SQLite's `mmap_size`;
 /// it maps at most the file's size). Reading a 10,000-package repository's entries through the map
@@ -78,6 +97,8 @@ pub struct RecordsError {
 pub struct Records {
     conn: Connection,
     path: PathBuf,
+    /// Listings kept between publishes, when the records were opened with one.
+    listing_cache: Option<ListingCache>,
 }
 
 fn format_from(text: &str) -> Option<FormatKind> {
@@ -135,7 +156,21 @@ impl Records {
         Ok(Self {
             conn,
             path: path.into(),
+            listing_cache: None,
         })
+    }
+
+    /// The same records, keeping each repository's listing under `dir` between publishes so that a
+    /// listing reads only the links added since (src/repos/listing_cache.rs).
+    pub fn with_listing_cache(mut self, dir: PathBuf) -> Self {
+        self.listing_cache = Some(ListingCache::in_dir(dir));
+        self
+    }
+
+    /// The connection, for tests that change the database behind the records' back.
+    #[cfg(test)]
+    pub(crate) fn conn_for_tests(&self) -> &Connection {
+        &self.conn
     }
 
     fn fail(&self, e: rusqlite::Error) -> RecordsError {
@@ -225,16 +260,31 @@ impl Records {
         sha256: &str,
         now: i64,
     ) -> Result<bool, RecordsError> {
+        let new = self.link_all(&[(repository, format, sha256)], now)?;
+        Ok(new.first().copied().unwrap_or(false))
+    }
+
+    /// [`Records::link`] of several (repository, format, SHA-256) in one transaction (one commit, one
+    /// fsync, for a whole push); whether each was new.
+    pub fn link_all(
+        &mut self,
+        links: &[(&str, FormatKind, &str)],
+        now: i64,
+    ) -> Result<Vec<bool>, RecordsError> {
         self.in_transaction(|tx| {
-            let new = tx.execute(
-                "INSERT OR IGNORE INTO repo_links (repository, sha256, format, linked_at) VALUES (?1, ?2, ?3, ?4)",
-                params![repository, sha256, format.as_str(), now],
-            )? > 0;
-            if new {
-                tx.execute(
-                    "INSERT OR IGNORE INTO repo_dirty (repository) VALUES (?1)",
-                    params![repository],
-                )?;
+            let mut new = Vec::with_capacity(links.len());
+            for (repository, format, sha256) in links {
+                let added = tx.execute(
+                    "INSERT OR IGNORE INTO repo_links (repository, sha256, format, linked_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![repository, sha256, format.as_str(), now],
+                )? > 0;
+                if added {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO repo_dirty (repository) VALUES (?1)",
+                        params![repository],
+                    )?;
+                }
+                new.push(added);
             }
             Ok(new)
         })
@@ -305,39 +355,149 @@ impl Records {
 
     /// The pool files linked into `repository` without their entries (`entry` empty), each with its
     /// entry's length in bytes, in [`Records::linked`]'s order: what a format reads first to find
-    /// which parts of its index are unchanged (`octet_length` takes the length from the row's header,
-    /// without copying the entry). `format` is the repository's: matching the pool on it instead of
-    /// on each link's own (always the same) column lets SQLite walk the links' primary-key index
-    /// alone, without a table lookup per link (bench/repos).
-    pub fn listing(
+    /// which parts of its index are unchanged. With a listing cache, only the links added since the
+    /// cached listing are read from the database.
+    pub fn listing(&self, repository: &str, format: FormatKind) -> Result<Vec<Listed>, RecordsError> {
+        Ok(self.listing_counted(repository, format)?.0)
+    }
+
+    /// [`Records::listing`], and how many of its rows came from the listing cache.
+    pub(crate) fn listing_counted(
         &self,
         repository: &str,
         format: FormatKind,
-    ) -> Result<Vec<(PoolPackage, usize)>, RecordsError> {
+    ) -> Result<(Vec<Listed>, usize), RecordsError> {
         let started = std::time::Instant::now();
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT p.format, p.sha256, p.name, p.version, p.architecture, p.file_name, p.size,
-                        p.pool_key, '', p.added_at, octet_length(p.entry)
-                 FROM repo_links l JOIN pool_packages p ON p.format = ?2 AND p.sha256 = l.sha256
-                 WHERE l.repository = ?1",
-            )
-            .map_err(|e| self.fail(e))?;
-        let rows = stmt
-            .query_map(params![repository, format.as_str()], |row| {
-                Ok((pool_row(row)?, row.get::<_, i64>(10)?.max(0) as usize))
-            })
-            .map_err(|e| self.fail(e))?;
-        let mut listed = rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))?;
-        listed.sort_by(|(a, _), (b, _)| by_identity(a, b));
+        let (listed, from_cache) = match &self.listing_cache {
+            Some(cache) => self.listing_through(cache, repository, format)?,
+            None => {
+                let mut listed = self.listing_after(repository, format, 0)?;
+                listed.sort_by(|(a, _), (b, _)| by_identity(a, b));
+                (listed, 0)
+            }
+        };
         tracing::debug!(
             repository,
             packages = listed.len(),
+            from_cache,
             ms = started.elapsed().as_secs_f64() * 1e3,
             "linked packages listed"
         );
-        Ok(listed)
+        Ok((listed, from_cache))
+    }
+
+    /// [`Records::listing`] through `cache`: the cached rows still valid plus the links added since,
+    /// or all links read again; stored back when they changed. Also returns how many rows came from
+    /// the cache.
+    fn listing_through(
+        &self,
+        cache: &ListingCache,
+        repository: &str,
+        format: FormatKind,
+    ) -> Result<(Vec<Listed>, usize), RecordsError> {
+        let epoch = self.epoch()?;
+        // The stamp and the rows it covers come from one snapshot of the database.
+        let snapshot = self.conn.unchecked_transaction().map_err(|e| self.fail(e))?;
+        let stamp = self.stamp(repository, epoch)?;
+        let cached = cache
+            .load(repository, format)
+            .filter(|c| c.stamp.epoch == stamp.epoch && c.stamp.rewrites == stamp.rewrites);
+        let (mut listed, from_cache) = match cached {
+            Some(c) => {
+                let added = self.listing_after(repository, format, c.stamp.max_rowid)?;
+                if c.stamp.count + added.len() as u64 == stamp.count {
+                    let from_cache = c.rows.len();
+                    let mut rows = c.rows;
+                    rows.extend(added);
+                    (rows, from_cache)
+                } else {
+                    (self.listing_after(repository, format, 0)?, 0)
+                }
+            }
+            None => (self.listing_after(repository, format, 0)?, 0),
+        };
+        snapshot.finish().map_err(|e| self.fail(e))?;
+        // Mostly sorted already (the cached rows are): the sort only places the added ones.
+        listed.sort_by(|(a, _), (b, _)| by_identity(a, b));
+        if from_cache < listed.len() {
+            cache.store(repository, format, &stamp, &listed);
+        }
+        Ok((listed, from_cache))
+    }
+
+    /// This database's epoch (see src/repos/listing_cache.rs), made the first time it is asked for.
+    fn epoch(&self) -> Result<String, RecordsError> {
+        let epoch_of = || {
+            self.conn
+                .query_row("SELECT epoch FROM repo_records_epoch LIMIT 1", [], |row| {
+                    row.get(0)
+                })
+                .optional()
+        };
+        if let Some(epoch) = epoch_of().map_err(|e| self.fail(e))? {
+            return Ok(epoch);
+        }
+        self.conn
+            .execute(
+                "INSERT INTO repo_records_epoch (epoch) SELECT lower(hex(randomblob(16)))
+                 WHERE NOT EXISTS (SELECT 1 FROM repo_records_epoch)",
+                [],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(epoch_of().map_err(|e| self.fail(e))?.unwrap_or_default())
+    }
+
+    /// The state of the records a listing of `repository` is read at, in this database of `epoch`.
+    fn stamp(&self, repository: &str, epoch: String) -> Result<Stamp, RecordsError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT coalesce(max(id), 0) FROM repo_rewrites), count(*), coalesce(max(rowid), 0)
+                 FROM repo_links WHERE repository = ?1",
+                params![repository],
+                |row| {
+                    Ok(Stamp {
+                        epoch,
+                        rewrites: row.get(0)?,
+                        count: row.get::<_, i64>(1)?.max(0) as u64,
+                        max_rowid: row.get(2)?,
+                    })
+                },
+            )
+            .map_err(|e| self.fail(e))
+    }
+
+    /// The links of `repository` with a rowid above `after` (0: all), unsorted, as [`Records::listing`]
+    /// returns them (`octet_length` takes an entry's length from the row's header, without copying the
+    /// entry). `format` is the repository's: matching the pool on it instead of on each link's own
+    /// (always the same) column lets SQLite walk the links' primary-key index alone, without a table
+    /// lookup per link (bench/repos).
+    fn listing_after(
+        &self,
+        repository: &str,
+        format: FormatKind,
+        after: i64,
+    ) -> Result<Vec<Listed>, RecordsError> {
+        // All links: through the links' index on the repository. Links added since `after`: by rowid
+        // (`+` keeps SQLite off the repository index), so that only the new rows are visited.
+        let filter = match after {
+            0 => "l.repository = ?1 AND l.rowid > ?3",
+            _ => "+l.repository = ?1 AND l.rowid > ?3",
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT p.format, p.sha256, p.name, p.version, p.architecture, p.file_name, p.size,
+                        p.pool_key, '', p.added_at, octet_length(p.entry)
+                 FROM repo_links l JOIN pool_packages p ON p.format = ?2 AND p.sha256 = l.sha256
+                 WHERE {filter}"
+            ))
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![repository, format.as_str(), after], |row| {
+                Ok((pool_row(row)?, row.get::<_, i64>(10)?.max(0) as usize))
+            })
+            .map_err(|e| self.fail(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))
     }
 
     /// The stored entries of the pool files of `format` with these SHA-256 digests, in the same
@@ -437,16 +597,17 @@ impl Records {
                 .map_err(|e| self.fail(e))?;
             rows.collect::<Result<_, _>>().map_err(|e| self.fail(e))?
         };
-        for path in current.iter().filter(|path| !keep.contains(path.as_str())) {
-            self.conn
-                .execute(
+        // One transaction (one commit) for all of them.
+        self.in_transaction(|tx| {
+            for path in current.iter().filter(|path| !keep.contains(path.as_str())) {
+                tx.execute(
                     "UPDATE repo_index_files SET superseded_at = ?3
                      WHERE repository = ?1 AND path = ?2 AND superseded_at IS NULL",
                     params![repository, path, now],
-                )
-                .map_err(|e| self.fail(e))?;
-        }
-        Ok(())
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// The superseded content-addressed files of `repository`: (path, SHA-256, superseded at), newest

@@ -273,7 +273,11 @@ impl PushService {
         let lock = self.lock().await?;
         crash_point("repos-locked");
         let result = match Records::open(&self.state.database()) {
-            Ok(mut records) => work(&mut records).await,
+            Ok(records) => {
+                // Beside the formats' chunk caches (`index-cache/<format>/`).
+                let listings = self.state.root().join("index-cache").join("listings");
+                work(&mut records.with_listing_cache(listings)).await
+            }
             Err(err) => Err(err.into()),
         };
         crash_point("repos-unlocking");
