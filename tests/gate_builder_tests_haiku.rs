@@ -9,11 +9,14 @@
 //! stays staged (not served); libbase's passed. Ports without a TEST() pass (HaikuPorter's default
 //! TEST is `true`).
 
+#[allow(dead_code)]
+mod gate_scratch_common;
 mod support;
 
 use std::path::Path;
 use std::time::Duration;
 
+use gate_scratch_common::staging_config;
 use support::farm::{git_commit_all, Farm, LedgerEntry};
 
 /// Limit for a buildrun of a few one-second ports, each built again for its test.
@@ -63,16 +66,7 @@ fn a_recipes_test_runs_with_its_build_on_the_builder_and_a_failing_one_keeps_the
         "TEST()\n{\n\techo 'toolbox TEST: expected 3 tools, found 2'\n\tfalse\n}\n",
     );
     git_commit_all(&tree);
-    let staging_bucket = format!("tests-staging-{:08x}", fastrand::u32(..));
-    farm.garage.create_private_bucket(&staging_bucket);
-    let served = std::fs::read_to_string(farm.storage_config()).unwrap();
-    let staging = served.replace(
-        &format!("\"bucket_name\": \"{}\"", farm.garage.bucket()),
-        &format!("\"bucket_name\": \"{staging_bucket}\""),
-    );
-    assert_ne!(served, staging);
-    let staging_json = farm.dir.path().join("staging.json");
-    std::fs::write(&staging_json, staging).unwrap();
+    let staging_json = staging_config(&farm, "tests-staging");
     let config_path = farm.state().join("buildmaster.toml");
     let config = std::fs::read_to_string(&config_path).unwrap();
     std::fs::write(
