@@ -26,7 +26,8 @@
 //! twice. The format-neutral gate of `[[repositories]]` ([`super::installability`]) asks
 //! [`RepositoryFormat::check`](crate::formats::RepositoryFormat::check) instead, which decodes every
 //! stored entry on each call; here that would be the whole index (10,000 HaikuPorts packages) once
-//! per open pipeline and fixpoint round.
+//! per open pipeline and fixpoint round, about 5× the cost of a check of the view (docs/performance.md,
+//! "`repo check` after its resolver moved").
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
