@@ -37,24 +37,36 @@ pub struct ScanError {
     pub source: FormatError,
 }
 
+pub use crate::fsutil::sha256_stream;
+
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-pub use crate::fsutil::sha256_stream;
-
 /// Reads one package: hash (streaming), decode (positional reads), licences.
 pub fn scan_package(path: &Path) -> Result<ScannedPackage, ScanError> {
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let (size, checksum) = sha256_stream(&file).map_err(|e| io_error(path, e))?;
+    // The header's size is checked against the size hashed: a file that changes size between the
+    // two reads is refused; one changed in place is caught when its upload is verified.
+    decode_known(path, file, size, checksum)
+}
+
+/// Decodes the package open as `file` (read from `path`) whose size and SHA-256 (`checksum`) are
+/// already known — hashed by [`scan_package`], or verified by the build that produced it — without
+/// reading it whole: the header (checked against `size`), the chunk table and the chunks of its
+/// sections, and the licence files of an APPROVE_LICENSE package.
+pub fn decode_known(
+    path: &Path,
+    file: std::fs::File,
+    size: u64,
+    checksum: String,
+) -> Result<ScannedPackage, ScanError> {
     let error = |source: FormatError| ScanError {
         path: path.to_owned(),
         source,
     };
-    let io_error = |e: std::io::Error| error(FormatError::at_file(0, FormatErrorKind::Io(e.to_string())));
-    let file = std::fs::File::open(path).map_err(io_error)?;
-    let (size, checksum) = sha256_stream(&file).map_err(io_error)?;
-    // The header's size is checked against the size hashed: a file that changes size between the
-    // two reads is refused; one changed in place is caught when its upload is verified.
     let reader = PackageReader::new(file, size).map_err(error)?;
     let licenses = if reader.package.info.approve_license() {
         reader.license_files().map_err(error)?
@@ -69,6 +81,14 @@ pub fn scan_package(path: &Path) -> Result<ScannedPackage, ScanError> {
         info,
         licenses,
     })
+}
+
+/// A read of `path` that failed.
+pub fn io_error(path: &Path, e: std::io::Error) -> ScanError {
+    ScanError {
+        path: path.to_owned(),
+        source: FormatError::at_file(0, FormatErrorKind::Io(e.to_string())),
+    }
 }
 
 /// Reads `paths` on all available cores; the first failure (in input order) is returned.

@@ -58,7 +58,7 @@ pub struct Record {
 }
 
 /// Something that can be stored as a [`Record`]: a record itself, or a format's own view of one
-/// (the Haiku view keeps the attributes decoded, see `crate::formats::haiku::record`).
+/// (the Haiku format keeps one with the attributes decoded, for the HaikuPorts planner and gate).
 pub trait AsRecord {
     /// The record to store; `Err` names why the view cannot be encoded.
     fn as_record(&self) -> Result<std::borrow::Cow<'_, Record>, String>;

@@ -8,10 +8,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::formats::{FormatError, InspectedPackage};
-use crate::haiku::format_error::{FormatError as HpkgError, FormatErrorKind};
-use crate::haiku::hpkg_reader::{LicenseFile, PackageReader};
+use crate::haiku::hpkg_reader::LicenseFile;
 use crate::haiku::package_info::PackageInfo;
-use crate::haiku::package_scan::scan_package;
+use crate::haiku::package_scan::{decode_known, io_error, scan_package};
 
 /// A Haiku package's index entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,19 +69,11 @@ pub fn inspect(path: &Path) -> Result<InspectedPackage, FormatError> {
 /// its two sections are read (and licence files of an APPROVE_LICENSE package). Its checksum is the
 /// verified digest; the upload, which hands that digest to storage, is the file's one full read.
 pub fn inspect_verified(path: &Path, size: u64, sha256: &str) -> Result<InspectedPackage, FormatError> {
-    let decode_error = |e: HpkgError| invalid(path, e.to_string());
-    let io_error =
-        |e: std::io::Error| decode_error(HpkgError::at_file(0, FormatErrorKind::Io(e.to_string())));
-    let file = std::fs::File::open(path).map_err(io_error)?;
-    let reader = PackageReader::new(file, size).map_err(decode_error)?;
-    let licenses = if reader.package.info.approve_license() {
-        reader.license_files().map_err(decode_error)?
-    } else {
-        Vec::new()
-    };
-    let mut info = reader.package.info;
-    info.checksum = sha256.to_ascii_lowercase();
-    named_entry(path, size, info, &licenses)
+    let decoded = std::fs::File::open(path)
+        .map_err(|e| io_error(path, e))
+        .and_then(|file| decode_known(path, file, size, sha256.to_ascii_lowercase()))
+        .map_err(|e| invalid(path, e.source.to_string()))?;
+    named_entry(path, size, decoded.info, &decoded.licenses)
 }
 
 /// The inspected package of `info` read from `path`, which must carry its canonical name.
