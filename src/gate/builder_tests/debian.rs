@@ -16,11 +16,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use buildmaster_storage::Sha256Digest;
-
 use super::autopkgtest::{parse_control, AutopkgTest, Honoured, TestBody};
-use super::session::TestSession;
-use super::{could_not_run, BuilderTest};
+use super::{could_not_run, run_on_builder, wanted_package, BuilderTest, Steps};
 use crate::builders::config::check_path_component;
 use crate::builders::package::WantedPackage;
 use crate::formats::debian::control::Stanza;
@@ -107,93 +104,24 @@ pub async fn run(test: &BuilderTest, timeout: Duration, subject: &Subject<'_>) -
         dependencies: format!("{work}/debs"),
     };
     let toolchain = Arc::new(DpkgBuildpackage::new(paths, format!("{work}/cache")));
-    let mut session = match TestSession::connect(test, toolchain).await {
-        Ok(session) => session,
-        Err(why) => return could_not_run(why),
-    };
-    let storage = test.served.as_ref().map(|pool| pool.storage().clone());
-    let outcome = run_in(&mut session, &plan, storage, &tests_dir, tarball, work, timeout).await;
-    session.close().await;
-    outcome
-}
-
-/// The steps on the connected builder.
-async fn run_in(
-    session: &mut TestSession,
-    plan: &Plan,
-    storage: Option<Arc<dyn buildmaster_storage::StorageBackend>>,
-    tests_dir: &std::path::Path,
-    tarball: &str,
-    work: &str,
-    timeout: Duration,
-) -> CommandOutcome {
-    let builder = session.name().to_owned();
-    let sent = match session.place_packages(&plan.packages, storage).await {
-        Ok(report) => report,
-        Err(e) => return could_not_run(format!("streaming the packages to builder {builder}: {e}")),
-    };
     let source_dir = format!("{work}/src/{}", plan.source);
-    if let Err(why) = session
-        .write_tree(tests_dir, &format!("{source_dir}/debian/tests"), timeout)
-        .await
-    {
-        return could_not_run(format!("copying the tests to builder {builder}: {why}"));
-    }
-    let argv = argv(plan, tarball, work, &source_dir);
-    let (status, mut outcome) = session.run(&argv, timeout).await;
-    let mut header = format!(
-        "buildmaster: builder {builder}; sent {} ({} bytes), already cached {}\n",
-        list(&sent.sent),
-        sent.bytes,
-        list(&sent.already_cached)
-    );
+    let mut notes = Vec::new();
     if !plan.from_repository.is_empty() {
-        header.push_str(&format!(
-            "buildmaster: already served, from the repository: {}\n",
+        notes.push(format!(
+            "buildmaster: already served, from the repository: {}",
             plan.from_repository.join(", ")
         ));
     }
-    for skipped in &plan.skipped {
-        header.push_str(&format!("{skipped}\n"));
-    }
-    let ran = summary_lines(&outcome.log);
-    let all: Vec<&str> = ran
-        .iter()
-        .copied()
-        .chain(plan.skipped.iter().map(String::as_str))
-        .collect();
-    outcome.summary = match status {
-        Some(0) => format!("{} on builder {builder}", all.join(", ")),
-        Some(8) => format!("no test ran on builder {builder}: {}", all.join(", ")),
-        Some(_) if !ran.is_empty() => {
-            let failed: Vec<&str> = ran.iter().copied().filter(|r| r.contains(" FAIL")).collect();
-            format!("{} on builder {builder}", failed.join(", "))
-        }
-        _ => format!(
-            "{} (before any test ran: the package or its dependencies did not install)",
-            outcome.summary
-        ),
+    let steps = Steps {
+        packages: &plan.packages,
+        storage: test.served.as_ref().map(|pool| pool.storage().clone()),
+        tests_dir: &tests_dir,
+        remote_tests_dir: format!("{source_dir}/debian/tests"),
+        argv: argv(&plan, tarball, work, &source_dir),
+        notes,
+        skipped: &plan.skipped,
     };
-    outcome.log = crate::bounded_text::shortened(
-        &format!("{header}{}", outcome.log),
-        crate::gate::command_check::MAX_LOG_BYTES,
-    );
-    outcome
-}
-
-/// The script's summary lines (`NAME PASS`, `NAME FAIL …`, …), after its `summary` marker.
-fn summary_lines(log: &str) -> Vec<&str> {
-    log.rsplit_once("buildmaster: summary\n")
-        .map(|(_, tail)| tail.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
-        .unwrap_or_default()
-}
-
-fn list(names: &[String]) -> String {
-    if names.is_empty() {
-        "nothing".into()
-    } else {
-        names.join(", ")
-    }
+    run_on_builder(test, toolchain, &steps, timeout).await
 }
 
 /// The package's source package: its `Source` field (without a version), else its own name.
@@ -320,26 +248,6 @@ fn depends_names(entry: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(names)
-}
-
-/// A staged file as the builder cache wants it (its bytes in the local file).
-fn wanted_package(
-    path: &std::path::Path,
-    package: &crate::formats::InspectedPackage,
-) -> Result<WantedPackage, String> {
-    Ok(WantedPackage {
-        file_name: package.file_name.clone(),
-        size: package.size,
-        sha256: Sha256Digest::from_hex(&package.sha256).ok_or_else(|| {
-            format!(
-                "{}: recorded SHA-256 {:?} is not one",
-                package.file_name, package.sha256
-            )
-        })?,
-        local: Some(path.to_owned()),
-        key: None,
-        system: false,
-    })
 }
 
 /// The script's argument vector: its fixed parameters, then five per test.
@@ -536,11 +444,5 @@ mod tests {
             assert_eq!(package.key.is_some(), served, "{}", package.file_name);
             assert_eq!(package.local.is_none(), served, "{}", package.file_name);
         }
-    }
-
-    #[test]
-    fn the_summary_is_the_scripts_last_section() {
-        let log = "buildmaster: running test t\nboom\nbuildmaster: summary\nt FAIL non-zero exit status 1\nu PASS\n";
-        assert_eq!(summary_lines(log), ["t FAIL non-zero exit status 1", "u PASS"]);
     }
 }

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use buildmaster_storage::Sha256Digest;
+use buildmaster_storage::{Sha256Digest, StorageBackend};
 
 use super::command_check::{CommandOutcome, Subject, MAX_LOG_BYTES};
 use super::policy::CommandSection;
@@ -38,6 +38,7 @@ use crate::builders::config::{BuilderSection, BuilderSpec};
 use crate::builders::package::WantedPackage;
 use crate::formats::FormatKind;
 use crate::repos::config::Repository;
+use crate::toolchains::Toolchain;
 
 /// Where the tests work on a builder when the policy does not say (`work_dir`).
 pub const DEFAULT_WORK_DIR: &str = "/var/tmp/buildmaster-gate-tests";
@@ -170,10 +171,12 @@ pub async fn run(test: &BuilderTest, timeout: Duration, subject: &Subject<'_>) -
     }
 }
 
-/// One package's tests as a connected builder runs them, decided on the master.
+/// One package's tests as a builder runs them, decided on the master.
 struct Steps<'a> {
     /// The package under test first, then what it needs: streamed into the tests' cache.
     packages: &'a [WantedPackage],
+    /// Where those without a local file (already served) are read from.
+    storage: Option<Arc<dyn StorageBackend>>,
     /// The tests' files on the master.
     tests_dir: &'a Path,
     /// Where they are copied on the builder.
@@ -182,19 +185,41 @@ struct Steps<'a> {
     /// summary` and one `NAME VERDICT` line per test; it exits 0 (passed), 1 (a test failed) or 8
     /// (no test ran).
     argv: Vec<String>,
+    /// Lines for the log's header after what was sent (where packages came from).
+    notes: Vec<String>,
     /// `NAME SKIP why` for each test not run.
     skipped: &'a [String],
 }
 
-/// Runs `steps` on `session`'s builder: the packages streamed, the tests copied, the script run;
-/// the log headed by what was sent and skipped, the summary naming the failed tests.
+/// Runs `steps` on the first of `test`'s builders that connects, with `toolchain` placing the
+/// packages: streamed, the tests copied, the script run; the log headed by what was sent and
+/// skipped, the summary naming the failed tests.
+async fn run_on_builder(
+    test: &BuilderTest,
+    toolchain: Arc<dyn Toolchain>,
+    steps: &Steps<'_>,
+    timeout: Duration,
+) -> CommandOutcome {
+    let mut session = match session::TestSession::connect(test, toolchain).await {
+        Ok(session) => session,
+        Err(why) => return could_not_run(why),
+    };
+    let outcome = run_steps(&mut session, steps, timeout).await;
+    session.close().await;
+    outcome
+}
+
+/// [`run_on_builder`]'s steps on the connected builder.
 async fn run_steps(
     session: &mut session::TestSession,
     steps: &Steps<'_>,
     timeout: Duration,
 ) -> CommandOutcome {
     let builder = session.name().to_owned();
-    let sent = match session.place_packages(steps.packages, None).await {
+    let placed = session
+        .place_packages(steps.packages, steps.storage.clone())
+        .await;
+    let sent = match placed {
         Ok(report) => report,
         Err(e) => return could_not_run(format!("streaming the packages to builder {builder}: {e}")),
     };
@@ -211,8 +236,8 @@ async fn run_steps(
         sent.bytes,
         list(&sent.already_cached)
     );
-    for skipped in steps.skipped {
-        header.push_str(&format!("{skipped}\n"));
+    for line in steps.notes.iter().chain(steps.skipped) {
+        header.push_str(&format!("{line}\n"));
     }
     let ran = summary_lines(&outcome.log);
     let all: Vec<&str> = ran
@@ -332,6 +357,12 @@ mod tests {
         let (mut repos, builders) = instance("", "");
         let err = bind(&mut repos, &builders).unwrap_err().to_string();
         assert!(err.contains("needs a [[builders]] entry"), "{err}");
+    }
+
+    #[test]
+    fn the_summary_is_the_scripts_last_section() {
+        let log = "buildmaster: running test t\nboom\nbuildmaster: summary\nt FAIL non-zero exit status 1\nu PASS\n";
+        assert_eq!(summary_lines(log), ["t FAIL non-zero exit status 1", "u PASS"]);
     }
 
     #[test]

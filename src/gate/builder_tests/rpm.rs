@@ -19,9 +19,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::session::TestSession;
 use super::tmt::{discover, TmtTest};
-use super::{could_not_run, run_steps, wanted_package, BuilderTest, Steps};
+use super::{could_not_run, run_on_builder, wanted_package, BuilderTest, Steps};
 use crate::builders::config::check_path_component;
 use crate::builders::package::WantedPackage;
 use crate::formats::rpm::entry::{Dep, DepFlag, RpmEntry};
@@ -84,20 +83,16 @@ pub async fn run(test: &BuilderTest, timeout: Duration, subject: &Subject<'_>) -
         dependencies: format!("{work}/rpms"),
     };
     let toolchain = Arc::new(Rpmbuild::new(paths, format!("{work}/cache")));
-    let mut session = match TestSession::connect(test, toolchain).await {
-        Ok(session) => session,
-        Err(why) => return could_not_run(why),
-    };
     let steps = Steps {
         packages: &packages,
+        storage: None,
         tests_dir: &tree,
         remote_tests_dir: remote_tree.clone(),
         argv: argv(&found.tests, tarball, work, &remote_tree),
+        notes: Vec::new(),
         skipped: &found.skipped,
     };
-    let outcome = run_steps(&mut session, &steps, timeout).await;
-    session.close().await;
-    outcome
+    run_on_builder(test, toolchain, &steps, timeout).await
 }
 
 /// What an RPM policy lacks, naming the keys.

@@ -308,7 +308,7 @@ fn read_test(leaf: &Leaf) -> Result<Option<TmtTest>, String> {
             }
             "framework" => match value.as_str() {
                 Some("shell") => {}
-                _ => return Err(format!("framework: {value:?} (only shell runs here)")),
+                _ => return Err(format!("framework: {} (only shell runs here)", scalar(value))),
             },
             "result" => {
                 test.expect = match value.as_str() {
@@ -316,7 +316,12 @@ fn read_test(leaf: &Leaf) -> Result<Option<TmtTest>, String> {
                     Some("xfail") => Expect::Xfail,
                     Some("pass") => Expect::Pass,
                     Some("info") => Expect::Info,
-                    _ => return Err(format!("result: {value:?} is not in the subset the gate runs")),
+                    _ => {
+                        return Err(format!(
+                            "result: {} is not in the subset the gate runs",
+                            scalar(value)
+                        ))
+                    }
                 }
             }
             "manual" | "tty" if value == &Yaml::Boolean(false) => {}
@@ -333,6 +338,11 @@ fn read_test(leaf: &Leaf) -> Result<Option<TmtTest>, String> {
         return Err("test is empty".into());
     }
     Ok(Some(test))
+}
+
+/// A value as a message shows it: a scalar as written, anything else by its kind.
+fn scalar(value: &Yaml) -> String {
+    string(value, "").unwrap_or_else(|_| kind(value).to_owned())
 }
 
 fn string(value: &Yaml, key: &str) -> Result<String, String> {
