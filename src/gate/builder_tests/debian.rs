@@ -316,6 +316,16 @@ mod tests {
         }
     }
 
+    /// `app`, at `/s/app.deb`, staged with `with`.
+    fn subject<'a>(app: &'a InspectedPackage, with: &'a [Staged<'a>]) -> Subject<'a> {
+        Subject {
+            file: Path::new("/s/app.deb"),
+            package: app,
+            format: FormatKind::Debian,
+            staged_with: with,
+        }
+    }
+
     #[test]
     fn staged_dependencies_are_installed_with_the_package_transitively() {
         let (app, lib, base, other) = (
@@ -341,12 +351,7 @@ mod tests {
                 format: FormatKind::Debian,
             },
         ];
-        let subject = Subject {
-            file: Path::new("/s/app.deb"),
-            package: &app,
-            format: FormatKind::Debian,
-            staged_with: &with,
-        };
+        let subject = subject(&app, &with);
         assert_eq!(source_package(&subject).unwrap(), "src-app");
         let plan = plan(
             &subject,
@@ -408,12 +413,7 @@ mod tests {
             package: &lib,
             format: FormatKind::Debian,
         }];
-        let subject = Subject {
-            file: Path::new("/s/app.deb"),
-            package: &app,
-            format: FormatKind::Debian,
-            staged_with: &with,
-        };
+        let subject = subject(&app, &with);
         let repository = [
             served("lib", "2.0", "all", ""),
             served("tool", "1.0", "all", ""),
