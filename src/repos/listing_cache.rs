@@ -330,9 +330,8 @@ mod tests {
     #[test]
     fn a_rewrite_or_another_database_is_not_served_from_the_cache() {
         let dir = tempfile::tempdir().unwrap();
-        let rows: Vec<Listed> = (0..4).map(row).collect();
         let listings = dir.path().join("listings");
-        let records = records(dir.path(), &rows, 4).with_listing_cache(listings.clone());
+        let records = all_linked(dir.path(), 0..4, &listings);
         records.listing_counted("r", FormatKind::Rpm).unwrap();
         // Nothing rewrites records today; should anything ever, the triggers count it.
         Records::open(&dir.path().join("state.sqlite"))
@@ -347,23 +346,27 @@ mod tests {
 
         // Another state database with as many links, the same cache directory.
         let other = tempfile::tempdir().unwrap();
-        let others: Vec<Listed> = (10..14).map(row).collect();
-        let other_records = records_in(other.path(), &others).with_listing_cache(listings);
+        let other_records = all_linked(other.path(), 10..14, &listings);
         let (listed, from_cache) = other_records.listing_counted("r", FormatKind::Rpm).unwrap();
         assert_eq!(from_cache, 0);
         assert_eq!(listed, fresh(other.path()));
     }
 
-    fn records_in(dir: &std::path::Path, rows: &[Listed]) -> Records {
-        records(dir, rows, rows.len())
+    /// Records in `dir` with the packages `numbers` all linked into `r`, listed through `listings`.
+    fn all_linked(
+        dir: &std::path::Path,
+        numbers: std::ops::Range<u64>,
+        listings: &std::path::Path,
+    ) -> Records {
+        let rows: Vec<Listed> = numbers.map(row).collect();
+        records(dir, &rows, rows.len()).with_listing_cache(listings.to_owned())
     }
 
     #[test]
     fn a_damaged_cache_file_is_read_again() {
         let dir = tempfile::tempdir().unwrap();
-        let rows: Vec<Listed> = (0..4).map(row).collect();
         let listings = dir.path().join("listings");
-        let records = records(dir.path(), &rows, 4).with_listing_cache(listings.clone());
+        let records = all_linked(dir.path(), 0..4, &listings);
         let (first, _) = records.listing_counted("r", FormatKind::Rpm).unwrap();
         let path = listings.join(ListingCache::file_name("r", FormatKind::Rpm));
         let mut bytes = std::fs::read(&path).unwrap();
