@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::autopkgtest::{parse_control, AutopkgTest, Honoured, TestBody};
-use super::{could_not_run, run_on_builder, wanted_package, BuilderTest, Steps};
+use super::{could_not_run, run_on_builder, script_argv, wanted_package, BuilderTest, Steps};
 use crate::builders::config::check_path_component;
 use crate::builders::package::WantedPackage;
 use crate::formats::debian::control::Stanza;
@@ -252,17 +252,8 @@ fn depends_names(entry: &str) -> Result<Vec<String>, String> {
 
 /// The script's argument vector: its fixed parameters, then five per test.
 fn argv(plan: &Plan, tarball: &str, work: &str, source_dir: &str) -> Vec<String> {
-    let mut argv: Vec<String> = vec![
-        "sh".into(),
-        "-eu".into(),
-        "-c".into(),
-        TEST_SCRIPT.into(),
-        SCRIPT_NAME.into(),
-        tarball.into(),
-        format!("{work}/run"),
-        source_dir.into(),
-        format!("{work}/debs"),
-    ];
+    let packages = format!("{work}/debs");
+    let mut argv = script_argv(TEST_SCRIPT, SCRIPT_NAME, tarball, work, source_dir, &packages);
     for test in &plan.tests {
         let (body, text) = match &test.body {
             TestBody::File => ("file", String::new()),

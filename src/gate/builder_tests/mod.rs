@@ -265,6 +265,32 @@ async fn run_steps(
     outcome
 }
 
+/// `sh -eu -c SCRIPT NAME TARBALL WORK/run TESTS PACKAGES`: a format's constant test script with
+/// the parameters every one of them takes first (the root's tarball, its run directory, the tests
+/// on the builder, the visible packages); the per-test parameters are appended by the caller.
+fn script_argv(
+    script: &str,
+    name: &str,
+    tarball: &str,
+    work: &str,
+    tests: &str,
+    packages: &str,
+) -> Vec<String> {
+    [
+        "sh",
+        "-eu",
+        "-c",
+        script,
+        name,
+        tarball,
+        &format!("{work}/run"),
+        tests,
+        packages,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// A script's summary lines (`NAME PASS`, `NAME FAIL …`, …), after its `summary` marker.
 fn summary_lines(log: &str) -> Vec<&str> {
     log.rsplit_once("buildmaster: summary\n")

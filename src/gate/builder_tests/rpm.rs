@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::tmt::{discover, TmtTest};
-use super::{could_not_run, run_on_builder, wanted_package, BuilderTest, Steps};
+use super::{could_not_run, run_on_builder, script_argv, wanted_package, BuilderTest, Steps};
 use crate::builders::config::check_path_component;
 use crate::builders::package::WantedPackage;
 use crate::formats::rpm::entry::{Dep, DepFlag, RpmEntry};
@@ -186,17 +186,8 @@ fn provides(entry: &RpmEntry, need: &Dep) -> bool {
 
 /// The script's argument vector: its fixed parameters, then seven per test.
 fn argv(tests: &[TmtTest], tarball: &str, work: &str, remote_tree: &str) -> Vec<String> {
-    let mut argv: Vec<String> = vec![
-        "sh".into(),
-        "-eu".into(),
-        "-c".into(),
-        TEST_SCRIPT.into(),
-        SCRIPT_NAME.into(),
-        tarball.into(),
-        format!("{work}/run"),
-        remote_tree.into(),
-        format!("{work}/rpms"),
-    ];
+    let packages = format!("{work}/rpms");
+    let mut argv = script_argv(TEST_SCRIPT, SCRIPT_NAME, tarball, work, remote_tree, &packages);
     for test in tests {
         let environment: Vec<String> = test
             .environment
