@@ -211,7 +211,7 @@ async fn publish_locked(p: &mut Publisher, dry_run: bool) -> Result<PublishRepor
             .get(&r.package.file_name)
             .is_some_and(|state| state.is_stored())
     });
-    let files = if planned.names_the_same(&repo, &final_records) {
+    let files = if planned.names_the_same(&final_records) {
         planned.files
     } else {
         guarded_index(p, &repo, &final_records, published.as_deref(), &name_of)?.files
@@ -295,19 +295,18 @@ fn index_records<'a>(
 struct GuardedIndex {
     /// The files to publish.
     files: index::IndexFiles,
-    /// The file names [`index::select`] chose.
-    chosen: Vec<String>,
+    /// The file names of the packages the index was chosen from, in order.
+    candidates: Vec<String>,
 }
 
 impl GuardedIndex {
-    /// Whether `packages` would choose exactly the packages this index was built from (and so build
-    /// the same index: a record's inspection never changes under its file name).
-    fn names_the_same(&self, repo: &ImplicitRepository, packages: &[&InspectedPackage]) -> bool {
-        let chosen = index::select(repo, packages);
-        chosen.len() == self.chosen.len()
-            && chosen
+    /// Whether this index was chosen from exactly `packages` (and so is their index: a record's
+    /// inspection never changes under its file name, and the format's choice depends on nothing else).
+    fn names_the_same(&self, packages: &[&InspectedPackage]) -> bool {
+        packages.len() == self.candidates.len()
+            && packages
                 .iter()
-                .zip(&self.chosen)
+                .zip(&self.candidates)
                 .all(|(package, name)| package.file_name == *name)
     }
 }
@@ -330,6 +329,6 @@ fn guarded_index(
     guard::refuse_shrink(published, &chosen, name_of, &p.settings)?;
     Ok(GuardedIndex {
         files,
-        chosen: chosen.iter().map(|p| p.file_name.clone()).collect(),
+        candidates: packages.iter().map(|p| p.file_name.clone()).collect(),
     })
 }

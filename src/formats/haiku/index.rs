@@ -2,7 +2,7 @@
 //! `package_repo` makes, approved licences embedded in the repository info, the HPKR `repo`, its
 //! SHA-256 (`repo.sha256`) and `package.list`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::haiku::package_info::PackageInfo;
@@ -70,35 +70,45 @@ pub fn newest_per_name<'a, T>(
 }
 
 /// [`newest_per_name`] by the name and version text inspection keeps outside the entry, so that
-/// choosing among thousands of records decodes no entry. Versions that do not parse (none should:
-/// inspection wrote them) lose to any that do. In the order given, not re-sorted.
+/// choosing among thousands of records decodes no entry; versions are parsed only for names that occur
+/// more than once (a repository mostly holds one version of each). Versions that do not parse (none
+/// should: inspection wrote them) lose to any that do. In the order given, not re-sorted.
 pub fn newest_by_version_text<'a, T>(
     items: &[&'a T],
     name: impl Fn(&T) -> &str,
     version: impl Fn(&T) -> &str,
 ) -> Vec<&'a T> {
-    let mut newest: BTreeMap<&str, (usize, Option<Version>)> = BTreeMap::new();
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
-        let parsed = Version::parse(version(item));
-        match newest.get_mut(name(item)) {
-            Some(current) => {
-                let newer = match (&parsed, &current.1) {
-                    (Some(candidate), Some(chosen)) => candidate.compare(chosen).is_gt(),
-                    (Some(_), None) => true,
-                    (None, _) => false,
-                };
-                if newer {
-                    *current = (index, parsed);
-                }
-            }
-            None => {
-                newest.insert(name(item), (index, parsed));
-            }
-        }
+        by_name.entry(name(item)).or_default().push(index);
     }
-    let mut chosen: Vec<usize> = newest.into_values().map(|(index, _)| index).collect();
+    let mut chosen: Vec<usize> = by_name
+        .into_values()
+        .map(|indices| match indices[..] {
+            [only] => only,
+            _ => newest_of(items, &indices, &version),
+        })
+        .collect();
     chosen.sort_unstable();
     chosen.into_iter().map(|index| items[index]).collect()
+}
+
+/// The index (among `indices`, all of one name) of the item with the newest version; the first of
+/// equal ones.
+fn newest_of<T>(items: &[&T], indices: &[usize], version: impl Fn(&T) -> &str) -> usize {
+    let mut best = (indices[0], Version::parse(version(items[indices[0]])));
+    for &index in &indices[1..] {
+        let parsed = Version::parse(version(items[index]));
+        let newer = match (&parsed, &best.1) {
+            (Some(candidate), Some(chosen)) => candidate.compare(chosen).is_gt(),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if newer {
+            best = (index, parsed);
+        }
+    }
+    best.0
 }
 
 /// Why an index is refused when packages chosen for it fail `package_repo`'s checks against the
