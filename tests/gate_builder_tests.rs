@@ -22,6 +22,8 @@
 #[path = "support/apt_root.rs"]
 #[allow(dead_code)]
 mod apt_root;
+#[path = "support/builder_test_instance.rs"]
+mod builder_test_instance;
 #[path = "support/debian_tools.rs"]
 #[allow(dead_code)]
 mod debian_tools;
@@ -34,12 +36,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use apt_root::root_tarball;
+use builder_test_instance::{BuilderTestInstance, BuilderTestPaths};
 use debian_tools::output_text;
 use sha2::{Digest, Sha256};
 use support::garage::Garage;
-use support::sshd::{current_user, Sshd};
+use support::sshd::Sshd;
 
-const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 /// Exit status of a push whose packages stay staged.
 const STAGED: i32 = 4;
 
@@ -87,78 +89,48 @@ fn tests_for(tree: &Path, source: &str, control: &str, files: &[(&str, &str)]) {
     }
 }
 
+/// The gated instance with `debian/bookworm` (signed), its tests on builder `debian-1`.
 struct Instance {
-    dir: tempfile::TempDir,
-    prefix: String,
+    inst: BuilderTestInstance,
+    /// Holds the signing key.
+    _keys: tempfile::TempDir,
 }
 
 impl Instance {
     /// A gated instance with `debian/bookworm`, its tests on builder `debian-1` (`sshd`).
     fn new(garage: &Garage, sshd: &Sshd, tests: &Path, work_dir: &Path) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let prefix = format!("builder-tests-{:08x}", fastrand::u32(..));
-        std::fs::write(dir.path().join("storage.json"), garage.storage_json(&prefix)).unwrap();
-        let staging_bucket = format!("staging-{:08x}", fastrand::u32(..));
-        garage.create_private_bucket(&staging_bucket);
-        let staging = garage.storage_json(&prefix).replace(
-            "\"bucket_name\": \"packages\"",
-            &format!("\"bucket_name\": \"{staging_bucket}\""),
-        );
-        std::fs::write(dir.path().join("staging.json"), staging).unwrap();
-        let key = dir.path().join("signing.asc");
+        let keys = tempfile::tempdir().unwrap();
+        let key = keys.path().join("signing.asc");
         let armored =
             buildmaster::formats::signing::generate_ed25519_armored("t <t@example.invalid>").unwrap();
         std::fs::write(&key, armored).unwrap();
-        let config = format!(
-            "[gate]\nstaging = \"{staging}\"\n\n\
-             [[builders]]\nname = \"debian-1\"\n[builders.ssh]\nhost = \"127.0.0.1\"\nport = {port}\n\
-             user = \"{user}\"\nprivate_key_file = \"{client_key}\"\nhost_key = \"{host_key}\"\n\
-             [builders.portstree]\npath = \"{builder_dir}/tree\"\n\n\
-             [[repositories]]\nid = \"debian/bookworm\"\nroot = \"apt\"\nsigning_key = \"{key}\"\n\
-             [repositories.debian]\ncodename = \"bookworm\"\narchitectures = [\"all\"]\n\
-             [repositories.policy.test]\non = \"builder\"\nbuilder = \"debian-1\"\ntests = \"{tests}\"\n\
-             root_tarball = \"{tarball}\"\nwork_dir = \"{work_dir}\"\ntimeout_seconds = 600\n",
-            staging = dir.path().join("staging.json").display(),
-            port = sshd.port,
-            user = current_user(),
-            client_key = sshd.client_key.display(),
-            host_key = sshd.host_key_line(),
-            builder_dir = sshd.work.display(),
+        let repository = format!(
+            "[[repositories]]\nid = \"debian/bookworm\"\nroot = \"apt\"\nsigning_key = \"{key}\"\n\
+             [repositories.debian]\ncodename = \"bookworm\"\narchitectures = [\"all\"]\n",
             key = key.display(),
-            tests = tests.display(),
-            tarball = root_tarball().display(),
-            work_dir = work_dir.display(),
         );
-        std::fs::create_dir_all(dir.path().join("state")).unwrap();
-        std::fs::write(dir.path().join("state/buildmaster.toml"), config).unwrap();
-        Self { dir, prefix }
+        let paths = BuilderTestPaths {
+            tests,
+            root_tarball: &root_tarball(),
+            work_dir,
+        };
+        let inst = BuilderTestInstance::new(garage, sshd, "debian-1", &repository, &paths);
+        Self { inst, _keys: keys }
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("--state-dir")
-            .arg(self.dir.path().join("state"))
-            .arg("--storage-backend-config")
-            .arg(self.dir.path().join("storage.json"))
-            .args(args)
-            .env_remove("BUILDMASTER_CONFIG")
-            .env("USER", "tester")
-            .output()
-            .unwrap()
+        self.inst.run(args)
     }
 
     fn push(&self, debs: &[&Path]) -> Output {
-        let mut args: Vec<&str> = vec!["push"];
-        args.extend(debs.iter().map(|d| d.to_str().unwrap()));
-        args.extend(["--to", "debian/bookworm"]);
-        self.run(&args)
+        self.inst.push(debs, "debian/bookworm")
     }
 
     /// Whether the served bucket's web endpoint serves `deb` at its pool URL
     /// (`pool/<2 hex>/<sha256>/<file>`).
     fn served(&self, garage: &Garage, deb: &Path, file: &str) -> bool {
         let sha256 = sha256_file(deb);
-        let path = format!("/{}/apt/pool/{}/{sha256}/{file}", self.prefix, &sha256[..2]);
+        let path = format!("/{}/apt/pool/{}/{sha256}/{file}", self.inst.prefix, &sha256[..2]);
         garage.web_get("localhost", &path).0 == 200
     }
 }

@@ -17,6 +17,8 @@
 #[path = "support/apt_root.rs"]
 #[allow(dead_code)]
 mod apt_root;
+#[path = "support/builder_test_instance.rs"]
+mod builder_test_instance;
 #[path = "support/rpm_tools.rs"]
 #[allow(dead_code)]
 mod rpm_tools;
@@ -28,12 +30,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use apt_root::root_tarball;
+use builder_test_instance::{BuilderTestInstance, BuilderTestPaths};
 use rpm_tools::{require_tool, run};
 use sha2::{Digest, Sha256};
 use support::garage::Garage;
-use support::sshd::{current_user, Sshd};
+use support::sshd::Sshd;
 
-const BIN: &str = env!("CARGO_BIN_EXE_buildmaster");
 /// Exit status of a push whose packages stay staged.
 const STAGED: i32 = 4;
 /// The RPM repository.
@@ -92,66 +94,36 @@ fn tree(tests: &Path, source: &str, files: &[(&str, &str)]) {
     }
 }
 
-struct Instance {
-    dir: tempfile::TempDir,
-    prefix: String,
-}
+/// The gated instance with the RPM repository, its tests on builder `rpm-1`.
+struct Instance(BuilderTestInstance);
 
 impl Instance {
     /// A gated instance with the RPM repository, its tests on builder `rpm-1` (`sshd`).
     fn new(garage: &Garage, sshd: &Sshd, tests: &Path, work_dir: &Path) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let prefix = format!("rpm-builder-tests-{:08x}", fastrand::u32(..));
-        std::fs::write(dir.path().join("storage.json"), garage.storage_json(&prefix)).unwrap();
-        let staging_bucket = format!("staging-{:08x}", fastrand::u32(..));
-        garage.create_private_bucket(&staging_bucket);
-        let staging = garage.storage_json(&prefix).replace(
-            "\"bucket_name\": \"packages\"",
-            &format!("\"bucket_name\": \"{staging_bucket}\""),
+        let repository = format!(
+            "[[repositories]]\nid = \"{REPOSITORY}\"\nroot = \"rpm/{REPOSITORY}\"\n\
+             [repositories.rpm]\ndistro = \"el\"\nrelease = \"9\"\narch = \"x86_64\"\n"
         );
-        std::fs::write(dir.path().join("staging.json"), staging).unwrap();
-        let config = format!(
-            "[gate]\nstaging = \"{staging}\"\n\n\
-             [[builders]]\nname = \"rpm-1\"\n[builders.ssh]\nhost = \"127.0.0.1\"\nport = {port}\n\
-             user = \"{user}\"\nprivate_key_file = \"{client_key}\"\nhost_key = \"{host_key}\"\n\
-             [builders.portstree]\npath = \"{builder_dir}/tree\"\n\n\
-             [[repositories]]\nid = \"{REPOSITORY}\"\nroot = \"rpm/{REPOSITORY}\"\n\
-             [repositories.rpm]\ndistro = \"el\"\nrelease = \"9\"\narch = \"x86_64\"\n\
-             [repositories.policy.test]\non = \"builder\"\nbuilder = \"rpm-1\"\ntests = \"{tests}\"\n\
-             root_tarball = \"{tarball}\"\nwork_dir = \"{work_dir}\"\ntimeout_seconds = 600\n",
-            staging = dir.path().join("staging.json").display(),
-            port = sshd.port,
-            user = current_user(),
-            client_key = sshd.client_key.display(),
-            host_key = sshd.host_key_line(),
-            builder_dir = sshd.work.display(),
-            tests = tests.display(),
-            tarball = root_tarball().display(),
-            work_dir = work_dir.display(),
-        );
-        std::fs::create_dir_all(dir.path().join("state")).unwrap();
-        std::fs::write(dir.path().join("state/buildmaster.toml"), config).unwrap();
-        Self { dir, prefix }
+        let paths = BuilderTestPaths {
+            tests,
+            root_tarball: &root_tarball(),
+            work_dir,
+        };
+        Self(BuilderTestInstance::new(
+            garage,
+            sshd,
+            "rpm-1",
+            &repository,
+            &paths,
+        ))
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("--state-dir")
-            .arg(self.dir.path().join("state"))
-            .arg("--storage-backend-config")
-            .arg(self.dir.path().join("storage.json"))
-            .args(args)
-            .env_remove("BUILDMASTER_CONFIG")
-            .env("USER", "tester")
-            .output()
-            .unwrap()
+        self.0.run(args)
     }
 
     fn push(&self, rpms: &[&Path]) -> Output {
-        let mut args: Vec<&str> = vec!["push"];
-        args.extend(rpms.iter().map(|d| d.to_str().unwrap()));
-        args.extend(["--to", REPOSITORY]);
-        self.run(&args)
+        self.0.push(rpms, REPOSITORY)
     }
 
     /// Whether the served bucket's web endpoint serves `rpm` at its pool URL
@@ -159,7 +131,7 @@ impl Instance {
     fn served(&self, garage: &Garage, rpm: &Path) -> bool {
         let sha256 = sha256_file(rpm);
         let file = rpm.file_name().unwrap().to_str().unwrap();
-        let path = format!("/{}/rpm-pool/{}/{sha256}/{file}", self.prefix, &sha256[..2]);
+        let path = format!("/{}/rpm-pool/{}/{sha256}/{file}", self.0.prefix, &sha256[..2]);
         garage.web_get("localhost", &path).0 == 200
     }
 }
