@@ -31,7 +31,7 @@ use std::process::{Command, Output};
 
 use apt_root::root_tarball;
 use builder_test_instance::{BuilderTestInstance, BuilderTestPaths};
-use rpm_tools::{require_tool, run};
+use rpm_tools::{build_spec, require_tool, run};
 use sha2::{Digest, Sha256};
 use support::garage::Garage;
 use support::sshd::Sshd;
@@ -71,16 +71,7 @@ fn rpm(top: &Path, name: &str, requires: &str, files: &[(&str, &str, &str)]) -> 
          %install\n{install}\n%files\n{listed}"
     );
     std::fs::create_dir_all(top).unwrap();
-    let spec_path = top.join(format!("{name}.spec"));
-    std::fs::write(&spec_path, spec).unwrap();
-    run(
-        Command::new("rpmbuild")
-            .arg("--define")
-            .arg(format!("_topdir {}", top.display()))
-            .arg("-bb")
-            .arg(&spec_path),
-        true,
-    );
+    build_spec(top, name, &spec);
     top.join(format!("RPMS/noarch/{name}-1.0-1.noarch.rpm"))
 }
 

@@ -62,6 +62,14 @@ pub fn rpmbuild(top: &Path, spec: &Spec<'_>) -> PathBuf {
         version = spec.version,
         preamble = spec.preamble,
     );
+    build_spec(top, name, &text);
+    top.join("RPMS/noarch")
+        .join(format!("{name}-{}-1.noarch.rpm", spec.version))
+}
+
+/// Writes `text` as `<top>/<name>.spec` and builds its binary packages with rpmbuild (`_topdir` =
+/// `top`); panics with rpmbuild's output when it fails.
+pub fn build_spec(top: &Path, name: &str, text: &str) {
     let spec_path = top.join(format!("{name}.spec"));
     std::fs::write(&spec_path, text).expect("write spec");
     run(
@@ -72,8 +80,6 @@ pub fn rpmbuild(top: &Path, spec: &Spec<'_>) -> PathBuf {
             .arg(&spec_path),
         true,
     );
-    top.join("RPMS/noarch")
-        .join(format!("{name}-{}-1.noarch.rpm", spec.version))
 }
 
 /// A throwaway GnuPG home with one unprotected RSA signing key.
