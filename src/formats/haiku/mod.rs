@@ -13,6 +13,7 @@
 //!
 //! # Layout
 //! - [`check`]: installability, the one Haiku resolver (`repo check`, the gates, the planner).
+//! - [`decoded`]: entries decoded once per process and reused while their text is unchanged.
 //! - [`entry`]: what inspection keeps of a package (its attributes and approved licence texts).
 //! - [`index`]: choosing, checking and encoding the packages of one repository index.
 //! - [`published`]: the packages a published HPKR `repo` names, read back (recover, prune).
@@ -20,6 +21,7 @@
 //!   package search.
 
 pub mod check;
+pub mod decoded;
 pub mod entry;
 pub mod index;
 pub mod published;
@@ -176,14 +178,12 @@ impl RepositoryFormat for HaikuFormat {
         _now: SystemTime,
     ) -> Result<Vec<IndexFile>, FormatError> {
         let (info, info_text) = Self::repo_info(target)?;
-        let entries = packages
+        let entries = decoded::entries(&target.id, packages.iter().map(|p| &p.package))?;
+        let candidates: Vec<index::Candidate<'_>> = packages
             .iter()
-            .map(|p| HaikuEntry::decode(&p.package).map(|entry| (p.package.file_name.clone(), entry)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let candidates: Vec<index::Candidate<'_>> = entries
-            .iter()
-            .map(|(file_name, entry)| index::Candidate {
-                file_name,
+            .zip(&entries)
+            .map(|(package, entry)| index::Candidate {
+                file_name: &package.package.file_name,
                 info: &entry.info,
                 licenses: &entry.licenses,
             })
