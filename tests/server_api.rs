@@ -294,10 +294,11 @@ async fn metrics_report_the_current_buildrun_and_the_handle() {
 
 #[tokio::test]
 async fn package_search_by_name_and_provides() {
+    use buildmaster::formats::haiku::record::PackageRecord;
     use buildmaster::haiku::package_info::PackageInfo;
     use buildmaster::haiku::resolvable::Provides;
     use buildmaster::haiku::version::Version;
-    use buildmaster::state::{Database, PackageRecord, PackageState};
+    use buildmaster::state::{Database, PackageState};
 
     let tree = Tree::new();
     let db_path = tree.dir.path().join("buildmaster.sqlite");

@@ -9,9 +9,10 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use buildmaster::formats::haiku::record::PackageRecord;
 use buildmaster::gate::buildrun::{evaluate, fixture, BuiltPipeline};
 use buildmaster::gate::policy::Mode;
-use buildmaster::state::{PackageRecord, PackageState};
+use buildmaster::state::PackageState;
 
 /// Package `pkg<i>` at `version`, requiring `pkg<i-1> >= 1.0` (and `haiku`).
 fn record(i: usize, version: &str, state: PackageState) -> PackageRecord {

@@ -10,7 +10,7 @@ use clap::Args;
 use super::progress::PublishBars;
 use super::{progress, GlobalArgs};
 use crate::config::instance::InstanceConfig;
-use crate::publish::gated::GateSummary;
+use crate::gate::haikuports_publish::GateSummary;
 use crate::publish::prune::{prune, PruneReport};
 use crate::publish::recover::{recover, RecoverSource};
 use crate::publish::recover_info::RepoInfoRecovery;

@@ -81,6 +81,16 @@ impl FormatKind {
         }
     }
 
+    /// How the file names of this format's packages end (`.deb`, `.rpm`, `.hpkg`): what a spool
+    /// listing or a bucket listing takes for a package file.
+    pub const fn package_suffix(self) -> &'static str {
+        match self {
+            Self::Debian => ".deb",
+            Self::Rpm => ".rpm",
+            Self::Haiku => ".hpkg",
+        }
+    }
+
     /// The kind named `name` (as [`FormatKind::as_str`] spells it).
     pub fn parse(name: &str) -> Option<Self> {
         [Self::Debian, Self::Rpm, Self::Haiku]

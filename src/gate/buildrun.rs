@@ -15,7 +15,7 @@
 //! a package and its subpackages, `<name>` and `<name>_<suffix>` at the same version, which
 //! HaikuPorter builds and publishes together — share one.
 //!
-//! The publishing steps themselves (staging, checks, promotion) are in [`crate::publish::gated`].
+//! The publishing steps themselves (staging, checks, promotion) are in [`super::haikuports_publish`].
 //!
 //! # Why this file reads Haiku attributes
 //! It is HaikuPorts code, as the planner is: it gates one Haiku repository, the one HaikuPorter's
@@ -40,8 +40,8 @@ use super::promotion::ManualPromotion;
 use crate::config::instance::InstanceConfig;
 use crate::formats::haiku::check::check;
 use crate::formats::haiku::index::newest_per_name;
+use crate::formats::haiku::record::PackageRecord;
 use crate::haiku::package_info::PackageInfo;
-use crate::state::PackageRecord;
 
 pub mod fixture;
 

@@ -14,13 +14,15 @@
 //! - [`flow`]: a gated push, re-evaluation after a push or a waiver, promotion.
 //! - [`same_bytes`]: promotion's copy of a staged object into the served storage, checked.
 //! - [`buildrun`]: the HaikuPorts repository's gate (`[publish.policy]`): which built packages'
-//!   pipelines can be promoted (the publishing steps are in [`crate::publish::gated`]).
+//!   pipelines can be promoted.
+//! - [`haikuports_publish`]: the HaikuPorts repository's gated publish — staging, checks, promotion.
 
 pub mod audit;
 pub mod builder_tests;
 pub mod buildrun;
 pub mod command_check;
 pub mod flow;
+pub mod haikuports_publish;
 pub mod installability;
 pub mod policy;
 pub mod promotion;

@@ -77,7 +77,7 @@ pub enum PipelineKind {
     /// `buildmaster push` or `POST /api/push`, into `[[repositories]]` ([`super::flow`]).
     Push,
     /// A publish of the packages buildruns built for the HaikuPorts repository
-    /// ([`crate::publish::gated`]).
+    /// ([`crate::gate::haikuports_publish`]).
     Buildrun,
     /// A scratch build of a proposed change ([`crate::scratch`]): checked, never promoted.
     Scratch,

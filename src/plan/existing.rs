@@ -103,11 +103,12 @@ impl ExistingPackages {
     ) -> Result<Self, ExistingError> {
         let mut out = Self::new();
         for record in db.all()? {
-            let view =
-                crate::state::PackageRecord::from_record(&record).map_err(|e| ExistingError::File {
+            let view = crate::formats::haiku::record::PackageRecord::from_record(&record).map_err(|e| {
+                ExistingError::File {
                     path: db.path().to_path_buf(),
                     message: e.to_string(),
-                })?;
+                }
+            })?;
             out.add(ExistingPackage::from_info(&view.info, PackageOrigin::Repository));
         }
         out.add_spool(spool)?;

@@ -4,6 +4,8 @@
 
 use buildmaster_storage::ObjectKey;
 
+use super::repository::PACKAGE_SUFFIX;
+
 /// Directory of package objects.
 pub const PACKAGES: &str = "packages/";
 /// Directory of pruned package objects awaiting deletion.
@@ -34,14 +36,15 @@ pub fn top(name: &str) -> ObjectKey {
     ObjectKey::new(name).expect("layout keys are valid")
 }
 
-/// The package file name of a key directly under `packages/` (not under `.obsolete/`), if it is one.
+/// The package file name of a key directly under `packages/` (not under `.obsolete/`), if it is one
+/// (it ends in the implicit repository's [`PACKAGE_SUFFIX`]).
 pub fn package_file_name(key: &ObjectKey) -> Option<&str> {
     let name = key.as_str().strip_prefix(PACKAGES)?;
-    (!name.contains('/') && name.ends_with(".hpkg")).then_some(name)
+    (!name.contains('/') && name.ends_with(PACKAGE_SUFFIX)).then_some(name)
 }
 
 /// The package file name of a key directly under `packages/.obsolete/`, if it is one.
 pub fn obsolete_file_name(key: &ObjectKey) -> Option<&str> {
     let name = key.as_str().strip_prefix(OBSOLETE)?;
-    (!name.contains('/') && name.ends_with(".hpkg")).then_some(name)
+    (!name.contains('/') && name.ends_with(PACKAGE_SUFFIX)).then_some(name)
 }

@@ -17,8 +17,8 @@
 //! - [`guard`]: refusing an index that would drop packages (failed checks, a shrink).
 //! - [`index`]: choosing the index's packages from the database, rendering, writing and uploading the
 //!   index files.
-//! - [`run`]: `buildmaster publish`, the whole pipeline.
-//! - [`gated`]: with a gate, new packages staged, checked, and promoted when green instead of uploaded.
+//! - [`run`]: `buildmaster publish`, the whole pipeline (with a gate, new packages are staged, checked
+//!   and promoted when green instead of uploaded: [`crate::gate::haikuports_publish`]).
 //! - [`retry`]: running the pipeline again, with backoff, through a storage outage.
 //! - [`prune`]: `buildmaster prune`: moving orphans to `packages/.obsolete/`, expiring them later.
 //! - [`recover`]: rebuilding the database from the bucket, and taking over a HaikuPorter instance.
@@ -28,7 +28,6 @@
 //! - [`timings`]: how long each phase of a publish took.
 
 pub mod crashpoint;
-pub mod gated;
 pub mod guard;
 pub mod index;
 pub mod keys;

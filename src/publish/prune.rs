@@ -6,10 +6,11 @@
 //! indexed but was added within the grace period (an upload in progress), or — unknown to the database
 //! — when it was written within the grace period. One run moves at most `max_prune_share` of the
 //! packages unless forced, and an empty database refuses outright: losing the state directory must never
-//! turn into deleting the bucket. Only `packages/*.hpkg` and `packages/.obsolete/*.hpkg` are touched.
-//! The work is one paged listing and one read of the published `repo` (its packages read back by the
-//! repository's format); no per-object HEAD. Last, the
-//! backend sweeps leftovers of interrupted uploads older than the grace period.
+//! turn into deleting the bucket. Only package files (named with the repository's
+//! [`super::repository::PACKAGE_SUFFIX`]) directly under `packages/` and `packages/.obsolete/` are
+//! touched. The work is one paged listing and one read of the published `repo` (its packages read back
+//! by the repository's format); no per-object HEAD. Last, the backend sweeps leftovers of interrupted
+//! uploads older than the grace period.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};

@@ -15,6 +15,13 @@ use super::{keys, PublishError};
 /// The implicit repository's id, as the gate and the API name it.
 pub const ID: &str = "haikuports";
 
+/// The implicit repository's format: HaikuPorter's repository is a Haiku one.
+pub const FORMAT: FormatKind = FormatKind::Haiku;
+
+/// How the implicit repository's package file names end (its format's suffix): the files
+/// [`super::spool::list`] finds and the keys [`super::keys::package_file_name`] names.
+pub const PACKAGE_SUFFIX: &str = FORMAT.package_suffix();
+
 /// `<state>/repository/repo.info`, which describes the implicit repository.
 pub fn repo_info_path(state: &StateDir) -> std::path::PathBuf {
     state.repository().join(keys::REPO_INFO)
@@ -33,7 +40,7 @@ impl ImplicitRepository {
     /// The implicit repository of the instance in `state`.
     pub fn of(state: &StateDir) -> Self {
         Self {
-            format: formats::for_kind(FormatKind::Haiku, None),
+            format: formats::for_kind(FORMAT, None),
             target: RepositoryTarget {
                 id: ID.into(),
                 settings: FormatSettings::Haiku(HaikuSettings {

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use buildmaster_storage::ErrorKind;
 
 use super::crashpoint::crash_point;
-use super::gated::{self, GateDecision, GateSummary};
 use super::lock::PublishLock;
 use super::progress::{NoProgress, PublishProgress};
 use super::repository::ImplicitRepository;
@@ -18,6 +17,7 @@ use super::upload::upload_and_stub;
 use super::verified::BuildResults;
 use super::{guard, index, keys, now, PublishError, Publisher};
 use crate::formats::InspectedPackage;
+use crate::gate::haikuports_publish::{self as gated, GateDecision, GateSummary};
 use crate::state::Record;
 
 /// What a publish did (or, with `--dry-run`, would do).
@@ -43,7 +43,7 @@ pub struct PublishReport {
     pub index_uploaded: bool,
     /// How long each phase took, in order.
     pub phases: Vec<PhaseTime>,
-    /// With a gate: what was staged, promoted, or stays staged (see [`super::gated`]).
+    /// With a gate: what was staged, promoted, or stays staged (see [`crate::gate::haikuports_publish`]).
     pub gate: Option<GateSummary>,
 }
 

@@ -33,8 +33,9 @@ pub struct PublishSettings {
     /// or `[publish] retry_window` ([`PublishSettings::from_config`]).
     pub retry_window: Duration,
     /// The HaikuPorts repository's gate: new packages are staged and promoted only once their checks
-    /// pass ([`super::gated`]). Default: none, packages are published as they are built; set by
-    /// [`PublishSettings::for_instance`] when the config has `[gate]` and `[publish.policy]`.
+    /// pass ([`crate::gate::haikuports_publish`]). Default: none, packages are published as they are
+    /// built; set by [`PublishSettings::for_instance`] when the config has `[gate]` and
+    /// `[publish.policy]`.
     pub gate: Option<Arc<HaikuPortsGate>>,
 }
 

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::repository::ImplicitRepository;
+use super::repository::{ImplicitRepository, PACKAGE_SUFFIX};
 use super::verified::{self, BuildResults};
 use super::{now, PublishError};
 use crate::formats::{FormatError, InspectedPackage};
@@ -28,7 +28,7 @@ pub struct Repository<'a> {
     pub verified: &'a BuildResults,
 }
 
-/// One `.hpkg` file in the spool.
+/// One package file in the spool.
 #[derive(Clone, Debug)]
 pub struct SpoolEntry {
     /// Its path.
@@ -62,7 +62,7 @@ pub fn has_unpublished(
     Ok(false)
 }
 
-/// Every `*.hpkg` in `dir`, sorted by name.
+/// Every package file in `dir` (named with the repository's [`PACKAGE_SUFFIX`]), sorted by name.
 pub fn list(dir: &Path) -> Result<Vec<SpoolEntry>, PublishError> {
     let mut out = Vec::new();
     let entries = match std::fs::read_dir(dir) {
@@ -75,7 +75,7 @@ pub fn list(dir: &Path) -> Result<Vec<SpoolEntry>, PublishError> {
         let Ok(file_name) = entry.file_name().into_string() else {
             continue;
         };
-        if !file_name.ends_with(".hpkg") {
+        if !file_name.ends_with(PACKAGE_SUFFIX) {
             continue;
         }
         let meta = entry.metadata().map_err(|e| PublishError::io(entry.path(), e))?;

@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::output::FileStamp;
-use crate::state::{Database, PackageRecord};
+use crate::formats::haiku::record::PackageRecord;
+use crate::state::Database;
 
 /// Results per search unless the client asks for fewer.
 pub const DEFAULT_LIMIT: usize = 50;

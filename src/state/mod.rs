@@ -16,9 +16,6 @@ pub mod record;
 pub mod schema;
 pub mod sqlite;
 
-/// The HaikuPorts view of a record (attributes decoded), where callers written before records became
-/// format-neutral look for it; the database and the publisher use [`Record`].
-pub use crate::formats::haiku::record::PackageRecord;
 pub use db::{Database, DbError};
 pub use layout::{StateDir, StateDirMissing};
 pub use record::{AsRecord, PackageState, Record};

@@ -2,11 +2,12 @@
 //! provides itself at its version and requires others by name and minimum version — the shape
 //! installability looks at, and nothing else a real package carries.
 
+use crate::formats::haiku::record::PackageRecord;
 use crate::haiku::attributes::ResolvableOperator;
 use crate::haiku::package_info::PackageInfo;
 use crate::haiku::resolvable::{Provides, ResolvableExpression};
 use crate::haiku::version::Version;
-use crate::state::{PackageRecord, PackageState};
+use crate::state::PackageState;
 
 /// Package `name` at `version` (Haiku syntax, `1.0-1`) in `state`, providing `name = version` and
 /// requiring each `(name, minimum)` of `requires` (`>= minimum`; `None`: any version). Its file name

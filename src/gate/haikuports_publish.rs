@@ -7,8 +7,13 @@
 //! ([`crate::gate::buildrun::evaluate`]) and the green ones are **promoted**: each object copied from
 //! staging into the served bucket ([`crate::gate::same_bytes::promote_copy`], server-side where both
 //! buckets share a service — never uploaded again from the spool), recorded as uploaded, and from there
-//! stubbed and indexed by the ordinary publish steps. The packages of a red pipeline stay real in the
-//! spool, spooled in the database and out of the index; every later publish evaluates them again.
+//! stubbed and indexed by the ordinary publish steps ([`crate::publish::run`] calls [`decide`] and
+//! [`promote`]). The packages of a red pipeline stay real in the spool, spooled in the database and
+//! out of the index; every later publish evaluates them again.
+//!
+//! It lives with the gate, not in [`crate::publish`], because it reads the packages' Haiku attributes
+//! (their requires and provides, through [`PackageRecord`]) for the HaikuPorts installability check;
+//! the publish steps stay format-neutral.
 //!
 //! Crash safety is the publish's: a package is recorded as uploaded only after its served copy was
 //! checked, and only recorded packages are indexed. Crash points: `gate-staged` (staged, no pipeline
@@ -20,23 +25,22 @@ use std::collections::{HashMap, HashSet};
 
 use buildmaster_storage::Sha256Digest;
 
-use super::crashpoint::crash_point;
-use super::progress::NoProgress;
-use super::spool::{Rejected, SpoolEntry};
-use super::store::{store_and_verify, Stored};
-use super::{keys, now, PublishError, Publisher};
-use crate::formats::FormatKind;
-use crate::gate::buildrun::{
-    evaluate, package_sets, BuiltEvaluation, BuiltPipeline, HaikuPortsGate, HAIKUPORTS,
-};
-use crate::gate::command_check;
-use crate::gate::flow::{command_checks_pass, hold, installability_waived, GATE};
-use crate::gate::policy::{CheckKind, Mode};
-use crate::gate::same_bytes::{promote_copy, PromoteCopyError};
-use crate::gate::store::{
+use super::buildrun::{evaluate, package_sets, BuiltEvaluation, BuiltPipeline, HaikuPortsGate, HAIKUPORTS};
+use super::command_check;
+use super::flow::{command_checks_pass, hold, installability_waived, GATE};
+use super::policy::{CheckKind, Mode};
+use super::same_bytes::{promote_copy, PromoteCopyError};
+use super::store::{
     CheckResult, CheckStatus, GateStore, Pipeline, PipelineKind, PipelineState, StagedPackage,
 };
-use crate::state::{PackageRecord, PackageState, Record};
+use crate::formats::haiku::record::PackageRecord;
+use crate::formats::FormatKind;
+use crate::publish::crashpoint::crash_point;
+use crate::publish::progress::NoProgress;
+use crate::publish::spool::{Rejected, SpoolEntry};
+use crate::publish::store::{store_and_verify, Stored};
+use crate::publish::{keys, now, PublishError, Publisher};
+use crate::state::{PackageState, Record};
 
 /// What the gate did in one publish.
 #[derive(Clone, Debug, Default)]
@@ -88,7 +92,7 @@ pub async fn decide(
     records: &[Record],
     dry_run: bool,
 ) -> Result<GateDecision, PublishError> {
-    crate::gate::builder_tests::haiku::use_storage(&gate.policy, &p.storage);
+    super::builder_tests::haiku::use_storage(&gate.policy, &p.storage);
     let by_name: HashMap<&str, &Record> = records
         .iter()
         .map(|r| (r.package.file_name.as_str(), r))
