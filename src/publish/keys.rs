@@ -48,3 +48,32 @@ pub fn obsolete_file_name(key: &ObjectKey) -> Option<&str> {
     let name = key.as_str().strip_prefix(OBSOLETE)?;
     (!name.contains('/') && name.ends_with(PACKAGE_SUFFIX)).then_some(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> ObjectKey {
+        ObjectKey::new(s).unwrap()
+    }
+
+    #[test]
+    fn package_keys_are_the_implicit_repositorys_package_files_directly_under_their_directory() {
+        let package = key("packages/a-1-1-x86_64.hpkg");
+        assert_eq!(package_file_name(&package), Some("a-1-1-x86_64.hpkg"));
+        assert_eq!(obsolete_file_name(&package), None);
+        let old = key("packages/.obsolete/a-1-1-x86_64.hpkg");
+        assert_eq!(obsolete_file_name(&old), Some("a-1-1-x86_64.hpkg"));
+        assert_eq!(package_file_name(&old), None, "not directly under packages/");
+        // Another format's package, or anything else, is no package of this repository.
+        for other in [
+            "packages/a_1_amd64.deb",
+            "packages/a-1-1.x86_64.rpm",
+            "packages/a.hpkg.tmp",
+            "repo",
+        ] {
+            assert_eq!(package_file_name(&key(other)), None, "{other}");
+        }
+        assert_eq!(obsolete_file_name(&key("packages/.obsolete/a_1_amd64.deb")), None);
+    }
+}
