@@ -6,6 +6,13 @@
 //! other. S3 offers no portable compare-and-swap, so the bucket lock is advisory: it is written, read
 //! back to confirm the holder, honoured until it expires (`lock_ttl`), and removed on release. A lock
 //! left by a killed process is taken over after its expiry or immediately by the same host's state dir.
+//!
+//! Release reads the lock back before deleting it only once half its time to live has passed: before
+//! that, nobody else can have taken it over — another instance waits for its expiry, and the same
+//! state directory's instance would need the `flock` this holder keeps — so the read-back would only
+//! cost a round trip on every push and publish. (An instance whose clock runs more than half the time
+//! to live ahead of ours could take it early; the lock is advisory, and such a clock breaks its expiry
+//! in any case.)
 
 use std::fs::File;
 
@@ -34,6 +41,10 @@ pub struct LockOwner {
 pub struct PublishLock {
     _file: File,
     owner: LockOwner,
+    /// When this holder confirmed the bucket lock, on the monotonic clock.
+    confirmed: std::time::Instant,
+    /// The lock's time to live.
+    ttl: std::time::Duration,
 }
 
 impl PublishLock {
@@ -96,14 +107,22 @@ impl PublishLock {
                 "another buildmaster instance took the bucket lock at the same moment; try again".into(),
             ));
         }
-        Ok(Self { _file: file, owner })
+        Ok(Self {
+            _file: file,
+            owner,
+            confirmed: std::time::Instant::now(),
+            ttl,
+        })
     }
 
-    /// Removes the bucket lock (if still ours) and drops the local one.
+    /// Removes the bucket lock (if still ours) and drops the local one. Read back first only when it
+    /// may have been taken over (see the module's documentation).
     pub async fn release(self, storage: &dyn StorageBackend) -> Result<(), PublishError> {
-        if read_owner(storage)
-            .await?
-            .is_some_and(|o| o.token == self.owner.token)
+        let surely_ours = self.confirmed.elapsed() < self.ttl / 2;
+        if surely_ours
+            || read_owner(storage)
+                .await?
+                .is_some_and(|o| o.token == self.owner.token)
         {
             storage.delete(&keys::top(keys::LOCK)).await?;
         }
@@ -116,5 +135,83 @@ async fn read_owner(storage: &dyn StorageBackend) -> Result<Option<LockOwner>, P
         Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
         Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use buildmaster_storage_fs::FsBackend;
+
+    use super::*;
+
+    /// A state directory and a bucket, each in its own temporary directory.
+    fn instance() -> (tempfile::TempDir, StateDir, FsBackend) {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path().join("state"));
+        state.create().unwrap();
+        let storage = FsBackend::new(dir.path().join("bucket")).unwrap();
+        (dir, state, storage)
+    }
+
+    /// Replaces the bucket lock with one another instance wrote.
+    async fn taken_over(storage: &FsBackend) {
+        let foreign = LockOwner {
+            token: "f".repeat(32),
+            instance: "/elsewhere".into(),
+            pid: 1,
+            acquired_at: now(),
+            expires_at: now() + 3600,
+        };
+        let body = serde_json::to_vec(&foreign).unwrap();
+        storage
+            .put_bytes(
+                &keys::top(keys::LOCK),
+                &body,
+                &PutOptions::index("application/json"),
+            )
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn release_removes_the_bucket_lock() {
+        let (_dir, state, storage) = instance();
+        let lock = PublishLock::acquire(&state, &storage, Duration::from_secs(3600))
+            .await
+            .unwrap();
+        assert!(read_owner(&storage).await.unwrap().is_some());
+        lock.release(&storage).await.unwrap();
+        assert_eq!(read_owner(&storage).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_lock_past_half_its_time_is_read_back_and_another_holder_kept() {
+        let (_dir, state, storage) = instance();
+        // A time to live of zero: half of it has passed at once, as for a publish that ran long.
+        let lock = PublishLock::acquire(&state, &storage, Duration::ZERO)
+            .await
+            .unwrap();
+        taken_over(&storage).await;
+        lock.release(&storage).await.unwrap();
+        let kept = read_owner(&storage)
+            .await
+            .unwrap()
+            .expect("the other holder's lock");
+        assert_eq!(kept.instance, "/elsewhere");
+    }
+
+    #[tokio::test]
+    async fn a_fresh_lock_is_released_without_reading_it_back() {
+        let (_dir, state, storage) = instance();
+        let lock = PublishLock::acquire(&state, &storage, Duration::from_secs(3600))
+            .await
+            .unwrap();
+        // Not something another instance can do within the time to live (it waits for the expiry):
+        // the object is deleted unread, which is what saves the round trip.
+        taken_over(&storage).await;
+        lock.release(&storage).await.unwrap();
+        assert_eq!(read_owner(&storage).await.unwrap(), None);
     }
 }

@@ -14,7 +14,6 @@
 //! points `repos-pool-uploaded`, `repos-pool-recorded`, `repos-linked` and `repos-published` (before
 //! the repository is marked published) let tests/repos_crash_poller.rs prove it.
 
-use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -27,7 +26,7 @@ use crate::publish::crashpoint::crash_point;
 use super::config::Repository;
 use super::index_upload::{publish_index, IndexReport};
 use super::pool_store::{place, upload_once};
-use super::push_plan::inspect_and_check;
+use super::push_plan::{check, Inspected};
 use super::records::{PoolPackage, Records};
 use super::{keys, Formats, RepoError};
 
@@ -65,19 +64,21 @@ pub struct PushReport {
     pub published: Vec<(String, IndexReport)>,
 }
 
-/// Pushes `files` into the repositories `targets` (already selected) and publishes every target whose
-/// index is behind its links: those this push changed, and those an earlier push linked but could not
-/// publish (a storage outage, a crash), so that a retry of the same push completes it.
+/// Pushes the `inspected` files into the repositories `targets` (already selected) and publishes every
+/// target whose index is behind its links: those this push changed, and those an earlier push linked
+/// but could not publish (a storage outage, a crash), so that a retry of the same push completes it.
+/// The files were inspected before the publish lock was taken ([`super::push_plan::inspect`]); they are
+/// checked against the records here, under it.
 pub async fn push(
     storage: &dyn StorageBackend,
     records: &mut Records,
     formats: &Formats,
     targets: &[&Repository],
-    files: &[PathBuf],
+    inspected: Vec<Inspected>,
     now: SystemTime,
 ) -> Result<PushReport, RepoError> {
     let started = Instant::now();
-    let planned = inspect_and_check(records, formats, targets, files).await?;
+    let planned = check(records, formats, targets, inspected)?;
     let signers = load_signers(formats, targets)?;
     let mut report = PushReport::default();
     let now_secs = super::unix_seconds(now);
@@ -85,11 +86,7 @@ pub async fn push(
         .iter()
         .map(|item| item.pool_package(targets, now_secs))
         .collect();
-    tracing::debug!(
-        packages = pools.len(),
-        ms = ms_since(started),
-        "packages inspected"
-    );
+    tracing::debug!(packages = pools.len(), ms = ms_since(started), "packages checked");
     let started = Instant::now();
     // Each distinct file's upload is independent of the others: a few at a time, so that one file's
     // round trips and the storage's fsyncs overlap the next one's. Recorded only once all are up.

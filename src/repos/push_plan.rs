@@ -94,13 +94,51 @@ pub async fn inspect_and_check(
     targets: &[&Repository],
     files: &[PathBuf],
 ) -> Result<Vec<Planned>, RepoError> {
+    check(records, formats, targets, inspect(formats, files).await?)
+}
+
+/// A file inspected, not yet checked against the targets and the records.
+#[derive(Debug)]
+pub struct Inspected {
+    path: PathBuf,
+    format: FormatKind,
+    package: InspectedPackage,
+}
+
+/// Every file inspected, in order. Reads only the files, not the records, so a push runs it while it
+/// waits for the publish lock.
+pub async fn inspect(formats: &Formats, files: &[PathBuf]) -> Result<Vec<Inspected>, RepoError> {
     let kinds = files
         .iter()
         .map(|path| format_of(path))
         .collect::<Result<Vec<_>, _>>()?;
-    let inspected = inspect_all(formats, files, &kinds).await?;
+    let packages = inspect_all(formats, files, &kinds).await?;
+    Ok(files
+        .iter()
+        .zip(kinds)
+        .zip(packages)
+        .map(|((path, format), package)| Inspected {
+            path: path.clone(),
+            format,
+            package,
+        })
+        .collect())
+}
+
+/// Every check of the inspected files against `targets` and the records (held under the publish lock).
+pub fn check(
+    records: &Records,
+    formats: &Formats,
+    targets: &[&Repository],
+    inspected: Vec<Inspected>,
+) -> Result<Vec<Planned>, RepoError> {
     let mut planned: Vec<Planned> = Vec::new();
-    for ((path, kind), package) in files.iter().zip(kinds).zip(inspected) {
+    for Inspected {
+        path,
+        format: kind,
+        package,
+    } in inspected
+    {
         let format = formats.get(kind)?;
         let of_format: Vec<usize> = (0..targets.len())
             .filter(|&t| targets[t].format() == kind)
@@ -145,9 +183,9 @@ pub async fn inspect_and_check(
             )));
         }
         let pool = pools.into_iter().next().unwrap_or_default().to_string();
-        refuse_other_bytes(records, kind, &package, path, &planned, &pool)?;
+        refuse_other_bytes(records, kind, &package, &path, &planned, &pool)?;
         planned.push(Planned {
-            path: path.clone(),
+            path,
             format: kind,
             package,
             targets: fitting,

@@ -18,6 +18,7 @@ use buildmaster_storage::StorageBackend;
 use super::config::Repository;
 use super::prune::{prune_indexes, IndexPrune};
 use super::push::{push, select, PushReport};
+use super::push_plan::inspect;
 use super::records::Records;
 use super::{Formats, RepoError};
 use crate::gate::audit::AuditEntry;
@@ -160,13 +161,20 @@ impl PushService {
                 .await
                 .map(|report| PushOutcome::Gated(Box::new(report)));
         }
-        self.locked(async |records: &mut Records| {
+        // The files are read while the lock's round trips are in flight: inspection needs no records.
+        let started = Instant::now();
+        let (inspected, lock) = futures::join!(inspect(&self.formats, files), self.lock());
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "packages inspected and publish lock taken"
+        );
+        self.with_lock(lock?, async |records: &mut Records| {
             push(
                 &*self.storage,
                 records,
                 &self.formats,
                 &targets,
-                files,
+                inspected?,
                 SystemTime::now(),
             )
             .await
@@ -270,7 +278,16 @@ impl PushService {
         &self,
         work: impl AsyncFnOnce(&mut Records) -> Result<T, RepoError>,
     ) -> Result<T, RepoError> {
-        let lock = self.lock().await?;
+        self.with_lock(self.lock().await?, work).await
+    }
+
+    /// Runs `work` on the records under `lock`, and releases it whatever `work` did (its error first,
+    /// then a failed release).
+    async fn with_lock<T>(
+        &self,
+        lock: PublishLock,
+        work: impl AsyncFnOnce(&mut Records) -> Result<T, RepoError>,
+    ) -> Result<T, RepoError> {
         crash_point("repos-locked");
         let result = match Records::open(&self.state.database()) {
             Ok(records) => {
