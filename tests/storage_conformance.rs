@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use buildmaster_storage::{ErrorKind, ObjectKey, PutOptions, Sha256Digest, StorageBackend, StorageError};
+use buildmaster_storage::{
+    Confirmation, ErrorKind, ObjectKey, PutOptions, Sha256Digest, StorageBackend, StorageError,
+};
 use futures::{StreamExt, TryStreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
@@ -23,6 +25,9 @@ trait Factory: Send + Sync {
     /// Whether nothing of an unfinished upload is left behind under `prefix` (temp files, multipart
     /// uploads).
     fn no_leftovers(&self, prefix: &str) -> Pin<Box<dyn Future<Output = Vec<String>> + Send + '_>>;
+    /// Whether a successful `put` of `size` bytes, with the digest given up front or not, vouches for
+    /// the stored object ([`Confirmation::StoredAsSent`]) on this backend.
+    fn put_confirms(&self, size: usize, digest_given: bool) -> bool;
 }
 
 struct Fs(tempfile::TempDir);
@@ -50,6 +55,10 @@ impl Factory for Fs {
                 .unwrap_or_default()
         })
     }
+    fn put_confirms(&self, _size: usize, _digest_given: bool) -> bool {
+        // Counted, hashed, fsynced and renamed into place, whatever the size.
+        true
+    }
 }
 
 struct S3;
@@ -74,6 +83,11 @@ impl Factory for S3 {
                 .unfinished_multipart_uploads(&prefix)
                 .await
         })
+    }
+    fn put_confirms(&self, size: usize, digest_given: bool) -> bool {
+        // A PutObject, or a multipart upload created with the digest; not the temporary upload and
+        // copy a multipart body of unknown digest takes.
+        size < 5 * MIB || digest_given
     }
 }
 
@@ -127,10 +141,22 @@ async fn sizes_round_trip(f: &dyn Factory) {
             (size as u64, Some(digest)),
             "put of {size} bytes"
         );
+        let confirms = f.put_confirms(size, opts.sha256.is_some());
+        assert_eq!(
+            put.confirms(size as u64, &digest),
+            confirms,
+            "put of {size} bytes"
+        );
+        let expected = if confirms {
+            Confirmation::StoredAsSent
+        } else {
+            Confirmation::Reported
+        };
+        assert_eq!(put.confirmation, expected, "put of {size} bytes");
         let head = backend.head(&k).await.unwrap().expect("object exists after put");
         assert_eq!(
-            (head.size, head.sha256),
-            (size as u64, Some(digest)),
+            (head.size, head.sha256, head.confirmation),
+            (size as u64, Some(digest), Confirmation::Reported),
             "head of {size} bytes"
         );
         let back = read_all(&*backend, &k).await;

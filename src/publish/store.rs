@@ -1,10 +1,18 @@
 //! Storing one package: asking storage whether it already holds it, streaming it up against its
-//! recorded digest, and verifying the stored object (size and SHA-256 via `head`) before anything
-//! records it as uploaded.
+//! recorded digest, and verifying the stored object before anything records it as uploaded.
+//!
+//! Verifying is one of two things. When the `put` that stored the package answers
+//! [`Confirmation::StoredAsSent`] for the recorded size and SHA-256, that answer is the verification:
+//! the backend counted and hashed every byte against the record (refusing the upload otherwise) and
+//! the store checked the bytes it received (S3: CRC32C or signed payload, on every request) before
+//! committing the object, which is more than a `head` shows (a `head` reads back the size and the
+//! `sha256` metadata this very upload set). Anything else — an object found already there, a `put`
+//! whose path cannot confirm (an upload to a temporary key and a copy), an answer that disagrees with
+//! the record — is verified with a `head`: size and recorded SHA-256.
 
 use std::path::Path;
 
-use buildmaster_storage::{ErrorKind, PutOptions, Sha256Digest, StorageBackend};
+use buildmaster_storage::{Confirmation, ErrorKind, PutOptions, Sha256Digest, StorageBackend};
 
 use super::crashpoint::crash_point;
 use super::progress::{CountingReader, PublishProgress};
@@ -39,7 +47,7 @@ pub async fn store_and_verify(
     if record.state != PackageState::Spooled {
         return Ok((entry, record, Stored::Before));
     }
-    let stored = store(storage, &entry.path, &record, unlisted, progress).await?;
+    let (stored, confirmation) = store(storage, &entry.path, &record, unlisted, progress).await?;
     match stored {
         Stored::Refused(_) => return Ok((entry, record, stored)),
         // Not sent again, but part of the announced bytes all the same.
@@ -47,32 +55,38 @@ pub async fn store_and_verify(
         Stored::Uploaded | Stored::Before => {}
     }
     crash_point("after-upload");
-    verify(storage, &record).await?;
+    if confirmation == Confirmation::Reported {
+        verify(storage, &record).await?;
+    }
     crash_point("after-verify");
     Ok((entry, record, stored))
 }
 
 /// Uploads one package unless storage already holds it with the same digest (asked with a `head`,
-/// unless `unlisted` says a listing under the lock did not show it).
+/// unless `unlisted` says a listing under the lock did not show it). Says
+/// [`Confirmation::StoredAsSent`] only for an upload whose `put` confirmed the recorded size and
+/// SHA-256; everything else is to be verified.
 async fn store(
     storage: &dyn StorageBackend,
     path: &Path,
     record: &Record,
     unlisted: bool,
     progress: &dyn PublishProgress,
-) -> Result<Stored, PublishError> {
+) -> Result<(Stored, Confirmation), PublishError> {
     let key = keys::package(&record.package.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
     let digest = digest_of(record)?;
     let existing = if unlisted { None } else { storage.head(&key).await? };
     if let Some(existing) = existing {
         match existing.sha256 {
             Some(d) if d == digest && existing.size == record.package.size => {
-                return Ok(Stored::AlreadyThere)
+                return Ok((Stored::AlreadyThere, Confirmation::Reported))
             }
             // Objects uploaded by HaikuPorter carry no digest; its uploads are atomic, so the right
             // size means the object is the file it uploaded. The index still states our digest, which
             // pkgman verifies after download.
-            None if existing.size == record.package.size => return Ok(Stored::AlreadyThere),
+            None if existing.size == record.package.size => {
+                return Ok((Stored::AlreadyThere, Confirmation::Reported))
+            }
             _ => {
                 return Err(PublishError::Refused(format!(
                     "storage already holds {key} with different contents (size {}, sha256 {}); packages are \
@@ -100,14 +114,18 @@ async fn store(
         )
         .await
     {
-        Ok(_) => Ok(Stored::Uploaded),
+        Ok(meta) if meta.confirms(record.package.size, &digest) => {
+            Ok((Stored::Uploaded, Confirmation::StoredAsSent))
+        }
+        Ok(_) => Ok((Stored::Uploaded, Confirmation::Reported)),
         // The backends discard refused bytes (temporary file removed, multipart upload aborted).
-        Err(e) if e.kind == ErrorKind::BadBody => Ok(Stored::Refused(e.message)),
+        Err(e) if e.kind == ErrorKind::BadBody => Ok((Stored::Refused(e.message), Confirmation::Reported)),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Checks that storage holds the package whole: size and SHA-256 via `head`.
+/// Checks that storage holds the package whole: size and SHA-256 via `head` (objects that storage
+/// already held, uploads their `put` did not confirm, stubs found before any upload).
 pub async fn verify(storage: &dyn StorageBackend, record: &Record) -> Result<(), PublishError> {
     let key = keys::package(&record.package.file_name).map_err(|e| PublishError::Refused(e.to_string()))?;
     let digest = digest_of(record)?;
@@ -145,3 +163,7 @@ pub fn local_file_matches(path: &Path, record: &Record) -> Result<bool, PublishE
     let (_, sha256) = sha256_stream(file).map_err(|e| PublishError::io(path, e))?;
     Ok(sha256 == record.package.sha256)
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

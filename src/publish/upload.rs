@@ -1,7 +1,8 @@
 //! Upload → verify → record → stub, for every package of the spool.
 //!
-//! The order is the safety argument: the object is verified in storage (size and SHA-256 via `head`)
-//! before the database says "uploaded", and the database says "uploaded" durably before the local file
+//! The order is the safety argument: the object is verified in storage (by the `put` that stored it
+//! when that confirms the recorded size and SHA-256, else by a `head`: see `store.rs`) before the
+//! database says "uploaded", and the database says "uploaded" durably before the local file
 //! is truncated. A crash anywhere leaves either a real local file or a verified object, never neither;
 //! the next run picks up where this one stopped (an object already present with the right digest is not
 //! uploaded again).
@@ -54,9 +55,10 @@ pub struct UploadOutcome {
     pub rejected: Vec<Rejected>,
 }
 
-/// Packages uploaded (each a `head`, a `put` and a verifying `head`) at the same time, at most. A
-/// first publish of 10,000 small packages to garage on loopback (`bench/publish`) is bound by request
-/// round trips: 16 in flight keep both ends busy.
+/// Packages uploaded (each a `put`, with a `head` before it unless a listing answered, and a verifying
+/// `head` after it unless the `put` confirmed) at the same time, at most. A first publish of 10,000
+/// small packages to garage on loopback (`bench/publish`) is bound by the CPU of both ends sharing the
+/// cores: 16 in flight keep them busy.
 const UPLOAD_CONCURRENCY: usize = 16;
 
 /// Bytes of package files in flight at once, at most, in MiB (each package counts at least 1 MiB; one

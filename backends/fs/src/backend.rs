@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use buildmaster_storage::{
-    CopySource, ErrorKind, ExactReader, LocalFile, ObjectKey, ObjectMeta, ObjectReader, ObjectStream,
-    Operation, PutOptions, StorageBackend, StorageError,
+    Confirmation, CopySource, ErrorKind, ExactReader, LocalFile, ObjectKey, ObjectMeta, ObjectReader,
+    ObjectStream, Operation, PutOptions, StorageBackend, StorageError,
 };
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
@@ -83,6 +83,7 @@ impl FsBackend {
             size: fs_meta.len(),
             sha256,
             modified: fs_meta.modified().ok(),
+            confirmation: Confirmation::Reported,
         }
     }
 
@@ -152,6 +153,8 @@ impl StorageBackend for FsBackend {
             size,
             sha256: Some(digest),
             modified: fs_meta.modified().ok(),
+            // Counted and hashed above, fsynced, and renamed into place with its sidecar by `commit`.
+            confirmation: Confirmation::StoredAsSent,
         })
     }
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use buildmaster_storage::{ObjectKey, ObjectMeta, Operation, StorageError};
+use buildmaster_storage::{Confirmation, ObjectKey, ObjectMeta, Operation, StorageError};
 
 use crate::backend::{hash_file, FsBackend, TempFile};
 use crate::sidecar::{self, Sidecar};
@@ -57,6 +57,7 @@ impl FsBackend {
             size: tmp_meta.len(),
             sha256: Some(sha256),
             modified: tmp_meta.modified().ok(),
+            confirmation: Confirmation::Reported,
         })
     }
 }

@@ -13,8 +13,8 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::primitives::DateTime;
 use buildmaster_storage::{
-    CacheControl, ContentHeaders, ErrorKind, ObjectKey, ObjectMeta, ObjectReader, Operation, Sha256Digest,
-    StorageError,
+    CacheControl, Confirmation, ContentHeaders, ErrorKind, ObjectKey, ObjectMeta, ObjectReader, Operation,
+    Sha256Digest, StorageError,
 };
 use std::collections::HashMap;
 
@@ -40,6 +40,7 @@ pub(crate) fn meta_from(
             .and_then(|m| m.get(META_SHA256))
             .and_then(|hex| Sha256Digest::from_hex(hex)),
         modified: modified.and_then(|t| SystemTime::try_from(*t).ok()),
+        confirmation: Confirmation::Reported,
     }
 }
 

@@ -18,6 +18,15 @@
 //!   Callers that know the digest (the publisher does: packages are verified at staging) should pass
 //!   it and skip the copy.
 //!
+//! What a successful `put` confirms ([`Confirmation`]): on the first two paths every byte was
+//! counted and hashed by us (a wrong digest or size fails before the object is committed) and checked
+//! by the server on receipt (`x-amz-checksum-crc32c` of the PutObject or of each UploadPart, or the
+//! signed payload when checksums are off), and the object was committed by the request that carried the
+//! digest (PutObject; CompleteMultipartUpload listing the checked parts), so the answer says
+//! `StoredAsSent` and a `head` would only read back what we set. The third path ends in a server-side
+//! copy from a temporary object whose parts the server checked but that has no checksum of its own, so
+//! it says `Reported` and a caller that must know checks with `head`.
+//!
 //! The whole `put` is never retried: the body is a one-shot stream. Single requests whose body is in
 //! memory (PutObject, each UploadPart) are.
 
@@ -25,7 +34,8 @@ use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
 use buildmaster_storage::{
-    ErrorKind, ExactReader, ObjectKey, ObjectMeta, Operation, PutOptions, Sha256Digest, StorageError,
+    Confirmation, ErrorKind, ExactReader, ObjectKey, ObjectMeta, Operation, PutOptions, Sha256Digest,
+    StorageError,
 };
 use bytes::Bytes;
 use tokio::io::AsyncRead;
@@ -88,8 +98,10 @@ impl Shared {
         opts: &PutOptions,
     ) -> Result<ObjectMeta, StorageError> {
         let reader = ExactReader::new(body, size);
-        let digest = if size < self.multipart_threshold {
-            self.put_single(key, reader, size, opts).await?
+        // See the module docs on what each path confirms.
+        let (digest, confirmation) = if size < self.multipart_threshold {
+            let digest = self.put_single(key, reader, size, opts).await?;
+            (digest, Confirmation::StoredAsSent)
         } else if let Some(expected) = opts.sha256 {
             let headers = ObjectHeaders::new(opts, Some(expected), self.part_protection(false));
             let full_key = self.full_key(key);
@@ -97,9 +109,10 @@ impl Shared {
                 .upload_multipart(key, &full_key, reader, size, &headers, Some(&expected))
                 .await?;
             cleanup.disarm();
-            digest
+            (digest, Confirmation::StoredAsSent)
         } else {
-            self.put_multipart_then_copy(key, reader, size, opts).await?
+            let digest = self.put_multipart_then_copy(key, reader, size, opts).await?;
+            (digest, Confirmation::Reported)
         };
         Ok(ObjectMeta {
             key: key.clone(),
@@ -107,6 +120,7 @@ impl Shared {
             sha256: Some(digest),
             // PutObject and CompleteMultipartUpload do not return the stored time; `head` has it.
             modified: None,
+            confirmation,
         })
     }
 

@@ -40,7 +40,11 @@ pub type ObjectStream<'a> = BoxStream<'a, Result<ObjectMeta, StorageError>>;
 /// backend):
 /// - `put` streams exactly `size` bytes and is atomic: the object appears whole or not at all, and a
 ///   failed or cancelled `put` leaves nothing behind (no object, no unfinished multipart upload). It
-///   records the SHA-256 so that `head` can return it without a download.
+///   records the SHA-256 so that `head` can return it without a download. Its answer says
+///   [`Confirmation::StoredAsSent`](crate::Confirmation) only when the backend counted and hashed every
+///   byte, the store checked the bytes it received and committed the object as sent (see
+///   [`Confirmation`](crate::Confirmation)); a caller may then rely on the object without a `head`.
+///   Any path that cannot vouch for that answers `Reported`.
 /// - `get` streams; `head` returns `None` for an absent object.
 /// - `list` is lazy and paged, returns keys in lexicographic order, and an empty answer is normal.
 /// - `copy` is server-side; `delete` is idempotent (deleting an absent object succeeds).

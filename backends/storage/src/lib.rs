@@ -31,5 +31,5 @@ pub use copy_source::{BucketObject, CopySource, LocalFile, ServiceIdentity};
 pub use error::{ErrorKind, Operation, StorageError};
 pub use hashing::ExactReader;
 pub use key::{KeyError, KeyPrefix, ObjectKey};
-pub use meta::{CacheControl, ContentHeaders, ObjectMeta, PutOptions, Sha256Digest};
+pub use meta::{CacheControl, Confirmation, ContentHeaders, ObjectMeta, PutOptions, Sha256Digest};
 pub use retry::RetryPolicy;

@@ -54,6 +54,37 @@ pub struct ObjectMeta {
     pub sha256: Option<Sha256Digest>,
     /// When the object was last written, if the backend knows. Used for grace periods when pruning.
     pub modified: Option<SystemTime>,
+    /// Whether this answer vouches that the stored object holds exactly the bytes described. Only a
+    /// `put` can say [`Confirmation::StoredAsSent`]; `head`, `get`, `list` and `copy` report what the
+    /// store holds and say [`Confirmation::Reported`].
+    pub confirmation: Confirmation,
+}
+
+impl ObjectMeta {
+    /// Whether this (a `put`'s answer) vouches that the object is stored whole with `size` bytes
+    /// hashing to `sha256`, so that reading its metadata back with `head` would add nothing.
+    pub fn confirms(&self, size: u64, sha256: &Sha256Digest) -> bool {
+        self.confirmation == Confirmation::StoredAsSent
+            && self.size == size
+            && self.sha256.as_ref() == Some(sha256)
+    }
+}
+
+/// How much an [`ObjectMeta`] vouches for the stored bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Metadata as the store reports it, or a `put` whose path cannot vouch for what ended up stored
+    /// (e.g. an upload to a temporary key and a server-side copy): a caller that must know the object
+    /// is whole checks it (`head`: size and recorded SHA-256).
+    #[default]
+    Reported,
+    /// A `put` that succeeded with every byte checked twice on the way in: by the backend, which
+    /// counted the body to its declared size and hashed it to the SHA-256 it records (refusing the
+    /// upload if `PutOptions::sha256` was given and differs), and by the store, which accepted the
+    /// bytes only after checking them itself (S3: the `x-amz-checksum-crc32c` or the signed payload of
+    /// each request, then committed the object; filesystem: written, fsynced and renamed into place with
+    /// its digest beside it). A `head` right after would only read back the metadata this upload set.
+    StoredAsSent,
 }
 
 /// How long clients and caches may keep an object.
