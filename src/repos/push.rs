@@ -224,8 +224,6 @@ pub async fn publish_dirty(
             ms = ms_since(started),
             "index published"
         );
-        crash_point("repos-published");
-        records.mark_published(repository.id())?;
         published.push((repository.id().to_string(), index));
     }
     Ok(published)

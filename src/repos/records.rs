@@ -315,17 +315,6 @@ impl Records {
             .map_err(|e| self.fail(e))
     }
 
-    /// Records that `repository`'s index now lists every link.
-    pub fn mark_published(&mut self, repository: &str) -> Result<(), RecordsError> {
-        self.conn
-            .execute(
-                "DELETE FROM repo_dirty WHERE repository = ?1",
-                params![repository],
-            )
-            .map(|_| ())
-            .map_err(|e| self.fail(e))
-    }
-
     /// The pool files linked into `repository`, by name, version and architecture.
     pub fn linked(&self, repository: &str) -> Result<Vec<PoolPackage>, RecordsError> {
         let started = std::time::Instant::now();
@@ -534,7 +523,7 @@ impl Records {
 
     /// Records that `path` of `repository` now has the bytes with `sha256`; the previous version is
     /// marked superseded at `now`. A `content_addressed` file (its name carries its digest) is never
-    /// overwritten; it is superseded by [`Records::supersede_content_except`] when an index stops
+    /// overwritten; it is superseded by [`Records::finish_publish`] when an index stops
     /// naming it, and deleted by prune after the retention window.
     pub fn record_index(
         &mut self,
@@ -558,54 +547,30 @@ impl Records {
         if files.is_empty() {
             return Ok(());
         }
-        self.in_transaction(|tx| {
-            for (path, sha256) in files {
-                tx.execute(
-                    "UPDATE repo_index_files SET superseded_at = ?4
-                     WHERE repository = ?1 AND path = ?2 AND sha256 <> ?3 AND superseded_at IS NULL",
-                    params![repository, path, sha256, now],
-                )?;
-                tx.execute(
-                    "INSERT INTO repo_index_files (repository, path, sha256, content_addressed, uploaded_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (repository, path, sha256) DO UPDATE SET superseded_at = NULL, uploaded_at = ?5",
-                    params![repository, path, sha256, content_addressed, now],
-                )?;
-            }
-            Ok(())
-        })
+        self.in_transaction(|tx| record_in(tx, repository, files, content_addressed, now))
     }
 
-    /// Marks superseded at `now` every current content-addressed file of `repository` that is not in
-    /// `keep` (the paths the index just published names).
-    pub fn supersede_content_except(
+    /// Ends a publish of `repository` in one transaction (one commit, one fsync): records the plain
+    /// file `last` uploaded last (the root of trust; none when it was current already), supersedes
+    /// the content-addressed files not in `keep`, and marks the repository published (its index lists
+    /// every link). Each was a commit of its own before; a crash before this commit leaves all three
+    /// undone, and the repository dirty, so the next push publishes it again.
+    pub fn finish_publish(
         &mut self,
         repository: &str,
+        last: Option<(&str, &str)>,
         keep: &std::collections::HashSet<&str>,
         now: i64,
     ) -> Result<(), RecordsError> {
-        let current: Vec<String> = {
-            let mut stmt = self
-                .conn
-                .prepare(
-                    "SELECT path FROM repo_index_files
-                     WHERE repository = ?1 AND content_addressed = 1 AND superseded_at IS NULL",
-                )
-                .map_err(|e| self.fail(e))?;
-            let rows = stmt
-                .query_map(params![repository], |row| row.get(0))
-                .map_err(|e| self.fail(e))?;
-            rows.collect::<Result<_, _>>().map_err(|e| self.fail(e))?
-        };
-        // One transaction (one commit) for all of them.
         self.in_transaction(|tx| {
-            for path in current.iter().filter(|path| !keep.contains(path.as_str())) {
-                tx.execute(
-                    "UPDATE repo_index_files SET superseded_at = ?3
-                     WHERE repository = ?1 AND path = ?2 AND superseded_at IS NULL",
-                    params![repository, path, now],
-                )?;
+            if let Some(file) = last {
+                record_in(tx, repository, &[file], false, now)?;
             }
+            supersede_in(tx, repository, keep, now)?;
+            tx.execute(
+                "DELETE FROM repo_dirty WHERE repository = ?1",
+                params![repository],
+            )?;
             Ok(())
         })
     }
@@ -639,4 +604,54 @@ impl Records {
             .map(|_| ())
             .map_err(|e| self.fail(e))
     }
+}
+
+/// [`Records::record_indexes`] inside the transaction `tx`.
+fn record_in(
+    tx: &rusqlite::Transaction<'_>,
+    repository: &str,
+    files: &[(&str, &str)],
+    content_addressed: bool,
+    now: i64,
+) -> rusqlite::Result<()> {
+    for (path, sha256) in files {
+        tx.execute(
+            "UPDATE repo_index_files SET superseded_at = ?4
+             WHERE repository = ?1 AND path = ?2 AND sha256 <> ?3 AND superseded_at IS NULL",
+            params![repository, path, sha256, now],
+        )?;
+        tx.execute(
+            "INSERT INTO repo_index_files (repository, path, sha256, content_addressed, uploaded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (repository, path, sha256) DO UPDATE SET superseded_at = NULL, uploaded_at = ?5",
+            params![repository, path, sha256, content_addressed, now],
+        )?;
+    }
+    Ok(())
+}
+
+/// Marks superseded at `now` every current content-addressed file of `repository` that is not in
+/// `keep` (the paths the index just published names), inside the transaction `tx`.
+fn supersede_in(
+    tx: &rusqlite::Transaction<'_>,
+    repository: &str,
+    keep: &std::collections::HashSet<&str>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let current: Vec<String> = {
+        let mut stmt = tx.prepare(
+            "SELECT path FROM repo_index_files
+             WHERE repository = ?1 AND content_addressed = 1 AND superseded_at IS NULL",
+        )?;
+        let rows = stmt.query_map(params![repository], |row| row.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for path in current.iter().filter(|path| !keep.contains(path.as_str())) {
+        tx.execute(
+            "UPDATE repo_index_files SET superseded_at = ?3
+             WHERE repository = ?1 AND path = ?2 AND superseded_at IS NULL",
+            params![repository, path, now],
+        )?;
+    }
+    Ok(())
 }
