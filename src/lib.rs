@@ -30,7 +30,8 @@
 //! - [`repos`]: Debian and RPM repositories of pushed packages — `[[repositories]]`, the shared pool,
 //!   `buildmaster push`, indexes uploaded root of trust last.
 //! - [`gate`]: stage → gate → promote — pushed packages wait in a staging storage until their checks
-//!   (installability, lint, tests; waivers) pass, then the same bytes are promoted; the audit log.
+//!   (installability, lint, tests; waivers) pass, then the same bytes are promoted; the audit log;
+//!   the HaikuPorts repository's gated publish (built packages staged, checked, promoted).
 //! - [`scratch`]: scratch builds — a ref of the ports tree built as a buildrun would, gated, reported
 //!   to a webhook, never published, expired after a TTL.
 //! - [`toolchains`]: the toolchain seam — per build tool (HaikuPorter, Debian, RPM) the commands a
