@@ -2,9 +2,17 @@
 //!
 //! Every file is inspected and every check made before anything is uploaded ([`super::push_plan`]).
 //! Then each distinct file is uploaded **once** into its format's content-addressed pool (already
-//! stored: nothing is uploaded; a few files at a time), and once all are up each is recorded and linked into every target repository it fits — an
-//! architecture-independent package into every architecture — and each repository whose links changed
-//! (now, or by an earlier push that could not publish) gets its index published. The same bytes
+//! stored: nothing is uploaded; a few files at a time) — [`store`], which runs while the publish lock
+//! is being taken: a pool object is content-addressed, never replaced by other bytes and never deleted
+//! (no prune touches pools), and no index names it before it is linked, so its upload needs no lock
+//! and the lock's round trips cost a push nothing. Once all are up and the lock is held,
+//! [`record_and_publish`] checks the files again against the records (the checks that read them may
+//! have changed meanwhile: another push of the same name and version) and records and links each into
+//! every target repository it fits — an architecture-independent package into every architecture —
+//! and each repository whose links changed (now, or by an earlier push that could not publish) gets
+//! its index published. A push refused at that second check, or one that cannot get the lock, leaves
+//! its uploaded pool files unlinked: invisible to clients, and adopted by the next push of the same
+//! bytes. The same bytes
 //! pushed again change nothing. With a gate configured, packages go through [`crate::gate`] first and
 //! reach [`link_into`] only once promoted.
 //!
@@ -26,7 +34,7 @@ use crate::publish::crashpoint::crash_point;
 use super::config::Repository;
 use super::index_upload::{publish_index, IndexReport};
 use super::pool_store::{place, upload_once};
-use super::push_plan::{check, Inspected};
+use super::push_plan::{check, Inspected, Planned};
 use super::records::{PoolPackage, Records};
 use super::{keys, Formats, RepoError};
 
@@ -64,23 +72,32 @@ pub struct PushReport {
     pub published: Vec<(String, IndexReport)>,
 }
 
-/// Pushes the `inspected` files into the repositories `targets` (already selected) and publishes every
-/// target whose index is behind its links: those this push changed, and those an earlier push linked
-/// but could not publish (a storage outage, a crash), so that a retry of the same push completes it.
-/// The files were inspected before the publish lock was taken ([`super::push_plan::inspect`]); they are
-/// checked against the records here, under it.
-pub async fn push(
+/// A push's files checked and stored in their pools, not yet recorded or linked: what
+/// [`store`] hands to [`record_and_publish`].
+pub struct Stored {
+    planned: Vec<Planned>,
+    pools: Vec<PoolPackage>,
+    /// Per file: uploaded by this push (false: storage held it already, or an earlier file of the push
+    /// was the same bytes).
+    uploaded: Vec<bool>,
+    signers: Vec<Option<Box<dyn Sign>>>,
+}
+
+/// Checks the `inspected` files against `targets` and the records as they are now, loads the targets'
+/// signing keys, and uploads each distinct file once into its pool. Needs no publish lock: pool
+/// objects are content-addressed, never overwritten with other bytes and never deleted, and nothing
+/// names them until they are linked (see the module's documentation).
+pub async fn store(
     storage: &dyn StorageBackend,
-    records: &mut Records,
+    records: &Records,
     formats: &Formats,
     targets: &[&Repository],
     inspected: Vec<Inspected>,
     now: SystemTime,
-) -> Result<PushReport, RepoError> {
+) -> Result<Stored, RepoError> {
     let started = Instant::now();
     let planned = check(records, formats, targets, inspected)?;
     let signers = load_signers(formats, targets)?;
-    let mut report = PushReport::default();
     let now_secs = super::unix_seconds(now);
     let pools: Vec<PoolPackage> = planned
         .iter()
@@ -112,7 +129,38 @@ pub async fn push(
         .try_collect()
         .await?;
     tracing::debug!(ms = ms_since(started), "pool files uploaded");
+    Ok(Stored {
+        planned,
+        pools,
+        uploaded,
+        signers,
+    })
+}
+
+/// Under the publish lock: checks the `stored` files again against the records (another push may
+/// have recorded the same name and version since [`store`] looked), records them and links each into
+/// every target it fits, then publishes every target whose index is behind its links — those this
+/// push changed, and those an earlier push linked but could not publish (a storage outage, a crash),
+/// so that a retry of the same push completes it.
+pub async fn record_and_publish(
+    storage: &dyn StorageBackend,
+    records: &mut Records,
+    formats: &Formats,
+    targets: &[&Repository],
+    stored: Stored,
+    now: SystemTime,
+) -> Result<PushReport, RepoError> {
+    let Stored {
+        planned,
+        pools,
+        uploaded,
+        signers,
+    } = stored;
+    let again = planned.iter().map(Planned::inspected).collect();
+    check(records, formats, targets, again)?;
     let started = Instant::now();
+    let mut report = PushReport::default();
+    let now_secs = super::unix_seconds(now);
     // One transaction (one fsync) for all the pool records, and one for all the links with their
     // repositories' dirty marks.
     records.insert_pools(&pools)?;

@@ -29,6 +29,15 @@ pub struct Planned {
 }
 
 impl Planned {
+    /// The inspection it was planned from, to be checked again.
+    pub fn inspected(&self) -> Inspected {
+        Inspected {
+            path: self.path.clone(),
+            format: self.format,
+            package: self.package.clone(),
+        }
+    }
+
     /// Its pool record: the pool of its (first) target, which every target shares (checked).
     pub fn pool_package(&self, targets: &[&Repository], now_secs: i64) -> PoolPackage {
         let pool_dir = &targets[self.targets[0]].pool;

@@ -17,7 +17,7 @@ use buildmaster_storage::StorageBackend;
 
 use super::config::Repository;
 use super::prune::{prune_indexes, IndexPrune};
-use super::push::{push, select, PushReport};
+use super::push::{record_and_publish, select, store, PushReport};
 use super::push_plan::inspect;
 use super::records::Records;
 use super::{Formats, RepoError};
@@ -161,23 +161,22 @@ impl PushService {
                 .await
                 .map(|report| PushOutcome::Gated(Box::new(report)));
         }
-        // The files are read while the lock's round trips are in flight: inspection needs no records.
+        // The files are inspected, checked and stored in their pools while the lock's round trips are
+        // in flight (see `push::store`); recorded, linked and published under it.
         let started = Instant::now();
-        let (inspected, lock) = futures::join!(inspect(&self.formats, files), self.lock());
+        let now = SystemTime::now();
+        let snapshot = Records::open(&self.state.database())?;
+        let storing = async {
+            let inspected = inspect(&self.formats, files).await?;
+            store(&*self.storage, &snapshot, &self.formats, &targets, inspected, now).await
+        };
+        let (stored, lock) = futures::join!(storing, self.lock());
         tracing::debug!(
             ms = started.elapsed().as_secs_f64() * 1e3,
-            "packages inspected and publish lock taken"
+            "packages stored and publish lock taken"
         );
         self.with_lock(lock?, async |records: &mut Records| {
-            push(
-                &*self.storage,
-                records,
-                &self.formats,
-                &targets,
-                inspected?,
-                SystemTime::now(),
-            )
-            .await
+            record_and_publish(&*self.storage, records, &self.formats, &targets, stored?, now).await
         })
         .await
         .map(PushOutcome::Published)
