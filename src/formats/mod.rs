@@ -91,11 +91,19 @@ impl FormatKind {
         }
     }
 
+    /// Every format.
+    pub const ALL: [Self; 3] = [Self::Debian, Self::Rpm, Self::Haiku];
+
+    /// The format whose package files end like `file_name` ([`FormatKind::package_suffix`]).
+    pub fn of_file_name(file_name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| file_name.ends_with(kind.package_suffix()))
+    }
+
     /// The kind named `name` (as [`FormatKind::as_str`] spells it).
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Debian, Self::Rpm, Self::Haiku]
-            .into_iter()
-            .find(|kind| kind.as_str() == name)
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
 }
 

@@ -85,15 +85,13 @@ pub fn select<'a>(
 
 /// The format of a package file, by its extension.
 fn format_of(path: &Path) -> Result<FormatKind, RepoError> {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("deb") => Ok(FormatKind::Debian),
-        Some("rpm") => Ok(FormatKind::Rpm),
-        Some("hpkg") => Ok(FormatKind::Haiku),
-        _ => Err(RepoError::Refused(format!(
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    FormatKind::of_file_name(name).ok_or_else(|| {
+        RepoError::Refused(format!(
             "{}: not a .deb, .rpm or .hpkg file; only Debian, RPM and Haiku packages can be pushed",
             path.display()
-        ))),
-    }
+        ))
+    })
 }
 
 /// Inspects every file and makes every check before anything is uploaded.

@@ -21,6 +21,7 @@ use tokio::io::AsyncWriteExt as _;
 use super::auth::{Caller, Right};
 use super::error::{echo, ApiError};
 use super::state::{AppState, RunningPush};
+use crate::formats::FormatKind;
 use crate::gate::store::Pipeline;
 use crate::repos::push::select;
 use crate::repos::push::PushReport;
@@ -121,7 +122,7 @@ pub async fn repositories(State(app): State<AppState>) -> Json<Vec<RepositoryJso
 
 /// A file name a client may give: a package's, with no path.
 fn checked_name(name: &str) -> Result<&str, ApiError> {
-    let valid = [".deb", ".rpm", ".hpkg"].iter().any(|ext| name.ends_with(ext))
+    let valid = FormatKind::of_file_name(name).is_some()
         && name.len() <= 255
         && !name.starts_with('.')
         && name
