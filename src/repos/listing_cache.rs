@@ -80,6 +80,15 @@ impl ListingCache {
         decode(&bytes, format)
     }
 
+    /// The intact cached listings of `repositories` (id and format), for
+    /// [`super::records::Records::preload_listings`].
+    pub fn load_all(&self, repositories: &[(String, FormatKind)]) -> Vec<(String, FormatKind, Cached)> {
+        repositories
+            .iter()
+            .filter_map(|(id, format)| Some((id.clone(), *format, self.load(id, *format)?)))
+            .collect()
+    }
+
     /// Keeps `rows` as `repository`'s listing at `stamp`.
     pub fn store(&self, repository: &str, format: FormatKind, stamp: &Stamp, rows: &[Listed]) {
         write_cache_file(
@@ -374,5 +383,29 @@ mod tests {
         bytes[middle] ^= 0x20;
         std::fs::write(&path, &bytes).unwrap();
         assert_eq!(records.listing_counted("r", FormatKind::Rpm).unwrap(), (first, 0));
+    }
+
+    #[test]
+    fn a_preloaded_listing_outdated_by_another_push_gives_the_fresh_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<Listed> = (0..6).map(row).collect();
+        let listings = dir.path().join("listings");
+        let mut records = records(dir.path(), &rows, 3).with_listing_cache(listings.clone());
+        records.listing_counted("r", FormatKind::Rpm).unwrap();
+        // Read ahead, as a push does while it waits for the lock; then another push links more.
+        let cache = ListingCache::in_dir(listings);
+        let preloaded = cache.load_all(&[("r".into(), FormatKind::Rpm), ("s".into(), FormatKind::Rpm)]);
+        assert_eq!(preloaded.len(), 1, "only r has a cached listing");
+        link(&mut records, &rows[3..]);
+        // Gone from disk: what the listing starts from can only be the copy read ahead.
+        std::fs::remove_dir_all(cache.dir()).unwrap();
+        records.preload_listings(preloaded);
+        let (listed, from_cache) = records.listing_counted("r", FormatKind::Rpm).unwrap();
+        assert_eq!(
+            (listed.len(), from_cache),
+            (6, 3),
+            "the copy's 3, the 3 new links read"
+        );
+        assert_eq!(listed, fresh(dir.path()));
     }
 }

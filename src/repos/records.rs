@@ -6,11 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::formats::{FormatKind, InspectedPackage};
 
-use super::listing_cache::{Listed, ListingCache, Stamp};
+use super::listing_cache::{Cached, Listed, ListingCache, Stamp};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS pool_packages (
@@ -99,6 +100,8 @@ pub struct Records {
     path: PathBuf,
     /// Listings kept between publishes, when the records were opened with one.
     listing_cache: Option<ListingCache>,
+    /// Cached listings read ahead ([`Records::preload_listings`]), by repository and format.
+    preloaded: std::sync::Mutex<Vec<(String, FormatKind, Cached)>>,
 }
 
 fn format_from(text: &str) -> Option<FormatKind> {
@@ -147,6 +150,12 @@ impl Records {
                 // A publish reads every entry of a repository (a 10,000-package one: ~12,000 pages):
                 // mapped, instead of one pread(2) per page (bench/repos).
                 conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+                // A push is a short process: SQLite's checkpoint when its last connection closes
+                // (copy the WAL into the database, two more fsyncs) was ~5-10 ms of each one
+                // (strace, bench/repos). Every commit is already durable in the WAL (synchronous =
+                // FULL); the WAL is checkpointed by the automatic checkpoint of a later commit, or
+                // by the next connection that closes with checkpoints on.
+                conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
                 Ok(conn)
             })
             .map_err(|e| RecordsError {
@@ -157,6 +166,7 @@ impl Records {
             conn,
             path: path.into(),
             listing_cache: None,
+            preloaded: Default::default(),
         })
     }
 
@@ -165,6 +175,24 @@ impl Records {
     pub fn with_listing_cache(mut self, dir: PathBuf) -> Self {
         self.listing_cache = Some(ListingCache::in_dir(dir));
         self
+    }
+
+    /// Cached listings read before these records were opened — a push reads them while its pool
+    /// uploads and the lock's round trips are in flight ([`ListingCache::load_all`]); the next
+    /// listing of each repository starts from its copy instead of reading the file. A copy is checked
+    /// against the database's stamp like any cached listing, so one that another writer has since
+    /// outdated only means more links are read from the database.
+    pub fn preload_listings(&mut self, listings: Vec<(String, FormatKind, Cached)>) {
+        *self.preloaded.get_mut().unwrap_or_else(|e| e.into_inner()) = listings;
+    }
+
+    /// The preloaded cached listing of `repository` of `format`, once.
+    fn take_preloaded(&self, repository: &str, format: FormatKind) -> Option<Cached> {
+        let mut preloaded = self.preloaded.lock().unwrap_or_else(|e| e.into_inner());
+        let at = preloaded
+            .iter()
+            .position(|(id, kind, _)| id == repository && *kind == format)?;
+        Some(preloaded.swap_remove(at).2)
     }
 
     /// The connection, for tests that change the database behind the records' back.
@@ -388,8 +416,9 @@ impl Records {
         // The stamp and the rows it covers come from one snapshot of the database.
         let snapshot = self.conn.unchecked_transaction().map_err(|e| self.fail(e))?;
         let stamp = self.stamp(repository, epoch)?;
-        let cached = cache
-            .load(repository, format)
+        let cached = self
+            .take_preloaded(repository, format)
+            .or_else(|| cache.load(repository, format))
             .filter(|c| c.stamp.epoch == stamp.epoch && c.stamp.rewrites == stamp.rewrites);
         let (mut listed, from_cache) = match cached {
             Some(c) => {
