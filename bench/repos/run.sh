@@ -6,6 +6,8 @@
 #     garage S3 on 127.0.0.1 when installed) vs `aptly repo add` + `aptly publish update` of the same
 #     files into an aptly repository of the same PACKAGES, published to a filesystem endpoint.
 #   RPM: the same against `cp` + `createrepo_c --update` + copying the packages and repodata into place.
+#     Into garage, the reference also uploads its 10 packages and new repodata with `aws s3 cp` (when
+#     aws-cli is installed): createrepo_c --update + upload, as issue 14 words it.
 # Both sides unsigned (no signing_key; aptly -skip-signing) and without what ours does not write
 # (aptly -skip-contents; createrepo_c --no-database). Prints each round and the medians, the requests
 # ours made per push (files created or changed in the fs backend's directory; garage's own request
@@ -119,6 +121,14 @@ if [ -x "$GARAGE" ]; then
  "prefix": "bench"}
 STORAGE_JSON
     chmod 600 "$WORK/garage/storage.json"
+    # The reference's upload into the same garage (createrepo_c --update + upload, issue 14), when
+    # aws-cli is installed (bench/storage/run.sh installs it).
+    if command -v aws >/dev/null; then
+        printf '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n' >"$WORK/aws.config"
+        export AWS_CONFIG_FILE="$WORK/aws.config" AWS_SHARED_CREDENTIALS_FILE=/dev/null
+        export AWS_ACCESS_KEY_ID="$ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$SECRET_KEY"
+        AWS=(aws --endpoint-url "$ENDPOINT" --only-show-errors)
+    fi
 else
     echo "garage not found at $GARAGE (scripts/install-test-tools.sh): filesystem backend only" >&2
 fi
@@ -245,6 +255,20 @@ for r in $(seq "$ROUNDS"); do
             record rpm-createrepo-cpu "$(cpu_spent)"
             printf '  rpm createrepo_c: cp + --update %s s, into place %s s (CPU %s s)\n' "$(secs $((t1 - t0)))" \
                 "$(secs $((t2 - t1)))" "$(last rpm-createrepo-cpu)"
+            if [ -n "${AWS[*]:-}" ]; then
+                # Into a bucket, as ours on garage: the 10 packages and the new repodata with one
+                # `aws s3 cp --recursive` (staged outside the timing; one process, every file at once, no
+                # order: less than a publisher that puts repomd.xml last must do).
+                rm -rf "$WORK/crc/stage" && mkdir -p "$WORK/crc/stage/repodata"
+                cp "${files[@]}" "$WORK/crc/stage/"
+                cp -a "$WORK/crc/work/repodata/." "$WORK/crc/stage/repodata/"
+                t3=$(now_ms)
+                "${AWS[@]}" s3 cp --recursive "$WORK/crc/stage" "s3://$BUCKET/crc/"
+                t4=$(now_ms)
+                record rpm-createrepo-s3 "$(secs $((t1 - t0 + t4 - t3)))"
+                printf '  rpm createrepo_c into garage: cp + --update %s s, aws s3 cp %s s\n' "$(secs $((t1 - t0)))" \
+                    "$(secs $((t4 - t3)))"
+            fi
         fi
     done
 done
@@ -259,6 +283,8 @@ echo "medians of $ROUNDS rounds, $CHANGED packages into $PACKAGES (load now $(cu
     printf '  aptly repo add + publish update: %s s (publish update alone %s s, repo add %s s)\n' \
         "$m_aptly" "$m_update" "$(median ${T[deb-aptly-add]})"
     printf '  createrepo_c --update + copy into place: %s s\n' "$m_crc"
+    [ -n "${T[rpm-createrepo-s3]:-}" ] && m_crc_s3=$(median ${T[rpm-createrepo-s3]}) &&
+        printf '  createrepo_c --update + aws s3 cp into garage: %s s\n' "$m_crc_s3"
     for backend in "${BACKENDS[@]}"; do
         m=$(median ${T[deb-$backend]})
         printf '  deb ours (%s): %s s = %s× aptly add+update, %s× publish update alone; %s requests (%s)\n' \
@@ -268,6 +294,8 @@ echo "medians of $ROUNDS rounds, $CHANGED packages into $PACKAGES (load now $(cu
         printf '  rpm ours (%s): %s s = %s× createrepo_c; %s requests (%s)\n' \
             "$backend" "$m" "$(ratio "$m" "$m_crc")" "$(median ${N[rpm-$backend]})" \
             "$([ "$backend" = fs ] && echo "objects written" || echo PutObject)"
+        [ "$backend" = garage ] && [ -n "${m_crc_s3:-}" ] &&
+            printf '    = %s× createrepo_c --update + aws s3 cp into garage\n' "$(ratio "$m" "$m_crc_s3")"
         m=$(median ${T[rpm-$backend-cpu]})
         printf '    CPU (user + system): %s s = %s× createrepo_c'"'"'s %s s\n' "$m" "$(ratio "$m" "$m_crc_cpu")" "$m_crc_cpu"
         for fmt in deb rpm; do

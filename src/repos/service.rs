@@ -20,7 +20,7 @@ use super::listing_cache::ListingCache;
 use super::prune::{prune_indexes, IndexPrune};
 use super::push::{record_and_publish, select, store, PushReport};
 use super::push_plan::inspect;
-use super::records::Records;
+use super::records::{Records, RecordsError};
 use super::{Formats, RepoError};
 use crate::gate::audit::AuditEntry;
 use crate::gate::flow::{GateContext, GatedReport};
@@ -166,10 +166,10 @@ impl PushService {
         // in flight (see `push::store`); recorded, linked and published under it.
         let started = Instant::now();
         let now = SystemTime::now();
-        let snapshot = Records::open(&self.state.database())?;
+        let records = Records::open(&self.state.database())?;
         let storing = async {
             let inspected = inspect(&self.formats, files).await?;
-            store(&*self.storage, &snapshot, &self.formats, &targets, inspected, now).await
+            store(&*self.storage, &records, &self.formats, &targets, inspected, now).await
         };
         // The targets' cached listings are read meanwhile too (a 10,000-package one: ~3 MB).
         let wanted: Vec<_> = targets.iter().map(|r| (r.id().to_string(), r.format())).collect();
@@ -180,7 +180,7 @@ impl PushService {
             ms = started.elapsed().as_secs_f64() * 1e3,
             "packages stored and publish lock taken"
         );
-        self.with_lock(lock?, async |records: &mut Records| {
+        self.locked_records(lock?, Ok(records), async |records: &mut Records| {
             // A failed read ahead only means the listing is read when it is needed.
             records.preload_listings(preloaded.unwrap_or_default());
             record_and_publish(&*self.storage, records, &self.formats, &targets, stored?, now).await
@@ -294,8 +294,20 @@ impl PushService {
         lock: PublishLock,
         work: impl AsyncFnOnce(&mut Records) -> Result<T, RepoError>,
     ) -> Result<T, RepoError> {
+        self.locked_records(lock, Records::open(&self.state.database()), work)
+            .await
+    }
+
+    /// [`Self::with_lock`] on `records` opened before the lock was taken (a push reads them while
+    /// the lock's round trips are in flight; one connection instead of two).
+    async fn locked_records<T>(
+        &self,
+        lock: PublishLock,
+        records: Result<Records, RecordsError>,
+        work: impl AsyncFnOnce(&mut Records) -> Result<T, RepoError>,
+    ) -> Result<T, RepoError> {
         crash_point("repos-locked");
-        let result = match Records::open(&self.state.database()) {
+        let result = match records {
             Ok(records) => work(&mut records.with_listing_cache(self.listings_dir())).await,
             Err(err) => Err(err.into()),
         };
