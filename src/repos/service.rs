@@ -180,10 +180,23 @@ impl PushService {
             ms = started.elapsed().as_secs_f64() * 1e3,
             "packages stored and publish lock taken"
         );
-        self.locked_records(lock?, Ok(records), async |records: &mut Records| {
+        // A file refused (corrupt, wrong architecture, …) is the error to report, even when the lock
+        // could not be taken either: it is certain, and fixing it needs no one else.
+        let (stored, lock) = match (stored, lock) {
+            (Ok(stored), lock) => (stored, lock?),
+            (Err(refused), Ok(lock)) => {
+                if let Err(e) = lock.release(&*self.storage).await {
+                    // This instance takes its own leftover lock over at once (see the module docs).
+                    tracing::warn!(error = %e, "bucket lock not released after a refused push");
+                }
+                return Err(refused);
+            }
+            (Err(refused), Err(_)) => return Err(refused),
+        };
+        self.locked_records(lock, Ok(records), async |records: &mut Records| {
             // A failed read ahead only means the listing is read when it is needed.
             records.preload_listings(preloaded.unwrap_or_default());
-            record_and_publish(&*self.storage, records, &self.formats, &targets, stored?, now).await
+            record_and_publish(&*self.storage, records, &self.formats, &targets, stored, now).await
         })
         .await
         .map(PushOutcome::Published)
