@@ -41,10 +41,9 @@ pub struct LockOwner {
 pub struct PublishLock {
     _file: File,
     owner: LockOwner,
-    /// When this holder confirmed the bucket lock, on the monotonic clock.
-    confirmed: std::time::Instant,
-    /// The lock's time to live.
-    ttl: std::time::Duration,
+    /// Until when (half the time to live after it was confirmed, on the monotonic clock) nobody else
+    /// can have taken the bucket lock over: release deletes it without reading it back.
+    surely_ours_until: std::time::Instant,
 }
 
 impl PublishLock {
@@ -110,16 +109,14 @@ impl PublishLock {
         Ok(Self {
             _file: file,
             owner,
-            confirmed: std::time::Instant::now(),
-            ttl,
+            surely_ours_until: std::time::Instant::now() + ttl / 2,
         })
     }
 
     /// Removes the bucket lock (if still ours) and drops the local one. Read back first only when it
     /// may have been taken over (see the module's documentation).
     pub async fn release(self, storage: &dyn StorageBackend) -> Result<(), PublishError> {
-        let surely_ours = self.confirmed.elapsed() < self.ttl / 2;
-        if surely_ours
+        if std::time::Instant::now() < self.surely_ours_until
             || read_owner(storage)
                 .await?
                 .is_some_and(|o| o.token == self.owner.token)

@@ -12,9 +12,8 @@
 //! and each repository whose links changed (now, or by an earlier push that could not publish) gets
 //! its index published. A push refused at that second check, or one that cannot get the lock, leaves
 //! its uploaded pool files unlinked: invisible to clients, and adopted by the next push of the same
-//! bytes. The same bytes
-//! pushed again change nothing. With a gate configured, packages go through [`crate::gate`] first and
-//! reach [`link_into`] only once promoted.
+//! bytes. The same bytes pushed again change nothing. With a gate configured, packages go through
+//! [`crate::gate`] first and reach [`link_into`] only once promoted.
 //!
 //! A push killed anywhere converges on its rerun (or the next push): a pool file uploaded but not
 //! recorded is found by its digest and adopted without another upload, links are recorded with their

@@ -101,7 +101,7 @@ pub struct Records {
     /// Listings kept between publishes, when the records were opened with one.
     listing_cache: Option<ListingCache>,
     /// Cached listings read ahead ([`Records::preload_listings`]), by repository and format.
-    preloaded: std::sync::Mutex<Vec<(String, FormatKind, Cached)>>,
+    preloaded: std::cell::RefCell<Vec<(String, FormatKind, Cached)>>,
 }
 
 fn format_from(text: &str) -> Option<FormatKind> {
@@ -177,18 +177,18 @@ impl Records {
         self
     }
 
-    /// Cached listings read before these records were opened — a push reads them while its pool
-    /// uploads and the lock's round trips are in flight ([`ListingCache::load_all`]); the next
-    /// listing of each repository starts from its copy instead of reading the file. A copy is checked
+    /// Cached listings read ahead — a push reads them while its pool uploads and the lock's round
+    /// trips are in flight ([`ListingCache::load_all`]); the next listing of each repository starts
+    /// from its copy instead of reading the file. A copy is checked
     /// against the database's stamp like any cached listing, so one that another writer has since
     /// outdated only means more links are read from the database.
     pub fn preload_listings(&mut self, listings: Vec<(String, FormatKind, Cached)>) {
-        *self.preloaded.get_mut().unwrap_or_else(|e| e.into_inner()) = listings;
+        *self.preloaded.get_mut() = listings;
     }
 
     /// The preloaded cached listing of `repository` of `format`, once.
     fn take_preloaded(&self, repository: &str, format: FormatKind) -> Option<Cached> {
-        let mut preloaded = self.preloaded.lock().unwrap_or_else(|e| e.into_inner());
+        let mut preloaded = self.preloaded.borrow_mut();
         let at = preloaded
             .iter()
             .position(|(id, kind, _)| id == repository && *kind == format)?;

@@ -193,7 +193,7 @@ impl PushService {
             }
             (Err(refused), Err(_)) => return Err(refused),
         };
-        self.locked_records(lock, Ok(records), async |records: &mut Records| {
+        self.with_lock(lock, Ok(records), async |records: &mut Records| {
             // A failed read ahead only means the listing is read when it is needed.
             records.preload_listings(preloaded.unwrap_or_default());
             record_and_publish(&*self.storage, records, &self.formats, &targets, stored, now).await
@@ -297,23 +297,14 @@ impl PushService {
         &self,
         work: impl AsyncFnOnce(&mut Records) -> Result<T, RepoError>,
     ) -> Result<T, RepoError> {
-        self.with_lock(self.lock().await?, work).await
-    }
-
-    /// Runs `work` on the records under `lock`, and releases it whatever `work` did (its error first,
-    /// then a failed release).
-    async fn with_lock<T>(
-        &self,
-        lock: PublishLock,
-        work: impl AsyncFnOnce(&mut Records) -> Result<T, RepoError>,
-    ) -> Result<T, RepoError> {
-        self.locked_records(lock, Records::open(&self.state.database()), work)
+        let lock = self.lock().await?;
+        self.with_lock(lock, Records::open(&self.state.database()), work)
             .await
     }
 
-    /// [`Self::with_lock`] on `records` opened before the lock was taken (a push reads them while
-    /// the lock's round trips are in flight; one connection instead of two).
-    async fn locked_records<T>(
+    /// [`Self::locked`] with a `lock` already taken and `records` already opened (a push opens them
+    /// before the lock, to check and store its files while the lock's round trips are in flight).
+    async fn with_lock<T>(
         &self,
         lock: PublishLock,
         records: Result<Records, RecordsError>,
